@@ -1,0 +1,3 @@
+//! Reports: the JSON result model (the contract) and its renderings.
+
+pub mod model;

@@ -1,0 +1,228 @@
+//! The result model: the JSON contract. `report`, `compare` and `merge` read
+//! only this, so they work the same on a stored `result.json` as on a fresh
+//! run. Bump `SCHEMA_VERSION` on any incompatible change and keep
+//! `schema/result.schema.json` in step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One run of one scenario (or several shards merged).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunResult {
+    /// Version of this JSON layout.
+    pub schema_version: u32,
+    /// Run id: UTC date, scenario and a short random id.
+    pub run_id: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file as given on the command line.
+    pub scenario_file: String,
+    /// s3bench version that produced the result.
+    pub s3bench_version: String,
+    /// aws-sdk-s3 version used.
+    pub sdk_version: String,
+    /// UTC start, RFC 3339.
+    pub started_at: String,
+    /// UTC end, RFC 3339.
+    pub finished_at: String,
+    /// Every object s3bench wrote lives under this key prefix.
+    pub run_prefix: String,
+    /// Client machine(s) that ran the load.
+    pub hosts: Vec<HostInfo>,
+    /// True when the targets were s3bench's embedded endpoint.
+    pub embedded: bool,
+    /// Injected latency/faults that shaped the numbers (empty = none): the
+    /// numbers are then a model, not S3.
+    pub injection: Vec<String>,
+    /// Targets in scenario order.
+    pub targets: Vec<TargetInfo>,
+    /// Measured phases in order.
+    pub phases: Vec<PhaseResult>,
+    /// False when the run was interrupted (Ctrl-C, fault); the phases hold what was measured.
+    pub complete: bool,
+    /// Why the run stopped early, if it did.
+    pub interrupted: Option<String>,
+    /// What the client itself cost, to tell whether it was the bottleneck.
+    pub client: ClientUsage,
+    /// Number of shards merged into this result (1 for a single process).
+    pub shards: u32,
+    /// Warnings a reader must see (client CPU-bound, injection active, ...).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// `std::env::consts::OS` / `ARCH`.
+    pub os: String,
+    pub arch: String,
+    /// Logical CPUs available to the process.
+    pub cpus: usize,
+    /// Shard index when run as an array job.
+    pub shard: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetInfo {
+    /// Name from `[targets.NAME]`.
+    pub name: String,
+    /// `general-purpose` or `directory`.
+    pub kind: String,
+    pub bucket: String,
+    pub region: String,
+    /// Endpoint override, if any (never carries credentials).
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseResult {
+    /// Phase name from the scenario.
+    pub name: String,
+    /// Human description of the load shape (e.g. `closed, 16 workers`).
+    pub load: String,
+    /// Rounds per target.
+    pub rounds: u32,
+    /// One entry per target, in scenario order.
+    pub targets: Vec<TargetPhaseResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetPhaseResult {
+    /// Target name.
+    pub target: String,
+    /// Measured wall time summed over rounds (warm-up excluded), seconds.
+    pub elapsed_s: f64,
+    /// Per operation (keys: get, ranged_get, put, multipart_put, head, list, delete).
+    pub ops: BTreeMap<String, OpResult>,
+    /// Warm-up, recorded separately and excluded from `ops`.
+    pub warmup: BTreeMap<String, OpResult>,
+    /// Directory-bucket CreateSession calls seen during this phase.
+    pub sessions: SessionResult,
+    /// Per-round headline numbers, for the uncertainty of comparisons.
+    pub rounds: Vec<RoundResult>,
+    /// One row per second per op.
+    pub timeseries: Vec<SecondRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OpResult {
+    /// Completed operations, successful or not.
+    pub count: u64,
+    /// Failed operations.
+    pub errors: u64,
+    /// Failures by kind: `503 SlowDown`, `timeout`, `connection`, `dispatch: ...`.
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// HTTP requests sent (multipart PUT sends several per op); excludes CreateSession.
+    pub requests: u64,
+    /// Payload bytes moved (body bytes read or written).
+    pub bytes: u64,
+    /// Completed operations per second of measured time.
+    pub ops_per_sec: f64,
+    /// Payload MiB per second.
+    pub mib_per_sec: f64,
+    /// Requests that started later than scheduled because the in-flight cap was reached (open loop).
+    pub late_starts: u64,
+    /// Operations that overlapped a CreateSession on the same client (waited behind a session refresh).
+    pub behind_session: u64,
+    /// Total latency in microseconds: from when the request was due (open loop) or sent (closed loop) to the last byte.
+    pub latency_us: LatencySummary,
+    /// Time to first byte in microseconds (GET-like ops only).
+    pub ttfb_us: Option<LatencySummary>,
+    /// Service time (sent -> done) in microseconds; differs from latency under open-loop pacing.
+    pub service_us: Option<LatencySummary>,
+    /// Serialized histograms (HdrHistogram V2 + DEFLATE, base64; values in nanoseconds).
+    pub histograms: HistogramBlobs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct HistogramBlobs {
+    /// Total latency, ns.
+    pub latency: String,
+    /// Time to first byte, ns.
+    pub ttfb: Option<String>,
+    /// Service time, ns.
+    pub service: Option<String>,
+}
+
+/// Latency percentiles in microseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+pub struct LatencySummary {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SessionResult {
+    /// CreateSession requests sent (by the SDK's session cache).
+    pub count: u64,
+    /// Failed CreateSession requests.
+    pub errors: u64,
+    /// CreateSession latency in microseconds (None when count is 0).
+    pub latency_us: Option<LatencySummary>,
+    /// Serialized histogram of CreateSession latency, ns.
+    pub histogram: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoundResult {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Measured seconds in this round.
+    pub elapsed_s: f64,
+    /// Per op: headline numbers of this round.
+    pub ops: BTreeMap<String, RoundOp>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoundOp {
+    pub count: u64,
+    pub errors: u64,
+    pub ops_per_sec: f64,
+    /// Microseconds.
+    pub p50: f64,
+    /// Microseconds.
+    pub p99: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecondRow {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Seconds since the measured part of the round started (warm-up excluded).
+    pub second: u32,
+    /// Operation key.
+    pub op: String,
+    /// Operations completed in this second.
+    pub count: u64,
+    pub errors: u64,
+    /// 503 responses in this second.
+    pub throttled: u64,
+    pub bytes: u64,
+    /// Microseconds (0 when count is 0).
+    pub p50: f64,
+    /// Microseconds (0 when count is 0).
+    pub p99: f64,
+    /// Most requests in flight at once during this second (all ops).
+    pub in_flight: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ClientUsage {
+    /// CPU seconds (user + system) the s3bench process used during measured phases.
+    pub cpu_s: f64,
+    /// CPU microseconds per HTTP request (includes the embedded endpoint when it runs in-process).
+    pub cpu_us_per_request: f64,
+    /// Host CPU busy percentage during measured phases (all processes), if known.
+    pub host_cpu_percent: Option<f64>,
+    /// Worker threads (one current-thread runtime each).
+    pub threads: usize,
+}

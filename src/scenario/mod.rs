@@ -1,0 +1,5 @@
+//! Scenario files: TOML -> raw model -> validated [`Plan`].
+
+pub mod plan;
+
+pub use plan::*;

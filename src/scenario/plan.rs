@@ -1,0 +1,325 @@
+//! The validated plan: what the engine runs. Built from the raw TOML model in
+//! `raw.rs` by `validate`; every value here has already been checked, so the
+//! engine never has to second-guess it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A scenario after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Scenario name: the `name` field, or the file stem.
+    pub name: String,
+    /// The file it came from (for the report header).
+    pub source: PathBuf,
+    pub description: Option<String>,
+    /// Targets in file order.
+    pub targets: Vec<TargetSpec>,
+    pub dataset: Dataset,
+    /// Write the data set before the measured phases (default true).
+    pub prepare: Prepare,
+    /// Measured phases, in order.
+    pub phases: Vec<Phase>,
+    /// Delete everything under the run prefix at the end (default true).
+    pub cleanup: bool,
+    pub client: ClientSettings,
+    /// Alternating rounds per target (A B A B ...); default 2.
+    pub rounds: u32,
+    /// Seed for sizes, key hashes and op choice, so every target sees the same workload.
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    GeneralPurpose,
+    Directory,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::GeneralPurpose => "general-purpose",
+            TargetKind::Directory => "directory",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSpec {
+    /// The table name under `[targets.NAME]`.
+    pub name: String,
+    pub kind: TargetKind,
+    pub bucket: String,
+    pub region: String,
+    /// Endpoint override (MinIO, a local server); None = AWS.
+    pub endpoint: Option<String>,
+    /// aws-config profile name.
+    pub profile: Option<String>,
+    /// Path-style addressing (MinIO). Ignored by the SDK for `--x-s3` names.
+    pub path_style: bool,
+    /// Fault and latency injection applied by the embedded endpoint to this
+    /// target's bucket; ignored against any other endpoint.
+    pub embedded: Option<InjectSpec>,
+}
+
+/// Injection settings for the embedded endpoint (pure data; the run maps it
+/// onto the server's own type).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InjectSpec {
+    /// Added before the first response byte.
+    pub latency: Option<LatencySpec>,
+    /// Response body bandwidth cap in bytes per second (per request).
+    pub bandwidth: Option<u64>,
+    /// Fraction of requests answered with `error_status`/`error_code` (0..=1).
+    pub error_rate: f64,
+    pub error_status: u16,
+    pub error_code: String,
+    /// Per-prefix request-rate limits answering 503 SlowDown above them.
+    pub prefix_limit: Option<PrefixLimitSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatencySpec {
+    Fixed(Duration),
+    /// Uniform between min and max.
+    Uniform { min: Duration, max: Duration },
+    /// Log-normal with the given median and 99th percentile.
+    LogNormal { p50: Duration, p99: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrefixLimitSpec {
+    /// GET/HEAD per second per prefix.
+    pub reads_per_sec: u32,
+    /// PUT/COPY/POST/DELETE per second per prefix.
+    pub writes_per_sec: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    /// Number of objects the prepare phase writes (and GET/HEAD read).
+    pub objects: u64,
+    pub size: SizeDist,
+    /// Key layout below the run prefix.
+    pub key: KeyTemplate,
+}
+
+/// Object size distribution; the size of object `i` is a pure function of
+/// (seed, i), so every target holds the same data set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SizeDist {
+    Fixed(u64),
+    /// (size, weight) pairs; weights > 0.
+    Weighted(Vec<(u64, u32)>),
+    /// Uniform in [min, max].
+    Range { min: u64, max: u64 },
+}
+
+impl SizeDist {
+    /// Size for a uniform random draw `u` in [0, 1).
+    pub fn pick(&self, u: f64) -> u64 {
+        match self {
+            SizeDist::Fixed(n) => *n,
+            SizeDist::Weighted(items) => {
+                let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
+                let mut x = (u * total as f64) as u64;
+                for (size, w) in items {
+                    let w = u64::from(*w);
+                    if x < w {
+                        return *size;
+                    }
+                    x -= w;
+                }
+                items.last().map(|(s, _)| *s).unwrap_or(0)
+            }
+            SizeDist::Range { min, max } => min + ((max - min + 1) as f64 * u) as u64,
+        }
+    }
+
+    pub fn max(&self) -> u64 {
+        match self {
+            SizeDist::Fixed(n) => *n,
+            SizeDist::Weighted(items) => items.iter().map(|(s, _)| *s).max().unwrap_or(0),
+            SizeDist::Range { max, .. } => *max,
+        }
+    }
+}
+
+/// A parsed key template such as `"{hash:4}/shards/{index:06}.tar"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyTemplate {
+    pub source: String,
+    pub parts: Vec<KeyPart>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyPart {
+    Literal(String),
+    /// Object index, zero-padded to `width` (0 = no padding).
+    Index { width: usize },
+    /// `width` lowercase hex digits of a hash of the index (high cardinality).
+    Hash { width: usize },
+    /// The run's UTC start date: `{date}` = YYYY/MM/DD, or `{yyyy}`, `{mm}`, `{dd}`.
+    Date(DatePart),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatePart {
+    Full,
+    Year,
+    Month,
+    Day,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepare {
+    pub enabled: bool,
+    /// Concurrent PUTs while writing the data set.
+    pub concurrency: usize,
+    /// Objects at or above this size are written with multipart upload.
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub stop: Stop,
+    /// Recorded separately and excluded from the headline numbers.
+    pub warmup: Duration,
+    /// One or more stages run back to back (a plain phase has one).
+    pub stages: Vec<Stage>,
+    pub mix: Vec<WeightedOp>,
+}
+
+/// When a phase (per target, per round) ends: whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    pub duration: Option<Duration>,
+    pub ops: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub load: Load,
+    /// None = the phase's stop condition alone ends it (only for single-stage phases).
+    pub duration: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Load {
+    /// N workers, each sends its next request when the last returns.
+    Closed { concurrency: usize },
+    /// Fixed arrival rate in requests per second; latency from when each was due.
+    Open { rate: f64, max_in_flight: usize },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedOp {
+    pub op: OpSpec,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpSpec {
+    Get,
+    RangedGet { size: u64, pattern: RangePattern },
+    /// PUT of a new object under the run's scratch prefix; `size` None = data set sizes.
+    Put { size: Option<SizeDist> },
+    MultipartPut { size: u64, part_size: u64 },
+    Head,
+    /// One ListObjectsV2 page per op, continuing where the last one stopped.
+    List { prefix: Option<String>, page_size: u32, delimiter: bool },
+    /// Deletes an object this worker PUT earlier in the phase (oldest first).
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangePattern {
+    Random,
+    Sequential,
+}
+
+/// Operation kinds as recorded and reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpKind {
+    Get,
+    RangedGet,
+    Put,
+    MultipartPut,
+    Head,
+    List,
+    Delete,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 7] = [
+        OpKind::Get,
+        OpKind::RangedGet,
+        OpKind::Put,
+        OpKind::MultipartPut,
+        OpKind::Head,
+        OpKind::List,
+        OpKind::Delete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Get => "get",
+            OpKind::RangedGet => "ranged_get",
+            OpKind::Put => "put",
+            OpKind::MultipartPut => "multipart_put",
+            OpKind::Head => "head",
+            OpKind::List => "list",
+            OpKind::Delete => "delete",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl OpSpec {
+    pub fn kind(&self) -> OpKind {
+        match self {
+            OpSpec::Get => OpKind::Get,
+            OpSpec::RangedGet { .. } => OpKind::RangedGet,
+            OpSpec::Put { .. } => OpKind::Put,
+            OpSpec::MultipartPut { .. } => OpKind::MultipartPut,
+            OpSpec::Head => OpKind::Head,
+            OpSpec::List { .. } => OpKind::List,
+            OpSpec::Delete => OpKind::Delete,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumMode {
+    WhenRequired,
+    WhenSupported,
+}
+
+/// SDK client settings; defaults favour visible, unretried measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSettings {
+    /// Total attempts per operation; 1 = retries off (a 503 stays visible).
+    pub max_attempts: u32,
+    pub checksums: ChecksumMode,
+    pub stalled_stream_protection: bool,
+    pub connect_timeout: Duration,
+    /// Whole-operation timeout; None = no limit.
+    pub operation_timeout: Option<Duration>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            max_attempts: 1,
+            checksums: ChecksumMode::WhenRequired,
+            stalled_stream_protection: false,
+            connect_timeout: Duration::from_millis(3100),
+            operation_timeout: Some(Duration::from_secs(120)),
+        }
+    }
+}
