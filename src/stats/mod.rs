@@ -1,3 +1,7 @@
 //! Latency histograms, per-second series and their exact merge. Knows nothing of S3.
 
 pub mod codec;
+pub mod recorder;
+pub mod summary;
+
+pub use recorder::{OpStats, Recorder, Sample};

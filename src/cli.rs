@@ -1,0 +1,254 @@
+//! Command line: clap definitions and the dispatch that `main` calls.
+//! Exit codes: 0 success, 1 failure during the run, 2 bad input (scenario,
+//! flags, unreachable targets), 130 interrupted.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Cancel;
+use crate::run::{RunOptions, run_file};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "s3bench",
+    version,
+    about = "Load-test S3 General Purpose and S3 Express One Zone directory buckets side by side",
+    long_about = "Load-test S3 General Purpose and S3 Express One Zone directory buckets side by side, \
+on the same workload, with latency from HdrHistograms (coordinated-omission corrected under a fixed \
+rate) and a Markdown + JSON report under results/."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and publish report.md + result.json under results/.
+    Run(RunArgs),
+    /// Check scenario files without touching the network.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Serve the embedded S3 endpoint (general-purpose and directory buckets) until Ctrl-C.
+    Serve(ServeArgs),
+    /// Re-render report.md from a stored result.json.
+    Report {
+        /// A result.json written by `s3bench run` or `s3bench merge`.
+        result: PathBuf,
+        /// Directory for the new report.md (default: next to result.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare two stored results op by op (Markdown on stdout).
+    Compare {
+        /// Baseline result.json.
+        a: PathBuf,
+        /// Result.json to compare against the baseline.
+        b: PathBuf,
+    },
+    /// Merge the result.json files of the shards of one array job, losslessly.
+    Merge {
+        /// Shard results (result.json of each shard).
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Base directory for the merged report.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML); see docs/scenario-format.md.
+    pub scenario: PathBuf,
+    /// Start the embedded S3 endpoint on 127.0.0.1 and point every target at it (no AWS account needed).
+    #[arg(long)]
+    pub embedded: bool,
+    /// Base directory for results.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Override every measured phase's duration (e.g. 5s for a smoke run).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Alternating rounds per target (A B A B ...); overrides the scenario.
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Engine threads, one current-thread runtime each (default: CPUs).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Leave the objects this run wrote in place (skip cleanup).
+    #[arg(long)]
+    pub keep_data: bool,
+    /// No live progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Only loopback unless you pass another address explicitly.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Access key clients must sign with (default: random).
+    #[arg(long, env = "S3BENCH_ACCESS_KEY")]
+    pub access_key: Option<String>,
+    /// Secret key clients must sign with (default: random).
+    #[arg(long, env = "S3BENCH_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Region clients must sign for.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Directory-bucket session lifetime (S3: 5 minutes).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub session_lifetime: Duration,
+    /// Buckets to create at start (names ending --x-s3 become directory buckets).
+    #[arg(long = "bucket")]
+    pub buckets: Vec<String>,
+    /// Server threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration like \"30s\" or \"500ms\": {e}"))
+}
+
+/// Runs the command; returns the process exit code. Errors are printed here
+/// with their whole chain, never as a panic.
+pub async fn main(cli: Cli) -> i32 {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<crate::scenario::ScenarioError>().is_some()
+                || e.downcast_ref::<InputError>().is_some()
+            {
+                2
+            } else {
+                1
+            }
+        }
+    }
+}
+
+/// An error in what the user gave us (flags, targets): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run(a) => {
+            let cancel = Arc::new(Cancel::default());
+            spawn_ctrl_c(cancel.clone());
+            let opts = RunOptions {
+                out: a.out,
+                duration: a.duration,
+                rounds: a.rounds,
+                threads: a.threads,
+                keep_data: a.keep_data,
+                progress: !a.quiet,
+                scenario_file: a.scenario.display().to_string(),
+            };
+            let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
+                .await
+                .map_err(classify_run_error)?;
+            let report = out.dir.join("report.md");
+            println!("{}", report.display());
+            eprintln!(
+                "report: {}\njson:   {}",
+                report.display(),
+                out.dir.join("result.json").display()
+            );
+            Ok(if out.result.complete { 0 } else { 130 })
+        }
+        Command::Validate { scenarios } => {
+            let mut bad = 0;
+            for s in &scenarios {
+                match crate::scenario::load(s) {
+                    Ok(plan) => println!(
+                        "{}: ok ({} targets, {} phases)",
+                        s.display(),
+                        plan.targets.len(),
+                        plan.phases.len()
+                    ),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        bad += 1;
+                    }
+                }
+            }
+            Ok(if bad > 0 { 2 } else { 0 })
+        }
+        Command::Serve(a) => {
+            let mut cfg = crate::server::ServerConfig {
+                listen: a.listen,
+                region: a.region,
+                session_lifetime: a.session_lifetime,
+                threads: a.threads,
+                ..crate::server::ServerConfig::default()
+            };
+            if let Some(k) = a.access_key {
+                cfg.access_key = k;
+            }
+            if let Some(s) = a.secret_key {
+                cfg.secret_key = s;
+            }
+            crate::server::serve_forever(cfg, Vec::new(), a.buckets).await?;
+            Ok(0)
+        }
+        Command::Report { result, out } => {
+            let path = crate::report::rerender(&result, out.as_deref())?;
+            println!("{}", path.display());
+            Ok(0)
+        }
+        Command::Compare { a, b } => {
+            print!("{}", crate::report::compare_files(&a, &b)?);
+            Ok(0)
+        }
+        Command::Merge { results, out } => {
+            let mut loaded = Vec::new();
+            for r in &results {
+                loaded.push(crate::report::json::read_result(r)?);
+            }
+            let merged = crate::report::merge::merge(&loaded)?;
+            let dir = crate::report::prepare_out_dir(&out, &format!("{}-merged", merged.run_id))?;
+            crate::report::publish(&merged, &dir)?;
+            println!("{}", dir.join("report.md").display());
+            Ok(0)
+        }
+    }
+}
+
+/// Preflight failures (unreachable endpoint, bad credentials, missing
+/// bucket) and scenario errors are the user's input: exit code 2.
+fn classify_run_error(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<crate::scenario::ScenarioError>().is_some() {
+        return e;
+    }
+    if e.downcast_ref::<crate::run::PreflightError>().is_some() {
+        return InputError(format!("{e:#}")).into();
+    }
+    e
+}
+
+fn spawn_ctrl_c(cancel: Arc<Cancel>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("\ninterrupted: finishing the report with what was measured (Ctrl-C again to quit now)");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+}

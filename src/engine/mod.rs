@@ -1,0 +1,589 @@
+//! The load engine: a fixed set of OS threads, each with its own
+//! current-thread tokio runtime, its own SDK client per target and its own
+//! recorder. One runtime per core costs 35-45% less CPU per request than one
+//! multi-thread runtime (S3-FACTS.md), and lets workers record into an
+//! `Rc<RefCell<Recorder>>`: no lock, no atomic RMW contention and no channel
+//! send per request. Threads persist across phases and rounds so connection
+//! pools and directory-bucket sessions carry over like in a real client.
+//!
+//! Load shape is composed from independent parts: the stop condition
+//! (duration and/or op count), the pacing of each stage (closed loop or
+//! fixed arrival rate) and the op mix.
+
+pub mod ops;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::LocalSet;
+
+use crate::scenario::{Load, OpKind, OpSpec, Phase, Plan};
+use crate::stats::{Recorder, Sample};
+use crate::target::{SessionProbe, TargetConfig};
+use ops::{Mix, OpContext, Outcome, WorkerState};
+
+/// A request that starts more than this after it was due started late
+/// because every worker was busy (the in-flight cap was reached).
+const LATE_TOLERANCE: Duration = Duration::from_millis(1);
+
+/// Stops a run early (Ctrl-C, a fatal fault). Checked once per request.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: AtomicBool,
+    notify: Notify,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Live counters for the progress display: one per thread, written only by
+/// that thread (relaxed adds, no contention), read once a second.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub ops: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Write the data set.
+    Prepare,
+    /// Measured phase by index into `plan.phases`.
+    Phase(usize),
+}
+
+/// One unit of work for all engine threads: a phase (or the prepare step) on
+/// one target in one round.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub plan: Arc<Plan>,
+    pub kind: JobKind,
+    pub target: usize,
+    pub round: u32,
+    pub run_prefix: Arc<str>,
+    pub date: (i32, u32, u32),
+    /// Common start instant for all threads (a little in the future).
+    pub start: Instant,
+}
+
+/// The merged result of one job.
+#[derive(Debug)]
+pub struct JobResult {
+    pub recorder: Recorder,
+    /// Measured seconds: from the end of warm-up to the last completion.
+    pub elapsed_s: f64,
+    /// True if the job was cut short by cancellation.
+    pub cancelled: bool,
+}
+
+struct ThreadResult {
+    recorder: Recorder,
+    last_done: Option<Instant>,
+}
+
+struct Work {
+    job: Arc<Job>,
+    reply: oneshot::Sender<ThreadResult>,
+}
+
+struct EngineThread {
+    tx: mpsc::UnboundedSender<Work>,
+    join: std::thread::JoinHandle<()>,
+    live: Arc<Live>,
+}
+
+pub struct Engine {
+    threads: Vec<EngineThread>,
+    pub cancel: Arc<Cancel>,
+}
+
+impl Engine {
+    /// Starts `threads` engine threads, each building its own client per target.
+    pub fn start(
+        targets: Vec<TargetConfig>,
+        threads: usize,
+        cancel: Arc<Cancel>,
+    ) -> anyhow::Result<Engine> {
+        let threads = threads.max(1);
+        let targets = Arc::new(targets);
+        let mut out = Vec::with_capacity(threads);
+        for index in 0..threads {
+            let (tx, rx) = mpsc::unbounded_channel::<Work>();
+            let live = Arc::new(Live::default());
+            let (targets, live2, cancel) = (targets.clone(), live.clone(), cancel.clone());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let join = std::thread::Builder::new()
+                .name(format!("s3bench-engine-{index}"))
+                .spawn(move || {
+                    let local = LocalSet::new();
+                    local.block_on(&rt, thread_main(index, threads, targets, live2, cancel, rx));
+                })?;
+            out.push(EngineThread { tx, join, live });
+        }
+        Ok(Engine {
+            threads: out,
+            cancel,
+        })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// The threads' live counters, for a progress display.
+    pub fn live_handles(&self) -> Vec<Arc<Live>> {
+        self.threads.iter().map(|t| t.live.clone()).collect()
+    }
+
+    /// Sum of completed ops and errors over all threads since start.
+    pub fn live(&self) -> (u64, u64) {
+        self.threads.iter().fold((0, 0), |(o, e), t| {
+            (
+                o + t.live.ops.load(Ordering::Relaxed),
+                e + t.live.errors.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Runs one job on every thread and merges their recorders.
+    pub async fn run(&self, job: Job) -> anyhow::Result<JobResult> {
+        let job = Arc::new(job);
+        let mut replies = Vec::with_capacity(self.threads.len());
+        for t in &self.threads {
+            let (reply, rx) = oneshot::channel();
+            t.tx.send(Work {
+                job: job.clone(),
+                reply,
+            })
+            .map_err(|_| anyhow::anyhow!("an engine thread has stopped"))?;
+            replies.push(rx);
+        }
+        let mut recorder = Recorder::default();
+        let mut last: Option<Instant> = None;
+        for rx in replies {
+            let r = rx
+                .await
+                .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
+            recorder.merge(&r.recorder);
+            last = last.max(r.last_done);
+        }
+        let measure_start = job.start + job_warmup(&job);
+        let elapsed_s = last
+            .map(|l| l.saturating_duration_since(measure_start).as_secs_f64())
+            .unwrap_or(0.0);
+        Ok(JobResult {
+            recorder,
+            elapsed_s,
+            cancelled: self.cancel.is_cancelled(),
+        })
+    }
+
+    /// Stops the threads and waits for them.
+    pub fn shutdown(self) {
+        for t in self.threads {
+            drop(t.tx);
+            let _ = t.join.join();
+        }
+    }
+}
+
+fn job_warmup(job: &Job) -> Duration {
+    match job.kind {
+        JobKind::Prepare => Duration::ZERO,
+        JobKind::Phase(i) => job.plan.phases[i].warmup,
+    }
+}
+
+struct ThreadCtx {
+    index: usize,
+    threads: usize,
+    targets: Arc<Vec<TargetConfig>>,
+    clients: Vec<aws_sdk_s3::Client>,
+    live: Arc<Live>,
+    cancel: Arc<Cancel>,
+}
+
+async fn thread_main(
+    index: usize,
+    threads: usize,
+    targets: Arc<Vec<TargetConfig>>,
+    live: Arc<Live>,
+    cancel: Arc<Cancel>,
+    mut rx: mpsc::UnboundedReceiver<Work>,
+) {
+    // Clients are built on this thread's runtime: their connection pools
+    // live here.
+    let clients = targets.iter().map(|t| t.build_client()).collect();
+    let ctx = Rc::new(ThreadCtx {
+        index,
+        threads,
+        targets,
+        clients,
+        live,
+        cancel,
+    });
+    while let Some(work) = rx.recv().await {
+        let result = run_job(&ctx, &work.job).await;
+        let _ = work.reply.send(result);
+    }
+}
+
+/// This thread's share of `total` when it is split over all threads.
+fn share(total: u64, index: usize, threads: usize) -> u64 {
+    let (t, i) = (threads as u64, index as u64);
+    total / t + u64::from(i < total % t)
+}
+
+/// State shared by the workers of one thread during one job.
+struct Shared {
+    recorder: RefCell<Recorder>,
+    in_flight: Cell<u64>,
+    /// Measured ops this thread may still start (None = no op limit).
+    budget: Cell<Option<u64>>,
+    last_done: Cell<Option<Instant>>,
+    measure_start: Instant,
+}
+
+#[derive(Clone)]
+enum Pacing {
+    Closed,
+    /// Slot k of this thread is due at `start + (offset + k * stride) / rate`.
+    Open {
+        start: Instant,
+        first_ns: u64,
+        stride_ns: f64,
+        next_slot: Rc<Cell<u64>>,
+    },
+}
+
+async fn run_job(ctx: &Rc<ThreadCtx>, job: &Arc<Job>) -> ThreadResult {
+    let warmup = job_warmup(job);
+    let shared = Rc::new(Shared {
+        recorder: RefCell::new(Recorder::default()),
+        in_flight: Cell::new(0),
+        budget: Cell::new(None),
+        last_done: Cell::new(None),
+        measure_start: job.start + warmup,
+    });
+    let mut handles = Vec::new();
+    let work = async {
+        match job.kind {
+            JobKind::Prepare => run_prepare(ctx, job, &shared, &mut handles).await,
+            JobKind::Phase(i) => run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await,
+        }
+    };
+    tokio::select! {
+        _ = work => {}
+        _ = ctx.cancel.cancelled() => {}
+    }
+    // On cancellation, in-flight requests are abandoned; what completed is kept.
+    for h in &handles {
+        h.abort();
+    }
+    ThreadResult {
+        recorder: std::mem::take(&mut *shared.recorder.borrow_mut()),
+        last_done: shared.last_done.get(),
+    }
+}
+
+async fn run_phase(
+    ctx: &Rc<ThreadCtx>,
+    job: &Arc<Job>,
+    phase: &Phase,
+    shared: &Rc<Shared>,
+    handles: &mut Vec<tokio::task::AbortHandle>,
+) {
+    if let Some(ops) = phase.stop.ops {
+        shared
+            .budget
+            .set(Some(share(ops, ctx.index, ctx.threads)));
+    }
+    let phase_end = phase.stop.duration.map(|d| shared.measure_start + d);
+    let mix = Rc::new(Mix::new(&phase.mix));
+    let mut stage_start = job.start;
+    for (si, stage) in phase.stages.iter().enumerate() {
+        let stage_end = match stage.duration {
+            Some(d) => {
+                let extra = if si == 0 { phase.warmup } else { Duration::ZERO };
+                let end = stage_start + d + extra;
+                Some(phase_end.map_or(end, |p| end.min(p)))
+            }
+            None => phase_end,
+        };
+        tokio::time::sleep_until(stage_start.into()).await;
+        let (workers, pacing) = match stage.load {
+            Load::Closed { concurrency } => (
+                share(concurrency as u64, ctx.index, ctx.threads),
+                Pacing::Closed,
+            ),
+            Load::Open {
+                rate,
+                max_in_flight,
+            } => (
+                share(max_in_flight as u64, ctx.index, ctx.threads).max(1),
+                Pacing::Open {
+                    start: stage_start,
+                    first_ns: (ctx.index as f64 * 1e9 / rate) as u64,
+                    stride_ns: ctx.threads as f64 * 1e9 / rate,
+                    next_slot: Rc::new(Cell::new(0)),
+                },
+            ),
+        };
+        let mut stage_handles = Vec::with_capacity(workers as usize);
+        for w in 0..workers {
+            let h = tokio::task::spawn_local(worker(
+                ctx.clone(),
+                job.clone(),
+                shared.clone(),
+                mix.clone(),
+                pacing.clone(),
+                w as usize,
+                si,
+                stage_end,
+            ));
+            stage_handles.push(h);
+        }
+        handles.extend(stage_handles.iter().map(|h| h.abort_handle()));
+        for h in stage_handles {
+            let _ = h.await;
+        }
+        if ctx.cancel.is_cancelled() || shared.budget.get() == Some(0) {
+            break;
+        }
+        stage_start = stage_end.unwrap_or_else(Instant::now);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn worker(
+    ctx: Rc<ThreadCtx>,
+    job: Arc<Job>,
+    shared: Rc<Shared>,
+    mix: Rc<Mix>,
+    pacing: Pacing,
+    w: usize,
+    stage: usize,
+    stage_end: Option<Instant>,
+) {
+    let plan = &*job.plan;
+    let target = &ctx.targets[job.target];
+    let probe: &SessionProbe = &target.probe;
+    let seed = plan.seed
+        ^ (job.round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ ((ctx.index as u64) << 40)
+        ^ ((stage as u64) << 32)
+        ^ w as u64;
+    let mut st = WorkerState::new(
+        seed,
+        format!("r{}t{}s{}w{}", job.round, ctx.index, stage, w),
+        plan.dataset.objects,
+    );
+    let opctx = OpContext {
+        client: &ctx.clients[job.target],
+        bucket: &target.spec.bucket,
+        plan,
+        run_prefix: &job.run_prefix,
+        date: job.date,
+    };
+    loop {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let (due, late) = match &pacing {
+            Pacing::Closed => (Instant::now(), false),
+            Pacing::Open {
+                start,
+                first_ns,
+                stride_ns,
+                next_slot,
+            } => {
+                let k = next_slot.get();
+                next_slot.set(k + 1);
+                let due =
+                    *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
+                if stage_end.is_some_and(|end| due >= end) {
+                    break;
+                }
+                let late = Instant::now() > due + LATE_TOLERANCE;
+                if !late {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                (due, late)
+            }
+        };
+        if stage_end.is_some_and(|end| due >= end) {
+            break;
+        }
+        let measured = due >= shared.measure_start;
+        if measured && let Some(b) = shared.budget.get() {
+            if b == 0 {
+                break;
+            }
+            shared.budget.set(Some(b - 1));
+        }
+        let op: &OpSpec = mix.pick(&mut st.rng);
+        let kind = op.kind();
+        let before = probe.marker();
+        shared.in_flight.set(shared.in_flight.get() + 1);
+        let sent = Instant::now();
+        let out: Outcome = opctx.execute(op, &mut st).await;
+        let done = Instant::now();
+        let in_flight = shared.in_flight.get();
+        shared.in_flight.set(in_flight - 1);
+        ctx.live.ops.fetch_add(1, Ordering::Relaxed);
+        if out.error.is_some() {
+            ctx.live.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let sample = Sample {
+            latency_ns: done.saturating_duration_since(due).as_nanos() as u64,
+            service_ns: done.saturating_duration_since(sent).as_nanos() as u64,
+            ttfb_ns: match kind {
+                OpKind::Get | OpKind::RangedGet => out
+                    .first_byte
+                    .map(|t| t.saturating_duration_since(due).as_nanos() as u64),
+                _ => None,
+            },
+            bytes: out.bytes,
+            requests: out.requests,
+            error: out.error.as_ref().map(|e| e.key.as_str()),
+            throttled: out.error.as_ref().is_some_and(|e| e.throttled()),
+            late_start: late,
+            behind_session: SessionProbe::overlapped(before, probe.marker()),
+        };
+        let mut rec = shared.recorder.borrow_mut();
+        if measured {
+            let second = done
+                .saturating_duration_since(shared.measure_start)
+                .as_secs() as usize;
+            rec.record(kind.index(), second, &sample);
+            rec.note_in_flight(second, in_flight);
+            shared.last_done.set(shared.last_done.get().max(Some(done)));
+        } else {
+            rec.record_warmup(kind.index(), &sample);
+        }
+    }
+}
+
+async fn run_prepare(
+    ctx: &Rc<ThreadCtx>,
+    job: &Arc<Job>,
+    shared: &Rc<Shared>,
+    handles: &mut Vec<tokio::task::AbortHandle>,
+) {
+    let plan = &*job.plan;
+    if !plan.prepare.enabled {
+        return;
+    }
+    tokio::time::sleep_until(job.start.into()).await;
+    // Thread i writes objects i, i + T, i + 2T, ...
+    let next = Rc::new(Cell::new(ctx.index as u64));
+    let workers = share(plan.prepare.concurrency as u64, ctx.index, ctx.threads);
+    let mut hs = Vec::new();
+    for _ in 0..workers {
+        let (ctx, job, shared, next) = (ctx.clone(), job.clone(), shared.clone(), next.clone());
+        hs.push(tokio::task::spawn_local(async move {
+            let plan = &*job.plan;
+            let target = &ctx.targets[job.target];
+            let opctx = OpContext {
+                client: &ctx.clients[job.target],
+                bucket: &target.spec.bucket,
+                plan,
+                run_prefix: &job.run_prefix,
+                date: job.date,
+            };
+            let mut key = String::with_capacity(128);
+            loop {
+                if ctx.cancel.is_cancelled() {
+                    break;
+                }
+                let i = next.get();
+                if i >= plan.dataset.objects {
+                    break;
+                }
+                next.set(i + ctx.threads as u64);
+                key.clear();
+                key.push_str(&job.run_prefix);
+                plan.key(i, job.date, &mut key);
+                let size = plan.object_size(i);
+                let sent = Instant::now();
+                let (kind, out) = if size >= plan.prepare.multipart_threshold {
+                    (
+                        OpKind::MultipartPut,
+                        opctx
+                            .multipart_put(key.clone(), size, plan.prepare.part_size)
+                            .await,
+                    )
+                } else {
+                    (OpKind::Put, opctx.put(key.clone(), size).await)
+                };
+                let done = Instant::now();
+                ctx.live.ops.fetch_add(1, Ordering::Relaxed);
+                let ns = done.saturating_duration_since(sent).as_nanos() as u64;
+                let sample = Sample {
+                    latency_ns: ns,
+                    service_ns: ns,
+                    ttfb_ns: None,
+                    bytes: out.bytes,
+                    requests: out.requests,
+                    error: out.error.as_ref().map(|e| e.key.as_str()),
+                    throttled: out.error.as_ref().is_some_and(|e| e.throttled()),
+                    late_start: false,
+                    behind_session: false,
+                };
+                let second = done
+                    .saturating_duration_since(shared.measure_start)
+                    .as_secs() as usize;
+                shared
+                    .recorder
+                    .borrow_mut()
+                    .record(kind.index(), second, &sample);
+                shared.last_done.set(shared.last_done.get().max(Some(done)));
+            }
+        }));
+    }
+    handles.extend(hs.iter().map(|h| h.abort_handle()));
+    for h in hs {
+        let _ = h.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up() {
+        for total in [0u64, 1, 7, 16, 1001] {
+            for threads in 1..5 {
+                let sum: u64 = (0..threads).map(|i| share(total, i, threads)).sum();
+                assert_eq!(sum, total);
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Failed requests are data: each is classified into a short, stable kind
+//! (`503 SlowDown`, `timeout`, `connection`, ...) that the report counts.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// A classified failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorKind {
+    /// Report key, e.g. `503 SlowDown`, `timeout`, `connection`.
+    pub key: String,
+    /// HTTP status when the server answered.
+    pub status: Option<u16>,
+}
+
+impl ErrorKind {
+    pub fn throttled(&self) -> bool {
+        self.status == Some(503)
+    }
+}
+
+/// Classifies an SDK error. Only called on the error path.
+pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> ErrorKind {
+    match err {
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            let code = e.err().code().unwrap_or("");
+            ErrorKind {
+                key: if code.is_empty() {
+                    status.to_string()
+                } else {
+                    format!("{status} {code}")
+                },
+                status: Some(status),
+            }
+        }
+        SdkError::ResponseError(e) => {
+            let status = e.raw().status().as_u16();
+            ErrorKind {
+                key: format!("{status} unparsable response"),
+                status: Some(status),
+            }
+        }
+        SdkError::TimeoutError(_) => ErrorKind {
+            key: "timeout".into(),
+            status: None,
+        },
+        SdkError::DispatchFailure(d) => {
+            let key = if d.is_timeout() {
+                "timeout".to_string()
+            } else if d.is_io() {
+                "connection".to_string()
+            } else {
+                // A failed CreateSession surfaces here with its cause deep
+                // in the source chain: name the root cause.
+                format!("dispatch: {}", root_cause(err))
+            };
+            ErrorKind { key, status: None }
+        }
+        SdkError::ConstructionFailure(_) => ErrorKind {
+            key: format!("request not built: {}", root_cause(err)),
+            status: None,
+        },
+        _ => ErrorKind {
+            key: format!("other: {}", root_cause(err)),
+            status: None,
+        },
+    }
+}
+
+/// The deepest error message in the chain, shortened for a report key.
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut cur: &(dyn StdError + 'static) = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let mut s = cur.to_string();
+    if s.len() > 120 {
+        let mut cut = 117;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+/// One plain sentence for a failure before the run starts (HeadBucket,
+/// CreateBucket, a probe request), naming the target, bucket and endpoint.
+pub fn describe_preflight<E: ProvideErrorMetadata + StdError + 'static>(
+    target: &str,
+    bucket: &str,
+    endpoint: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> String {
+    let mut chain = String::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let _ = write!(chain, "{e}; ");
+        cur = e.source();
+    }
+    let lower = chain.to_lowercase();
+    let status = match err {
+        SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
+        SdkError::ResponseError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    };
+    let code = match err {
+        SdkError::ServiceError(e) => e.err().code().map(str::to_string),
+        _ => None,
+    };
+    let what = match (status, code.as_deref()) {
+        (Some(404), _) | (_, Some("NoSuchBucket")) => {
+            format!("bucket '{bucket}' does not exist (or is in another region)")
+        }
+        (Some(403), Some("SignatureDoesNotMatch")) => {
+            "the endpoint rejected the request signature: the secret key is wrong".to_string()
+        }
+        (Some(403), Some("InvalidAccessKeyId")) => {
+            "the endpoint does not know the access key: the credentials are wrong".to_string()
+        }
+        (Some(403), Some("ExpiredToken")) => "the credentials have expired".to_string(),
+        (Some(403), _) | (Some(401), _) => format!(
+            "access to bucket '{bucket}' was denied: the credentials are wrong or lack permission"
+        ),
+        (Some(301), _) | (Some(400), Some("AuthorizationHeaderMalformed")) => {
+            format!("bucket '{bucket}' is in another region than the one configured")
+        }
+        (Some(s), c) => format!("the endpoint answered HTTP {s} {}", c.unwrap_or("")),
+        (None, _) if lower.contains("no credentials") || lower.contains("credentials provider") => {
+            "no AWS credentials were found (env, profile, SSO, instance role)".to_string()
+        }
+        (None, _) if lower.contains("dns") || lower.contains("failed to lookup") => {
+            "the endpoint's host name does not resolve".to_string()
+        }
+        (None, _) if lower.contains("refused") => "the endpoint refused the connection".to_string(),
+        (None, _) if lower.contains("timeout") || lower.contains("timed out") => {
+            "the endpoint did not answer in time".to_string()
+        }
+        (None, _) => format!("the endpoint could not be reached ({})", root_cause(err)),
+    };
+    format!("target '{target}' ({endpoint}): {what}.")
+}

@@ -1,0 +1,147 @@
+//! SDK clients for the targets: one `aws-sdk-s3` Client per target per engine
+//! thread, configured for measurement (retries off, checksums only when
+//! required, stalled-stream protection off unless the scenario says
+//! otherwise), plus the pieces every request needs: request bodies from the
+//! shared synthetic pattern, error classification, and CreateSession
+//! accounting.
+
+mod body;
+mod errors;
+mod session;
+
+use std::sync::Arc;
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+    StalledStreamProtectionConfig,
+};
+use aws_smithy_http_client::tls;
+
+pub use body::synthetic_body;
+pub use errors::{ErrorKind, classify, describe_preflight};
+pub use session::{SessionDelta, SessionProbe};
+
+use crate::scenario::{ChecksumMode, ClientSettings, TargetSpec};
+
+/// Where a target's credentials come from.
+#[derive(Clone)]
+pub enum Auth {
+    /// aws-config's default chain (env, profiles, SSO, instance roles), once per target.
+    Shared(aws_config::SdkConfig),
+    /// Fixed keys (the embedded endpoint).
+    Static(Credentials),
+}
+
+/// Everything needed to build clients for one target; cheap to clone into threads.
+#[derive(Clone)]
+pub struct TargetConfig {
+    pub spec: TargetSpec,
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    pub auth: Auth,
+    pub settings: ClientSettings,
+    /// Counts and times every CreateSession for this target (all threads).
+    pub probe: Arc<SessionProbe>,
+    /// Connection pool size per client (the concurrency it will carry).
+    pub pool_size: usize,
+}
+
+impl TargetConfig {
+    /// Loads aws-config's default chain for a real target (no network until the first request).
+    pub async fn from_environment(spec: &TargetSpec, settings: &ClientSettings) -> TargetConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(spec.region.clone()));
+        if let Some(p) = &spec.profile {
+            loader = loader.profile_name(p);
+        }
+        let sdk = loader.load().await;
+        TargetConfig {
+            spec: spec.clone(),
+            endpoint: spec.endpoint.clone(),
+            path_style: spec.path_style,
+            auth: Auth::Shared(sdk),
+            settings: settings.clone(),
+            probe: Arc::new(SessionProbe::default()),
+            pool_size: 64,
+        }
+    }
+
+    /// A target served by a local endpoint with fixed keys.
+    pub fn with_static_keys(
+        spec: &TargetSpec,
+        settings: &ClientSettings,
+        endpoint: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> TargetConfig {
+        TargetConfig {
+            spec: spec.clone(),
+            endpoint: Some(endpoint.to_string()),
+            path_style: true,
+            auth: Auth::Static(Credentials::new(
+                access_key,
+                secret_key,
+                None,
+                None,
+                "s3bench-static",
+            )),
+            settings: settings.clone(),
+            probe: Arc::new(SessionProbe::default()),
+            pool_size: 64,
+        }
+    }
+
+    /// Builds a new Client. Call it on the runtime that will drive it: its
+    /// connection pool's background tasks live there. A new Client also has
+    /// its own directory-bucket session cache.
+    pub fn build_client(&self) -> aws_sdk_s3::Client {
+        let s = &self.settings;
+        let http = aws_smithy_http_client::Builder::new()
+            .pool_max_idle_per_host(self.pool_size.max(1))
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .build_https();
+        let http = session::CountingHttpClient::wrap(http, self.probe.clone());
+        let mut b = match &self.auth {
+            Auth::Shared(sdk) => aws_sdk_s3::config::Builder::from(sdk),
+            Auth::Static(c) => aws_sdk_s3::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .credentials_provider(c.clone()),
+        };
+        b = b
+            .region(Region::new(self.spec.region.clone()))
+            .http_client(http)
+            .retry_config(if s.max_attempts <= 1 {
+                RetryConfig::disabled()
+            } else {
+                RetryConfig::standard().with_max_attempts(s.max_attempts)
+            })
+            .stalled_stream_protection(if s.stalled_stream_protection {
+                StalledStreamProtectionConfig::enabled().build()
+            } else {
+                StalledStreamProtectionConfig::disabled()
+            })
+            .timeout_config({
+                let mut t = TimeoutConfig::builder().connect_timeout(s.connect_timeout);
+                if let Some(op) = s.operation_timeout {
+                    t = t.operation_timeout(op);
+                }
+                t.build()
+            })
+            .force_path_style(self.path_style);
+        b = match s.checksums {
+            ChecksumMode::WhenRequired => b
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired),
+            ChecksumMode::WhenSupported => b
+                .request_checksum_calculation(RequestChecksumCalculation::WhenSupported)
+                .response_checksum_validation(ResponseChecksumValidation::WhenSupported),
+        };
+        if let Some(e) = &self.endpoint {
+            b = b.endpoint_url(e);
+        }
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+}
