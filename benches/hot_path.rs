@@ -1,1 +1,105 @@
-fn main(){}
+//! The client's own cost on the per-request path: recording a sample,
+//! picking the next op and key, building a request, merging histograms.
+//! `cargo bench --bench hot_path`; numbers go to bench/RESULTS.md.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use s3bench::engine::ops::Mix;
+use s3bench::stats::{Recorder, Sample};
+
+const SCENARIO: &str = r#"
+[targets.a]
+kind = "general-purpose"
+bucket = "bench"
+region = "us-east-1"
+[dataset]
+objects = 100000
+size = { min = "4KiB", max = "1MiB" }
+key = "{hash:4}/shards/{index:06}.tar"
+[[phase]]
+name = "p"
+duration = "1s"
+concurrency = 1
+mix = [{ op = "get", weight = 8 }, { op = "put", weight = 1 }, { op = "head", weight = 1 }]
+"#;
+
+fn sample(latency_ns: u64) -> Sample<'static> {
+    Sample {
+        latency_ns,
+        service_ns: latency_ns,
+        ttfb_ns: Some(latency_ns / 2),
+        bytes: 4096,
+        requests: 1,
+        error: None,
+        throttled: false,
+        late_start: false,
+        behind_session: false,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let plan = s3bench::scenario::parse(SCENARIO, Path::new("bench.toml")).expect("valid");
+
+    c.bench_function("record_sample", |b| {
+        let mut rec = Recorder::default();
+        let mut rng = fastrand::Rng::with_seed(1);
+        b.iter(|| {
+            let lat = 1_000_000 + rng.u64(0..50_000_000);
+            rec.record(0, (lat >> 28) as usize, black_box(&sample(lat)));
+        })
+    });
+
+    c.bench_function("pick_op_and_key", |b| {
+        let mix = Mix::new(&plan.phases[0].mix);
+        let mut rng = fastrand::Rng::with_seed(2);
+        let mut key = String::with_capacity(128);
+        b.iter(|| {
+            let op = mix.pick(&mut rng);
+            let i = rng.u64(0..plan.dataset.objects);
+            key.clear();
+            key.push_str("s3bench/20261129-000000-bench-abcdef/");
+            plan.key(i, (2026, 11, 29), &mut key);
+            black_box((op, plan.object_size(i), key.len()));
+        })
+    });
+
+    c.bench_function("build_get_request", |b| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _g = rt.enter();
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(conf);
+        b.iter(|| {
+            let req = client
+                .get_object()
+                .bucket("bench")
+                .key(black_box("s3bench/run/ab12/shards/000001.tar"))
+                .range("bytes=0-4095");
+            black_box(req);
+        })
+    });
+
+    c.bench_function("merge_recorders_1k_samples", |b| {
+        let mut a = Recorder::default();
+        let mut other = Recorder::default();
+        for i in 0..1000u64 {
+            a.record(0, (i % 10) as usize, &sample(1_000_000 + i * 997));
+            other.record(0, (i % 10) as usize, &sample(2_000_000 + i * 991));
+        }
+        b.iter(|| {
+            let mut m = a.clone();
+            m.merge(black_box(&other));
+            black_box(m);
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -295,7 +295,9 @@ async fn run_job(ctx: &Rc<ThreadCtx>, job: &Arc<Job>) -> ThreadResult {
     let work = async {
         match job.kind {
             JobKind::Prepare => run_prepare(ctx, job, &shared, &mut handles).await,
-            JobKind::Phase(i) => run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await,
+            JobKind::Phase(i) => {
+                run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
+            }
         }
     };
     tokio::select! {
@@ -320,9 +322,7 @@ async fn run_phase(
     handles: &mut Vec<tokio::task::AbortHandle>,
 ) {
     if let Some(ops) = phase.stop.ops {
-        shared
-            .budget
-            .set(Some(share(ops, ctx.index, ctx.threads)));
+        shared.budget.set(Some(share(ops, ctx.index, ctx.threads)));
     }
     let phase_end = phase.stop.duration.map(|d| shared.measure_start + d);
     let mix = Rc::new(Mix::new(&phase.mix));
@@ -330,7 +330,11 @@ async fn run_phase(
     for (si, stage) in phase.stages.iter().enumerate() {
         let stage_end = match stage.duration {
             Some(d) => {
-                let extra = if si == 0 { phase.warmup } else { Duration::ZERO };
+                let extra = if si == 0 {
+                    phase.warmup
+                } else {
+                    Duration::ZERO
+                };
                 let end = stage_start + d + extra;
                 Some(phase_end.map_or(end, |p| end.min(p)))
             }
@@ -425,8 +429,7 @@ async fn worker(
             } => {
                 let k = next_slot.get();
                 next_slot.set(k + 1);
-                let due =
-                    *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
+                let due = *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
                 if stage_end.is_some_and(|end| due >= end) {
                     break;
                 }

@@ -97,7 +97,9 @@ impl OpContext<'_> {
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
                 self.data_key(st, i);
-                let len = (*size).min(self.plan.object_size(i).saturating_sub(off)).max(1);
+                let len = (*size)
+                    .min(self.plan.object_size(i).saturating_sub(off))
+                    .max(1);
                 let range = format!("bytes={}-{}", off, off + len - 1);
                 self.get(st.key.clone(), Some(range)).await
             }
@@ -143,14 +145,18 @@ impl OpContext<'_> {
                 prefix,
                 page_size,
                 delimiter,
-            } => self.list(st, prefix.as_deref(), *page_size, *delimiter).await,
+            } => {
+                self.list(st, prefix.as_deref(), *page_size, *delimiter)
+                    .await
+            }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
                 // wrote" true; with nothing written, a DELETE of an absent
                 // key under our prefix is still a real request (S3 answers 204).
-                let key = st.written.pop_front().unwrap_or_else(|| {
-                    format!("{}scratch/{}/absent", self.run_prefix, st.id)
-                });
+                let key = st
+                    .written
+                    .pop_front()
+                    .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
                 match self
                     .client
                     .delete_object()
@@ -283,35 +289,34 @@ impl OpContext<'_> {
             );
         };
         let parts = len.div_ceil(part_size).max(1);
-        let results: Vec<Result<CompletedPart, ErrorKind>> =
-            futures_util::stream::iter(0..parts)
-                .map(|p| {
-                    let part_len = part_size.min(len - p * part_size);
-                    let (key, upload_id) = (&key, &upload_id);
-                    async move {
-                        let n = (p + 1) as i32;
-                        self.client
-                            .upload_part()
-                            .bucket(self.bucket)
-                            .key(key)
-                            .upload_id(upload_id)
-                            .part_number(n)
-                            .content_length(part_len as i64)
-                            .body(synthetic_body(part_len))
-                            .send()
-                            .await
-                            .map(|r| {
-                                CompletedPart::builder()
-                                    .part_number(n)
-                                    .set_e_tag(r.e_tag)
-                                    .build()
-                            })
-                            .map_err(|e| classify(&e))
-                    }
-                })
-                .buffered(PART_CONCURRENCY)
-                .collect()
-                .await;
+        let results: Vec<Result<CompletedPart, ErrorKind>> = futures_util::stream::iter(0..parts)
+            .map(|p| {
+                let part_len = part_size.min(len - p * part_size);
+                let (key, upload_id) = (&key, &upload_id);
+                async move {
+                    let n = (p + 1) as i32;
+                    self.client
+                        .upload_part()
+                        .bucket(self.bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .part_number(n)
+                        .content_length(part_len as i64)
+                        .body(synthetic_body(part_len))
+                        .send()
+                        .await
+                        .map(|r| {
+                            CompletedPart::builder()
+                                .part_number(n)
+                                .set_e_tag(r.e_tag)
+                                .build()
+                        })
+                        .map_err(|e| classify(&e))
+                }
+            })
+            .buffered(PART_CONCURRENCY)
+            .collect()
+            .await;
         let mut requests = 1 + parts;
         let mut completed = Vec::with_capacity(results.len());
         let mut failure = None;

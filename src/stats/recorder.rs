@@ -230,7 +230,9 @@ impl Recorder {
     /// Records a sample that completed during warm-up.
     #[inline]
     pub fn record_warmup(&mut self, op: usize, s: &Sample<'_>) {
-        self.warmup[op].get_or_insert_with(OpStats::default).record(s);
+        self.warmup[op]
+            .get_or_insert_with(OpStats::default)
+            .record(s);
     }
 
     /// Notes the number of requests in flight at `second`.
@@ -282,7 +284,11 @@ impl Recorder {
     }
 
     /// Time-series rows for this recorder, labelled with `round`.
-    pub fn timeseries(&self, round: u32, op_name: impl Fn(usize) -> &'static str) -> Vec<SecondRow> {
+    pub fn timeseries(
+        &self,
+        round: u32,
+        op_name: impl Fn(usize) -> &'static str,
+    ) -> Vec<SecondRow> {
         let mut rows = Vec::new();
         for (i, sec) in self.seconds.iter().enumerate() {
             for (op, cell) in sec.ops.iter().enumerate() {
@@ -392,7 +398,11 @@ mod tests {
             o.record(&sample(20_000_000, None)); // 20 ms
         }
         let r = o.to_result(2.0, false);
-        assert!((r.latency_us.p50 - 20_000.0).abs() < 20.0, "{}", r.latency_us.p50);
+        assert!(
+            (r.latency_us.p50 - 20_000.0).abs() < 20.0,
+            "{}",
+            r.latency_us.p50
+        );
         assert_eq!(r.ops_per_sec, 50.0);
         assert!(r.service_us.is_none());
         assert!(r.ttfb_us.is_some());

@@ -30,7 +30,7 @@ use crate::scenario::{ChecksumMode, ClientSettings, TargetSpec};
 #[derive(Clone)]
 pub enum Auth {
     /// aws-config's default chain (env, profiles, SSO, instance roles), once per target.
-    Shared(aws_config::SdkConfig),
+    Shared(Box<aws_config::SdkConfig>),
     /// Fixed keys (the embedded endpoint).
     Static(Credentials),
 }
@@ -62,7 +62,7 @@ impl TargetConfig {
             spec: spec.clone(),
             endpoint: spec.endpoint.clone(),
             path_style: spec.path_style,
-            auth: Auth::Shared(sdk),
+            auth: Auth::Shared(Box::new(sdk)),
             settings: settings.clone(),
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
@@ -101,11 +101,13 @@ impl TargetConfig {
         let s = &self.settings;
         let http = aws_smithy_http_client::Builder::new()
             .pool_max_idle_per_host(self.pool_size.max(1))
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
             .build_https();
         let http = session::CountingHttpClient::wrap(http, self.probe.clone());
         let mut b = match &self.auth {
-            Auth::Shared(sdk) => aws_sdk_s3::config::Builder::from(sdk),
+            Auth::Shared(sdk) => aws_sdk_s3::config::Builder::from(&**sdk),
             Auth::Static(c) => aws_sdk_s3::config::Builder::new()
                 .behavior_version(BehaviorVersion::latest())
                 .credentials_provider(c.clone()),

@@ -156,9 +156,15 @@ mod tests {
 
     #[test]
     fn recognises_create_session() {
-        assert!(is_create_session("http://127.0.0.1:1/b--use1-az4--x-s3/?session"));
-        assert!(is_create_session("https://b.s3express-use1-az4.us-east-1.amazonaws.com/?session"));
-        assert!(!is_create_session("http://127.0.0.1:1/b/key?x-id=GetObject"));
+        assert!(is_create_session(
+            "http://127.0.0.1:1/b--use1-az4--x-s3/?session"
+        ));
+        assert!(is_create_session(
+            "https://b.s3express-use1-az4.us-east-1.amazonaws.com/?session"
+        ));
+        assert!(!is_create_session(
+            "http://127.0.0.1:1/b/key?x-id=GetObject"
+        ));
         assert!(!is_create_session("http://127.0.0.1:1/b/sessions"));
     }
 

@@ -1,0 +1,416 @@
+//! End-to-end runs: the real engine and aws-sdk-s3 over HTTP against the
+//! embedded endpoint on 127.0.0.1:0, with the endpoint's own counters checked
+//! against the report, and injected latency checked against the measured
+//! percentiles.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use s3bench::engine::Cancel;
+use s3bench::report::model::{OpResult, RunResult, TargetPhaseResult};
+use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::scenario::{Plan, parse};
+use s3bench::server::EmbeddedServer;
+
+fn plan(toml: &str) -> Plan {
+    parse(toml, Path::new("inline.toml")).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
+}
+
+fn opts(dir: &Path) -> RunOptions {
+    RunOptions {
+        out: dir.to_path_buf(),
+        threads: Some(2),
+        ..RunOptions::default()
+    }
+}
+
+async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
+    let targets = embedded_targets(&plan, server);
+    execute(plan, targets, true, opts(dir), Arc::new(Cancel::default()))
+        .await
+        .expect("run succeeds")
+        .result
+}
+
+fn target<'a>(r: &'a RunResult, phase: &str, name: &str) -> &'a TargetPhaseResult {
+    r.phases
+        .iter()
+        .find(|p| p.name == phase)
+        .unwrap_or_else(|| panic!("phase {phase} missing"))
+        .targets
+        .iter()
+        .find(|t| t.target == name)
+        .unwrap_or_else(|| panic!("target {name} missing in {phase}"))
+}
+
+/// Requests of the given report ops (measured and warm-up) over all phases of a target.
+fn reported(r: &RunResult, name: &str, ops: &[&str]) -> u64 {
+    let sum = |m: &std::collections::BTreeMap<String, OpResult>| -> u64 {
+        ops.iter()
+            .filter_map(|o| m.get(*o))
+            .map(|o| o.requests)
+            .sum()
+    };
+    r.phases
+        .iter()
+        .flat_map(|p| p.targets.iter().filter(|t| t.target == name))
+        .map(|t| sum(&t.ops) + sum(&t.warmup))
+        .sum()
+}
+
+const SPINE: &str = r#"
+name = "spine"
+rounds = 2
+[targets.standard]
+kind = "general-purpose"
+bucket = "spine-gp"
+region = "us-east-1"
+[targets.express]
+kind = "directory"
+bucket = "spine--use1-az4--x-s3"
+region = "us-east-1"
+[dataset]
+objects = 24
+size = { min = "4KiB", max = "96KiB" }
+key = "{hash:2}/data/{index:05}.bin"
+[prepare]
+concurrency = 8
+[[phase]]
+name = "mixed"
+duration = "1200ms"
+warmup = "200ms"
+concurrency = 6
+mix = [
+  { op = "get", weight = 6 },
+  { op = "ranged-get", weight = 3, range_size = "8KiB", pattern = "random" },
+  { op = "put", weight = 2, size = "16KiB" },
+  { op = "multipart-put", weight = 1, size = "11MiB", part_size = "5MiB" },
+  { op = "head", weight = 2 },
+  { op = "list", weight = 1, page_size = 10 },
+  { op = "delete", weight = 1 },
+]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spine_report_matches_endpoint_counters() {
+    let plan = plan(SPINE);
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    let c = server.counters();
+
+    assert!(r.complete);
+    assert_eq!(r.targets.len(), 2);
+    for name in ["standard", "express"] {
+        let t = target(&r, "mixed", name);
+        for op in ["get", "ranged_get", "put", "head", "list", "delete"] {
+            let o = t.ops.get(op).unwrap_or_else(|| panic!("{name}: no {op}"));
+            assert!(o.count > 0, "{name}: {op} count 0");
+            assert_eq!(o.errors, 0, "{name}: {op} errors {:?}", o.errors_by_kind);
+            assert!(o.latency_us.p50 > 0.0);
+        }
+        assert_eq!(t.rounds.len(), 2);
+        assert!(t.ops["get"].ttfb_us.is_some());
+    }
+
+    // The endpoint's own counts equal what the report says was sent.
+    for (name, bucket) in [("standard", "spine-gp"), ("express", "spine--use1-az4--x-s3")] {
+        let n = |op: &str| c.requests(bucket, op);
+        assert_eq!(n("GetObject"), reported(&r, name, &["get", "ranged_get"]), "{name} GET");
+        assert_eq!(n("PutObject"), reported(&r, name, &["put"]), "{name} PUT");
+        assert_eq!(n("HeadObject"), reported(&r, name, &["head"]), "{name} HEAD");
+        assert_eq!(n("DeleteObject"), reported(&r, name, &["delete"]), "{name} DELETE");
+        assert_eq!(
+            n("CreateMultipartUpload") + n("UploadPart") + n("CompleteMultipartUpload") + n("AbortMultipartUpload"),
+            reported(&r, name, &["multipart_put"]),
+            "{name} multipart"
+        );
+        // ListObjectsV2: measured LISTs, the cleanup's listing, and on
+        // directory buckets one preflight LIST that proves session auth.
+        let preflight = u64::from(name == "express");
+        assert_eq!(
+            n("ListObjectsV2"),
+            reported(&r, name, &["list"]) + preflight,
+            "{name} LIST"
+        );
+        assert_eq!(n("DeleteObjects"), target(&r, "cleanup", name).ops["delete"].requests);
+        // Cleanup left nothing behind.
+        assert_eq!(server.object_count(bucket), Some(0), "{name} not cleaned up");
+    }
+
+    // Sessions: only the directory bucket creates them; the report counts
+    // every one except the preflight's.
+    let sessions = |name: &str| -> u64 {
+        r.phases
+            .iter()
+            .flat_map(|p| p.targets.iter().filter(|t| t.target == name))
+            .map(|t| t.sessions.count)
+            .sum()
+    };
+    assert_eq!(sessions("standard"), 0);
+    assert!(sessions("express") > 0);
+    assert_eq!(c.requests("spine-gp", "CreateSession"), 0);
+    assert_eq!(
+        c.requests("spine--use1-az4--x-s3", "CreateSession"),
+        sessions("express") + 1
+    );
+
+    // The JSON contract carries the documented keys.
+    let dirs: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(dirs.len(), 1);
+    let run_dir = dirs[0].as_ref().unwrap().path();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    let get = &json["phases"][1]["targets"][0]["ops"]["get"];
+    for k in ["count", "errors", "bytes", "ops_per_sec"] {
+        assert!(get[k].is_number(), "missing {k}");
+    }
+    for k in ["p50", "p90", "p99", "p999", "max", "mean"] {
+        assert!(get["latency_us"][k].is_number(), "missing latency_us.{k}");
+        assert!(get["ttfb_us"][k].is_number(), "missing ttfb_us.{k}");
+    }
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(md.contains("standard") && md.contains("express"));
+}
+
+fn single_target(latency: &str, extra_dataset: &str, phase: &str) -> String {
+    format!(
+        r#"
+name = "accuracy"
+rounds = 1
+cleanup = false
+[targets.standard]
+kind = "general-purpose"
+bucket = "acc-gp"
+region = "us-east-1"
+[targets.standard.embedded]
+{latency}
+[dataset]
+objects = 8
+{extra_dataset}
+[prepare]
+concurrency = 4
+{phase}
+"#
+    )
+}
+
+/// With a fixed injected latency L, the measured p50 lies in [L, L+1ms] and
+/// p99 in [L, L+3ms].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_latency_is_measured_accurately() {
+    let plan = plan(&single_target(
+        r#"latency = "20ms""#,
+        r#"size = "4KiB""#,
+        r#"[[phase]]
+name = "get"
+duration = "2s"
+concurrency = 8
+mix = [{ op = "get", weight = 1 }]"#,
+    ));
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    let get = &target(&r, "get", "standard").ops["get"];
+    let l = 20_000.0;
+    assert!(get.count > 300, "too few samples: {}", get.count);
+    assert!(
+        (l..=l + 1000.0).contains(&get.latency_us.p50),
+        "p50 {} not in [20, 21] ms",
+        get.latency_us.p50
+    );
+    assert!(
+        (l..=l + 3000.0).contains(&get.latency_us.p99),
+        "p99 {} not in [20, 23] ms",
+        get.latency_us.p99
+    );
+}
+
+/// TTFB and total latency differ by the transfer time: 1 MiB at 10 MiB/s = 100 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttfb_and_total_differ_by_transfer_time() {
+    let plan = plan(&single_target(
+        r#"latency = "10ms"
+bandwidth = "10MiB""#,
+        r#"size = "1MiB""#,
+        r#"[[phase]]
+name = "get"
+duration = "1500ms"
+concurrency = 4
+mix = [{ op = "get", weight = 1 }]"#,
+    ));
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    let get = &target(&r, "get", "standard").ops["get"];
+    let ttfb = get.ttfb_us.expect("ttfb recorded");
+    assert!(
+        (10_000.0..=14_000.0).contains(&ttfb.p50),
+        "ttfb p50 {} not ~10 ms",
+        ttfb.p50
+    );
+    let transfer = get.latency_us.p50 - ttfb.p50;
+    assert!(
+        (85_000.0..=120_000.0).contains(&transfer),
+        "total - ttfb = {transfer} us, expected ~100 ms"
+    );
+}
+
+/// Coordinated omission: a 500 ms stall of the endpoint during a fixed-rate
+/// run shows in the latency measured from when requests were due, not in
+/// the service time; a closed loop of the same size under-reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stall_shows_in_open_loop_latency_not_in_closed_loop() {
+    async fn stalled_run(phase: &str) -> OpResult {
+        let plan = plan(&single_target(
+            r#"latency = "1ms""#,
+            r#"size = "4KiB""#,
+            phase,
+        ));
+        let server = Arc::new(start_embedded(&plan).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let s2 = server.clone();
+        let stall = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            s2.stall(Duration::from_millis(500));
+        });
+        let r = run_on(&server, plan, dir.path()).await;
+        stall.join().unwrap();
+        target(&r, "load", "standard").ops["head"].clone()
+    }
+
+    // 200 req/s with at most 4 in flight: during the stall the schedule runs
+    // on and ~100 requests become due; they wait for a free slot.
+    let open = stalled_run(
+        r#"[[phase]]
+name = "load"
+duration = "4s"
+rate = 200
+max_in_flight = 4
+mix = [{ op = "head", weight = 1 }]"#,
+    )
+    .await;
+    let service = open.service_us.expect("open loop keeps service time");
+    assert!(
+        open.latency_us.p99 > 300_000.0,
+        "corrected p99 {} us should reflect the 500 ms stall",
+        open.latency_us.p99
+    );
+    assert!(
+        service.p99 < 50_000.0,
+        "service-time p99 {} us should not",
+        service.p99
+    );
+    assert!(open.late_starts > 50, "late starts {}", open.late_starts);
+
+    // Closed loop, 4 workers: only 4 requests see the stall, p99 hides it.
+    let closed = stalled_run(
+        r#"[[phase]]
+name = "load"
+duration = "4s"
+concurrency = 4
+mix = [{ op = "head", weight = 1 }]"#,
+    )
+    .await;
+    assert!(closed.latency_us.max > 400_000.0, "max {}", closed.latency_us.max);
+    assert!(
+        closed.latency_us.p99 < 50_000.0,
+        "closed-loop p99 {} us: the stall is hidden in the tail (coordinated omission)",
+        closed.latency_us.p99
+    );
+}
+
+/// Failures during a run are counted by kind, not fatal, and the endpoint
+/// agrees on how many requests there were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_errors_are_counted_by_kind() {
+    let plan = plan(&single_target(
+        r#"error_rate = 0.3
+error_status = 503
+error_code = "SlowDown""#,
+        r#"size = "4KiB""#,
+        r#"[[phase]]
+name = "put"
+ops = 400
+concurrency = 4
+mix = [{ op = "put", weight = 1 }]"#,
+    )
+    .replace("[prepare]", "[prepare]\nenabled = false"));
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    let put = &target(&r, "put", "standard").ops["put"];
+    assert_eq!(put.count, 400);
+    let slow = put.errors_by_kind.get("503 SlowDown").copied().unwrap_or(0);
+    assert_eq!(slow, put.errors, "{:?}", put.errors_by_kind);
+    assert!((70..=170).contains(&slow), "503s: {slow} of 400");
+    assert_eq!(server.counters().requests("acc-gp", "PutObject"), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_injection_model_is_visible_in_the_report() {
+    let plan = plan(&single_target(
+        r#"latency = "2ms""#,
+        r#"size = "4KiB""#,
+        r#"[[phase]]
+name = "get"
+ops = 50
+concurrency = 2
+mix = [{ op = "get", weight = 1 }]"#,
+    ));
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    assert!(r.embedded);
+    assert_eq!(r.injection.len(), 1, "{:?}", r.injection);
+    assert!(r.injection[0].contains("standard"));
+}
+
+/// A ramp past a per-prefix limit: 503s rise in the general-purpose
+/// target's time series during the fast stage, none on the directory bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramp_throttles_general_purpose_only() {
+    let plan = plan(
+        r#"
+name = "ramp"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "ramp-gp"
+region = "us-east-1"
+[targets.standard.embedded]
+prefix_limit = { reads = 150, writes = 100 }
+[targets.express]
+kind = "directory"
+bucket = "ramp--use1-az4--x-s3"
+region = "us-east-1"
+[dataset]
+objects = 16
+size = "4KiB"
+key = "{index:04}"
+[[phase]]
+name = "ramp"
+stages = [{ rate = 60, duration = "2s" }, { rate = 500, duration = "2s" }]
+max_in_flight = 32
+mix = [{ op = "head", weight = 1 }]
+"#,
+    );
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    let gp = target(&r, "ramp", "standard");
+    let slow: Vec<u64> = gp.timeseries.iter().map(|s| s.throttled).collect();
+    assert!(slow.len() >= 4, "{slow:?}");
+    assert_eq!(slow[0] + slow[1], 0, "no 503 below the limit: {slow:?}");
+    assert!(slow[2] + slow[3] > 200, "503s above the limit: {slow:?}");
+    let ex = target(&r, "ramp", "express");
+    assert_eq!(ex.ops["head"].errors, 0);
+    assert!(ex.timeseries.iter().all(|s| s.throttled == 0));
+    // Time series totals equal the phase totals.
+    assert_eq!(
+        gp.timeseries.iter().map(|s| s.count).sum::<u64>(),
+        gp.ops["head"].count
+    );
+}
