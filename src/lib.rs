@@ -11,3 +11,4 @@ pub mod scenario;
 pub mod server;
 pub mod stats;
 pub mod synthetic;
+pub mod units;
