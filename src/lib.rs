@@ -13,3 +13,4 @@ pub mod server;
 pub mod stats;
 pub mod synthetic;
 pub mod target;
+pub mod units;

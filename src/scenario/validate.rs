@@ -1,0 +1,1277 @@
+//! Raw scenario -> [`Plan`]. Every check records a problem and carries on
+//! with a placeholder value, so one run of `validate` reports every semantic
+//! mistake in the file, not just the first.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::plan::*;
+use super::raw::*;
+use super::{Problem, ScenarioError, line_col};
+use crate::units::{ByteSize, format_bytes, format_duration};
+
+const MIB: u64 = ByteSize::MIB;
+const GIB: u64 = ByteSize::GIB;
+const TIB: u64 = ByteSize::TIB;
+
+/// S3's smallest multipart part (except the last one).
+const MIN_PART: u64 = 5 * MIB;
+/// S3's largest multipart part, and the largest single PUT.
+const MAX_PART: u64 = 5 * GIB;
+const MAX_SINGLE_PUT: u64 = 5 * GIB;
+/// S3's largest object.
+const MAX_OBJECT: u64 = 5 * TIB;
+const MAX_PARTS: u64 = 10_000;
+const MAX_CONCURRENCY: i64 = 100_000;
+const MAX_RATE: f64 = 1_000_000.0;
+
+/// S3's documented per-prefix request rates on General Purpose buckets.
+const S3_PREFIX_READS: u32 = 5_500;
+const S3_PREFIX_WRITES: u32 = 3_500;
+
+struct Ctx<'a> {
+    text: &'a str,
+    source: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn report(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>) {
+        let (line, column) = match span {
+            Some(s) => {
+                let (l, c) = line_col(self.text, s.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        self.problems.push(Problem {
+            file: self.source.to_path_buf(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn at<T>(&mut self, v: &Spanned<T>, field: &str, message: impl Into<String>) {
+        self.report(Some(v.span()), field, message);
+    }
+
+    /// An integer within `min..=max`; None (after reporting) otherwise.
+    fn int(&mut self, v: &Spanned<i64>, field: &str, min: i64, max: i64) -> Option<i64> {
+        let n = *v.get_ref();
+        if n < min {
+            self.at(v, field, format!("expected at least {min}, got {n}"));
+            None
+        } else if n > max {
+            self.at(v, field, format!("expected at most {max}, got {n}"));
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    /// A byte size within `min..=max`, with an optional reason for the limits.
+    fn size(
+        &mut self,
+        v: &Spanned<ByteSize>,
+        field: &str,
+        min: (u64, &str),
+        max: (u64, &str),
+    ) -> Option<u64> {
+        let n = v.get_ref().0;
+        self.size_value(n, Some(v.span()), field, min, max)
+    }
+
+    fn size_value(
+        &mut self,
+        n: u64,
+        span: Option<Range<usize>>,
+        field: &str,
+        (min, min_why): (u64, &str),
+        (max, max_why): (u64, &str),
+    ) -> Option<u64> {
+        if n < min {
+            self.report(
+                span,
+                field,
+                format!(
+                    "expected at least {}{}, got {}",
+                    format_bytes(min),
+                    why(min_why),
+                    format_bytes(n)
+                ),
+            );
+            None
+        } else if n > max {
+            self.report(
+                span,
+                field,
+                format!(
+                    "expected at most {}{}, got {}",
+                    format_bytes(max),
+                    why(max_why),
+                    format_bytes(n)
+                ),
+            );
+            None
+        } else {
+            Some(n)
+        }
+    }
+
+    fn positive_duration(
+        &mut self,
+        v: &Spanned<crate::units::HumanDuration>,
+        field: &str,
+    ) -> Option<Duration> {
+        let d = v.get_ref().0;
+        if d.is_zero() {
+            self.at(v, field, "expected a duration above zero, got 0s");
+            None
+        } else {
+            Some(d)
+        }
+    }
+}
+
+fn why(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    }
+}
+
+pub(super) fn validate(
+    raw: RawScenario,
+    text: &str,
+    source: &Path,
+) -> Result<super::Plan, ScenarioError> {
+    let mut cx = Ctx {
+        text,
+        source,
+        problems: Vec::new(),
+    };
+    let plan = build(&mut cx, raw, source);
+    if cx.problems.is_empty() {
+        Ok(plan)
+    } else {
+        // File order reads best; problems without a position go last.
+        cx.problems
+            .sort_by_key(|p| (p.line.is_none(), p.line, p.column));
+        Err(ScenarioError::new(cx.problems))
+    }
+}
+
+fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
+    let name = match &raw.name {
+        Some(n) => {
+            let s = n.get_ref().trim();
+            if s.is_empty() || s.contains('\n') {
+                cx.at(n, "name", "expected a non-empty, single-line name");
+            }
+            s.to_string()
+        }
+        None => source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "scenario".to_string()),
+    };
+    let seed = raw
+        .seed
+        .as_ref()
+        .and_then(|s| cx.int(s, "seed", 0, i64::MAX))
+        .map_or(1, |s| s as u64);
+    let rounds = raw
+        .rounds
+        .as_ref()
+        .and_then(|r| cx.int(r, "rounds", 1, 1000))
+        .map_or(2, |r| r as u32);
+
+    let targets = targets(cx, &raw.targets);
+
+    let dataset_given = raw.dataset.is_some();
+    let dataset = match &raw.dataset {
+        Some(d) => dataset(cx, d),
+        None => Dataset {
+            objects: 0,
+            size: SizeDist::Fixed(0),
+            key: default_key(),
+        },
+    };
+    let prepare = prepare(cx, raw.prepare.as_ref(), &dataset, dataset_given);
+    let client = client(cx, raw.client.as_ref());
+
+    if raw.phase.is_empty() {
+        cx.report(
+            None,
+            "phase",
+            "expected at least one [[phase]] with a name, a load and a mix",
+        );
+    }
+    let env = PhaseEnv {
+        dataset: dataset_given.then_some(&dataset),
+        directory_target: targets
+            .iter()
+            .find(|t| t.kind == TargetKind::Directory)
+            .map(|t| t.name.clone()),
+    };
+    let mut phases = Vec::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, p) in raw.phase.iter().enumerate() {
+        let phase = phase(cx, i, p, &env);
+        if let Some(first) = names.get(&phase.name) {
+            cx.at(
+                &p.name,
+                &format!("phase[{i}].name"),
+                format!(
+                    "expected a unique phase name, but {:?} is already used by phase[{first}]",
+                    phase.name
+                ),
+            );
+        } else {
+            names.insert(phase.name.clone(), i);
+        }
+        phases.push(phase);
+    }
+
+    Plan {
+        name,
+        source: source.to_path_buf(),
+        description: raw.description.clone(),
+        targets,
+        dataset,
+        prepare,
+        phases,
+        cleanup: raw.cleanup.unwrap_or(true),
+        client,
+        rounds,
+        seed,
+    }
+}
+
+fn default_key() -> KeyTemplate {
+    // A fixed, valid template: this cannot fail.
+    KeyTemplate {
+        source: "{index:08}".to_string(),
+        parts: vec![KeyPart::Index { width: 8 }],
+    }
+}
+
+/// Names used for targets and phases end up in reports and file names.
+fn is_simple_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+fn targets(cx: &mut Ctx<'_>, raw: &Ordered<RawTarget>) -> Vec<TargetSpec> {
+    if raw.0.is_empty() {
+        cx.report(
+            None,
+            "targets",
+            "expected at least one target, e.g. [targets.standard] with kind, bucket and region",
+        );
+    }
+    raw.0.iter().map(|(name, t)| target(cx, name, t)).collect()
+}
+
+fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
+    let base = format!("targets.{name}");
+    if !is_simple_name(name) {
+        cx.at(
+            &t.kind,
+            &base,
+            format!("expected a target name of letters, digits, '-', '_' or '.' (at most 64), got {name:?}"),
+        );
+    }
+    let kind = match t.kind.get_ref() {
+        RawKind::GeneralPurpose => TargetKind::GeneralPurpose,
+        RawKind::Directory => TargetKind::Directory,
+    };
+    let bucket = t.bucket.get_ref().clone();
+    let check = match kind {
+        TargetKind::Directory => check_directory_bucket(&bucket),
+        TargetKind::GeneralPurpose => check_general_purpose_bucket(&bucket),
+    };
+    if let Err(msg) = check {
+        cx.at(&t.bucket, &format!("{base}.bucket"), msg);
+    }
+    let region = t.region.get_ref().clone();
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        cx.at(
+            &t.region,
+            &format!("{base}.region"),
+            format!("expected an AWS region like \"us-east-1\", got {region:?}"),
+        );
+    }
+    let endpoint = t.endpoint.as_ref().map(|e| {
+        let s = e.get_ref().trim().to_string();
+        if let Err(msg) = check_endpoint(&s) {
+            cx.at(e, &format!("{base}.endpoint"), msg);
+        }
+        s
+    });
+    let profile = t.profile.as_ref().map(|p| {
+        if p.get_ref().trim().is_empty() {
+            cx.at(
+                p,
+                &format!("{base}.profile"),
+                "expected a profile name, got an empty string",
+            );
+        }
+        p.get_ref().clone()
+    });
+    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, e));
+    TargetSpec {
+        name: name.to_string(),
+        kind,
+        bucket,
+        region,
+        endpoint,
+        profile,
+        path_style: t.path_style.unwrap_or(false),
+        embedded,
+    }
+}
+
+/// `base--azid--x-s3`, e.g. `bench--use1-az4--x-s3`.
+pub(crate) fn check_directory_bucket(name: &str) -> Result<(), String> {
+    let expected = |why: &str| {
+        format!(
+            "expected a directory bucket name like \"bench--use1-az4--x-s3\" (base--zone-id--x-s3), got {name:?}: {why}"
+        )
+    };
+    let Some(stem) = name.strip_suffix("--x-s3") else {
+        return Err(expected("it must end with --x-s3"));
+    };
+    let Some((base, zone)) = stem.rsplit_once("--") else {
+        return Err(expected("the zone ID part (like use1-az4) is missing"));
+    };
+    if !(3..=63).contains(&name.len()) {
+        return Err(expected("names are 3 to 63 characters long"));
+    }
+    if base.is_empty()
+        || !base
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !base.starts_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err(expected(
+            "the base name takes lowercase letters, digits and hyphens, starting with a letter or digit",
+        ));
+    }
+    if !is_zone_id(zone) {
+        return Err(expected(&format!(
+            "{zone:?} is not a zone ID like use1-az4 or usw2-az1"
+        )));
+    }
+    Ok(())
+}
+
+/// `use1-az4`, `apne1-az4`, `usw2-lax1-az1`: a region code ending in a digit,
+/// optional middle segments, and `az<digits>` last.
+fn is_zone_id(zone: &str) -> bool {
+    let segments: Vec<&str> = zone.split('-').collect();
+    if segments.len() < 2 {
+        return false;
+    }
+    let first = segments[0];
+    let last = segments[segments.len() - 1];
+    let region_code = first.len() >= 3
+        && first.starts_with(|c: char| c.is_ascii_lowercase())
+        && first.ends_with(|c: char| c.is_ascii_digit())
+        && first
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let az = last
+        .strip_prefix("az")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let middle = segments[1..segments.len() - 1].iter().all(|s| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    region_code && az && middle
+}
+
+/// S3's general purpose bucket naming rules (the ones a typo breaks).
+pub(crate) fn check_general_purpose_bucket(name: &str) -> Result<(), String> {
+    let expected = |why: &str| {
+        format!(
+            "expected a general purpose bucket name like \"my-bench-bucket\", got {name:?}: {why}"
+        )
+    };
+    if name.ends_with("--x-s3") {
+        return Err(format!(
+            "{name:?} is a directory bucket name (it ends with --x-s3); set kind = \"directory\" or use a general purpose bucket name"
+        ));
+    }
+    if !(3..=63).contains(&name.len()) {
+        return Err(expected("names are 3 to 63 characters long"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        return Err(expected(
+            "names take lowercase letters, digits, dots and hyphens",
+        ));
+    }
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !name.starts_with(alnum) || !name.ends_with(alnum) {
+        return Err(expected("names start and end with a letter or digit"));
+    }
+    if name.contains("..") {
+        return Err(expected("two dots in a row are not allowed"));
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Err(expected("names must not look like an IP address"));
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return Err(expected(&format!("names must not start with {prefix:?}")));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", "--table-s3", ".mrap"] {
+        if name.ends_with(suffix) {
+            return Err(expected(&format!("names must not end with {suffix:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn check_endpoint(s: &str) -> Result<(), String> {
+    let expected =
+        || format!("expected an http:// or https:// URL like \"http://127.0.0.1:9000\", got {s:?}");
+    let uri: http::Uri = s.parse().map_err(|_| expected())?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(expected()),
+    }
+    if uri.authority().is_none_or(|a| a.host().is_empty()) {
+        return Err(expected());
+    }
+    if uri.query().is_some() {
+        return Err(format!("{}: an endpoint takes no query string", expected()));
+    }
+    Ok(())
+}
+
+fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
+    let base = format!("{base}.embedded");
+    let latency = e.latency.as_ref().and_then(|l| latency(cx, &base, l));
+    let bandwidth = e
+        .bandwidth
+        .as_ref()
+        .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
+    let error_rate = match &e.error_rate {
+        Some(r) => {
+            let v = *r.get_ref();
+            if !(0.0..=1.0).contains(&v) {
+                cx.at(
+                    r,
+                    &format!("{base}.error_rate"),
+                    format!("expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"),
+                );
+                0.0
+            } else {
+                v
+            }
+        }
+        None => 0.0,
+    };
+    let error_status = e
+        .error_status
+        .as_ref()
+        .and_then(|s| cx.int(s, &format!("{base}.error_status"), 400, 599))
+        .map_or(503, |s| s as u16);
+    let error_code = match &e.error_code {
+        Some(c) => {
+            let code = c.get_ref().trim();
+            if code.is_empty() || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+                cx.at(
+                    c,
+                    &format!("{base}.error_code"),
+                    format!("expected an S3 error code like \"SlowDown\" or \"InternalError\", got {code:?}"),
+                );
+            }
+            code.to_string()
+        }
+        None => match error_status {
+            503 => "SlowDown".to_string(),
+            500 => "InternalError".to_string(),
+            other => {
+                if error_rate > 0.0 {
+                    let span = e.error_status.as_ref().map(|s| s.span());
+                    cx.report(
+                        span,
+                        &format!("{base}.error_code"),
+                        format!(
+                            "expected an error_code for error_status {other} (only 500 and 503 have defaults)"
+                        ),
+                    );
+                }
+                String::new()
+            }
+        },
+    };
+    let prefix_limit = e.prefix_limit.as_ref().and_then(|p| {
+        let field = format!("{base}.prefix_limit");
+        match p.get_ref() {
+            RawPrefixLimit::Enabled(false) => None,
+            RawPrefixLimit::Enabled(true) => Some(PrefixLimitSpec {
+                reads_per_sec: S3_PREFIX_READS,
+                writes_per_sec: S3_PREFIX_WRITES,
+            }),
+            RawPrefixLimit::Table(t) => {
+                let reads = t
+                    .reads
+                    .as_ref()
+                    .and_then(|r| cx.int(r, &format!("{field}.reads"), 1, 100_000_000))
+                    .map_or(S3_PREFIX_READS, |r| r as u32);
+                let writes = t
+                    .writes
+                    .as_ref()
+                    .and_then(|w| cx.int(w, &format!("{field}.writes"), 1, 100_000_000))
+                    .map_or(S3_PREFIX_WRITES, |w| w as u32);
+                Some(PrefixLimitSpec {
+                    reads_per_sec: reads,
+                    writes_per_sec: writes,
+                })
+            }
+        }
+    });
+    InjectSpec {
+        latency,
+        bandwidth,
+        error_rate,
+        error_status,
+        error_code,
+        prefix_limit,
+    }
+}
+
+fn latency(cx: &mut Ctx<'_>, base: &str, l: &Spanned<RawLatency>) -> Option<LatencySpec> {
+    let field = format!("{base}.latency");
+    match l.get_ref() {
+        RawLatency::Fixed(d) => Some(LatencySpec::Fixed(d.0)),
+        RawLatency::Table(t) => match (t.p50, t.p99, t.min, t.max) {
+            (Some(p50), Some(p99), None, None) => {
+                if p50.0.is_zero() || p99.0 < p50.0 {
+                    cx.at(
+                        l,
+                        &field,
+                        format!(
+                            "expected 0 < p50 <= p99, got p50 = {} and p99 = {}",
+                            format_duration(p50.0),
+                            format_duration(p99.0)
+                        ),
+                    );
+                    None
+                } else {
+                    Some(LatencySpec::LogNormal {
+                        p50: p50.0,
+                        p99: p99.0,
+                    })
+                }
+            }
+            (None, None, Some(min), Some(max)) => {
+                if min.0 > max.0 {
+                    cx.at(
+                        l,
+                        &field,
+                        format!(
+                            "expected min <= max, got min = {} and max = {}",
+                            format_duration(min.0),
+                            format_duration(max.0)
+                        ),
+                    );
+                    None
+                } else {
+                    Some(LatencySpec::Uniform {
+                        min: min.0,
+                        max: max.0,
+                    })
+                }
+            }
+            _ => {
+                cx.at(
+                    l,
+                    &field,
+                    "expected either { p50 = \"..\", p99 = \"..\" } (log-normal) or { min = \"..\", max = \"..\" } (uniform)",
+                );
+                None
+            }
+        },
+    }
+}
+
+/// A size distribution whose sizes lie in `min..=max`.
+fn size_dist(
+    cx: &mut Ctx<'_>,
+    v: &Spanned<RawSize>,
+    field: &str,
+    max: (u64, &str),
+) -> Option<SizeDist> {
+    let min = (1, "");
+    match v.get_ref() {
+        RawSize::Fixed(s) => cx
+            .size_value(s.0, Some(v.span()), field, min, max)
+            .map(SizeDist::Fixed),
+        RawSize::Range(r) => {
+            let lo = cx.size_value(r.min.0, Some(v.span()), &format!("{field}.min"), min, max);
+            let hi = cx.size_value(r.max.0, Some(v.span()), &format!("{field}.max"), min, max);
+            let (lo, hi) = (lo?, hi?);
+            if lo > hi {
+                cx.at(
+                    v,
+                    field,
+                    format!(
+                        "expected min <= max, got min = {} and max = {}",
+                        format_bytes(lo),
+                        format_bytes(hi)
+                    ),
+                );
+                return None;
+            }
+            Some(SizeDist::Range { min: lo, max: hi })
+        }
+        RawSize::Weighted(items) => {
+            if items.is_empty() {
+                cx.at(
+                    v,
+                    field,
+                    "expected at least one { size = \"..\", weight = N } entry",
+                );
+                return None;
+            }
+            let mut out = Vec::new();
+            let mut ok = true;
+            for (i, item) in items.iter().enumerate() {
+                let f = format!("{field}[{i}]");
+                let size = cx.size(&item.get_ref().size, &format!("{f}.size"), min, max);
+                let weight = match &item.get_ref().weight {
+                    Some(w) => cx
+                        .int(w, &format!("{f}.weight"), 1, 1_000_000)
+                        .map(|w| w as u32),
+                    None => Some(1),
+                };
+                match (size, weight) {
+                    (Some(s), Some(w)) => out.push((s, w)),
+                    _ => ok = false,
+                }
+            }
+            ok.then_some(SizeDist::Weighted(out))
+        }
+    }
+}
+
+fn dataset(cx: &mut Ctx<'_>, d: &RawDataset) -> Dataset {
+    let objects = cx
+        .int(&d.objects, "dataset.objects", 1, 100_000_000)
+        .map_or(1, |n| n as u64);
+    let size = size_dist(
+        cx,
+        &d.size,
+        "dataset.size",
+        (MAX_OBJECT, "S3's largest object"),
+    )
+    .unwrap_or(SizeDist::Fixed(1));
+    let key = match &d.key {
+        Some(k) => match KeyTemplate::parse(k.get_ref()) {
+            Ok(t) => t,
+            Err(msg) => {
+                cx.at(k, "dataset.key", msg);
+                default_key()
+            }
+        },
+        None => default_key(),
+    };
+    Dataset { objects, size, key }
+}
+
+fn prepare(
+    cx: &mut Ctx<'_>,
+    p: Option<&RawPrepare>,
+    dataset: &Dataset,
+    dataset_given: bool,
+) -> Prepare {
+    let mut out = Prepare {
+        enabled: true,
+        concurrency: 16,
+        multipart_threshold: 16 * MIB,
+        part_size: 8 * MIB,
+    };
+    let Some(p) = p else {
+        check_prepare_parts(cx, None, &out, dataset, dataset_given);
+        return out;
+    };
+    out.enabled = p.enabled.unwrap_or(true);
+    if let Some(c) = &p.concurrency
+        && let Some(c) = cx.int(c, "prepare.concurrency", 1, MAX_CONCURRENCY)
+    {
+        out.concurrency = c as usize;
+    }
+    if let Some(t) = &p.multipart_threshold
+        && let Some(t) = cx.size(
+            t,
+            "prepare.multipart_threshold",
+            (1, ""),
+            (MAX_SINGLE_PUT, "S3's largest single PUT"),
+        )
+    {
+        out.multipart_threshold = t;
+    }
+    if let Some(s) = &p.part_size
+        && let Some(s) = cx.size(
+            s,
+            "prepare.part_size",
+            (MIN_PART, "S3's minimum part size"),
+            (MAX_PART, "S3's maximum part size"),
+        )
+    {
+        out.part_size = s;
+    }
+    check_prepare_parts(cx, p.part_size.as_ref(), &out, dataset, dataset_given);
+    out
+}
+
+/// The largest data set object must fit in S3's 10,000 parts.
+fn check_prepare_parts(
+    cx: &mut Ctx<'_>,
+    part_span: Option<&Spanned<ByteSize>>,
+    p: &Prepare,
+    dataset: &Dataset,
+    dataset_given: bool,
+) {
+    let largest = dataset.size.max();
+    if !dataset_given || !p.enabled || largest < p.multipart_threshold {
+        return;
+    }
+    let parts = largest.div_ceil(p.part_size);
+    if parts > MAX_PARTS {
+        cx.report(
+            part_span.map(|s| s.span()),
+            "prepare.part_size",
+            format!(
+                "expected at most {MAX_PARTS} parts per object (S3's limit), got {parts} ({} in {} parts); raise part_size",
+                format_bytes(largest),
+                format_bytes(p.part_size)
+            ),
+        );
+    }
+}
+
+fn client(cx: &mut Ctx<'_>, c: Option<&RawClient>) -> ClientSettings {
+    let mut out = ClientSettings::default();
+    let Some(c) = c else { return out };
+    if let Some(n) = c
+        .max_attempts
+        .as_ref()
+        .and_then(|m| cx.int(m, "client.max_attempts", 1, 100))
+    {
+        out.max_attempts = n as u32;
+    }
+    if let Some(k) = c.checksums {
+        out.checksums = match k {
+            RawChecksums::WhenRequired => ChecksumMode::WhenRequired,
+            RawChecksums::WhenSupported => ChecksumMode::WhenSupported,
+        };
+    }
+    if let Some(s) = c.stalled_stream_protection {
+        out.stalled_stream_protection = s;
+    }
+    if let Some(t) = &c.connect_timeout
+        && let Some(d) = cx.positive_duration(t, "client.connect_timeout")
+    {
+        out.connect_timeout = d;
+    }
+    if let Some(t) = &c.operation_timeout {
+        out.operation_timeout = match t.get_ref() {
+            RawTimeout::None => None,
+            RawTimeout::Limit(d) if d.0.is_zero() => {
+                cx.at(
+                    t,
+                    "client.operation_timeout",
+                    "expected a duration above zero, or \"none\", got 0s",
+                );
+                out.operation_timeout
+            }
+            RawTimeout::Limit(d) => Some(d.0),
+        };
+    }
+    out
+}
+
+/// What a phase's checks need to know about the rest of the file.
+struct PhaseEnv<'a> {
+    /// None when the file has no [dataset].
+    dataset: Option<&'a Dataset>,
+    /// Name of a directory target, if any (for Express API rules).
+    directory_target: Option<String>,
+}
+
+fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase {
+    let base = format!("phase[{i}]");
+    let name = p.name.get_ref().clone();
+    if !is_simple_name(&name) {
+        cx.at(
+            &p.name,
+            &format!("{base}.name"),
+            format!("expected a phase name of letters, digits, '-', '_' or '.' (at most 64), got {name:?}"),
+        );
+    }
+    let duration = p
+        .duration
+        .as_ref()
+        .and_then(|d| cx.positive_duration(d, &format!("{base}.duration")));
+    let ops = p
+        .ops
+        .as_ref()
+        .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
+        .map(|o| o as u64);
+    let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
+
+    // Exactly one way to say how load is generated.
+    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
+    if let Some(c) = &p.concurrency {
+        given.push(("concurrency", c.span()));
+    }
+    if let Some(r) = &p.rate {
+        given.push(("rate", r.span()));
+    }
+    if let Some(s) = &p.stages {
+        given.push(("stages", s.span()));
+    }
+    match given.as_slice() {
+        [] => cx.at(
+            &p.name,
+            &base,
+            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
+        ),
+        [_] => {}
+        [(first, _), (second, span), ..] => cx.report(
+            Some(span.clone()),
+            &format!("{base}.{second}"),
+            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
+        ),
+    }
+    if let Some(m) = &p.max_in_flight
+        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
+    {
+        cx.at(
+            m,
+            &format!("{base}.max_in_flight"),
+            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
+        );
+    }
+
+    let mut stop = Stop { duration, ops };
+    let stages = if let Some(s) = &p.stages {
+        if let Some(d) = &p.duration {
+            cx.at(
+                d,
+                &format!("{base}.duration"),
+                "expected no phase `duration` next to `stages`: the stage durations add up to the phase's",
+            );
+        }
+        if s.get_ref().is_empty() {
+            cx.at(s, &format!("{base}.stages"), "expected at least one stage");
+        }
+        let stages: Vec<Stage> = s
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(j, st)| stage(cx, &format!("{base}.stages[{j}]"), st))
+            .collect();
+        stop.duration = Some(stages.iter().filter_map(|s| s.duration).sum());
+        stages
+    } else {
+        if duration.is_none() && ops.is_none() && p.duration.is_none() && p.ops.is_none() {
+            cx.at(
+                &p.name,
+                &base,
+                "expected `duration`, `ops` or both, to say when the phase ends",
+            );
+        }
+        let load = if let Some(c) = &p.concurrency {
+            Load::Closed {
+                concurrency: cx
+                    .int(c, &format!("{base}.concurrency"), 1, MAX_CONCURRENCY)
+                    .map_or(1, |c| c as usize),
+            }
+        } else if let Some(r) = &p.rate {
+            open_load(cx, &base, r, p.max_in_flight.as_ref())
+        } else {
+            Load::Closed { concurrency: 1 }
+        };
+        vec![Stage {
+            load,
+            duration: None,
+        }]
+    };
+
+    let mix = mix(cx, &base, &p.mix, env);
+    Phase {
+        name,
+        stop,
+        warmup,
+        stages,
+        mix,
+    }
+}
+
+fn open_load(
+    cx: &mut Ctx<'_>,
+    base: &str,
+    rate: &Spanned<f64>,
+    max_in_flight: Option<&Spanned<i64>>,
+) -> Load {
+    let r = *rate.get_ref();
+    let rate_ok = r.is_finite() && r > 0.0 && r <= MAX_RATE;
+    if !rate_ok {
+        cx.at(
+            rate,
+            &format!("{base}.rate"),
+            format!(
+                "expected a rate in requests per second above 0 and at most {MAX_RATE}, got {r}"
+            ),
+        );
+    }
+    let rate = if rate_ok { r } else { 1.0 };
+    // Enough in flight to ride out latency spikes without unbounded queues.
+    let default_in_flight = ((rate / 10.0).round() as usize).max(64);
+    let max_in_flight = max_in_flight
+        .and_then(|m| cx.int(m, &format!("{base}.max_in_flight"), 1, MAX_CONCURRENCY))
+        .map_or(default_in_flight, |m| m as usize);
+    Load::Open {
+        rate,
+        max_in_flight,
+    }
+}
+
+fn stage(cx: &mut Ctx<'_>, base: &str, s: &RawStage) -> Stage {
+    let duration = cx.positive_duration(&s.duration, &format!("{base}.duration"));
+    let load = match (&s.concurrency, &s.rate) {
+        (Some(c), None) => {
+            if let Some(m) = &s.max_in_flight {
+                cx.at(
+                    m,
+                    &format!("{base}.max_in_flight"),
+                    "expected max_in_flight only in a stage with `rate` (open loop)",
+                );
+            }
+            Load::Closed {
+                concurrency: cx
+                    .int(c, &format!("{base}.concurrency"), 1, MAX_CONCURRENCY)
+                    .map_or(1, |c| c as usize),
+            }
+        }
+        (None, Some(r)) => open_load(cx, base, r, s.max_in_flight.as_ref()),
+        (Some(_), Some(r)) => {
+            cx.at(
+                r,
+                &format!("{base}.rate"),
+                "expected only one of `concurrency` or `rate` in a stage, got both",
+            );
+            Load::Closed { concurrency: 1 }
+        }
+        (None, None) => {
+            cx.at(
+                &s.duration,
+                base,
+                "expected `concurrency` (closed loop) or `rate` (open loop) in the stage, got neither",
+            );
+            Load::Closed { concurrency: 1 }
+        }
+    };
+    Stage {
+        load,
+        duration: Some(duration.unwrap_or(Duration::from_secs(1))),
+    }
+}
+
+fn mix(
+    cx: &mut Ctx<'_>,
+    base: &str,
+    m: &Spanned<Vec<RawOp>>,
+    env: &PhaseEnv<'_>,
+) -> Vec<WeightedOp> {
+    if m.get_ref().is_empty() {
+        cx.at(
+            m,
+            &format!("{base}.mix"),
+            "expected at least one operation, like { op = \"get\", weight = 1 }",
+        );
+    }
+    let ops: Vec<WeightedOp> = m
+        .get_ref()
+        .iter()
+        .enumerate()
+        .filter_map(|(k, o)| op(cx, &format!("{base}.mix[{k}]"), o, env))
+        .collect();
+    // Deletes remove objects the same worker PUT earlier in the phase.
+    let writes = m
+        .get_ref()
+        .iter()
+        .any(|o| matches!(o.op.get_ref(), RawOpName::Put | RawOpName::MultipartPut));
+    for (k, o) in m.get_ref().iter().enumerate() {
+        if *o.op.get_ref() == RawOpName::Delete && !writes {
+            cx.at(
+                &o.op,
+                &format!("{base}.mix[{k}].op"),
+                "expected a put or multipart-put in the same mix: delete removes objects this phase wrote",
+            );
+        }
+    }
+    ops
+}
+
+/// The fields each op takes besides `op` and `weight`.
+fn allowed_fields(op: RawOpName) -> &'static [&'static str] {
+    match op {
+        RawOpName::Get | RawOpName::Head | RawOpName::Delete => &[],
+        RawOpName::RangedGet => &["range_size", "pattern"],
+        RawOpName::Put => &["size"],
+        RawOpName::MultipartPut => &["size", "part_size"],
+        RawOpName::List => &["prefix", "page_size", "delimiter"],
+    }
+}
+
+fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<WeightedOp> {
+    let name = *o.op.get_ref();
+    let allowed = allowed_fields(name);
+    let present: [(&str, Option<Range<usize>>); 7] = [
+        ("range_size", o.range_size.as_ref().map(|v| v.span())),
+        ("pattern", o.pattern.as_ref().map(|v| v.span())),
+        ("size", o.size.as_ref().map(|v| v.span())),
+        ("part_size", o.part_size.as_ref().map(|v| v.span())),
+        ("prefix", o.prefix.as_ref().map(|v| v.span())),
+        ("page_size", o.page_size.as_ref().map(|v| v.span())),
+        ("delimiter", o.delimiter.as_ref().map(|v| v.span())),
+    ];
+    let mut fits = true;
+    for (field, span) in present {
+        if let Some(span) = span
+            && !allowed.contains(&field)
+        {
+            fits = false;
+            let takes = if allowed.is_empty() {
+                "only `weight`".to_string()
+            } else {
+                format!(
+                    "`weight`, {}",
+                    allowed
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            cx.report(
+                Some(span),
+                &format!("{base}.{field}"),
+                format!(
+                    "`{field}` does not apply to op \"{}\", which takes {takes}",
+                    name.as_str()
+                ),
+            );
+        }
+    }
+    let weight = match &o.weight {
+        Some(w) => cx
+            .int(w, &format!("{base}.weight"), 1, 1_000_000)
+            .map(|w| w as u32),
+        None => Some(1),
+    };
+
+    let needs_dataset = matches!(
+        name,
+        RawOpName::Get | RawOpName::RangedGet | RawOpName::Head
+    );
+    if needs_dataset && env.dataset.is_none() {
+        cx.at(
+            &o.op,
+            &format!("{base}.op"),
+            format!(
+                "expected a [dataset] table: \"{}\" reads objects of the data set",
+                name.as_str()
+            ),
+        );
+    }
+
+    let spec = match name {
+        RawOpName::Get => Some(OpSpec::Get),
+        RawOpName::Head => Some(OpSpec::Head),
+        RawOpName::Delete => Some(OpSpec::Delete),
+        RawOpName::RangedGet => {
+            let pattern = match o.pattern.as_ref().map(|p| *p.get_ref()) {
+                Some(RawPattern::Sequential) => RangePattern::Sequential,
+                Some(RawPattern::Random) | None => RangePattern::Random,
+            };
+            match &o.range_size {
+                None => {
+                    cx.at(
+                        &o.op,
+                        &format!("{base}.range_size"),
+                        "expected a range_size for ranged-get, like range_size = \"4MiB\"",
+                    );
+                    None
+                }
+                Some(r) => {
+                    let largest = env.dataset.map_or(u64::MAX, |d| d.size.max());
+                    let size = cx.size(
+                        r,
+                        &format!("{base}.range_size"),
+                        (1, ""),
+                        (largest, "the data set's largest object"),
+                    );
+                    size.map(|size| OpSpec::RangedGet { size, pattern })
+                }
+            }
+        }
+        RawOpName::Put => match &o.size {
+            Some(s) => size_dist(
+                cx,
+                s,
+                &format!("{base}.size"),
+                (
+                    MAX_SINGLE_PUT,
+                    "S3's largest single PUT; use multipart-put above it",
+                ),
+            )
+            .map(|d| OpSpec::Put { size: Some(d) }),
+            None => {
+                if let Some(d) = env.dataset {
+                    if d.size.max() > MAX_SINGLE_PUT {
+                        cx.at(
+                            &o.op,
+                            &format!("{base}.size"),
+                            format!(
+                                "expected a size: the data set's sizes reach {}, over S3's largest single PUT (5 GiB)",
+                                format_bytes(d.size.max())
+                            ),
+                        );
+                    }
+                    Some(OpSpec::Put { size: None })
+                } else {
+                    cx.at(
+                        &o.op,
+                        &format!("{base}.size"),
+                        "expected a size for put (there is no [dataset] whose sizes it could reuse)",
+                    );
+                    None
+                }
+            }
+        },
+        RawOpName::MultipartPut => multipart(cx, base, o),
+        RawOpName::List => list(cx, base, o, env),
+    };
+    match (spec, weight, fits) {
+        (Some(op), Some(weight), true) => Some(WeightedOp { op, weight }),
+        _ => None,
+    }
+}
+
+fn multipart(cx: &mut Ctx<'_>, base: &str, o: &RawOp) -> Option<OpSpec> {
+    let part_size = match &o.part_size {
+        Some(p) => cx.size(
+            p,
+            &format!("{base}.part_size"),
+            (MIN_PART, "S3's minimum part size"),
+            (MAX_PART, "S3's maximum part size"),
+        )?,
+        None => 8 * MIB,
+    };
+    let Some(s) = &o.size else {
+        cx.at(
+            &o.op,
+            &format!("{base}.size"),
+            "expected a size for multipart-put, like size = \"64MiB\"",
+        );
+        return None;
+    };
+    let RawSize::Fixed(size) = s.get_ref() else {
+        cx.at(
+            s,
+            &format!("{base}.size"),
+            "expected a single size like \"64MiB\" for multipart-put (its parts are cut from it)",
+        );
+        return None;
+    };
+    let size = cx.size_value(
+        size.0,
+        Some(s.span()),
+        &format!("{base}.size"),
+        (1, ""),
+        (MAX_OBJECT, "S3's largest object"),
+    )?;
+    let parts = size.div_ceil(part_size);
+    if parts > MAX_PARTS {
+        cx.at(
+            s,
+            &format!("{base}.size"),
+            format!(
+                "expected at most {MAX_PARTS} parts (S3's limit), got {parts} ({} in {} parts); raise part_size",
+                format_bytes(size),
+                format_bytes(part_size)
+            ),
+        );
+        return None;
+    }
+    Some(OpSpec::MultipartPut { size, part_size })
+}
+
+fn list(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<OpSpec> {
+    let page_size = match &o.page_size {
+        Some(p) => cx.int(p, &format!("{base}.page_size"), 1, 1000)? as u32,
+        None => 1000,
+    };
+    let delimiter = o.delimiter.as_ref().is_some_and(|d| *d.get_ref());
+    let prefix = match &o.prefix {
+        Some(p) => {
+            let s = p.get_ref();
+            if s.starts_with('/') {
+                cx.at(
+                    p,
+                    &format!("{base}.prefix"),
+                    format!("expected a prefix relative to the run prefix, without a leading '/', got {s:?}"),
+                );
+                return None;
+            }
+            if delimiter
+                && !s.is_empty()
+                && !s.ends_with('/')
+                && let Some(t) = &env.directory_target
+            {
+                cx.at(
+                        p,
+                        &format!("{base}.prefix"),
+                        format!(
+                            "expected a prefix ending in \"/\" for a delimited list: directory buckets (target `{t}`) reject other prefixes, got {s:?}"
+                        ),
+                    );
+                return None;
+            }
+            Some(s.clone())
+        }
+        None => None,
+    };
+    Some(OpSpec::List {
+        prefix,
+        page_size,
+        delimiter,
+    })
+}
