@@ -1,3 +1,4 @@
 //! Latency histograms, per-second series and their exact merge. Knows nothing of S3.
 
 pub mod codec;
+pub mod summary;
