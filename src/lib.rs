@@ -6,8 +6,10 @@
 //! (histograms, time series), `report` (JSON contract, Markdown), and
 //! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest).
 
+pub mod cli;
 pub mod engine;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod stats;

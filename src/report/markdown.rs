@@ -1,0 +1,835 @@
+//! The Markdown report: what a person reads after a run. Everything here is
+//! computed from the result model alone, so a stored `result.json` renders
+//! exactly as a fresh run does.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::report::compare::{
+    Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
+};
+use crate::report::model::{
+    LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
+};
+use crate::report::table::{Align, Table};
+
+/// Host CPU above this means the client, not S3, may be what was measured.
+const HOST_CPU_WARN_PERCENT: f64 = 85.0;
+
+/// Phases that set up or tear down; they get one compact table.
+const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
+
+/// Ops in the order a reader expects; unknown ops follow alphabetically.
+const OP_ORDER: [&str; 7] = [
+    "get",
+    "ranged_get",
+    "put",
+    "multipart_put",
+    "head",
+    "list",
+    "delete",
+];
+
+/// Writes a line into a String (writing into a String cannot fail).
+macro_rules! line {
+    ($dst:expr) => {
+        $dst.push('\n')
+    };
+    ($dst:expr, $($arg:tt)*) => {{
+        let _ = writeln!($dst, $($arg)*);
+    }};
+}
+
+/// Renders the whole report.
+pub fn render(r: &RunResult) -> String {
+    let mut md = String::new();
+    line!(md, "# s3bench: {}", r.scenario);
+    line!(md);
+    if !r.complete {
+        let why = r.interrupted.as_deref().unwrap_or("no reason recorded");
+        line!(
+            md,
+            "**Incomplete run: {}. The phases below hold what was measured before it stopped.**",
+            one_line(why)
+        );
+        line!(md);
+    }
+    if !r.injection.is_empty() {
+        line!(
+            md,
+            "> **Model, not S3.** The endpoint injected latency and/or faults, so these numbers show how s3bench \
+             behaves against that model, not how S3 performs:"
+        );
+        for i in &r.injection {
+            line!(md, "> - {}", one_line(i));
+        }
+        line!(md);
+    }
+    run_table(&mut md, r);
+    targets_table(&mut md, r);
+    if !r.warnings.is_empty() {
+        line!(md, "## Warnings");
+        line!(md);
+        for w in &r.warnings {
+            line!(md, "> - {}", one_line(w));
+        }
+        line!(md);
+    }
+    client_usage(&mut md, r);
+    legend(&mut md, r);
+    let pair = comparison_pair(&r.targets)
+        .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
+    for (i, phase) in r.phases.iter().enumerate() {
+        render_phase(&mut md, phase, i + 1, r.phases.len(), pair);
+    }
+    if r.phases.is_empty() {
+        line!(md, "No phase was measured.");
+    }
+    md
+}
+
+/// Free text on one line, so a newline in a reason cannot break a quote or list.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn run_table(md: &mut String, r: &RunResult) {
+    let mut t = Table::text(["run", ""]);
+    t.push(["run id", &r.run_id]);
+    t.push(["scenario file", &r.scenario_file]);
+    t.push(["started (UTC)", &r.started_at]);
+    t.push(["finished (UTC)", &r.finished_at]);
+    if let Some(d) = duration(&r.started_at, &r.finished_at) {
+        t.push(["duration", &d]);
+    }
+    t.push(["s3bench", &r.s3bench_version]);
+    t.push(["aws-sdk-s3", &r.sdk_version]);
+    let hosts: Vec<String> = r
+        .hosts
+        .iter()
+        .map(|h| {
+            let shard = h.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
+            format!(
+                "{} ({}/{}, {} CPUs{shard})",
+                h.hostname, h.os, h.arch, h.cpus
+            )
+        })
+        .collect();
+    t.push(["hosts".to_string(), hosts.join("; ")]);
+    t.push(["shards".to_string(), r.shards.to_string()]);
+    t.push([
+        "endpoint",
+        if r.embedded {
+            "embedded s3bench endpoint"
+        } else {
+            "as configured per target"
+        },
+    ]);
+    t.push(["run prefix", &r.run_prefix]);
+    let complete = if r.complete {
+        "yes".to_string()
+    } else {
+        "**no**".to_string()
+    };
+    t.push(["complete".to_string(), complete]);
+    md.push_str(&t.render());
+    line!(md);
+}
+
+/// Wall time between two RFC 3339 stamps, whole seconds.
+fn duration(start: &str, end: &str) -> Option<String> {
+    let s = humantime::parse_rfc3339_weak(start).ok()?;
+    let e = humantime::parse_rfc3339_weak(end).ok()?;
+    let d = e.duration_since(s).ok()?;
+    Some(humantime::format_duration(std::time::Duration::from_secs(d.as_secs())).to_string())
+}
+
+fn targets_table(md: &mut String, r: &RunResult) {
+    line!(md, "## Targets");
+    line!(md);
+    let mut t = Table::text(["target", "kind", "bucket", "region", "endpoint"]);
+    for x in &r.targets {
+        t.push([
+            x.name.as_str(),
+            x.kind.as_str(),
+            x.bucket.as_str(),
+            x.region.as_str(),
+            x.endpoint.as_deref().unwrap_or("AWS default"),
+        ]);
+    }
+    md.push_str(&t.render());
+    line!(md);
+}
+
+fn client_usage(md: &mut String, r: &RunResult) {
+    let c = &r.client;
+    line!(md, "## Client");
+    line!(md);
+    let host = c
+        .host_cpu_percent
+        .map(|p| format!("{}%", sig(p, 3)))
+        .unwrap_or_else(|| "unknown".to_string());
+    line!(
+        md,
+        "CPU {} s, {} µs CPU per request, host CPU {host} busy, {} worker threads.",
+        sig(c.cpu_s, 3),
+        sig(c.cpu_us_per_request, 3),
+        c.threads
+    );
+    if let Some(p) = c.host_cpu_percent.filter(|p| *p > HOST_CPU_WARN_PERCENT) {
+        line!(md);
+        line!(
+            md,
+            "> **Warning:** the client host was {}% busy: the numbers may measure s3bench, not S3.",
+            sig(p, 3)
+        );
+    }
+    line!(md);
+}
+
+fn legend(md: &mut String, r: &RunResult) {
+    line!(md, "## How to read this");
+    line!(md);
+    line!(
+        md,
+        "- Latency is in milliseconds, from when a request was sent (closed loop) or due (open loop) \
+         to its last byte; TTFB is time to first byte."
+    );
+    match comparison_pair(&r.targets) {
+        Some((d, g)) => {
+            let (d, g) = (&r.targets[d].name, &r.targets[g].name);
+            line!(
+                md,
+                "- Rows `{d} / {g}` divide S3 Express One Zone (`{d}`) by General Purpose (`{g}`). \
+                 For latency a ratio **below 1 means Express is faster**; for ops/s and MiB/s above 1 means \
+                 Express moved more."
+            );
+            line!(
+                md,
+                "- 95% CI: bootstrap interval of that ratio over the rounds of each target (or, with a single \
+                 round, over per-second p50s). **within noise** means the interval contains 1: this run cannot \
+                 tell the two apart. Few rounds give rough intervals."
+            );
+        }
+        None => line!(
+            md,
+            "- No Express / General Purpose ratio: the run lacks a directory or a general-purpose target."
+        ),
+    }
+    line!(md);
+}
+
+fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Option<(&str, &str)>) {
+    line!(md, "## Phase {n}/{of}: {}", p.name);
+    line!(md);
+    let rounds = if p.rounds == 1 {
+        "1 round".to_string()
+    } else {
+        format!("{} rounds", p.rounds)
+    };
+    line!(md, "Load: {}; {rounds}.", one_line(&p.load));
+    if !p.targets.is_empty() {
+        let measured: Vec<String> = p
+            .targets
+            .iter()
+            .map(|t| format!("{} {} s", t.target, sig(t.elapsed_s, 3)))
+            .collect();
+        line!(
+            md,
+            "Measured time (warm-up excluded): {}.",
+            measured.join(", ")
+        );
+    }
+    line!(md);
+    if p.targets.is_empty() {
+        line!(md, "No target results were recorded for this phase.");
+        line!(md);
+        return;
+    }
+    let ops = op_names(p);
+    if SETUP_PHASES.contains(&p.name.as_str()) {
+        compact_table(md, p, &ops);
+    } else {
+        let pair = pair.and_then(|(d, g)| Some((find(p, d)?, find(p, g)?)));
+        for op in &ops {
+            op_section(md, p, op, pair);
+        }
+    }
+    warmup_line(md, p);
+    errors_section(md, p);
+    pacing_section(md, p);
+    sessions_section(md, p);
+}
+
+fn find<'a>(p: &'a PhaseResult, name: &str) -> Option<&'a TargetPhaseResult> {
+    p.targets.iter().find(|t| t.target == name)
+}
+
+/// Every op any target ran, in reading order.
+fn op_names(p: &PhaseResult) -> Vec<String> {
+    let all: BTreeSet<&str> = p
+        .targets
+        .iter()
+        .flat_map(|t| t.ops.keys().map(String::as_str))
+        .collect();
+    let mut ops: Vec<String> = OP_ORDER
+        .iter()
+        .filter(|o| all.contains(*o))
+        .map(|o| o.to_string())
+        .collect();
+    ops.extend(
+        all.iter()
+            .filter(|o| !OP_ORDER.contains(o))
+            .map(|o| o.to_string()),
+    );
+    ops
+}
+
+fn compact_table(md: &mut String, p: &PhaseResult, ops: &[String]) {
+    let mut t = Table::numeric([
+        "target", "op", "count", "ops/s", "MiB/s", "p50 [ms]", "p99 [ms]", "max [ms]", "errors",
+    ])
+    .with_align(1, Align::Left);
+    for tr in &p.targets {
+        for op in ops {
+            if let Some(o) = tr.ops.get(op) {
+                let l = latency_cells(o.count, &o.latency_us);
+                t.push([
+                    tr.target.clone(),
+                    op.clone(),
+                    o.count.to_string(),
+                    fmt_rate(o.ops_per_sec),
+                    mib(o),
+                    l[0].clone(),
+                    l[2].clone(),
+                    l[4].clone(),
+                    o.errors.to_string(),
+                ]);
+            }
+        }
+    }
+    md.push_str(&t.render());
+    line!(md);
+}
+
+fn mib(o: &OpResult) -> String {
+    if o.bytes == 0 {
+        "-".to_string()
+    } else {
+        fmt_rate(o.mib_per_sec)
+    }
+}
+
+/// p50, p90, p99, p99.9, max in ms; dashes when nothing completed.
+fn latency_cells(count: u64, s: &LatencySummary) -> [String; 5] {
+    if count == 0 {
+        return std::array::from_fn(|_| "-".to_string());
+    }
+    [
+        fmt_ms(s.p50),
+        fmt_ms(s.p90),
+        fmt_ms(s.p99),
+        fmt_ms(s.p999),
+        fmt_ms(s.max),
+    ]
+}
+
+fn latency_ratios(d: &LatencySummary, g: &LatencySummary) -> [String; 5] {
+    [
+        fmt_ratio(ratio(d.p50, g.p50)),
+        fmt_ratio(ratio(d.p90, g.p90)),
+        fmt_ratio(ratio(d.p99, g.p99)),
+        fmt_ratio(ratio(d.p999, g.p999)),
+        fmt_ratio(ratio(d.max, g.max)),
+    ]
+}
+
+const PCT_HEADERS: [&str; 5] = ["p50 [ms]", "p90 [ms]", "p99 [ms]", "p99.9 [ms]", "max [ms]"];
+
+fn ratio_label(d: &TargetPhaseResult, g: &TargetPhaseResult) -> String {
+    format!("{} / {}", d.target, g.target)
+}
+
+type Pair<'a> = Option<(&'a TargetPhaseResult, &'a TargetPhaseResult)>;
+
+fn op_section(md: &mut String, p: &PhaseResult, op: &str, pair: Pair) {
+    line!(md, "### {op}");
+    line!(md);
+    let mut headers = vec!["target", "count", "ops/s", "MiB/s"];
+    headers.extend(PCT_HEADERS);
+    headers.push("errors");
+    let mut t = Table::numeric(headers);
+    for tr in &p.targets {
+        let Some(o) = tr.ops.get(op) else { continue };
+        let mut row = vec![
+            tr.target.clone(),
+            o.count.to_string(),
+            fmt_rate(o.ops_per_sec),
+            mib(o),
+        ];
+        row.extend(latency_cells(o.count, &o.latency_us));
+        row.push(o.errors.to_string());
+        t.push(row);
+    }
+    let both = pair.and_then(|(d, g)| Some((d, g, d.ops.get(op)?, g.ops.get(op)?)));
+    if let Some((d, g, od, og)) = both {
+        let mib_ratio = if od.bytes == 0 && og.bytes == 0 {
+            None
+        } else {
+            ratio(od.mib_per_sec, og.mib_per_sec)
+        };
+        let mut row = vec![
+            ratio_label(d, g),
+            String::new(),
+            fmt_ratio(ratio(od.ops_per_sec, og.ops_per_sec)),
+            fmt_ratio(mib_ratio),
+        ];
+        row.extend(latency_ratios(&od.latency_us, &og.latency_us));
+        row.push(String::new());
+        t.push(row);
+    }
+    md.push_str(&t.render());
+    line!(md);
+
+    let with = |f: fn(&OpResult) -> Option<&LatencySummary>| {
+        p.targets
+            .iter()
+            .any(|tr| tr.ops.get(op).and_then(f).is_some())
+    };
+    if with(|o| o.ttfb_us.as_ref()) {
+        line!(md, "Time to first byte:");
+        line!(md);
+        latency_only_table(md, p, op, both.map(|(d, g, _, _)| (d, g)), |o| {
+            o.ttfb_us.as_ref()
+        });
+    }
+    if with(|o| o.service_us.as_ref()) {
+        line!(
+            md,
+            "Service time (sent -> last byte). The latency above counts from when each request was due \
+             under the fixed rate, so it includes any wait to be sent (corrected for coordinated omission); service \
+             time leaves that wait out. A gap between the two means the client fell behind its schedule."
+        );
+        line!(md);
+        latency_only_table(md, p, op, both.map(|(d, g, _, _)| (d, g)), |o| {
+            o.service_us.as_ref()
+        });
+    }
+    if let Some((d, g, _, _)) = both {
+        ci_table(md, d, g, op);
+    }
+}
+
+fn latency_only_table(
+    md: &mut String,
+    p: &PhaseResult,
+    op: &str,
+    pair: Pair,
+    pick: fn(&OpResult) -> Option<&LatencySummary>,
+) {
+    let mut headers = vec!["target"];
+    headers.extend(PCT_HEADERS);
+    let mut t = Table::numeric(headers);
+    for tr in &p.targets {
+        let Some(o) = tr.ops.get(op) else { continue };
+        let Some(s) = pick(o) else { continue };
+        let mut row = vec![tr.target.clone()];
+        row.extend(latency_cells(o.count, s));
+        t.push(row);
+    }
+    let both = pair.and_then(|(d, g)| Some((d, g, pick(d.ops.get(op)?)?, pick(g.ops.get(op)?)?)));
+    if let Some((d, g, sd, sg)) = both {
+        let mut row = vec![ratio_label(d, g)];
+        row.extend(latency_ratios(sd, sg));
+        t.push(row);
+    }
+    md.push_str(&t.render());
+    line!(md);
+}
+
+fn ci_table(md: &mut String, d: &TargetPhaseResult, g: &TargetPhaseResult, op: &str) {
+    let cis: Vec<_> = Metric::ALL
+        .iter()
+        .filter_map(|m| ratio_ci(d, g, op, *m))
+        .collect();
+    if cis.is_empty() {
+        line!(
+            md,
+            "No confidence interval: neither rounds nor per-second data to resample."
+        );
+        line!(md);
+        return;
+    }
+    let mut t = Table::text([
+        format!("{} / {}", d.target, g.target),
+        "95% CI".into(),
+        "verdict".into(),
+        "from".into(),
+    ])
+    .with_align(1, Align::Right);
+    for c in &cis {
+        t.push([
+            c.metric.label().to_string(),
+            format!(
+                "{} - {}",
+                fmt_ratio(Some(c.ci.lo)),
+                fmt_ratio(Some(c.ci.hi))
+            ),
+            c.verdict().to_string(),
+            c.source.describe(),
+        ]);
+    }
+    md.push_str(&t.render());
+    line!(md);
+}
+
+fn warmup_line(md: &mut String, p: &PhaseResult) {
+    let parts: Vec<String> = p
+        .targets
+        .iter()
+        .flat_map(|tr| {
+            tr.warmup
+                .iter()
+                .filter(|(_, o)| o.count > 0)
+                .map(move |(op, o)| {
+                    format!(
+                        "{} {op} {} ops (p50 {} ms)",
+                        tr.target,
+                        o.count,
+                        fmt_ms(o.latency_us.p50)
+                    )
+                })
+        })
+        .collect();
+    if !parts.is_empty() {
+        line!(
+            md,
+            "Warm-up, excluded from the numbers above: {}.",
+            parts.join(", ")
+        );
+        line!(md);
+    }
+}
+
+fn errors_section(md: &mut String, p: &PhaseResult) {
+    let mut t = Table::numeric(["target", "op", "error", "count", "share of op"])
+        .with_align(1, Align::Left)
+        .with_align(2, Align::Left);
+    for tr in &p.targets {
+        for (op, o) in &tr.ops {
+            for (kind, n) in o.errors_by_kind.iter().filter(|(_, n)| **n > 0) {
+                t.push([
+                    tr.target.clone(),
+                    op.clone(),
+                    kind.clone(),
+                    n.to_string(),
+                    fmt_percent(*n, o.count),
+                ]);
+            }
+            // Errors the engine could not classify still have to show.
+            let classified: u64 = o.errors_by_kind.values().sum();
+            if o.errors > classified {
+                let n = o.errors - classified;
+                t.push([
+                    tr.target.clone(),
+                    op.clone(),
+                    "unclassified".into(),
+                    n.to_string(),
+                    fmt_percent(n, o.count),
+                ]);
+            }
+        }
+    }
+    if t.is_empty() {
+        return;
+    }
+    line!(md, "### Errors by kind");
+    line!(md);
+    md.push_str(&t.render());
+    line!(md);
+    for tr in &p.targets {
+        let throttled: Vec<_> = tr.timeseries.iter().filter(|s| s.throttled > 0).collect();
+        if throttled.is_empty() {
+            continue;
+        }
+        let seconds: BTreeSet<(u32, u32)> =
+            tr.timeseries.iter().map(|s| (s.round, s.second)).collect();
+        let hit: BTreeSet<(u32, u32)> = throttled.iter().map(|s| (s.round, s.second)).collect();
+        let total: u64 = throttled.iter().map(|s| s.throttled).sum();
+        line!(
+            md,
+            "{}: {total} throttled (503) responses in {} of {} measured seconds.",
+            tr.target,
+            hit.len(),
+            seconds.len()
+        );
+        line!(md);
+    }
+}
+
+fn pacing_section(md: &mut String, p: &PhaseResult) {
+    let mut t = Table::numeric(["target", "op", "late starts", "behind CreateSession"])
+        .with_align(1, Align::Left);
+    for tr in &p.targets {
+        for (op, o) in tr
+            .ops
+            .iter()
+            .filter(|(_, o)| o.late_starts > 0 || o.behind_session > 0)
+        {
+            t.push([
+                tr.target.clone(),
+                op.clone(),
+                format!(
+                    "{} ({})",
+                    o.late_starts,
+                    fmt_percent(o.late_starts, o.count)
+                ),
+                format!(
+                    "{} ({})",
+                    o.behind_session,
+                    fmt_percent(o.behind_session, o.count)
+                ),
+            ]);
+        }
+    }
+    if t.is_empty() {
+        return;
+    }
+    line!(md, "### Late starts and session waits");
+    line!(md);
+    line!(
+        md,
+        "Late starts began after their due time because the in-flight cap was reached; \
+         operations behind CreateSession overlapped a session refresh on the same client."
+    );
+    line!(md);
+    md.push_str(&t.render());
+    line!(md);
+}
+
+fn sessions_section(md: &mut String, p: &PhaseResult) {
+    let any = |s: &SessionResult| s.count > 0 || s.errors > 0;
+    if !p.targets.iter().any(|t| any(&t.sessions)) {
+        return;
+    }
+    line!(md, "### CreateSession");
+    line!(md);
+    let mut t = Table::numeric([
+        "target", "count", "errors", "p50 [ms]", "p99 [ms]", "max [ms]",
+    ]);
+    for tr in p.targets.iter().filter(|t| any(&t.sessions)) {
+        let s = &tr.sessions;
+        let (p50, p99, max) = match &s.latency_us {
+            Some(l) if s.count > 0 => (fmt_ms(l.p50), fmt_ms(l.p99), fmt_ms(l.max)),
+            _ => ("-".into(), "-".into(), "-".into()),
+        };
+        t.push([
+            tr.target.clone(),
+            s.count.to_string(),
+            s.errors.to_string(),
+            p50,
+            p99,
+            max,
+        ]);
+    }
+    md.push_str(&t.render());
+    line!(md);
+}
+
+/// Markdown comparing run B with run A, op by op: p50, p99 and ops/s of
+/// each and the ratio B / A. Phases, targets and ops are matched by name;
+/// what only one run has is listed, not compared.
+pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &str) -> String {
+    let mut md = String::new();
+    line!(md, "# s3bench compare");
+    line!(md);
+    let mut t = Table::text(["", "A", "B"]);
+    t.push(["file", a_label, b_label]);
+    t.push(["run id", &a.run_id, &b.run_id]);
+    t.push(["scenario", &a.scenario, &b.scenario]);
+    t.push(["started (UTC)", &a.started_at, &b.started_at]);
+    t.push(["s3bench", &a.s3bench_version, &b.s3bench_version]);
+    t.push(["aws-sdk-s3", &a.sdk_version, &b.sdk_version]);
+    let complete = |r: &RunResult| if r.complete { "yes" } else { "**no**" };
+    t.push(["complete", complete(a), complete(b)]);
+    let injected = |r: &RunResult| match r.injection.len() {
+        0 => "none".to_string(),
+        n => format!("**{n} injected latency/fault rules**"),
+    };
+    t.push(["injection".to_string(), injected(a), injected(b)]);
+    md.push_str(&t.render());
+    line!(md);
+
+    let mut notes = Vec::new();
+    if a.scenario != b.scenario {
+        notes.push("the runs are of different scenarios: compare with care".to_string());
+    }
+    if !a.complete || !b.complete {
+        notes.push("at least one run is incomplete".to_string());
+    }
+    if a.injection != b.injection {
+        notes.push(
+            "the runs had different injected latency/faults: differences may be the model's"
+                .to_string(),
+        );
+    }
+    for n in &notes {
+        line!(md, "> **Note:** {n}.");
+    }
+    if !notes.is_empty() {
+        line!(md);
+    }
+    line!(
+        md,
+        "Ratios are B / A: for latency **below 1 means B is faster**; for ops/s above 1 means B did more. \
+         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1)."
+    );
+    line!(md);
+
+    let mut only = Vec::new();
+    for pa in &a.phases {
+        let Some(pb) = b.phases.iter().find(|p| p.name == pa.name) else {
+            only.push(format!("phase {} only in A", pa.name));
+            continue;
+        };
+        line!(md, "## Phase {}", pa.name);
+        line!(md);
+        if pa.load != pb.load {
+            line!(
+                md,
+                "> **Note:** load differs: A {}; B {}.",
+                one_line(&pa.load),
+                one_line(&pb.load)
+            );
+            line!(md);
+        }
+        let mut t = Table::numeric([
+            "target",
+            "op",
+            "p50 A [ms]",
+            "p50 B [ms]",
+            "p50 B/A",
+            "p50 B/A 95% CI",
+            "p99 A [ms]",
+            "p99 B [ms]",
+            "p99 B/A",
+            "ops/s A",
+            "ops/s B",
+            "ops/s B/A",
+        ])
+        .with_align(1, Align::Left);
+        for ta in &pa.targets {
+            let Some(tb) = pb.targets.iter().find(|t| t.target == ta.target) else {
+                only.push(format!(
+                    "target {} in phase {} only in A",
+                    ta.target, pa.name
+                ));
+                continue;
+            };
+            let mut ops: Vec<&String> = ta.ops.keys().collect();
+            ops.sort_by_key(|o| {
+                (
+                    OP_ORDER
+                        .iter()
+                        .position(|x| x == o)
+                        .unwrap_or(OP_ORDER.len()),
+                    o.as_str(),
+                )
+            });
+            for op in ops {
+                let oa = &ta.ops[op];
+                let Some(ob) = tb.ops.get(op) else {
+                    only.push(format!(
+                        "op {op} of {} in phase {} only in A",
+                        ta.target, pa.name
+                    ));
+                    continue;
+                };
+                let (la, lb) = (&oa.latency_us, &ob.latency_us);
+                let ci = ratio_ci(tb, ta, op, Metric::P50)
+                    .map(|c| {
+                        let noise = if c.ci.contains(1.0) { " noise" } else { "" };
+                        format!(
+                            "{} - {}{noise}",
+                            fmt_ratio(Some(c.ci.lo)),
+                            fmt_ratio(Some(c.ci.hi))
+                        )
+                    })
+                    .unwrap_or_else(|| "-".to_string());
+                t.push([
+                    ta.target.clone(),
+                    op.clone(),
+                    fmt_ms(la.p50),
+                    fmt_ms(lb.p50),
+                    fmt_ratio(ratio(lb.p50, la.p50)),
+                    ci,
+                    fmt_ms(la.p99),
+                    fmt_ms(lb.p99),
+                    fmt_ratio(ratio(lb.p99, la.p99)),
+                    fmt_rate(oa.ops_per_sec),
+                    fmt_rate(ob.ops_per_sec),
+                    fmt_ratio(ratio(ob.ops_per_sec, oa.ops_per_sec)),
+                ]);
+            }
+            for op in tb.ops.keys().filter(|o| !ta.ops.contains_key(*o)) {
+                only.push(format!(
+                    "op {op} of {} in phase {} only in B",
+                    ta.target, pa.name
+                ));
+            }
+        }
+        for tb in pb
+            .targets
+            .iter()
+            .filter(|tb| !pa.targets.iter().any(|ta| ta.target == tb.target))
+        {
+            only.push(format!(
+                "target {} in phase {} only in B",
+                tb.target, pa.name
+            ));
+        }
+        if t.is_empty() {
+            line!(md, "Nothing to compare in this phase.");
+        } else {
+            md.push_str(&t.render());
+        }
+        line!(md);
+    }
+    for pb in b
+        .phases
+        .iter()
+        .filter(|pb| !a.phases.iter().any(|pa| pa.name == pb.name))
+    {
+        only.push(format!("phase {} only in B", pb.name));
+    }
+    if !only.is_empty() {
+        line!(md, "## Not compared");
+        line!(md);
+        for o in &only {
+            line!(md, "- {o}");
+        }
+        line!(md);
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn sample_report() {
+        insta::assert_snapshot!("sample", render(&fixtures::sample_result()));
+    }
+
+    #[test]
+    fn interrupted_report() {
+        insta::assert_snapshot!("interrupted", render(&fixtures::interrupted_result()));
+    }
+
+    #[test]
+    fn injected_report() {
+        insta::assert_snapshot!("injected", render(&fixtures::injected_result()));
+    }
+}
