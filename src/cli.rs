@@ -245,7 +245,9 @@ fn spawn_ctrl_c(cancel: Arc<Cancel>) {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        eprintln!("\ninterrupted: finishing the report with what was measured (Ctrl-C again to quit now)");
+        eprintln!(
+            "\ninterrupted: finishing the report with what was measured (Ctrl-C again to quit now)"
+        );
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(130);

@@ -202,7 +202,10 @@ fn load_label(phase: &Phase) -> String {
             let parts: Vec<String> = stages
                 .iter()
                 .map(|s| {
-                    let d = s.duration.map(|d| format!(" for {d:?}")).unwrap_or_default();
+                    let d = s
+                        .duration
+                        .map(|d| format!(" for {d:?}"))
+                        .unwrap_or_default();
                     format!("{}{d}", one(&s.load))
                 })
                 .collect();
@@ -423,7 +426,11 @@ pub async fn execute(
         injection: if embedded {
             plan.targets
                 .iter()
-                .filter_map(|t| t.embedded.as_ref().and_then(|i| describe_injection(&t.name, i)))
+                .filter_map(|t| {
+                    t.embedded
+                        .as_ref()
+                        .and_then(|i| describe_injection(&t.name, i))
+                })
                 .collect()
         } else {
             Vec::new()
@@ -572,7 +579,8 @@ pub async fn execute(
     engine.shutdown();
 
     if cancel.is_cancelled() {
-        result.interrupted = Some("interrupted (Ctrl-C): phases after the interruption did not run".into());
+        result.interrupted =
+            Some("interrupted (Ctrl-C): phases after the interruption did not run".into());
     }
     if let Some(p) = result.client.host_cpu_percent
         && p > 85.0
@@ -616,7 +624,10 @@ async fn preflight(
     t: &TargetConfig,
     run_prefix: &str,
 ) -> Result<(), String> {
-    let endpoint = t.endpoint.clone().unwrap_or_else(|| format!("AWS {}", t.spec.region));
+    let endpoint = t
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("AWS {}", t.spec.region));
     let (name, bucket) = (&t.spec.name, &t.spec.bucket);
     if let Err(e) = client.head_bucket().bucket(bucket).send().await {
         return Err(describe_preflight(name, bucket, &endpoint, &e));
@@ -667,7 +678,12 @@ async fn cleanup(
             let del = client
                 .delete_objects()
                 .bucket(bucket)
-                .delete(Delete::builder().set_objects(Some(ids)).quiet(true).build()?)
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(ids))
+                        .quiet(true)
+                        .build()?,
+                )
                 .send()
                 .await;
             record_simple(&mut rec, OpKind::Delete, start, t0, del.is_err());

@@ -21,6 +21,17 @@ fn new_hist(sigfig: u8) -> Histogram<u64> {
     h
 }
 
+/// Records `ns` (at least 1), growing the histogram as needed.
+/// (`saturating_record` would clamp to the current, tiny, range of an
+/// auto-resizing histogram instead of growing it.)
+#[inline]
+pub fn record(h: &mut Histogram<u64>, ns: u64) {
+    let v = ns.max(1);
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
 /// Outcome of one operation, as the engine hands it to the recorder.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample<'a> {
@@ -78,12 +89,10 @@ impl Default for OpStats {
 
 impl OpStats {
     pub fn record(&mut self, s: &Sample<'_>) {
-        self.latency.saturating_record(s.latency_ns.max(1));
-        self.service.saturating_record(s.service_ns.max(1));
+        record(&mut self.latency, s.latency_ns);
+        record(&mut self.service, s.service_ns);
         if let Some(t) = s.ttfb_ns {
-            self.ttfb
-                .get_or_insert_with(|| new_hist(3))
-                .saturating_record(t.max(1));
+            record(self.ttfb.get_or_insert_with(|| new_hist(3)), t);
         }
         self.count += 1;
         self.requests += s.requests;
@@ -224,7 +233,7 @@ impl Recorder {
         cell.bytes += s.bytes;
         cell.errors += u64::from(s.error.is_some());
         cell.throttled += u64::from(s.throttled);
-        cell.latency.saturating_record(s.latency_ns.max(1));
+        record(&mut cell.latency, s.latency_ns);
     }
 
     /// Records a sample that completed during warm-up.
@@ -389,6 +398,16 @@ mod tests {
         let op = r.ops[0].as_ref().unwrap();
         assert_eq!(op.count, 1000);
         assert_eq!(op.errors_by_kind, vec![("503 SlowDown".to_string(), 100)]);
+    }
+
+    #[test]
+    fn recording_grows_the_histogram() {
+        let mut h = new_hist(3);
+        record(&mut h, 20_000_000);
+        record(&mut h, 3_600_000_000_000);
+        assert_eq!(h.len(), 2);
+        assert!(h.max() >= 3_599_000_000_000, "{}", h.max());
+        assert!(h.min() >= 19_980_000, "{}", h.min());
     }
 
     #[test]

@@ -86,10 +86,10 @@ impl SessionProbe {
         if !ok {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.latency
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .saturating_record(ns.max(1));
+        crate::stats::recorder::record(
+            &mut self.latency.lock().unwrap_or_else(|e| e.into_inner()),
+            ns,
+        );
         self.finished.fetch_add(1, Ordering::Relaxed);
     }
 }

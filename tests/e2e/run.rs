@@ -115,14 +115,34 @@ async fn spine_report_matches_endpoint_counters() {
     }
 
     // The endpoint's own counts equal what the report says was sent.
-    for (name, bucket) in [("standard", "spine-gp"), ("express", "spine--use1-az4--x-s3")] {
+    for (name, bucket) in [
+        ("standard", "spine-gp"),
+        ("express", "spine--use1-az4--x-s3"),
+    ] {
         let n = |op: &str| c.requests(bucket, op);
-        assert_eq!(n("GetObject"), reported(&r, name, &["get", "ranged_get"]), "{name} GET");
-        assert_eq!(n("PutObject"), reported(&r, name, &["put"]), "{name} PUT");
-        assert_eq!(n("HeadObject"), reported(&r, name, &["head"]), "{name} HEAD");
-        assert_eq!(n("DeleteObject"), reported(&r, name, &["delete"]), "{name} DELETE");
         assert_eq!(
-            n("CreateMultipartUpload") + n("UploadPart") + n("CompleteMultipartUpload") + n("AbortMultipartUpload"),
+            n("GetObject"),
+            reported(&r, name, &["get", "ranged_get"]),
+            "{name} GET"
+        );
+        assert_eq!(n("PutObject"), reported(&r, name, &["put"]), "{name} PUT");
+        assert_eq!(
+            n("HeadObject"),
+            reported(&r, name, &["head"]),
+            "{name} HEAD"
+        );
+        // The cleanup's batch deletes (DeleteObjects) are its "delete" op.
+        let cleanup_deletes = target(&r, "cleanup", name).ops["delete"].requests;
+        assert_eq!(
+            n("DeleteObject") + n("DeleteObjects"),
+            reported(&r, name, &["delete"]),
+            "{name} DELETE"
+        );
+        assert_eq!(
+            n("CreateMultipartUpload")
+                + n("UploadPart")
+                + n("CompleteMultipartUpload")
+                + n("AbortMultipartUpload"),
             reported(&r, name, &["multipart_put"]),
             "{name} multipart"
         );
@@ -134,9 +154,13 @@ async fn spine_report_matches_endpoint_counters() {
             reported(&r, name, &["list"]) + preflight,
             "{name} LIST"
         );
-        assert_eq!(n("DeleteObjects"), target(&r, "cleanup", name).ops["delete"].requests);
+        assert_eq!(n("DeleteObjects"), cleanup_deletes);
         // Cleanup left nothing behind.
-        assert_eq!(server.object_count(bucket), Some(0), "{name} not cleaned up");
+        assert_eq!(
+            server.object_count(bucket),
+            Some(0),
+            "{name} not cleaned up"
+        );
     }
 
     // Sessions: only the directory bucket creates them; the report counts
@@ -161,7 +185,8 @@ async fn spine_report_matches_endpoint_counters() {
     assert_eq!(dirs.len(), 1);
     let run_dir = dirs[0].as_ref().unwrap().path();
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
+            .unwrap();
     assert_eq!(json["schema_version"], 1);
     let get = &json["phases"][1]["targets"][0]["ops"]["get"];
     for k in ["count", "errors", "bytes", "ops_per_sec"] {
@@ -314,7 +339,11 @@ concurrency = 4
 mix = [{ op = "head", weight = 1 }]"#,
     )
     .await;
-    assert!(closed.latency_us.max > 400_000.0, "max {}", closed.latency_us.max);
+    assert!(
+        closed.latency_us.max > 400_000.0,
+        "max {}",
+        closed.latency_us.max
+    );
     assert!(
         closed.latency_us.p99 < 50_000.0,
         "closed-loop p99 {} us: the stall is hidden in the tail (coordinated omission)",
@@ -326,18 +355,20 @@ mix = [{ op = "head", weight = 1 }]"#,
 /// agrees on how many requests there were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_errors_are_counted_by_kind() {
-    let plan = plan(&single_target(
-        r#"error_rate = 0.3
+    let plan = plan(
+        &single_target(
+            r#"error_rate = 0.3
 error_status = 503
 error_code = "SlowDown""#,
-        r#"size = "4KiB""#,
-        r#"[[phase]]
+            r#"size = "4KiB""#,
+            r#"[[phase]]
 name = "put"
 ops = 400
 concurrency = 4
 mix = [{ op = "put", weight = 1 }]"#,
-    )
-    .replace("[prepare]", "[prepare]\nenabled = false"));
+        )
+        .replace("[prepare]", "[prepare]\nenabled = false"),
+    );
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = run_on(&server, plan, dir.path()).await;
@@ -392,8 +423,7 @@ size = "4KiB"
 key = "{index:04}"
 [[phase]]
 name = "ramp"
-stages = [{ rate = 60, duration = "2s" }, { rate = 500, duration = "2s" }]
-max_in_flight = 32
+stages = [{ rate = 60, duration = "2s", max_in_flight = 32 }, { rate = 500, duration = "2s", max_in_flight = 32 }]
 mix = [{ op = "head", weight = 1 }]
 "#,
     );
