@@ -320,6 +320,17 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
         let s = e.get_ref().trim().to_string();
         if let Err(msg) = check_endpoint(&s) {
             cx.at(e, &format!("{base}.endpoint"), msg);
+        } else if kind == TargetKind::Directory && endpoint_host_is_localhost(&s) {
+            // The SDK always puts a directory bucket's name in the host name
+            // unless the host is an IP literal, and `bucket.localhost` does
+            // not resolve.
+            cx.at(
+                e,
+                &format!("{base}.endpoint"),
+                format!(
+                    "expected an IP address instead of localhost for a directory bucket (e.g. \"http://127.0.0.1:9000\"): the SDK sends directory bucket requests to BUCKET.localhost, which does not resolve; got {s:?}"
+                ),
+            );
         }
         s
     });
@@ -467,6 +478,13 @@ fn check_endpoint(s: &str) -> Result<(), String> {
         return Err(format!("{}: an endpoint takes no query string", expected()));
     }
     Ok(())
+}
+
+fn endpoint_host_is_localhost(s: &str) -> bool {
+    s.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(|h| h.eq_ignore_ascii_case("localhost")))
+        .unwrap_or(false)
 }
 
 fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
