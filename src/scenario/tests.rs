@@ -135,6 +135,22 @@ fn every_shipped_scenario_loads() {
 }
 
 #[test]
+fn the_documented_example_parses() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenario-format.md"),
+    )
+    .unwrap();
+    let start = doc
+        .find("```toml\n")
+        .expect("a toml example in the format docs")
+        + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let plan = ok(&doc[start..end]);
+    assert_eq!(plan.name, "ml-shards");
+    assert_eq!(plan.targets.len(), 2);
+}
+
+#[test]
 fn ml_shards_is_the_scenario_it_claims() {
     let plan =
         load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ml-shards.toml")).unwrap();
@@ -922,6 +938,18 @@ fn target_rules() {
         "targets.standard.endpoint",
     );
     assert!(p.message.contains("http://"), "{p}");
+    let local = "bucket = \"bench--use1-az4--x-s3\"\nendpoint = \"http://localhost:9000\"";
+    let p = one(
+        &BASE.replace("bucket = \"bench--use1-az4--x-s3\"", local),
+        11,
+        12,
+        "targets.express.endpoint",
+    );
+    assert!(p.message.contains("127.0.0.1"), "{p}");
+    ok(&BASE.replace(
+        "bucket = \"my-bench-bucket\"",
+        "bucket = \"my-bench-bucket\"\nendpoint = \"http://localhost:9000\"",
+    ));
     let p = one(
         &BASE.replace(
             "region = \"us-east-1\"\n\n[targets.express]",

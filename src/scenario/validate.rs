@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::plan::*;
 use super::raw::*;
 use super::{Problem, ScenarioError, line_col};
-use crate::units::{ByteSize, format_bytes, format_duration};
+use crate::units::{ByteSize, HumanDuration, format_duration};
 
 const MIB: u64 = ByteSize::MIB;
 const GIB: u64 = ByteSize::GIB;
@@ -101,9 +101,9 @@ impl Ctx<'_> {
                 field,
                 format!(
                     "expected at least {}{}, got {}",
-                    format_bytes(min),
+                    exact_bytes(min),
                     why(min_why),
-                    format_bytes(n)
+                    exact_bytes(n)
                 ),
             );
             None
@@ -113,9 +113,9 @@ impl Ctx<'_> {
                 field,
                 format!(
                     "expected at most {}{}, got {}",
-                    format_bytes(max),
+                    exact_bytes(max),
                     why(max_why),
-                    format_bytes(n)
+                    exact_bytes(n)
                 ),
             );
             None
@@ -124,11 +124,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn positive_duration(
-        &mut self,
-        v: &Spanned<crate::units::HumanDuration>,
-        field: &str,
-    ) -> Option<Duration> {
+    fn positive_duration(&mut self, v: &Spanned<HumanDuration>, field: &str) -> Option<Duration> {
         let d = v.get_ref().0;
         if d.is_zero() {
             self.at(v, field, "expected a duration above zero, got 0s");
@@ -137,6 +133,12 @@ impl Ctx<'_> {
             Some(d)
         }
     }
+}
+
+/// Sizes in messages must be exact: "at most 4 KiB, got 4 KiB" for 4097
+/// bytes would be no help. `ByteSize`'s Display falls back to bytes.
+fn exact_bytes(n: u64) -> String {
+    ByteSize(n).to_string()
 }
 
 fn why(reason: &str) -> String {
@@ -320,6 +322,17 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
         let s = e.get_ref().trim().to_string();
         if let Err(msg) = check_endpoint(&s) {
             cx.at(e, &format!("{base}.endpoint"), msg);
+        } else if kind == TargetKind::Directory && endpoint_host_is_localhost(&s) {
+            // The SDK always puts a directory bucket's name in the host name
+            // unless the host is an IP literal, and `bucket.localhost` does
+            // not resolve.
+            cx.at(
+                e,
+                &format!("{base}.endpoint"),
+                format!(
+                    "expected an IP address instead of localhost for a directory bucket (e.g. \"http://127.0.0.1:9000\"): the SDK sends directory bucket requests to BUCKET.localhost, which does not resolve; got {s:?}"
+                ),
+            );
         }
         s
     });
@@ -467,6 +480,13 @@ fn check_endpoint(s: &str) -> Result<(), String> {
         return Err(format!("{}: an endpoint takes no query string", expected()));
     }
     Ok(())
+}
+
+fn endpoint_host_is_localhost(s: &str) -> bool {
+    s.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(|h| h.eq_ignore_ascii_case("localhost")))
+        .unwrap_or(false)
 }
 
 fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
@@ -640,8 +660,8 @@ fn size_dist(
                     field,
                     format!(
                         "expected min <= max, got min = {} and max = {}",
-                        format_bytes(lo),
-                        format_bytes(hi)
+                        exact_bytes(lo),
+                        exact_bytes(hi)
                     ),
                 );
                 return None;
@@ -767,8 +787,8 @@ fn check_prepare_parts(
             "prepare.part_size",
             format!(
                 "expected at most {MAX_PARTS} parts per object (S3's limit), got {parts} ({} in {} parts); raise part_size",
-                format_bytes(largest),
-                format_bytes(p.part_size)
+                exact_bytes(largest),
+                exact_bytes(p.part_size)
             ),
         );
     }
@@ -1161,7 +1181,7 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
                             &format!("{base}.size"),
                             format!(
                                 "expected a size: the data set's sizes reach {}, over S3's largest single PUT (5 GiB)",
-                                format_bytes(d.size.max())
+                                exact_bytes(d.size.max())
                             ),
                         );
                     }
@@ -1225,8 +1245,8 @@ fn multipart(cx: &mut Ctx<'_>, base: &str, o: &RawOp) -> Option<OpSpec> {
             &format!("{base}.size"),
             format!(
                 "expected at most {MAX_PARTS} parts (S3's limit), got {parts} ({} in {} parts); raise part_size",
-                format_bytes(size),
-                format_bytes(part_size)
+                exact_bytes(size),
+                exact_bytes(part_size)
             ),
         );
         return None;
