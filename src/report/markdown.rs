@@ -77,6 +77,7 @@ pub fn render(r: &RunResult) -> String {
     }
     client_usage(&mut md, r);
     legend(&mut md, r);
+    summary(&mut md, r);
     let pair = comparison_pair(&r.targets)
         .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
     for (i, phase) in r.phases.iter().enumerate() {
@@ -104,9 +105,12 @@ fn run_table(md: &mut String, r: &RunResult) {
     }
     t.push(["s3bench", &r.s3bench_version]);
     t.push(["aws-sdk-s3", &r.sdk_version]);
-    let hosts: Vec<String> = r
+    // Array jobs can have hundreds of hosts: name a few, count the rest.
+    const MAX_HOSTS: usize = 4;
+    let mut hosts: Vec<String> = r
         .hosts
         .iter()
+        .take(MAX_HOSTS)
         .map(|h| {
             let shard = h.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
             format!(
@@ -115,6 +119,12 @@ fn run_table(md: &mut String, r: &RunResult) {
             )
         })
         .collect();
+    if r.hosts.len() > MAX_HOSTS {
+        hosts.push(format!(
+            "and {} more (see result.json)",
+            r.hosts.len() - MAX_HOSTS
+        ));
+    }
     t.push(["hosts".to_string(), hosts.join("; ")]);
     t.push(["shards".to_string(), r.shards.to_string()]);
     t.push([
@@ -216,6 +226,69 @@ fn legend(md: &mut String, r: &RunResult) {
             "- No Express / General Purpose ratio: the run lacks a directory or a general-purpose target."
         ),
     }
+    line!(md);
+}
+
+/// The answer first: Express vs General Purpose per measured phase and op.
+fn summary(md: &mut String, r: &RunResult) {
+    let Some((d, g)) = comparison_pair(&r.targets) else {
+        return;
+    };
+    let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
+    let mut t = Table::numeric([
+        "phase".to_string(),
+        "op".to_string(),
+        format!("{gn} p50 [ms]"),
+        format!("{dn} p50 [ms]"),
+        "p50 ratio".to_string(),
+        "p99 ratio".to_string(),
+        "p50 ratio 95% CI".to_string(),
+        "verdict (p50)".to_string(),
+    ])
+    .with_align(1, Align::Left)
+    .with_align(7, Align::Left);
+    for p in r
+        .phases
+        .iter()
+        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
+    {
+        let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
+            continue;
+        };
+        for op in op_names(p) {
+            let (Some(od), Some(og)) = (td.ops.get(&op), tg.ops.get(&op)) else {
+                continue;
+            };
+            if od.count == 0 || og.count == 0 {
+                continue;
+            }
+            let ci = ratio_ci(td, tg, &op, Metric::P50);
+            t.push([
+                p.name.clone(),
+                op.clone(),
+                fmt_ms(og.latency_us.p50),
+                fmt_ms(od.latency_us.p50),
+                fmt_ratio(ratio(od.latency_us.p50, og.latency_us.p50)),
+                fmt_ratio(ratio(od.latency_us.p99, og.latency_us.p99)),
+                ci.map(|c| {
+                    format!(
+                        "{} - {}",
+                        fmt_ratio(Some(c.ci.lo)),
+                        fmt_ratio(Some(c.ci.hi))
+                    )
+                })
+                .unwrap_or_else(|| "-".to_string()),
+                ci.map(|c| c.verdict().to_string())
+                    .unwrap_or_else(|| "no interval".to_string()),
+            ]);
+        }
+    }
+    if t.is_empty() {
+        return;
+    }
+    line!(md, "## Summary: {dn} / {gn}");
+    line!(md);
+    md.push_str(&t.render());
     line!(md);
 }
 
