@@ -86,8 +86,8 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
         for (ti, target) in phase.targets.iter_mut().enumerate() {
             let shards: Vec<&TargetPhaseResult> =
                 results.iter().map(|r| &r.phases[pi].targets[ti]).collect();
-            let at = |what: &str| format!("phase {}, target {}, {what}", phase.name, target.target);
-            *target = merge_target(&shards).with_context(|| at("merging"))?;
+            *target = merge_target(&shards)
+                .with_context(|| format!("phase {}, target {}", phase.name, target.target))?;
         }
     }
     Ok(out)
