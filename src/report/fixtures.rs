@@ -279,6 +279,21 @@ fn phase(name: &str, load: &str, rounds: u32, targets: Vec<TargetPhaseResult>) -
 /// mixed phase over 2 rounds (503s on GP, CreateSession on Express), an
 /// open-loop GET phase with service times and late starts, and cleanup.
 pub fn sample_result() -> RunResult {
+    sample_with(0, 1.0)
+}
+
+/// The sample run again on another day: other random samples, and General
+/// Purpose latency scaled by `gp` (the Express target is unchanged).
+pub fn rerun_result() -> RunResult {
+    let mut r = sample_with(1000, 1.3);
+    r.run_id = "20250102T120000Z-gp-vs-express-w8d4".into();
+    r.run_prefix = "s3bench/20250102T120000Z-gp-vs-express-w8d4/".into();
+    r.started_at = "2025-01-02T12:00:00Z".into();
+    r.finished_at = "2025-01-02T12:01:13Z".into();
+    r
+}
+
+fn sample_with(salt: u64, gp: f64) -> RunResult {
     const KIB64: u64 = 64 * 1024;
     let put = |base, tail, per_sec| OpSpec {
         bytes: KIB64,
@@ -295,8 +310,22 @@ pub fn sample_result() -> RunResult {
         "closed, 8 workers, 200 objects of 64 KiB",
         1,
         vec![
-            target_phase("standard", 1, 2, 8, &[put(28_000.0, 90_000.0, 100)], 11),
-            target_phase("express", 1, 2, 8, &[put(7_500.0, 20_000.0, 100)], 12),
+            target_phase(
+                "standard",
+                1,
+                2,
+                8,
+                &[put(28_000.0 * gp, 90_000.0, 100)],
+                salt + 11,
+            ),
+            target_phase(
+                "express",
+                1,
+                2,
+                8,
+                &[put(7_500.0, 20_000.0, 100)],
+                salt + 12,
+            ),
         ],
     );
 
@@ -306,16 +335,16 @@ pub fn sample_result() -> RunResult {
         5,
         16,
         &[
-            get(16_000.0, 120_000.0, 60),
+            get(16_000.0 * gp, 120_000.0, 60),
             OpSpec {
                 errors: vec![("503 SlowDown", 14), ("timeout", 1)],
-                ..put(27_000.0, 150_000.0, 20)
+                ..put(27_000.0 * gp, 150_000.0, 20)
             },
-            OpSpec::new("head", 11_000.0, 40_000.0, 20),
+            OpSpec::new("head", 11_000.0 * gp, 40_000.0, 20),
         ],
-        21,
+        salt + 21,
     );
-    gp_mixed.warmup = warmup("get", 20, 18_000.0, 23);
+    gp_mixed.warmup = warmup("get", 20, 18_000.0 * gp, salt + 23);
     let mut ex_mixed = target_phase(
         "express",
         2,
@@ -329,10 +358,10 @@ pub fn sample_result() -> RunResult {
             },
             OpSpec::new("head", 3_100.0, 9_000.0, 66),
         ],
-        22,
+        salt + 22,
     );
-    ex_mixed.warmup = warmup("get", 20, 4_500.0, 24);
-    ex_mixed.sessions = sessions(2, 0, 9_000.0, 25);
+    ex_mixed.warmup = warmup("get", 20, 4_500.0, salt + 24);
+    ex_mixed.sessions = sessions(2, 0, 9_000.0, salt + 25);
     let mixed = phase(
         "mixed",
         "closed, 16 workers, get 60% / put 20% / head 20%",
@@ -352,9 +381,9 @@ pub fn sample_result() -> RunResult {
         6,
         4,
         &[paced(4_000.0, 12_000.0, 2_000.0, 0, 3)],
-        32,
+        salt + 32,
     );
-    ex_paced.sessions = sessions(1, 0, 8_500.0, 33);
+    ex_paced.sessions = sessions(1, 0, 8_500.0, salt + 33);
     let paced_phase = phase(
         "paced-get",
         "open, 50 ops/s fixed rate, max 64 in flight",
@@ -365,8 +394,8 @@ pub fn sample_result() -> RunResult {
                 1,
                 6,
                 4,
-                &[paced(15_500.0, 100_000.0, 30_000.0, 4, 0)],
-                31,
+                &[paced(15_500.0 * gp, 100_000.0, 30_000.0, 4, 0)],
+                salt + 31,
             ),
             ex_paced,
         ],
@@ -378,8 +407,15 @@ pub fn sample_result() -> RunResult {
         "closed, 8 workers, delete every object written",
         1,
         vec![
-            target_phase("standard", 1, 2, 8, &[delete(12_000.0, 30_000.0)], 41),
-            target_phase("express", 1, 2, 8, &[delete(3_500.0, 8_000.0)], 42),
+            target_phase(
+                "standard",
+                1,
+                2,
+                8,
+                &[delete(12_000.0 * gp, 30_000.0)],
+                salt + 41,
+            ),
+            target_phase("express", 1, 2, 8, &[delete(3_500.0, 8_000.0)], salt + 42),
         ],
     );
 

@@ -4,12 +4,72 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
-use crate::report::model::{RunResult, SCHEMA_VERSION};
+use crate::report::model::{LatencySummary, OpResult, RunResult, SCHEMA_VERSION};
 
 /// The result as pretty-printed JSON.
+///
+/// JSON has no NaN or infinity and serde_json would write `null`, which the
+/// model cannot read back; so a non-finite number (a division by zero
+/// upstream) is written as 0, and a non-finite optional number as absent.
 pub fn to_json(r: &RunResult) -> String {
+    let mut r = r.clone();
+    make_finite(&mut r);
     // Every field is a plain struct, map, string or number: serializing cannot fail.
-    serde_json::to_string_pretty(r).expect("a RunResult always serializes to JSON")
+    serde_json::to_string_pretty(&r).expect("a RunResult always serializes to JSON")
+}
+
+fn finite(v: &mut f64) {
+    if !v.is_finite() {
+        *v = 0.0;
+    }
+}
+
+fn finite_summary(s: &mut LatencySummary) {
+    for v in [
+        &mut s.min,
+        &mut s.mean,
+        &mut s.p50,
+        &mut s.p90,
+        &mut s.p99,
+        &mut s.p999,
+        &mut s.max,
+    ] {
+        finite(v);
+    }
+}
+
+fn finite_op(o: &mut OpResult) {
+    finite(&mut o.ops_per_sec);
+    finite(&mut o.mib_per_sec);
+    finite_summary(&mut o.latency_us);
+    o.ttfb_us.iter_mut().for_each(finite_summary);
+    o.service_us.iter_mut().for_each(finite_summary);
+}
+
+fn make_finite(r: &mut RunResult) {
+    finite(&mut r.client.cpu_s);
+    finite(&mut r.client.cpu_us_per_request);
+    r.client.host_cpu_percent = r.client.host_cpu_percent.filter(|p| p.is_finite());
+    for t in r.phases.iter_mut().flat_map(|p| p.targets.iter_mut()) {
+        finite(&mut t.elapsed_s);
+        t.ops
+            .values_mut()
+            .chain(t.warmup.values_mut())
+            .for_each(finite_op);
+        t.sessions.latency_us.iter_mut().for_each(finite_summary);
+        for round in &mut t.rounds {
+            finite(&mut round.elapsed_s);
+            for o in round.ops.values_mut() {
+                finite(&mut o.ops_per_sec);
+                finite(&mut o.p50);
+                finite(&mut o.p99);
+            }
+        }
+        for s in &mut t.timeseries {
+            finite(&mut s.p50);
+            finite(&mut s.p99);
+        }
+    }
 }
 
 /// Reads a stored result, refusing files that are not s3bench results or
@@ -60,6 +120,31 @@ mod tests {
         let r = sample_result();
         std::fs::write(&path, to_json(&r)).unwrap();
         assert_eq!(read_result(&path).unwrap(), r);
+    }
+
+    #[test]
+    fn non_finite_numbers_still_read_back() {
+        let mut r = sample_result();
+        let t = &mut r.phases[1].targets[0];
+        t.elapsed_s = f64::NAN;
+        t.ops.get_mut("get").unwrap().ops_per_sec = f64::INFINITY;
+        t.ops.get_mut("get").unwrap().ttfb_us.as_mut().unwrap().p99 = f64::NAN;
+        t.rounds[0].ops.get_mut("get").unwrap().p50 = f64::NEG_INFINITY;
+        t.timeseries[0].p99 = f64::NAN;
+        r.client.host_cpu_percent = Some(f64::NAN);
+        let back = parse_result(&to_json(&r)).unwrap();
+        let t = &back.phases[1].targets[0];
+        assert_eq!(t.elapsed_s, 0.0);
+        assert_eq!(t.ops["get"].ops_per_sec, 0.0);
+        assert_eq!(t.ops["get"].ttfb_us.unwrap().p99, 0.0);
+        assert_eq!(t.rounds[0].ops["get"].p50, 0.0);
+        assert_eq!(t.timeseries[0].p99, 0.0);
+        assert_eq!(back.client.host_cpu_percent, None);
+        // Finite numbers are untouched.
+        assert_eq!(
+            t.ops["put"],
+            sample_result().phases[1].targets[0].ops["put"]
+        );
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub fn render(r: &RunResult) -> String {
     }
     client_usage(&mut md, r);
     legend(&mut md, r);
+    summary(&mut md, r);
     let pair = comparison_pair(&r.targets)
         .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
     for (i, phase) in r.phases.iter().enumerate() {
@@ -104,9 +105,12 @@ fn run_table(md: &mut String, r: &RunResult) {
     }
     t.push(["s3bench", &r.s3bench_version]);
     t.push(["aws-sdk-s3", &r.sdk_version]);
-    let hosts: Vec<String> = r
+    // Array jobs can have hundreds of hosts: name a few, count the rest.
+    const MAX_HOSTS: usize = 4;
+    let mut hosts: Vec<String> = r
         .hosts
         .iter()
+        .take(MAX_HOSTS)
         .map(|h| {
             let shard = h.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
             format!(
@@ -115,6 +119,12 @@ fn run_table(md: &mut String, r: &RunResult) {
             )
         })
         .collect();
+    if r.hosts.len() > MAX_HOSTS {
+        hosts.push(format!(
+            "and {} more (see result.json)",
+            r.hosts.len() - MAX_HOSTS
+        ));
+    }
     t.push(["hosts".to_string(), hosts.join("; ")]);
     t.push(["shards".to_string(), r.shards.to_string()]);
     t.push([
@@ -208,7 +218,7 @@ fn legend(md: &mut String, r: &RunResult) {
                 md,
                 "- 95% CI: bootstrap interval of that ratio over the rounds of each target (or, with a single \
                  round, over per-second p50s). **within noise** means the interval contains 1: this run cannot \
-                 tell the two apart. Few rounds give rough intervals."
+                 tell the two apart. With few rounds (under 5) intervals are rough and tend to be too narrow."
             );
         }
         None => line!(
@@ -216,6 +226,69 @@ fn legend(md: &mut String, r: &RunResult) {
             "- No Express / General Purpose ratio: the run lacks a directory or a general-purpose target."
         ),
     }
+    line!(md);
+}
+
+/// The answer first: Express vs General Purpose per measured phase and op.
+fn summary(md: &mut String, r: &RunResult) {
+    let Some((d, g)) = comparison_pair(&r.targets) else {
+        return;
+    };
+    let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
+    let mut t = Table::numeric([
+        "phase".to_string(),
+        "op".to_string(),
+        format!("{gn} p50 [ms]"),
+        format!("{dn} p50 [ms]"),
+        "p50 ratio".to_string(),
+        "p99 ratio".to_string(),
+        "p50 ratio 95% CI".to_string(),
+        "verdict (p50)".to_string(),
+    ])
+    .with_align(1, Align::Left)
+    .with_align(7, Align::Left);
+    for p in r
+        .phases
+        .iter()
+        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
+    {
+        let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
+            continue;
+        };
+        for op in op_names(p) {
+            let (Some(od), Some(og)) = (td.ops.get(&op), tg.ops.get(&op)) else {
+                continue;
+            };
+            if od.count == 0 || og.count == 0 {
+                continue;
+            }
+            let ci = ratio_ci(td, tg, &op, Metric::P50);
+            t.push([
+                p.name.clone(),
+                op.clone(),
+                fmt_ms(og.latency_us.p50),
+                fmt_ms(od.latency_us.p50),
+                fmt_ratio(ratio(od.latency_us.p50, og.latency_us.p50)),
+                fmt_ratio(ratio(od.latency_us.p99, og.latency_us.p99)),
+                ci.map(|c| {
+                    format!(
+                        "{} - {}",
+                        fmt_ratio(Some(c.ci.lo)),
+                        fmt_ratio(Some(c.ci.hi))
+                    )
+                })
+                .unwrap_or_else(|| "-".to_string()),
+                ci.map(|c| c.verdict().to_string())
+                    .unwrap_or_else(|| "no interval".to_string()),
+            ]);
+        }
+    }
+    if t.is_empty() {
+        return;
+    }
+    line!(md, "## Summary: {dn} / {gn}");
+    line!(md);
+    md.push_str(&t.render());
     line!(md);
 }
 
@@ -673,16 +746,17 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
                 .to_string(),
         );
     }
-    for n in &notes {
-        line!(md, "> **Note:** {n}.");
-    }
     if !notes.is_empty() {
+        line!(md, "> **Note:**");
+        for n in &notes {
+            line!(md, "> - {n}.");
+        }
         line!(md);
     }
     line!(
         md,
         "Ratios are B / A: for latency **below 1 means B is faster**; for ops/s above 1 means B did more. \
-         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1)."
+         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1); with few rounds (under 5) it is rough and tends to be too narrow."
     );
     line!(md);
 
@@ -831,5 +905,106 @@ mod tests {
     #[test]
     fn injected_report() {
         insta::assert_snapshot!("injected", render(&fixtures::injected_result()));
+    }
+
+    #[test]
+    fn comparison_report() {
+        let a = fixtures::sample_result();
+        let b = fixtures::rerun_result();
+        insta::assert_snapshot!(
+            "comparison",
+            render_comparison(&a, &b, "runs/a/result.json", "runs/b/result.json")
+        );
+    }
+
+    #[test]
+    fn comparison_notes_mismatched_runs() {
+        let a = fixtures::sample_result();
+        let mut b = fixtures::interrupted_result();
+        b.scenario = "other".into();
+        b.injection = vec!["x".into()];
+        let md = render_comparison(&a, &b, "a", "b");
+        assert!(
+            md.contains("> - the runs are of different scenarios"),
+            "{md}"
+        );
+        assert!(md.contains("> - at least one run is incomplete"), "{md}");
+        assert!(md.contains("> - the runs had different injected"), "{md}");
+        assert!(md.contains("- phase paced-get only in A"), "{md}");
+        assert!(md.contains("- phase cleanup only in A"), "{md}");
+    }
+
+    #[test]
+    fn warnings_follow_the_numbers() {
+        let sample = render(&fixtures::sample_result());
+        assert!(
+            !sample.contains("may measure s3bench"),
+            "23.5% CPU is no warning"
+        );
+        assert!(!sample.contains("Model, not S3"));
+        assert!(!sample.contains("Incomplete run"));
+
+        let mut hot = fixtures::sample_result();
+        hot.client.host_cpu_percent = Some(85.5);
+        assert!(render(&hot).contains("may measure s3bench, not S3"));
+        hot.client.host_cpu_percent = None;
+        assert!(render(&hot).contains("host CPU unknown"));
+
+        let injected = render(&fixtures::injected_result());
+        assert!(injected.contains("Model, not S3"));
+        assert!(injected.contains("> - express: +4 ms median first-byte latency"));
+        let interrupted = render(&fixtures::interrupted_result());
+        assert!(interrupted.contains("**Incomplete run: interrupted by Ctrl-C"));
+    }
+
+    #[test]
+    fn every_table_is_right_aligned_for_numbers() {
+        let md = render(&fixtures::sample_result());
+        for line in md
+            .lines()
+            .filter(|l| l.starts_with("| target ") && l.contains("[ms]"))
+        {
+            let sep = md.lines().skip_while(|l| *l != line).nth(1).unwrap();
+            // The first column is text; every [ms] column must be right-aligned.
+            let headers: Vec<&str> = line.split('|').collect();
+            let aligns: Vec<&str> = sep.split('|').collect();
+            for (h, a) in headers.iter().zip(&aligns) {
+                if h.contains("[ms]") {
+                    assert!(a.trim_end().ends_with(':'), "{line}\n{sep}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bare_result_renders_without_panicking() {
+        let mut r = fixtures::sample_result();
+        r.phases.clear();
+        r.targets.clear();
+        r.hosts.clear();
+        r.started_at = "yesterday".into();
+        let md = render(&r);
+        assert!(md.contains("No phase was measured."), "{md}");
+        assert!(md.contains("No Express / General Purpose ratio"), "{md}");
+        assert!(
+            !md.contains("| duration "),
+            "unparsable times give no duration"
+        );
+
+        let mut r = fixtures::sample_result();
+        r.targets.retain(|t| t.kind == "general-purpose");
+        for p in &mut r.phases {
+            p.targets.retain(|t| t.target == "standard");
+            p.targets[0].ops.values_mut().for_each(|o| o.count = 0);
+        }
+        let md = render(&r);
+        assert!(
+            !md.contains(" / standard"),
+            "no ratio row without a directory target"
+        );
+        assert!(
+            md.contains("|        - |"),
+            "empty ops show dashes, not zeros: {md}"
+        );
     }
 }

@@ -86,8 +86,8 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
         for (ti, target) in phase.targets.iter_mut().enumerate() {
             let shards: Vec<&TargetPhaseResult> =
                 results.iter().map(|r| &r.phases[pi].targets[ti]).collect();
-            let at = |what: &str| format!("phase {}, target {}, {what}", phase.name, target.target);
-            *target = merge_target(&shards).with_context(|| at("merging"))?;
+            *target = merge_target(&shards)
+                .with_context(|| format!("phase {}, target {}", phase.name, target.target))?;
         }
     }
     Ok(out)
@@ -436,6 +436,10 @@ mod tests {
             ex.sessions.latency_us,
             a.phases[1].targets[1].sessions.latency_us
         );
+        let md = crate::report::markdown::render(&merge(&vec![a.clone(); 6]).unwrap());
+        assert!(md.contains("; and 2 more (see result.json)"), "{md}");
+        assert!(md.contains("| shards         | 6 "), "{md}");
+
         let paced = &m.phases[2].targets[0].ops["get"];
         assert!(paced.service_us.is_some() && paced.ttfb_us.is_some());
         assert_eq!(paced.late_starts, 8);
@@ -508,9 +512,15 @@ mod tests {
 
     /// One target, one op, built from the given samples (ns).
     fn result_from(samples: &[u64]) -> RunResult {
-        let mut r = sample_result();
-        r.phases.truncate(1);
-        r.phases[0].targets.truncate(1);
+        static TEMPLATE: std::sync::OnceLock<RunResult> = std::sync::OnceLock::new();
+        let mut r = TEMPLATE
+            .get_or_init(|| {
+                let mut r = sample_result();
+                r.phases.truncate(1);
+                r.phases[0].targets.truncate(1);
+                r
+            })
+            .clone();
         let mut t = target_phase("standard", 1, 1, 1, &[OpSpec::new("get", 1.0, 0.0, 1)], 1);
         let mut h = Histogram::<u64>::new(3).unwrap();
         for &s in samples {

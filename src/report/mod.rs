@@ -11,6 +11,7 @@ pub mod json;
 pub mod markdown;
 pub mod merge;
 pub mod model;
+pub mod schema;
 pub mod table;
 
 use std::io::Write as _;

@@ -1,0 +1,121 @@
+//! The checked-in JSON Schema of `result.json`, kept in step with
+//! [`crate::report::model`] by the tests below.
+
+/// `schema/result.schema.json`, for tools that want to validate a result.
+pub const RESULT_SCHEMA: &str = include_str!("../../schema/result.schema.json");
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::RESULT_SCHEMA;
+    use crate::report::fixtures::{injected_result, interrupted_result, sample_result};
+    use crate::report::merge::merge;
+    use crate::report::model::{RunResult, SCHEMA_VERSION};
+
+    fn schema() -> Value {
+        serde_json::from_str(RESULT_SCHEMA).expect("schema/result.schema.json is valid JSON")
+    }
+
+    fn errors(instance: &Value) -> Vec<String> {
+        let schema = schema();
+        let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+        validator
+            .iter_errors(instance)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
+    }
+
+    fn sharded() -> RunResult {
+        let mut a = sample_result();
+        a.hosts[0].shard = Some(0);
+        let mut b = interrupted_result();
+        b.phases = a.phases.clone();
+        b.hosts[0].shard = Some(1);
+        merge(&[a, b]).expect("fixtures merge")
+    }
+
+    #[test]
+    fn real_results_validate() {
+        // Together these exercise every Option both ways.
+        for (name, r) in [
+            ("sample", sample_result()),
+            ("interrupted", interrupted_result()),
+            ("injected", injected_result()),
+            ("merged", sharded()),
+        ] {
+            let v = serde_json::to_value(&r).unwrap();
+            assert_eq!(errors(&v), Vec::<String>::new(), "{name}");
+        }
+    }
+
+    #[test]
+    fn schema_rejects_unknown_missing_and_mistyped_fields() {
+        let good = serde_json::to_value(sample_result()).unwrap();
+
+        let mut extra = good.clone();
+        extra["phases"][1]["targets"][0]["ops"]["get"]["surprise"] = 1.into();
+        assert!(
+            !errors(&extra).is_empty(),
+            "an unknown field must not validate"
+        );
+
+        let mut missing = good.clone();
+        missing["client"].as_object_mut().unwrap().remove("threads");
+        assert!(
+            !errors(&missing).is_empty(),
+            "a missing field must not validate"
+        );
+
+        let mut mistyped = good.clone();
+        mistyped["phases"][0]["targets"][0]["timeseries"][0]["count"] = "12".into();
+        assert!(
+            !errors(&mistyped).is_empty(),
+            "a string count must not validate"
+        );
+
+        let mut newer = good;
+        newer["schema_version"] = (SCHEMA_VERSION + 1).into();
+        assert!(!errors(&newer).is_empty(), "the schema is for one version");
+    }
+
+    /// serde writes every field (None as null), so the schema must require
+    /// every property it declares; otherwise it would describe a looser
+    /// format than s3bench writes.
+    #[test]
+    fn every_declared_property_is_required() {
+        fn walk(path: &str, v: &Value, out: &mut Vec<String>) {
+            if let Some(obj) = v.as_object() {
+                if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+                    let required: Vec<&str> = obj
+                        .get("required")
+                        .and_then(Value::as_array)
+                        .map(|r| r.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    for k in props.keys() {
+                        if !required.contains(&k.as_str()) {
+                            out.push(format!("{path}.{k}"));
+                        }
+                    }
+                    if obj.get("additionalProperties") != Some(&Value::Bool(false)) {
+                        out.push(format!("{path}: additionalProperties is not false"));
+                    }
+                }
+                for (k, child) in obj {
+                    walk(&format!("{path}/{k}"), child, out);
+                }
+            }
+        }
+        let mut loose = Vec::new();
+        walk("#", &schema(), &mut loose);
+        assert_eq!(loose, Vec::<String>::new());
+    }
+
+    #[test]
+    fn schema_version_matches_the_model() {
+        assert_eq!(
+            schema()["properties"]["schema_version"]["const"],
+            SCHEMA_VERSION
+        );
+    }
+}
