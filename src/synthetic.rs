@@ -86,7 +86,9 @@ mod tests {
         assert_eq!(total.len(), 30);
         assert!(matches(PERIOD as u64 - 10, &total));
         assert!(!matches(PERIOD as u64 - 9, &total));
-        let big: u64 = chunks(0, 3 * PERIOD as u64 + 5).map(|c| c.len() as u64).sum();
+        let big: u64 = chunks(0, 3 * PERIOD as u64 + 5)
+            .map(|c| c.len() as u64)
+            .sum();
         assert_eq!(big, 3 * PERIOD as u64 + 5);
     }
 

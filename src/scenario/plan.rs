@@ -82,9 +82,15 @@ pub struct InjectSpec {
 pub enum LatencySpec {
     Fixed(Duration),
     /// Uniform between min and max.
-    Uniform { min: Duration, max: Duration },
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
     /// Log-normal with the given median and 99th percentile.
-    LogNormal { p50: Duration, p99: Duration },
+    LogNormal {
+        p50: Duration,
+        p99: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +118,10 @@ pub enum SizeDist {
     /// (size, weight) pairs; weights > 0.
     Weighted(Vec<(u64, u32)>),
     /// Uniform in [min, max].
-    Range { min: u64, max: u64 },
+    Range {
+        min: u64,
+        max: u64,
+    },
 }
 
 impl SizeDist {
@@ -156,9 +165,13 @@ pub struct KeyTemplate {
 pub enum KeyPart {
     Literal(String),
     /// Object index, zero-padded to `width` (0 = no padding).
-    Index { width: usize },
+    Index {
+        width: usize,
+    },
     /// `width` lowercase hex digits of a hash of the index (high cardinality).
-    Hash { width: usize },
+    Hash {
+        width: usize,
+    },
     /// The run's UTC start date: `{date}` = YYYY/MM/DD, or `{yyyy}`, `{mm}`, `{dd}`.
     Date(DatePart),
 }
@@ -223,13 +236,25 @@ pub struct WeightedOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpSpec {
     Get,
-    RangedGet { size: u64, pattern: RangePattern },
+    RangedGet {
+        size: u64,
+        pattern: RangePattern,
+    },
     /// PUT of a new object under the run's scratch prefix; `size` None = data set sizes.
-    Put { size: Option<SizeDist> },
-    MultipartPut { size: u64, part_size: u64 },
+    Put {
+        size: Option<SizeDist>,
+    },
+    MultipartPut {
+        size: u64,
+        part_size: u64,
+    },
     Head,
     /// One ListObjectsV2 page per op, continuing where the last one stopped.
-    List { prefix: Option<String>, page_size: u32, delimiter: bool },
+    List {
+        prefix: Option<String>,
+        page_size: u32,
+        delimiter: bool,
+    },
     /// Deletes an object this worker PUT earlier in the phase (oldest first).
     Delete,
 }
