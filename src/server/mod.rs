@@ -474,7 +474,24 @@ pub async fn serve_forever(
     out.flush()?;
     drop(out);
     tokio::signal::ctrl_c().await?;
+    let counters = server.counters();
     // Joining the server threads blocks; keep it off the async workers.
     tokio::task::spawn_blocking(move || server.shutdown()).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "requests served (bucket operation requests errors bytes_in bytes_out):"
+    )?;
+    for (bucket, ops) in &counters.buckets {
+        let name = if bucket.is_empty() { "-" } else { bucket };
+        for (op, c) in ops {
+            writeln!(
+                out,
+                "{name} {op} {} {} {} {}",
+                c.requests, c.errors, c.bytes_in, c.bytes_out
+            )?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }

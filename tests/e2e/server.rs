@@ -251,6 +251,27 @@ async fn exercise_bucket(c: &Client, bucket: &str) {
         .unwrap();
     assert_eq!(get_bytes(c, bucket, "empty", None).await, b"");
 
+    // A file body is streamed: aws-chunked with a signed CRC32 trailer under
+    // SDK defaults, a plain unsigned stream with checksums WhenRequired.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("body");
+    let file_data = random_bytes(300_000);
+    std::fs::write(&path, &file_data).unwrap();
+    c.put_object()
+        .bucket(bucket)
+        .key("streamed")
+        .body(ByteStream::from_path(&path).await.unwrap())
+        .send()
+        .await
+        .expect("streamed put");
+    assert_eq!(get_bytes(c, bucket, "streamed", None).await, file_data);
+    c.delete_object()
+        .bucket(bucket)
+        .key("streamed")
+        .send()
+        .await
+        .unwrap();
+
     for k in ["a/1", "a/2", "a/sub/3", "c", "d e&f"] {
         c.put_object()
             .bucket(bucket)
