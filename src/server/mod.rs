@@ -391,13 +391,22 @@ impl Drop for EmbeddedServer {
     }
 }
 
+/// Longest a connection may wait for its next request head.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true);
+    // hyper's header read timeout also ends idle keep-alive connections
+    // (30 s by default). Keep it above the SDK's 90 s pool idle timeout so
+    // the server never closes a connection the client is about to reuse.
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(IDLE_TIMEOUT);
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => return,
