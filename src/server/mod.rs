@@ -71,7 +71,7 @@ use inject::{PreciseTimer, PrefixLimiter};
 use session::{SECRET_ALPHABET, Sessions, UPPER_ALNUM, random_string};
 
 /// How to run the endpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Address to bind; loopback with an ephemeral port unless asked otherwise.
     pub listen: SocketAddr,
@@ -84,6 +84,20 @@ pub struct ServerConfig {
     /// Server threads, each with its own current-thread runtime sharing the
     /// listening socket.
     pub threads: usize,
+}
+
+/// Redacts the secret so a logged config cannot leak it.
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("region", &self.region)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("threads", &self.threads)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
