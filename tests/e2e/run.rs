@@ -231,16 +231,20 @@ async fn fixed_latency_is_measured_accurately() {
         r#"size = "4KiB""#,
         r#"[[phase]]
 name = "get"
-duration = "2s"
-concurrency = 8
+duration = "3s"
+concurrency = 2
 mix = [{ op = "get", weight = 1 }]"#,
     ));
+    // Two workers, one per engine thread: with a fixed latency, workers on
+    // one thread finish in lockstep and queue for its CPU (~0.15 ms of SDK
+    // work each), which is real client overhead but not what this test is
+    // about: it checks the clock and histogram path end to end.
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = run_on(&server, plan, dir.path()).await;
     let get = &target(&r, "get", "standard").ops["get"];
     let l = 20_000.0;
-    assert!(get.count > 300, "too few samples: {}", get.count);
+    assert!(get.count > 200, "too few samples: {}", get.count);
     assert!(
         (l..=l + 1000.0).contains(&get.latency_us.p50),
         "p50 {} not in [20, 21] ms",
