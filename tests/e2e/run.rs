@@ -548,3 +548,51 @@ mix = [{ op = "put", weight = 1 }]"#,
     // Three attempts at 30% each: about 2.7% of operations still fail.
     assert!(put.errors < 30, "errors after retries: {}", put.errors);
 }
+
+/// Stopped midway (Ctrl-C), a run still publishes what it measured and
+/// deletes what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_run_keeps_its_report_and_cleans_up() {
+    let mut plan = plan(&single_target(
+        r#"latency = "2ms""#,
+        r#"size = "4KiB""#,
+        r#"[[phase]]
+name = "long"
+duration = "60s"
+concurrency = 4
+mix = [{ op = "get", weight = 1 }, { op = "put", weight = 1 }]
+[[phase]]
+name = "never"
+duration = "60s"
+concurrency = 4
+mix = [{ op = "get", weight = 1 }]"#,
+    ));
+    plan.cleanup = true;
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = Arc::new(Cancel::default());
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        c2.cancel();
+    });
+    let started = std::time::Instant::now();
+    let targets = embedded_targets(&plan, &server);
+    let out = execute(plan, targets, true, opts(dir.path()), cancel)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancel was slow"
+    );
+    let r = out.result;
+    assert!(!r.complete);
+    assert!(r.interrupted.is_some());
+    let names: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["prepare", "long", "cleanup"]);
+    assert!(target(&r, "long", "standard").ops["get"].count > 0);
+    assert_eq!(server.object_count("acc-gp"), Some(0));
+    let json = std::fs::read_to_string(out.dir.join("result.json")).unwrap();
+    assert!(json.contains("\"complete\": false"));
+    assert!(out.dir.join("report.md").exists());
+}
