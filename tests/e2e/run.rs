@@ -547,7 +547,11 @@ mix = [{ op = "put", weight = 1 }]"#,
     assert!(attempts.retries > 30, "retries {}", attempts.retries);
     // Retries rescue most failures (the SDK's retry quota may refuse some
     // retries, so no exact bound): fewer operations fail than attempts did.
-    assert!(put.errors < attempts.retries, "errors after retries: {}", put.errors);
+    assert!(
+        put.errors < attempts.retries,
+        "errors after retries: {}",
+        put.errors
+    );
 }
 
 /// Stopped midway (Ctrl-C), a run still publishes what it measured and
