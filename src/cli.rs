@@ -89,6 +89,23 @@ pub struct RunArgs {
     /// No live progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run id shared by every shard of an array job (letters, digits, - _ .).
+    #[arg(long, env = "S3BENCH_RUN_ID")]
+    pub run_id: Option<String>,
+    /// This shard's index in an array job (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", requires = "shard_count")]
+    pub shard_index: Option<u32>,
+    /// Number of shards in the array job.
+    #[arg(long, env = "S3BENCH_SHARD_COUNT", requires = "shard_index")]
+    pub shard_count: Option<u32>,
+    /// UTC time (RFC 3339, e.g. 2026-11-29T12:00:00Z) at which every shard starts its measured phases.
+    #[arg(long, env = "S3BENCH_START_AT", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("expected a UTC time like 2026-11-29T12:00:00Z: {e}"))
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +164,18 @@ pub struct InputError(pub String);
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(a) => {
+            let shard = match (a.shard_index, a.shard_count) {
+                (Some(index), Some(count)) if index < count => {
+                    Some(crate::run::Shard { index, count })
+                }
+                (Some(index), Some(count)) => {
+                    return Err(InputError(format!(
+                        "--shard-index {index} must be below --shard-count {count}"
+                    ))
+                    .into());
+                }
+                _ => None,
+            };
             let cancel = Arc::new(Cancel::default());
             spawn_ctrl_c(cancel.clone());
             let opts = RunOptions {
@@ -157,6 +186,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 keep_data: a.keep_data,
                 progress: !a.quiet,
                 scenario_file: a.scenario.display().to_string(),
+                run_id: a.run_id,
+                shard,
+                start_at: a.start_at,
             };
             let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
                 .await

@@ -38,6 +38,19 @@ pub struct RunOptions {
     pub progress: bool,
     /// The scenario file as the user named it (for the report).
     pub scenario_file: String,
+    /// Run id shared by all shards of an array job (default: generated).
+    pub run_id: Option<String>,
+    /// This process's shard of an array job.
+    pub shard: Option<Shard>,
+    /// UTC time at which the measured phases start (a barrier for shards).
+    pub start_at: Option<SystemTime>,
+}
+
+/// One shard of an array job (e.g. a Kubernetes Indexed Job pod).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
 }
 
 impl Default for RunOptions {
@@ -50,6 +63,9 @@ impl Default for RunOptions {
             keep_data: false,
             progress: false,
             scenario_file: String::new(),
+            run_id: None,
+            shard: None,
+            start_at: None,
         }
     }
 }
@@ -351,19 +367,38 @@ pub async fn execute(
     }
     let started_at = utc_now();
     let date = date_of(&started_at);
-    let run_id = format!(
-        "{}-{}-{:06x}",
-        started_at
-            .get(..19)
-            .unwrap_or("")
-            .replace([':', '-'], "")
-            .replace('T', "-"),
-        plan.name,
-        fastrand::u32(..0x100_0000)
-    );
+    let run_id = match &opts.run_id {
+        Some(id) => id.clone(),
+        None => format!(
+            "{}-{}-{:06x}",
+            started_at
+                .get(..19)
+                .unwrap_or("")
+                .replace([':', '-'], "")
+                .replace('T', "-"),
+            plan.name,
+            fastrand::u32(..0x100_0000)
+        ),
+    };
+    if !run_id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || run_id.is_empty()
+    {
+        bail!("run id '{run_id}' may hold only letters, digits, '-', '_' and '.'");
+    }
+    // Each shard of an array job has its own prefix and result directory;
+    // `s3bench merge` joins them.
+    let (dir_name, run_prefix) = match opts.shard {
+        Some(s) => (
+            format!("{run_id}-shard{}", s.index),
+            format!("s3bench/{run_id}/shard-{}/", s.index),
+        ),
+        None => (run_id.clone(), format!("s3bench/{run_id}/")),
+    };
     // Validate where results go before any request is sent.
-    let dir = crate::report::prepare_out_dir(&opts.out, &run_id)?;
-    let run_prefix: Arc<str> = Arc::from(format!("s3bench/{run_id}/"));
+    let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
+    let run_prefix: Arc<str> = Arc::from(run_prefix);
 
     // Preflight: one plain sentence per unreachable endpoint, bad
     // credential or missing bucket, before anything is written.
@@ -420,7 +455,7 @@ pub async fn execute(
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            shard: None,
+            shard: opts.shard.map(|s| s.index),
         }],
         embedded,
         injection: if embedded {
@@ -511,6 +546,21 @@ pub async fn execute(
             targets: prepared,
         });
         crate::report::publish(&result, &dir)?;
+    }
+
+    if let Some(at) = opts.start_at {
+        match at.duration_since(SystemTime::now()) {
+            Ok(wait) => {
+                progress.note(&format!("waiting {wait:?} for the common start time"));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+            Err(_) => result.warnings.push(
+                "The common start time had passed when this shard finished preparing: shards did not start together.".into(),
+            ),
+        }
     }
 
     // Measured phases: rounds alternate targets (A B A B) so drift on the

@@ -444,3 +444,63 @@ mix = [{ op = "head", weight = 1 }]
         gp.ops["head"].count
     );
 }
+
+/// Two shards of an array job share a run id, write under their own
+/// prefixes, and merge into one result whose histograms are the exact sum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_merge_losslessly() {
+    use s3bench::run::Shard;
+    use s3bench::stats::{codec, summary::summarize};
+    let plan = plan(&single_target(
+        r#"latency = "1ms""#,
+        r#"size = "4KiB""#,
+        r#"[[phase]]
+name = "get"
+ops = 200
+concurrency = 4
+mix = [{ op = "get", weight = 1 }]"#,
+    ));
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut shards = Vec::new();
+    for index in 0..2 {
+        let o = RunOptions {
+            run_id: Some("sharded-run".into()),
+            shard: Some(Shard { index, count: 2 }),
+            ..opts(dir.path())
+        };
+        let targets = embedded_targets(&plan, &server);
+        let out = execute(plan.clone(), targets, true, o, Arc::new(Cancel::default()))
+            .await
+            .unwrap();
+        assert!(out.dir.ends_with(format!("sharded-run-shard{index}")));
+        assert_eq!(
+            out.result.run_prefix,
+            format!("s3bench/sharded-run/shard-{index}/")
+        );
+        shards.push(out.result);
+    }
+    let merged = s3bench::report::merge::merge(&shards).unwrap();
+    assert_eq!(merged.shards, 2);
+    assert_eq!(merged.hosts.len(), 2);
+    let get = &target(&merged, "get", "standard").ops["get"];
+    assert_eq!(get.count, 400);
+    assert_eq!(server.counters().requests("acc-gp", "GetObject"), 400);
+    let mut union = codec::decode(
+        &target(&shards[0], "get", "standard").ops["get"]
+            .histograms
+            .latency,
+    )
+    .unwrap();
+    union
+        .add(
+            codec::decode(
+                &target(&shards[1], "get", "standard").ops["get"]
+                    .histograms
+                    .latency,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(get.latency_us, summarize(&union));
+}
