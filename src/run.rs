@@ -12,8 +12,8 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult};
 use crate::report::model::{
-    ClientUsage, HostInfo, OpResult, PhaseResult, RoundResult, RunResult, SCHEMA_VERSION,
-    SessionResult, TargetInfo, TargetPhaseResult,
+    AttemptResult, ClientUsage, HostInfo, OpResult, PhaseResult, RoundResult, RunResult,
+    SCHEMA_VERSION, SessionResult, TargetInfo, TargetPhaseResult,
 };
 use crate::scenario::{InjectSpec, LatencySpec, Load, OpKind, Phase, Plan, TargetKind};
 use crate::server::{EmbeddedServer, Injection, LatencyDist, PrefixLimit, ServerConfig};
@@ -343,6 +343,23 @@ impl TargetAcc {
             sessions: self.sessions,
             rounds: self.rounds,
             timeseries: self.timeseries,
+            attempts: self
+                .total
+                .attempts
+                .ops
+                .iter()
+                .map(|(k, a)| {
+                    (
+                        k.clone(),
+                        AttemptResult {
+                            count: a.count,
+                            retries: a.retries,
+                            latency_us: summarize(&a.latency),
+                            histogram: crate::stats::codec::encode(&a.latency),
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }

@@ -303,6 +303,8 @@ async fn run_job(ctx: &Rc<ThreadCtx>, job: &Arc<Job>) -> ThreadResult {
             RefCell::new(h)
         }),
     });
+    // Attempts recorded by this thread's clients before this job are not its own.
+    let _ = crate::target::take_thread_log();
     let mut handles = Vec::new();
     let work = async {
         match job.kind {
@@ -335,8 +337,10 @@ async fn run_job(ctx: &Rc<ThreadCtx>, job: &Arc<Job>) -> ThreadResult {
             );
         }
     }
+    let mut recorder = std::mem::take(&mut *shared.recorder.borrow_mut());
+    recorder.attempts = crate::target::take_thread_log();
     ThreadResult {
-        recorder: std::mem::take(&mut *shared.recorder.borrow_mut()),
+        recorder,
         last_done: shared.last_done.get(),
     }
 }

@@ -383,6 +383,7 @@ mod tests {
             ops: Default::default(),
             warmup: Default::default(),
             sessions: Default::default(),
+            attempts: Default::default(),
             rounds: rounds
                 .iter()
                 .enumerate()

@@ -206,6 +206,7 @@ pub fn target_phase(
         ops,
         warmup: BTreeMap::new(),
         sessions: SessionResult::default(),
+        attempts: BTreeMap::new(),
         rounds: round_ops
             .into_iter()
             .enumerate()

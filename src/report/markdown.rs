@@ -332,6 +332,45 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
     errors_section(md, p);
     pacing_section(md, p);
     sessions_section(md, p);
+    attempts_section(md, p);
+}
+
+/// With retries on, each attempt was also timed on its own.
+fn attempts_section(md: &mut String, p: &PhaseResult) {
+    if p.targets.iter().all(|t| t.attempts.is_empty()) {
+        return;
+    }
+    line!(md, "### Attempts (retries enabled)");
+    line!(md);
+    line!(
+        md,
+        "Each attempt timed on its own; operation latency above spans all attempts of an operation."
+    );
+    line!(md);
+    let mut t = Table::numeric([
+        "target",
+        "S3 operation",
+        "attempts",
+        "retries",
+        "p50 [ms]",
+        "p99 [ms]",
+        "max [ms]",
+    ]);
+    for tr in &p.targets {
+        for (op, a) in &tr.attempts {
+            t.push([
+                tr.target.clone(),
+                op.clone(),
+                a.count.to_string(),
+                a.retries.to_string(),
+                fmt_ms(a.latency_us.p50),
+                fmt_ms(a.latency_us.p99),
+                fmt_ms(a.latency_us.max),
+            ]);
+        }
+    }
+    md.push_str(&t.render());
+    line!(md);
 }
 
 fn find<'a>(p: &'a PhaseResult, name: &str) -> Option<&'a TargetPhaseResult> {

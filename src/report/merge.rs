@@ -198,7 +198,44 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         sessions: merge_sessions(shards.iter().map(|t| &t.sessions)).context("CreateSession")?,
         rounds: merge_rounds(shards.iter().map(|t| t.rounds.as_slice())),
         timeseries: merge_timeseries(shards.iter().map(|t| t.timeseries.as_slice())),
+        attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
     })
+}
+
+/// Attempts merge like ops: counts add, histograms add exactly.
+fn merge_attempts<'a>(
+    maps: impl Iterator<Item = &'a BTreeMap<String, AttemptResult>>,
+) -> anyhow::Result<BTreeMap<String, AttemptResult>> {
+    let mut acc: BTreeMap<String, (u64, u64, Histogram<u64>)> = BTreeMap::new();
+    for m in maps {
+        for (k, a) in m {
+            let h = codec::decode(&a.histogram)?;
+            match acc.get_mut(k) {
+                Some(e) => {
+                    e.0 += a.count;
+                    e.1 += a.retries;
+                    e.2.add(&h)?;
+                }
+                None => {
+                    acc.insert(k.clone(), (a.count, a.retries, h));
+                }
+            }
+        }
+    }
+    Ok(acc
+        .into_iter()
+        .map(|(k, (count, retries, h))| {
+            (
+                k,
+                AttemptResult {
+                    count,
+                    retries,
+                    latency_us: summarize(&h),
+                    histogram: codec::encode(&h),
+                },
+            )
+        })
+        .collect())
 }
 
 fn merge_op_maps<'a>(

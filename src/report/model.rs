@@ -106,6 +106,23 @@ pub struct TargetPhaseResult {
     pub rounds: Vec<RoundResult>,
     /// One row per second per op.
     pub timeseries: Vec<SecondRow>,
+    /// Per S3 operation (GetObject, PutObject, ...): every attempt, retries
+    /// included. Recorded only when retries are enabled (`max_attempts > 1`);
+    /// then the endpoint's request counts match these, not `ops.*.requests`.
+    #[serde(default)]
+    pub attempts: BTreeMap<String, AttemptResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct AttemptResult {
+    /// Attempts sent (first attempts and retries).
+    pub count: u64,
+    /// Attempts after the first of their operation.
+    pub retries: u64,
+    /// Latency of single attempts in microseconds.
+    pub latency_us: LatencySummary,
+    /// Serialized histogram of attempt latency, ns.
+    pub histogram: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

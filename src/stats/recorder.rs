@@ -213,6 +213,58 @@ pub struct Second {
     pub in_flight: u64,
 }
 
+/// Every attempt of one S3 operation (retries included).
+#[derive(Debug, Clone)]
+pub struct AttemptStats {
+    pub count: u64,
+    /// Attempts after the first of their operation.
+    pub retries: u64,
+    pub latency: Histogram<u64>,
+}
+
+/// Attempts per S3 operation name (`GetObject`, ...); only filled when
+/// retries are enabled.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptLog {
+    pub ops: Vec<(String, AttemptStats)>,
+}
+
+impl AttemptLog {
+    pub fn record(&mut self, op: &str, ns: u64, retry: bool) {
+        let i = match self.ops.iter().position(|(k, _)| k == op) {
+            Some(i) => i,
+            None => {
+                self.ops.push((
+                    op.to_string(),
+                    AttemptStats {
+                        count: 0,
+                        retries: 0,
+                        latency: new_hist(3),
+                    },
+                ));
+                self.ops.len() - 1
+            }
+        };
+        let a = &mut self.ops[i].1;
+        a.count += 1;
+        a.retries += u64::from(retry);
+        record(&mut a.latency, ns);
+    }
+
+    pub fn merge(&mut self, other: &AttemptLog) {
+        for (k, o) in &other.ops {
+            match self.ops.iter_mut().find(|(m, _)| m == k) {
+                Some((_, m)) => {
+                    m.count += o.count;
+                    m.retries += o.retries;
+                    add_hist(&mut m.latency, &o.latency);
+                }
+                None => self.ops.push((k.clone(), o.clone())),
+            }
+        }
+    }
+}
+
 /// All that one thread records for one (phase, target, round).
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
@@ -220,6 +272,8 @@ pub struct Recorder {
     pub warmup: [Option<OpStats>; OP_SLOTS],
     /// Index = seconds since the measured part began.
     pub seconds: Vec<Second>,
+    /// Per-attempt timings (retries on only).
+    pub attempts: AttemptLog,
 }
 
 impl Recorder {
@@ -262,6 +316,7 @@ impl Recorder {
     pub fn merge(&mut self, other: &Recorder) {
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
+        self.attempts.merge(&other.attempts);
         if self.seconds.len() < other.seconds.len() {
             self.seconds
                 .resize_with(other.seconds.len(), Second::default);

@@ -5,6 +5,7 @@
 //! shared synthetic pattern, error classification, and CreateSession
 //! accounting.
 
+mod attempts;
 mod body;
 mod errors;
 mod session;
@@ -20,6 +21,7 @@ use aws_sdk_s3::config::{
 };
 use aws_smithy_http_client::tls;
 
+pub use attempts::take_thread_log;
 pub use body::synthetic_body;
 pub use errors::{ErrorKind, classify, describe_preflight};
 pub use session::{SessionDelta, SessionProbe};
@@ -143,6 +145,9 @@ impl TargetConfig {
         };
         if let Some(e) = &self.endpoint {
             b = b.endpoint_url(e);
+        }
+        if s.max_attempts > 1 {
+            b = b.interceptor(attempts::AttemptTimer);
         }
         aws_sdk_s3::Client::from_conf(b.build())
     }

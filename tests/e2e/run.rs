@@ -504,3 +504,44 @@ mix = [{ op = "get", weight = 1 }]"#,
         .unwrap();
     assert_eq!(get.latency_us, summarize(&union));
 }
+
+/// With retries on, every attempt is timed and counted on its own, and the
+/// endpoint's request count equals the attempts, not the operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_record_attempts_separately() {
+    let plan = plan(
+        &single_target(
+            r#"error_rate = 0.3
+error_status = 503
+error_code = "SlowDown""#,
+            r#"size = "4KiB""#,
+            r#"[client]
+max_attempts = 3
+[[phase]]
+name = "put"
+ops = 300
+concurrency = 4
+mix = [{ op = "put", weight = 1 }]"#,
+        )
+        .replace("[prepare]", "[prepare]\nenabled = false"),
+    );
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    let t = target(&r, "put", "standard");
+    let put = &t.ops["put"];
+    assert_eq!(put.count, 300);
+    let attempts = &t.attempts["PutObject"];
+    assert_eq!(
+        attempts.count,
+        server.counters().requests("acc-gp", "PutObject")
+    );
+    assert_eq!(
+        attempts.count - attempts.retries,
+        300,
+        "one first attempt per op"
+    );
+    assert!(attempts.retries > 60, "retries {}", attempts.retries);
+    // Three attempts at 30% each: about 2.7% of operations still fail.
+    assert!(put.errors < 30, "errors after retries: {}", put.errors);
+}
