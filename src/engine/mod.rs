@@ -26,6 +26,16 @@ use crate::stats::{Recorder, Sample};
 use crate::target::{SessionProbe, TargetConfig};
 use ops::{Mix, OpContext, Outcome, WorkerState};
 
+/// mimalloc instead of glibc malloc: the SDK allocates and frees a few
+/// hundred small objects per request (config bags, headers, signing
+/// strings), and glibc's arenas and fastbin consolidation showed up at 12% of
+/// the client's CPU. Measured on 4 KiB GETs, 16 in flight, client alone on
+/// one core: 226 -> 188 us of client CPU per request (median of 6 runs each,
+/// interleaved). It lives here because the engine is where that cost is
+/// paid; it applies to the whole process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A request that starts more than this after it was due started late
 /// because every worker was busy (the in-flight cap was reached).
 const LATE_TOLERANCE: Duration = Duration::from_millis(1);
