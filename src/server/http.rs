@@ -1,0 +1,810 @@
+//! Request plumbing: routing, authentication, fault injection, body
+//! reception, response bodies and the per-request bookkeeping.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
+
+use super::chunked::ChunkedDecoder;
+use super::counters::Op;
+use super::error::S3Error;
+use super::ingest::{Alg, Expectation, Ingest, Ingested, decode_b64};
+use super::inject::{Injection, key_prefix};
+use super::sigv4::{self, PayloadHash, SignedRequest};
+use super::store::SegmentChunks;
+use super::{State, ops, xml};
+
+pub(crate) type Resp = Response<RespBody>;
+
+/// Decoded query parameters, in request order.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(raw: Option<&str>) -> Query {
+        let Some(raw) = raw else {
+            return Query::default();
+        };
+        Query(
+            raw.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    let dec = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+                    (dec(k), dec(v))
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+/// Query parameters that select no sub-resource and may accompany any operation.
+const PASSIVE_PARAMS: &[&str] = &[
+    "x-id",
+    "list-type",
+    "prefix",
+    "delimiter",
+    "max-keys",
+    "continuation-token",
+    "start-after",
+    "encoding-type",
+    "fetch-owner",
+    "max-parts",
+    "part-number-marker",
+    "max-buckets",
+    "max-directory-buckets",
+    "bucket-region",
+    "response-content-type",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-cache-control",
+    "response-expires",
+];
+
+/// Query parameters that select an operation this endpoint implements.
+const OP_PARAMS: &[&str] = &[
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "delete",
+    "session",
+    "location",
+];
+
+/// Where a request points.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+fn decode_path_part(s: &str) -> Result<String, S3Error> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| {
+            S3Error::new(
+                400,
+                "InvalidURI",
+                "The request path is not valid UTF-8 after decoding.",
+            )
+        })
+}
+
+/// Path style `/bucket/key`, or virtual-host style when the Host's first
+/// label is a known bucket or a directory bucket name.
+pub(crate) fn parse_target(
+    host: Option<&str>,
+    path: &str,
+    is_bucket: impl Fn(&str) -> bool,
+) -> Result<Target, S3Error> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if let Some(host) = host {
+        let name = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        let is_ip = name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[');
+        if !is_ip
+            && let Some((label, _)) = name.split_once('.')
+            && (is_bucket(label) || label.ends_with("--x-s3"))
+        {
+            return Ok(Target {
+                bucket: Some(label.to_string()),
+                key: (!path.is_empty())
+                    .then(|| decode_path_part(path))
+                    .transpose()?,
+            });
+        }
+    }
+    if path.is_empty() {
+        return Ok(Target::default());
+    }
+    let (bucket, key) = match path.split_once('/') {
+        Some((b, k)) => (b, (!k.is_empty()).then_some(k)),
+        None => (path, None),
+    };
+    Ok(Target {
+        bucket: Some(decode_path_part(bucket)?),
+        key: key.map(decode_path_part).transpose()?,
+    })
+}
+
+/// The operation a request names, or the 501 that explains what is missing.
+pub(crate) fn classify(
+    method: &Method,
+    target: &Target,
+    q: &Query,
+    copy_source: bool,
+) -> Result<Op, S3Error> {
+    if let Some((name, _)) = q.0.iter().find(|(k, _)| {
+        !PASSIVE_PARAMS.contains(&k.as_str())
+            && !OP_PARAMS.contains(&k.as_str())
+            && !k.starts_with("X-Amz-")
+    }) {
+        return Err(S3Error::not_implemented(&format!(
+            "the '{name}' sub-resource"
+        )));
+    }
+    let unsupported = |what: &str| Err(S3Error::not_implemented(what));
+    let Some(_) = &target.bucket else {
+        return match *method {
+            Method::GET if q.get("x-id") == Some("ListDirectoryBuckets") => {
+                Ok(Op::ListDirectoryBuckets)
+            }
+            Method::GET => Ok(Op::ListBuckets),
+            _ => unsupported(&format!("{method} on the service root")),
+        };
+    };
+    if target.key.is_none() {
+        return match *method {
+            Method::GET if q.has("session") => Ok(Op::CreateSession),
+            Method::GET if q.has("location") => Ok(Op::GetBucketLocation),
+            Method::GET if q.has("uploads") => unsupported("ListMultipartUploads"),
+            Method::GET if q.get("list-type") == Some("2") => Ok(Op::ListObjectsV2),
+            Method::GET => unsupported("ListObjects (version 1); use ListObjectsV2"),
+            Method::PUT => Ok(Op::CreateBucket),
+            Method::HEAD => Ok(Op::HeadBucket),
+            Method::DELETE => Ok(Op::DeleteBucket),
+            Method::POST if q.has("delete") => Ok(Op::DeleteObjects),
+            _ => unsupported(&format!("{method} on a bucket")),
+        };
+    }
+    Ok(match *method {
+        Method::GET if q.has("uploadId") => Op::ListParts,
+        Method::GET | Method::HEAD if q.has("partNumber") => {
+            return unsupported("GetObject by partNumber");
+        }
+        Method::GET => Op::GetObject,
+        Method::HEAD => Op::HeadObject,
+        Method::PUT if q.has("partNumber") && q.has("uploadId") && copy_source => {
+            Op::UploadPartCopy
+        }
+        Method::PUT if q.has("partNumber") && q.has("uploadId") => Op::UploadPart,
+        Method::PUT if copy_source => Op::CopyObject,
+        Method::PUT => Op::PutObject,
+        Method::DELETE if q.has("uploadId") => Op::AbortMultipartUpload,
+        Method::DELETE => Op::DeleteObject,
+        Method::POST if q.has("uploads") => Op::CreateMultipartUpload,
+        Method::POST if q.has("uploadId") => Op::CompleteMultipartUpload,
+        _ => return unsupported(&format!("{method} on an object")),
+    })
+}
+
+/// One request in flight.
+pub(crate) struct Req<'a> {
+    pub state: &'a State,
+    pub parts: &'a Parts,
+    body: Option<Incoming>,
+    pub bucket: String,
+    pub key: String,
+    pub query: Query,
+    pub op: Op,
+    pub auth: Option<SignedRequest>,
+    pub bytes_in: u64,
+    /// When the request was fully received; injected latency counts from here.
+    pub received_at: Instant,
+    pub request_id: String,
+}
+
+impl Req<'_> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub(crate) fn is_head(&self) -> bool {
+        self.parts.method == Method::HEAD
+    }
+
+    fn payload(&self) -> PayloadHash {
+        self.auth
+            .as_ref()
+            .map_or(PayloadHash::Unsigned, |a| a.payload.clone())
+    }
+
+    /// Receives the body, decoding aws-chunked framing, computing `algs`
+    /// plus whatever the client asked to be checked, and verifying those.
+    pub(crate) async fn read_body(
+        &mut self,
+        mut algs: Vec<Alg>,
+        max: u64,
+    ) -> Result<Ingested, S3Error> {
+        let payload = self.payload();
+        let chunked = payload.is_streaming()
+            || self
+                .header("content-encoding")
+                .is_some_and(|v| v.split(',').any(|e| e.trim() == "aws-chunked"));
+        let mut expect = Vec::new();
+        if let PayloadHash::Sha256(h) = payload {
+            expect.push(Expectation {
+                alg: Alg::Sha256,
+                value: Some(h.to_vec()),
+                source: "x-amz-content-sha256".into(),
+            });
+        }
+        if let Some(md5) = self.header("content-md5") {
+            let value = decode_b64(md5).filter(|v| v.len() == 16).ok_or_else(|| {
+                S3Error::new(
+                    400,
+                    "InvalidDigest",
+                    "The Content-MD5 you specified is not valid.",
+                )
+            })?;
+            expect.push(Expectation {
+                alg: Alg::Md5,
+                value: Some(value),
+                source: "content-md5".into(),
+            });
+        }
+        // On CompleteMultipartUpload these headers carry the whole object's
+        // checksum, not the XML body's.
+        let checksum_headers = self.op != Op::CompleteMultipartUpload;
+        for (name, value) in &self.parts.headers {
+            if !checksum_headers {
+                break;
+            }
+            if let Some(alg) = Alg::from_checksum_header(name.as_str()) {
+                let value = value.to_str().ok().and_then(decode_b64).ok_or_else(|| {
+                    S3Error::invalid_request(format!("The {name} header is not valid base64."))
+                })?;
+                expect.push(Expectation {
+                    alg,
+                    value: Some(value),
+                    source: name.as_str().to_string(),
+                });
+            }
+        }
+        if chunked && let Some(trailer) = self.header("x-amz-trailer") {
+            for name in trailer.split(',').map(|t| t.trim().to_ascii_lowercase()) {
+                if let Some(alg) = Alg::from_checksum_header(&name) {
+                    expect.push(Expectation {
+                        alg,
+                        value: None,
+                        source: name,
+                    });
+                }
+            }
+        }
+        for e in &expect {
+            if !algs.contains(&e.alg) {
+                algs.push(e.alg);
+            }
+        }
+        let declared = if chunked {
+            self.header("x-amz-decoded-content-length")
+        } else {
+            self.header("content-length")
+        }
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|_| {
+                S3Error::invalid_argument("The content length header is not a number.")
+            })
+        })
+        .transpose()?;
+        let too_large = || {
+            S3Error::new(
+                400,
+                "EntityTooLarge",
+                format!("Your proposed upload exceeds the maximum allowed size of {max} bytes."),
+            )
+        };
+        if declared.is_some_and(|d| d > max) {
+            return Err(too_large());
+        }
+        let mut ingest = Ingest::new(algs, declared.unwrap_or(0));
+        let mut decoder = chunked.then(ChunkedDecoder::default);
+        let mut decoded = Vec::new();
+        if let Some(mut body) = self.body.take() {
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| {
+                    S3Error::new(
+                        400,
+                        "IncompleteBody",
+                        format!("The request body could not be read: {e}."),
+                    )
+                })?;
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                match &mut decoder {
+                    Some(d) => {
+                        d.feed(data, &mut decoded)
+                            .map_err(|e| S3Error::new(400, "IncompleteBody", e.to_string()))?;
+                        for c in decoded.drain(..) {
+                            ingest.push(&c);
+                        }
+                    }
+                    None => ingest.push(&data),
+                }
+                if ingest.len() > max {
+                    return Err(too_large());
+                }
+            }
+        }
+        if let Some(d) = decoder {
+            let trailers = d
+                .finish()
+                .map_err(|e| S3Error::new(400, "IncompleteBody", e.to_string()))?;
+            for (name, value) in trailers {
+                if let Some(e) = expect
+                    .iter_mut()
+                    .find(|e| e.source == name && e.value.is_none())
+                {
+                    e.value = Some(decode_b64(&value).ok_or_else(|| {
+                        S3Error::invalid_request(format!("The {name} trailer is not valid base64."))
+                    })?);
+                }
+            }
+        }
+        if declared.is_some_and(|d| d != ingest.len()) {
+            return Err(S3Error::new(
+                400,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the length header.",
+            ));
+        }
+        let got = ingest.finish();
+        self.bytes_in = got.len;
+        self.received_at = Instant::now();
+        got.verify(&expect)?;
+        Ok(got)
+    }
+
+    /// Discards an unread body so the connection stays usable.
+    async fn drain(&mut self) {
+        if let Some(mut body) = self.body.take() {
+            while let Some(Ok(_)) = body.frame().await {}
+            self.received_at = Instant::now();
+        }
+    }
+}
+
+/// Response body: empty, one buffer, or object chunks, optionally paced.
+pub(crate) struct RespBody {
+    inner: Inner,
+    remaining: u64,
+    pace: Option<Pace>,
+}
+
+enum Inner {
+    Full(Option<Bytes>),
+    Chunks(SegmentChunks),
+}
+
+struct Pace {
+    bytes_per_sec: u64,
+    chunk: usize,
+    start: Option<Instant>,
+    sent: u64,
+    pending: Option<Bytes>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl RespBody {
+    pub(crate) fn empty() -> RespBody {
+        RespBody {
+            inner: Inner::Full(None),
+            remaining: 0,
+            pace: None,
+        }
+    }
+
+    pub(crate) fn full(b: impl Into<Bytes>) -> RespBody {
+        let b: Bytes = b.into();
+        RespBody {
+            remaining: b.len() as u64,
+            inner: Inner::Full((!b.is_empty()).then_some(b)),
+            pace: None,
+        }
+    }
+
+    pub(crate) fn chunks(c: SegmentChunks, len: u64) -> RespBody {
+        RespBody {
+            inner: Inner::Chunks(c),
+            remaining: len,
+            pace: None,
+        }
+    }
+
+    fn paced(mut self, bytes_per_sec: u64) -> RespBody {
+        if bytes_per_sec > 0 {
+            self.pace = Some(Pace {
+                bytes_per_sec,
+                // About 20 ms of data per write, so pacing is smooth but cheap.
+                chunk: (bytes_per_sec / 50).clamp(1024, 256 * 1024) as usize,
+                start: None,
+                sent: 0,
+                pending: None,
+                sleep: None,
+            });
+        }
+        self
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    fn next_chunk(&mut self) -> Option<Bytes> {
+        match &mut self.inner {
+            Inner::Full(b) => b.take(),
+            Inner::Chunks(c) => c.next(),
+        }
+    }
+}
+
+impl Body for RespBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let Some(pace) = &mut this.pace else {
+            let chunk = this.next_chunk();
+            if let Some(c) = &chunk {
+                this.remaining = this.remaining.saturating_sub(c.len() as u64);
+            }
+            return Poll::Ready(chunk.map(|c| Ok(Frame::data(c))));
+        };
+        if let Some(sleep) = &mut pace.sleep {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            pace.sleep = None;
+        }
+        let next = match pace.pending.take() {
+            Some(p) => Some(p),
+            None => match &mut this.inner {
+                Inner::Full(b) => b.take(),
+                Inner::Chunks(c) => c.next(),
+            },
+        };
+        let Some(mut chunk) = next else {
+            return Poll::Ready(None);
+        };
+        if chunk.len() > pace.chunk {
+            pace.pending = Some(chunk.split_off(pace.chunk));
+        }
+        let start = *pace.start.get_or_insert_with(Instant::now);
+        pace.sent += chunk.len() as u64;
+        this.remaining = this.remaining.saturating_sub(chunk.len() as u64);
+        let due = start + Duration::from_secs_f64(pace.sent as f64 / pace.bytes_per_sec as f64);
+        if due > Instant::now() {
+            pace.sleep = Some(Box::pin(tokio::time::sleep_until(due.into())));
+        }
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0 && self.pace.as_ref().is_none_or(|p| p.sleep.is_none())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+fn error_response(e: &S3Error, req: &Req<'_>) -> Resp {
+    let resource = req.parts.uri.path();
+    let mut resp = if req.is_head() {
+        Response::new(RespBody::empty())
+    } else {
+        let body = xml::error_body(&e.code, &e.message, &req.request_id, resource);
+        let mut r = Response::new(RespBody::full(body));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        r
+    };
+    *resp.status_mut() = e.status;
+    resp
+}
+
+fn authenticate(req: &mut Req<'_>) -> Result<(), S3Error> {
+    let state = req.state;
+    let now = SystemTime::now();
+    let signed = sigv4::parse(req.parts, &state.region, now)?;
+    if signed.security_token.is_some() {
+        return Err(S3Error::new(
+            403,
+            "InvalidToken",
+            "This endpoint issues no security tokens; sign with its access key or an S3 Express session.",
+        ));
+    }
+    let unknown_key = || {
+        S3Error::new(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS access key ID you provided does not exist in our records.",
+        )
+    };
+    let session = match &signed.session_token {
+        Some(token) => {
+            let s = state.sessions.lookup(token, now)?;
+            if s.access_key != signed.access_key {
+                return Err(unknown_key());
+            }
+            sigv4::verify(req.parts, &signed, &s.secret_key)?;
+            Some(s)
+        }
+        None => {
+            if signed.access_key != state.access_key {
+                return Err(unknown_key());
+            }
+            sigv4::verify(req.parts, &signed, &state.secret_key)?;
+            None
+        }
+    };
+    if let Some(s) = &session {
+        if req.op == Op::CreateSession {
+            return Err(S3Error::access_denied(
+                "CreateSession must be signed with account credentials, not a session.",
+            ));
+        }
+        if req.bucket != s.bucket {
+            return Err(S3Error::access_denied(format!(
+                "The session token was issued for bucket {}, not {}.",
+                s.bucket,
+                if req.bucket.is_empty() {
+                    "the service root"
+                } else {
+                    &req.bucket
+                }
+            )));
+        }
+        if s.read_only && is_write(&req.parts.method) {
+            return Err(S3Error::access_denied(
+                "The session is ReadOnly and cannot be used to modify the bucket.",
+            ));
+        }
+    }
+    req.auth = Some(signed);
+    Ok(())
+}
+
+fn is_write(m: &Method) -> bool {
+    matches!(*m, Method::PUT | Method::POST | Method::DELETE)
+}
+
+/// Fault injection for object-level operations, after authentication.
+fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<(), S3Error> {
+    if req.op.is_control_plane() || req.op == Op::HeadBucket {
+        return Ok(());
+    }
+    if inj.error_rate > 0.0 && fastrand::f64() < inj.error_rate {
+        let code = if inj.error_code.is_empty() {
+            "InternalError"
+        } else {
+            &inj.error_code
+        };
+        let status = if inj.error_status == 0 {
+            500
+        } else {
+            inj.error_status
+        };
+        return Err(S3Error::custom(status, code, "Injected error."));
+    }
+    if let Some(limit) = inj.prefix_limit {
+        let prefix = match req.op {
+            Op::ListObjectsV2 => key_prefix(req.query.get("prefix").unwrap_or("")),
+            Op::DeleteObjects => return Ok(()),
+            _ => key_prefix(&req.key),
+        };
+        let write = is_write(&req.parts.method);
+        if !site.limiter.admit(limit, prefix, write, Instant::now()) {
+            return Err(S3Error::new(
+                503,
+                "SlowDown",
+                "Please reduce your request rate.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The hyper service function.
+pub(crate) async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Resp, Infallible> {
+    let (parts, body) = request.into_parts();
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host());
+    let query = Query::parse(parts.uri.query());
+    let routed =
+        parse_target(host, parts.uri.path(), |b| state.store.get(b).is_some()).and_then(|t| {
+            let copy = parts.headers.contains_key("x-amz-copy-source");
+            classify(&parts.method, &t, &query, copy).map(|op| (t, op))
+        });
+    let (target, op, route_err) = match routed {
+        Ok((t, op)) => (t, op, None),
+        Err(e) => (Target::default(), Op::Unsupported, Some(e)),
+    };
+    let mut req = Req {
+        state: &state,
+        parts: &parts,
+        body: Some(body),
+        bucket: target.bucket.unwrap_or_default(),
+        key: target.key.unwrap_or_default(),
+        query,
+        op,
+        auth: None,
+        bytes_in: 0,
+        received_at: Instant::now(),
+        request_id: state.next_request_id(),
+    };
+    let site = state.site(&req.bucket);
+    let inj = site.injection();
+    let result = match route_err {
+        Some(e) => match authenticate(&mut req) {
+            Ok(()) => Err(e),
+            Err(auth) => Err(auth),
+        },
+        None => match authenticate(&mut req) {
+            Err(e) => Err(e),
+            Ok(()) => match inj.as_deref().map(|i| inject_fault(&req, &site, i)) {
+                Some(Err(e)) => Err(e),
+                _ => ops::execute(&mut req).await,
+            },
+        },
+    };
+    req.drain().await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => error_response(&e, &req),
+    };
+    if let Some(inj) = inj.as_deref() {
+        if let Some(lat) = &inj.latency {
+            state
+                .timer
+                .sleep_until(req.received_at + lat.sample())
+                .await;
+        }
+        if let Some(bw) = inj.bandwidth {
+            let body = std::mem::replace(resp.body_mut(), RespBody::empty());
+            *resp.body_mut() = body.paced(bw);
+        }
+    }
+    state.wait_stall().await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&req.request_id) {
+        h.insert("x-amz-request-id", v);
+    }
+    h.insert("x-amz-id-2", state.host_id.clone());
+    h.insert(http::header::SERVER, HeaderValue::from_static("s3bench"));
+    let status = resp.status();
+    let bytes_out = if req.is_head() { 0 } else { resp.body().len() };
+    site.counters
+        .record(op, status.as_u16() >= 400, req.bytes_in, bytes_out);
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(host: &str, path: &str) -> Target {
+        parse_target(Some(host), path, |b| b == "known").unwrap()
+    }
+
+    #[test]
+    fn path_and_virtual_host_addressing() {
+        let t = |b: &str, k: Option<&str>| Target {
+            bucket: Some(b.into()),
+            key: k.map(Into::into),
+        };
+        assert_eq!(
+            target("127.0.0.1:9000", "/b/k%20x/y"),
+            t("b", Some("k x/y"))
+        );
+        assert_eq!(target("127.0.0.1:9000", "/b/"), t("b", None));
+        assert_eq!(target("127.0.0.1:9000", "/b"), t("b", None));
+        assert_eq!(target("127.0.0.1:9000", "/"), Target::default());
+        assert_eq!(target("known.localhost:9000", "/k"), t("known", Some("k")));
+        assert_eq!(
+            target(
+                "x--use1-az4--x-s3.s3express-use1-az4.us-east-1.amazonaws.com",
+                "/"
+            ),
+            t("x--use1-az4--x-s3", None)
+        );
+        assert_eq!(target("localhost:9000", "/b/k"), t("b", Some("k")));
+        assert_eq!(target("unknown.localhost", "/b/k"), t("b", Some("k")));
+        assert!(parse_target(None, "/b/%FF", |_| false).is_err());
+    }
+
+    #[test]
+    fn operations_are_classified_from_method_and_query() {
+        let obj = Target {
+            bucket: Some("b".into()),
+            key: Some("k".into()),
+        };
+        let bucket = Target {
+            bucket: Some("b".into()),
+            key: None,
+        };
+        let c = |m: Method, t: &Target, q: &str| classify(&m, t, &Query::parse(Some(q)), false);
+        assert_eq!(c(Method::GET, &obj, "x-id=GetObject"), Ok(Op::GetObject));
+        assert_eq!(
+            c(Method::PUT, &obj, "partNumber=1&uploadId=u"),
+            Ok(Op::UploadPart)
+        );
+        assert_eq!(
+            c(Method::POST, &obj, "uploads"),
+            Ok(Op::CreateMultipartUpload)
+        );
+        assert_eq!(
+            c(Method::DELETE, &obj, "uploadId=u"),
+            Ok(Op::AbortMultipartUpload)
+        );
+        assert_eq!(c(Method::GET, &bucket, "session"), Ok(Op::CreateSession));
+        assert_eq!(
+            c(Method::GET, &bucket, "list-type=2&prefix=a"),
+            Ok(Op::ListObjectsV2)
+        );
+        assert_eq!(c(Method::POST, &bucket, "delete"), Ok(Op::DeleteObjects));
+        assert_eq!(
+            c(Method::GET, &Target::default(), "x-id=ListDirectoryBuckets"),
+            Ok(Op::ListDirectoryBuckets)
+        );
+        assert_eq!(
+            c(Method::GET, &obj, "acl").unwrap_err().code,
+            "NotImplemented"
+        );
+        assert_eq!(c(Method::GET, &bucket, "").unwrap_err().status, 501);
+        let copy = classify(&Method::PUT, &obj, &Query::default(), true);
+        assert_eq!(copy, Ok(Op::CopyObject));
+    }
+}

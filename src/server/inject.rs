@@ -1,0 +1,425 @@
+//! Fault and latency injection: latency distributions, a precise timer,
+//! per-prefix request-rate limits and the bandwidth pacer's arithmetic.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+/// Faults and delays applied to one bucket's requests.
+///
+/// Latency applies to every request on the bucket (CreateSession included);
+/// the error rate and prefix limit apply to object-level operations only,
+/// so the SDK's session handshake and bucket setup are never failed on purpose.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Injection {
+    /// Added before the response head is sent, counted from the moment the
+    /// request (body included) was fully received.
+    pub latency: Option<LatencyDist>,
+    /// Response body bytes per second, per request.
+    pub bandwidth: Option<u64>,
+    /// Fraction (0..=1) of object requests answered with `error_status`/`error_code`.
+    pub error_rate: f64,
+    /// HTTP status of injected errors, e.g. 503.
+    pub error_status: u16,
+    /// S3 error code of injected errors, e.g. `"SlowDown"`.
+    pub error_code: String,
+    /// A General Purpose partition's request-rate limit, per key prefix.
+    pub prefix_limit: Option<PrefixLimit>,
+}
+
+impl Injection {
+    pub(crate) fn is_noop(&self) -> bool {
+        self.latency.is_none()
+            && self.bandwidth.is_none()
+            && self.error_rate <= 0.0
+            && self.prefix_limit.is_none()
+    }
+}
+
+/// A distribution of injected latencies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatencyDist {
+    Fixed(Duration),
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
+    /// Log-normal with the given median and 99th percentile.
+    LogNormal {
+        p50: Duration,
+        p99: Duration,
+    },
+}
+
+/// z-score of the 99th percentile of the standard normal distribution.
+const Z_P99: f64 = 2.326_347_874;
+
+/// No sampled latency exceeds this, whatever the distribution's tail.
+const MAX_LATENCY: Duration = Duration::from_secs(600);
+
+impl LatencyDist {
+    pub fn sample(&self) -> Duration {
+        let d = match self {
+            LatencyDist::Fixed(d) => *d,
+            LatencyDist::Uniform { min, max } => {
+                let (lo, hi) = if min <= max {
+                    (*min, *max)
+                } else {
+                    (*max, *min)
+                };
+                lo + (hi - lo).mul_f64(fastrand::f64())
+            }
+            LatencyDist::LogNormal { p50, p99 } => {
+                let m = p50.as_secs_f64().max(1e-9);
+                let sigma = (p99.as_secs_f64().max(m) / m).ln() / Z_P99;
+                // Box-Muller; 1 - f64() lies in (0, 1], so ln() is finite.
+                let u1 = 1.0 - fastrand::f64();
+                let u2 = fastrand::f64();
+                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                Duration::try_from_secs_f64(m * (sigma * z).exp()).unwrap_or(MAX_LATENCY)
+            }
+        };
+        d.min(MAX_LATENCY)
+    }
+}
+
+/// Request-rate limit of one key prefix, as S3 applies per partition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrefixLimit {
+    /// GET/HEAD (and ListObjectsV2) per second; 0 means unlimited.
+    pub reads_per_sec: u32,
+    /// PUT/POST/DELETE/COPY per second; 0 means unlimited.
+    pub writes_per_sec: u32,
+}
+
+impl PrefixLimit {
+    /// The documented minimum per partitioned prefix.
+    pub const S3_DEFAULT: PrefixLimit = PrefixLimit {
+        reads_per_sec: 5500,
+        writes_per_sec: 3500,
+    };
+}
+
+/// The partition prefix of a key: everything up to and including its last `/`.
+pub(crate) fn key_prefix(key: &str) -> &str {
+    key.rfind('/').map_or("", |i| &key[..=i])
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// Capacity is a tenth of a second of the rate: bursts are short, so the
+    /// admitted count over a window is close to rate x window.
+    fn admit(&mut self, rate: u32, now: Instant) -> bool {
+        let rate = f64::from(rate);
+        let cap = (rate / 10.0).max(1.0);
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(cap);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Token buckets per (prefix, read|write) of one bucket.
+#[derive(Default)]
+pub(crate) struct PrefixLimiter {
+    buckets: Mutex<HashMap<String, [Option<TokenBucket>; 2]>>,
+}
+
+/// Prefixes tracked before idle ones are dropped.
+const MAX_TRACKED_PREFIXES: usize = 100_000;
+
+impl PrefixLimiter {
+    pub(crate) fn admit(
+        &self,
+        limit: PrefixLimit,
+        prefix: &str,
+        write: bool,
+        now: Instant,
+    ) -> bool {
+        let rate = if write {
+            limit.writes_per_sec
+        } else {
+            limit.reads_per_sec
+        };
+        if rate == 0 {
+            return true;
+        }
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_TRACKED_PREFIXES && !map.contains_key(prefix) {
+            // An idle prefix's bucket is full again, so forgetting it changes nothing.
+            map.retain(|_, tb| {
+                tb.iter()
+                    .flatten()
+                    .any(|b| now.saturating_duration_since(b.last) < Duration::from_secs(1))
+            });
+        }
+        let slot = &mut map.entry(prefix.to_string()).or_default()[usize::from(write)];
+        let tb = slot.get_or_insert(TokenBucket {
+            tokens: (f64::from(rate) / 10.0).max(1.0),
+            last: now,
+        });
+        tb.admit(rate, now)
+    }
+}
+
+/// Sub-millisecond sleeps without spinning.
+///
+/// tokio's timer wheel has 1 ms resolution and rounds up, which would add up
+/// to 1 ms to every injected latency. This timer is one OS thread with a
+/// deadline heap that waits on a condvar (futex) with the thread's timer
+/// slack set to 1 ns, then completes a oneshot that wakes the waiting task.
+/// Waking the timer thread and then the task takes ~20-150 us depending on
+/// load; the timer fires early by a running average of that delay, so the
+/// task resumes close to its deadline instead of consistently after it.
+pub(crate) struct PreciseTimer {
+    shared: Arc<TimerShared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Running average of fire-to-resume delay, in nanoseconds.
+    wake_delay_ns: AtomicU64,
+}
+
+/// Never fire more than this early, whatever the measured delay.
+const MAX_COMPENSATION_NS: u64 = 300_000;
+
+struct TimerShared {
+    state: Mutex<TimerState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct TimerState {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+    shutdown: bool,
+}
+
+struct Entry {
+    deadline: Instant,
+    seq: u64,
+    tx: oneshot::Sender<()>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest deadline on top.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+impl PreciseTimer {
+    pub(crate) fn start(tids: Arc<Mutex<Vec<i32>>>) -> std::io::Result<PreciseTimer> {
+        let shared = Arc::new(TimerShared {
+            state: Mutex::new(TimerState::default()),
+            wake: Condvar::new(),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("s3bench-srv-timer".into())
+            .spawn(move || {
+                // SAFETY: prctl(PR_SET_TIMERSLACK) and gettid only affect the
+                // calling thread and take no pointers.
+                unsafe {
+                    libc::prctl(libc::PR_SET_TIMERSLACK, 1u64, 0u64, 0u64, 0u64);
+                    tids.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(libc::gettid());
+                }
+                timer_loop(&s);
+            })?;
+        Ok(PreciseTimer {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            wake_delay_ns: AtomicU64::new(50_000),
+        })
+    }
+
+    /// Completes at `deadline`, typically within +-0.05 ms of it.
+    pub(crate) async fn sleep_until(&self, deadline: Instant) {
+        let now = Instant::now();
+        if deadline <= now {
+            return;
+        }
+        let comp = Duration::from_nanos(self.wake_delay_ns.load(Ordering::Relaxed));
+        let fire_at = deadline.checked_sub(comp).unwrap_or(deadline);
+        if fire_at <= now {
+            return;
+        }
+        self.wait(fire_at).await;
+        let delay = Instant::now().saturating_duration_since(fire_at).as_nanos() as u64;
+        // EWMA with weight 1/8; races between tasks only blur the average.
+        let old = self.wake_delay_ns.load(Ordering::Relaxed);
+        let new = (old * 7 + delay.min(MAX_COMPENSATION_NS)) / 8;
+        self.wake_delay_ns.store(new, Ordering::Relaxed);
+    }
+
+    async fn wait(&self, deadline: Instant) {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            if st.shutdown {
+                return;
+            }
+            st.seq += 1;
+            let seq = st.seq;
+            let earliest = st.heap.peek().is_none_or(|top| deadline < top.deadline);
+            st.heap.push(Entry { deadline, seq, tx });
+            if earliest {
+                self.shared.wake.notify_one();
+            }
+        }
+        // An error means the timer shut down; the server is going away anyway.
+        let _ = rx.await;
+    }
+
+    /// Ends the timer thread; pending and later sleeps complete at once.
+    pub(crate) fn stop(&self) {
+        {
+            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.shutdown = true;
+            st.heap.clear();
+        }
+        self.shared.wake.notify_one();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for PreciseTimer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn timer_loop(shared: &TimerShared) {
+    let mut st = shared.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if st.shutdown {
+            return;
+        }
+        let now = Instant::now();
+        while st.heap.peek().is_some_and(|top| top.deadline <= now) {
+            if let Some(e) = st.heap.pop() {
+                let _ = e.tx.send(());
+            }
+        }
+        st = match st.heap.peek() {
+            None => shared.wake.wait(st).unwrap_or_else(|e| e.into_inner()),
+            Some(top) => {
+                let wait = top.deadline.saturating_duration_since(now);
+                shared
+                    .wake
+                    .wait_timeout(st, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lognormal_hits_its_percentiles() {
+        let d = LatencyDist::LogNormal {
+            p50: Duration::from_millis(10),
+            p99: Duration::from_millis(50),
+        };
+        let mut v: Vec<f64> = (0..20_000)
+            .map(|_| d.sample().as_secs_f64() * 1e3)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        let p50 = v[v.len() / 2];
+        let p99 = v[v.len() * 99 / 100];
+        assert!((9.0..11.0).contains(&p50), "p50 {p50}");
+        assert!((42.0..60.0).contains(&p99), "p99 {p99}");
+    }
+
+    #[test]
+    fn uniform_stays_in_range() {
+        let d = LatencyDist::Uniform {
+            min: Duration::from_millis(2),
+            max: Duration::from_millis(4),
+        };
+        for _ in 0..1000 {
+            let s = d.sample();
+            assert!(s >= Duration::from_millis(2) && s <= Duration::from_millis(4));
+        }
+    }
+
+    #[test]
+    fn prefix_of_key() {
+        assert_eq!(key_prefix("a/b/c"), "a/b/");
+        assert_eq!(key_prefix("abc"), "");
+        assert_eq!(key_prefix("a/"), "a/");
+    }
+
+    #[test]
+    fn token_bucket_admits_the_rate_and_prefixes_are_independent() {
+        let lim = PrefixLimiter::default();
+        let limit = PrefixLimit {
+            reads_per_sec: 100,
+            writes_per_sec: 0,
+        };
+        let t0 = Instant::now();
+        // 1000 attempts spread evenly over 2 s on one prefix.
+        let admitted = (0..1000)
+            .filter(|i| lim.admit(limit, "p/", false, t0 + Duration::from_millis(i * 2)))
+            .count();
+        assert!((195..=215).contains(&admitted), "admitted {admitted}");
+        assert!(lim.admit(limit, "q/", false, t0 + Duration::from_secs(2)));
+        // Writes are unlimited here.
+        assert!((0..1000).all(|_| lim.admit(limit, "p/", true, t0)));
+    }
+
+    #[tokio::test]
+    async fn precise_timer_is_far_better_than_a_millisecond() {
+        let timer = PreciseTimer::start(Arc::default()).unwrap();
+        let mut errors = Vec::new();
+        for _ in 0..100 {
+            let deadline = Instant::now() + Duration::from_micros(2500);
+            timer.sleep_until(deadline).await;
+            let now = Instant::now();
+            let err_us = if now >= deadline {
+                (now - deadline).as_micros() as i64
+            } else {
+                -((deadline - now).as_micros() as i64)
+            };
+            errors.push(err_us);
+        }
+        errors.sort();
+        let (p10, p50, p90) = (errors[10], errors[50], errors[90]);
+        eprintln!("precise timer error [us]: p10 {p10} p50 {p50} p90 {p90}");
+        assert!(p50.abs() < 250, "median error {p50} us");
+        assert!(p10 > -350, "fired too early: p10 {p10} us");
+    }
+}

@@ -1,0 +1,823 @@
+//! The S3 operations.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::{HeaderValue, Response, StatusCode};
+use md5::{Digest as _, Md5};
+use percent_encoding::percent_decode_str;
+
+use super::counters::Op;
+use super::dates;
+use super::error::S3Error;
+use super::http::{Req, Resp, RespBody};
+use super::ingest::{Alg, digest_segments};
+use super::store::{
+    Bucket, BucketKind, ListQuery, MAX_PART_NUMBER, Object, Part, Segment, Upload, bucket_az,
+    classify_bucket_name, slice_segments,
+};
+use super::xml::{self, HEAD, NS, elem, esc};
+
+/// Largest single PUT or part, as in S3.
+const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
+/// Largest XML request body accepted.
+const MAX_XML: u64 = 4 * 1024 * 1024;
+
+pub(crate) async fn execute(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+    match req.op {
+        Op::ListBuckets => list_buckets(req, BucketKind::General),
+        Op::ListDirectoryBuckets => list_buckets(req, BucketKind::Directory),
+        Op::CreateBucket => create_bucket(req).await,
+        Op::HeadBucket => head_bucket(req),
+        Op::DeleteBucket => {
+            req.state.store.delete(&req.bucket)?;
+            Ok(no_content())
+        }
+        Op::GetBucketLocation => get_bucket_location(req),
+        Op::CreateSession => create_session(req),
+        Op::ListObjectsV2 => list_objects_v2(req),
+        Op::GetObject | Op::HeadObject => get_object(req),
+        Op::PutObject => put_object(req).await,
+        Op::DeleteObject => {
+            bucket(req)?.delete(&req.key);
+            Ok(no_content())
+        }
+        Op::DeleteObjects => delete_objects(req).await,
+        Op::CopyObject => copy_object(req),
+        Op::CreateMultipartUpload => create_multipart_upload(req),
+        Op::UploadPart => upload_part(req).await,
+        Op::UploadPartCopy => upload_part_copy(req),
+        Op::CompleteMultipartUpload => complete_multipart_upload(req).await,
+        Op::AbortMultipartUpload => {
+            let upload_id = req.query.get("uploadId").unwrap_or_default().to_string();
+            bucket(req)?.abort_upload(&upload_id)?;
+            Ok(no_content())
+        }
+        Op::ListParts => list_parts(req),
+        Op::Unsupported => Err(S3Error::not_implemented("this request")),
+    }
+}
+
+fn bucket(req: &Req<'_>) -> Result<Arc<Bucket>, S3Error> {
+    req.state
+        .store
+        .get(&req.bucket)
+        .ok_or_else(|| S3Error::no_such_bucket(&req.bucket))
+}
+
+fn no_content() -> Resp {
+    let mut r = Response::new(RespBody::empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+fn xml_response(body: String) -> Resp {
+    let mut r = Response::new(RespBody::full(body));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+fn header_value(s: &str) -> Result<HeaderValue, S3Error> {
+    HeaderValue::from_str(s)
+        .map_err(|_| S3Error::internal("A response header value was not valid ASCII."))
+}
+
+/// `"<32 hex>"`: a random ETag, as directory buckets' ETags are not MD5s.
+fn random_etag() -> String {
+    format!("\"{:032x}\"", fastrand::u128(..))
+}
+
+fn md5_etag(md5: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(md5))
+}
+
+fn storage_class(kind: BucketKind) -> &'static str {
+    match kind {
+        BucketKind::General => "STANDARD",
+        BucketKind::Directory => "EXPRESS_ONEZONE",
+    }
+}
+
+fn user_metadata(req: &Req<'_>) -> Vec<(String, String)> {
+    req.parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let n = name.as_str().strip_prefix("x-amz-meta-")?;
+            Some((n.to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
+fn list_buckets(req: &Req<'_>, kind: BucketKind) -> Result<Resp, S3Error> {
+    let mut s = String::with_capacity(512);
+    let root = match kind {
+        BucketKind::General => "ListAllMyBucketsResult",
+        BucketKind::Directory => "ListAllMyDirectoryBucketsResult",
+    };
+    let _ = write!(s, "{HEAD}<{root} xmlns=\"{NS}\">");
+    if kind == BucketKind::General {
+        s.push_str("<Owner><ID>s3bench</ID><DisplayName>s3bench</DisplayName></Owner>");
+    }
+    s.push_str("<Buckets>");
+    for b in req.state.store.all().iter().filter(|b| b.kind == kind) {
+        s.push_str("<Bucket>");
+        elem(&mut s, "Name", &b.name);
+        elem(&mut s, "CreationDate", &dates::iso8601_millis(b.created));
+        elem(&mut s, "BucketRegion", &req.state.region);
+        s.push_str("</Bucket>");
+    }
+    let _ = write!(s, "</Buckets></{root}>");
+    Ok(xml_response(s))
+}
+
+async fn create_bucket(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+    let kind =
+        classify_bucket_name(&req.bucket).map_err(|m| S3Error::new(400, "InvalidBucketName", m))?;
+    let body = req.read_body(Vec::new(), MAX_XML).await?.to_bytes();
+    let cfg = xml::parse_create_bucket(&body)?;
+    match kind {
+        BucketKind::Directory => {
+            let az = bucket_az(&req.bucket).unwrap_or_default();
+            if let Some(name) = cfg.location.as_ref().and_then(|l| l.name.as_deref())
+                && name != az
+            {
+                return Err(S3Error::invalid_argument(format!(
+                    "The bucket name names zone {az} but the configuration names {name}."
+                )));
+            }
+            if let Some(t) = cfg.location.as_ref().and_then(|l| l.kind.as_deref())
+                && t != "AvailabilityZone"
+                && t != "LocalZone"
+            {
+                return Err(S3Error::invalid_argument(format!(
+                    "Location type {t} is not AvailabilityZone or LocalZone."
+                )));
+            }
+            if let Some(t) = cfg.bucket.as_ref().and_then(|b| b.kind.as_deref())
+                && t != "Directory"
+            {
+                return Err(S3Error::invalid_argument(format!(
+                    "Bucket type {t} is not valid for a --x-s3 name; expecting Directory."
+                )));
+            }
+            if let Some(r) = cfg
+                .bucket
+                .as_ref()
+                .and_then(|b| b.data_redundancy.as_deref())
+                && r != "SingleAvailabilityZone"
+                && r != "SingleLocalZone"
+            {
+                return Err(S3Error::invalid_argument(format!(
+                    "Data redundancy {r} is not SingleAvailabilityZone or SingleLocalZone."
+                )));
+            }
+        }
+        BucketKind::General => {
+            let region = &req.state.region;
+            if let Some(lc) = cfg
+                .location_constraint
+                .as_deref()
+                .filter(|lc| !lc.is_empty())
+                && lc != region
+            {
+                return Err(S3Error::new(
+                    400,
+                    "IllegalLocationConstraintException",
+                    format!(
+                        "The {lc} location constraint is incompatible with the region {region} of this endpoint."
+                    ),
+                ));
+            }
+        }
+    }
+    req.state.store.create(&req.bucket)?;
+    let mut r = Response::new(RespBody::empty());
+    r.headers_mut().insert(
+        http::header::LOCATION,
+        header_value(&format!("/{}", req.bucket))?,
+    );
+    Ok(r)
+}
+
+fn head_bucket(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let mut r = Response::new(RespBody::empty());
+    let h = r.headers_mut();
+    h.insert("x-amz-bucket-region", header_value(&req.state.region)?);
+    if b.kind == BucketKind::Directory {
+        h.insert(
+            "x-amz-bucket-location-type",
+            HeaderValue::from_static("AvailabilityZone"),
+        );
+        h.insert(
+            "x-amz-bucket-location-name",
+            header_value(bucket_az(&b.name).unwrap_or_default())?,
+        );
+    }
+    Ok(r)
+}
+
+fn get_bucket_location(req: &Req<'_>) -> Result<Resp, S3Error> {
+    bucket(req)?;
+    // us-east-1 is reported as an empty constraint, as S3 does.
+    let region = if req.state.region == "us-east-1" {
+        ""
+    } else {
+        &req.state.region
+    };
+    Ok(xml_response(format!(
+        "{HEAD}<LocationConstraint xmlns=\"{NS}\">{}</LocationConstraint>",
+        esc(region)
+    )))
+}
+
+fn create_session(req: &Req<'_>) -> Result<Resp, S3Error> {
+    // Answered even before the bucket exists: the SDK asks for a session
+    // before it sends CreateBucket.
+    if classify_bucket_name(&req.bucket) != Ok(BucketKind::Directory) {
+        return Err(S3Error::invalid_argument(format!(
+            "CreateSession is only for directory buckets (base--azid--x-s3), not '{}'.",
+            req.bucket
+        )));
+    }
+    let read_only = match req.header("x-amz-create-session-mode") {
+        None | Some("ReadWrite") => false,
+        Some("ReadOnly") => true,
+        Some(other) => {
+            return Err(S3Error::invalid_argument(format!(
+                "Session mode '{other}' is not ReadWrite or ReadOnly."
+            )));
+        }
+    };
+    let s = req
+        .state
+        .sessions
+        .create(&req.bucket, read_only, SystemTime::now());
+    let mut body = String::with_capacity(400);
+    let _ = write!(
+        body,
+        "{HEAD}<CreateSessionResult xmlns=\"{NS}\"><Credentials>"
+    );
+    elem(&mut body, "SessionToken", &s.token);
+    elem(&mut body, "SecretAccessKey", &s.secret_key);
+    elem(&mut body, "AccessKeyId", &s.access_key);
+    elem(&mut body, "Expiration", &dates::iso8601_secs(s.expires));
+    body.push_str("</Credentials></CreateSessionResult>");
+    Ok(xml_response(body))
+}
+
+fn list_objects_v2(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let q = &req.query;
+    let max_keys = match q.get("max-keys") {
+        None => 1000,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| S3Error::invalid_argument("max-keys must be a non-negative integer."))?
+            .min(1000),
+    };
+    let url = match q.get("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(other) => {
+            return Err(S3Error::invalid_argument(format!(
+                "Invalid Encoding Method specified in Request: {other}."
+            )));
+        }
+    };
+    let prefix = q.get("prefix").unwrap_or("");
+    let delimiter = q.get("delimiter").filter(|d| !d.is_empty());
+    let start_after = q.get("start-after");
+    let token = q.get("continuation-token");
+    let page = b.list(&ListQuery {
+        prefix,
+        delimiter,
+        max_keys,
+        start_after,
+        continuation_token: token,
+    })?;
+    let enc = |s: &str| {
+        if url {
+            xml::url_encode(s)
+        } else {
+            s.to_string()
+        }
+    };
+    let mut s = String::with_capacity(256 + page.contents.len() * 200);
+    let _ = write!(s, "{HEAD}<ListBucketResult xmlns=\"{NS}\">");
+    elem(&mut s, "Name", &b.name);
+    elem(&mut s, "Prefix", &enc(prefix));
+    if let Some(d) = delimiter {
+        elem(&mut s, "Delimiter", &enc(d));
+    }
+    let _ = write!(s, "<MaxKeys>{max_keys}</MaxKeys>");
+    if url {
+        s.push_str("<EncodingType>url</EncodingType>");
+    }
+    let _ = write!(
+        s,
+        "<KeyCount>{}</KeyCount><IsTruncated>{}</IsTruncated>",
+        page.contents.len() + page.common_prefixes.len(),
+        page.next_token.is_some()
+    );
+    if let Some(t) = token {
+        elem(&mut s, "ContinuationToken", t);
+    }
+    if let Some(t) = &page.next_token {
+        elem(&mut s, "NextContinuationToken", t);
+    }
+    if let Some(sa) = start_after {
+        elem(&mut s, "StartAfter", &enc(sa));
+    }
+    let class = storage_class(b.kind);
+    for (key, o) in &page.contents {
+        s.push_str("<Contents>");
+        elem(&mut s, "Key", &enc(key));
+        elem(
+            &mut s,
+            "LastModified",
+            &dates::iso8601_millis(o.last_modified),
+        );
+        elem(&mut s, "ETag", &o.etag);
+        let _ = write!(
+            s,
+            "<Size>{}</Size><StorageClass>{class}</StorageClass></Contents>",
+            o.len
+        );
+    }
+    for p in &page.common_prefixes {
+        s.push_str("<CommonPrefixes>");
+        elem(&mut s, "Prefix", &enc(p));
+        s.push_str("</CommonPrefixes>");
+    }
+    s.push_str("</ListBucketResult>");
+    Ok(xml_response(s))
+}
+
+/// A parsed `Range` header.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RangeSpec {
+    Full,
+    /// Inclusive byte range.
+    Partial(u64, u64),
+    Unsatisfiable,
+}
+
+/// S3 semantics: one `bytes=` range; anything malformed or multi-range
+/// means the whole object.
+pub(crate) fn parse_range(header: Option<&str>, len: u64) -> RangeSpec {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeSpec::Full;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Full;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeSpec::Full;
+    };
+    let num = |s: &str| s.trim().parse::<u64>().ok();
+    match (a.trim().is_empty(), b.trim().is_empty()) {
+        (true, false) => match num(b) {
+            Some(0) => RangeSpec::Unsatisfiable,
+            Some(_) if len == 0 => RangeSpec::Unsatisfiable,
+            Some(n) => RangeSpec::Partial(len - n.min(len), len - 1),
+            None => RangeSpec::Full,
+        },
+        (false, true) => match num(a) {
+            Some(a) if a >= len => RangeSpec::Unsatisfiable,
+            Some(a) => RangeSpec::Partial(a, len - 1),
+            None => RangeSpec::Full,
+        },
+        (false, false) => match (num(a), num(b)) {
+            (Some(a), Some(b)) if a > b => RangeSpec::Full,
+            (Some(a), Some(_)) if a >= len => RangeSpec::Unsatisfiable,
+            (Some(a), Some(b)) => RangeSpec::Partial(a, b.min(len - 1)),
+            _ => RangeSpec::Full,
+        },
+        (true, true) => RangeSpec::Full,
+    }
+}
+
+fn get_object(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let o = b
+        .get(&req.key)
+        .ok_or_else(|| S3Error::no_such_key(&req.key))?;
+    let range = parse_range(req.header("range"), o.len);
+    let (status, start, len) = match range {
+        RangeSpec::Full => (StatusCode::OK, 0, o.len),
+        RangeSpec::Partial(a, z) => (StatusCode::PARTIAL_CONTENT, a, z - a + 1),
+        RangeSpec::Unsatisfiable => {
+            let mut e = S3Error::new(
+                416,
+                "InvalidRange",
+                "The requested range is not satisfiable.",
+            );
+            e.message = format!(
+                "The requested range is not satisfiable for an object of {} bytes.",
+                o.len
+            );
+            return Err(e);
+        }
+    };
+    let body = if req.is_head() {
+        RespBody::empty()
+    } else {
+        RespBody::chunks(o.chunks(start, len), len)
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(http::header::ETAG, header_value(&o.etag)?);
+    h.insert(
+        http::header::LAST_MODIFIED,
+        header_value(&dates::http_date(o.last_modified))?,
+    );
+    h.insert(
+        http::header::ACCEPT_RANGES,
+        HeaderValue::from_static("bytes"),
+    );
+    let content_type = req
+        .query
+        .get("response-content-type")
+        .or(o.content_type.as_deref())
+        .unwrap_or("binary/octet-stream");
+    h.insert(http::header::CONTENT_TYPE, header_value(content_type)?);
+    for (param, header) in [
+        (
+            "response-content-disposition",
+            http::header::CONTENT_DISPOSITION,
+        ),
+        ("response-content-encoding", http::header::CONTENT_ENCODING),
+        ("response-content-language", http::header::CONTENT_LANGUAGE),
+        ("response-cache-control", http::header::CACHE_CONTROL),
+        ("response-expires", http::header::EXPIRES),
+    ] {
+        if let Some(v) = req.query.get(param) {
+            h.insert(header, header_value(v)?);
+        }
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            http::header::CONTENT_RANGE,
+            header_value(&format!("bytes {}-{}/{}", start, start + len - 1, o.len))?,
+        );
+    }
+    if b.kind == BucketKind::Directory {
+        h.insert(
+            "x-amz-storage-class",
+            HeaderValue::from_static("EXPRESS_ONEZONE"),
+        );
+    }
+    for (k, v) in &o.metadata {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            h.append(name, value);
+        }
+    }
+    Ok(r)
+}
+
+fn etag_response(etag: &str) -> Result<Resp, S3Error> {
+    let mut r = Response::new(RespBody::empty());
+    r.headers_mut()
+        .insert(http::header::ETAG, header_value(etag)?);
+    Ok(r)
+}
+
+async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let algs = if b.kind == BucketKind::General {
+        vec![Alg::Md5]
+    } else {
+        vec![]
+    };
+    let body = req.read_body(algs, MAX_OBJECT).await?;
+    let etag = match b.kind {
+        BucketKind::General => md5_etag(body.digest(Alg::Md5).unwrap_or_default()),
+        BucketKind::Directory => random_etag(),
+    };
+    let obj = Object {
+        len: body.len,
+        segments: body.segments.into(),
+        etag: etag.clone(),
+        last_modified: SystemTime::now(),
+        content_type: req.header("content-type").map(str::to_string),
+        metadata: user_metadata(req),
+    };
+    b.put(&req.key, obj);
+    etag_response(&etag)
+}
+
+async fn delete_objects(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let body = req.read_body(Vec::new(), MAX_XML).await?.to_bytes();
+    let d = xml::parse_delete(&body)?;
+    if d.objects.len() > 1000 {
+        return Err(S3Error::malformed_xml(
+            "A Delete request may name at most 1000 objects.",
+        ));
+    }
+    let mut s = String::with_capacity(128 + d.objects.len() * 40);
+    let _ = write!(s, "{HEAD}<DeleteResult xmlns=\"{NS}\">");
+    for o in &d.objects {
+        b.delete(&o.key);
+        if !d.quiet {
+            s.push_str("<Deleted>");
+            elem(&mut s, "Key", &o.key);
+            s.push_str("</Deleted>");
+        }
+    }
+    s.push_str("</DeleteResult>");
+    Ok(xml_response(s))
+}
+
+/// The source object of a copy: `x-amz-copy-source: [/]bucket/key[?versionId=..]`.
+fn copy_source(req: &Req<'_>) -> Result<(Arc<Bucket>, String, Arc<Object>), S3Error> {
+    let raw = req.header("x-amz-copy-source").unwrap_or_default();
+    let raw = raw.split_once('?').map_or(raw, |(p, _)| p);
+    let decoded = percent_decode_str(raw.trim_start_matches('/'))
+        .decode_utf8()
+        .map_err(|_| {
+            S3Error::invalid_argument("x-amz-copy-source is not valid UTF-8 after decoding.")
+        })?;
+    let (bucket, key) = decoded
+        .split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source must look like bucket/key."))?;
+    let sb = req
+        .state
+        .store
+        .get(bucket)
+        .ok_or_else(|| S3Error::no_such_bucket(bucket))?;
+    let so = sb.get(key).ok_or_else(|| S3Error::no_such_key(key))?;
+    Ok((sb, key.to_string(), so))
+}
+
+fn copy_result(root: &str, etag: &str, t: SystemTime) -> Resp {
+    let mut s = String::with_capacity(200);
+    let _ = write!(s, "{HEAD}<{root} xmlns=\"{NS}\">");
+    elem(&mut s, "LastModified", &dates::iso8601_millis(t));
+    elem(&mut s, "ETag", etag);
+    let _ = write!(s, "</{root}>");
+    xml_response(s)
+}
+
+fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let (sb, source_key, so) = copy_source(req)?;
+    let replace = match req.header("x-amz-metadata-directive") {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(other) => {
+            return Err(S3Error::invalid_argument(format!(
+                "Unknown metadata directive {other}; expecting COPY or REPLACE."
+            )));
+        }
+    };
+    if sb.name == b.name && source_key == req.key && !replace {
+        return Err(S3Error::invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
+        ));
+    }
+    let etag = match b.kind {
+        BucketKind::Directory => random_etag(),
+        // A single-part MD5 ETag of a General Purpose object is the content's MD5.
+        BucketKind::General if sb.kind == BucketKind::General && !so.etag.contains('-') => {
+            so.etag.clone()
+        }
+        BucketKind::General => md5_etag(&digest_segments(Alg::Md5, &so.segments)),
+    };
+    let now = SystemTime::now();
+    let (content_type, metadata) = if replace {
+        (
+            req.header("content-type").map(str::to_string),
+            user_metadata(req),
+        )
+    } else {
+        (so.content_type.clone(), so.metadata.clone())
+    };
+    b.put(
+        &req.key,
+        Object {
+            segments: so.segments.clone(),
+            len: so.len,
+            etag: etag.clone(),
+            last_modified: now,
+            content_type,
+            metadata,
+        },
+    );
+    Ok(copy_result("CopyObjectResult", &etag, now))
+}
+
+fn create_multipart_upload(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let id = b.create_upload(Upload {
+        key: req.key.clone(),
+        content_type: req.header("content-type").map(str::to_string),
+        metadata: user_metadata(req),
+        parts: Default::default(),
+    });
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{HEAD}<InitiateMultipartUploadResult xmlns=\"{NS}\">");
+    elem(&mut s, "Bucket", &b.name);
+    elem(&mut s, "Key", &req.key);
+    elem(&mut s, "UploadId", &id);
+    s.push_str("</InitiateMultipartUploadResult>");
+    Ok(xml_response(s))
+}
+
+/// The bucket, upload id and part number of an UploadPart(Copy), checked
+/// before any body is read.
+fn part_target(req: &Req<'_>) -> Result<(Arc<Bucket>, String, u32), S3Error> {
+    let b = bucket(req)?;
+    let number = req
+        .query
+        .get("partNumber")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive.",
+            )
+        })?;
+    let upload_id = req.query.get("uploadId").unwrap_or_default().to_string();
+    if b.upload_key(&upload_id).as_deref() != Some(req.key.as_str()) {
+        return Err(S3Error::no_such_upload(&upload_id));
+    }
+    Ok((b, upload_id, number))
+}
+
+fn new_part(kind: BucketKind, segments: Vec<Segment>, len: u64, md5: Option<Vec<u8>>) -> Part {
+    let md5: Option<[u8; 16]> = md5.and_then(|m| m.try_into().ok());
+    Part {
+        etag: match (kind, md5) {
+            (BucketKind::General, Some(m)) => md5_etag(&m),
+            _ => random_etag(),
+        },
+        segments,
+        len,
+        md5,
+        last_modified: SystemTime::now(),
+    }
+}
+
+async fn upload_part(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+    let (b, upload_id, number) = part_target(req)?;
+    let algs = if b.kind == BucketKind::General {
+        vec![Alg::Md5]
+    } else {
+        vec![]
+    };
+    let body = req.read_body(algs, MAX_OBJECT).await?;
+    let md5 = body.digest(Alg::Md5).map(<[u8]>::to_vec);
+    let part = new_part(b.kind, body.segments, body.len, md5);
+    let etag = part.etag.clone();
+    b.put_part(&upload_id, number, part)?;
+    etag_response(&etag)
+}
+
+fn upload_part_copy(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let (b, upload_id, number) = part_target(req)?;
+    let (_, _, so) = copy_source(req)?;
+    let (start, len) = match req.header("x-amz-copy-source-range") {
+        None => (0, so.len),
+        Some(r) => match parse_range(Some(r), so.len) {
+            RangeSpec::Partial(a, z) => (a, z - a + 1),
+            _ => {
+                return Err(S3Error::invalid_argument(
+                    "x-amz-copy-source-range must be bytes=first-last within the source object.",
+                ));
+            }
+        },
+    };
+    let segments = slice_segments(&so.segments, start, len);
+    let md5 = (b.kind == BucketKind::General).then(|| digest_segments(Alg::Md5, &segments));
+    let part = new_part(b.kind, segments, len, md5);
+    let etag = part.etag.clone();
+    b.put_part(&upload_id, number, part)?;
+    Ok(copy_result("CopyPartResult", &etag, SystemTime::now()))
+}
+
+async fn complete_multipart_upload(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let upload_id = req.query.get("uploadId").unwrap_or_default().to_string();
+    let body = req.read_body(Vec::new(), MAX_XML).await?.to_bytes();
+    let c = xml::parse_complete(&body)?;
+    let requested: Vec<(u32, Option<String>)> = c
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect();
+    let (mut obj, parts) =
+        b.complete_upload(&upload_id, &req.key, &requested, SystemTime::now())?;
+    obj.etag = match b.kind {
+        BucketKind::General => {
+            let mut h = Md5::new();
+            for p in &parts {
+                h.update(p.md5.unwrap_or_default());
+            }
+            format!("\"{}-{}\"", hex::encode(h.finalize()), parts.len())
+        }
+        BucketKind::Directory => random_etag(),
+    };
+    let etag = obj.etag.clone();
+    b.put(&req.key, obj);
+    let mut s = String::with_capacity(300);
+    let _ = write!(s, "{HEAD}<CompleteMultipartUploadResult xmlns=\"{NS}\">");
+    elem(&mut s, "Location", &format!("/{}/{}", b.name, req.key));
+    elem(&mut s, "Bucket", &b.name);
+    elem(&mut s, "Key", &req.key);
+    elem(&mut s, "ETag", &etag);
+    s.push_str("</CompleteMultipartUploadResult>");
+    Ok(xml_response(s))
+}
+
+fn list_parts(req: &Req<'_>) -> Result<Resp, S3Error> {
+    let b = bucket(req)?;
+    let upload_id = req.query.get("uploadId").unwrap_or_default();
+    let (key, parts) = b.list_parts(upload_id)?;
+    if key != req.key {
+        return Err(S3Error::no_such_upload(upload_id));
+    }
+    let max_parts = match req.query.get("max-parts") {
+        None => 1000,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| S3Error::invalid_argument("max-parts must be a non-negative integer."))?
+            .min(1000),
+    };
+    let marker = match req.query.get("part-number-marker") {
+        None => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| S3Error::invalid_argument("part-number-marker must be a part number."))?,
+    };
+    let after: Vec<_> = parts.into_iter().filter(|(n, _)| *n > marker).collect();
+    let truncated = after.len() > max_parts;
+    let shown = &after[..after.len().min(max_parts)];
+    let mut s = String::with_capacity(300 + shown.len() * 150);
+    let _ = write!(s, "{HEAD}<ListPartsResult xmlns=\"{NS}\">");
+    elem(&mut s, "Bucket", &b.name);
+    elem(&mut s, "Key", &key);
+    elem(&mut s, "UploadId", upload_id);
+    let _ = write!(
+        s,
+        "<PartNumberMarker>{marker}</PartNumberMarker><NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max_parts}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
+        shown.last().map_or(0, |(n, _)| *n)
+    );
+    let _ = write!(s, "<StorageClass>{}</StorageClass>", storage_class(b.kind));
+    for (n, p) in shown {
+        let _ = write!(s, "<Part><PartNumber>{n}</PartNumber>");
+        elem(
+            &mut s,
+            "LastModified",
+            &dates::iso8601_millis(p.last_modified),
+        );
+        elem(&mut s, "ETag", &p.etag);
+        let _ = write!(s, "<Size>{}</Size></Part>", p.len);
+    }
+    s.push_str("</ListPartsResult>");
+    Ok(xml_response(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_s3() {
+        use RangeSpec::*;
+        let r = |h: &str| parse_range(Some(h), 100);
+        assert_eq!(r("bytes=0-9"), Partial(0, 9));
+        assert_eq!(r("bytes=90-200"), Partial(90, 99));
+        assert_eq!(r("bytes=95-"), Partial(95, 99));
+        assert_eq!(r("bytes=-10"), Partial(90, 99));
+        assert_eq!(r("bytes=-500"), Partial(0, 99));
+        assert_eq!(r("bytes=100-"), Unsatisfiable);
+        assert_eq!(r("bytes=100-200"), Unsatisfiable);
+        assert_eq!(r("bytes=-0"), Unsatisfiable);
+        assert_eq!(r("bytes=5-1"), Full);
+        assert_eq!(r("bytes=0-1,3-4"), Full);
+        assert_eq!(r("items=0-1"), Full);
+        assert_eq!(parse_range(None, 100), Full);
+        assert_eq!(parse_range(Some("bytes=0-0"), 0), Unsatisfiable);
+    }
+
+    #[test]
+    fn etag_shapes() {
+        let e = random_etag();
+        assert_eq!(e.len(), 34);
+        assert!(e.starts_with('"') && e.ends_with('"'));
+        assert_eq!(md5_etag(&[0xab; 16]), format!("\"{}\"", "ab".repeat(16)));
+    }
+}

@@ -1,0 +1,6 @@
+//! The project's one integration-test binary: each module drives a real
+//! client against an in-process endpoint over HTTP.
+
+mod common;
+mod run;
+mod server;
