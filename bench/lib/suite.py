@@ -1,0 +1,696 @@
+#!/usr/bin/env python3
+"""The measurements of bench/run.sh (which builds the tools and calls this).
+
+Every client runs as its own process pinned to one core (core 1), the server
+it loads as another process pinned to the other core (core 0), so the CPU a
+client spends per request is read from the client process alone: wait4()'s
+rusage for fio, wrk, curl and awscrt, and s3bench's own getrusage over its
+measured phases (its whole-process figure would also count writing and
+deleting the data set). Latency percentiles are each tool's own.
+
+Configuration (environment): S3BENCH, FIO (empty: skip), WORK, DURATION
+(seconds per measurement), LONG_S (the RSS run), SKIP_C10K=1, CRITERION
+(a file with `cargo bench --bench hot_path` output, optional).
+"""
+
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+WORK = Path(os.environ.get("WORK", "/tmp/s3bench-bench"))
+S3BENCH = os.environ.get("S3BENCH", str(WORK / "s3bench"))
+FIO = os.environ.get("FIO", "")
+DURATION = int(os.environ.get("DURATION", "10"))
+LONG_S = int(os.environ.get("LONG_S", "180"))
+SKIP_C10K = os.environ.get("SKIP_C10K") == "1"
+CRITERION = os.environ.get("CRITERION", "")
+
+BUCKET = "s3bench-gp"
+ACCESS_KEY = "S3BENCHBENCHKEY00001"
+SECRET_KEY = "s3bench-bench-secret-key-not-a-real-one"
+NCPU = os.cpu_count() or 1
+CLIENT_CORE, SERVER_CORE = "1", "0"
+TICK = os.sysconf("SC_CLK_TCK")
+
+CLIENT_ENV = dict(
+    os.environ,
+    AWS_ACCESS_KEY_ID=ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+    AWS_EC2_METADATA_DISABLED="true",
+    AWS_REGION="us-east-1",
+)
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def pin(core, cmd):
+    """Pins a command to one core when there are at least two."""
+    if NCPU >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", core] + cmd
+    return cmd
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a live process (all its threads), seconds."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def tree_cpu_s(pids):
+    return sum(proc_cpu_s(p) for p in pids)
+
+
+def rss_kib(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class Measured:
+    """A finished client process: its output and its own resource usage."""
+
+    def __init__(self, rc, out, err, cpu_s, maxrss_kib, wall_s, rss_samples):
+        self.rc, self.out, self.err = rc, out, err
+        self.cpu_s, self.maxrss_kib, self.wall_s = cpu_s, maxrss_kib, wall_s
+        self.rss_samples = rss_samples
+
+
+def measure(cmd, env=None, sample_every=None, timeout=None):
+    """Runs one client process and reads its CPU and peak RSS from wait4()."""
+    tag = f"{int(time.time() * 1000)}"
+    out_p, err_p = WORK / f"out-{tag}.txt", WORK / f"err-{tag}.txt"
+    with open(out_p, "wb") as out, open(err_p, "wb") as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env or CLIENT_ENV, cwd=WORK)
+        samples = []
+        next_sample = t0 + (sample_every or 0)
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid == p.pid:
+                break
+            now = time.monotonic()
+            if timeout and now - t0 > timeout:
+                os.kill(p.pid, signal.SIGKILL)
+            if sample_every and now >= next_sample:
+                r = rss_kib(p.pid)
+                if r is not None:
+                    samples.append((round(now - t0), r))
+                next_sample += sample_every
+            time.sleep(0.05)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+    text = out_p.read_text(errors="replace")
+    etext = err_p.read_text(errors="replace")
+    out_p.unlink()
+    err_p.unlink()
+    return Measured(p.returncode, text, etext, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, wall, samples)
+
+
+class Server:
+    """A server process pinned to the server core; stopped by its PID."""
+
+    def __init__(self, name, cmd, ready, cwd=None):
+        self.name = name
+        self.log = WORK / f"{name}.log"
+        self.proc = subprocess.Popen(
+            pin(SERVER_CORE, cmd), stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, cwd=cwd
+        )
+        deadline = time.monotonic() + 30
+        while not ready(self):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                raise SystemExit(f"{name} did not start; its log: {self.log}\n{self.log.read_text()}")
+            time.sleep(0.1)
+
+    def pids(self):
+        """The process and its direct children (nginx's worker)."""
+        pids = [self.proc.pid]
+        try:
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            pids += [int(k) for k in kids.split()]
+        except OSError:
+            pass
+        return pids
+
+    def cpu_s(self):
+        return tree_cpu_s(self.pids())
+
+    def stop(self, sig=signal.SIGINT):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+# --- the tools -------------------------------------------------------------
+
+ROWS = []  # dicts: section, workload, tool, server, inflight, ops_s, cpu_us, srv_us, p50, p99, rss_mib, errors, note
+
+
+def add_row(**kw):
+    row = dict(note="", srv_us=None, mib_s=None)
+    row.update(kw)
+    ROWS.append(row)
+    ops = f"{row['ops_s']:.0f} ops/s" if row.get("ops_s") else ""
+    mib = f"{row['mib_s']:.0f} MiB/s" if row.get("mib_s") else ""
+    log(f"  {row['tool']:<10} {row['workload']:<10} {row['inflight']:>5}: {ops}{mib} "
+        f"cpu {fmt(row.get('cpu_us'))} us/op, p50 {fmt(row.get('p50'))} p99 {fmt(row.get('p99'))} us, "
+        f"rss {fmt(row.get('rss_mib'))} MiB, errors {row.get('errors')}")
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return f"{v:,}"
+
+
+def scenario_for(name, port, overrides=None):
+    """A copy of bench/NAME.toml whose target is the separate server."""
+    text = (BENCH / f"{name}.toml").read_text()
+    text = text.replace(
+        "[targets.standard]\n",
+        f'[targets.standard]\nendpoint = "http://127.0.0.1:{port}"\npath_style = true\n',
+        1,
+    )
+    for old, new in (overrides or {}).items():
+        text = re.sub(old, new, text, flags=re.M)
+    path = WORK / "scenarios" / f"{name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def run_s3bench(name, port, server, extra=(), sample_every=None, env=None, timeout=None):
+    """Runs one scenario; returns (result.json as dict, Measured, server CPU s)."""
+    path = scenario_for(name, port)
+    cmd = pin(CLIENT_CORE, [S3BENCH, "run", str(path), "--threads", "1", "--out", str(WORK / "results"), "-q", *extra])
+    s0 = server.cpu_s()
+    m = measure(cmd, env=env, sample_every=sample_every, timeout=timeout)
+    srv = server.cpu_s() - s0
+    if m.rc != 0:
+        log(f"s3bench {name} exited {m.rc}: {m.err.strip()[-2000:]}")
+        return None, m, srv
+    report = Path(m.out.strip().splitlines()[-1])
+    return json.loads((report.parent / "result.json").read_text()), m, srv
+
+
+def measured_phase(result, name):
+    for ph in result["phases"]:
+        if ph["name"] == name:
+            return ph["targets"][0]
+    raise KeyError(name)
+
+
+def s3bench_row(workload, inflight, name, op, port, server, extra=()):
+    result, m, srv = run_s3bench(name, port, server, extra)
+    if result is None:
+        add_row(section="4k", workload=workload, tool="s3bench", server="s3bench serve", inflight=inflight,
+                ops_s=None, cpu_us=None, p50=None, p99=None, rss_mib=m.maxrss_kib / 1024, errors="run failed")
+        return None
+    t = measured_phase(result, name)
+    o = t["ops"][op]
+    all_requests = sum(
+        r["requests"] for ph in result["phases"] for tt in ph["targets"] for d in (tt["ops"], tt["warmup"]) for r in d.values()
+    )
+    add_row(
+        section="4k", workload=workload, tool="s3bench", server="s3bench serve", inflight=inflight,
+        ops_s=o["ops_per_sec"], cpu_us=result["client"]["cpu_us_per_request"],
+        srv_us=srv * 1e6 / all_requests if all_requests else None,
+        p50=o["latency_us"]["p50"], p99=o["latency_us"]["p99"], rss_mib=m.maxrss_kib / 1024,
+        errors=o["errors"],
+        note=f"whole process incl. data set and cleanup: {m.cpu_s * 1e6 / max(all_requests, 1):.1f} us/request",
+    )
+    return result
+
+
+def fio_env(port, jobs, runtime):
+    return dict(
+        CLIENT_ENV,
+        FIO_HTTP_HOST=f"127.0.0.1:{port}",
+        FIO_BUCKET=BUCKET,
+        FIO_JOBS=str(jobs),
+        FIO_RUNTIME=str(runtime),
+    )
+
+
+def fio_json(text):
+    i = text.find("{")
+    return json.loads(text[i:]) if i >= 0 else None
+
+
+def fio_seed(port):
+    m = measure([FIO, "--output-format=json", "--section=seed", str(BENCH / "fio-s3.fio")], env=fio_env(port, 1, 1))
+    j = fio_json(m.out)
+    ok = m.rc == 0 and j and j["jobs"][0]["error"] == 0 and j["jobs"][0]["write"]["total_ios"] == 64
+    if not ok:
+        log(f"fio seed failed (rc {m.rc}): {m.err.strip()[-1500:]} {m.out[-500:]}")
+    return ok
+
+
+def fio_row(workload, inflight, section, port, server):
+    ddir = "read" if section == "get" else "write"
+    s0 = server.cpu_s()
+    m = measure(
+        pin(CLIENT_CORE, [FIO, "--output-format=json", f"--section={section}", str(BENCH / "fio-s3.fio")]),
+        env=fio_env(port, inflight, DURATION),
+        timeout=DURATION + 120,
+    )
+    srv = server.cpu_s() - s0
+    j = fio_json(m.out)
+    if m.rc != 0 or not j:
+        log(f"fio {section} {inflight} exited {m.rc}: {m.err.strip()[-1500:]}")
+        add_row(section="4k", workload=workload, tool="fio", server="s3bench serve", inflight=inflight, ops_s=None,
+                cpu_us=None, p50=None, p99=None, rss_mib=m.maxrss_kib / 1024, errors="run failed")
+        return
+    job = j["jobs"][0]
+    d = job[ddir]
+    ios = d["total_ios"]
+    pct = d["clat_ns"].get("percentile", {})
+    add_row(
+        section="4k", workload=workload, tool="fio", server="s3bench serve", inflight=inflight,
+        ops_s=d["iops"], cpu_us=m.cpu_s * 1e6 / ios if ios else None,
+        srv_us=srv * 1e6 / ios if ios else None,
+        p50=pct.get("50.000000", 0) / 1000, p99=pct.get("99.000000", 0) / 1000,
+        rss_mib=m.maxrss_kib / 1024, errors=job["error"], note="p50/p99: fio's completion latency (clat)",
+    )
+
+
+def wrk_row(inflight, nginx_port, nginx):
+    s0 = nginx.cpu_s()
+    m = measure(pin(CLIENT_CORE, ["wrk", "-t1", f"-c{inflight}", f"-d{DURATION}s", "--latency",
+                                  f"http://127.0.0.1:{nginx_port}/4k"]))
+    srv = nginx.cpu_s() - s0
+    t = m.out
+    total = re.search(r"(\d+) requests in", t)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
+
+    def lat(p):
+        mm = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
+        if not mm:
+            return None
+        return float(mm.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[mm.group(2)]
+
+    errs = 0
+    for mm in re.finditer(r"Non-2xx or 3xx responses: (\d+)", t):
+        errs += int(mm.group(1))
+    se = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+    if se:
+        errs += sum(int(x) for x in se.groups())
+    n = int(total.group(1)) if total else 0
+    add_row(
+        section="4k", workload="GET 4 KiB", tool="wrk", server="nginx (unsigned)", inflight=inflight,
+        ops_s=float(rps.group(1)) if rps else None, cpu_us=m.cpu_s * 1e6 / n if n else None,
+        srv_us=srv * 1e6 / n if n else None, p50=lat(50), p99=lat(99), rss_mib=m.maxrss_kib / 1024,
+        errors=errs if m.rc == 0 else f"rc {m.rc}", note="raw HTTP ceiling: no signing, static file",
+    )
+
+
+def awscrt_row(inflight, port, server, keys_file):
+    s0 = server.cpu_s()
+    m = measure(pin(CLIENT_CORE, [sys.executable, str(BENCH / "lib" / "awscrt_get.py"), f"127.0.0.1:{port}",
+                                  BUCKET, str(keys_file), str(inflight), str(DURATION)]), timeout=DURATION + 60)
+    srv = server.cpu_s() - s0
+    try:
+        j = json.loads(m.out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        log(f"awscrt {inflight} failed (rc {m.rc}): {m.err.strip()[-1500:]}")
+        return
+    n = j["ops"] + j["errors"]
+    add_row(
+        section="4k", workload="GET 4 KiB", tool="awscrt", server="s3bench serve", inflight=inflight,
+        ops_s=j["ops"] / j["elapsed_s"], cpu_us=m.cpu_s * 1e6 / n if n else None,
+        srv_us=srv * 1e6 / n if n else None, p50=j["p50_us"], p99=j["p99_us"],
+        rss_mib=m.maxrss_kib / 1024, errors=j["errors"],
+        note="Python + aws-c-s3 GET_OBJECT; latency make_request -> on_done",
+    )
+
+
+def curl_row(url, label, server, sigv4, seconds):
+    """One curl process fetching `url` back to back for about `seconds`."""
+    base = ["curl", "-sS", "--fail"]
+    if sigv4:
+        base += ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{ACCESS_KEY}:{SECRET_KEY}",
+                 "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+    probe = measure(base + ["-o", "/dev/null", "-w", "%{time_total}", url])
+    if probe.rc != 0:
+        log(f"curl {label} failed: {probe.err.strip()}")
+        return None
+    n = max(3, min(2000, int(seconds / max(float(probe.out or 1), 1e-3))))
+    cfg = WORK / "curl.cfg"
+    cfg.write_text("".join(f'url = "{url}"\noutput = "/dev/null"\n' for _ in range(n)))
+    s0 = server.cpu_s()
+    m = measure(pin(CLIENT_CORE, base + ["-w", "%{size_download} %{time_total}\\n", "-K", str(cfg)]))
+    srv = server.cpu_s() - s0
+    size = tot = 0.0
+    for line in m.out.split("\n"):
+        parts = line.split()
+        if len(parts) == 2:
+            size += float(parts[0])
+            tot += float(parts[1])
+    mib_s = size / 2**20 / tot if tot else None
+    add_row(section="64m", workload="GET 64 MiB", tool="curl", server=label, inflight=1, ops_s=n / tot if tot else None,
+            mib_s=mib_s, cpu_us=m.cpu_s * 1e6 / n, srv_us=srv * 1e6 / n, p50=None, p99=None,
+            rss_mib=m.maxrss_kib / 1024, errors=0 if m.rc == 0 else f"rc {m.rc}",
+            note=f"{n} GETs on one connection; MiB/s = bytes / summed transfer time")
+    return mib_s
+
+
+# --- the suite -------------------------------------------------------------
+
+def version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+def machine():
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {
+        "nproc": NCPU,
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "memory_gib": round(int(mem) / 2**20, 1),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def criterion_numbers():
+    if not CRITERION or not Path(CRITERION).exists():
+        return []
+    text = Path(CRITERION).read_text()
+    rows = []
+    for m in re.finditer(r"^(\S+)\s*\n?\s+time:\s+\[([\d.]+ \S+) ([\d.]+ \S+) ([\d.]+ \S+)\]", text, re.M):
+        rows.append((m.group(1), m.group(2), m.group(3), m.group(4)))
+    return rows
+
+
+def to_ns(s):
+    v, unit = s.split()
+    return float(v) * {"ps": 1e-3, "ns": 1, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
+
+
+def main():
+    WORK.mkdir(parents=True, exist_ok=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    started = datetime.datetime.now(datetime.timezone.utc)
+    info = machine()
+    versions = {
+        "s3bench": version([S3BENCH, "--version"]),
+        "fio": version([FIO, "--version"]) if FIO else None,
+        "nginx": version(["nginx", "-v"]) if shutil.which("nginx") else None,
+        "wrk": version(["wrk", "-v"]) if shutil.which("wrk") else None,
+        "curl": version(["curl", "--version"]),
+        "awscrt": version([sys.executable, "-c", "import awscrt; print('awscrt', awscrt.__version__)"]),
+        "python": platform.python_version(),
+    }
+    if versions["awscrt"] and not versions["awscrt"].startswith("awscrt"):
+        versions["awscrt"] = None
+    log(f"machine: {info}; open files: {nofile}")
+    log(f"versions: {versions}")
+
+    results = {}
+    server = nginx = None
+    try:
+        port = free_port()
+        server = Server(
+            "s3bench-serve",
+            [S3BENCH, "serve", "--listen", f"127.0.0.1:{port}", "--bucket", BUCKET,
+             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--threads", "1"],
+            lambda s: "serving until" in s.log.read_text(errors="replace"),
+        )
+        nginx = None
+        nginx_port = free_port()
+        if versions["nginx"]:
+            prefix = WORK / "nginx"
+            for d in ("logs", "tmp", "html"):
+                (prefix / d).mkdir(parents=True, exist_ok=True)
+            (prefix / "nginx.conf").write_text((BENCH / "nginx.conf").read_text().replace("@PORT@", str(nginx_port)))
+            (prefix / "html" / "4k").write_bytes(os.urandom(4096))
+            with open(prefix / "html" / "64m", "wb") as f:
+                for _ in range(64):
+                    f.write(os.urandom(2**20))
+            nginx = Server("nginx", ["nginx", "-p", str(prefix), "-c", "nginx.conf"], lambda s: port_open(nginx_port))
+
+        # 4 KiB GET and PUT at 16 and 256 in flight.
+        fio_ok = bool(FIO) and fio_seed(port)
+        keys_file = WORK / "fio-keys.txt"
+        keys_file.write_text("".join(f"fio/obj_{i * 4096}_4096\n" for i in range(64)))
+        for inflight, get_name, put_name in ((16, "get-4k", "put-4k"), (256, "get-4k-256", "put-4k-256")):
+            log(f"GET 4 KiB, {inflight} in flight")
+            r = s3bench_row("GET 4 KiB", inflight, get_name, "get", port, server)
+            if r and inflight == 16:
+                results["get16"] = r
+            if fio_ok:
+                fio_row("GET 4 KiB", inflight, "get", port, server)
+            if versions["awscrt"] and fio_ok:
+                awscrt_row(inflight, port, server, keys_file)
+            if nginx and versions["wrk"]:
+                wrk_row(inflight, nginx_port, nginx)
+            log(f"PUT 4 KiB, {inflight} in flight")
+            s3bench_row("PUT 4 KiB", inflight, put_name, "put", port, server, extra=("--keep-data",))
+            if fio_ok:
+                fio_row("PUT 4 KiB", inflight, "put", port, server)
+
+        # 64 MiB GET throughput against curl on the same endpoint.
+        log("GET 64 MiB, 1 in flight")
+        r, m, srv = run_s3bench("get-64m", port, server, ("--keep-data",))
+        if r:
+            t = measured_phase(r, "get-64m")
+            o = t["ops"]["get"]
+            add_row(section="64m", workload="GET 64 MiB", tool="s3bench", server="s3bench serve", inflight=1,
+                    ops_s=o["ops_per_sec"], mib_s=o["mib_per_sec"], cpu_us=r["client"]["cpu_us_per_request"],
+                    srv_us=srv * 1e6 / max(1, o["requests"]), p50=o["latency_us"]["p50"],
+                    p99=o["latency_us"]["p99"], rss_mib=m.maxrss_kib / 1024, errors=o["errors"])
+            results["s3bench_64m"] = o["mib_per_sec"]
+            url = f"http://127.0.0.1:{port}/{BUCKET}/{r['run_prefix']}00000000"
+            results["curl_64m"] = curl_row(url, "s3bench serve", server, True, DURATION)
+        if nginx:
+            results["curl_nginx_64m"] = curl_row(f"http://127.0.0.1:{nginx_port}/64m", "nginx (unsigned)", nginx,
+                                                 False, DURATION)
+
+        # Memory over a long run, and s3bench's own gap between a response and the next request.
+        log(f"long run: GET 4 KiB, 16 in flight, {LONG_S} s, RSS every 10 s")
+        env = dict(CLIENT_ENV, S3BENCH_RECORD_GAP="1")
+        r, m, _ = run_s3bench("get-4k", port, server, ("--duration", f"{LONG_S}s"), sample_every=10, env=env,
+                              timeout=LONG_S + 120)
+        results["long"] = {"samples": m.rss_samples, "maxrss_kib": m.maxrss_kib,
+                           "ops": measured_phase(r, "get-4k")["ops"]["get"]["count"] if r else None}
+        gap = re.findall(r"record-gap: (.*)", m.err)
+        results["gap"] = gap
+
+        # 10,000 in flight in one process.
+        if not SKIP_C10K:
+            log("10,000 in flight")
+            r, m, _ = run_s3bench("get-4k-10k", port, server, timeout=300)
+            if r:
+                o = measured_phase(r, "get-4k-10k")["ops"]["get"]
+                w = measured_phase(r, "get-4k-10k")["warmup"].get("get", {})
+                max_inflight = max((row["in_flight"] for row in measured_phase(r, "get-4k-10k")["timeseries"]),
+                                   default=0)
+                results["c10k"] = dict(count=o["count"], errors=o["errors"], errors_by_kind=o["errors_by_kind"],
+                                       warmup_errors=w.get("errors", 0), ops_s=o["ops_per_sec"],
+                                       p50=o["latency_us"]["p50"], p99=o["latency_us"]["p99"],
+                                       max_in_flight=max_inflight, rss_mib=m.maxrss_kib / 1024, nofile=nofile)
+            else:
+                results["c10k"] = dict(failed=m.err.strip()[-1000:], nofile=nofile)
+    finally:
+        if server:
+            server.stop()
+        if nginx:
+            nginx.stop(signal.SIGQUIT)
+
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    md = render(started, finished, info, versions, results, nofile)
+    (BENCH / "RESULTS.md").write_text(md)
+    (WORK / "results.json").write_text(json.dumps({"rows": ROWS, "results": results, "machine": info,
+                                                   "versions": versions}, indent=1, default=str))
+    print(md)
+    log(f"written: {BENCH / 'RESULTS.md'} (raw: {WORK / 'results.json'})")
+
+
+def table(rows, cols):
+    head = "| " + " | ".join(c[0] for c in cols) + " |\n"
+    head += "|" + "|".join("---" if i < 3 else "---:" for i in range(len(cols))) + "|\n"
+    body = ""
+    for r in rows:
+        body += "| " + " | ".join(c[1](r) for c in cols) + " |\n"
+    return head + body
+
+
+def find(tool, workload, inflight):
+    for r in ROWS:
+        if r["tool"] == tool and r["workload"] == workload and r["inflight"] == inflight:
+            return r
+    return None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def render(started, finished, info, versions, results, nofile):
+    out = []
+    out.append("# Benchmark results\n")
+    out.append("Written by `bench/run.sh` (see the script's header for the method); do not edit by hand.\n")
+    out.append(f"- Date: {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC")
+    out.append(f"- Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory_gib']} GiB, Linux {info['kernel']}; "
+               f"load average {' '.join(info['loadavg'])} at start, {' '.join(info['loadavg_end'])} at end")
+    out.append("- Tools: " + "; ".join(f"{k}: {v}" for k, v in versions.items() if v))
+    missing = [k for k, v in versions.items() if not v]
+    if missing:
+        out.append(f"- Not installed, skipped: {', '.join(missing)}")
+    out.append(f"- Each measurement {DURATION} s; client pinned to core {CLIENT_CORE}, server to core {SERVER_CORE}"
+               if NCPU >= 2 else f"- Each measurement {DURATION} s; one CPU, client and server share it")
+    out.append("")
+    cols = [
+        ("workload", lambda r: r["workload"]),
+        ("tool", lambda r: r["tool"]),
+        ("server", lambda r: r["server"]),
+        ("in flight", lambda r: fmt(r["inflight"])),
+        ("ops/s", lambda r: fmt(r.get("ops_s"), 0)),
+        ("client CPU µs/op", lambda r: fmt(r.get("cpu_us"))),
+        ("server CPU µs/op", lambda r: fmt(r.get("srv_us"))),
+        ("p50 µs", lambda r: fmt(r.get("p50"), 0)),
+        ("p99 µs", lambda r: fmt(r.get("p99"), 0)),
+        ("peak RSS MiB", lambda r: fmt(r.get("rss_mib"))),
+        ("errors", lambda r: str(r.get("errors"))),
+    ]
+    out.append("## 4 KiB GET and PUT\n")
+    out.append(table([r for r in ROWS if r["section"] == "4k"], cols))
+    out.append("Client CPU: s3bench's own getrusage over its measured phases (requests of warm-up included); the "
+               "others: wait4() rusage of the whole client process / requests it completed. Server CPU: "
+               "/proc/PID/stat of the server process over the client's run / the client's requests.\n")
+    notes = sorted({f"{r['tool']}: {r['note']}" for r in ROWS if r["note"] and r["tool"] != "s3bench"})
+    for n in notes:
+        out.append(f"- {n}")
+    for r in ROWS:
+        if r["tool"] == "s3bench" and r["note"]:
+            out.append(f"- s3bench {r['workload']}, {r['inflight']} in flight: {r['note']}")
+    out.append("")
+    out.append("## 64 MiB GET throughput, one stream\n")
+    cols64 = cols[:4] + [("MiB/s", lambda r: fmt(r.get("mib_s"), 0))] + cols[5:]
+    out.append(table([r for r in ROWS if r["section"] == "64m"], cols64))
+
+    out.append("## Goals (same run; 4 KiB GET, 16 in flight unless said)\n")
+    goals = []
+    s, f = find("s3bench", "GET 4 KiB", 16), find("fio", "GET 4 KiB", 16)
+    rr = ratio(s and s["cpu_us"], f and f["cpu_us"])
+    goals.append(("client CPU per GET, s3bench / fio", "far less than fio",
+                  f"{fmt(s and s['cpu_us'])} / {fmt(f and f['cpu_us'])} µs = {fmt(rr, 2)}" if rr else "n/a",
+                  "met" if rr and rr < 1 else ("not met" if rr else "n/a")))
+    s256, f256 = find("s3bench", "GET 4 KiB", 256), find("fio", "GET 4 KiB", 256)
+    rr256 = ratio(s256 and s256["cpu_us"], f256 and f256["cpu_us"])
+    if rr256:
+        goals.append(("same, 256 in flight", "", f"{fmt(s256['cpu_us'])} / {fmt(f256['cpu_us'])} µs = {fmt(rr256, 2)}",
+                      "met" if rr256 < 1 else "not met"))
+    gap = results.get("gap") or []
+    gp99 = None
+    for g in gap:
+        m = re.search(r"p99=(\d+)ns", g)
+        if m:
+            gp99 = max(gp99 or 0, int(m.group(1)))
+    goals.append(("s3bench recording overhead (response complete -> next request sent), p99", "< 5 µs",
+                  f"{gp99 / 1000:.2f} µs ({'; '.join(gap)})" if gp99 is not None else "not measured",
+                  ("met" if gp99 < 5000 else "not met") if gp99 is not None else "n/a"))
+    r64 = ratio(results.get("s3bench_64m"), results.get("curl_64m"))
+    goals.append(("64 MiB GET, s3bench / curl on the same endpoint (MiB/s)", ">= 0.80",
+                  f"{fmt(results.get('s3bench_64m'), 0)} / {fmt(results.get('curl_64m'), 0)} = {fmt(r64, 2)}"
+                  if r64 else "n/a", ("met" if r64 >= 0.8 else "not met") if r64 else "n/a"))
+    long = results.get("long") or {}
+    samples = long.get("samples") or []
+    at60 = next((kib for t, kib in samples if t >= 60), None)
+    end = samples[-1][1] if samples else None
+    growth = ratio(end, at60)
+    goals.append((f"RSS flat over a long run ({LONG_S} s, not hours): end / 60 s", "~1.0 (flat)",
+                  f"{fmt(end and end / 1024)} / {fmt(at60 and at60 / 1024)} MiB = {fmt(growth, 3)}" if growth else "n/a",
+                  ("met" if growth <= 1.05 else "not met") if growth else "n/a"))
+    c = results.get("c10k")
+    if c and "count" in c:
+        goals.append(("10,000 requests in flight in one process, no client-side errors", "0 errors",
+                      f"{c['count']:,} GETs, {c['errors']} errors (+{c['warmup_errors']} in warm-up), "
+                      f"max {c['max_in_flight']:,} in flight, {c['ops_s']:,.0f} ops/s, p99 {c['p99']:,.0f} µs, "
+                      f"peak RSS {c['rss_mib']:.0f} MiB, ulimit -n {c['nofile']}",
+                      "met" if c["errors"] == 0 and c["warmup_errors"] == 0 and c["max_in_flight"] >= 10000
+                      else "not met"))
+    elif c:
+        goals.append(("10,000 requests in flight in one process", "0 errors", f"run failed: {c['failed']}", "not met"))
+    out.append("| goal | target | measured | verdict |\n|---|---|---|---|")
+    for g in goals:
+        out.append("| " + " | ".join(g) + " |")
+    out.append("")
+    if samples:
+        out.append(f"RSS of s3bench (GET 4 KiB, 16 in flight, {LONG_S} s, {fmt(long.get('ops'))} GETs), "
+                   "sampled every 10 s from /proc/PID/status:\n")
+        out.append("| s | " + " | ".join(str(t) for t, _ in samples) + " |")
+        out.append("|---|" + "---:|" * len(samples))
+        out.append("| MiB | " + " | ".join(f"{kib / 1024:.1f}" for _, kib in samples) + " |\n")
+
+    crit = criterion_numbers()
+    if crit:
+        out.append("## Hot path (`cargo bench --bench hot_path`, criterion: low / estimate / high)\n")
+        out.append("| bench | time |\n|---|---:|")
+        for name, lo, mid, hi in crit:
+            out.append(f"| {name} | {lo} / **{mid}** / {hi} |")
+        parts = {n: to_ns(mid) for n, _, mid, _ in crit}
+        if "record_sample" in parts and "pick_op_and_key" in parts:
+            out.append(f"\nrecord_sample + pick_op_and_key = "
+                       f"{parts['record_sample'] + parts['pick_op_and_key']:.0f} ns: s3bench's own work between two "
+                       "requests of one worker; build_get_request is the SDK's fluent builder, before signing and "
+                       "sending.\n")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()

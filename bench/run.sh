@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The benchmark suite: s3bench next to fio (http engine, S3 mode), awscrt's S3
+# client and wrk + nginx (the unsigned raw-HTTP ceiling), against the same
+# local servers, and the criterion hot-path benches. Writes bench/RESULTS.md.
+#
+#   bench/run.sh            # about 12 minutes on 2 cores
+#   DURATION=3 LONG_S=30 bench/run.sh   # a quick pass (numbers too noisy to keep)
+#
+# Method: one `s3bench serve` process (1 thread, pinned to core 0) is the
+# endpoint for every S3 client; each client runs as its own process pinned to
+# core 1, so the CPU per request it is charged is its own, not the server's
+# (see bench/lib/suite.py). The script installs what is missing when run as
+# root: nginx, wrk, curl, Python's awscrt (optional), and fio rebuilt from
+# Debian's source with its http engine (Debian's binary package lacks it),
+# built under bench/.cache/ (gitignored). Not part of the test suite: CI does
+# not run it.
+#
+# Environment: DURATION (s per measurement, 10), LONG_S (RSS run, 180),
+# SKIP_C10K=1, SKIP_CRITERION=1, S3BENCH (use this binary instead of
+# building), WORK (scratch dir, /tmp/s3bench-bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=$ROOT/bench/.cache
+export WORK=${WORK:-/tmp/s3bench-bench}
+mkdir -p "$CACHE" "$WORK"
+
+say() { echo "[bench] $*" >&2; }
+
+apt_updated=0
+apt_install() {
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+        say "missing: $*; install it (not root or no apt-get here)"
+        return 1
+    fi
+    if [ $apt_updated = 0 ]; then
+        apt-get update -q >/dev/null
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+}
+
+for tool in curl taskset python3; do
+    command -v $tool >/dev/null || { say "$tool is required"; exit 2; }
+done
+command -v nginx >/dev/null || apt_install nginx || true
+command -v wrk >/dev/null || apt_install wrk || true
+python3 -c 'import awscrt.s3' 2>/dev/null ||
+    python3 -m pip install -q awscrt >/dev/null 2>&1 ||
+    say "awscrt not installable: skipped"
+
+# fio with the http engine: the system's if it has one, else built from
+# Debian's source package.
+has_http() { "$1" --enghelp=http >/dev/null 2>&1; }
+build_fio() {
+    apt_install libcurl4-openssl-dev libssl-dev zlib1g-dev libaio-dev pkg-config dpkg-dev make gcc || return 1
+    if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+            sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+                >/etc/apt/sources.list.d/s3bench-deb-src.sources
+        else
+            sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >/etc/apt/sources.list.d/s3bench-deb-src.list
+        fi
+        apt-get update -q >/dev/null
+    fi
+    rm -rf "$CACHE/fio-src" && mkdir -p "$CACHE/fio-src"
+    (cd "$CACHE/fio-src" && apt-get source -q fio >/dev/null 2>&1) || return 1
+    local src
+    src=$(find "$CACHE/fio-src" -mindepth 1 -maxdepth 1 -type d -name 'fio-*' | head -1)
+    (cd "$src" && ./configure >"$CACHE/fio-configure.log" 2>&1 && make -j"$(nproc)" >"$CACHE/fio-make.log" 2>&1) || return 1
+    mkdir -p "$CACHE/fio" && cp "$src/fio" "$CACHE/fio/fio"
+    has_http "$CACHE/fio/fio"
+}
+FIO=""
+if command -v fio >/dev/null && has_http "$(command -v fio)"; then
+    FIO=$(command -v fio)
+elif [ -x "$CACHE/fio/fio" ] && has_http "$CACHE/fio/fio"; then
+    FIO=$CACHE/fio/fio
+else
+    say "building fio with the http engine under bench/.cache (about a minute)"
+    if build_fio; then
+        FIO=$CACHE/fio/fio
+    else
+        say "could not build fio with the http engine (logs in bench/.cache): fio skipped"
+    fi
+fi
+export FIO
+
+# The s3bench under test: a private copy, so another build in a shared
+# target dir cannot swap it mid-run.
+if [ -z "${S3BENCH:-}" ]; then
+    cargo build --release --bin s3bench
+    cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/s3bench" "$WORK/s3bench"
+    export S3BENCH=$WORK/s3bench
+fi
+
+if [ "${SKIP_CRITERION:-0}" != 1 ]; then
+    say "cargo bench --bench hot_path"
+    cargo bench --bench hot_path -- --noplot 2>&1 | tee "$WORK/criterion.txt" >&2
+    export CRITERION=$WORK/criterion.txt
+fi
+
+# 10,000 connections in the client and as many in the server.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10240 ]; then
+    say "ulimit -n is $(ulimit -n): the 10,000-in-flight run needs more than 10,240; raise the hard limit"
+fi
+
+exec python3 "$ROOT/bench/lib/suite.py"
