@@ -698,16 +698,30 @@ async fn preflight(
         .clone()
         .unwrap_or_else(|| format!("AWS {}", t.spec.region));
     let (name, bucket) = (&t.spec.name, &t.spec.bucket);
-    match client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(run_prefix)
-        .max_keys(1)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => Err(describe_preflight(name, bucket, &endpoint, &e)),
+    // A 5xx (503 SlowDown, an injected fault) is transient: ask again a
+    // few times before calling the target broken.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(run_prefix)
+            .max_keys(1)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let transient = e
+                    .raw_response()
+                    .is_some_and(|r| r.status().is_server_error());
+                if !transient || attempt >= 5 {
+                    return Err(describe_preflight(name, bucket, &endpoint, &e));
+                }
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+        }
     }
 }
 

@@ -577,7 +577,7 @@ mix = [{ op = "put", weight = 1 }]"#,
     );
     assert_eq!(
         attempts.count - attempts.retries,
-        300,
+        150,
         "one first attempt per op"
     );
     assert!(attempts.retries > 30, "retries {}", attempts.retries);
