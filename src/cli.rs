@@ -131,6 +131,43 @@ pub struct ServeArgs {
     /// Server threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Create the buckets of a scenario's targets, with the latency and
+    /// faults of their `[targets.NAME.embedded]` tables.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Fixed latency added before every response head on the --bucket buckets.
+    #[arg(long, value_parser = parse_duration)]
+    pub latency: Option<Duration>,
+    /// Fraction of requests (0..1) on the --bucket buckets answered with --error-status.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// HTTP status of injected errors.
+    #[arg(long, default_value_t = 503)]
+    pub error_status: u16,
+    /// S3 error code of injected errors.
+    #[arg(long, default_value = "SlowDown")]
+    pub error_code: String,
+    /// Per-prefix request-rate limit READS:WRITES per second on the --bucket
+    /// buckets (S3: 5500:3500); above it requests get 503 SlowDown.
+    #[arg(long, value_parser = parse_prefix_limit)]
+    pub prefix_limit: Option<crate::server::PrefixLimit>,
+}
+
+fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
+    let (r, w) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected READS:WRITES per second like 5500:3500, got {s:?}"))?;
+    let n = |x: &str| {
+        x.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or_else(|| format!("expected a positive whole number, got {x:?}"))
+    };
+    Ok(crate::server::PrefixLimit {
+        reads_per_sec: n(r)?,
+        writes_per_sec: n(w)?,
+    })
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -234,7 +271,36 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if let Some(s) = a.secret_key {
                 cfg.secret_key = s;
             }
-            crate::server::serve_forever(cfg, Vec::new(), a.buckets).await?;
+            if !(0.0..=1.0).contains(&a.error_rate) {
+                return Err(InputError(format!(
+                    "--error-rate must be between 0 and 1, got {}",
+                    a.error_rate
+                ))
+                .into());
+            }
+            let flags = crate::server::Injection {
+                latency: a.latency.map(crate::server::LatencyDist::Fixed),
+                bandwidth: None,
+                error_rate: a.error_rate,
+                error_status: a.error_status,
+                error_code: a.error_code,
+                prefix_limit: a.prefix_limit,
+            };
+            let mut buckets = a.buckets;
+            let mut injections: Vec<(String, crate::server::Injection)> = Vec::new();
+            if flags != crate::server::Injection::default() {
+                injections.extend(buckets.iter().map(|b| (b.clone(), flags.clone())));
+            }
+            if let Some(path) = &a.scenario {
+                let plan = crate::scenario::load(path)?;
+                for t in &plan.targets {
+                    buckets.push(t.bucket.clone());
+                    if let Some(inj) = &t.embedded {
+                        injections.push((t.bucket.clone(), crate::run::injection(inj)));
+                    }
+                }
+            }
+            crate::server::serve_forever(cfg, injections, buckets).await?;
             Ok(0)
         }
         Command::Report { result, out } => {

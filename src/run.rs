@@ -684,8 +684,10 @@ pub async fn execute(
     Ok(RunOutput { result, dir })
 }
 
-/// One HeadBucket per target, plus one ListObjectsV2 under the run prefix
-/// on directory buckets, which exercises CreateSession and session auth.
+/// One ListObjectsV2 under the run prefix per target. Unlike HeadBucket its
+/// error responses carry a body, so a wrong secret, an unknown key and a
+/// missing bucket can each be named; on directory buckets it also exercises
+/// CreateSession and session auth. Cleanup needs the same permission.
 async fn preflight(
     client: &aws_sdk_s3::Client,
     t: &TargetConfig,
@@ -696,21 +698,17 @@ async fn preflight(
         .clone()
         .unwrap_or_else(|| format!("AWS {}", t.spec.region));
     let (name, bucket) = (&t.spec.name, &t.spec.bucket);
-    if let Err(e) = client.head_bucket().bucket(bucket).send().await {
-        return Err(describe_preflight(name, bucket, &endpoint, &e));
-    }
-    if t.spec.kind == TargetKind::Directory
-        && let Err(e) = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(run_prefix)
-            .max_keys(1)
-            .send()
-            .await
+    match client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(run_prefix)
+        .max_keys(1)
+        .send()
+        .await
     {
-        return Err(describe_preflight(name, bucket, &endpoint, &e));
+        Ok(_) => Ok(()),
+        Err(e) => Err(describe_preflight(name, bucket, &endpoint, &e)),
     }
-    Ok(())
 }
 
 /// Deletes everything under the run prefix: it holds only what this run wrote.

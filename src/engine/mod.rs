@@ -239,6 +239,18 @@ struct ThreadCtx {
     cancel: Arc<Cancel>,
 }
 
+impl ThreadCtx {
+    fn op_context<'a>(&'a self, job: &'a Job) -> OpContext<'a> {
+        OpContext {
+            client: &self.clients[job.target],
+            bucket: &self.targets[job.target].spec.bucket,
+            plan: &job.plan,
+            run_prefix: &job.run_prefix,
+            date: job.date,
+        }
+    }
+}
+
 async fn thread_main(
     index: usize,
     threads: usize,
@@ -449,13 +461,7 @@ async fn worker(
         format!("r{}t{}s{}w{}", job.round, ctx.index, stage, w),
         plan.dataset.objects,
     );
-    let opctx = OpContext {
-        client: &ctx.clients[job.target],
-        bucket: &target.spec.bucket,
-        plan,
-        run_prefix: &job.run_prefix,
-        date: job.date,
-    };
+    let opctx = ctx.op_context(&job);
     let mut prev_done: Option<Instant> = None;
     loop {
         if ctx.cancel.is_cancelled() {
@@ -511,21 +517,11 @@ async fn worker(
         if out.error.is_some() {
             ctx.live.errors.fetch_add(1, Ordering::Relaxed);
         }
+        let ttfb = matches!(kind, OpKind::Get | OpKind::RangedGet);
         let sample = Sample {
-            latency_ns: done.saturating_duration_since(due).as_nanos() as u64,
-            service_ns: done.saturating_duration_since(sent).as_nanos() as u64,
-            ttfb_ns: match kind {
-                OpKind::Get | OpKind::RangedGet => out
-                    .first_byte
-                    .map(|t| t.saturating_duration_since(due).as_nanos() as u64),
-                _ => None,
-            },
-            bytes: out.bytes,
-            requests: out.requests,
-            error: out.error.as_ref().map(|e| e.key.as_str()),
-            throttled: out.error.as_ref().is_some_and(|e| e.throttled()),
             late_start: late,
             behind_session: SessionProbe::overlapped(before, probe.marker()),
+            ..out.sample(due, sent, done, ttfb)
         };
         let mut rec = shared.recorder.borrow_mut();
         if measured {
@@ -561,14 +557,7 @@ async fn run_prepare(
         let (ctx, job, shared, next) = (ctx.clone(), job.clone(), shared.clone(), next.clone());
         hs.push(tokio::task::spawn_local(async move {
             let plan = &*job.plan;
-            let target = &ctx.targets[job.target];
-            let opctx = OpContext {
-                client: &ctx.clients[job.target],
-                bucket: &target.spec.bucket,
-                plan,
-                run_prefix: &job.run_prefix,
-                date: job.date,
-            };
+            let opctx = ctx.op_context(&job);
             let mut key = String::with_capacity(128);
             loop {
                 if ctx.cancel.is_cancelled() {
@@ -596,18 +585,7 @@ async fn run_prepare(
                 };
                 let done = Instant::now();
                 ctx.live.ops.fetch_add(1, Ordering::Relaxed);
-                let ns = done.saturating_duration_since(sent).as_nanos() as u64;
-                let sample = Sample {
-                    latency_ns: ns,
-                    service_ns: ns,
-                    ttfb_ns: None,
-                    bytes: out.bytes,
-                    requests: out.requests,
-                    error: out.error.as_ref().map(|e| e.key.as_str()),
-                    throttled: out.error.as_ref().is_some_and(|e| e.throttled()),
-                    late_start: false,
-                    behind_session: false,
-                };
+                let sample = out.sample(sent, sent, done, false);
                 let second = done
                     .saturating_duration_since(shared.measure_start)
                     .as_secs() as usize;

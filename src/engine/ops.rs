@@ -10,6 +10,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures_util::StreamExt as _;
 
 use crate::scenario::{OpSpec, Plan, RangePattern};
+use crate::stats::Sample;
 use crate::target::{ErrorKind, classify, synthetic_body};
 
 /// At most this many parts of one multipart PUT are in flight at once, as a
@@ -26,6 +27,27 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The sample to record for this outcome: latency counted from `due`,
+    /// service time from `sent`.
+    pub fn sample(&self, due: Instant, sent: Instant, done: Instant, ttfb: bool) -> Sample<'_> {
+        let ns = |from: Instant, to: Instant| to.saturating_duration_since(from).as_nanos() as u64;
+        Sample {
+            latency_ns: ns(due, done),
+            service_ns: ns(sent, done),
+            ttfb_ns: if ttfb {
+                self.first_byte.map(|t| ns(due, t))
+            } else {
+                None
+            },
+            bytes: self.bytes,
+            requests: self.requests,
+            error: self.error.as_ref().map(|e| e.key.as_str()),
+            throttled: self.error.as_ref().is_some_and(|e| e.throttled()),
+            late_start: false,
+            behind_session: false,
+        }
+    }
+
     fn failed(requests: u64, e: ErrorKind) -> Outcome {
         Outcome {
             requests,

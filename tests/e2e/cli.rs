@@ -1,0 +1,137 @@
+//! The command line as a user meets it: bad input is said plainly, with the
+//! right exit code, before anything runs.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::Parser;
+use s3bench::cli::{Cli, main};
+use s3bench::engine::Cancel;
+use s3bench::run::{PreflightError, RunOptions, execute, start_embedded};
+use s3bench::scenario::parse;
+use s3bench::target::TargetConfig;
+
+async fn exit_code(args: &[&str]) -> i32 {
+    main(Cli::try_parse_from(args).expect("arguments parse")).await
+}
+
+#[tokio::test]
+async fn every_shipped_scenario_validates() {
+    let mut files: Vec<String> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    files.push("bench/get-4k.toml".into());
+    assert!(files.len() >= 5, "{files:?}");
+    let mut args = vec!["s3bench", "validate"];
+    args.extend(files.iter().map(String::as_str));
+    assert_eq!(exit_code(&args).await, 0);
+}
+
+#[tokio::test]
+async fn broken_scenario_exits_2_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[targets.a]\nkind = \"general-purpose\"\nbucket = \"b\"\nregion = \"us-east-1\"\ncolour = 1\n",
+    )
+    .unwrap();
+    let bad = bad.display().to_string();
+    assert_eq!(exit_code(&["s3bench", "validate", &bad]).await, 2);
+    let out = dir.path().join("results").display().to_string();
+    assert_eq!(
+        exit_code(&["s3bench", "run", &bad, "--embedded", "--out", &out, "-q"]).await,
+        2
+    );
+    assert!(
+        !Path::new(&out).exists(),
+        "nothing may be written for a bad scenario"
+    );
+    let err = s3bench::scenario::load(Path::new(&bad))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.toml:5:1"), "{err}");
+    assert!(err.contains("colour"), "{err}");
+}
+
+const ONE_TARGET: &str = r#"
+[targets.standard]
+kind = "general-purpose"
+bucket = "present"
+region = "us-east-1"
+[dataset]
+objects = 2
+size = "1KiB"
+[[phase]]
+name = "get"
+ops = 10
+concurrency = 1
+mix = [{ op = "get", weight = 1 }]
+"#;
+
+/// Runs the one-target plan against `target` and returns the preflight sentence.
+async fn preflight_error(target: TargetConfig) -> String {
+    let plan = parse(ONE_TARGET, Path::new("t.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out: dir.path().to_path_buf(),
+        ..RunOptions::default()
+    };
+    let err = execute(plan, vec![target], true, opts, Arc::new(Cancel::default()))
+        .await
+        .err()
+        .expect("preflight must fail");
+    assert!(err.downcast_ref::<PreflightError>().is_some(), "{err:#}");
+    let msg = format!("{err:#}");
+    assert_eq!(msg.lines().count(), 1, "one sentence: {msg}");
+    msg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_missing_bucket_and_dead_endpoint_are_one_sentence_each() {
+    let plan = parse(ONE_TARGET, Path::new("t.toml")).unwrap();
+    let server = start_embedded(&plan).unwrap();
+    let spec = &plan.targets[0];
+
+    let wrong = TargetConfig::with_static_keys(
+        spec,
+        &plan.client,
+        &server.endpoint(),
+        server.access_key(),
+        "not-the-secret",
+    );
+    let msg = preflight_error(wrong).await;
+    assert!(msg.contains("secret key is wrong"), "{msg}");
+    assert!(
+        !msg.contains(server.secret_key()),
+        "credentials leaked: {msg}"
+    );
+
+    let mut missing_spec = spec.clone();
+    missing_spec.bucket = "absent-bucket".into();
+    let missing = TargetConfig::with_static_keys(
+        &missing_spec,
+        &plan.client,
+        &server.endpoint(),
+        server.access_key(),
+        server.secret_key(),
+    );
+    let msg = preflight_error(missing).await;
+    assert!(msg.contains("'absent-bucket' does not exist"), "{msg}");
+
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dead = TargetConfig::with_static_keys(
+        spec,
+        &plan.client,
+        &format!("http://127.0.0.1:{port}"),
+        server.access_key(),
+        server.secret_key(),
+    );
+    let msg = preflight_error(dead).await;
+    assert!(msg.contains("refused"), "{msg}");
+}
