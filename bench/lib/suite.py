@@ -612,7 +612,7 @@ def render(started, finished, info, versions, results, nofile):
     out.append("Client CPU: s3bench's own getrusage over its measured phases (requests of warm-up included); the "
                "others: wait4() rusage of the whole client process / requests it completed. Server CPU: "
                "/proc/PID/stat of the server process over the client's run / the client's requests.\n")
-    notes = sorted({f"{r['tool']}: {r['note']}" for r in ROWS if r["note"] and r["tool"] != "s3bench"})
+    notes = sorted({f"{r['tool']} ({r['server']}): {r['note']}" for r in ROWS if r["note"] and r["tool"] != "s3bench"})
     for n in notes:
         out.append(f"- {n}")
     for r in ROWS:
