@@ -26,6 +26,22 @@ pub struct Outcome {
     pub error: Option<ErrorKind>,
 }
 
+/// The outcome of an operation that is one request with no payload.
+fn one_request<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static>(
+    res: Result<
+        T,
+        aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    >,
+) -> Outcome {
+    match res {
+        Ok(_) => Outcome {
+            requests: 1,
+            ..Outcome::default()
+        },
+        Err(e) => Outcome::failed(1, classify(&e)),
+    }
+}
+
 impl Outcome {
     /// The sample to record for this outcome: latency counted from `due`,
     /// service time from `sent`.
@@ -128,20 +144,14 @@ impl OpContext<'_> {
             OpSpec::Head => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                match self
-                    .client
-                    .head_object()
-                    .bucket(self.bucket)
-                    .key(st.key.clone())
-                    .send()
-                    .await
-                {
-                    Ok(_) => Outcome {
-                        requests: 1,
-                        ..Outcome::default()
-                    },
-                    Err(e) => Outcome::failed(1, classify(&e)),
-                }
+                one_request(
+                    self.client
+                        .head_object()
+                        .bucket(self.bucket)
+                        .key(st.key.clone())
+                        .send()
+                        .await,
+                )
             }
             OpSpec::Put { size } => {
                 let len = match size {
@@ -179,20 +189,14 @@ impl OpContext<'_> {
                     .written
                     .pop_front()
                     .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
-                match self
-                    .client
-                    .delete_object()
-                    .bucket(self.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                {
-                    Ok(_) => Outcome {
-                        requests: 1,
-                        ..Outcome::default()
-                    },
-                    Err(e) => Outcome::failed(1, classify(&e)),
-                }
+                one_request(
+                    self.client
+                        .delete_object()
+                        .bucket(self.bucket)
+                        .key(key)
+                        .send()
+                        .await,
+                )
             }
         }
     }
