@@ -497,6 +497,7 @@ pub async fn execute(
                 bucket: t.bucket.clone(),
                 region: t.region.clone(),
                 endpoint: c.endpoint.clone(),
+                request_path: c.request_path(threads),
             })
             .collect(),
         phases: Vec::new(),

@@ -23,6 +23,7 @@ use tokio::task::LocalSet;
 
 use crate::scenario::{Load, OpKind, OpSpec, Phase, Plan};
 use crate::stats::{Recorder, Sample};
+use crate::target::direct::DirectClient;
 use crate::target::{SessionProbe, TargetConfig};
 use ops::{Mix, OpContext, Outcome, WorkerState};
 
@@ -141,7 +142,11 @@ impl Engine {
         let threads = threads.max(1);
         let targets = Arc::new(targets);
         let mut out = Vec::with_capacity(threads);
+        // Each thread says when its clients are built, so what the report
+        // says about them (the request path) is known before the first job.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         for index in 0..threads {
+            let ready = ready_tx.clone();
             let (tx, rx) = mpsc::unbounded_channel::<Work>();
             let live = Arc::new(Live::default());
             let (targets, live2, cancel) = (targets.clone(), live.clone(), cancel.clone());
@@ -152,9 +157,20 @@ impl Engine {
                 .name(format!("s3bench-engine-{index}"))
                 .spawn(move || {
                     let local = LocalSet::new();
-                    local.block_on(&rt, thread_main(index, threads, targets, live2, cancel, rx));
+                    local.block_on(
+                        &rt,
+                        thread_main(index, threads, targets, live2, cancel, rx, ready),
+                    );
                 })?;
             out.push(EngineThread { tx, join, live });
+        }
+        drop(ready_tx);
+        for _ in 0..threads {
+            // A thread that died before building its clients drops its
+            // sender; the first job then reports it.
+            if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+                break;
+            }
         }
         Ok(Engine {
             threads: out,
@@ -235,6 +251,8 @@ struct ThreadCtx {
     threads: usize,
     targets: Arc<Vec<TargetConfig>>,
     clients: Vec<aws_sdk_s3::Client>,
+    /// Direct request path per target (None: everything through the SDK).
+    direct: Vec<Option<DirectClient>>,
     live: Arc<Live>,
     cancel: Arc<Cancel>,
 }
@@ -243,6 +261,7 @@ impl ThreadCtx {
     fn op_context<'a>(&'a self, job: &'a Job) -> OpContext<'a> {
         OpContext {
             client: &self.clients[job.target],
+            direct: self.direct[job.target].as_ref(),
             bucket: &self.targets[job.target].spec.bucket,
             plan: &job.plan,
             run_prefix: &job.run_prefix,
@@ -258,15 +277,22 @@ async fn thread_main(
     live: Arc<Live>,
     cancel: Arc<Cancel>,
     mut rx: mpsc::UnboundedReceiver<Work>,
+    ready: std::sync::mpsc::Sender<()>,
 ) {
     // Clients are built on this thread's runtime: their connection pools
     // live here.
-    let clients = targets.iter().map(|t| t.build_client()).collect();
+    let clients: Vec<_> = targets.iter().map(|t| t.build_client()).collect();
+    let mut direct = Vec::with_capacity(targets.len());
+    for (t, c) in targets.iter().zip(&clients) {
+        direct.push(DirectClient::new(t, c).await);
+    }
+    let _ = ready.send(());
     let ctx = Rc::new(ThreadCtx {
         index,
         threads,
         targets,
         clients,
+        direct,
         live,
         cancel,
     });
@@ -581,7 +607,7 @@ async fn run_prepare(
                             .await,
                     )
                 } else {
-                    (OpKind::Put, opctx.put(key.clone(), size).await)
+                    (OpKind::Put, opctx.put(&key, size).await)
                 };
                 let done = Instant::now();
                 ctx.live.ops.fetch_add(1, Ordering::Relaxed);

@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 
 use crate::scenario::{OpSpec, Plan, RangePattern};
 use crate::stats::Sample;
+use crate::target::direct::{DirectClient, Reply};
 use crate::target::{ErrorKind, classify, synthetic_body};
 
 /// At most this many parts of one multipart PUT are in flight at once, as a
@@ -39,6 +40,17 @@ fn one_request<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error
             ..Outcome::default()
         },
         Err(e) => Outcome::failed(1, classify(&e)),
+    }
+}
+
+impl From<Reply> for Outcome {
+    fn from(r: Reply) -> Outcome {
+        Outcome {
+            first_byte: r.first_byte,
+            bytes: r.bytes,
+            requests: 1,
+            error: r.error,
+        }
     }
 }
 
@@ -107,6 +119,9 @@ impl WorkerState {
 /// Fixed context of one (phase, target) for the operations.
 pub struct OpContext<'a> {
     pub client: &'a Client,
+    /// The direct request path for GET, HEAD, PUT and DELETE, when the
+    /// target's settings allow it.
+    pub direct: Option<&'a DirectClient>,
     pub bucket: &'a str,
     pub plan: &'a Plan,
     /// `s3bench/<run id>/`: everything s3bench writes lives below it.
@@ -130,7 +145,7 @@ impl OpContext<'_> {
             OpSpec::Get => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.get(st.key.clone(), None).await
+                self.get(&st.key, None).await
             }
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
@@ -138,12 +153,14 @@ impl OpContext<'_> {
                 let len = (*size)
                     .min(self.plan.object_size(i).saturating_sub(off))
                     .max(1);
-                let range = format!("bytes={}-{}", off, off + len - 1);
-                self.get(st.key.clone(), Some(range)).await
+                self.get(&st.key, Some((off, off + len - 1))).await
             }
             OpSpec::Head => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
+                if let Some(d) = self.direct {
+                    return d.head(&st.key).await.into();
+                }
                 one_request(
                     self.client
                         .head_object()
@@ -159,7 +176,7 @@ impl OpContext<'_> {
                     None => self.plan.dataset.size.pick(st.rng.f64()),
                 };
                 let key = self.scratch_key(st);
-                let out = self.put(key.clone(), len).await;
+                let out = self.put(&key, len).await;
                 if out.error.is_none() {
                     st.written.push_back(key);
                 }
@@ -189,6 +206,9 @@ impl OpContext<'_> {
                     .written
                     .pop_front()
                     .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
+                if let Some(d) = self.direct {
+                    return d.delete(&key).await.into();
+                }
                 one_request(
                     self.client
                         .delete_object()
@@ -233,10 +253,13 @@ impl OpContext<'_> {
 
     /// GET (optionally ranged), streaming the body and counting it, never
     /// buffering it whole.
-    pub async fn get(&self, key: String, range: Option<String>) -> Outcome {
+    pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Outcome {
+        if let Some(d) = self.direct {
+            return d.get(key, range).await.into();
+        }
         let mut req = self.client.get_object().bucket(self.bucket).key(key);
-        if let Some(r) = range {
-            req = req.range(r);
+        if let Some((first, last)) = range {
+            req = req.range(format!("bytes={first}-{last}"));
         }
         let resp = match req.send().await {
             Ok(r) => r,
@@ -271,7 +294,10 @@ impl OpContext<'_> {
         out
     }
 
-    pub async fn put(&self, key: String, len: u64) -> Outcome {
+    pub async fn put(&self, key: &str, len: u64) -> Outcome {
+        if let Some(d) = self.direct {
+            return d.put(key, len).await.into();
+        }
         match self
             .client
             .put_object()

@@ -256,6 +256,7 @@ fn targets() -> Vec<TargetInfo> {
             bucket: "s3bench-gp-use1".into(),
             region: "us-east-1".into(),
             endpoint: None,
+            request_path: "direct".into(),
         },
         TargetInfo {
             name: "express".into(),
@@ -263,6 +264,7 @@ fn targets() -> Vec<TargetInfo> {
             bucket: "s3bench--use1-az4--x-s3".into(),
             region: "us-east-1".into(),
             endpoint: None,
+            request_path: "direct".into(),
         },
     ]
 }

@@ -157,7 +157,14 @@ fn duration(start: &str, end: &str) -> Option<String> {
 fn targets_table(md: &mut String, r: &RunResult) {
     line!(md, "## Targets");
     line!(md);
-    let mut t = Table::text(["target", "kind", "bucket", "region", "endpoint"]);
+    let mut t = Table::text([
+        "target",
+        "kind",
+        "bucket",
+        "region",
+        "endpoint",
+        "GET/HEAD/PUT/DELETE via",
+    ]);
     for x in &r.targets {
         t.push([
             x.name.as_str(),
@@ -165,6 +172,7 @@ fn targets_table(md: &mut String, r: &RunResult) {
             x.bucket.as_str(),
             x.region.as_str(),
             x.endpoint.as_deref().unwrap_or("AWS default"),
+            x.request_path.as_str(),
         ]);
     }
     md.push_str(&t.render());

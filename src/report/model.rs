@@ -76,6 +76,15 @@ pub struct TargetInfo {
     pub region: String,
     /// Endpoint override, if any (never carries credentials).
     pub endpoint: Option<String>,
+    /// How GET, HEAD, PUT and DELETE were sent: `direct` (s3bench's own
+    /// signed HTTP/1.1 requests; other operations via aws-sdk-s3) or
+    /// `aws-sdk-s3` (everything through the SDK).
+    #[serde(default = "sdk_path")]
+    pub request_path: String,
+}
+
+fn sdk_path() -> String {
+    "aws-sdk-s3".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

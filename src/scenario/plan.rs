@@ -57,6 +57,9 @@ pub struct TargetSpec {
     pub profile: Option<String>,
     /// Path-style addressing (MinIO). Ignored by the SDK for `--x-s3` names.
     pub path_style: bool,
+    /// Connect to this address whatever the endpoint's host names resolve
+    /// to (like curl's `--resolve`); Host, TLS name and signature keep the name.
+    pub resolve: Option<std::net::IpAddr>,
     /// Fault and latency injection applied by the embedded endpoint to this
     /// target's bucket; ignored against any other endpoint.
     pub embedded: Option<InjectSpec>,
@@ -325,6 +328,17 @@ pub enum ChecksumMode {
     WhenSupported,
 }
 
+/// How GET, HEAD, PUT and DELETE are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPath {
+    /// s3bench's own signed HTTP/1.1 requests when the settings allow it
+    /// (retries off, checksums when required, no stalled-stream
+    /// protection); every other operation goes through aws-sdk-s3.
+    Direct,
+    /// Every operation through aws-sdk-s3.
+    Sdk,
+}
+
 /// SDK client settings; defaults favour visible, unretried measurements.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientSettings {
@@ -335,6 +349,7 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// Whole-operation timeout; None = no limit.
     pub operation_timeout: Option<Duration>,
+    pub request_path: RequestPath,
 }
 
 impl Default for ClientSettings {
@@ -345,6 +360,7 @@ impl Default for ClientSettings {
             stalled_stream_protection: false,
             connect_timeout: Duration::from_millis(3100),
             operation_timeout: Some(Duration::from_secs(120)),
+            request_path: RequestPath::Direct,
         }
     }
 }

@@ -81,6 +81,7 @@ pub struct RawTarget {
     pub endpoint: Option<Spanned<String>>,
     pub profile: Option<Spanned<String>>,
     pub path_style: Option<bool>,
+    pub resolve: Option<Spanned<String>>,
     pub embedded: Option<RawEmbedded>,
 }
 
@@ -244,6 +245,13 @@ pub enum RawChecksums {
     WhenSupported,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawRequestPath {
+    Direct,
+    Sdk,
+}
+
 /// `operation_timeout = "120s"` or `"none"`.
 #[derive(Debug)]
 pub enum RawTimeout {
@@ -280,6 +288,7 @@ pub struct RawClient {
     pub stalled_stream_protection: Option<bool>,
     pub connect_timeout: Option<Spanned<HumanDuration>>,
     pub operation_timeout: Option<Spanned<RawTimeout>>,
+    pub request_path: Option<RawRequestPath>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -300,6 +300,7 @@ checksums = "when-supported"
 stalled_stream_protection = true
 connect_timeout = "1s"
 operation_timeout = "none"
+request_path = "sdk"
 
 [[phase]]
 name = "open"
@@ -363,6 +364,7 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             stalled_stream_protection: true,
             connect_timeout: Duration::from_secs(1),
             operation_timeout: None,
+            request_path: RequestPath::Sdk,
         }
     );
     let open = &plan.phases[0];

@@ -318,11 +318,28 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
             format!("expected an AWS region like \"us-east-1\", got {region:?}"),
         );
     }
+    let resolve = t.resolve.as_ref().and_then(|r| {
+        let parsed = r.get_ref().trim().parse::<std::net::IpAddr>();
+        if parsed.is_err() {
+            cx.at(
+                r,
+                &format!("{base}.resolve"),
+                format!(
+                    "expected an IP address to connect to, like \"10.0.0.5\" or \"::1\", got {:?}",
+                    r.get_ref()
+                ),
+            );
+        }
+        parsed.ok()
+    });
     let endpoint = t.endpoint.as_ref().map(|e| {
         let s = e.get_ref().trim().to_string();
         if let Err(msg) = check_endpoint(&s) {
             cx.at(e, &format!("{base}.endpoint"), msg);
-        } else if kind == TargetKind::Directory && endpoint_host_is_localhost(&s) {
+        } else if kind == TargetKind::Directory
+            && resolve.is_none()
+            && endpoint_host_is_localhost(&s)
+        {
             // The SDK always puts a directory bucket's name in the host name
             // unless the host is an IP literal, and `bucket.localhost` does
             // not resolve.
@@ -355,6 +372,7 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
         endpoint,
         profile,
         path_style: t.path_style.unwrap_or(false),
+        resolve,
         embedded,
     }
 }
@@ -812,6 +830,12 @@ fn client(cx: &mut Ctx<'_>, c: Option<&RawClient>) -> ClientSettings {
     }
     if let Some(s) = c.stalled_stream_protection {
         out.stalled_stream_protection = s;
+    }
+    if let Some(p) = c.request_path {
+        out.request_path = match p {
+            RawRequestPath::Direct => RequestPath::Direct,
+            RawRequestPath::Sdk => RequestPath::Sdk,
+        };
     }
     if let Some(t) = &c.connect_timeout
         && let Some(d) = cx.positive_duration(t, "client.connect_timeout")

@@ -7,10 +7,13 @@
 
 mod attempts;
 mod body;
+pub mod direct;
 mod errors;
+mod resolve;
 mod session;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -49,6 +52,8 @@ pub struct TargetConfig {
     pub probe: Arc<SessionProbe>,
     /// Connection pool size per client (the concurrency it will carry).
     pub pool_size: usize,
+    /// Engine threads whose direct request path is up for this target.
+    pub direct_threads: Arc<AtomicUsize>,
 }
 
 impl TargetConfig {
@@ -68,6 +73,7 @@ impl TargetConfig {
             settings: settings.clone(),
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
+            direct_threads: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -93,7 +99,22 @@ impl TargetConfig {
             settings: settings.clone(),
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
+            direct_threads: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// How GET/HEAD/PUT/DELETE go out with `threads` engine threads, for
+    /// the report: what the engine's threads built.
+    pub fn request_path(&self, threads: usize) -> String {
+        let n = self.direct_threads.load(Ordering::Relaxed);
+        let path = if n == 0 {
+            "aws-sdk-s3"
+        } else if n >= threads {
+            "direct"
+        } else {
+            "mixed"
+        };
+        path.to_string()
     }
 
     /// Builds a new Client. Call it on the runtime that will drive it: its
@@ -105,8 +126,11 @@ impl TargetConfig {
             .pool_max_idle_per_host(self.pool_size.max(1))
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
+            ));
+        let http = match self.spec.resolve {
+            Some(ip) => http.build_with_resolver(resolve::FixedDns(ip)),
+            None => http.build_https(),
+        };
         let http = session::CountingHttpClient::wrap(http, self.probe.clone());
         let mut b = match &self.auth {
             Auth::Shared(sdk) => aws_sdk_s3::config::Builder::from(&**sdk),

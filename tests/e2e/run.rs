@@ -94,7 +94,22 @@ mix = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spine_report_matches_endpoint_counters() {
-    let plan = plan(SPINE);
+    spine("direct").await;
+}
+
+/// The same workload with every operation through aws-sdk-s3: the endpoint
+/// sees the same kinds of requests, and the report counts them the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spine_via_sdk_report_matches_endpoint_counters() {
+    spine("aws-sdk-s3").await;
+}
+
+async fn spine(path: &str) {
+    let toml = match path {
+        "direct" => SPINE.to_string(),
+        _ => format!("{SPINE}\n[client]\nrequest_path = \"sdk\"\n"),
+    };
+    let plan = plan(&toml);
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = run_on(&server, plan, dir.path()).await;
@@ -102,6 +117,9 @@ async fn spine_report_matches_endpoint_counters() {
 
     assert!(r.complete);
     assert_eq!(r.targets.len(), 2);
+    for t in &r.targets {
+        assert_eq!(t.request_path, path, "{}", t.name);
+    }
     for name in ["standard", "express"] {
         let t = target(&r, "mixed", name);
         for op in ["get", "ranged_get", "put", "head", "list", "delete"] {
@@ -636,4 +654,129 @@ mix = [{ op = "get", weight = 1 }]"#,
     let json = std::fs::read_to_string(out.dir.join("result.json")).unwrap();
     assert!(json.contains("\"complete\": false"));
     assert!(out.dir.join("report.md").exists());
+}
+
+/// Failed requests get the same kinds on both request paths: injected 503
+/// SlowDown, a GET of a missing key (404 NoSuchKey) and a HEAD of one (no
+/// body: 404 NotFound), and the endpoint counts every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_request_paths_classify_errors_alike() {
+    let mut kinds = Vec::new();
+    for path in ["direct", "sdk"] {
+        let plan = plan(
+            &single_target(
+                r#"error_rate = 0.25
+error_status = 503
+error_code = "SlowDown""#,
+                r#"size = "4KiB""#,
+                &format!(
+                    r#"[client]
+request_path = "{path}"
+[[phase]]
+name = "missing"
+ops = 300
+concurrency = 4
+mix = [{{ op = "get", weight = 1 }}, {{ op = "head", weight = 1 }}, {{ op = "put", weight = 1 }}]"#
+                ),
+            )
+            // Nothing is written first: every GET and HEAD misses.
+            .replace("[prepare]", "[prepare]\nenabled = false"),
+        );
+        let server = start_embedded(&plan).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = run_on(&server, plan, dir.path()).await;
+        let t = target(&r, "missing", "standard");
+        let c = server.counters();
+        assert_eq!(c.requests("acc-gp", "GetObject"), t.ops["get"].requests);
+        assert_eq!(c.requests("acc-gp", "HeadObject"), t.ops["head"].requests);
+        assert_eq!(c.requests("acc-gp", "PutObject"), t.ops["put"].requests);
+        let mut seen: Vec<(String, Vec<String>)> = t
+            .ops
+            .iter()
+            .map(|(op, o)| (op.clone(), o.errors_by_kind.keys().cloned().collect()))
+            .collect();
+        seen.sort();
+        assert_eq!(
+            t.ops["get"].errors, t.ops["get"].count,
+            "{path}: every GET misses"
+        );
+        kinds.push(seen);
+    }
+    assert_eq!(kinds[0], kinds[1], "direct vs sdk error kinds");
+    let get_kinds = &kinds[0].iter().find(|(op, _)| op == "get").unwrap().1;
+    assert_eq!(get_kinds, &["404 NoSuchKey", "503 SlowDown"]);
+    let head_kinds = &kinds[0].iter().find(|(op, _)| op == "head").unwrap().1;
+    assert_eq!(head_kinds, &["404 NotFound", "503"]);
+}
+
+/// Virtual-host addressing as on AWS (`bucket.host`, zonal
+/// `bucket--az--x-s3.host` for the directory bucket) through an endpoint
+/// override with a host name, every name connected to 127.0.0.1 by the
+/// target's `resolve`: both request paths sign and address requests the
+/// way the endpoint expects, CreateSession included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_host_addressing_with_resolve_override() {
+    for path in ["direct", "sdk"] {
+        let toml = format!(
+            "{}\n[client]\nrequest_path = \"{path}\"\n",
+            SPINE
+                .replace("duration = \"1200ms\"", "duration = \"600ms\"")
+                .replace("rounds = 2", "rounds = 1")
+        );
+        let plan = plan(&toml);
+        let server = start_embedded(&plan).unwrap();
+        let port = server.addr().port();
+        let mut targets = embedded_targets(&plan, &server);
+        for t in &mut targets {
+            t.endpoint = Some(format!("http://s3.s3bench.test:{port}"));
+            t.path_style = false;
+            t.spec.resolve = Some("127.0.0.1".parse().unwrap());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let r = execute(
+            plan,
+            targets,
+            true,
+            opts(dir.path()),
+            Arc::new(Cancel::default()),
+        )
+        .await
+        .expect("run succeeds")
+        .result;
+        let c = server.counters();
+        for (name, bucket) in [
+            ("standard", "spine-gp"),
+            ("express", "spine--use1-az4--x-s3"),
+        ] {
+            let t = target(&r, "mixed", name);
+            for (op, o) in &t.ops {
+                assert_eq!(o.errors, 0, "{path} {name} {op}: {:?}", o.errors_by_kind);
+            }
+            assert_eq!(
+                c.requests(bucket, "GetObject"),
+                reported(&r, name, &["get", "ranged_get"]),
+                "{path} {name} GET"
+            );
+            assert_eq!(
+                c.requests(bucket, "PutObject"),
+                reported(&r, name, &["put"])
+            );
+            assert_eq!(
+                c.requests(bucket, "HeadObject"),
+                reported(&r, name, &["head"])
+            );
+            assert_eq!(
+                server.object_count(bucket),
+                Some(0),
+                "{path} {name} cleaned up"
+            );
+        }
+        assert!(c.requests("spine--use1-az4--x-s3", "CreateSession") > 0);
+        let expect = if path == "direct" {
+            "direct"
+        } else {
+            "aws-sdk-s3"
+        };
+        assert!(r.targets.iter().all(|t| t.request_path == expect));
+    }
 }

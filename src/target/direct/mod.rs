@@ -1,0 +1,716 @@
+//! The direct request path: GET, ranged GET, HEAD, PUT and DELETE sent by
+//! hyper over this thread's own HTTP/1.1 connections, signed with SigV4 by
+//! [`sign`], to the URL aws-sdk-s3's own endpoint resolver gives for the
+//! bucket. It exists because the SDK's per-request machinery (runtime
+//! plugins, interceptors, identity and endpoint resolution, a freshly
+//! derived signing key) cost more client CPU per 4 KiB GET than the request
+//! itself; see bench/RESULTS.md.
+//!
+//! What stays with the SDK: credentials (the SDK client's provider, i.e.
+//! aws-config's chain), CreateSession for directory buckets (sent through the
+//! SDK client, so the [`SessionProbe`](super::SessionProbe) counts and times
+//! it), endpoint rules, and every other operation. The direct path is used
+//! only when a request needs none of what it leaves out: retries off,
+//! checksums only when required, no stalled-stream protection.
+
+mod identity;
+pub mod sign;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+use aws_smithy_types::Document;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, RANGE, USER_AGENT};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use sha2::{Digest, Sha256};
+use tower_service::Service as _;
+
+use self::identity::Identity;
+use self::sign::{AmzClock, EMPTY_SHA256, Signer, ToSign, UNSIGNED_PAYLOAD};
+use super::resolve::Resolver;
+use super::{ErrorKind, TargetConfig};
+use crate::scenario::{ChecksumMode, RequestPath};
+use crate::synthetic;
+
+/// Bodies up to this size are signed with their SHA-256 (as the SDK does
+/// for in-memory bodies); larger ones stream as UNSIGNED-PAYLOAD.
+const HASHED_BODY_MAX: u64 = 64 * 1024;
+/// Error bodies are read up to this size for their `<Code>`.
+const ERROR_BODY_MAX: usize = 64 * 1024;
+
+/// What one direct request produced.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub first_byte: Option<Instant>,
+    pub bytes: u64,
+    pub error: Option<ErrorKind>,
+}
+
+impl Reply {
+    fn failed(e: ErrorKind) -> Reply {
+        Reply {
+            error: Some(e),
+            ..Reply::default()
+        }
+    }
+}
+
+/// True when the target's settings let GET/HEAD/PUT/DELETE take the direct
+/// path (the endpoint's auth scheme is checked when the client is built).
+pub fn eligible(t: &TargetConfig) -> bool {
+    let s = &t.settings;
+    s.request_path == RequestPath::Direct
+        && s.max_attempts <= 1
+        && s.checksums == ChecksumMode::WhenRequired
+        && !s.stalled_stream_protection
+}
+
+/// One thread's direct client for one target.
+pub struct DirectClient {
+    connector: HttpsConnector<HttpConnector<Resolver>>,
+    /// `scheme://authority` to connect to.
+    origin: Uri,
+    host: HeaderValue,
+    /// Path of the bucket's base URL (`/bucket` path-style, empty virtual-host).
+    base_path: String,
+    signer: Signer,
+    identity: Identity,
+    clock: AmzClock,
+    /// Idle connections, most recently used last.
+    idle: RefCell<Vec<SendRequest<ReqBody>>>,
+    pool_max: usize,
+    op_timeout: Option<Duration>,
+    /// SHA-256 (hex) of the synthetic body of each length seen.
+    body_hashes: RefCell<HashMap<u64, HeaderValue>>,
+    path: RefCell<String>,
+}
+
+static USER_AGENT_VALUE: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::from_static(concat!("s3bench/", env!("CARGO_PKG_VERSION"), " direct"))
+});
+
+static TLS: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("aws-lc-rs supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(cfg)
+});
+
+impl DirectClient {
+    /// Builds the direct client for `t`, or None when the target needs the
+    /// SDK for everything (settings, or an auth scheme other than SigV4 /
+    /// S3 Express sessions). `sdk` is this thread's SDK client for the
+    /// target: it provides credentials and sends CreateSession.
+    pub async fn new(t: &TargetConfig, sdk: &aws_sdk_s3::Client) -> Option<DirectClient> {
+        if !eligible(t) {
+            return None;
+        }
+        let endpoint = match resolve(t).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!("direct path off for {}: {e}", t.spec.name);
+                return None;
+            }
+        };
+        let (scheme, signing_name, region) = auth_scheme(&endpoint, &t.spec.region)?;
+        let url: Uri = endpoint.url().parse().ok()?;
+        let authority = url.authority()?.clone();
+        let origin = Uri::builder()
+            .scheme(url.scheme()?.clone())
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .ok()?;
+        let base_path = url.path().trim_end_matches('/').to_string();
+        let identity = if scheme == "sigv4-s3express" {
+            Identity::session(sdk.clone(), t.spec.bucket.clone())
+        } else {
+            Identity::base(match &t.auth {
+                super::Auth::Shared(c) => c.credentials_provider()?,
+                super::Auth::Static(c) => {
+                    aws_credential_types::provider::SharedCredentialsProvider::new(c.clone())
+                }
+            })
+        };
+        let mut http = HttpConnector::new_with_resolver(match t.spec.resolve {
+            Some(ip) => Resolver::Fixed(ip),
+            None => Resolver::System(hyper_util::client::legacy::connect::dns::GaiResolver::new()),
+        });
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(t.settings.connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((**TLS).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let host = HeaderValue::from_str(authority.as_str()).ok()?;
+        t.direct_threads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(DirectClient {
+            connector,
+            origin,
+            host,
+            base_path,
+            signer: Signer::new(&region, &signing_name),
+            identity,
+            clock: AmzClock::default(),
+            idle: RefCell::new(Vec::new()),
+            pool_max: t.pool_size.max(1),
+            op_timeout: t.settings.operation_timeout,
+            body_hashes: RefCell::new(HashMap::new()),
+            path: RefCell::new(String::with_capacity(128)),
+        })
+    }
+
+    /// GET `key` (bytes `range.0..=range.1` if given), streaming the body and
+    /// counting it; `first_byte` is when the first body byte arrived (the
+    /// response head for an empty body).
+    pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Reply {
+        let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
+        self.timed(async {
+            let resp = match self
+                .send(Method::GET, key, range.as_deref(), ReqBody::Empty, None)
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return Reply::failed(e),
+            };
+            let (resp, conn) = resp;
+            if !resp.status().is_success() {
+                return Reply::failed(self.error_reply(resp, conn, false).await);
+            }
+            let headers_at = Instant::now();
+            let mut body = resp.into_body();
+            let mut out = Reply::default();
+            loop {
+                match body.frame().await {
+                    Some(Ok(f)) => {
+                        if let Some(d) = f.data_ref() {
+                            if out.first_byte.is_none() && !d.is_empty() {
+                                out.first_byte = Some(Instant::now());
+                            }
+                            out.bytes += d.len() as u64;
+                        }
+                    }
+                    None => break,
+                    Some(Err(_)) => {
+                        out.error = Some(kind("body: connection"));
+                        break;
+                    }
+                }
+            }
+            if out.error.is_none() {
+                self.release(conn);
+            }
+            out.first_byte.get_or_insert(headers_at);
+            out
+        })
+        .await
+    }
+
+    pub async fn head(&self, key: &str) -> Reply {
+        self.simple(Method::HEAD, key, ReqBody::Empty, None).await
+    }
+
+    pub async fn delete(&self, key: &str) -> Reply {
+        self.simple(Method::DELETE, key, ReqBody::Empty, None).await
+    }
+
+    /// PUT `len` bytes of the synthetic pattern.
+    pub async fn put(&self, key: &str, len: u64) -> Reply {
+        let (body, hash) = if len <= HASHED_BODY_MAX {
+            let data = synthetic::window(0, len as usize);
+            let hash = self
+                .body_hashes
+                .borrow_mut()
+                .entry(len)
+                .or_insert_with(|| {
+                    HeaderValue::from_str(&hex::encode(Sha256::digest(&data)))
+                        .expect("hex is a valid header value")
+                })
+                .clone();
+            (ReqBody::Bytes(Some(data)), hash)
+        } else {
+            (
+                ReqBody::Synthetic { pos: 0, end: len },
+                HeaderValue::from_static(UNSIGNED_PAYLOAD),
+            )
+        };
+        let mut r = self.simple(Method::PUT, key, body, Some(hash)).await;
+        if r.error.is_none() {
+            r.bytes = len;
+        }
+        r
+    }
+
+    /// A request whose response body is not measured.
+    async fn simple(
+        &self,
+        method: Method,
+        key: &str,
+        body: ReqBody,
+        payload_hash: Option<HeaderValue>,
+    ) -> Reply {
+        let head = method == Method::HEAD;
+        self.timed(async {
+            let (resp, conn) = match self.send(method, key, None, body, payload_hash).await {
+                Ok(r) => r,
+                Err(e) => return Reply::failed(e),
+            };
+            if !resp.status().is_success() {
+                return Reply::failed(self.error_reply(resp, conn, head).await);
+            }
+            // Drain what there is (usually nothing) so the connection is reusable.
+            match resp.into_body().collect().await {
+                Ok(_) => {
+                    self.release(conn);
+                    Reply::default()
+                }
+                Err(_) => Reply::failed(kind("body: connection")),
+            }
+        })
+        .await
+    }
+
+    async fn timed(&self, f: impl Future<Output = Reply>) -> Reply {
+        match self.op_timeout {
+            Some(d) => tokio::time::timeout(d, f)
+                .await
+                .unwrap_or_else(|_| Reply::failed(kind("timeout"))),
+            None => f.await,
+        }
+    }
+
+    /// Signs and sends one request on an idle or new connection; returns
+    /// the response and the connection to release once the body is read.
+    async fn send(
+        &self,
+        method: Method,
+        key: &str,
+        range: Option<&str>,
+        body: ReqBody,
+        payload_hash: Option<HeaderValue>,
+    ) -> Result<(Response<Incoming>, SendRequest<ReqBody>), ErrorKind> {
+        let creds = self.identity.get().await?;
+        let payload_hash = payload_hash.unwrap_or(HeaderValue::from_static(EMPTY_SHA256));
+        let req = {
+            let mut path = self.path.borrow_mut();
+            path.clear();
+            path.push_str(&self.base_path);
+            path.push('/');
+            sign::encode_key(key, &mut path);
+            let amz_date = self.clock.now();
+            let auth = self.signer.authorization(
+                &ToSign {
+                    method: method.as_str(),
+                    path: &path,
+                    host: self.host.to_str().unwrap_or(""),
+                    range,
+                    payload_hash: payload_hash.to_str().unwrap_or(""),
+                    amz_date: &amz_date,
+                },
+                &creds,
+            );
+            let mut b = Request::builder()
+                .method(method)
+                .uri(path.as_str())
+                .header(HOST, self.host.clone())
+                .header(USER_AGENT, USER_AGENT_VALUE.clone())
+                .header("x-amz-content-sha256", payload_hash)
+                .header("x-amz-date", &*amz_date);
+            if let Some(r) = range {
+                b = b.header(RANGE, r);
+            }
+            if let Some((name, value)) = &creds.token {
+                b = b.header(*name, value.as_str());
+            }
+            if let Some(n) = body.exact_len() {
+                b = b.header(CONTENT_LENGTH, n);
+            }
+            b.header(AUTHORIZATION, auth)
+                .body(body)
+                .map_err(|e| kind(&format!("request not built: {e}")))?
+        };
+        let mut req = req;
+        let mut conn = self.take_idle().await;
+        // A pooled connection the server closed before our request left is
+        // replaced once; the request never reached the server.
+        for fresh in [false, true] {
+            let mut sender = match conn.take() {
+                Some(c) => c,
+                None => self.connect().await?,
+            };
+            match sender.try_send_request(req).await {
+                Ok(resp) => return Ok((resp, sender)),
+                Err(mut e) => match e.take_message() {
+                    Some(r) if !fresh => req = r,
+                    _ => return Err(hyper_error(e.error())),
+                },
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    async fn take_idle(&self) -> Option<SendRequest<ReqBody>> {
+        loop {
+            let mut c = self.idle.borrow_mut().pop()?;
+            if c.is_closed() {
+                continue;
+            }
+            if c.ready().await.is_ok() {
+                return Some(c);
+            }
+        }
+    }
+
+    fn release(&self, conn: SendRequest<ReqBody>) {
+        let mut idle = self.idle.borrow_mut();
+        if !conn.is_closed() && idle.len() < self.pool_max {
+            idle.push(conn);
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<ReqBody>, ErrorKind> {
+        let mut connector = self.connector.clone();
+        let io = connector
+            .call(self.origin.clone())
+            .await
+            .map_err(|e| connect_error(&*e))?;
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| hyper_error(&e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// Classifies a non-2xx response the way aws-sdk-s3 does (`<status>
+    /// <Code>`), reading its body for the code.
+    async fn error_reply(
+        &self,
+        resp: Response<Incoming>,
+        conn: SendRequest<ReqBody>,
+        head: bool,
+    ) -> ErrorKind {
+        let status = resp.status();
+        let body = if head {
+            Some(Bytes::new())
+        } else {
+            match http_body_util::Limited::new(resp.into_body(), ERROR_BODY_MAX)
+                .collect()
+                .await
+            {
+                Ok(b) => Some(b.to_bytes()),
+                Err(_) => None,
+            }
+        };
+        if body.is_some() {
+            self.release(conn);
+        }
+        error_kind(status, body.as_deref().unwrap_or(b"?"))
+    }
+}
+
+/// `<status> <Code>` as the SDK reports it: an empty 404 body is
+/// `NotFound` (HEAD), a body that is not an S3 error document is
+/// `unparsable response`.
+pub fn error_kind(status: StatusCode, body: &[u8]) -> ErrorKind {
+    let s = status.as_u16();
+    let key = if body.is_empty() {
+        if s == 404 {
+            format!("{s} NotFound")
+        } else {
+            s.to_string()
+        }
+    } else {
+        let text = String::from_utf8_lossy(body);
+        match error_code(&text) {
+            Some(code) if !code.is_empty() => format!("{s} {code}"),
+            Some(_) => s.to_string(),
+            None if text.trim_start().starts_with('<') => s.to_string(),
+            None => format!("{s} unparsable response"),
+        }
+    };
+    ErrorKind {
+        key,
+        status: Some(s),
+    }
+}
+
+fn error_code(xml: &str) -> Option<&str> {
+    let start = xml.find("<Code>")? + "<Code>".len();
+    let len = xml[start..].find("</Code>")?;
+    Some(xml[start..start + len].trim())
+}
+
+fn kind(key: &str) -> ErrorKind {
+    ErrorKind {
+        key: key.to_string(),
+        status: None,
+    }
+}
+
+fn root_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Connection failures are `timeout` or `connection`, as on the SDK path.
+fn connect_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> ErrorKind {
+    let msg = root_message(e).to_lowercase();
+    if msg.contains("timed out") || msg.contains("timeout") {
+        kind("timeout")
+    } else {
+        kind("connection")
+    }
+}
+
+fn hyper_error(e: &hyper::Error) -> ErrorKind {
+    if e.is_timeout() {
+        kind("timeout")
+    } else {
+        kind("connection")
+    }
+}
+
+async fn resolve(t: &TargetConfig) -> Result<aws_smithy_types::endpoint::Endpoint, String> {
+    let (fips, dual) = match &t.auth {
+        super::Auth::Shared(sdk) => (sdk.use_fips(), sdk.use_dual_stack()),
+        super::Auth::Static(_) => (None, None),
+    };
+    let endpoint = t.endpoint.clone().or_else(|| match &t.auth {
+        super::Auth::Shared(sdk) => sdk.endpoint_url().map(str::to_string),
+        super::Auth::Static(_) => None,
+    });
+    let params = Params::builder()
+        .bucket(&t.spec.bucket)
+        .region(&t.spec.region)
+        .set_use_fips(fips)
+        .set_use_dual_stack(dual)
+        .set_endpoint(endpoint)
+        .force_path_style(t.path_style)
+        .build()
+        .map_err(|e| e.to_string())?;
+    DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// (scheme name, signing name, signing region) of the endpoint's first
+/// SigV4 auth scheme; None for SigV4a-only endpoints.
+fn auth_scheme(
+    e: &aws_smithy_types::endpoint::Endpoint,
+    region: &str,
+) -> Option<(String, String, String)> {
+    let str_of = |d: Option<&Document>| match d {
+        Some(Document::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let mut schemes: Vec<(String, Option<String>, Option<String>)> = e
+        .auth_schemes()
+        .iter()
+        .map(|s| {
+            (
+                s.name().to_string(),
+                str_of(s.get("signingName")),
+                str_of(s.get("signingRegion")),
+            )
+        })
+        .collect();
+    if schemes.is_empty()
+        && let Some(Document::Array(list)) = e.properties().get("authSchemes")
+    {
+        for s in list {
+            if let Document::Object(m) = s {
+                schemes.push((
+                    str_of(m.get("name")).unwrap_or_default(),
+                    str_of(m.get("signingName")),
+                    str_of(m.get("signingRegion")),
+                ));
+            }
+        }
+    }
+    if schemes.is_empty() {
+        return Some(("sigv4".into(), "s3".into(), region.to_string()));
+    }
+    schemes
+        .into_iter()
+        .find(|(n, _, _)| n == "sigv4" || n == "sigv4-s3express")
+        .map(|(n, name, reg)| {
+            let default_name = if n == "sigv4" { "s3" } else { "s3express" };
+            (
+                n,
+                name.unwrap_or_else(|| default_name.into()),
+                reg.unwrap_or_else(|| region.to_string()),
+            )
+        })
+}
+
+/// Request bodies: none, one in-memory chunk, or the synthetic pattern
+/// streamed without copying.
+pub enum ReqBody {
+    Empty,
+    Bytes(Option<Bytes>),
+    Synthetic { pos: u64, end: u64 },
+}
+
+impl ReqBody {
+    fn exact_len(&self) -> Option<u64> {
+        match self {
+            ReqBody::Empty => None,
+            ReqBody::Bytes(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ReqBody::Synthetic { pos, end } => Some(end - pos),
+        }
+    }
+}
+
+impl http_body::Body for ReqBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            ReqBody::Empty => Poll::Ready(None),
+            ReqBody::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ReqBody::Synthetic { pos, end } => {
+                if *pos >= *end {
+                    return Poll::Ready(None);
+                }
+                let phase = *pos % synthetic::PERIOD as u64;
+                let n = (synthetic::PERIOD as u64 - phase).min(*end - *pos);
+                let chunk = synthetic::window(*pos, n as usize);
+                *pos += n;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Empty => true,
+            ReqBody::Bytes(b) => b.is_none(),
+            ReqBody::Synthetic { pos, end } => pos >= end,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.exact_len().unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ClientSettings, TargetKind, TargetSpec};
+
+    fn target(bucket: &str, endpoint: Option<&str>, path_style: bool) -> TargetConfig {
+        let spec = TargetSpec {
+            name: "t".into(),
+            kind: if bucket.ends_with("--x-s3") {
+                TargetKind::Directory
+            } else {
+                TargetKind::GeneralPurpose
+            },
+            bucket: bucket.into(),
+            region: "us-west-2".into(),
+            endpoint: None,
+            profile: None,
+            path_style,
+            resolve: None,
+            embedded: None,
+        };
+        let mut t =
+            TargetConfig::with_static_keys(&spec, &ClientSettings::default(), "http://x", "a", "s");
+        t.endpoint = endpoint.map(str::to_string);
+        t.path_style = path_style;
+        t
+    }
+
+    /// The URLs and signing scopes the SDK's own endpoint rules give, which
+    /// the direct path then uses.
+    #[tokio::test]
+    async fn endpoints_follow_the_sdk_rules() {
+        let case = async |bucket: &str, endpoint: Option<&str>, path_style: bool| {
+            let e = resolve(&target(bucket, endpoint, path_style))
+                .await
+                .unwrap();
+            let (scheme, name, region) = auth_scheme(&e, "us-west-2").unwrap();
+            (e.url().to_string(), scheme, name, region)
+        };
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            case("data", None, false).await,
+            (
+                s("https://data.s3.us-west-2.amazonaws.com"),
+                s("sigv4"),
+                s("s3"),
+                s("us-west-2")
+            )
+        );
+        assert_eq!(
+            case("b--usw2-az1--x-s3", None, false).await,
+            (
+                s("https://b--usw2-az1--x-s3.s3express-usw2-az1.us-west-2.amazonaws.com"),
+                s("sigv4-s3express"),
+                s("s3express"),
+                s("us-west-2")
+            )
+        );
+        assert_eq!(
+            case("data", Some("http://127.0.0.1:9000"), true).await.0,
+            "http://127.0.0.1:9000/data"
+        );
+        assert_eq!(
+            case("data", Some("http://minio.local:9000"), false).await.0,
+            "http://data.minio.local:9000"
+        );
+        let zonal = case("b--usw2-az1--x-s3", Some("http://s3.test:9000"), false).await;
+        assert_eq!(zonal.0, "http://b--usw2-az1--x-s3.s3.test:9000");
+        assert_eq!(zonal.1, "sigv4-s3express");
+    }
+
+    #[test]
+    fn error_kinds_match_the_sdk() {
+        let k = |s: u16, b: &str| error_kind(StatusCode::from_u16(s).unwrap(), b.as_bytes()).key;
+        assert_eq!(k(404, ""), "404 NotFound");
+        assert_eq!(k(403, ""), "403");
+        assert_eq!(
+            k(
+                503,
+                "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>x</Message></Error>"
+            ),
+            "503 SlowDown"
+        );
+        assert_eq!(k(502, "<html>bad gateway</html>"), "502");
+        assert_eq!(k(500, "oops"), "500 unparsable response");
+    }
+}
