@@ -86,6 +86,43 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // What the direct path does per request before the socket write: render
+    // the path, format x-amz-date (once a second), sign with the cached key.
+    c.bench_function("sign_direct_get", |b| {
+        use s3bench::target::direct::sign::{
+            AmzClock, Creds, EMPTY_SHA256, Signer, ToSign, encode_key,
+        };
+        let signer = Signer::new("us-east-1", "s3");
+        let clock = AmzClock::default();
+        let creds = Creds {
+            access_key: "AKIDEXAMPLE".into(),
+            secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            token: None,
+            expiry: None,
+            fetched: std::time::SystemTime::now(),
+            id: 1,
+        };
+        let mut path = String::with_capacity(128);
+        b.iter(|| {
+            path.clear();
+            path.push_str("/bench/");
+            encode_key(black_box("s3bench/run/ab12/shards/000001.tar"), &mut path);
+            let date = clock.now();
+            let auth = signer.authorization(
+                &ToSign {
+                    method: "GET",
+                    path: &path,
+                    host: "127.0.0.1:9000",
+                    range: Some("bytes=0-4095"),
+                    payload_hash: EMPTY_SHA256,
+                    amz_date: &date,
+                },
+                &creds,
+            );
+            black_box(auth);
+        })
+    });
+
     c.bench_function("merge_recorders_1k_samples", |b| {
         let mut a = Recorder::default();
         let mut other = Recorder::default();

@@ -221,9 +221,12 @@ def scenario_for(name, port, overrides=None):
     return path
 
 
-def run_s3bench(name, port, server, extra=(), sample_every=None, env=None, timeout=None):
+SDK_PATH = {r"\Z": '\n[client]\nrequest_path = "sdk"\n'}
+
+
+def run_s3bench(name, port, server, extra=(), sample_every=None, env=None, timeout=None, overrides=None):
     """Runs one scenario; returns (result.json as dict, Measured, server CPU s)."""
-    path = scenario_for(name, port)
+    path = scenario_for(name, port, overrides)
     cmd = pin(CLIENT_CORE, [S3BENCH, "run", str(path), "--threads", "1", "--out", str(WORK / "results"), "-q", *extra])
     s0 = server.cpu_s()
     m = measure(cmd, env=env, sample_every=sample_every, timeout=timeout)
@@ -242,10 +245,13 @@ def measured_phase(result, name):
     raise KeyError(name)
 
 
-def s3bench_row(workload, inflight, name, op, port, server, extra=()):
-    result, m, srv = run_s3bench(name, port, server, extra)
+def s3bench_row(workload, inflight, name, op, port, server, extra=(), sdk=False):
+    """s3bench on its default (direct) request path, or with sdk=True every
+    request through aws-sdk-s3, to show what the SDK path costs."""
+    tool = "s3bench (aws-sdk-s3 path)" if sdk else "s3bench"
+    result, m, srv = run_s3bench(name, port, server, extra, overrides=SDK_PATH if sdk else None)
     if result is None:
-        add_row(section="4k", workload=workload, tool="s3bench", server="s3bench serve", inflight=inflight,
+        add_row(section="4k", workload=workload, tool=tool, server="s3bench serve", inflight=inflight,
                 ops_s=None, cpu_us=None, p50=None, p99=None, rss_mib=m.maxrss_kib / 1024, errors="run failed")
         return None
     t = measured_phase(result, name)
@@ -254,7 +260,7 @@ def s3bench_row(workload, inflight, name, op, port, server, extra=()):
         r["requests"] for ph in result["phases"] for tt in ph["targets"] for d in (tt["ops"], tt["warmup"]) for r in d.values()
     )
     add_row(
-        section="4k", workload=workload, tool="s3bench", server="s3bench serve", inflight=inflight,
+        section="4k", workload=workload, tool=tool, server="s3bench serve", inflight=inflight,
         ops_s=o["ops_per_sec"], cpu_us=result["client"]["cpu_us_per_request"],
         srv_us=srv * 1e6 / all_requests if all_requests else None,
         p50=o["latency_us"]["p50"], p99=o["latency_us"]["p99"], rss_mib=m.maxrss_kib / 1024,
@@ -491,6 +497,7 @@ def main():
             r = s3bench_row("GET 4 KiB", inflight, get_name, "get", port, server)
             if r and inflight == 16:
                 results["get16"] = r
+            s3bench_row("GET 4 KiB", inflight, get_name, "get", port, server, sdk=True)
             if fio_ok:
                 fio_row("GET 4 KiB", inflight, "get", port, server)
             if versions["awscrt"] and fio_ok:
@@ -499,6 +506,7 @@ def main():
                 wrk_row(inflight, nginx_port, nginx)
             log(f"PUT 4 KiB, {inflight} in flight")
             s3bench_row("PUT 4 KiB", inflight, put_name, "put", port, server, extra=("--keep-data",))
+            s3bench_row("PUT 4 KiB", inflight, put_name, "put", port, server, extra=("--keep-data",), sdk=True)
             if fio_ok:
                 fio_row("PUT 4 KiB", inflight, "put", port, server)
 
@@ -630,6 +638,13 @@ def render(started, finished, info, versions, results, nofile):
     goals.append(("client CPU per GET, s3bench / fio", "far less than fio",
                   f"{fmt(s and s['cpu_us'])} / {fmt(f and f['cpu_us'])} µs = {fmt(rr, 2)}" if rr else "n/a",
                   "met" if rr and rr < 1 else ("not met" if rr else "n/a")))
+    if rr:
+        goals.append(("stretch: half of fio's CPU per GET", "<= 0.50", f"{fmt(rr, 2)}",
+                      "met" if rr <= 0.5 else "not met"))
+    sdk16 = find("s3bench (aws-sdk-s3 path)", "GET 4 KiB", 16)
+    if s and sdk16 and s["cpu_us"] and sdk16["cpu_us"]:
+        goals.append(("direct path vs aws-sdk-s3 path, client CPU per GET", "",
+                      f"{fmt(s['cpu_us'])} / {fmt(sdk16['cpu_us'])} µs = {fmt(s['cpu_us'] / sdk16['cpu_us'], 2)}", "info"))
     s256, f256 = find("s3bench", "GET 4 KiB", 256), find("fio", "GET 4 KiB", 256)
     rr256 = ratio(s256 and s256["cpu_us"], f256 and f256["cpu_us"])
     if rr256:

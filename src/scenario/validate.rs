@@ -347,7 +347,7 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
                 e,
                 &format!("{base}.endpoint"),
                 format!(
-                    "expected an IP address instead of localhost for a directory bucket (e.g. \"http://127.0.0.1:9000\"): the SDK sends directory bucket requests to BUCKET.localhost, which does not resolve; got {s:?}"
+                    "expected an IP address instead of localhost for a directory bucket (e.g. \"http://127.0.0.1:9000\"): the SDK sends directory bucket requests to BUCKET.localhost, which does not resolve (or set resolve = \"127.0.0.1\"); got {s:?}"
                 ),
             );
         }
