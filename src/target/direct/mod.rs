@@ -48,6 +48,35 @@ use crate::synthetic;
 /// Bodies up to this size are signed with their SHA-256 (as the SDK does
 /// for in-memory bodies); larger ones stream as UNSIGNED-PAYLOAD.
 const HASHED_BODY_MAX: u64 = 64 * 1024;
+/// Body hashes kept per thread.
+const HASH_CACHE_MAX: usize = 256;
+/// The pattern's SHA-256 state is kept every this many bytes.
+const HASH_STEP: usize = 4096;
+
+/// Every synthetic body starts at offset 0 of the same pattern, so the
+/// SHA-256 state after each 4 KiB prefix is computed once and a body's hash
+/// only adds its last partial step.
+static PREFIX_STATES: LazyLock<Vec<Sha256>> = LazyLock::new(|| {
+    let data = synthetic::window(0, HASHED_BODY_MAX as usize);
+    let mut h = Sha256::new();
+    let mut out = vec![h.clone()];
+    for chunk in data.chunks(HASH_STEP) {
+        h.update(chunk);
+        out.push(h.clone());
+    }
+    out
+});
+
+/// SHA-256 of the first `len` (<= 64 KiB) bytes of the synthetic pattern.
+fn synthetic_sha256(len: u64) -> [u8; 32] {
+    let len = len as usize;
+    let step = len / HASH_STEP;
+    let mut h = PREFIX_STATES[step].clone();
+    let from = step * HASH_STEP;
+    h.update(&synthetic::window(from as u64, len - from));
+    h.finalize().into()
+}
+
 /// Error bodies are read up to this size for their `<Code>`.
 const ERROR_BODY_MAX: usize = 64 * 1024;
 
@@ -93,7 +122,7 @@ pub struct DirectClient {
     idle: RefCell<Vec<SendRequest<ReqBody>>>,
     pool_max: usize,
     op_timeout: Option<Duration>,
-    /// SHA-256 (hex) of the synthetic body of each length seen.
+    /// SHA-256 (hex) of the synthetic body of recent lengths (bounded).
     body_hashes: RefCell<HashMap<u64, HeaderValue>>,
     path: RefCell<String>,
 }
@@ -240,15 +269,21 @@ impl DirectClient {
     pub async fn put(&self, key: &str, len: u64) -> Reply {
         let (body, hash) = if len <= HASHED_BODY_MAX {
             let data = synthetic::window(0, len as usize);
-            let hash = self
-                .body_hashes
-                .borrow_mut()
-                .entry(len)
-                .or_insert_with(|| {
-                    HeaderValue::from_str(&hex::encode(Sha256::digest(&data)))
-                        .expect("hex is a valid header value")
-                })
-                .clone();
+            let mut cache = self.body_hashes.borrow_mut();
+            let hash = match cache.get(&len) {
+                Some(h) => h.clone(),
+                None => {
+                    let h = HeaderValue::from_str(&hex::encode(synthetic_sha256(len)))
+                        .expect("hex is a valid header value");
+                    // Sizes drawn from a range are mostly distinct: keep the
+                    // cache small; a miss costs at most 4 KiB of hashing.
+                    if cache.len() >= HASH_CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(len, h.clone());
+                    h
+                }
+            };
             (ReqBody::Bytes(Some(data)), hash)
         } else {
             (
@@ -696,6 +731,14 @@ mod tests {
         let zonal = case("b--usw2-az1--x-s3", Some("http://s3.test:9000"), false).await;
         assert_eq!(zonal.0, "http://b--usw2-az1--x-s3.s3.test:9000");
         assert_eq!(zonal.1, "sigv4-s3express");
+    }
+
+    #[test]
+    fn body_hash_from_prefix_states_is_exact() {
+        for len in [0u64, 1, 4095, 4096, 4097, 12_345, 65_535, 65_536] {
+            let direct: [u8; 32] = Sha256::digest(synthetic::window(0, len as usize)).into();
+            assert_eq!(synthetic_sha256(len), direct, "{len}");
+        }
     }
 
     #[test]
