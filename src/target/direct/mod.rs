@@ -73,7 +73,7 @@ fn synthetic_sha256(len: u64) -> [u8; 32] {
     let step = len / HASH_STEP;
     let mut h = PREFIX_STATES[step].clone();
     let from = step * HASH_STEP;
-    h.update(&synthetic::window(from as u64, len - from));
+    h.update(synthetic::window(from as u64, len - from));
     h.finalize().into()
 }
 
