@@ -3,7 +3,7 @@
 # client and wrk + nginx (the unsigned raw-HTTP ceiling), against the same
 # local servers, and the criterion hot-path benches. Writes bench/RESULTS.md.
 #
-#   bench/run.sh            # about 12 minutes on 2 cores
+#   bench/run.sh            # about 20 minutes on 2 cores
 #   DURATION=3 LONG_S=30 bench/run.sh   # a quick pass (numbers too noisy to keep)
 #
 # Method: one `s3bench serve` process (1 thread, pinned to core 0) is the
@@ -15,7 +15,8 @@
 # built under bench/.cache/ (gitignored). Not part of the test suite: CI does
 # not run it.
 #
-# Environment: DURATION (s per measurement, 10), LONG_S (RSS run, 180),
+# Environment: DURATION (s per measurement, 10), LONG_S (RSS run, 660: RSS at
+# 600 s against RSS at 60 s),
 # SKIP_C10K=1, SKIP_CRITERION=1, S3BENCH (use this binary instead of
 # building), WORK (scratch dir, /tmp/s3bench-bench).
 set -euo pipefail

@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod recorder;
+pub mod sparse;
 pub mod summary;
 
 pub use recorder::{OpStats, Recorder, Sample};
