@@ -486,6 +486,11 @@ async fn worker(
         seed,
         format!("r{}t{}s{}w{}", job.round, ctx.index, stage, w),
         plan.dataset.objects,
+        if mix.deletes() {
+            ops::REMEMBER_WRITTEN
+        } else {
+            0
+        },
     );
     let opctx = ctx.op_context(&job);
     let mut prev_done: Option<Instant> = None;

@@ -92,8 +92,12 @@ pub struct WorkerState {
     pub key: String,
     /// `t<thread>w<worker>`: keeps concurrent writers' keys apart.
     pub id: String,
-    /// Keys this worker PUT and has not deleted yet, oldest first.
+    /// Keys this worker PUT and has not deleted yet, oldest first, for the
+    /// mix's DELETEs: at most `remember` of them (none without DELETE in the
+    /// mix), so a long PUT phase does not grow memory. Keys dropped from
+    /// here are still removed by the cleanup, which lists the run prefix.
     pub written: VecDeque<String>,
+    pub remember: usize,
     pub put_seq: u64,
     pub list_token: Option<String>,
     /// Sequential ranged reads: (object index, next offset).
@@ -101,7 +105,7 @@ pub struct WorkerState {
 }
 
 impl WorkerState {
-    pub fn new(seed: u64, id: String, objects: u64) -> WorkerState {
+    pub fn new(seed: u64, id: String, objects: u64, remember: usize) -> WorkerState {
         let mut rng = fastrand::Rng::with_seed(seed);
         let first = if objects > 0 { rng.u64(0..objects) } else { 0 };
         WorkerState {
@@ -109,12 +113,26 @@ impl WorkerState {
             key: String::with_capacity(128),
             id,
             written: VecDeque::new(),
+            remember,
             put_seq: 0,
             list_token: None,
             cursor: (first, 0),
         }
     }
+
+    fn wrote(&mut self, key: String) {
+        if self.remember == 0 {
+            return;
+        }
+        if self.written.len() >= self.remember {
+            self.written.pop_front();
+        }
+        self.written.push_back(key);
+    }
 }
+
+/// Keys of its own PUTs a worker keeps for DELETE.
+pub const REMEMBER_WRITTEN: usize = 4096;
 
 /// Fixed context of one (phase, target) for the operations.
 pub struct OpContext<'a> {
@@ -178,7 +196,7 @@ impl OpContext<'_> {
                 let key = self.scratch_key(st);
                 let out = self.put(&key, len).await;
                 if out.error.is_none() {
-                    st.written.push_back(key);
+                    st.wrote(key);
                 }
                 out
             }
@@ -186,7 +204,7 @@ impl OpContext<'_> {
                 let key = self.scratch_key(st);
                 let out = self.multipart_put(key.clone(), *size, *part_size).await;
                 if out.error.is_none() {
-                    st.written.push_back(key);
+                    st.wrote(key);
                 }
                 out
             }
@@ -469,6 +487,11 @@ impl Mix {
         Mix { ops, total: acc }
     }
 
+    /// True when the mix has a DELETE.
+    pub fn deletes(&self) -> bool {
+        self.ops.iter().any(|(_, op)| matches!(op, OpSpec::Delete))
+    }
+
     #[inline]
     pub fn pick(&self, rng: &mut fastrand::Rng) -> &OpSpec {
         let x = rng.u32(0..self.total.max(1));
@@ -481,6 +504,18 @@ impl Mix {
 mod tests {
     use super::*;
     use crate::scenario::WeightedOp;
+
+    #[test]
+    fn written_keys_are_bounded() {
+        let mut st = WorkerState::new(1, "w".into(), 1, 3);
+        for i in 0..10 {
+            st.wrote(format!("k{i}"));
+        }
+        assert_eq!(st.written, ["k7", "k8", "k9"]);
+        let mut none = WorkerState::new(1, "w".into(), 1, 0);
+        none.wrote("k".into());
+        assert!(none.written.is_empty());
+    }
 
     #[test]
     fn mix_follows_weights() {
