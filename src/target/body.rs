@@ -25,13 +25,36 @@ pub fn synthetic_body(len: u64) -> ByteStream {
         return ByteStream::from(synthetic::window(0, len as usize));
     }
     ByteStream::new(SdkBody::retryable(move || {
-        SdkBody::from_body_1_x(SyntheticBody { pos: 0, end: len })
+        SdkBody::from_body_1_x(SyntheticBody::new(len))
     }))
 }
 
-struct SyntheticBody {
+/// `len` bytes of the synthetic pattern from offset 0, one zero-copy
+/// chunk (at most one pattern period) at a time.
+pub(crate) struct SyntheticBody {
     pos: u64,
     end: u64,
+}
+
+impl SyntheticBody {
+    pub(crate) fn new(len: u64) -> SyntheticBody {
+        SyntheticBody { pos: 0, end: len }
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.end - self.pos
+    }
+
+    pub(crate) fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let phase = self.pos % synthetic::PERIOD as u64;
+        let n = (synthetic::PERIOD as u64 - phase).min(self.end - self.pos);
+        let chunk = synthetic::window(self.pos, n as usize);
+        self.pos += n;
+        Some(chunk)
+    }
 }
 
 impl http_body::Body for SyntheticBody {
@@ -42,14 +65,7 @@ impl http_body::Body for SyntheticBody {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if self.pos >= self.end {
-            return Poll::Ready(None);
-        }
-        let phase = self.pos % synthetic::PERIOD as u64;
-        let n = (synthetic::PERIOD as u64 - phase).min(self.end - self.pos);
-        let chunk = synthetic::window(self.pos, n as usize);
-        self.pos += n;
-        Poll::Ready(Some(Ok(Frame::data(chunk))))
+        Poll::Ready(self.next_chunk().map(|c| Ok(Frame::data(c))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -57,6 +73,6 @@ impl http_body::Body for SyntheticBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.end - self.pos)
+        SizeHint::with_exact(self.remaining())
     }
 }

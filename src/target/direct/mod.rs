@@ -40,6 +40,7 @@ use tower_service::Service as _;
 
 use self::identity::Identity;
 use self::sign::{AmzClock, EMPTY_SHA256, Signer, ToSign, UNSIGNED_PAYLOAD};
+use super::body::SyntheticBody;
 use super::resolve::Resolver;
 use super::{ErrorKind, TargetConfig};
 use crate::scenario::{ChecksumMode, RequestPath};
@@ -287,7 +288,7 @@ impl DirectClient {
             (ReqBody::Bytes(Some(data)), hash)
         } else {
             (
-                ReqBody::Synthetic { pos: 0, end: len },
+                ReqBody::Synthetic(SyntheticBody::new(len)),
                 HeaderValue::from_static(UNSIGNED_PAYLOAD),
             )
         };
@@ -609,10 +610,10 @@ fn auth_scheme(
 
 /// Request bodies: none, one in-memory chunk, or the synthetic pattern
 /// streamed without copying.
-pub enum ReqBody {
+pub(crate) enum ReqBody {
     Empty,
     Bytes(Option<Bytes>),
-    Synthetic { pos: u64, end: u64 },
+    Synthetic(SyntheticBody),
 }
 
 impl ReqBody {
@@ -620,7 +621,7 @@ impl ReqBody {
         match self {
             ReqBody::Empty => None,
             ReqBody::Bytes(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            ReqBody::Synthetic { pos, end } => Some(end - pos),
+            ReqBody::Synthetic(s) => Some(s.remaining()),
         }
     }
 }
@@ -636,16 +637,7 @@ impl http_body::Body for ReqBody {
         match self.get_mut() {
             ReqBody::Empty => Poll::Ready(None),
             ReqBody::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ReqBody::Synthetic { pos, end } => {
-                if *pos >= *end {
-                    return Poll::Ready(None);
-                }
-                let phase = *pos % synthetic::PERIOD as u64;
-                let n = (synthetic::PERIOD as u64 - phase).min(*end - *pos);
-                let chunk = synthetic::window(*pos, n as usize);
-                *pos += n;
-                Poll::Ready(Some(Ok(Frame::data(chunk))))
-            }
+            ReqBody::Synthetic(s) => Poll::Ready(s.next_chunk().map(|c| Ok(Frame::data(c)))),
         }
     }
 
@@ -653,7 +645,7 @@ impl http_body::Body for ReqBody {
         match self {
             ReqBody::Empty => true,
             ReqBody::Bytes(b) => b.is_none(),
-            ReqBody::Synthetic { pos, end } => pos >= end,
+            ReqBody::Synthetic(s) => s.remaining() == 0,
         }
     }
 
