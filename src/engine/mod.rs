@@ -317,8 +317,9 @@ struct Shared {
     last_done: Cell<Option<Instant>>,
     measure_start: Instant,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
-    /// same worker's next request (closed loop), i.e. s3bench's own work
-    /// between two requests. bench/run.sh reports it; off by default.
+    /// same worker's next operation starting (closed loop): recording and
+    /// choosing the next op. The next request's signing and send are part
+    /// of its own latency, not of this gap. bench/run.sh reports it; off by default.
     gap: Option<RefCell<hdrhistogram::Histogram<u64>>>,
 }
 

@@ -242,6 +242,8 @@ async fn virtual_host_addressing_and_directory_bucket_listing() {
         )
         .await;
     assert_eq!(st, 400, "{body}");
+    assert!(body.contains("Session mode"), "{body}");
     let (st, body) = r.send("GET", "/raw/?session", &[], EMPTY_SHA, b"").await;
     assert_eq!(st, 400, "CreateSession on a general purpose bucket: {body}");
+    assert!(body.contains("only for directory buckets"), "{body}");
 }

@@ -17,13 +17,13 @@ async fn exit_code(args: &[&str]) -> i32 {
 
 #[tokio::test]
 async fn every_shipped_scenario_validates() {
-    let mut files: Vec<String> = std::fs::read_dir("scenarios")
-        .unwrap()
+    let files: Vec<String> = ["scenarios", "bench"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().path().display().to_string())
         .filter(|p| p.ends_with(".toml"))
         .collect();
-    files.push("bench/get-4k.toml".into());
-    assert!(files.len() >= 5, "{files:?}");
+    assert!(files.len() >= 12, "{files:?}");
     let mut args = vec!["s3bench", "validate"];
     args.extend(files.iter().map(String::as_str));
     assert_eq!(exit_code(&args).await, 0);

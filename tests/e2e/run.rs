@@ -686,6 +686,12 @@ mix = [{{ op = "get", weight = 1 }}, {{ op = "head", weight = 1 }}, {{ op = "put
         let dir = tempfile::tempdir().unwrap();
         let r = run_on(&server, plan, dir.path()).await;
         let t = target(&r, "missing", "standard");
+        let want = if path == "direct" {
+            "direct"
+        } else {
+            "aws-sdk-s3"
+        };
+        assert_eq!(r.targets[0].request_path, want, "{path}");
         let c = server.counters();
         assert_eq!(c.requests("acc-gp", "GetObject"), t.ops["get"].requests);
         assert_eq!(c.requests("acc-gp", "HeadObject"), t.ops["head"].requests);
@@ -749,6 +755,7 @@ async fn virtual_host_addressing_with_resolve_override() {
             ("express", "spine--use1-az4--x-s3"),
         ] {
             let t = target(&r, "mixed", name);
+            assert!(t.ops["get"].count > 0, "{path} {name}: no GETs");
             for (op, o) in &t.ops {
                 assert_eq!(o.errors, 0, "{path} {name} {op}: {:?}", o.errors_by_kind);
             }

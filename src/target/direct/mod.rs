@@ -349,7 +349,7 @@ impl DirectClient {
     ) -> Result<(Response<Incoming>, SendRequest<ReqBody>), ErrorKind> {
         let creds = self.identity.get().await?;
         let payload_hash = payload_hash.unwrap_or(HeaderValue::from_static(EMPTY_SHA256));
-        let req = {
+        let mut req = {
             let mut path = self.path.borrow_mut();
             path.clear();
             path.push_str(&self.base_path);
@@ -387,7 +387,6 @@ impl DirectClient {
                 .body(body)
                 .map_err(|e| kind(&format!("request not built: {e}")))?
         };
-        let mut req = req;
         let mut conn = self.take_idle().await;
         // A pooled connection the server closed before our request left is
         // replaced once; the request never reached the server.

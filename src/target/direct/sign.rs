@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -56,24 +57,10 @@ impl AmzClock {
 
 /// `YYYYMMDDTHHMMSSZ` for a Unix time.
 pub fn amz_date(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let mut s = humantime::format_rfc3339_seconds(t).to_string();
+    s.retain(|c| c != '-' && c != ':');
+    s
 }
 
 /// What varies per request.
@@ -94,6 +81,8 @@ type CachedKey = ([u8; 8], u64, [u8; 32]);
 pub struct Signer {
     region: String,
     service: String,
+    /// `region/service/aws4_request`, the scope after the date.
+    scope_tail: String,
     /// (date, credential id) -> derived signing key.
     key: RefCell<Option<CachedKey>>,
     buf: RefCell<String>,
@@ -104,6 +93,7 @@ impl Signer {
         Signer {
             region: region.to_string(),
             service: service.to_string(),
+            scope_tail: format!("{region}/{service}/aws4_request"),
             key: RefCell::new(None),
             buf: RefCell::new(String::with_capacity(512)),
         }
@@ -127,22 +117,15 @@ impl Signer {
             "x-amz-content-sha256:{}\nx-amz-date:{}\n",
             r.payload_hash, r.amz_date
         );
-        let mut signed = String::with_capacity(96);
-        signed.push_str("host;");
-        if r.range.is_some() {
-            signed.push_str("range;");
-        }
-        signed.push_str("x-amz-content-sha256;x-amz-date");
         if let Some((name, value)) = &c.token {
             let _ = writeln!(buf, "{name}:{value}");
-            signed.push(';');
-            signed.push_str(name);
         }
+        let signed = signed_headers(r.range.is_some(), c.token.as_ref().map(|t| t.0));
         let _ = write!(buf, "\n{signed}\n{}", r.payload_hash);
         let creq_hash = hex::encode(Sha256::digest(buf.as_bytes()));
 
         buf.clear();
-        let scope_tail = format!("{}/{}/aws4_request", self.region, self.service);
+        let scope_tail = &self.scope_tail;
         let _ = write!(
             buf,
             "AWS4-HMAC-SHA256\n{}\n{date}/{scope_tail}\n{creq_hash}",
@@ -173,25 +156,44 @@ impl Signer {
     }
 }
 
+/// The `SignedHeaders` list for the headers `authorization` signs.
+fn signed_headers(range: bool, token: Option<&str>) -> &'static str {
+    match (range, token) {
+        (false, None) => "host;x-amz-content-sha256;x-amz-date",
+        (true, None) => "host;range;x-amz-content-sha256;x-amz-date",
+        (false, Some("x-amz-s3session-token")) => {
+            "host;x-amz-content-sha256;x-amz-date;x-amz-s3session-token"
+        }
+        (true, Some("x-amz-s3session-token")) => {
+            "host;range;x-amz-content-sha256;x-amz-date;x-amz-s3session-token"
+        }
+        (false, Some("x-amz-security-token")) => {
+            "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+        }
+        (true, Some("x-amz-security-token")) => {
+            "host;range;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+        }
+        (_, Some(other)) => unreachable!("no session token travels in {other}"),
+    }
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     m.update(data);
     m.finalize().into_bytes().into()
 }
 
-/// Appends `key` to `out` URI-encoded the way S3 signs paths: every byte
-/// but the unreserved set and `/` as `%XX`.
+/// Every byte but the unreserved set and `/` is `%XX` in an S3 path.
+const S3_PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Appends `key` to `out` URI-encoded the way S3 signs paths.
 pub fn encode_key(key: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in key.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-    }
+    out.extend(utf8_percent_encode(key, S3_PATH));
 }
 
 #[cfg(test)]
