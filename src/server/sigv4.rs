@@ -367,11 +367,38 @@ fn sign(secret: &str, req: &SignedRequest, canonical: &[u8]) -> [u8; 32] {
     sts.extend_from_slice(req.scope.as_bytes());
     sts.push(b'\n');
     sts.extend_from_slice(hex::encode(Sha256::digest(canonical)).as_bytes());
-    let mut fields = req.scope.split('/');
-    let date = fields.next().unwrap_or_default();
-    let region = fields.next().unwrap_or_default();
-    let key = signing_key(secret, date, region, req.service.as_str());
-    hmac(&key, &sts)
+    hmac(&cached_signing_key(secret, req), &sts)
+}
+
+thread_local! {
+    /// Signing keys derived on this server thread: (secret, scope) -> key.
+    /// A key changes once a day per credential, so deriving it (4 HMACs)
+    /// for every request is wasted work.
+    static KEYS: std::cell::RefCell<Vec<(String, String, [u8; 32])>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// At most this many keys are kept per thread.
+const KEY_CACHE_MAX: usize = 64;
+
+fn cached_signing_key(secret: &str, req: &SignedRequest) -> [u8; 32] {
+    KEYS.with_borrow_mut(|keys| {
+        if let Some((_, _, k)) = keys
+            .iter()
+            .find(|(s, sc, _)| s == secret && *sc == req.scope)
+        {
+            return *k;
+        }
+        let mut fields = req.scope.split('/');
+        let date = fields.next().unwrap_or_default();
+        let region = fields.next().unwrap_or_default();
+        let k = signing_key(secret, date, region, req.service.as_str());
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.clear();
+        }
+        keys.push((secret.to_string(), req.scope.clone(), k));
+        k
+    })
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
