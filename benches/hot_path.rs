@@ -7,7 +7,8 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use s3bench::engine::ops::Mix;
-use s3bench::stats::{Recorder, Sample};
+use s3bench::engine::OpRecorder as Recorder;
+use s3bench::stats::Sample;
 
 const SCENARIO: &str = r#"
 [targets.a]
@@ -32,8 +33,7 @@ fn sample(latency_ns: u64) -> Sample<'static> {
         ttfb_ns: Some(latency_ns / 2),
         bytes: 4096,
         requests: 1,
-        error: None,
-        throttled: false,
+        failure: None,
         late_start: false,
         behind_session: false,
     }
@@ -89,7 +89,7 @@ fn bench(c: &mut Criterion) {
     // What the direct path does per request before the socket write: render
     // the path, format x-amz-date (once a second), sign with the cached key.
     c.bench_function("sign_direct_get", |b| {
-        use s3bench::target::direct::sign::{
+        use s3bench::client::direct::sign::{
             AmzClock, Creds, EMPTY_SHA256, Signer, ToSign, encode_key,
         };
         let signer = Signer::new("us-east-1", "s3");

@@ -1,6 +1,7 @@
 //! Command line: clap definitions and the dispatch that `main` calls.
 //! Exit codes: 0 success, 1 failure during the run, 2 bad input (scenario,
-//! flags, unreachable targets), 130 interrupted.
+//! flags, unreachable targets), 3 stopped by the error policy, 4 the cleanup
+//! left objects behind, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -52,6 +53,18 @@ pub enum Command {
         a: PathBuf,
         /// Result.json to compare against the baseline.
         b: PathBuf,
+    },
+    /// Delete what a run left behind (after --keep-data, or a cleanup that
+    /// could not finish): every key under s3bench/<run id>/ of the scenario's targets, nothing else.
+    Cleanup {
+        /// The scenario the run used (its targets are cleaned).
+        scenario: PathBuf,
+        /// The run id (printed by the run, and in result.json).
+        #[arg(long)]
+        run_id: String,
+        /// List what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Merge the result.json files of the shards of one array job, losslessly.
     Merge {
@@ -184,6 +197,7 @@ pub async fn main(cli: Cli) -> i32 {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<crate::scenario::ScenarioError>().is_some()
                 || e.downcast_ref::<InputError>().is_some()
+                || e.downcast_ref::<crate::run::OptionsError>().is_some()
             {
                 2
             } else {
@@ -202,19 +216,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(a) => {
             let shard = match (a.shard_index, a.shard_count) {
-                (Some(index), Some(count)) if index < count => {
-                    Some(crate::run::Shard { index, count })
-                }
-                (Some(index), Some(count)) => {
-                    return Err(InputError(format!(
-                        "--shard-index {index} must be below --shard-count {count}"
-                    ))
-                    .into());
-                }
+                (Some(index), Some(count)) => Some(crate::run::Shard { index, count }),
                 _ => None,
             };
             let cancel = Arc::new(Cancel::default());
-            spawn_ctrl_c(cancel.clone());
+            spawn_signal_handlers(cancel.clone());
             let opts = RunOptions {
                 out: a.out,
                 duration: a.duration,
@@ -237,7 +243,58 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 report.display(),
                 out.dir.join("result.json").display()
             );
-            Ok(if out.result.complete { 0 } else { 130 })
+            if let Some(why) = &out.result.interrupted {
+                eprintln!("incomplete: {why}");
+            }
+            Ok(out.exit_code())
+        }
+        Command::Cleanup {
+            scenario,
+            run_id,
+            dry_run,
+        } => {
+            crate::run::options::check_run_id(&run_id)?;
+            let plan = crate::scenario::load(&scenario)?;
+            let prefix = format!("s3bench/{run_id}/");
+            let mut left = 0u64;
+            for t in &plan.targets {
+                let cfg = crate::client::TargetConfig::from_environment(t, &plan.client).await;
+                let client = cfg.build_client();
+                let done =
+                    crate::run::cleanup::delete_prefix(&client, &t.bucket, &prefix, dry_run, |k| {
+                        if dry_run {
+                            println!("s3://{}/{k}", t.bucket);
+                        }
+                    })
+                    .await;
+                match (&done.left, dry_run) {
+                    (Some((n, _)), true) => {
+                        eprintln!(
+                            "{}: would delete {n} objects under s3://{}/{prefix}",
+                            t.name, t.bucket
+                        )
+                    }
+                    (None, true) => {
+                        eprintln!("{}: nothing under s3://{}/{prefix}", t.name, t.bucket)
+                    }
+                    (Some((n, why)), false) => {
+                        left += (*n).max(1);
+                        eprintln!(
+                            "{}: deleted {}, but {n} objects are left under s3://{}/{prefix}: {why}",
+                            t.name, done.deleted, t.bucket
+                        );
+                    }
+                    (None, false) => eprintln!(
+                        "{}: deleted {} objects under s3://{}/{prefix}",
+                        t.name, done.deleted, t.bucket
+                    ),
+                }
+            }
+            Ok(if left > 0 {
+                crate::run::EXIT_LEFT_BEHIND
+            } else {
+                0
+            })
         }
         Command::Validate { scenarios } => {
             let mut bad = 0;
@@ -280,6 +337,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             let flags = crate::server::Injection {
                 latency: a.latency.map(crate::server::LatencyDist::Fixed),
+                error_latency: None,
                 bandwidth: None,
                 error_rate: a.error_rate,
                 error_status: a.error_status,
@@ -296,7 +354,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 for t in &plan.targets {
                     buckets.push(t.bucket.clone());
                     if let Some(inj) = &t.embedded {
-                        injections.push((t.bucket.clone(), crate::run::injection(inj)));
+                        injections.push((t.bucket.clone(), inj.clone()));
                     }
                 }
             }
@@ -332,23 +390,51 @@ fn classify_run_error(e: anyhow::Error) -> anyhow::Error {
     if e.downcast_ref::<crate::scenario::ScenarioError>().is_some() {
         return e;
     }
-    if e.downcast_ref::<crate::run::PreflightError>().is_some() {
+    if e.downcast_ref::<crate::run::PreflightError>().is_some()
+        || e.downcast_ref::<crate::run::OptionsError>().is_some()
+    {
         return InputError(format!("{e:#}")).into();
     }
     e
 }
 
-fn spawn_ctrl_c(cancel: Arc<Cancel>) {
+/// Ctrl-C and SIGTERM (what Kubernetes sends a pod it evicts) stop the
+/// load, let requests in flight finish for a short grace, publish the report
+/// and clean up; a second signal exits at once with what is already written.
+fn spawn_signal_handlers(cancel: Arc<Cancel>) {
+    use crate::engine::StopReason;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("warning: cannot listen for SIGTERM: {e}");
+                    return;
+                }
+            };
+        let first = tokio::select! {
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => StopReason::Interrupt,
+                Err(_) => return,
+            },
+            _ = term.recv() => StopReason::Terminate,
+        };
+        let (name, again) = match first {
+            StopReason::Terminate => ("terminated (SIGTERM)", "another signal"),
+            _ => ("interrupted", "Ctrl-C again"),
+        };
         eprintln!(
-            "\ninterrupted: finishing the report with what was measured (Ctrl-C again to quit now)"
+            "\n{name}: letting requests in flight finish, then publishing the report and cleaning up ({again} to quit now)"
         );
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
+        let code = first.exit_code();
+        cancel.cancel_with(first);
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        std::process::exit(code);
     });
 }

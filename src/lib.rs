@@ -2,17 +2,18 @@
 //! buckets side by side and reports honest latency numbers.
 //!
 //! The modules follow the pipeline: `scenario` (file -> validated plan),
-//! `engine` (worker pool, pacing), `target` (SDK clients), `stats`
+//! `engine` (worker pool, pacing), `client` (SDK and direct-path clients), `stats`
 //! (histograms, time series), `report` (JSON contract, Markdown), and
 //! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest).
 
 pub mod cli;
+pub mod client;
 pub mod engine;
 pub mod report;
 pub mod run;
+pub mod s3;
 pub mod scenario;
 pub mod server;
 pub mod stats;
 pub mod synthetic;
-pub mod target;
 pub mod units;

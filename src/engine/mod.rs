@@ -11,47 +11,114 @@
 //! fixed arrival rate) and the op mix.
 
 pub mod ops;
+#[cfg(test)]
+mod tests;
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::LocalSet;
+use tokio::time::Instant;
 
-use crate::scenario::{Load, OpKind, OpSpec, Phase, Plan};
+use crate::client::direct::DirectClient;
+use crate::client::{ObjectClient, S3Client, SessionProbe, TargetConfig};
+use crate::s3::OpKind;
+use crate::scenario::{Load, OpSpec, Phase, Plan};
 use crate::stats::{Recorder, Sample};
-use crate::target::direct::DirectClient;
-use crate::target::{SessionProbe, TargetConfig};
-use ops::{Mix, OpContext, Outcome, WorkerState};
+use ops::{Mix, OpContext, WorkerState};
 
-/// mimalloc instead of glibc malloc: the SDK allocates and frees a few
-/// hundred small objects per request (config bags, headers, signing
-/// strings), and glibc's arenas and fastbin consolidation showed up at 12% of
-/// the client's CPU. Measured on 4 KiB GETs, 16 in flight, client alone on
-/// one core: 226 -> 188 us of client CPU per request (median of 6 runs each,
-/// interleaved). It lives here because the engine is where that cost is
-/// paid; it applies to the whole process.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// A recorder with one slot per op of the vocabulary.
+pub type OpRecorder = Recorder<{ OpKind::COUNT }>;
 
 /// A request that starts more than this after it was due started late
 /// because every worker was busy (the in-flight cap was reached).
 const LATE_TOLERANCE: Duration = Duration::from_millis(1);
 
-/// Stops a run early (Ctrl-C, a fatal fault). Checked once per request.
+/// After a stop (Ctrl-C, SIGTERM, the error policy) no new request starts,
+/// and requests in flight get this long to finish and be recorded before
+/// they are abandoned: a few seconds, well inside Kubernetes' default 30 s
+/// termination grace.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// A closed-loop worker whose request failed without an HTTP answer
+/// (connection refused, reset, timeout) waits before the next one, doubling
+/// from `BACKOFF_MIN` up to `BACKOFF_MAX`, so a dead endpoint is not hammered
+/// at tens of thousands of attempts a second. Every attempt is recorded.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(1);
+pub const BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// Why a run stopped before its plan was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM (e.g. Kubernetes evicting the pod).
+    Terminate,
+    /// The error policy (`stop_on_failures`): the sentence says why.
+    FailurePolicy(String),
+}
+
+/// Exit code of a run the error policy stopped.
+pub const EXIT_FAILURE_POLICY: i32 = 3;
+
+impl StopReason {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StopReason::Interrupt => 130,
+            StopReason::Terminate => 143,
+            StopReason::FailurePolicy(_) => EXIT_FAILURE_POLICY,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            StopReason::Interrupt => {
+                "interrupted (Ctrl-C): phases after the interruption did not run".into()
+            }
+            StopReason::Terminate => {
+                "terminated (SIGTERM): phases after the signal did not run".into()
+            }
+            StopReason::FailurePolicy(why) => why.clone(),
+        }
+    }
+}
+
+/// Stops a run early (Ctrl-C, SIGTERM, the error policy). Checked once per
+/// request.
 #[derive(Debug, Default)]
 pub struct Cancel {
     flag: AtomicBool,
     notify: Notify,
+    reason: Mutex<Option<StopReason>>,
 }
 
 impl Cancel {
+    /// Stops the run as Ctrl-C does.
     pub fn cancel(&self) {
+        self.cancel_with(StopReason::Interrupt);
+    }
+
+    /// Stops the run; the first reason given is the one reported.
+    pub fn cancel_with(&self, reason: StopReason) {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(reason);
         self.flag.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
+    }
+
+    /// Why the run was stopped, if it was.
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     #[inline]
@@ -66,6 +133,40 @@ impl Cancel {
                 return;
             }
             notified.await;
+        }
+    }
+}
+
+/// Builds each engine thread's client for each target, on that thread's
+/// runtime (connection pools live there). The real one builds
+/// [`S3Client`]s; the engine's tests use a scripted one.
+pub trait Connector: Send + Sync + 'static {
+    type Client: ObjectClient + 'static;
+    fn targets(&self) -> usize;
+    fn connect(&self, target: usize) -> impl Future<Output = Self::Client>;
+}
+
+/// The real connector: aws-sdk-s3 clients plus the direct request path.
+pub struct S3Connector {
+    pub targets: Vec<TargetConfig>,
+}
+
+impl Connector for S3Connector {
+    type Client = S3Client;
+
+    fn targets(&self) -> usize {
+        self.targets.len()
+    }
+
+    async fn connect(&self, target: usize) -> S3Client {
+        let t = &self.targets[target];
+        let sdk = t.build_client();
+        let direct = DirectClient::new(t, &sdk).await;
+        S3Client {
+            sdk,
+            direct,
+            bucket: t.spec.bucket.clone(),
+            probe: t.probe.clone(),
         }
     }
 }
@@ -104,15 +205,13 @@ pub struct Job {
 /// The merged result of one job.
 #[derive(Debug)]
 pub struct JobResult {
-    pub recorder: Recorder,
+    pub recorder: OpRecorder,
     /// Measured seconds: from the end of warm-up to the last completion.
     pub elapsed_s: f64,
-    /// True if the job was cut short by cancellation.
-    pub cancelled: bool,
 }
 
 struct ThreadResult {
-    recorder: Recorder,
+    recorder: OpRecorder,
     last_done: Option<Instant>,
 }
 
@@ -127,6 +226,16 @@ struct EngineThread {
     live: Arc<Live>,
 }
 
+/// How the engine's threads run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineOptions {
+    /// Start every thread's runtime with its clock paused (tokio's
+    /// `start_paused`): time then advances only when all tasks wait, so
+    /// pacing, stages and budgets can be tested exactly against a scripted
+    /// client. Never for real endpoints.
+    pub paused_clock: bool,
+}
+
 pub struct Engine {
     threads: Vec<EngineThread>,
     pub cancel: Arc<Cancel>,
@@ -139,8 +248,23 @@ impl Engine {
         threads: usize,
         cancel: Arc<Cancel>,
     ) -> anyhow::Result<Engine> {
+        Self::start_with(
+            S3Connector { targets },
+            threads,
+            cancel,
+            EngineOptions::default(),
+        )
+    }
+
+    /// Starts the engine with any connector (the tests' scripted one).
+    pub fn start_with<C: Connector>(
+        connector: C,
+        threads: usize,
+        cancel: Arc<Cancel>,
+        options: EngineOptions,
+    ) -> anyhow::Result<Engine> {
         let threads = threads.max(1);
-        let targets = Arc::new(targets);
+        let connector = Arc::new(connector);
         let mut out = Vec::with_capacity(threads);
         // Each thread says when its clients are built, so what the report
         // says about them (the request path) is known before the first job.
@@ -149,17 +273,20 @@ impl Engine {
             let ready = ready_tx.clone();
             let (tx, rx) = mpsc::unbounded_channel::<Work>();
             let live = Arc::new(Live::default());
-            let (targets, live2, cancel) = (targets.clone(), live.clone(), cancel.clone());
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let (connector, live2, cancel) = (connector.clone(), live.clone(), cancel.clone());
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.enable_all();
+            if options.paused_clock {
+                builder.start_paused(true);
+            }
+            let rt = builder.build()?;
             let join = std::thread::Builder::new()
                 .name(format!("s3bench-engine-{index}"))
                 .spawn(move || {
                     let local = LocalSet::new();
                     local.block_on(
                         &rt,
-                        thread_main(index, threads, targets, live2, cancel, rx, ready),
+                        thread_main(index, threads, connector, live2, cancel, rx, ready),
                     );
                 })?;
             out.push(EngineThread { tx, join, live });
@@ -176,10 +303,6 @@ impl Engine {
             threads: out,
             cancel,
         })
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads.len()
     }
 
     /// The threads' live counters, for a progress display.
@@ -210,23 +333,23 @@ impl Engine {
             .map_err(|_| anyhow::anyhow!("an engine thread has stopped"))?;
             replies.push(rx);
         }
-        let mut recorder = Recorder::default();
-        let mut last: Option<Instant> = None;
+        let mut recorder = OpRecorder::default();
+        let mut elapsed_s = 0.0f64;
         for rx in replies {
             let r = rx
                 .await
                 .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
             recorder.merge(&r.recorder);
-            last = last.max(r.last_done);
+            // Each thread measures on its own clock (tokio's, which a test
+            // may pause), so each measures its own elapsed time.
+            let measure_start = job.start + job_warmup(&job);
+            if let Some(l) = r.last_done {
+                elapsed_s = elapsed_s.max(l.saturating_duration_since(measure_start).as_secs_f64());
+            }
         }
-        let measure_start = job.start + job_warmup(&job);
-        let elapsed_s = last
-            .map(|l| l.saturating_duration_since(measure_start).as_secs_f64())
-            .unwrap_or(0.0);
         Ok(JobResult {
             recorder,
             elapsed_s,
-            cancelled: self.cancel.is_cancelled(),
         })
     }
 
@@ -246,23 +369,19 @@ fn job_warmup(job: &Job) -> Duration {
     }
 }
 
-struct ThreadCtx {
+struct ThreadCtx<C> {
     index: usize,
     threads: usize,
-    targets: Arc<Vec<TargetConfig>>,
-    clients: Vec<aws_sdk_s3::Client>,
-    /// Direct request path per target (None: everything through the SDK).
-    direct: Vec<Option<DirectClient>>,
+    /// This thread's client per target.
+    clients: Vec<C>,
     live: Arc<Live>,
     cancel: Arc<Cancel>,
 }
 
-impl ThreadCtx {
-    fn op_context<'a>(&'a self, job: &'a Job) -> OpContext<'a> {
+impl<C: ObjectClient> ThreadCtx<C> {
+    fn op_context<'a>(&'a self, job: &'a Job) -> OpContext<'a, C> {
         OpContext {
             client: &self.clients[job.target],
-            direct: self.direct[job.target].as_ref(),
-            bucket: &self.targets[job.target].spec.bucket,
             plan: &job.plan,
             run_prefix: &job.run_prefix,
             date: job.date,
@@ -270,10 +389,10 @@ impl ThreadCtx {
     }
 }
 
-async fn thread_main(
+async fn thread_main<C: Connector>(
     index: usize,
     threads: usize,
-    targets: Arc<Vec<TargetConfig>>,
+    connector: Arc<C>,
     live: Arc<Live>,
     cancel: Arc<Cancel>,
     mut rx: mpsc::UnboundedReceiver<Work>,
@@ -281,18 +400,15 @@ async fn thread_main(
 ) {
     // Clients are built on this thread's runtime: their connection pools
     // live here.
-    let clients: Vec<_> = targets.iter().map(|t| t.build_client()).collect();
-    let mut direct = Vec::with_capacity(targets.len());
-    for (t, c) in targets.iter().zip(&clients) {
-        direct.push(DirectClient::new(t, c).await);
+    let mut clients = Vec::with_capacity(connector.targets());
+    for t in 0..connector.targets() {
+        clients.push(connector.connect(t).await);
     }
     let _ = ready.send(());
     let ctx = Rc::new(ThreadCtx {
         index,
         threads,
-        targets,
         clients,
-        direct,
         live,
         cancel,
     });
@@ -310,7 +426,7 @@ fn share(total: u64, index: usize, threads: usize) -> u64 {
 
 /// State shared by the workers of one thread during one job.
 struct Shared {
-    recorder: RefCell<Recorder>,
+    recorder: RefCell<OpRecorder>,
     in_flight: Cell<u64>,
     /// Measured ops this thread may still start (None = no op limit).
     budget: Cell<Option<u64>>,
@@ -338,36 +454,43 @@ enum Pacing {
     },
 }
 
-async fn run_job(ctx: &Rc<ThreadCtx>, job: &Arc<Job>) -> ThreadResult {
+async fn run_job<C: ObjectClient + 'static>(
+    ctx: &Rc<ThreadCtx<C>>,
+    job: &Arc<Job>,
+) -> ThreadResult {
     let warmup = job_warmup(job);
     let shared = Rc::new(Shared {
-        recorder: RefCell::new(Recorder::default()),
+        recorder: RefCell::new(OpRecorder::default()),
         in_flight: Cell::new(0),
         budget: Cell::new(None),
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
-        gap: std::env::var_os(RECORD_GAP_ENV).map(|_| {
-            let mut h = hdrhistogram::Histogram::new(3).expect("valid precision");
-            h.auto(true);
-            RefCell::new(h)
-        }),
+        gap: std::env::var_os(RECORD_GAP_ENV)
+            .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
     });
     // Attempts recorded by this thread's clients before this job are not its own.
-    let _ = crate::target::take_thread_log();
+    let _ = crate::client::take_thread_log();
     let mut handles = Vec::new();
-    let work = async {
-        match job.kind {
-            JobKind::Prepare => run_prepare(ctx, job, &shared, &mut handles).await,
-            JobKind::Phase(i) => {
-                run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
+    {
+        let work = async {
+            match job.kind {
+                JobKind::Prepare => run_prepare(ctx, job, &shared, &mut handles).await,
+                JobKind::Phase(i) => {
+                    run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
+                }
+            }
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            _ = &mut work => {}
+            _ = ctx.cancel.cancelled() => {
+                // No new request starts; those in flight may finish and be
+                // recorded, for a short grace.
+                let _ = tokio::time::timeout(STOP_GRACE, &mut work).await;
             }
         }
-    };
-    tokio::select! {
-        _ = work => {}
-        _ = ctx.cancel.cancelled() => {}
     }
-    // On cancellation, in-flight requests are abandoned; what completed is kept.
+    // What is still in flight after the grace is abandoned; what completed is kept.
     for h in &handles {
         h.abort();
     }
@@ -387,15 +510,15 @@ async fn run_job(ctx: &Rc<ThreadCtx>, job: &Arc<Job>) -> ThreadResult {
         }
     }
     let mut recorder = std::mem::take(&mut *shared.recorder.borrow_mut());
-    recorder.attempts = crate::target::take_thread_log();
+    recorder.attempts = crate::client::take_thread_log();
     ThreadResult {
         recorder,
         last_done: shared.last_done.get(),
     }
 }
 
-async fn run_phase(
-    ctx: &Rc<ThreadCtx>,
+async fn run_phase<C: ObjectClient + 'static>(
+    ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
     phase: &Phase,
     shared: &Rc<Shared>,
@@ -420,7 +543,7 @@ async fn run_phase(
             }
             None => phase_end,
         };
-        tokio::time::sleep_until(stage_start.into()).await;
+        tokio::time::sleep_until(stage_start).await;
         let (workers, pacing) = match stage.load {
             Load::Closed { concurrency } => (
                 share(concurrency as u64, ctx.index, ctx.threads),
@@ -465,8 +588,8 @@ async fn run_phase(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn worker(
-    ctx: Rc<ThreadCtx>,
+async fn worker<C: ObjectClient>(
+    ctx: Rc<ThreadCtx<C>>,
     job: Arc<Job>,
     shared: Rc<Shared>,
     mix: Rc<Mix>,
@@ -476,8 +599,6 @@ async fn worker(
     stage_end: Option<Instant>,
 ) {
     let plan = &*job.plan;
-    let target = &ctx.targets[job.target];
-    let probe: &SessionProbe = &target.probe;
     let seed = plan.seed
         ^ (job.round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ ((ctx.index as u64) << 40)
@@ -494,13 +615,23 @@ async fn worker(
         },
     );
     let opctx = ctx.op_context(&job);
+    let client = opctx.client;
     let mut prev_done: Option<Instant> = None;
+    let mut backoff = Duration::ZERO;
     loop {
         if ctx.cancel.is_cancelled() {
             break;
         }
         let (due, late) = match &pacing {
-            Pacing::Closed => (Instant::now(), false),
+            Pacing::Closed => {
+                if !backoff.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = ctx.cancel.cancelled() => break,
+                    }
+                }
+                (Instant::now(), false)
+            }
             Pacing::Open {
                 start,
                 first_ns,
@@ -515,7 +646,10 @@ async fn worker(
                 }
                 let late = Instant::now() > due + LATE_TOLERANCE;
                 if !late {
-                    tokio::time::sleep_until(due.into()).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(due) => {}
+                        _ = ctx.cancel.cancelled() => break,
+                    }
                 }
                 (due, late)
             }
@@ -532,7 +666,7 @@ async fn worker(
         }
         let op: &OpSpec = mix.pick(&mut st.rng);
         let kind = op.kind();
-        let before = probe.marker();
+        let before = client.session_marker();
         shared.in_flight.set(shared.in_flight.get() + 1);
         let sent = Instant::now();
         if let (Some(g), Some(p), Pacing::Closed) = (&shared.gap, prev_done, &pacing) {
@@ -541,19 +675,26 @@ async fn worker(
                 sent.saturating_duration_since(p).as_nanos() as u64,
             );
         }
-        let out: Outcome = opctx.execute(op, &mut st).await;
+        let out = opctx.execute(op, &mut st).await;
         let done = Instant::now();
         let in_flight = shared.in_flight.get();
         shared.in_flight.set(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
-        if out.error.is_some() {
-            ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        let ttfb = matches!(kind, OpKind::Get | OpKind::RangedGet);
+        backoff = match &out.error {
+            None => Duration::ZERO,
+            Some(e) if e.status.is_none() => {
+                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
+                (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
+            }
+            Some(_) => {
+                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
+                Duration::ZERO
+            }
+        };
         let sample = Sample {
             late_start: late,
-            behind_session: SessionProbe::overlapped(before, probe.marker()),
-            ..out.sample(due, sent, done, ttfb)
+            behind_session: SessionProbe::overlapped(before, client.session_marker()),
+            ..ops::sample(&out, due, sent, done, kind.reads_body())
         };
         let mut rec = shared.recorder.borrow_mut();
         if measured {
@@ -570,8 +711,8 @@ async fn worker(
     }
 }
 
-async fn run_prepare(
-    ctx: &Rc<ThreadCtx>,
+async fn run_prepare<C: ObjectClient + 'static>(
+    ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
     shared: &Rc<Shared>,
     handles: &mut Vec<tokio::task::AbortHandle>,
@@ -580,7 +721,7 @@ async fn run_prepare(
     if !plan.prepare.enabled {
         return;
     }
-    tokio::time::sleep_until(job.start.into()).await;
+    tokio::time::sleep_until(job.start).await;
     // Thread i writes objects i, i + T, i + 2T, ...
     let next = Rc::new(Cell::new(ctx.index as u64));
     let workers = share(plan.prepare.concurrency as u64, ctx.index, ctx.threads);
@@ -589,7 +730,7 @@ async fn run_prepare(
         let (ctx, job, shared, next) = (ctx.clone(), job.clone(), shared.clone(), next.clone());
         hs.push(tokio::task::spawn_local(async move {
             let plan = &*job.plan;
-            let opctx = ctx.op_context(&job);
+            let client = &ctx.clients[job.target];
             let mut key = String::with_capacity(128);
             loop {
                 if ctx.cancel.is_cancelled() {
@@ -608,16 +749,19 @@ async fn run_prepare(
                 let (kind, out) = if size >= plan.prepare.multipart_threshold {
                     (
                         OpKind::MultipartPut,
-                        opctx
-                            .multipart_put(key.clone(), size, plan.prepare.part_size)
+                        client
+                            .multipart_put(&key, size, plan.prepare.part_size)
                             .await,
                     )
                 } else {
-                    (OpKind::Put, opctx.put(&key, size).await)
+                    (OpKind::Put, client.put(&key, size).await)
                 };
                 let done = Instant::now();
                 ctx.live.ops.fetch_add(1, Ordering::Relaxed);
-                let sample = out.sample(sent, sent, done, false);
+                if out.error.is_some() {
+                    ctx.live.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                let sample = ops::sample(&out, sent, sent, done, false);
                 let second = done
                     .saturating_duration_since(shared.measure_start)
                     .as_secs() as usize;
@@ -632,20 +776,5 @@ async fn run_prepare(
     handles.extend(hs.iter().map(|h| h.abort_handle()));
     for h in hs {
         let _ = h.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shares_add_up() {
-        for total in [0u64, 1, 7, 16, 1001] {
-            for threads in 1..5 {
-                let sum: u64 = (0..threads).map(|i| share(total, i, threads)).sum();
-                assert_eq!(sum, total);
-            }
-        }
     }
 }

@@ -1,87 +1,32 @@
-//! One operation of the mix, issued through the SDK. Each call returns an
-//! [`Outcome`] (errors are data); the caller times it and records it.
+//! One operation of the mix: which key, which range, which size, sent
+//! through the target's [`ObjectClient`]. Each call returns an [`Outcome`]
+//! (errors are data); the caller times it and records it.
 
 use std::collections::VecDeque;
-use std::time::Instant;
 
-use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use futures_util::StreamExt as _;
+use tokio::time::Instant;
 
+use crate::client::{ObjectClient, Outcome};
 use crate::scenario::{OpSpec, Plan, RangePattern};
 use crate::stats::Sample;
-use crate::target::direct::{DirectClient, Reply};
-use crate::target::{ErrorKind, classify, synthetic_body};
 
-/// At most this many parts of one multipart PUT are in flight at once, as a
-/// checkpoint writer would upload them.
-const PART_CONCURRENCY: usize = 8;
-
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// When the first body byte arrived (GET-like operations).
-    pub first_byte: Option<Instant>,
-    pub bytes: u64,
-    pub requests: u64,
-    pub error: Option<ErrorKind>,
-}
-
-/// The outcome of an operation that is one request with no payload.
-fn one_request<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static>(
-    res: Result<
-        T,
-        aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
-    >,
-) -> Outcome {
-    match res {
-        Ok(_) => Outcome {
-            requests: 1,
-            ..Outcome::default()
+/// The sample to record for an outcome: latency counted from `due`,
+/// service time from `sent`.
+pub fn sample(out: &Outcome, due: Instant, sent: Instant, done: Instant, ttfb: bool) -> Sample<'_> {
+    let ns = |from: Instant, to: Instant| to.saturating_duration_since(from).as_nanos() as u64;
+    Sample {
+        latency_ns: ns(due, done),
+        service_ns: ns(sent, done),
+        ttfb_ns: if ttfb {
+            out.first_byte.map(|t| ns(due, t))
+        } else {
+            None
         },
-        Err(e) => Outcome::failed(1, classify(&e)),
-    }
-}
-
-impl From<Reply> for Outcome {
-    fn from(r: Reply) -> Outcome {
-        Outcome {
-            first_byte: r.first_byte,
-            bytes: r.bytes,
-            requests: 1,
-            error: r.error,
-        }
-    }
-}
-
-impl Outcome {
-    /// The sample to record for this outcome: latency counted from `due`,
-    /// service time from `sent`.
-    pub fn sample(&self, due: Instant, sent: Instant, done: Instant, ttfb: bool) -> Sample<'_> {
-        let ns = |from: Instant, to: Instant| to.saturating_duration_since(from).as_nanos() as u64;
-        Sample {
-            latency_ns: ns(due, done),
-            service_ns: ns(sent, done),
-            ttfb_ns: if ttfb {
-                self.first_byte.map(|t| ns(due, t))
-            } else {
-                None
-            },
-            bytes: self.bytes,
-            requests: self.requests,
-            error: self.error.as_ref().map(|e| e.key.as_str()),
-            throttled: self.error.as_ref().is_some_and(|e| e.throttled()),
-            late_start: false,
-            behind_session: false,
-        }
-    }
-
-    fn failed(requests: u64, e: ErrorKind) -> Outcome {
-        Outcome {
-            requests,
-            error: Some(e),
-            ..Outcome::default()
-        }
+        bytes: out.bytes,
+        requests: out.requests,
+        failure: out.error.as_ref().map(|e| e.failure()),
+        late_start: false,
+        behind_session: false,
     }
 }
 
@@ -135,19 +80,15 @@ impl WorkerState {
 pub const REMEMBER_WRITTEN: usize = 4096;
 
 /// Fixed context of one (phase, target) for the operations.
-pub struct OpContext<'a> {
-    pub client: &'a Client,
-    /// The direct request path for GET, HEAD, PUT and DELETE, when the
-    /// target's settings allow it.
-    pub direct: Option<&'a DirectClient>,
-    pub bucket: &'a str,
+pub struct OpContext<'a, C> {
+    pub client: &'a C,
     pub plan: &'a Plan,
     /// `s3bench/<run id>/`: everything s3bench writes lives below it.
     pub run_prefix: &'a str,
     pub date: (i32, u32, u32),
 }
 
-impl OpContext<'_> {
+impl<C: ObjectClient> OpContext<'_, C> {
     fn data_key(&self, st: &mut WorkerState, index: u64) {
         st.key.clear();
         st.key.push_str(self.run_prefix);
@@ -163,7 +104,7 @@ impl OpContext<'_> {
             OpSpec::Get => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.get(&st.key, None).await
+                self.client.get(&st.key, None).await
             }
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
@@ -171,22 +112,12 @@ impl OpContext<'_> {
                 let len = (*size)
                     .min(self.plan.object_size(i).saturating_sub(off))
                     .max(1);
-                self.get(&st.key, Some((off, off + len - 1))).await
+                self.client.get(&st.key, Some((off, off + len - 1))).await
             }
             OpSpec::Head => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                if let Some(d) = self.direct {
-                    return d.head(&st.key).await.into();
-                }
-                one_request(
-                    self.client
-                        .head_object()
-                        .bucket(self.bucket)
-                        .key(st.key.clone())
-                        .send()
-                        .await,
-                )
+                self.client.head(&st.key).await
             }
             OpSpec::Put { size } => {
                 let len = match size {
@@ -194,7 +125,7 @@ impl OpContext<'_> {
                     None => self.plan.dataset.size.pick(st.rng.f64()),
                 };
                 let key = self.scratch_key(st);
-                let out = self.put(&key, len).await;
+                let out = self.client.put(&key, len).await;
                 if out.error.is_none() {
                     st.wrote(key);
                 }
@@ -202,7 +133,7 @@ impl OpContext<'_> {
             }
             OpSpec::MultipartPut { size, part_size } => {
                 let key = self.scratch_key(st);
-                let out = self.multipart_put(key.clone(), *size, *part_size).await;
+                let out = self.client.multipart_put(&key, *size, *part_size).await;
                 if out.error.is_none() {
                     st.wrote(key);
                 }
@@ -213,8 +144,18 @@ impl OpContext<'_> {
                 page_size,
                 delimiter,
             } => {
-                self.list(st, prefix.as_deref(), *page_size, *delimiter)
-                    .await
+                let mut full = String::with_capacity(self.run_prefix.len() + 32);
+                full.push_str(self.run_prefix);
+                if let Some(p) = prefix {
+                    full.push_str(p);
+                }
+                let (out, next) = self
+                    .client
+                    .list(&full, *page_size, *delimiter, st.list_token.take())
+                    .await;
+                // Continue where this page stopped; start over after the last page.
+                st.list_token = next;
+                out
             }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
@@ -224,17 +165,7 @@ impl OpContext<'_> {
                     .written
                     .pop_front()
                     .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
-                if let Some(d) = self.direct {
-                    return d.delete(&key).await.into();
-                }
-                one_request(
-                    self.client
-                        .delete_object()
-                        .bucket(self.bucket)
-                        .key(key)
-                        .send()
-                        .await,
-                )
+                self.client.delete(&key).await
             }
         }
     }
@@ -266,204 +197,6 @@ impl OpContext<'_> {
                 st.cursor = (i, off + size);
                 (i, off)
             }
-        }
-    }
-
-    /// GET (optionally ranged), streaming the body and counting it, never
-    /// buffering it whole.
-    pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Outcome {
-        if let Some(d) = self.direct {
-            return d.get(key, range).await.into();
-        }
-        let mut req = self.client.get_object().bucket(self.bucket).key(key);
-        if let Some((first, last)) = range {
-            req = req.range(format!("bytes={first}-{last}"));
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Outcome::failed(1, classify(&e)),
-        };
-        let headers_at = Instant::now();
-        let mut body: ByteStream = resp.body;
-        let mut out = Outcome {
-            requests: 1,
-            ..Outcome::default()
-        };
-        loop {
-            match body.try_next().await {
-                Ok(Some(chunk)) => {
-                    if out.first_byte.is_none() && !chunk.is_empty() {
-                        out.first_byte = Some(Instant::now());
-                    }
-                    out.bytes += chunk.len() as u64;
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    out.error = Some(ErrorKind {
-                        key: "body: connection".into(),
-                        status: None,
-                    });
-                    break;
-                }
-            }
-        }
-        // An empty body's first byte is its response head.
-        out.first_byte.get_or_insert(headers_at);
-        out
-    }
-
-    pub async fn put(&self, key: &str, len: u64) -> Outcome {
-        if let Some(d) = self.direct {
-            return d.put(key, len).await.into();
-        }
-        match self
-            .client
-            .put_object()
-            .bucket(self.bucket)
-            .key(key)
-            .content_length(len as i64)
-            .body(synthetic_body(len))
-            .send()
-            .await
-        {
-            Ok(_) => Outcome {
-                bytes: len,
-                requests: 1,
-                ..Outcome::default()
-            },
-            Err(e) => Outcome::failed(1, classify(&e)),
-        }
-    }
-
-    /// CreateMultipartUpload, parts (up to 8 in flight), Complete; aborts on
-    /// failure so no orphaned upload is left behind.
-    pub async fn multipart_put(&self, key: String, len: u64, part_size: u64) -> Outcome {
-        let create = match self
-            .client
-            .create_multipart_upload()
-            .bucket(self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return Outcome::failed(1, classify(&e)),
-        };
-        let Some(upload_id) = create.upload_id else {
-            return Outcome::failed(
-                1,
-                ErrorKind {
-                    key: "no upload id in response".into(),
-                    status: None,
-                },
-            );
-        };
-        let parts = len.div_ceil(part_size).max(1);
-        let results: Vec<Result<CompletedPart, ErrorKind>> = futures_util::stream::iter(0..parts)
-            .map(|p| {
-                let part_len = part_size.min(len - p * part_size);
-                let (key, upload_id) = (&key, &upload_id);
-                async move {
-                    let n = (p + 1) as i32;
-                    self.client
-                        .upload_part()
-                        .bucket(self.bucket)
-                        .key(key)
-                        .upload_id(upload_id)
-                        .part_number(n)
-                        .content_length(part_len as i64)
-                        .body(synthetic_body(part_len))
-                        .send()
-                        .await
-                        .map(|r| {
-                            CompletedPart::builder()
-                                .part_number(n)
-                                .set_e_tag(r.e_tag)
-                                .build()
-                        })
-                        .map_err(|e| classify(&e))
-                }
-            })
-            .buffered(PART_CONCURRENCY)
-            .collect()
-            .await;
-        let mut requests = 1 + parts;
-        let mut completed = Vec::with_capacity(results.len());
-        let mut failure = None;
-        for r in results {
-            match r {
-                Ok(p) => completed.push(p),
-                Err(e) => failure = failure.or(Some(e)),
-            }
-        }
-        if let Some(e) = failure {
-            requests += 1;
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(self.bucket)
-                .key(&key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
-            return Outcome::failed(requests, e);
-        }
-        requests += 1;
-        match self
-            .client
-            .complete_multipart_upload()
-            .bucket(self.bucket)
-            .key(&key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(completed))
-                    .build(),
-            )
-            .send()
-            .await
-        {
-            Ok(_) => Outcome {
-                bytes: len,
-                requests,
-                ..Outcome::default()
-            },
-            Err(e) => Outcome::failed(requests, classify(&e)),
-        }
-    }
-
-    async fn list(
-        &self,
-        st: &mut WorkerState,
-        prefix: Option<&str>,
-        page_size: u32,
-        delimiter: bool,
-    ) -> Outcome {
-        let mut full = String::with_capacity(self.run_prefix.len() + 32);
-        full.push_str(self.run_prefix);
-        if let Some(p) = prefix {
-            full.push_str(p);
-        }
-        let mut req = self
-            .client
-            .list_objects_v2()
-            .bucket(self.bucket)
-            .prefix(full)
-            .max_keys(page_size as i32)
-            .set_continuation_token(st.list_token.take());
-        if delimiter {
-            req = req.delimiter("/");
-        }
-        match req.send().await {
-            Ok(r) => {
-                // Continue where this page stopped; start over after the last page.
-                st.list_token = r.next_continuation_token;
-                Outcome {
-                    requests: 1,
-                    ..Outcome::default()
-                }
-            }
-            Err(e) => Outcome::failed(1, classify(&e)),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use crate::report::model::*;
-use crate::stats::{codec, summary::summarize};
+use crate::report::summary::summarize;
+use crate::stats::codec;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -174,15 +175,18 @@ pub fn target_phase(
             spec.op.to_string(),
             OpResult {
                 count,
+                successes: count - errors_total,
                 errors: errors_total,
                 errors_by_kind: spec
                     .errors
                     .iter()
                     .map(|(k, n)| (k.to_string(), *n))
                     .collect(),
+                failures: failure_groups(&spec.errors),
                 requests: count * spec.requests_per_op,
                 bytes,
-                ops_per_sec: count as f64 / elapsed_s,
+                ops_per_sec: (count - errors_total) as f64 / elapsed_s,
+                attempted_ops_per_sec: count as f64 / elapsed_s,
                 mib_per_sec: bytes as f64 / MIB / elapsed_s,
                 late_starts: spec.late_starts,
                 behind_session: spec.behind_session,
@@ -274,8 +278,34 @@ fn phase(name: &str, load: &str, rounds: u32, targets: Vec<TargetPhaseResult>) -
         name: name.into(),
         load: load.into(),
         rounds,
+        interrupted: None,
         targets,
     }
+}
+
+/// Failure groups for error kinds like "503 SlowDown" or "timeout", each
+/// failure taking a fixed 2 ms (a fast refusal).
+fn failure_groups(errors: &[(&str, u64)]) -> BTreeMap<String, FailureResult> {
+    let mut out: BTreeMap<String, FailureResult> = BTreeMap::new();
+    for (kind, n) in errors {
+        let group = if kind.starts_with("503") || kind.starts_with("429") {
+            "throttled"
+        } else if kind.starts_with(|c: char| c.is_ascii_digit()) {
+            "http"
+        } else {
+            "transport"
+        };
+        let f = out.entry(group.to_string()).or_default();
+        f.count += n;
+        let mut h =
+            codec::decode(&f.histogram).unwrap_or_else(|_| crate::stats::recorder::latency_hist());
+        for _ in 0..*n {
+            crate::stats::recorder::record(&mut h, 2_000_000);
+        }
+        f.latency_us = summarize(&h);
+        f.histogram = codec::encode(&h);
+    }
+    out
 }
 
 /// The full sample: General Purpose vs Express, a prepare phase, a closed-loop
@@ -445,6 +475,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
         phases: vec![prepare, mixed, paced_phase, cleanup],
         complete: true,
         interrupted: None,
+        left_behind: Vec::new(),
         client: ClientUsage {
             cpu_s: 4.2,
             cpu_us_per_request: 96.5,

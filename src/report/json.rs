@@ -96,6 +96,15 @@ pub fn parse_result(text: &str) -> anyhow::Result<RunResult> {
              use a newer s3bench"
         );
     }
+    if version == 1 {
+        // Reading it as version 2 would present failures' latencies as
+        // successes' (version 1 mixed them), so refuse rather than misread.
+        bail!(
+            "it has schema version 1, whose latency percentiles and ops/s include failed requests; \
+             this s3bench (schema version {SCHEMA_VERSION}) keeps failures apart and will not misread it: \
+             re-run the scenario, or read it with s3bench 0.1"
+        );
+    }
     if version < u64::from(SCHEMA_VERSION) {
         bail!(
             "it has schema version {version}, older than the version {SCHEMA_VERSION} this s3bench reads"
@@ -182,6 +191,13 @@ mod tests {
         assert!(e.contains("not a version number"), "{e}");
 
         std::fs::write(&path, r#"{"schema_version": 1, "run_id": 3}"#).unwrap();
+        let e = chain(&read_result(&path).unwrap_err());
+        assert!(
+            e.contains("schema version 1") && e.contains("failed requests"),
+            "{e}"
+        );
+
+        std::fs::write(&path, r#"{"schema_version": 2, "run_id": 3}"#).unwrap();
         let e = chain(&read_result(&path).unwrap_err());
         assert!(e.contains("do not match the result layout"), "{e}");
     }

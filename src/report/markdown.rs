@@ -19,16 +19,10 @@ const HOST_CPU_WARN_PERCENT: f64 = 85.0;
 /// Phases that set up or tear down; they get one compact table.
 const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
 
-/// Ops in the order a reader expects; unknown ops follow alphabetically.
-const OP_ORDER: [&str; 7] = [
-    "get",
-    "ranged_get",
-    "put",
-    "multipart_put",
-    "head",
-    "list",
-    "delete",
-];
+/// Ops in the order of the op vocabulary; unknown ops follow alphabetically.
+fn op_rank(op: &str) -> usize {
+    crate::s3::OpKind::report_rank(op)
+}
 
 /// Writes a line into a String (writing into a String cannot fail).
 macro_rules! line {
@@ -67,10 +61,28 @@ pub fn render(r: &RunResult) -> String {
     }
     run_table(&mut md, r);
     targets_table(&mut md, r);
-    if !r.warnings.is_empty() {
+    if !r.left_behind.is_empty() {
+        line!(md, "## Objects left behind");
+        line!(md);
+        for l in &r.left_behind {
+            line!(
+                md,
+                "> - **{}**: {} objects under `s3://{}/{}` ({}). Remove them with `{}`.",
+                l.target,
+                l.objects,
+                l.bucket,
+                l.prefix,
+                one_line(&l.reason),
+                l.command
+            );
+        }
+        line!(md);
+    }
+    let failures = failure_warnings(r);
+    if !r.warnings.is_empty() || !failures.is_empty() {
         line!(md, "## Warnings");
         line!(md);
-        for w in &r.warnings {
+        for w in failures.iter().chain(&r.warnings) {
             line!(md, "> - {}", one_line(w));
         }
         line!(md);
@@ -298,6 +310,114 @@ fn summary(md: &mut String, r: &RunResult) {
     line!(md);
     md.push_str(&t.render());
     line!(md);
+    line!(
+        md,
+        "Latencies and ratios are of successful requests only; failures are counted apart."
+    );
+    line!(md);
+    for p in r
+        .phases
+        .iter()
+        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
+    {
+        let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
+            continue;
+        };
+        for op in op_names(p) {
+            let (Some(od), Some(og)) = (td.ops.get(&op), tg.ops.get(&op)) else {
+                continue;
+            };
+            if od.errors == 0 && og.errors == 0 {
+                continue;
+            }
+            line!(
+                md,
+                "- {} {op}: {gn}: {}; {dn}: {}.",
+                p.name,
+                failure_share(og),
+                failure_share(od)
+            );
+        }
+    }
+    line!(md);
+}
+
+/// "12% of operations failed (503 SlowDown 11.5%, connection 0.5%)" or "none failed".
+pub fn failure_share(o: &OpResult) -> String {
+    if o.errors == 0 {
+        return "none failed".into();
+    }
+    let mut kinds: Vec<(&String, &u64)> = o.errors_by_kind.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = kinds
+        .iter()
+        .take(3)
+        .map(|(k, n)| format!("{k} {}", fmt_percent(**n, o.count)))
+        .collect();
+    format!(
+        "{} of operations failed ({})",
+        fmt_percent(o.errors, o.count),
+        parts.join(", ")
+    )
+}
+
+/// m:ss of a second index.
+fn clock(s: u32) -> String {
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// One warning per (phase, target, op) with failures: share, main kind, and
+/// the first and last second they happened in. Built from the JSON alone, so
+/// `report` and `merge` say the same as the run did.
+pub fn failure_warnings(r: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &r.phases {
+        for t in &p.targets {
+            for (op, o) in &t.ops {
+                if o.errors == 0 {
+                    continue;
+                }
+                let (kind, _) = o
+                    .errors_by_kind
+                    .iter()
+                    .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                    .map(|(k, n)| (k.as_str(), *n))
+                    .unwrap_or(("unclassified", o.errors));
+                let seconds: Vec<(u32, u32)> = t
+                    .timeseries
+                    .iter()
+                    .filter(|s| s.op == *op && s.errors > 0)
+                    .map(|s| (s.round, s.second))
+                    .collect();
+                let when = match (seconds.iter().min(), seconds.iter().max()) {
+                    (Some(a), Some(b)) if p.rounds > 1 && a.0 != b.0 => format!(
+                        " from round {} {} to round {} {}",
+                        a.0,
+                        clock(a.1),
+                        b.0,
+                        clock(b.1)
+                    ),
+                    (Some(a), Some(b)) => format!(" from {} to {}", clock(a.1), clock(b.1 + 1)),
+                    _ => String::new(),
+                };
+                let transport = o.failures.get("transport").map_or(0, |f| f.count);
+                let hint = if transport * 10 >= o.errors * 9 && o.errors * 2 >= o.count {
+                    " - the endpoint stopped answering"
+                } else if o.failures.get("throttled").map_or(0, |f| f.count) * 2 >= o.errors {
+                    " - throttled: the request rate was above what the bucket or prefix takes"
+                } else {
+                    ""
+                };
+                out.push(format!(
+                    "{} {op} ({} phase): {} failed ({kind}){when}{hint}.",
+                    t.target,
+                    p.name,
+                    fmt_percent(o.errors, o.count)
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Option<(&str, &str)>) {
@@ -309,6 +429,13 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         format!("{} rounds", p.rounds)
     };
     line!(md, "Load: {}; {rounds}.", one_line(&p.load));
+    if let Some(why) = &p.interrupted {
+        line!(
+            md,
+            "**Interrupted: {}. This phase holds what was measured until then.**",
+            one_line(why)
+        );
+    }
     if !p.targets.is_empty() {
         let measured: Vec<String> = p
             .targets
@@ -392,16 +519,9 @@ fn op_names(p: &PhaseResult) -> Vec<String> {
         .iter()
         .flat_map(|t| t.ops.keys().map(String::as_str))
         .collect();
-    let mut ops: Vec<String> = OP_ORDER
-        .iter()
-        .filter(|o| all.contains(*o))
-        .map(|o| o.to_string())
-        .collect();
-    ops.extend(
-        all.iter()
-            .filter(|o| !OP_ORDER.contains(o))
-            .map(|o| o.to_string()),
-    );
+    let mut ops: Vec<String> = all.iter().map(|o| o.to_string()).collect();
+    // BTreeSet order is alphabetical; a stable sort by rank keeps it for ties.
+    ops.sort_by_key(|o| op_rank(o));
     ops
 }
 
@@ -667,6 +787,39 @@ fn errors_section(md: &mut String, p: &PhaseResult) {
     line!(md);
     md.push_str(&t.render());
     line!(md);
+    let mut f = Table::numeric([
+        "target",
+        "op",
+        "failure group",
+        "count",
+        "p50 [ms]",
+        "p99 [ms]",
+    ])
+    .with_align(1, Align::Left)
+    .with_align(2, Align::Left);
+    for tr in &p.targets {
+        for (op, o) in &tr.ops {
+            for (group, fr) in &o.failures {
+                f.push([
+                    tr.target.clone(),
+                    op.clone(),
+                    group.clone(),
+                    fr.count.to_string(),
+                    fmt_ms(fr.latency_us.p50),
+                    fmt_ms(fr.latency_us.p99),
+                ]);
+            }
+        }
+    }
+    if !f.is_empty() {
+        line!(
+            md,
+            "How long failed requests took (kept out of every latency above):"
+        );
+        line!(md);
+        md.push_str(&f.render());
+        line!(md);
+    }
     for tr in &p.targets {
         let throttled: Vec<_> = tr.timeseries.iter().filter(|s| s.throttled > 0).collect();
         if throttled.is_empty() {
@@ -848,15 +1001,7 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
                 continue;
             };
             let mut ops: Vec<&String> = ta.ops.keys().collect();
-            ops.sort_by_key(|o| {
-                (
-                    OP_ORDER
-                        .iter()
-                        .position(|x| x == o)
-                        .unwrap_or(OP_ORDER.len()),
-                    o.as_str(),
-                )
-            });
+            ops.sort_by_key(|o| (op_rank(o), o.as_str()));
             for op in ops {
                 let oa = &ta.ops[op];
                 let Some(ob) = tb.ops.get(op) else {

@@ -4,13 +4,14 @@
 //! documented where they are computed: per-round and per-second
 //! percentiles, which are stored as numbers, not histograms.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{Context as _, bail};
 use hdrhistogram::Histogram;
 
 use crate::report::model::*;
-use crate::stats::{codec, summary::summarize};
+use crate::report::summary::summarize;
+use crate::stats::codec;
 
 /// Merges shard results into one. The shards must be of the same scenario
 /// with the same phases and targets in the same order.
@@ -58,6 +59,10 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
             .collect();
         (!why.is_empty()).then(|| why.join("; "))
     };
+    out.left_behind = results
+        .iter()
+        .flat_map(|r| r.left_behind.iter().cloned())
+        .collect();
     out.client = merge_client(results);
     out.shards = results.iter().map(|r| r.shards).sum();
     out.warnings = union(results.iter().map(|r| &r.warnings));
@@ -83,6 +88,17 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
             .map(|r| r.phases[pi].rounds)
             .max()
             .unwrap_or(phase.rounds);
+        let why: Vec<String> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.phases[pi]
+                    .interrupted
+                    .as_ref()
+                    .map(|w| format!("shard {}: {w}", shard_no(r, i)))
+            })
+            .collect();
+        phase.interrupted = (!why.is_empty()).then(|| why.join("; "));
         for (ti, target) in phase.targets.iter_mut().enumerate() {
             let shards: Vec<&TargetPhaseResult> =
                 results.iter().map(|r| &r.phases[pi].targets[ti]).collect();
@@ -294,15 +310,40 @@ fn merge_op(parts: &[&OpResult]) -> anyhow::Result<OpResult> {
             *errors_by_kind.entry(k.clone()).or_insert(0) += n;
         }
     }
-    let latency =
-        latency.unwrap_or_else(|| Histogram::new(3).expect("3 significant digits is valid"));
+    let latency = latency.unwrap_or_else(crate::stats::recorder::latency_hist);
+    // Failure groups merge like the success histograms: exactly.
+    let groups: BTreeSet<&String> = parts.iter().flat_map(|p| p.failures.keys()).collect();
+    let mut failures = BTreeMap::new();
+    for g in groups {
+        let h = add_histograms(
+            parts
+                .iter()
+                .map(|p| p.failures.get(g).map(|f| f.histogram.as_str())),
+        )?
+        .unwrap_or_else(crate::stats::recorder::latency_hist);
+        failures.insert(
+            g.clone(),
+            FailureResult {
+                count: parts
+                    .iter()
+                    .filter_map(|p| p.failures.get(g))
+                    .map(|f| f.count)
+                    .sum(),
+                latency_us: summarize(&h),
+                histogram: codec::encode(&h),
+            },
+        );
+    }
     Ok(OpResult {
         count: sum(|p| p.count),
+        successes: sum(|p| p.successes),
         errors: sum(|p| p.errors),
         errors_by_kind,
+        failures,
         requests: sum(|p| p.requests),
         bytes: sum(|p| p.bytes),
         ops_per_sec: parts.iter().map(|p| p.ops_per_sec).sum(),
+        attempted_ops_per_sec: parts.iter().map(|p| p.attempted_ops_per_sec).sum(),
         mib_per_sec: parts.iter().map(|p| p.mib_per_sec).sum(),
         late_starts: sum(|p| p.late_starts),
         behind_session: sum(|p| p.behind_session),

@@ -5,13 +5,14 @@
 //! a stored `result.json` as on a fresh run.
 
 pub mod compare;
-#[doc(hidden)]
-pub mod fixtures;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod json;
 pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod schema;
+pub mod summary;
 pub mod table;
 
 use std::io::Write as _;

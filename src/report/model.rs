@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: latency, ops/s and MiB/s describe successful operations only; failed
+/// operations have their own counts and histograms per group (`failures`).
+/// Version 1 mixed failures into the percentiles and is refused on read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One run of one scenario (or several shards merged).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,16 +44,37 @@ pub struct RunResult {
     pub targets: Vec<TargetInfo>,
     /// Measured phases in order.
     pub phases: Vec<PhaseResult>,
-    /// False when the run was interrupted (Ctrl-C, fault); the phases hold what was measured.
+    /// False when the run was interrupted (Ctrl-C, SIGTERM, the error policy); the phases hold what was measured.
     pub complete: bool,
     /// Why the run stopped early, if it did.
     pub interrupted: Option<String>,
+    /// What the cleanup could not delete, if anything: the prefix, how many
+    /// objects and the command that removes them.
+    #[serde(default)]
+    pub left_behind: Vec<LeftBehind>,
     /// What the client itself cost, to tell whether it was the bottleneck.
     pub client: ClientUsage,
     /// Number of shards merged into this result (1 for a single process).
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+}
+
+/// Objects a run wrote and could not delete.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeftBehind {
+    /// Target name.
+    pub target: String,
+    pub bucket: String,
+    /// The key prefix they are under (`s3bench/<run id>/`).
+    pub prefix: String,
+    /// Objects found there when the cleanup gave up (a lower bound when
+    /// listing failed too).
+    pub objects: u64,
+    /// Why the cleanup stopped.
+    pub reason: String,
+    /// The command that deletes them.
+    pub command: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,6 +119,10 @@ pub struct PhaseResult {
     pub load: String,
     /// Rounds per target.
     pub rounds: u32,
+    /// Why this phase ended early (Ctrl-C, SIGTERM, the error policy), if it
+    /// did: its numbers cover only what ran.
+    #[serde(default)]
+    pub interrupted: Option<String>,
     /// One entry per target, in scenario order.
     pub targets: Vec<TargetPhaseResult>,
 }
@@ -136,25 +164,37 @@ pub struct AttemptResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct OpResult {
-    /// Completed operations, successful or not.
+    /// Completed operations, successful or not (attempted).
     pub count: u64,
+    /// Successful operations (`count - errors`).
+    pub successes: u64,
     /// Failed operations.
     pub errors: u64,
     /// Failures by kind: `503 SlowDown`, `timeout`, `connection`, `dispatch: ...`.
     pub errors_by_kind: BTreeMap<String, u64>,
-    /// HTTP requests sent (multipart PUT sends several per op); excludes CreateSession.
+    /// Failed operations by group (`throttled`: 503 SlowDown and 429; `http`:
+    /// other error responses; `transport`: connection, timeout, reset), each
+    /// with its own latency, so "General Purpose's 503s took p50 3 ms" is
+    /// visible without touching the success percentiles.
+    #[serde(default)]
+    pub failures: BTreeMap<String, FailureResult>,
+    /// HTTP requests sent by successful and failed operations alike
+    /// (multipart PUT sends several per op); excludes CreateSession. This is
+    /// what the endpoint counts.
     pub requests: u64,
-    /// Payload bytes moved (body bytes read or written).
+    /// Payload bytes of successful operations (body bytes read or written).
     pub bytes: u64,
-    /// Completed operations per second of measured time.
+    /// Successful operations per second of measured time.
     pub ops_per_sec: f64,
-    /// Payload MiB per second.
+    /// Completed operations per second, failures included.
+    pub attempted_ops_per_sec: f64,
+    /// Payload MiB per second of successful operations.
     pub mib_per_sec: f64,
     /// Requests that started later than scheduled because the in-flight cap was reached (open loop).
     pub late_starts: u64,
     /// Operations that overlapped a CreateSession on the same client (waited behind a session refresh).
     pub behind_session: u64,
-    /// Total latency in microseconds: from when the request was due (open loop) or sent (closed loop) to the last byte.
+    /// Total latency of successful operations in microseconds: from when the request was due (open loop) or sent (closed loop) to the last byte.
     pub latency_us: LatencySummary,
     /// Time to first byte in microseconds (GET-like ops only).
     pub ttfb_us: Option<LatencySummary>,
@@ -162,6 +202,17 @@ pub struct OpResult {
     pub service_us: Option<LatencySummary>,
     /// Serialized histograms (HdrHistogram V2 + DEFLATE, base64; values in nanoseconds).
     pub histograms: HistogramBlobs,
+}
+
+/// Failed operations of one group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct FailureResult {
+    /// Failed operations in this group.
+    pub count: u64,
+    /// How long they took until they failed, microseconds.
+    pub latency_us: LatencySummary,
+    /// Serialized histogram of that latency (V2 + DEFLATE, base64; ns).
+    pub histogram: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -210,12 +261,14 @@ pub struct RoundResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RoundOp {
+    /// Completed operations, successful or not.
     pub count: u64,
     pub errors: u64,
+    /// Successful operations per second.
     pub ops_per_sec: f64,
-    /// Microseconds.
+    /// Success latency, microseconds.
     pub p50: f64,
-    /// Microseconds.
+    /// Success latency, microseconds.
     pub p99: f64,
 }
 
@@ -227,15 +280,17 @@ pub struct SecondRow {
     pub second: u32,
     /// Operation key.
     pub op: String,
-    /// Operations completed in this second.
+    /// Operations completed in this second, successful or not.
     pub count: u64,
+    /// Failed operations in this second.
     pub errors: u64,
-    /// 503 responses in this second.
+    /// Throttled failures (503 SlowDown, 429) in this second.
     pub throttled: u64,
+    /// Payload bytes of the successful operations.
     pub bytes: u64,
-    /// Microseconds (0 when count is 0).
+    /// Success latency, microseconds (0 when nothing succeeded).
     pub p50: f64,
-    /// Microseconds (0 when count is 0).
+    /// Success latency, microseconds (0 when nothing succeeded).
     pub p99: f64,
     /// Most requests in flight at once during this second (all ops).
     pub in_flight: u64,

@@ -29,20 +29,8 @@ pub struct Plan {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TargetKind {
-    GeneralPurpose,
-    Directory,
-}
-
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::GeneralPurpose => "general-purpose",
-            TargetKind::Directory => "directory",
-        }
-    }
-}
+/// A target's bucket kind (the shared S3 domain type).
+pub use crate::s3::BucketKind as TargetKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetSpec {
@@ -62,47 +50,10 @@ pub struct TargetSpec {
     pub resolve: Option<std::net::IpAddr>,
     /// Fault and latency injection applied by the embedded endpoint to this
     /// target's bucket; ignored against any other endpoint.
-    pub embedded: Option<InjectSpec>,
+    pub embedded: Option<Injection>,
 }
 
-/// Injection settings for the embedded endpoint (pure data; the run maps it
-/// onto the server's own type).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct InjectSpec {
-    /// Added before the first response byte.
-    pub latency: Option<LatencySpec>,
-    /// Response body bandwidth cap in bytes per second (per request).
-    pub bandwidth: Option<u64>,
-    /// Fraction of requests answered with `error_status`/`error_code` (0..=1).
-    pub error_rate: f64,
-    pub error_status: u16,
-    pub error_code: String,
-    /// Per-prefix request-rate limits answering 503 SlowDown above them.
-    pub prefix_limit: Option<PrefixLimitSpec>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum LatencySpec {
-    Fixed(Duration),
-    /// Uniform between min and max.
-    Uniform {
-        min: Duration,
-        max: Duration,
-    },
-    /// Log-normal with the given median and 99th percentile.
-    LogNormal {
-        p50: Duration,
-        p99: Duration,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PrefixLimitSpec {
-    /// GET/HEAD per second per prefix.
-    pub reads_per_sec: u32,
-    /// PUT/COPY/POST/DELETE per second per prefix.
-    pub writes_per_sec: u32,
-}
+pub use crate::s3::inject::{Injection, LatencyDist, PrefixLimit};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -268,45 +219,7 @@ pub enum RangePattern {
     Sequential,
 }
 
-/// Operation kinds as recorded and reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OpKind {
-    Get,
-    RangedGet,
-    Put,
-    MultipartPut,
-    Head,
-    List,
-    Delete,
-}
-
-impl OpKind {
-    pub const ALL: [OpKind; 7] = [
-        OpKind::Get,
-        OpKind::RangedGet,
-        OpKind::Put,
-        OpKind::MultipartPut,
-        OpKind::Head,
-        OpKind::List,
-        OpKind::Delete,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpKind::Get => "get",
-            OpKind::RangedGet => "ranged_get",
-            OpKind::Put => "put",
-            OpKind::MultipartPut => "multipart_put",
-            OpKind::Head => "head",
-            OpKind::List => "list",
-            OpKind::Delete => "delete",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use crate::s3::OpKind;
 
 impl OpSpec {
     pub fn kind(&self) -> OpKind {
@@ -350,6 +263,17 @@ pub struct ClientSettings {
     /// Whole-operation timeout; None = no limit.
     pub operation_timeout: Option<Duration>,
     pub request_path: RequestPath,
+    /// Stop the run when this share of operations fails for this long
+    /// (the endpoint is gone); None = never.
+    pub stop_on_failures: Option<FailureStop>,
+}
+
+/// The error policy: stop when at least `share` of the operations completed
+/// in every check over `window` failed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FailureStop {
+    pub share: f64,
+    pub window: Duration,
 }
 
 impl Default for ClientSettings {
@@ -361,6 +285,11 @@ impl Default for ClientSettings {
             connect_timeout: Duration::from_millis(3100),
             operation_timeout: Some(Duration::from_secs(120)),
             request_path: RequestPath::Direct,
+            // 100% for 10 s: the endpoint has stopped answering.
+            stop_on_failures: Some(FailureStop {
+                share: 1.0,
+                window: Duration::from_secs(10),
+            }),
         }
     }
 }

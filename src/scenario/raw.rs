@@ -15,6 +15,7 @@ use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
+use crate::s3::OpKind;
 use crate::units::{ByteSize, ByteSizeVisitor, HumanDuration, parse_duration};
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +90,7 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 pub struct RawEmbedded {
     pub latency: Option<Spanned<RawLatency>>,
+    pub error_latency: Option<Spanned<RawLatency>>,
     pub bandwidth: Option<Spanned<ByteSize>>,
     pub error_rate: Option<Spanned<f64>>,
     pub error_status: Option<Spanned<i64>>,
@@ -289,6 +291,50 @@ pub struct RawClient {
     pub connect_timeout: Option<Spanned<HumanDuration>>,
     pub operation_timeout: Option<Spanned<RawTimeout>>,
     pub request_path: Option<RawRequestPath>,
+    pub stop_on_failures: Option<Spanned<RawStopOnFailures>>,
+}
+
+/// `stop_on_failures = "never"` or `{ share = 1.0, for = "10s" }`.
+#[derive(Debug)]
+pub enum RawStopOnFailures {
+    Never,
+    When { share: f64, window: HumanDuration },
+}
+
+impl<'de> Deserialize<'de> for RawStopOnFailures {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct When {
+            share: f64,
+            #[serde(rename = "for")]
+            window: HumanDuration,
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawStopOnFailures;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#""never", or a table like { share = 1.0, for = "10s" }"#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawStopOnFailures, E> {
+                if v.trim().eq_ignore_ascii_case("never") {
+                    Ok(RawStopOnFailures::Never)
+                } else {
+                    Err(E::custom(format!(
+                        r#"expected "never", or a table like {{ share = 1.0, for = "10s" }}, got {v:?}"#
+                    )))
+                }
+            }
+            fn visit_map<M: MapAccess<'de>>(self, m: M) -> Result<RawStopOnFailures, M::Error> {
+                let w = When::deserialize(MapAccessDeserializer::new(m))?;
+                Ok(RawStopOnFailures::When {
+                    share: w.share,
+                    window: w.window,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,32 +362,6 @@ pub struct RawStage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum RawOpName {
-    Get,
-    RangedGet,
-    Put,
-    MultipartPut,
-    Head,
-    List,
-    Delete,
-}
-
-impl RawOpName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RawOpName::Get => "get",
-            RawOpName::RangedGet => "ranged-get",
-            RawOpName::Put => "put",
-            RawOpName::MultipartPut => "multipart-put",
-            RawOpName::Head => "head",
-            RawOpName::List => "list",
-            RawOpName::Delete => "delete",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum RawPattern {
     Random,
     Sequential,
@@ -353,7 +373,7 @@ pub enum RawPattern {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOp {
-    pub op: Spanned<RawOpName>,
+    pub op: Spanned<OpKind>,
     pub weight: Option<Spanned<i64>>,
     pub range_size: Option<Spanned<ByteSize>>,
     pub pattern: Option<Spanned<RawPattern>>,

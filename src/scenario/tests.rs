@@ -167,7 +167,7 @@ fn ml_shards_is_the_scenario_it_claims() {
     assert_eq!(plan.dataset.size, SizeDist::Fixed(32 << 20));
     assert_eq!(
         plan.targets[0].embedded.as_ref().unwrap().latency,
-        Some(LatencySpec::LogNormal {
+        Some(LatencyDist::LogNormal {
             p50: Duration::from_millis(20),
             p99: Duration::from_millis(60)
         })
@@ -204,7 +204,7 @@ fn ramp_has_rising_open_loop_stages_and_a_gp_prefix_limit() {
     let gp = plan.targets[0].embedded.as_ref().unwrap();
     assert_eq!(
         gp.prefix_limit,
-        Some(PrefixLimitSpec {
+        Some(PrefixLimit {
             reads_per_sec: 400,
             writes_per_sec: 200
         })
@@ -301,6 +301,7 @@ stalled_stream_protection = true
 connect_timeout = "1s"
 operation_timeout = "none"
 request_path = "sdk"
+stop_on_failures = { share = 0.5, for = "30s" }
 
 [[phase]]
 name = "open"
@@ -328,16 +329,17 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
     assert!(t.path_style);
     assert_eq!(
         t.embedded,
-        Some(InjectSpec {
-            latency: Some(LatencySpec::Uniform {
+        Some(Injection {
+            latency: Some(LatencyDist::Uniform {
                 min: Duration::from_millis(5),
                 max: Duration::from_millis(9)
             }),
+            error_latency: None,
             bandwidth: Some(100 << 20),
             error_rate: 0.01,
             error_status: 500,
             error_code: "InternalError".into(),
-            prefix_limit: Some(PrefixLimitSpec {
+            prefix_limit: Some(PrefixLimit {
                 reads_per_sec: 5500,
                 writes_per_sec: 3500
             }),
@@ -365,6 +367,10 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             connect_timeout: Duration::from_secs(1),
             operation_timeout: None,
             request_path: RequestPath::Sdk,
+            stop_on_failures: Some(FailureStop {
+                share: 0.5,
+                window: Duration::from_secs(30),
+            }),
         }
     );
     let open = &plan.phases[0];
@@ -909,11 +915,11 @@ fn embedded_settings_rules() {
     let e = plan.targets[0].embedded.clone().unwrap();
     assert_eq!(
         e.latency,
-        Some(LatencySpec::Fixed(Duration::from_millis(8)))
+        Some(LatencyDist::Fixed(Duration::from_millis(8)))
     );
     assert_eq!(
         e.prefix_limit,
-        Some(PrefixLimitSpec {
+        Some(PrefixLimit {
             reads_per_sec: 10,
             writes_per_sec: 3500
         })
@@ -1200,4 +1206,30 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn error_policy_takes_never_or_a_share_and_a_window() {
+    let with = |client: &str| {
+        format!(
+            "[targets.t]\nkind = \"general-purpose\"\nbucket = \"bench\"\nregion = \"us-east-1\"\n[client]\n{client}\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nconcurrency = 1\nmix = [{{ op = \"list\" }}]\n"
+        )
+    };
+    let plan = parse(&with("stop_on_failures = \"never\""), Path::new("t.toml")).unwrap();
+    assert_eq!(plan.client.stop_on_failures, None);
+    let err = parse(
+        &with("stop_on_failures = { share = 1.5, for = \"10s\" }"),
+        Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("t.toml:6:"), "{err}");
+    assert!(err.contains("client.stop_on_failures.share"), "{err}");
+    let err = parse(
+        &with("stop_on_failures = \"sometimes\""),
+        Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("never"), "{err}");
 }

@@ -15,23 +15,15 @@ use super::{Problem, ScenarioError, line_col};
 use crate::units::{ByteSize, HumanDuration, format_duration};
 
 const MIB: u64 = ByteSize::MIB;
-const GIB: u64 = ByteSize::GIB;
-const TIB: u64 = ByteSize::TIB;
 
-/// S3's smallest multipart part (except the last one).
-const MIN_PART: u64 = 5 * MIB;
-/// S3's largest multipart part, and the largest single PUT.
-const MAX_PART: u64 = 5 * GIB;
-const MAX_SINGLE_PUT: u64 = 5 * GIB;
-/// S3's largest object.
-const MAX_OBJECT: u64 = 5 * TIB;
-const MAX_PARTS: u64 = 10_000;
+use crate::s3::limits::{
+    MAX_OBJECT_SIZE as MAX_OBJECT, MAX_PART_SIZE as MAX_PART, MAX_SINGLE_PUT,
+    MIN_PART_SIZE as MIN_PART, PREFIX_READS_PER_SEC as S3_PREFIX_READS,
+    PREFIX_WRITES_PER_SEC as S3_PREFIX_WRITES,
+};
+const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 const MAX_CONCURRENCY: i64 = 100_000;
 const MAX_RATE: f64 = 1_000_000.0;
-
-/// S3's documented per-prefix request rates on General Purpose buckets.
-const S3_PREFIX_READS: u32 = 5_500;
-const S3_PREFIX_WRITES: u32 = 3_500;
 
 struct Ctx<'a> {
     text: &'a str,
@@ -300,8 +292,8 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
     };
     let bucket = t.bucket.get_ref().clone();
     let check = match kind {
-        TargetKind::Directory => check_directory_bucket(&bucket),
-        TargetKind::GeneralPurpose => check_general_purpose_bucket(&bucket),
+        TargetKind::Directory => crate::s3::bucket::check_directory_bucket(&bucket),
+        TargetKind::GeneralPurpose => crate::s3::bucket::check_general_purpose_bucket(&bucket),
     };
     if let Err(msg) = check {
         cx.at(&t.bucket, &format!("{base}.bucket"), msg);
@@ -377,112 +369,6 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
     }
 }
 
-/// `base--azid--x-s3`, e.g. `bench--use1-az4--x-s3`.
-pub(crate) fn check_directory_bucket(name: &str) -> Result<(), String> {
-    let expected = |why: &str| {
-        format!(
-            "expected a directory bucket name like \"bench--use1-az4--x-s3\" (base--zone-id--x-s3), got {name:?}: {why}"
-        )
-    };
-    let Some(stem) = name.strip_suffix("--x-s3") else {
-        return Err(expected("it must end with --x-s3"));
-    };
-    let Some((base, zone)) = stem.rsplit_once("--") else {
-        return Err(expected("the zone ID part (like use1-az4) is missing"));
-    };
-    if !(3..=63).contains(&name.len()) {
-        return Err(expected("names are 3 to 63 characters long"));
-    }
-    if base.is_empty()
-        || !base
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        || !base.starts_with(|c: char| c.is_ascii_alphanumeric())
-    {
-        return Err(expected(
-            "the base name takes lowercase letters, digits and hyphens, starting with a letter or digit",
-        ));
-    }
-    if !is_zone_id(zone) {
-        return Err(expected(&format!(
-            "{zone:?} is not a zone ID like use1-az4 or usw2-az1"
-        )));
-    }
-    Ok(())
-}
-
-/// `use1-az4`, `apne1-az4`, `usw2-lax1-az1`: a region code ending in a digit,
-/// optional middle segments, and `az<digits>` last.
-fn is_zone_id(zone: &str) -> bool {
-    let segments: Vec<&str> = zone.split('-').collect();
-    if segments.len() < 2 {
-        return false;
-    }
-    let first = segments[0];
-    let last = segments[segments.len() - 1];
-    let region_code = first.len() >= 3
-        && first.starts_with(|c: char| c.is_ascii_lowercase())
-        && first.ends_with(|c: char| c.is_ascii_digit())
-        && first
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let az = last
-        .strip_prefix("az")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let middle = segments[1..segments.len() - 1].iter().all(|s| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    });
-    region_code && az && middle
-}
-
-/// S3's general purpose bucket naming rules (the ones a typo breaks).
-pub(crate) fn check_general_purpose_bucket(name: &str) -> Result<(), String> {
-    let expected = |why: &str| {
-        format!(
-            "expected a general purpose bucket name like \"my-bench-bucket\", got {name:?}: {why}"
-        )
-    };
-    if name.ends_with("--x-s3") {
-        return Err(format!(
-            "{name:?} is a directory bucket name (it ends with --x-s3); set kind = \"directory\" or use a general purpose bucket name"
-        ));
-    }
-    if !(3..=63).contains(&name.len()) {
-        return Err(expected("names are 3 to 63 characters long"));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-    {
-        return Err(expected(
-            "names take lowercase letters, digits, dots and hyphens",
-        ));
-    }
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if !name.starts_with(alnum) || !name.ends_with(alnum) {
-        return Err(expected("names start and end with a letter or digit"));
-    }
-    if name.contains("..") {
-        return Err(expected("two dots in a row are not allowed"));
-    }
-    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Err(expected("names must not look like an IP address"));
-    }
-    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
-        if name.starts_with(prefix) {
-            return Err(expected(&format!("names must not start with {prefix:?}")));
-        }
-    }
-    for suffix in ["-s3alias", "--ol-s3", "--table-s3", ".mrap"] {
-        if name.ends_with(suffix) {
-            return Err(expected(&format!("names must not end with {suffix:?}")));
-        }
-    }
-    Ok(())
-}
-
 fn check_endpoint(s: &str) -> Result<(), String> {
     let expected =
         || format!("expected an http:// or https:// URL like \"http://127.0.0.1:9000\", got {s:?}");
@@ -507,9 +393,16 @@ fn endpoint_host_is_localhost(s: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
+fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
     let base = format!("{base}.embedded");
-    let latency = e.latency.as_ref().and_then(|l| latency(cx, &base, l));
+    let error_latency = e
+        .error_latency
+        .as_ref()
+        .and_then(|l| latency(cx, &format!("{base}.error_latency"), l));
+    let latency = e
+        .latency
+        .as_ref()
+        .and_then(|l| latency(cx, &format!("{base}.latency"), l));
     let bandwidth = e
         .bandwidth
         .as_ref()
@@ -569,7 +462,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
         let field = format!("{base}.prefix_limit");
         match p.get_ref() {
             RawPrefixLimit::Enabled(false) => None,
-            RawPrefixLimit::Enabled(true) => Some(PrefixLimitSpec {
+            RawPrefixLimit::Enabled(true) => Some(PrefixLimit {
                 reads_per_sec: S3_PREFIX_READS,
                 writes_per_sec: S3_PREFIX_WRITES,
             }),
@@ -584,15 +477,16 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
                     .as_ref()
                     .and_then(|w| cx.int(w, &format!("{field}.writes"), 1, 100_000_000))
                     .map_or(S3_PREFIX_WRITES, |w| w as u32);
-                Some(PrefixLimitSpec {
+                Some(PrefixLimit {
                     reads_per_sec: reads,
                     writes_per_sec: writes,
                 })
             }
         }
     });
-    InjectSpec {
+    Injection {
         latency,
+        error_latency,
         bandwidth,
         error_rate,
         error_status,
@@ -601,10 +495,10 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> InjectSpec {
     }
 }
 
-fn latency(cx: &mut Ctx<'_>, base: &str, l: &Spanned<RawLatency>) -> Option<LatencySpec> {
-    let field = format!("{base}.latency");
+fn latency(cx: &mut Ctx<'_>, field: &str, l: &Spanned<RawLatency>) -> Option<LatencyDist> {
+    let field = field.to_string();
     match l.get_ref() {
-        RawLatency::Fixed(d) => Some(LatencySpec::Fixed(d.0)),
+        RawLatency::Fixed(d) => Some(LatencyDist::Fixed(d.0)),
         RawLatency::Table(t) => match (t.p50, t.p99, t.min, t.max) {
             (Some(p50), Some(p99), None, None) => {
                 if p50.0.is_zero() || p99.0 < p50.0 {
@@ -619,7 +513,7 @@ fn latency(cx: &mut Ctx<'_>, base: &str, l: &Spanned<RawLatency>) -> Option<Late
                     );
                     None
                 } else {
-                    Some(LatencySpec::LogNormal {
+                    Some(LatencyDist::LogNormal {
                         p50: p50.0,
                         p99: p99.0,
                     })
@@ -638,7 +532,7 @@ fn latency(cx: &mut Ctx<'_>, base: &str, l: &Spanned<RawLatency>) -> Option<Late
                     );
                     None
                 } else {
-                    Some(LatencySpec::Uniform {
+                    Some(LatencyDist::Uniform {
                         min: min.0,
                         max: max.0,
                     })
@@ -856,6 +750,31 @@ fn client(cx: &mut Ctx<'_>, c: Option<&RawClient>) -> ClientSettings {
             RawTimeout::Limit(d) => Some(d.0),
         };
     }
+    if let Some(p) = &c.stop_on_failures {
+        out.stop_on_failures = match p.get_ref() {
+            RawStopOnFailures::Never => None,
+            RawStopOnFailures::When { share, window } => {
+                if !(*share > 0.0 && *share <= 1.0) {
+                    cx.at(
+                        p,
+                        "client.stop_on_failures.share",
+                        format!("expected a fraction above 0 and at most 1 (1.0 = every operation failed), got {share}"),
+                    );
+                }
+                if window.0 < Duration::from_secs(1) {
+                    cx.at(
+                        p,
+                        "client.stop_on_failures.for",
+                        format!("expected at least 1s, got {}", format_duration(window.0)),
+                    );
+                }
+                Some(FailureStop {
+                    share: *share,
+                    window: window.0,
+                })
+            }
+        };
+    }
     out
 }
 
@@ -1070,9 +989,9 @@ fn mix(
     let writes = m
         .get_ref()
         .iter()
-        .any(|o| matches!(o.op.get_ref(), RawOpName::Put | RawOpName::MultipartPut));
+        .any(|o| matches!(o.op.get_ref(), OpKind::Put | OpKind::MultipartPut));
     for (k, o) in m.get_ref().iter().enumerate() {
-        if *o.op.get_ref() == RawOpName::Delete && !writes {
+        if *o.op.get_ref() == OpKind::Delete && !writes {
             cx.at(
                 &o.op,
                 &format!("{base}.mix[{k}].op"),
@@ -1084,13 +1003,13 @@ fn mix(
 }
 
 /// The fields each op takes besides `op` and `weight`.
-fn allowed_fields(op: RawOpName) -> &'static [&'static str] {
+fn allowed_fields(op: OpKind) -> &'static [&'static str] {
     match op {
-        RawOpName::Get | RawOpName::Head | RawOpName::Delete => &[],
-        RawOpName::RangedGet => &["range_size", "pattern"],
-        RawOpName::Put => &["size"],
-        RawOpName::MultipartPut => &["size", "part_size"],
-        RawOpName::List => &["prefix", "page_size", "delimiter"],
+        OpKind::Get | OpKind::Head | OpKind::Delete => &[],
+        OpKind::RangedGet => &["range_size", "pattern"],
+        OpKind::Put => &["size"],
+        OpKind::MultipartPut => &["size", "part_size"],
+        OpKind::List => &["prefix", "page_size", "delimiter"],
     }
 }
 
@@ -1129,7 +1048,7 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
                 &format!("{base}.{field}"),
                 format!(
                     "`{field}` does not apply to op \"{}\", which takes {takes}",
-                    name.as_str()
+                    name.scenario_name()
                 ),
             );
         }
@@ -1141,26 +1060,23 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         None => Some(1),
     };
 
-    let needs_dataset = matches!(
-        name,
-        RawOpName::Get | RawOpName::RangedGet | RawOpName::Head
-    );
+    let needs_dataset = matches!(name, OpKind::Get | OpKind::RangedGet | OpKind::Head);
     if needs_dataset && env.dataset.is_none() {
         cx.at(
             &o.op,
             &format!("{base}.op"),
             format!(
                 "expected a [dataset] table: \"{}\" reads objects of the data set",
-                name.as_str()
+                name.scenario_name()
             ),
         );
     }
 
     let spec = match name {
-        RawOpName::Get => Some(OpSpec::Get),
-        RawOpName::Head => Some(OpSpec::Head),
-        RawOpName::Delete => Some(OpSpec::Delete),
-        RawOpName::RangedGet => {
+        OpKind::Get => Some(OpSpec::Get),
+        OpKind::Head => Some(OpSpec::Head),
+        OpKind::Delete => Some(OpSpec::Delete),
+        OpKind::RangedGet => {
             let pattern = match o.pattern.as_ref().map(|p| *p.get_ref()) {
                 Some(RawPattern::Sequential) => RangePattern::Sequential,
                 Some(RawPattern::Random) | None => RangePattern::Random,
@@ -1186,7 +1102,7 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
                 }
             }
         }
-        RawOpName::Put => match &o.size {
+        OpKind::Put => match &o.size {
             Some(s) => size_dist(
                 cx,
                 s,
@@ -1220,8 +1136,8 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
                 }
             }
         },
-        RawOpName::MultipartPut => multipart(cx, base, o),
-        RawOpName::List => list(cx, base, o, env),
+        OpKind::MultipartPut => multipart(cx, base, o),
+        OpKind::List => list(cx, base, o, env),
     };
     match (spec, weight, fits) {
         (Some(op), Some(weight), true) => Some(WeightedOp { op, weight }),

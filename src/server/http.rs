@@ -687,6 +687,7 @@ pub(crate) async fn handle(
     };
     let site = state.site(&req.bucket);
     let inj = site.injection();
+    let mut injected_fault = false;
     let result = match route_err {
         Some(e) => match authenticate(&mut req) {
             Ok(()) => Err(e),
@@ -695,7 +696,10 @@ pub(crate) async fn handle(
         None => match authenticate(&mut req) {
             Err(e) => Err(e),
             Ok(()) => match inj.as_deref().map(|i| inject_fault(&req, &site, i)) {
-                Some(Err(e)) => Err(e),
+                Some(Err(e)) => {
+                    injected_fault = true;
+                    Err(e)
+                }
                 _ => ops::execute(&mut req).await,
             },
         },
@@ -706,7 +710,11 @@ pub(crate) async fn handle(
         Err(e) => error_response(&e, &req),
     };
     if let Some(inj) = inj.as_deref() {
-        if let Some(lat) = &inj.latency {
+        let lat = match (&inj.error_latency, injected_fault) {
+            (Some(e), true) => Some(e),
+            _ => inj.latency.as_ref(),
+        };
+        if let Some(lat) = lat {
             state
                 .timer
                 .sleep_until(req.received_at + lat.sample())

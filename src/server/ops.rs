@@ -26,7 +26,7 @@ const MAX_XML: u64 = 4 * 1024 * 1024;
 
 pub(crate) async fn execute(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     match req.op {
-        Op::ListBuckets => list_buckets(req, BucketKind::General),
+        Op::ListBuckets => list_buckets(req, BucketKind::GeneralPurpose),
         Op::ListDirectoryBuckets => list_buckets(req, BucketKind::Directory),
         Op::CreateBucket => create_bucket(req).await,
         Op::HeadBucket => head_bucket(req),
@@ -97,7 +97,7 @@ fn md5_etag(md5: &[u8]) -> String {
 
 fn storage_class(kind: BucketKind) -> &'static str {
     match kind {
-        BucketKind::General => "STANDARD",
+        BucketKind::GeneralPurpose => "STANDARD",
         BucketKind::Directory => "EXPRESS_ONEZONE",
     }
 }
@@ -116,11 +116,11 @@ fn user_metadata(req: &Req<'_>) -> Vec<(String, String)> {
 fn list_buckets(req: &Req<'_>, kind: BucketKind) -> Result<Resp, S3Error> {
     let mut s = String::with_capacity(512);
     let root = match kind {
-        BucketKind::General => "ListAllMyBucketsResult",
+        BucketKind::GeneralPurpose => "ListAllMyBucketsResult",
         BucketKind::Directory => "ListAllMyDirectoryBucketsResult",
     };
     let _ = write!(s, "{HEAD}<{root} xmlns=\"{NS}\">");
-    if kind == BucketKind::General {
+    if kind == BucketKind::GeneralPurpose {
         s.push_str("<Owner><ID>s3bench</ID><DisplayName>s3bench</DisplayName></Owner>");
     }
     s.push_str("<Buckets>");
@@ -177,7 +177,7 @@ async fn create_bucket(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 )));
             }
         }
-        BucketKind::General => {
+        BucketKind::GeneralPurpose => {
             let region = &req.state.region;
             if let Some(lc) = cfg
                 .location_constraint
@@ -495,14 +495,14 @@ fn etag_response(etag: &str) -> Result<Resp, S3Error> {
 
 async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     let b = bucket(req)?;
-    let algs = if b.kind == BucketKind::General {
+    let algs = if b.kind == BucketKind::GeneralPurpose {
         vec![Alg::Md5]
     } else {
         vec![]
     };
     let body = req.read_body(algs, MAX_OBJECT).await?;
     let etag = match b.kind {
-        BucketKind::General => md5_etag(body.digest(Alg::Md5).unwrap_or_default()),
+        BucketKind::GeneralPurpose => md5_etag(body.digest(Alg::Md5).unwrap_or_default()),
         BucketKind::Directory => random_etag(),
     };
     let obj = Object {
@@ -591,10 +591,12 @@ fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
     let etag = match b.kind {
         BucketKind::Directory => random_etag(),
         // A single-part MD5 ETag of a General Purpose object is the content's MD5.
-        BucketKind::General if sb.kind == BucketKind::General && !so.etag.contains('-') => {
+        BucketKind::GeneralPurpose
+            if sb.kind == BucketKind::GeneralPurpose && !so.etag.contains('-') =>
+        {
             so.etag.clone()
         }
-        BucketKind::General => md5_etag(&digest_segments(Alg::Md5, &so.segments)),
+        BucketKind::GeneralPurpose => md5_etag(&digest_segments(Alg::Md5, &so.segments)),
     };
     let now = SystemTime::now();
     let (content_type, metadata) = if replace {
@@ -661,7 +663,7 @@ fn new_part(kind: BucketKind, segments: Vec<Segment>, len: u64, md5: Option<Vec<
     let md5: Option<[u8; 16]> = md5.and_then(|m| m.try_into().ok());
     Part {
         etag: match (kind, md5) {
-            (BucketKind::General, Some(m)) => md5_etag(&m),
+            (BucketKind::GeneralPurpose, Some(m)) => md5_etag(&m),
             _ => random_etag(),
         },
         segments,
@@ -673,7 +675,7 @@ fn new_part(kind: BucketKind, segments: Vec<Segment>, len: u64, md5: Option<Vec<
 
 async fn upload_part(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     let (b, upload_id, number) = part_target(req)?;
-    let algs = if b.kind == BucketKind::General {
+    let algs = if b.kind == BucketKind::GeneralPurpose {
         vec![Alg::Md5]
     } else {
         vec![]
@@ -701,7 +703,7 @@ fn upload_part_copy(req: &Req<'_>) -> Result<Resp, S3Error> {
         },
     };
     let segments = slice_segments(&so.segments, start, len);
-    let md5 = (b.kind == BucketKind::General).then(|| digest_segments(Alg::Md5, &segments));
+    let md5 = (b.kind == BucketKind::GeneralPurpose).then(|| digest_segments(Alg::Md5, &segments));
     let part = new_part(b.kind, segments, len, md5);
     let etag = part.etag.clone();
     b.put_part(&upload_id, number, part)?;
@@ -721,7 +723,7 @@ async fn complete_multipart_upload(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     let (mut obj, parts) =
         b.complete_upload(&upload_id, &req.key, &requested, SystemTime::now())?;
     obj.etag = match b.kind {
-        BucketKind::General => {
+        BucketKind::GeneralPurpose => {
             let mut h = Md5::new();
             for p in &parts {
                 h.update(p.md5.unwrap_or_default());

@@ -14,15 +14,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use hmac::{Hmac, Mac};
 use http::request::Parts;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str};
 use sha2::{Digest, Sha256};
 
 use super::dates;
 use super::error::S3Error;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Characters SigV4 leaves unencoded: `A-Za-z0-9-._~`.
 pub(crate) const URI_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -401,19 +398,7 @@ fn cached_signing_key(secret: &str, req: &SignedRequest) -> [u8; 32] {
     })
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
-}
-
-pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-    let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    hmac(&k_service, b"aws4_request")
-}
+use crate::s3::sigv4::{hmac_sha256 as hmac, signing_key};
 
 fn canonical_request(parts: &Parts, req: &SignedRequest) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);

@@ -18,15 +18,9 @@ use super::error::S3Error;
 use super::session::{UPPER_ALNUM, random_string};
 use crate::synthetic;
 
-/// Smallest part S3 accepts, except for the last part of an upload.
-pub(crate) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-pub(crate) const MAX_PART_NUMBER: u32 = 10_000;
+pub(crate) use crate::s3::limits::{MAX_PARTS as MAX_PART_NUMBER, MIN_PART_SIZE};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BucketKind {
-    General,
-    Directory,
-}
+pub(crate) use crate::s3::BucketKind;
 
 /// Part of an object's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,7 +247,7 @@ fn bad_token() -> S3Error {
 fn encode_token(kind: BucketKind, name: &str) -> String {
     let mut raw = Vec::with_capacity(name.len() + 9);
     match kind {
-        BucketKind::General => raw.push(b'g'),
+        BucketKind::GeneralPurpose => raw.push(b'g'),
         BucketKind::Directory => {
             raw.push(b'd');
             raw.extend_from_slice(&dir_order(name).to_be_bytes());
@@ -267,7 +261,7 @@ fn encode_token(kind: BucketKind, name: &str) -> String {
 fn decode_token(kind: BucketKind, token: &str) -> Result<(u64, String), S3Error> {
     let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad_token())?;
     let (order, name) = match (kind, raw.first()) {
-        (BucketKind::General, Some(b'g')) => (0, &raw[1..]),
+        (BucketKind::GeneralPurpose, Some(b'g')) => (0, &raw[1..]),
         (BucketKind::Directory, Some(b'd')) if raw.len() >= 9 => {
             let mut o = [0u8; 8];
             o.copy_from_slice(&raw[1..9]);
@@ -346,7 +340,7 @@ impl Bucket {
     /// One page of a ListObjectsV2 listing.
     pub(crate) fn list(&self, q: &ListQuery<'_>) -> Result<ListPage, S3Error> {
         match self.kind {
-            BucketKind::General => self.list_lexicographic(q),
+            BucketKind::GeneralPurpose => self.list_lexicographic(q),
             BucketKind::Directory => self.list_directory(q),
         }
     }
@@ -397,7 +391,7 @@ impl Bucket {
     fn list_lexicographic(&self, q: &ListQuery<'_>) -> Result<ListPage, S3Error> {
         let token = q
             .continuation_token
-            .map(|t| decode_token(BucketKind::General, t).map(|(_, n)| n))
+            .map(|t| decode_token(BucketKind::GeneralPurpose, t).map(|(_, n)| n))
             .transpose()?;
         let start = token.clone().or_else(|| q.start_after.map(str::to_string));
         let lower = match start {
@@ -411,7 +405,7 @@ impl Bucket {
                 entries.len() <= q.max_keys
             });
         }
-        Ok(page(entries, q.max_keys, BucketKind::General))
+        Ok(page(entries, q.max_keys, BucketKind::GeneralPurpose))
     }
 
     fn list_directory(&self, q: &ListQuery<'_>) -> Result<ListPage, S3Error> {
@@ -624,73 +618,15 @@ fn page(mut entries: Vec<Entry>, max_keys: usize, kind: BucketKind) -> ListPage 
     page
 }
 
-/// Why a bucket name is invalid, or its kind.
+/// Why a bucket name is invalid, or its kind: the rules the scenario's
+/// validation uses too (one place, `crate::s3::bucket`).
 pub(crate) fn classify_bucket_name(name: &str) -> Result<BucketKind, String> {
-    if let Some(stem) = name.strip_suffix("--x-s3") {
-        let Some((base, az)) = stem.rsplit_once("--") else {
-            return Err(format!(
-                "Directory bucket name '{name}' must look like base-name--azid--x-s3."
-            ));
-        };
-        let az_ok = !az.is_empty()
-            && az.contains("-az")
-            && az
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !az_ok {
-            return Err(format!(
-                "'{az}' in '{name}' is not an Availability Zone ID like use1-az4."
-            ));
-        }
-        if name.len() > 63 || !valid_base_name(base) {
-            return Err(format!(
-                "Directory bucket name '{name}' needs a base name of lowercase letters, digits and hyphens, 63 characters in all at most."
-            ));
-        }
-        return Ok(BucketKind::Directory);
-    }
-    let len_ok = (3..=63).contains(&name.len());
-    let chars_ok = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
-    let ends_ok = name
-        .bytes()
-        .next()
-        .zip(name.bytes().last())
-        .is_some_and(|(a, z)| a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric());
-    let looks_like_ip =
-        name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
-    let reserved = ["xn--", "sthree-", "amzn-s3-demo-"]
-        .iter()
-        .any(|p| name.starts_with(p))
-        || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
-            .iter()
-            .any(|s| name.ends_with(s));
-    if !len_ok || !chars_ok || !ends_ok || name.contains("..") || looks_like_ip || reserved {
-        return Err(format!(
-            "'{name}' is not a valid bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit."
-        ));
-    }
-    Ok(BucketKind::General)
-}
-
-fn valid_base_name(base: &str) -> bool {
-    !base.is_empty()
-        && base
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && base
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && !base.ends_with('-')
+    crate::s3::bucket::classify(name)
 }
 
 /// The Availability Zone ID in a directory bucket name.
 pub(crate) fn bucket_az(name: &str) -> Option<&str> {
-    name.strip_suffix("--x-s3")?
-        .rsplit_once("--")
-        .map(|(_, az)| az)
+    crate::s3::bucket::zone_id(name)
 }
 
 #[derive(Default)]
@@ -808,7 +744,7 @@ mod tests {
 
     #[test]
     fn general_purpose_listing_is_sorted_and_pages_cleanly() {
-        let b = bucket(BucketKind::General, KEYS);
+        let b = bucket(BucketKind::GeneralPurpose, KEYS);
         for max in 1..5 {
             let (keys, prefixes) = list_all(&b, "", Some("/"), max);
             assert_eq!(keys, ["a", "b0", "z"], "max {max}");
@@ -881,10 +817,10 @@ mod tests {
 
     #[test]
     fn tokens_do_not_cross_bucket_kinds() {
-        let t = encode_token(BucketKind::General, "k");
+        let t = encode_token(BucketKind::GeneralPurpose, "k");
         assert!(decode_token(BucketKind::Directory, &t).is_err());
-        assert!(decode_token(BucketKind::General, "!!!").is_err());
-        assert_eq!(decode_token(BucketKind::General, &t).unwrap().1, "k");
+        assert!(decode_token(BucketKind::GeneralPurpose, "!!!").is_err());
+        assert_eq!(decode_token(BucketKind::GeneralPurpose, &t).unwrap().1, "k");
     }
 
     #[test]
@@ -932,7 +868,10 @@ mod tests {
             classify_bucket_name("bench--use1-az4--x-s3"),
             Ok(BucketKind::Directory)
         );
-        assert_eq!(classify_bucket_name("my.bucket-1"), Ok(BucketKind::General));
+        assert_eq!(
+            classify_bucket_name("my.bucket-1"),
+            Ok(BucketKind::GeneralPurpose)
+        );
         assert_eq!(bucket_az("bench--use1-az4--x-s3"), Some("use1-az4"));
         for bad in [
             "ab",

@@ -3,6 +3,5 @@
 pub mod codec;
 pub mod recorder;
 pub mod sparse;
-pub mod summary;
 
-pub use recorder::{OpStats, Recorder, Sample};
+pub use recorder::{Failure, FailureGroup, FailureStats, OpStats, Recorder, Sample, SecondStats};

@@ -14,17 +14,17 @@
 use hdrhistogram::Histogram;
 
 use super::sparse::{self, LiveHist, SparseHist};
-use super::summary::summarize;
-use crate::report::model::{OpResult, RoundOp, SecondRow};
-use crate::stats::codec;
 
-/// Number of operation kinds (index = `OpKind::index()` of the scenario module).
-pub const OP_SLOTS: usize = 7;
-
-fn new_hist(sigfig: u8) -> Histogram<u64> {
+pub(crate) fn new_hist(sigfig: u8) -> Histogram<u64> {
     let mut h = Histogram::new(sigfig).expect("1..=5 significant digits is valid");
     h.auto(true);
     h
+}
+
+/// An empty auto-resizing histogram with 3 significant digits (0.1%), the
+/// precision of every latency s3bench records.
+pub fn latency_hist() -> Histogram<u64> {
+    new_hist(3)
 }
 
 /// Records `ns` (at least 1), growing the histogram as needed.
@@ -38,6 +38,43 @@ pub fn record(h: &mut Histogram<u64>, ns: u64) {
     }
 }
 
+/// Why a failed operation failed, in the groups the report keeps apart: a
+/// throttled answer says something different about a bucket than a dead
+/// connection does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureGroup {
+    /// The server asked the client to slow down (503 SlowDown, 429).
+    Throttled,
+    /// Any other HTTP error response (4xx, 5xx).
+    Http,
+    /// No HTTP answer: connection refused or reset, timeout, body cut short.
+    Transport,
+}
+
+impl FailureGroup {
+    pub const ALL: [FailureGroup; 3] = [
+        FailureGroup::Throttled,
+        FailureGroup::Http,
+        FailureGroup::Transport,
+    ];
+
+    /// Key in the JSON result.
+    pub fn key(self) -> &'static str {
+        match self {
+            FailureGroup::Throttled => "throttled",
+            FailureGroup::Http => "http",
+            FailureGroup::Transport => "transport",
+        }
+    }
+}
+
+/// A failed operation: its kind (e.g. `503 SlowDown`, `connection`) and group.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    pub kind: &'a str,
+    pub group: FailureGroup,
+}
+
 /// Outcome of one operation, as the engine hands it to the recorder.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample<'a> {
@@ -47,30 +84,54 @@ pub struct Sample<'a> {
     pub service_ns: u64,
     /// Time to first byte, ns, for GET-like operations.
     pub ttfb_ns: Option<u64>,
+    /// Payload bytes moved.
     pub bytes: u64,
     /// HTTP requests this operation sent (multipart PUT sends several).
     pub requests: u64,
-    /// None on success; otherwise the error kind (e.g. `503 SlowDown`).
-    pub error: Option<&'a str>,
-    /// The error was an HTTP 503.
-    pub throttled: bool,
+    /// None on success.
+    pub failure: Option<Failure<'a>>,
     /// The request started later than scheduled because all workers were busy.
     pub late_start: bool,
     /// The operation overlapped a CreateSession on its client.
     pub behind_session: bool,
 }
 
-/// Everything recorded for one operation kind.
+impl Sample<'_> {
+    #[inline]
+    fn throttled(&self) -> bool {
+        self.failure
+            .is_some_and(|f| f.group == FailureGroup::Throttled)
+    }
+}
+
+/// Failed operations of one group: their count and how long they took.
+#[derive(Debug, Clone)]
+pub struct FailureStats {
+    pub count: u64,
+    /// Latency of the failed operations (due or sent -> failure), ns.
+    pub latency: Histogram<u64>,
+}
+
+/// Everything recorded for one operation kind. Latency, TTFB, service time
+/// and bytes describe successful operations only: a fast 503 must never make
+/// a bucket look faster. Failures have their own counts and histograms.
 #[derive(Debug, Clone)]
 pub struct OpStats {
     pub latency: Histogram<u64>,
     pub service: Histogram<u64>,
     pub ttfb: Option<Histogram<u64>>,
+    /// Operations completed, successful or not.
     pub count: u64,
+    /// Failed operations (`count - errors` succeeded).
     pub errors: u64,
     /// Small and rarely touched (error path only): a Vec beats a map here.
     pub errors_by_kind: Vec<(String, u64)>,
+    /// Failures by group, in `FailureGroup::ALL` order.
+    pub failures: [Option<FailureStats>; 3],
+    /// HTTP requests sent, by successful and failed operations alike (what
+    /// the endpoint counts).
     pub requests: u64,
+    /// Payload bytes of successful operations.
     pub bytes: u64,
     pub late_starts: u64,
     pub behind_session: u64,
@@ -79,12 +140,13 @@ pub struct OpStats {
 impl Default for OpStats {
     fn default() -> Self {
         OpStats {
-            latency: new_hist(3),
-            service: new_hist(3),
+            latency: latency_hist(),
+            service: latency_hist(),
             ttfb: None,
             count: 0,
             errors: 0,
             errors_by_kind: Vec::new(),
+            failures: [None, None, None],
             requests: 0,
             bytes: 0,
             late_starts: 0,
@@ -95,20 +157,35 @@ impl Default for OpStats {
 
 impl OpStats {
     pub fn record(&mut self, s: &Sample<'_>) {
-        record(&mut self.latency, s.latency_ns);
-        record(&mut self.service, s.service_ns);
-        if let Some(t) = s.ttfb_ns {
-            record(self.ttfb.get_or_insert_with(|| new_hist(3)), t);
-        }
         self.count += 1;
         self.requests += s.requests;
-        self.bytes += s.bytes;
         self.late_starts += u64::from(s.late_start);
         self.behind_session += u64::from(s.behind_session);
-        if let Some(kind) = s.error {
-            self.errors += 1;
-            add_error(&mut self.errors_by_kind, kind, 1);
+        match s.failure {
+            None => {
+                record(&mut self.latency, s.latency_ns);
+                record(&mut self.service, s.service_ns);
+                if let Some(t) = s.ttfb_ns {
+                    record(self.ttfb.get_or_insert_with(latency_hist), t);
+                }
+                self.bytes += s.bytes;
+            }
+            Some(f) => {
+                self.errors += 1;
+                add_error(&mut self.errors_by_kind, f.kind, 1);
+                let g = self.failures[f.group as usize].get_or_insert_with(|| FailureStats {
+                    count: 0,
+                    latency: latency_hist(),
+                });
+                g.count += 1;
+                record(&mut g.latency, s.latency_ns);
+            }
         }
+    }
+
+    /// Successful operations.
+    pub fn successes(&self) -> u64 {
+        self.count - self.errors
     }
 
     /// Exact merge: histogram addition is lossless.
@@ -116,62 +193,27 @@ impl OpStats {
         add_hist(&mut self.latency, &other.latency);
         add_hist(&mut self.service, &other.service);
         if let Some(t) = &other.ttfb {
-            add_hist(self.ttfb.get_or_insert_with(|| new_hist(3)), t);
+            add_hist(self.ttfb.get_or_insert_with(latency_hist), t);
         }
         self.count += other.count;
         self.errors += other.errors;
         for (k, n) in &other.errors_by_kind {
             add_error(&mut self.errors_by_kind, k, *n);
         }
+        for (mine, theirs) in self.failures.iter_mut().zip(&other.failures) {
+            if let Some(t) = theirs {
+                let m = mine.get_or_insert_with(|| FailureStats {
+                    count: 0,
+                    latency: latency_hist(),
+                });
+                m.count += t.count;
+                add_hist(&mut m.latency, &t.latency);
+            }
+        }
         self.requests += other.requests;
         self.bytes += other.bytes;
         self.late_starts += other.late_starts;
         self.behind_session += other.behind_session;
-    }
-
-    /// The JSON model of these stats over `elapsed_s` seconds of measurement.
-    /// `open_loop` adds the service-time summary (latency and service time
-    /// differ only when requests were scheduled).
-    pub fn to_result(&self, elapsed_s: f64, open_loop: bool) -> OpResult {
-        let rate = |x: f64| if elapsed_s > 0.0 { x / elapsed_s } else { 0.0 };
-        let mut errors_by_kind = std::collections::BTreeMap::new();
-        for (k, n) in &self.errors_by_kind {
-            errors_by_kind.insert(k.clone(), *n);
-        }
-        OpResult {
-            count: self.count,
-            errors: self.errors,
-            errors_by_kind,
-            requests: self.requests,
-            bytes: self.bytes,
-            ops_per_sec: rate(self.count as f64),
-            mib_per_sec: rate(self.bytes as f64 / (1024.0 * 1024.0)),
-            late_starts: self.late_starts,
-            behind_session: self.behind_session,
-            latency_us: summarize(&self.latency),
-            ttfb_us: self.ttfb.as_ref().map(summarize),
-            service_us: open_loop.then(|| summarize(&self.service)),
-            histograms: crate::report::model::HistogramBlobs {
-                latency: codec::encode(&self.latency),
-                ttfb: self.ttfb.as_ref().map(codec::encode),
-                service: open_loop.then(|| codec::encode(&self.service)),
-            },
-        }
-    }
-
-    pub fn round_op(&self, elapsed_s: f64) -> RoundOp {
-        let s = summarize(&self.latency);
-        RoundOp {
-            count: self.count,
-            errors: self.errors,
-            ops_per_sec: if elapsed_s > 0.0 {
-                self.count as f64 / elapsed_s
-            } else {
-                0.0
-            },
-            p50: s.p50,
-            p99: s.p99,
-        }
     }
 }
 
@@ -202,8 +244,8 @@ impl Tally {
     fn note(&mut self, s: &Sample<'_>) {
         self.count += 1;
         self.bytes += s.bytes;
-        self.errors += u64::from(s.error.is_some());
-        self.throttled += u64::from(s.throttled);
+        self.errors += u64::from(s.failure.is_some());
+        self.throttled += u64::from(s.throttled());
     }
 
     fn add(&mut self, o: &Tally) {
@@ -348,11 +390,33 @@ impl AttemptLog {
     }
 }
 
-/// All that one thread records for one (phase, target, round).
-#[derive(Debug, Clone, Default)]
-pub struct Recorder {
-    pub ops: [Option<OpStats>; OP_SLOTS],
-    pub warmup: [Option<OpStats>; OP_SLOTS],
+/// One second of one op kind, as the report's time series shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondStats {
+    /// Seconds since the measured part began.
+    pub second: u32,
+    /// Op slot (`0..N`).
+    pub op: usize,
+    /// Operations completed in this second, successful or not.
+    pub count: u64,
+    pub errors: u64,
+    /// Throttled failures (503 SlowDown, 429) in this second.
+    pub throttled: u64,
+    /// Payload bytes of this second's operations.
+    pub bytes: u64,
+    /// Success latency percentiles, ns (0 when nothing succeeded).
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    /// Most requests in flight at once during this second (all ops).
+    pub in_flight: u64,
+}
+
+/// All that one thread records for one (phase, target, round), for `N`
+/// op kinds (the engine uses one slot per entry of the op vocabulary).
+#[derive(Debug, Clone)]
+pub struct Recorder<const N: usize> {
+    pub ops: [Option<OpStats>; N],
+    pub warmup: [Option<OpStats>; N],
     /// Per-attempt timings (retries on only).
     pub attempts: AttemptLog,
     /// Index = seconds since the measured part began. A second's cells land
@@ -364,12 +428,26 @@ pub struct Recorder {
     /// second order per thread; one of an earlier second goes straight into
     /// that second's sparse cell.
     live_second: usize,
-    live: [LiveCell; OP_SLOTS],
+    live: [LiveCell; N],
     /// Scratch space for encoding sparse histograms.
     buf: Vec<u8>,
 }
 
-impl Recorder {
+impl<const N: usize> Default for Recorder<N> {
+    fn default() -> Self {
+        Recorder {
+            ops: std::array::from_fn(|_| None),
+            warmup: std::array::from_fn(|_| None),
+            attempts: AttemptLog::default(),
+            seconds: Vec::new(),
+            live_second: 0,
+            live: std::array::from_fn(|_| LiveCell::default()),
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<const N: usize> Recorder<N> {
     /// Records a measured sample that completed `second` seconds after measurement began.
     #[inline]
     pub fn record(&mut self, op: usize, second: usize, s: &Sample<'_>) {
@@ -383,7 +461,10 @@ impl Recorder {
         }
         let cell = &mut self.live[op];
         cell.tally.note(s);
-        cell.latency.record(s.latency_ns.max(1));
+        // The per-second percentiles, like the phase's, are of successes.
+        if s.failure.is_none() {
+            cell.latency.record(s.latency_ns.max(1));
+        }
     }
 
     /// Moves on to a later second: the live one is finished.
@@ -401,10 +482,11 @@ impl Recorder {
         let mut tally = Tally::default();
         tally.note(s);
         let bucket = sparse::index_of(s.latency_ns.max(1));
+        let n = u64::from(s.failure.is_none());
         second_mut(&mut self.seconds, second).add(
             op,
             &tally,
-            std::iter::once((bucket, 1)),
+            std::iter::once((bucket, n)).filter(|(_, n)| *n > 0),
             &mut self.buf,
         );
     }
@@ -439,7 +521,7 @@ impl Recorder {
     }
 
     /// Exact merge of another thread's recorder.
-    pub fn merge(&mut self, other: &Recorder) {
+    pub fn merge(&mut self, other: &Recorder<N>) {
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
         self.attempts.merge(&other.attempts);
@@ -488,12 +570,8 @@ impl Recorder {
                 .sum::<usize>()
     }
 
-    /// Time-series rows for this recorder, labelled with `round`.
-    pub fn timeseries(
-        &self,
-        round: u32,
-        op_name: impl Fn(usize) -> &'static str,
-    ) -> Vec<SecondRow> {
+    /// One row per second and op kind that saw operations.
+    pub fn timeseries(&self) -> Vec<SecondStats> {
         let live_any = self.live.iter().any(|c| c.tally.count > 0);
         let n = if live_any {
             self.seconds.len().max(self.live_second + 1)
@@ -504,7 +582,7 @@ impl Recorder {
         let mut buf = Vec::new();
         for i in 0..n {
             let sec = self.seconds.get(i);
-            for op in 0..OP_SLOTS {
+            for op in 0..N {
                 let done = sec.and_then(|s| s.cell(op));
                 let live = &self.live[op];
                 let live = (i == self.live_second && live.tally.count > 0).then_some(live);
@@ -522,24 +600,23 @@ impl Recorder {
                         (tally, &merged)
                     }
                 };
-                let (p50, p99) = if tally.count > 0 {
+                let (p50_ns, p99_ns) = if tally.count > tally.errors {
                     (
-                        latency.value_at_quantile(0.5) as f64 / 1000.0,
-                        latency.value_at_quantile(0.99) as f64 / 1000.0,
+                        latency.value_at_quantile(0.5),
+                        latency.value_at_quantile(0.99),
                     )
                 } else {
-                    (0.0, 0.0)
+                    (0, 0)
                 };
-                rows.push(SecondRow {
-                    round,
+                rows.push(SecondStats {
                     second: i as u32,
-                    op: op_name(op).to_string(),
+                    op,
                     count: tally.count,
                     errors: tally.errors,
                     throttled: tally.throttled,
                     bytes: tally.bytes,
-                    p50,
-                    p99,
+                    p50_ns,
+                    p99_ns,
                     in_flight: sec.map_or(0, |s| s.in_flight),
                 });
             }
@@ -555,7 +632,7 @@ fn second_mut(seconds: &mut Vec<Second>, second: usize) -> &mut Second {
     &mut seconds[second]
 }
 
-fn merge_ops(into: &mut [Option<OpStats>; OP_SLOTS], from: &[Option<OpStats>; OP_SLOTS]) {
+fn merge_ops<const N: usize>(into: &mut [Option<OpStats>; N], from: &[Option<OpStats>; N]) {
     for (m, t) in into.iter_mut().zip(from) {
         if let Some(t) = t {
             m.get_or_insert_with(OpStats::default).merge(t);
@@ -575,8 +652,14 @@ mod tests {
             ttfb_ns: Some(latency_ns / 2),
             bytes: 10,
             requests: 1,
-            error,
-            throttled: false,
+            failure: error.map(|kind| Failure {
+                kind,
+                group: if kind.starts_with("503") {
+                    FailureGroup::Throttled
+                } else {
+                    FailureGroup::Transport
+                },
+            }),
             late_start: false,
             behind_session: false,
         }
@@ -586,14 +669,14 @@ mod tests {
         /// Per-thread recorders merged equal one recorder fed every sample.
         #[test]
         fn merge_is_exact(samples in proptest::collection::vec((1u64..10_000_000_000, 0usize..4, 0usize..5, any::<bool>()), 1..400)) {
-            let mut threads: Vec<Recorder> = (0..4).map(|_| Recorder::default()).collect();
-            let mut single = Recorder::default();
+            let mut threads: Vec<Recorder<1>> = (0..4).map(|_| Recorder::default()).collect();
+            let mut single = Recorder::<1>::default();
             for (lat, thread, second, failed) in &samples {
                 let s = sample(*lat, failed.then_some("503 SlowDown"));
                 threads[*thread].record(0, *second, &s);
                 single.record(0, *second, &s);
             }
-            let mut merged = Recorder::default();
+            let mut merged = Recorder::<1>::default();
             for t in &threads {
                 merged.merge(t);
             }
@@ -605,8 +688,8 @@ mod tests {
             for q in [0.5, 0.9, 0.99, 0.999, 1.0] {
                 prop_assert_eq!(m.latency.value_at_quantile(q), s.latency.value_at_quantile(q));
             }
-            let rows_m = merged.timeseries(1, |_| "get");
-            let rows_s = single.timeseries(1, |_| "get");
+            let rows_m = merged.timeseries();
+            let rows_s = single.timeseries();
             prop_assert_eq!(rows_m, rows_s);
         }
     }
@@ -623,7 +706,7 @@ mod tests {
                 1..1500,
             ),
         ) {
-            let mut threads: Vec<Recorder> = (0..3).map(|_| Recorder::default()).collect();
+            let mut threads: Vec<Recorder<2>> = (0..3).map(|_| Recorder::default()).collect();
             let mut now = [0usize; 3];
             let mut plain: Vec<[Option<Histogram<u64>>; 2]> = Vec::new();
             for (bits, r, thread, op, step) in samples {
@@ -641,35 +724,35 @@ mod tests {
                 }
                 record(plain[second][op.min(1)].get_or_insert_with(|| new_hist(2)), lat);
             }
-            let mut merged = Recorder::default();
+            let mut merged = Recorder::<2>::default();
             for t in &threads {
                 merged.merge(t);
             }
-            let rows = merged.timeseries(1, |op| ["get", "put"][op]);
+            let rows = merged.timeseries();
             let mut expected = Vec::new();
             for (second, ops) in plain.iter().enumerate() {
                 for (op, h) in ops.iter().enumerate() {
                     if let Some(h) = h {
                         expected.push((
                             second as u32,
-                            ["get", "put"][op].to_string(),
+                            op,
                             h.len(),
-                            h.value_at_quantile(0.5) as f64 / 1000.0,
-                            h.value_at_quantile(0.99) as f64 / 1000.0,
+                            h.value_at_quantile(0.5),
+                            h.value_at_quantile(0.99),
                         ));
                     }
                 }
             }
             let got: Vec<_> = rows
                 .iter()
-                .map(|r| (r.second, r.op.clone(), r.count, r.p50, r.p99))
+                .map(|r| (r.second, r.op, r.count, r.p50_ns, r.p99_ns))
                 .collect();
             prop_assert_eq!(got, expected);
             // A single thread's own rows (live second included) agree too.
-            let single = threads[0].timeseries(1, |op| ["get", "put"][op]);
-            let mut alone = Recorder::default();
+            let single = threads[0].timeseries();
+            let mut alone = Recorder::<2>::default();
             alone.merge(&threads[0]);
-            prop_assert_eq!(single, alone.timeseries(1, |op| ["get", "put"][op]));
+            prop_assert_eq!(single, alone.timeseries());
         }
     }
 
@@ -687,7 +770,7 @@ mod tests {
             let (u, v) = (rng.f64().max(1e-12), rng.f64());
             (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
         };
-        let mut r = Recorder::default();
+        let mut r = Recorder::<3>::default();
         let mut full = new_hist(2);
         let mut widest = 0usize;
         for second in 0..SECONDS {
@@ -707,11 +790,12 @@ mod tests {
         );
         assert!(per_second < 1_200, "{per_second} bytes a second");
         assert!(old_per_second > 10 * 1024, "{old_per_second}");
-        let rows = r.timeseries(1, |_| "get");
+        let rows = r.timeseries();
         assert_eq!(rows.len(), SECONDS);
         assert!(rows.iter().all(|row| row.count == PER_SECOND as u64));
         assert!(
-            rows.iter().all(|row| row.p50 > 800.0 && row.p50 < 1_200.0),
+            rows.iter()
+                .all(|row| row.p50_ns > 800_000 && row.p50_ns < 1_200_000),
             "{:?}",
             rows[0]
         );
@@ -721,7 +805,7 @@ mod tests {
     /// when the recorder moves to the next second.
     #[test]
     fn live_histogram_is_reused_across_seconds() {
-        let mut r = Recorder::default();
+        let mut r = Recorder::<3>::default();
         for i in 0..100u64 {
             r.record(2, 0, &sample(100_000 + i * 1_000_000, None));
         }
@@ -732,37 +816,71 @@ mod tests {
             }
             assert_eq!(r.live[2].latency.storage(), storage);
         }
-        let rows = r.timeseries(1, |_| "put");
+        let rows = r.timeseries();
         assert_eq!(rows.len(), 50);
         assert!(rows.iter().all(|row| row.count == 100));
     }
 
-    /// A sample of an earlier second lands in that second.
+    /// A sample of an earlier second lands in that second; a failure
+    /// counts there but stays out of its percentiles.
     #[test]
     fn late_sample_goes_to_its_second() {
-        let mut r = Recorder::default();
+        let mut r = Recorder::<3>::default();
         r.record(0, 0, &sample(1_000_000, None));
         r.record(0, 3, &sample(2_000_000, None));
-        r.record(0, 0, &sample(9_000_000, Some("503 SlowDown")));
+        r.record(0, 0, &sample(9_000_000, None));
+        r.record(0, 0, &sample(50_000_000, Some("503 SlowDown")));
         r.record(0, 3, &sample(2_000_000, None));
-        let rows = r.timeseries(1, |_| "get");
-        let summary: Vec<_> = rows.iter().map(|r| (r.second, r.count, r.errors)).collect();
-        assert_eq!(summary, vec![(0, 2, 1), (3, 2, 0)]);
+        let rows = r.timeseries();
+        let summary: Vec<_> = rows
+            .iter()
+            .map(|r| (r.second, r.count, r.errors, r.throttled))
+            .collect();
+        assert_eq!(summary, vec![(0, 3, 1, 1), (3, 2, 0, 0)]);
         assert!(
-            rows[0].p99 > 8_900.0 && rows[0].p99 < 9_100.0,
+            rows[0].p99_ns > 8_900_000 && rows[0].p99_ns < 9_100_000,
             "{}",
-            rows[0].p99
+            rows[0].p99_ns
         );
+    }
+
+    /// A fast failure never enters the success percentiles, and has its
+    /// own count and histogram by group.
+    #[test]
+    fn failures_stay_out_of_success_latency() {
+        let mut o = OpStats::default();
+        for _ in 0..90 {
+            o.record(&sample(20_000_000, None));
+        }
+        for _ in 0..10 {
+            o.record(&sample(50_000, Some("503 SlowDown")));
+        }
+        o.record(&sample(1_000, Some("connection")));
+        assert_eq!((o.count, o.errors, o.successes()), (101, 11, 90));
+        assert_eq!(o.latency.len(), 90);
+        assert!(o.latency.min() >= 19_900_000, "{}", o.latency.min());
+        let thr = o.failures[FailureGroup::Throttled as usize]
+            .as_ref()
+            .unwrap();
+        assert_eq!(thr.count, 10);
+        assert!(thr.latency.max() < 60_000);
+        let tr = o.failures[FailureGroup::Transport as usize]
+            .as_ref()
+            .unwrap();
+        assert_eq!(tr.count, 1);
+        assert!(o.failures[FailureGroup::Http as usize].is_none());
+        assert_eq!(o.bytes, 900);
+        assert_eq!(o.requests, 101);
     }
 
     #[test]
     fn timeseries_totals_equal_phase_totals() {
-        let mut r = Recorder::default();
+        let mut r = Recorder::<3>::default();
         for i in 0..1000u64 {
             let err = (i % 10 == 0).then_some("503 SlowDown");
             r.record(0, (i / 100) as usize, &sample(1_000_000 + i, err));
         }
-        let rows = r.timeseries(1, |_| "get");
+        let rows = r.timeseries();
         assert_eq!(rows.len(), 10);
         assert_eq!(rows.iter().map(|r| r.count).sum::<u64>(), 1000);
         assert_eq!(rows.iter().map(|r| r.errors).sum::<u64>(), 100);
@@ -779,22 +897,5 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert!(h.max() >= 3_599_000_000_000, "{}", h.max());
         assert!(h.min() >= 19_980_000, "{}", h.min());
-    }
-
-    #[test]
-    fn summary_reports_microseconds() {
-        let mut o = OpStats::default();
-        for _ in 0..100 {
-            o.record(&sample(20_000_000, None)); // 20 ms
-        }
-        let r = o.to_result(2.0, false);
-        assert!(
-            (r.latency_us.p50 - 20_000.0).abs() < 20.0,
-            "{}",
-            r.latency_us.p50
-        );
-        assert_eq!(r.ops_per_sec, 50.0);
-        assert!(r.service_us.is_none());
-        assert!(r.ttfb_us.is_some());
     }
 }

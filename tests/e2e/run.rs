@@ -204,7 +204,7 @@ async fn spine(path: &str) {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
             .unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     let get = &json["phases"][1]["targets"][0]["ops"]["get"];
     for k in ["count", "errors", "bytes", "ops_per_sec"] {
         assert!(get[k].is_number(), "missing {k}");
@@ -506,8 +506,9 @@ mix = [{ op = "head", weight = 1 }]
 /// prefixes, and merge into one result whose histograms are the exact sum.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_merge_losslessly() {
+    use s3bench::report::summary::summarize;
     use s3bench::run::Shard;
-    use s3bench::stats::{codec, summary::summarize};
+    use s3bench::stats::codec;
     let plan = plan(&single_target(
         r#"latency = "1ms""#,
         r#"size = "4KiB""#,

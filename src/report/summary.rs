@@ -4,7 +4,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::report::model::LatencySummary;
+use super::model::LatencySummary;
 
 const NS_PER_US: f64 = 1_000.0;
 

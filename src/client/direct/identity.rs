@@ -18,7 +18,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use tokio::sync::Notify;
 
 use super::sign::Creds;
-use crate::target::{ErrorKind, classify};
+use crate::client::{ErrorKind, classify};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -31,8 +31,7 @@ pub struct SessionProbe {
 
 impl Default for SessionProbe {
     fn default() -> Self {
-        let mut h = Histogram::new(3).expect("valid precision");
-        h.auto(true);
+        let h = crate::stats::recorder::latency_hist();
         SessionProbe {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),

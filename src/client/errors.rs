@@ -17,8 +17,27 @@ pub struct ErrorKind {
 }
 
 impl ErrorKind {
+    /// 503 (SlowDown) or 429: the server asked the client to slow down.
     pub fn throttled(&self) -> bool {
-        self.status == Some(503)
+        matches!(self.status, Some(503 | 429))
+    }
+
+    /// The group the report keeps this failure in.
+    pub fn group(&self) -> crate::stats::FailureGroup {
+        use crate::stats::FailureGroup;
+        match self.status {
+            Some(503 | 429) => FailureGroup::Throttled,
+            Some(_) => FailureGroup::Http,
+            None => FailureGroup::Transport,
+        }
+    }
+
+    /// The same as a recorder's failure.
+    pub fn failure(&self) -> crate::stats::Failure<'_> {
+        crate::stats::Failure {
+            kind: &self.key,
+            group: self.group(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod attempts;
 mod body;
 pub mod direct;
 mod errors;
+mod object;
 mod resolve;
 mod session;
 
@@ -27,6 +28,7 @@ use aws_smithy_http_client::tls;
 pub use attempts::take_thread_log;
 pub use body::synthetic_body;
 pub use errors::{ErrorKind, classify, describe_preflight};
+pub use object::{ObjectClient, Outcome, S3Client};
 pub use session::{SessionDelta, SessionProbe};
 
 use crate::scenario::{ChecksumMode, ClientSettings, TargetSpec};

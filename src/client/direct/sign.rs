@@ -7,11 +7,8 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// SHA-256 of an empty payload, hex.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -147,10 +144,7 @@ impl Signer {
         {
             return key;
         }
-        let k_date = hmac(format!("AWS4{}", c.secret).as_bytes(), date.as_bytes());
-        let k_region = hmac(&k_date, self.region.as_bytes());
-        let k_service = hmac(&k_region, self.service.as_bytes());
-        let key = hmac(&k_service, b"aws4_request");
+        let key = crate::s3::sigv4::signing_key(&c.secret, date, &self.region, &self.service);
         *self.key.borrow_mut() = Some((d, c.id, key));
         key
     }
@@ -177,11 +171,7 @@ fn signed_headers(range: bool, token: Option<&str>) -> &'static str {
     }
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(data);
-    m.finalize().into_bytes().into()
-}
+use crate::s3::sigv4::hmac_sha256 as hmac;
 
 /// Every byte but the unreserved set and `/` is `%XX` in an S3 path.
 const S3_PATH: &AsciiSet = &NON_ALPHANUMERIC

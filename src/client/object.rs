@@ -1,0 +1,318 @@
+//! The seam between the engine and S3: one trait for the operations a phase
+//! sends, implemented by [`S3Client`] (aws-sdk-s3, with the direct request
+//! path for the hot operations) and, in the engine's tests, by a scripted
+//! client under `tokio::time::pause()`. The engine never sees the SDK.
+
+use std::future::Future;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use futures_util::StreamExt as _;
+use tokio::time::Instant;
+
+use super::direct::{DirectClient, Reply};
+use super::{ErrorKind, SessionProbe, classify, synthetic_body};
+
+/// At most this many parts of one multipart PUT are in flight at once, as a
+/// checkpoint writer would upload them.
+const PART_CONCURRENCY: usize = 8;
+
+/// What one operation did. Errors are data, never a panic or an `Err`.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// When the first body byte arrived (GET-like operations).
+    pub first_byte: Option<Instant>,
+    pub bytes: u64,
+    /// HTTP requests this operation sent (multipart PUT sends several).
+    pub requests: u64,
+    pub error: Option<ErrorKind>,
+}
+
+impl Outcome {
+    /// A successful single request moving `bytes`.
+    pub fn ok(bytes: u64) -> Outcome {
+        Outcome {
+            bytes,
+            requests: 1,
+            ..Outcome::default()
+        }
+    }
+
+    pub fn failed(requests: u64, e: ErrorKind) -> Outcome {
+        Outcome {
+            requests,
+            error: Some(e),
+            ..Outcome::default()
+        }
+    }
+}
+
+impl From<Reply> for Outcome {
+    fn from(r: Reply) -> Outcome {
+        Outcome {
+            first_byte: r.first_byte,
+            bytes: r.bytes,
+            requests: 1,
+            error: r.error,
+        }
+    }
+}
+
+/// The operations of a phase's mix, on one bucket, for one engine thread.
+/// Futures need not be `Send`: each engine thread runs its own
+/// current-thread runtime.
+pub trait ObjectClient {
+    /// GET (ranged when `range` is set, inclusive), streaming and counting the body.
+    fn get(&self, key: &str, range: Option<(u64, u64)>) -> impl Future<Output = Outcome>;
+    fn head(&self, key: &str) -> impl Future<Output = Outcome>;
+    /// PUT of `len` bytes of the synthetic pattern.
+    fn put(&self, key: &str, len: u64) -> impl Future<Output = Outcome>;
+    fn delete(&self, key: &str) -> impl Future<Output = Outcome>;
+    fn multipart_put(&self, key: &str, len: u64, part_size: u64) -> impl Future<Output = Outcome>;
+    /// One ListObjectsV2 page; returns the next continuation token.
+    fn list(
+        &self,
+        prefix: &str,
+        page_size: u32,
+        delimiter: bool,
+        token: Option<String>,
+    ) -> impl Future<Output = (Outcome, Option<String>)>;
+    /// Changes whenever a session handshake (CreateSession) starts or ends
+    /// on this client, so an op that overlapped one can be flagged.
+    fn session_marker(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+/// The real client of one target on one engine thread.
+pub struct S3Client {
+    pub sdk: Client,
+    /// The direct request path for GET, HEAD, PUT and DELETE, when the
+    /// target's settings allow it.
+    pub direct: Option<DirectClient>,
+    pub bucket: String,
+    pub probe: std::sync::Arc<SessionProbe>,
+}
+
+/// The outcome of an operation that is one request with no payload.
+fn one_request<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static>(
+    res: Result<
+        T,
+        aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    >,
+) -> Outcome {
+    match res {
+        Ok(_) => Outcome::ok(0),
+        Err(e) => Outcome::failed(1, classify(&e)),
+    }
+}
+
+impl ObjectClient for S3Client {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.get(key, range).await.into();
+        }
+        let mut req = self.sdk.get_object().bucket(&self.bucket).key(key);
+        if let Some((first, last)) = range {
+            req = req.range(format!("bytes={first}-{last}"));
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(1, classify(&e)),
+        };
+        let headers_at = Instant::now();
+        let mut body: ByteStream = resp.body;
+        let mut out = Outcome::ok(0);
+        loop {
+            match body.try_next().await {
+                Ok(Some(chunk)) => {
+                    if out.first_byte.is_none() && !chunk.is_empty() {
+                        out.first_byte = Some(Instant::now());
+                    }
+                    out.bytes += chunk.len() as u64;
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    out.error = Some(ErrorKind {
+                        key: "body: connection".into(),
+                        status: None,
+                    });
+                    break;
+                }
+            }
+        }
+        // An empty body's first byte is its response head.
+        out.first_byte.get_or_insert(headers_at);
+        out
+    }
+
+    async fn head(&self, key: &str) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.head(key).await.into();
+        }
+        one_request(
+            self.sdk
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await,
+        )
+    }
+
+    async fn put(&self, key: &str, len: u64) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.put(key, len).await.into();
+        }
+        match self
+            .sdk
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(len as i64)
+            .body(synthetic_body(len))
+            .send()
+            .await
+        {
+            Ok(_) => Outcome::ok(len),
+            Err(e) => Outcome::failed(1, classify(&e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.delete(key).await.into();
+        }
+        one_request(
+            self.sdk
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await,
+        )
+    }
+
+    /// CreateMultipartUpload, parts (up to 8 in flight), Complete; aborts on
+    /// failure so no orphaned upload is left behind.
+    async fn multipart_put(&self, key: &str, len: u64, part_size: u64) -> Outcome {
+        let (client, bucket) = (&self.sdk, self.bucket.as_str());
+        let create = match client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed(1, classify(&e)),
+        };
+        let Some(upload_id) = create.upload_id else {
+            return Outcome::failed(
+                1,
+                ErrorKind {
+                    key: "no upload id in response".into(),
+                    status: None,
+                },
+            );
+        };
+        let parts = len.div_ceil(part_size).max(1);
+        let results: Vec<Result<CompletedPart, ErrorKind>> = futures_util::stream::iter(0..parts)
+            .map(|p| {
+                let part_len = part_size.min(len - p * part_size);
+                let upload_id = &upload_id;
+                async move {
+                    let n = (p + 1) as i32;
+                    client
+                        .upload_part()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .part_number(n)
+                        .content_length(part_len as i64)
+                        .body(synthetic_body(part_len))
+                        .send()
+                        .await
+                        .map(|r| {
+                            CompletedPart::builder()
+                                .part_number(n)
+                                .set_e_tag(r.e_tag)
+                                .build()
+                        })
+                        .map_err(|e| classify(&e))
+                }
+            })
+            .buffered(PART_CONCURRENCY)
+            .collect()
+            .await;
+        let mut requests = 1 + parts;
+        let mut completed = Vec::with_capacity(results.len());
+        let mut failure = None;
+        for r in results {
+            match r {
+                Ok(p) => completed.push(p),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        if let Some(e) = failure {
+            requests += 1;
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+            return Outcome::failed(requests, e);
+        }
+        requests += 1;
+        match client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+        {
+            Ok(_) => Outcome {
+                bytes: len,
+                requests,
+                ..Outcome::default()
+            },
+            Err(e) => Outcome::failed(requests, classify(&e)),
+        }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        page_size: u32,
+        delimiter: bool,
+        token: Option<String>,
+    ) -> (Outcome, Option<String>) {
+        let mut req = self
+            .sdk
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(page_size as i32)
+            .set_continuation_token(token);
+        if delimiter {
+            req = req.delimiter("/");
+        }
+        match req.send().await {
+            Ok(r) => (Outcome::ok(0), r.next_continuation_token),
+            Err(e) => (Outcome::failed(1, classify(&e)), None),
+        }
+    }
+
+    fn session_marker(&self) -> (u64, u64) {
+        self.probe.marker()
+    }
+}

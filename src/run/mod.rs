@@ -1,0 +1,320 @@
+//! `s3bench run`, stage by stage: options ([`options`]) -> preflight
+//! ([`preflight`]) -> prepare and measured phases in alternating rounds
+//! ([`phases`]) -> cleanup ([`cleanup`]), with the result assembled from the
+//! engine's recorders ([`assemble`]) and published after every phase, so an
+//! interrupted run still leaves what it measured.
+
+pub mod assemble;
+pub mod cleanup;
+pub mod host;
+pub mod options;
+pub mod phases;
+pub mod policy;
+pub mod preflight;
+pub mod progress;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+
+use crate::client::TargetConfig;
+use crate::engine::{Cancel, Engine, StopReason};
+use crate::report::model::{ClientUsage, HostInfo, RunResult, SCHEMA_VERSION, TargetInfo};
+use crate::scenario::{Load, Plan, TargetKind};
+use crate::server::{EmbeddedServer, ServerConfig};
+
+pub use options::{OptionsError, RunOptions, Shard};
+pub use preflight::PreflightError;
+
+/// What a finished (or interrupted) run leaves behind.
+pub struct RunOutput {
+    pub result: RunResult,
+    /// Where `report.md` and `result.json` were written.
+    pub dir: PathBuf,
+    /// Why the run stopped early, if it did (decides the exit code).
+    pub stopped: Option<StopReason>,
+}
+
+impl RunOutput {
+    /// The documented exit code of this outcome (see README "Exit codes").
+    pub fn exit_code(&self) -> i32 {
+        match &self.stopped {
+            Some(r) => r.exit_code(),
+            None if !self.result.left_behind.is_empty() => EXIT_LEFT_BEHIND,
+            None => 0,
+        }
+    }
+}
+
+/// Exit code of a run whose cleanup could not delete everything it wrote.
+pub const EXIT_LEFT_BEHIND: i32 = 4;
+
+/// Loads a scenario and runs it against its own targets, or against a
+/// freshly started embedded endpoint when `embedded` is set.
+pub async fn run_file(
+    path: &Path,
+    embedded: bool,
+    opts: RunOptions,
+    cancel: Arc<Cancel>,
+) -> anyhow::Result<RunOutput> {
+    opts.validate()?;
+    let plan = crate::scenario::load(path)?;
+    if !embedded {
+        let mut targets = Vec::new();
+        for t in &plan.targets {
+            targets.push(TargetConfig::from_environment(t, &plan.client).await);
+        }
+        return execute(plan, targets, false, opts, cancel).await;
+    }
+    let server = start_embedded(&plan)?;
+    let targets = embedded_targets(&plan, &server);
+    let out = execute(plan, targets, true, opts, cancel).await;
+    server.shutdown();
+    out
+}
+
+/// Starts the embedded endpoint with the plan's buckets and injections.
+pub fn start_embedded(plan: &Plan) -> anyhow::Result<EmbeddedServer> {
+    let server = EmbeddedServer::start(ServerConfig::default())
+        .context("could not start the embedded S3 endpoint on 127.0.0.1")?;
+    for t in &plan.targets {
+        server
+            .create_bucket(&t.bucket)
+            .map_err(|e| anyhow::anyhow!("embedded endpoint: bucket '{}': {e}", t.bucket))?;
+        if let Some(inj) = &t.embedded {
+            server.set_injection(&t.bucket, inj.clone());
+        }
+    }
+    Ok(server)
+}
+
+/// Points every target of the plan at `server`.
+pub fn embedded_targets(plan: &Plan, server: &EmbeddedServer) -> Vec<TargetConfig> {
+    plan.targets
+        .iter()
+        .map(|t| {
+            TargetConfig::with_static_keys(
+                t,
+                &plan.client,
+                &server.endpoint(),
+                server.access_key(),
+                server.secret_key(),
+            )
+        })
+        .collect()
+}
+
+/// Runs `plan` against ready-made targets. Tests call this with targets
+/// pointing at their own embedded endpoint.
+pub async fn execute(
+    mut plan: Plan,
+    targets: Vec<TargetConfig>,
+    embedded: bool,
+    opts: RunOptions,
+    cancel: Arc<Cancel>,
+) -> anyhow::Result<RunOutput> {
+    opts.validate()?;
+    if let Some(d) = opts.duration {
+        plan.override_duration(d);
+    }
+    if let Some(r) = opts.rounds {
+        plan.rounds = r;
+    }
+    let started_at = utc_now();
+    let date = date_of(&started_at);
+    let run_id = match &opts.run_id {
+        Some(id) => id.clone(),
+        None => format!(
+            "{}-{}-{:06x}",
+            started_at
+                .get(..19)
+                .unwrap_or("")
+                .replace([':', '-'], "")
+                .replace('T', "-"),
+            plan.name,
+            fastrand::u32(..0x100_0000)
+        ),
+    };
+    options::check_run_id(&run_id)?;
+    // Each shard of an array job has its own prefix and result directory;
+    // `s3bench merge` joins them.
+    let (dir_name, run_prefix) = match opts.shard {
+        Some(s) => (
+            format!("{run_id}-shard{}", s.index),
+            format!("s3bench/{run_id}/shard-{}/", s.index),
+        ),
+        None => (run_id.clone(), format!("s3bench/{run_id}/")),
+    };
+    // Validate where results go before any request is sent.
+    let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
+    let run_prefix: Arc<str> = Arc::from(run_prefix);
+
+    // Preflight: one plain sentence per unreachable endpoint, bad
+    // credential or missing bucket, before anything is written.
+    let mut main_clients = Vec::new();
+    let mut problems = Vec::new();
+    for t in &targets {
+        let client = t.build_client();
+        if let Err(p) = preflight::check(&client, t, &run_prefix).await {
+            problems.push(p);
+        }
+        main_clients.push(client);
+    }
+    if !problems.is_empty() {
+        // Nothing was measured: leave no empty run folder behind.
+        let _ = std::fs::remove_dir(&dir);
+        return Err(PreflightError(problems.join("\n")).into());
+    }
+    for t in &targets {
+        // The preflight's own CreateSession is not part of any phase.
+        let _ = t.probe.take();
+    }
+
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let mut targets = targets;
+    let max_conc = plan
+        .phases
+        .iter()
+        .flat_map(|p| &p.stages)
+        .map(|s| match s.load {
+            Load::Closed { concurrency } => concurrency,
+            Load::Open { max_in_flight, .. } => max_in_flight,
+        })
+        .chain([plan.prepare.concurrency])
+        .max()
+        .unwrap_or(1);
+    for t in &mut targets {
+        t.pool_size = max_conc.div_ceil(threads).max(1);
+    }
+    let engine = Engine::start(targets.clone(), threads, cancel.clone())?;
+
+    let plan = Arc::new(plan);
+    let mut result = RunResult {
+        schema_version: SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        scenario: plan.name.clone(),
+        scenario_file: opts.scenario_file.clone(),
+        s3bench_version: env!("CARGO_PKG_VERSION").to_string(),
+        sdk_version: aws_sdk_s3::meta::PKG_VERSION.to_string(),
+        started_at: started_at.clone(),
+        finished_at: started_at.clone(),
+        run_prefix: run_prefix.to_string(),
+        hosts: vec![HostInfo {
+            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shard: opts.shard.map(|s| s.index),
+        }],
+        embedded,
+        injection: if embedded {
+            plan.targets
+                .iter()
+                .filter_map(|t| t.embedded.as_ref().and_then(|i| i.describe(&t.name)))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        targets: plan
+            .targets
+            .iter()
+            .zip(&targets)
+            .map(|(t, c)| TargetInfo {
+                name: t.name.clone(),
+                kind: t.kind.as_str().to_string(),
+                bucket: t.bucket.clone(),
+                region: t.region.clone(),
+                endpoint: c.endpoint.clone(),
+                request_path: c.request_path(threads),
+            })
+            .collect(),
+        phases: Vec::new(),
+        complete: false,
+        interrupted: None,
+        left_behind: Vec::new(),
+        client: ClientUsage {
+            threads,
+            ..ClientUsage::default()
+        },
+        shards: 1,
+        warnings: Vec::new(),
+    };
+    if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
+        result.warnings.push(
+            "The embedded endpoint emulates directory buckets and session auth; latencies come from its injection model, not from S3.".into(),
+        );
+    }
+    crate::report::publish(&result, &dir)?;
+
+    let progress = progress::Progress::new(opts.progress, phases::planned_time(&plan));
+    let mut runner = phases::Runner {
+        plan: plan.clone(),
+        engine: &engine,
+        targets: &targets,
+        cancel: &cancel,
+        progress: &progress,
+        run_prefix: run_prefix.clone(),
+        date,
+        dir: &dir,
+        usage: phases::Usage::default(),
+    };
+    runner.prepare(&mut result).await?;
+    if let Some(at) = opts.start_at {
+        runner.wait_until(at, &mut result).await;
+    }
+    runner.measured_phases(&mut result).await?;
+    engine.shutdown();
+
+    let stopped = cancel.reason();
+    if let Some(r) = &stopped {
+        result.interrupted = Some(r.describe());
+    }
+    if let Some(p) = result.client.host_cpu_percent
+        && p > 85.0
+    {
+        result.warnings.push(format!(
+            "Host CPU was {p:.0}% busy during measurement: the client (or the embedded endpoint) may have been the bottleneck, so the numbers may measure s3bench, not S3."
+        ));
+    }
+
+    // Cleanup runs even after Ctrl-C, SIGTERM or the error policy, so
+    // nothing s3bench wrote is left behind; a second signal ends the process.
+    if plan.cleanup && !opts.keep_data {
+        phases::cleanup(
+            &plan,
+            &targets,
+            &main_clients,
+            &run_prefix,
+            &run_id,
+            &opts.scenario_file,
+            &progress,
+            &mut result,
+        )
+        .await;
+    }
+    result.complete = stopped.is_none();
+    result.finished_at = utc_now();
+    crate::report::publish(&result, &dir)?;
+    for w in crate::report::markdown::failure_warnings(&result) {
+        progress.always(&format!("warning: {w}"));
+    }
+    Ok(RunOutput {
+        result,
+        dir,
+        stopped,
+    })
+}
+
+fn utc_now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// (year, month, day) of an RFC 3339 UTC timestamp.
+fn date_of(ts: &str) -> (i32, u32, u32) {
+    let num = |r: std::ops::Range<usize>| ts.get(r).and_then(|s| s.parse().ok()).unwrap_or(1);
+    (num(0..4) as i32, num(5..7), num(8..10))
+}

@@ -1,0 +1,298 @@
+//! The stages of a run that send load: prepare (write the data set), the
+//! measured phases in alternating rounds, and the cleanup. Each publishes the
+//! result when it is done, because a later one may fail or be interrupted.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::assemble::TargetAcc;
+use super::cleanup;
+use super::host::{host_cpu, process_cpu_s};
+use super::policy::{CHECK_EVERY, Watchdog};
+use super::progress::Progress;
+use crate::client::TargetConfig;
+use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
+use crate::report::model::{PhaseResult, RunResult};
+use crate::scenario::{Load, Phase, Plan};
+
+/// What the client spent during measured phases.
+#[derive(Default)]
+pub struct Usage {
+    cpu_s: f64,
+    requests: u64,
+    host_busy: (u64, u64),
+}
+
+pub struct Runner<'a> {
+    pub plan: Arc<Plan>,
+    pub engine: &'a Engine,
+    pub targets: &'a [TargetConfig],
+    pub cancel: &'a Arc<Cancel>,
+    pub progress: &'a Progress,
+    pub run_prefix: Arc<str>,
+    pub date: (i32, u32, u32),
+    pub dir: &'a Path,
+    pub usage: Usage,
+}
+
+/// Measured time the plan asks for, warm-ups included (for the ETA).
+pub fn planned_time(plan: &Plan) -> Duration {
+    let per_round: Duration = plan.phases.iter().filter_map(phase_time).sum();
+    per_round * plan.rounds * plan.targets.len() as u32
+}
+
+fn phase_time(p: &Phase) -> Option<Duration> {
+    let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
+    let d = match (p.stop.duration, stages) {
+        (Some(d), Some(s)) => d.min(s),
+        (Some(d), None) => d,
+        (None, s) => s?,
+    };
+    Some(d + p.warmup)
+}
+
+impl Runner<'_> {
+    fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
+        Job {
+            plan: self.plan.clone(),
+            kind,
+            target,
+            round,
+            run_prefix: self.run_prefix.clone(),
+            date: self.date,
+            start: Instant::now() + Duration::from_millis(20),
+        }
+    }
+
+    /// Runs a job, stopping the run when the error policy says so.
+    async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
+        let run = self.engine.run(job);
+        tokio::pin!(run);
+        let mut dog = Watchdog::new(self.plan.client.stop_on_failures, self.engine.live());
+        loop {
+            tokio::select! {
+                r = &mut run => return r,
+                _ = tokio::time::sleep(CHECK_EVERY) => {
+                    if let Some(why) = dog.check(self.engine.live(), std::time::Instant::now()) {
+                        self.cancel.cancel_with(StopReason::FailurePolicy(why));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the data set on every target.
+    pub async fn prepare(&mut self, result: &mut RunResult) -> anyhow::Result<()> {
+        let plan = self.plan.clone();
+        if !plan.prepare.enabled || plan.dataset.objects == 0 {
+            return Ok(());
+        }
+        let mut prepared = Vec::new();
+        for (ti, t) in plan.targets.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            self.progress
+                .start(&format!("prepare {}", t.name), None, self.engine);
+            let r = self.run_watched(self.job(JobKind::Prepare, ti, 1)).await?;
+            self.progress.finish(None);
+            let mut acc = TargetAcc::default();
+            acc.add_round(1, &r);
+            acc.add_sessions(self.targets[ti].probe.take());
+            let failed: u64 = r.recorder.ops.iter().flatten().map(|o| o.errors).sum();
+            if failed > 0 {
+                let w = format!(
+                    "prepare: {failed} objects of the data set could not be written on target '{}'; reads of them will fail.",
+                    t.name
+                );
+                self.progress.always(&format!("warning: {w}"));
+                result.warnings.push(w);
+            }
+            prepared.push(acc.finish(&t.name, Duration::ZERO, false));
+        }
+        result.phases.push(PhaseResult {
+            name: "prepare".into(),
+            load: format!(
+                "write {} objects, {} at once",
+                plan.dataset.objects, plan.prepare.concurrency
+            ),
+            rounds: 1,
+            interrupted: self.cancel.reason().map(|r| r.describe()),
+            targets: prepared,
+        });
+        crate::report::publish(result, self.dir)?;
+        Ok(())
+    }
+
+    /// Waits for the common start time of an array job's shards.
+    pub async fn wait_until(&self, at: SystemTime, result: &mut RunResult) {
+        match at.duration_since(SystemTime::now()) {
+            Ok(wait) => {
+                self.progress
+                    .note(&format!("waiting {wait:?} for the common start time"));
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.cancel.cancelled() => {}
+                }
+            }
+            Err(_) => result.warnings.push(
+                "The common start time had passed when this shard finished preparing: shards did not start together.".into(),
+            ),
+        }
+    }
+
+    /// The measured phases: rounds alternate targets (A B A B) so drift on
+    /// the machine or network hits every target alike.
+    pub async fn measured_phases(&mut self, result: &mut RunResult) -> anyhow::Result<()> {
+        let plan = self.plan.clone();
+        for (pi, phase) in plan.phases.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let mut accs: Vec<TargetAcc> =
+                plan.targets.iter().map(|_| TargetAcc::default()).collect();
+            'rounds: for round in 1..=plan.rounds {
+                for (ti, t) in plan.targets.iter().enumerate() {
+                    if self.cancel.is_cancelled() {
+                        break 'rounds;
+                    }
+                    self.progress.start(
+                        &format!("{} r{}/{} {}", phase.name, round, plan.rounds, t.name),
+                        phase_time(phase),
+                        self.engine,
+                    );
+                    let cpu0 = process_cpu_s();
+                    let host0 = host_cpu();
+                    let r = self
+                        .run_watched(self.job(JobKind::Phase(pi), ti, round))
+                        .await?;
+                    self.progress.finish(phase_time(phase));
+                    self.usage.cpu_s += process_cpu_s() - cpu0;
+                    self.usage.requests += r.recorder.requests();
+                    if let (Some(a), Some(b)) = (host0, host_cpu()) {
+                        self.usage.host_busy.0 += b.0 - a.0;
+                        self.usage.host_busy.1 += b.1 - a.1;
+                    }
+                    accs[ti].add_round(round, &r);
+                    accs[ti].add_sessions(self.targets[ti].probe.take());
+                }
+            }
+            let open = is_open_loop(phase);
+            result.phases.push(PhaseResult {
+                name: phase.name.clone(),
+                load: load_label(phase),
+                rounds: plan.rounds,
+                // The phase a signal or the error policy cut short is kept,
+                // with what it measured, and says so.
+                interrupted: self.cancel.reason().map(|r| r.describe()),
+                targets: accs
+                    .into_iter()
+                    .zip(&plan.targets)
+                    .map(|(a, t)| a.finish(&t.name, phase.warmup, open))
+                    .collect(),
+            });
+            let u = &self.usage;
+            result.client.cpu_s = u.cpu_s;
+            result.client.cpu_us_per_request = if u.requests > 0 {
+                u.cpu_s * 1e6 / u.requests as f64
+            } else {
+                0.0
+            };
+            result.client.host_cpu_percent =
+                (u.host_busy.1 > 0).then(|| 100.0 * u.host_busy.0 as f64 / u.host_busy.1 as f64);
+            result.finished_at = super::utc_now();
+            // Written after every phase: a later phase may fail or be interrupted.
+            crate::report::publish(result, self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// Deletes everything under the run prefix on every target; what it cannot
+/// delete goes into `result.left_behind` and onto stderr.
+#[allow(clippy::too_many_arguments)]
+pub async fn cleanup(
+    plan: &Plan,
+    targets: &[TargetConfig],
+    clients: &[aws_sdk_s3::Client],
+    run_prefix: &str,
+    run_id: &str,
+    scenario_file: &str,
+    progress: &Progress,
+    result: &mut RunResult,
+) {
+    let mut cleaned = Vec::new();
+    for ((t, c), client) in plan.targets.iter().zip(targets).zip(clients) {
+        progress.note(&format!("cleanup {}", t.name));
+        let done = cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}).await;
+        if let Some((objects, reason)) = done.left {
+            let l = cleanup::left_behind(
+                &t.name,
+                &c.spec.bucket,
+                run_prefix,
+                objects,
+                reason,
+                if scenario_file.is_empty() {
+                    "SCENARIO"
+                } else {
+                    scenario_file
+                },
+                run_id,
+            );
+            progress.always(&format!("error: {}", cleanup::describe_left(&l)));
+            result.left_behind.push(l);
+        }
+        let mut acc = TargetAcc::default();
+        acc.add_round(
+            1,
+            &JobResult {
+                recorder: done.recorder,
+                elapsed_s: done.elapsed_s,
+            },
+        );
+        cleaned.push(acc.finish(&t.name, Duration::ZERO, false));
+    }
+    result.phases.push(PhaseResult {
+        name: "cleanup".into(),
+        load: "list and delete everything under the run prefix".into(),
+        rounds: 1,
+        interrupted: None,
+        targets: cleaned,
+    });
+}
+
+pub fn load_label(phase: &Phase) -> String {
+    let one = |l: &Load| match l {
+        Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
+        Load::Open {
+            rate,
+            max_in_flight,
+        } => format!("open loop, {rate} req/s, at most {max_in_flight} in flight"),
+    };
+    match phase.stages.as_slice() {
+        [s] => one(&s.load),
+        stages => {
+            let parts: Vec<String> = stages
+                .iter()
+                .map(|s| {
+                    let d = s
+                        .duration
+                        .map(|d| format!(" for {d:?}"))
+                        .unwrap_or_default();
+                    format!("{}{d}", one(&s.load))
+                })
+                .collect();
+            format!("stages: {}", parts.join("; "))
+        }
+    }
+}
+
+fn is_open_loop(phase: &Phase) -> bool {
+    phase
+        .stages
+        .iter()
+        .any(|s| matches!(s.load, Load::Open { .. }))
+}

@@ -1,0 +1,13 @@
+//! The S3 domain, written once for the client side and the embedded
+//! endpoint: the op vocabulary, bucket-name rules, S3's limits, SigV4
+//! primitives and the fault-injection model. Depends on nothing else of
+//! s3bench.
+
+pub mod bucket;
+pub mod inject;
+pub mod limits;
+pub mod op;
+pub mod sigv4;
+
+pub use bucket::BucketKind;
+pub use op::OpKind;
