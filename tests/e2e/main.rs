@@ -3,5 +3,6 @@
 
 mod cli;
 mod common;
+mod express_ops;
 mod run;
 mod server;
