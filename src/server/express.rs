@@ -81,6 +81,7 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 content_type: content_type.clone(),
                 metadata: metadata.clone(),
                 parts: 1,
+                checksum: body.checksum,
             },
             None => return Err(invalid_offset(offset, None)),
             Some(o) if o.len != offset => return Err(invalid_offset(offset, Some(o.len))),
@@ -88,6 +89,17 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 return Err(S3Error::invalid_request(
                     "Cannot specify both a write offset value and user-defined object metadata for existing objects.",
                 ));
+            }
+            Some(o)
+                if o.checksum.is_some()
+                    && body.checksum.is_some()
+                    && o.checksum != body.checksum =>
+            {
+                return Err(S3Error::invalid_request(format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}.",
+                    o.checksum.map_or("none", |a| a.name()),
+                    body.checksum.map_or("none", |a| a.name()),
+                )));
             }
             Some(o) if o.parts >= MAX_PART_NUMBER => {
                 return Err(S3Error::new(
@@ -111,6 +123,7 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                     content_type: o.content_type.clone(),
                     metadata: o.metadata.clone(),
                     parts: o.parts + 1,
+                    checksum: o.checksum.or(body.checksum),
                 }
             }
         };

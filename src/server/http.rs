@@ -393,10 +393,14 @@ impl Req<'_> {
                 "You did not provide the number of bytes specified by the length header.",
             ));
         }
-        let got = ingest.finish();
+        let mut got = ingest.finish();
         self.bytes_in = got.len;
         self.received_at = Instant::now();
         got.verify(&expect)?;
+        got.checksum = expect
+            .iter()
+            .find(|e| e.source.starts_with("x-amz-checksum-") && e.value.is_some())
+            .map(|e| e.alg);
         Ok(got)
     }
 

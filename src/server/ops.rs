@@ -562,6 +562,7 @@ async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
         content_type: req.header("content-type").map(str::to_string),
         metadata: user_metadata(req),
         parts: 1,
+        checksum: body.checksum,
     };
     commit(&b, &req.key, &cond, watch.as_ref(), obj)?;
     etag_response(&etag)
@@ -671,6 +672,7 @@ fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             metadata,
             // A copy is one piece again (resets the append count, as S3).
             parts: 1,
+            checksum: so.checksum,
         },
     )?;
     Ok(copy_result("CopyObjectResult", &etag, now))

@@ -156,6 +156,9 @@ pub(crate) struct Object {
     /// multipart upload, plus one per append (S3 Express refuses an append
     /// past 10,000 with `TooManyParts`; CopyObject resets it).
     pub parts: u32,
+    /// The `x-amz-checksum-*` algorithm the object was written with, if
+    /// any: an append with another one is refused.
+    pub checksum: Option<super::ingest::Alg>,
 }
 
 impl Object {
@@ -806,6 +809,7 @@ impl Bucket {
             last_modified: now,
             content_type: upload.content_type,
             metadata: upload.metadata,
+            checksum: None,
         };
         Ok((obj, chosen))
     }
@@ -981,6 +985,7 @@ mod tests {
             content_type: None,
             metadata: vec![],
             parts: 1,
+            checksum: None,
         }
     }
 

@@ -289,6 +289,7 @@ async fn express_raw_append_past_10000_parts_is_too_many_parts() {
             last_modified: SystemTime::now(),
             content_type: None,
             metadata: vec![],
+            checksum: None,
             parts: 10_000,
         },
     );
@@ -342,6 +343,7 @@ async fn express_raw_copy_with_a_session_token_is_refused_but_put_is_not() {
             last_modified: SystemTime::now(),
             content_type: None,
             metadata: vec![],
+            checksum: None,
             parts: 1,
         },
     );

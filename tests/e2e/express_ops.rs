@@ -210,6 +210,26 @@ async fn express_append_grows_objects_byte_exact_and_refuses_wrong_offsets() {
     );
     assert_eq!(n.requests(DIR, "PutObject"), 0, "appends are counted apart");
     assert_eq!(n.get(GP, "AppendObject").errors, 1);
+
+    // The SDK sent CRC32 with every upload above; an append with another
+    // checksum algorithm than the object's is refused, the same one works.
+    let with = |alg: ChecksumAlgorithm, offset: i64| {
+        c.put_object()
+            .bucket(DIR)
+            .key("log")
+            .write_offset_bytes(offset)
+            .checksum_algorithm(alg)
+            .body(ByteStream::from_static(b"tail"))
+            .send()
+    };
+    assert_eq!(
+        failure(with(ChecksumAlgorithm::Crc32C, 8000).await),
+        (400, "InvalidRequest".into())
+    );
+    let out = with(ChecksumAlgorithm::Crc32, 8000)
+        .await
+        .expect("same algorithm");
+    assert_eq!(out.size(), Some(8004));
 }
 
 #[tokio::test]
