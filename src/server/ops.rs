@@ -580,7 +580,20 @@ async fn delete_objects(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     let mut s = String::with_capacity(128 + d.objects.len() * 40);
     let _ = write!(s, "{HEAD}<DeleteResult xmlns=\"{NS}\">");
     for o in &d.objects {
-        b.delete(&o.key);
+        if o.etag.is_some() || o.last_modified_time.is_some() || o.size.is_some() {
+            // A failed condition is reported for this object only, in
+            // Quiet mode too, as S3 does.
+            if let Err(e) = conditional_delete_one(&b, o) {
+                s.push_str("<Error>");
+                elem(&mut s, "Key", &o.key);
+                elem(&mut s, "Code", &e.code);
+                elem(&mut s, "Message", &e.message);
+                s.push_str("</Error>");
+                continue;
+            }
+        } else {
+            b.delete(&o.key);
+        }
         if !d.quiet {
             s.push_str("<Deleted>");
             elem(&mut s, "Key", &o.key);
@@ -589,6 +602,49 @@ async fn delete_objects(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     }
     s.push_str("</DeleteResult>");
     Ok(xml_response(s))
+}
+
+/// One object of a DeleteObjects with conditions: deleted if they hold.
+fn conditional_delete_one(b: &Bucket, o: &xml::ObjectIdentifier) -> Result<(), S3Error> {
+    use super::conditions::{etag_listed, precondition_failed, secs};
+    if b.kind == BucketKind::General && (o.last_modified_time.is_some() || o.size.is_some()) {
+        return Err(S3Error::new(
+            501,
+            "NotImplemented",
+            "LastModifiedTime and Size conditions are only supported for directory buckets.",
+        ));
+    }
+    let time = o
+        .last_modified_time
+        .as_deref()
+        .map(|t| {
+            humantime::parse_rfc3339_weak(t.trim()).map_err(|_| {
+                S3Error::invalid_argument(format!(
+                    "LastModifiedTime '{t}' is not an ISO 8601 time."
+                ))
+            })
+        })
+        .transpose()?;
+    b.update(None, |l| {
+        let cur = l.get(&o.key).ok_or_else(|| S3Error::no_such_key(&o.key))?;
+        if let Some(e) = &o.etag
+            && !etag_listed(e, &cur.etag)
+        {
+            return Err(precondition_failed("ETag"));
+        }
+        if let Some(t) = time
+            && secs(t) != secs(cur.last_modified)
+        {
+            return Err(precondition_failed("LastModifiedTime"));
+        }
+        if let Some(n) = o.size
+            && n != cur.len
+        {
+            return Err(precondition_failed("Size"));
+        }
+        l.remove(&o.key);
+        Ok(())
+    })
 }
 
 /// The source object of a copy: `x-amz-copy-source: [/]bucket/key[?versionId=..]`.

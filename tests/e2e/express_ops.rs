@@ -13,7 +13,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     BucketInfo, BucketType, ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart,
-    CreateBucketConfiguration, DataRedundancy, LocationInfo, LocationType,
+    CreateBucketConfiguration, DataRedundancy, Delete, LocationInfo, LocationType,
+    ObjectIdentifier,
 };
 use s3bench::server::{EmbeddedServer, ServerConfig};
 use s3bench::synthetic;
@@ -916,4 +917,56 @@ async fn express_list_objects_v1_pages_with_markers_and_sigv2_is_named() {
     let n = s.counters();
     assert_eq!(n.requests(GP, "ListObjects"), 3 + 6 + 1);
     assert_eq!(n.get(DIR, "ListObjects").errors, 1);
+}
+
+#[tokio::test]
+async fn express_delete_objects_honours_per_object_conditions() {
+    let (s, c) = setup().await;
+    for bucket in [GP, DIR] {
+        let ea = put(&c, bucket, "a", b"aaa").await;
+        put(&c, bucket, "b", b"bbb").await;
+        put(&c, bucket, "c", b"ccc").await;
+        let id = |k: &str| ObjectIdentifier::builder().key(k);
+        let mut objects = vec![
+            id("a").e_tag(&ea).build().unwrap(),
+            id("b").e_tag("\"0123\"").build().unwrap(),
+            id("c").build().unwrap(),
+            id("gone").e_tag("*").build().unwrap(),
+        ];
+        if bucket == DIR {
+            objects.push(id("c2").size(3).build().unwrap());
+        }
+        if bucket == DIR {
+            put(&c, bucket, "c2", b"ccc").await;
+        }
+        let out = c
+            .delete_objects()
+            .bucket(bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("DeleteObjects");
+        let mut errors: Vec<(String, String)> = out
+            .errors()
+            .iter()
+            .map(|e| (e.key().unwrap().to_string(), e.code().unwrap().to_string()))
+            .collect();
+        errors.sort();
+        assert_eq!(
+            errors,
+            [
+                ("b".to_string(), "PreconditionFailed".to_string()),
+                ("gone".to_string(), "NoSuchKey".to_string())
+            ],
+            "{bucket}"
+        );
+        assert_eq!(s.object_count(bucket), Some(1), "{bucket}: only b is left");
+        assert_eq!(get(&c, bucket, "b").await, b"bbb");
+    }
 }
