@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use s3bench::engine::ops::Mix;
 use s3bench::engine::OpRecorder as Recorder;
+use s3bench::engine::ops::Mix;
 use s3bench::stats::Sample;
 
 const SCENARIO: &str = r#"

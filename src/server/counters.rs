@@ -32,12 +32,19 @@ pub(crate) enum Op {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    /// ListObjects version 1 (General Purpose buckets only).
+    ListObjects,
+    /// PutObject with `x-amz-write-offset-bytes` (directory buckets). S3
+    /// bills it as a PutObject; counted apart so appends can be told from
+    /// whole-object writes (PutObject's counter does not include them).
+    AppendObject,
+    RenameObject,
     /// Anything the endpoint does not implement (answered 501).
     Unsupported,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 21] = [
+    pub(crate) const ALL: [Op; 24] = [
         Op::ListBuckets,
         Op::ListDirectoryBuckets,
         Op::CreateBucket,
@@ -58,6 +65,9 @@ impl Op {
         Op::CompleteMultipartUpload,
         Op::AbortMultipartUpload,
         Op::ListParts,
+        Op::ListObjects,
+        Op::AppendObject,
+        Op::RenameObject,
         Op::Unsupported,
     ];
 
@@ -83,6 +93,9 @@ impl Op {
             Op::CompleteMultipartUpload => "CompleteMultipartUpload",
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListParts => "ListParts",
+            Op::ListObjects => "ListObjects",
+            Op::AppendObject => "AppendObject",
+            Op::RenameObject => "RenameObject",
             Op::Unsupported => "Unsupported",
         }
     }

@@ -68,6 +68,7 @@ const PASSIVE_PARAMS: &[&str] = &[
     "max-keys",
     "continuation-token",
     "start-after",
+    "marker",
     "encoding-type",
     "fetch-owner",
     "max-parts",
@@ -91,6 +92,7 @@ const OP_PARAMS: &[&str] = &[
     "delete",
     "session",
     "location",
+    "renameObject",
 ];
 
 /// Where a request points.
@@ -160,8 +162,9 @@ pub(crate) fn classify(
     method: &Method,
     target: &Target,
     q: &Query,
-    copy_source: bool,
+    headers: &http::HeaderMap,
 ) -> Result<Op, S3Error> {
+    let copy_source = headers.contains_key("x-amz-copy-source");
     if let Some((name, _)) = q.0.iter().find(|(k, _)| {
         !PASSIVE_PARAMS.contains(&k.as_str())
             && !OP_PARAMS.contains(&k.as_str())
@@ -187,7 +190,7 @@ pub(crate) fn classify(
             Method::GET if q.has("location") => Ok(Op::GetBucketLocation),
             Method::GET if q.has("uploads") => unsupported("ListMultipartUploads"),
             Method::GET if q.get("list-type") == Some("2") => Ok(Op::ListObjectsV2),
-            Method::GET => unsupported("ListObjects (version 1); use ListObjectsV2"),
+            Method::GET => Ok(Op::ListObjects),
             Method::PUT => Ok(Op::CreateBucket),
             Method::HEAD => Ok(Op::HeadBucket),
             Method::DELETE => Ok(Op::DeleteBucket),
@@ -206,7 +209,9 @@ pub(crate) fn classify(
             Op::UploadPartCopy
         }
         Method::PUT if q.has("partNumber") && q.has("uploadId") => Op::UploadPart,
+        Method::PUT if q.has("renameObject") => Op::RenameObject,
         Method::PUT if copy_source => Op::CopyObject,
+        Method::PUT if headers.contains_key("x-amz-write-offset-bytes") => Op::AppendObject,
         Method::PUT => Op::PutObject,
         Method::DELETE if q.has("uploadId") => Op::AbortMultipartUpload,
         Method::DELETE => Op::DeleteObject,
@@ -388,10 +393,14 @@ impl Req<'_> {
                 "You did not provide the number of bytes specified by the length header.",
             ));
         }
-        let got = ingest.finish();
+        let mut got = ingest.finish();
         self.bytes_in = got.len;
         self.received_at = Instant::now();
         got.verify(&expect)?;
+        got.checksum = expect
+            .iter()
+            .find(|e| e.source.starts_with("x-amz-checksum-") && e.value.is_some())
+            .map(|e| e.alg);
         Ok(got)
     }
 
@@ -601,6 +610,18 @@ fn authenticate(req: &mut Req<'_>) -> Result<(), S3Error> {
                 }
             )));
         }
+        // The S3 model marks CopyObject and UploadPartCopy
+        // `DisableS3ExpressSessionAuth`, so the SDK signs them with the base
+        // (IAM) credentials; S3 requires that ("you must use IAM credentials
+        // to authenticate and authorize your access to the CopyObject API
+        // operation, instead of using the temporary security credentials
+        // through the CreateSession API operation", CopyObject reference).
+        if matches!(req.op, Op::CopyObject | Op::UploadPartCopy) {
+            return Err(S3Error::access_denied(format!(
+                "{} on a directory bucket is authorized with IAM credentials (the access key), not an S3 Express session token.",
+                req.op.name()
+            )));
+        }
         if s.read_only && is_write(&req.parts.method) {
             return Err(S3Error::access_denied(
                 "The session is ReadOnly and cannot be used to modify the bucket.",
@@ -663,11 +684,8 @@ pub(crate) async fn handle(
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.host());
     let query = Query::parse(parts.uri.query());
-    let routed =
-        parse_target(host, parts.uri.path(), |b| state.store.get(b).is_some()).and_then(|t| {
-            let copy = parts.headers.contains_key("x-amz-copy-source");
-            classify(&parts.method, &t, &query, copy).map(|op| (t, op))
-        });
+    let routed = parse_target(host, parts.uri.path(), |b| state.store.get(b).is_some())
+        .and_then(|t| classify(&parts.method, &t, &query, &parts.headers).map(|op| (t, op)));
     let (target, op, route_err) = match routed {
         Ok((t, op)) => (t, op, None),
         Err(e) => (Target::default(), Op::Unsupported, Some(e)),
@@ -783,7 +801,8 @@ mod tests {
             bucket: Some("b".into()),
             key: None,
         };
-        let c = |m: Method, t: &Target, q: &str| classify(&m, t, &Query::parse(Some(q)), false);
+        let none = http::HeaderMap::new();
+        let c = |m: Method, t: &Target, q: &str| classify(&m, t, &Query::parse(Some(q)), &none);
         assert_eq!(c(Method::GET, &obj, "x-id=GetObject"), Ok(Op::GetObject));
         assert_eq!(
             c(Method::PUT, &obj, "partNumber=1&uploadId=u"),
@@ -811,8 +830,19 @@ mod tests {
             c(Method::GET, &obj, "acl").unwrap_err().code,
             "NotImplemented"
         );
-        assert_eq!(c(Method::GET, &bucket, "").unwrap_err().status, 501);
-        let copy = classify(&Method::PUT, &obj, &Query::default(), true);
+        assert_eq!(c(Method::GET, &bucket, ""), Ok(Op::ListObjects));
+        assert_eq!(
+            c(Method::GET, &bucket, "marker=a&max-keys=2"),
+            Ok(Op::ListObjects)
+        );
+        assert_eq!(c(Method::PUT, &obj, "renameObject"), Ok(Op::RenameObject));
+        let mut h = http::HeaderMap::new();
+        h.insert("x-amz-copy-source", HeaderValue::from_static("/b/k"));
+        let copy = classify(&Method::PUT, &obj, &Query::default(), &h);
         assert_eq!(copy, Ok(Op::CopyObject));
+        let mut h = http::HeaderMap::new();
+        h.insert("x-amz-write-offset-bytes", HeaderValue::from_static("0"));
+        let append = classify(&Method::PUT, &obj, &Query::default(), &h);
+        assert_eq!(append, Ok(Op::AppendObject));
     }
 }

@@ -44,6 +44,18 @@ impl Alg {
         })
     }
 
+    /// The lowercase name S3 uses in messages (`crc32c`, `sha1`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Alg::Md5 => "md5",
+            Alg::Sha256 => "sha256",
+            Alg::Sha1 => "sha1",
+            Alg::Crc32 => "crc32",
+            Alg::Crc32c => "crc32c",
+            Alg::Crc64Nvme => "crc64nvme",
+        }
+    }
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             Alg::Md5 => "Content-MD5",
@@ -161,6 +173,9 @@ pub(crate) struct Ingested {
     pub segments: Vec<Segment>,
     pub len: u64,
     digests: Vec<(Alg, Vec<u8>)>,
+    /// The `x-amz-checksum-*` algorithm the client sent and that was
+    /// verified (set by the request layer).
+    pub checksum: Option<Alg>,
 }
 
 impl Ingested {
@@ -289,6 +304,7 @@ impl Ingest {
             segments,
             len: self.total,
             digests,
+            checksum: None,
         }
     }
 }

@@ -34,9 +34,11 @@
 //! `counters`.
 
 mod chunked;
+mod conditions;
 mod counters;
 mod dates;
 mod error;
+mod express;
 mod http;
 mod ingest;
 mod inject;

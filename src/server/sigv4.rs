@@ -106,14 +106,32 @@ pub(crate) fn parse(
         let auth = auth
             .to_str()
             .map_err(|_| malformed("The Authorization header is not valid ASCII."))?;
+        if auth.starts_with("AWS ") {
+            return Err(sigv2_refused("an Authorization: AWS header"));
+        }
         return parse_header(parts, auth, region, now);
     }
     let query = parts.uri.query().unwrap_or("");
     if query_params(query).any(|(k, _)| k == "X-Amz-Algorithm") {
         return parse_presigned(parts, query, region, now);
     }
+    if query_params(query).any(|(k, _)| k == "Signature")
+        && query_params(query).any(|(k, _)| k == "AWSAccessKeyId")
+    {
+        return Err(sigv2_refused("a Signature/AWSAccessKeyId presigned URL"));
+    }
     Err(S3Error::access_denied(
         "Anonymous requests are not allowed; sign the request with AWS Signature Version 4.",
+    ))
+}
+
+/// What S3 answers a Signature Version 2 request in the regions that
+/// accept only SigV4 (400 InvalidRequest, "The authorization mechanism you
+/// have provided is not supported"), naming SigV2 so the user knows which
+/// client setting to change (s3cmd `signature_v2 = False`, boto `s3v4`).
+fn sigv2_refused(how: &str) -> S3Error {
+    S3Error::invalid_request(format!(
+        "The authorization mechanism you have provided is not supported: the request is signed with AWS Signature Version 2 ({how}), which this endpoint does not support. Please use AWS4-HMAC-SHA256 (Signature Version 4)."
     ))
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
@@ -145,6 +146,13 @@ pub(crate) struct Object {
     pub content_type: Option<String>,
     /// `x-amz-meta-*` pairs, names lowercase without the prefix.
     pub metadata: Vec<(String, String)>,
+    /// Pieces the object was written in: 1 for a PUT or copy, N for a
+    /// multipart upload, plus one per append (S3 Express refuses an append
+    /// past 10,000 with `TooManyParts`; CopyObject resets it).
+    pub parts: u32,
+    /// The `x-amz-checksum-*` algorithm the object was written with, if
+    /// any: an append with another one is refused.
+    pub checksum: Option<super::ingest::Alg>,
 }
 
 impl Object {
@@ -181,6 +189,78 @@ pub(crate) struct Bucket {
     pub created: SystemTime,
     objects: RwLock<BTreeMap<String, Arc<Object>>>,
     uploads: Mutex<HashMap<String, Upload>>,
+    /// Conditional writes in flight, by key: each flag is raised when
+    /// another write to the key completes while that request's body is
+    /// still arriving (its 409 ConditionalRequestConflict). Only keys with
+    /// a request in flight are here, so the map stays small.
+    watchers: Mutex<Watchers>,
+    /// Entries in `watchers`, read without the lock on every write.
+    watching: AtomicUsize,
+    next_watch: AtomicU64,
+    /// RenameObject idempotency tokens: token -> request fingerprint, the
+    /// oldest dropped past [`MAX_CLIENT_TOKENS`].
+    client_tokens: Mutex<(HashMap<String, String>, std::collections::VecDeque<String>)>,
+}
+
+/// Key -> (watch id, conflict flag) of the conditional writes in flight.
+type Watchers = HashMap<String, Vec<(u64, Arc<AtomicBool>)>>;
+
+/// RenameObject client tokens remembered per bucket.
+pub(crate) const MAX_CLIENT_TOKENS: usize = 10_000;
+
+/// A conditional write's registration on its key; dropping it deregisters.
+pub(crate) struct Watch {
+    bucket: Arc<Bucket>,
+    key: String,
+    id: u64,
+    flag: Arc<AtomicBool>,
+}
+
+impl Watch {
+    /// Whether another write to the key completed since the watch began.
+    pub(crate) fn conflicted(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut w = self.bucket.watchers();
+        if let Some(list) = w.get_mut(&self.key) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                w.remove(&self.key);
+            }
+        }
+        self.bucket.watching.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The objects of a bucket, write-locked for one read-modify-write.
+pub(crate) struct Locked<'a> {
+    map: std::sync::RwLockWriteGuard<'a, BTreeMap<String, Arc<Object>>>,
+    touched: Vec<String>,
+}
+
+impl Locked<'_> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Object>> {
+        self.map.get(key).cloned()
+    }
+
+    pub(crate) fn insert(&mut self, key: &str, obj: Object) -> Arc<Object> {
+        let obj = Arc::new(obj);
+        self.map.insert(key.to_string(), obj.clone());
+        self.touched.push(key.to_string());
+        obj
+    }
+
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Arc<Object>> {
+        let o = self.map.remove(key);
+        if o.is_some() {
+            self.touched.push(key.to_string());
+        }
+        o
+    }
 }
 
 /// Storage held by a bucket.
@@ -210,6 +290,14 @@ pub(crate) struct ListPage {
     pub contents: Vec<(String, Arc<Object>)>,
     pub common_prefixes: Vec<String>,
     pub next_token: Option<String>,
+    /// The page's last entry (key or common prefix) in listing order.
+    pub last: Option<String>,
+}
+
+impl ListPage {
+    pub(crate) fn last_name(&self) -> Option<String> {
+        self.last.clone()
+    }
 }
 
 enum Entry {
@@ -281,6 +369,109 @@ impl Bucket {
             created: SystemTime::now(),
             objects: RwLock::default(),
             uploads: Mutex::default(),
+            watchers: Mutex::default(),
+            watching: AtomicUsize::new(0),
+            next_watch: AtomicU64::new(0),
+            client_tokens: Mutex::default(),
+        }
+    }
+
+    fn watchers(&self) -> std::sync::MutexGuard<'_, Watchers> {
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a conditional write on `key` before its body is read.
+    pub(crate) fn watch(self: &Arc<Self>, key: &str) -> Watch {
+        let id = self.next_watch.fetch_add(1, Ordering::Relaxed);
+        let flag = Arc::new(AtomicBool::new(false));
+        // Counted before it is visible, so a writer that sees the entry
+        // never misses it through a stale count.
+        self.watching.fetch_add(1, Ordering::AcqRel);
+        self.watchers()
+            .entry(key.to_string())
+            .or_default()
+            .push((id, flag.clone()));
+        Watch {
+            bucket: self.clone(),
+            key: key.to_string(),
+            id,
+            flag,
+        }
+    }
+
+    /// Raises the flags of every conditional write watching `keys`, except
+    /// `own` (the request that made the change). Called with the objects
+    /// lock held, so a flag is raised before the next writer checks it.
+    fn notify(&self, keys: &[String], own: Option<&Watch>) {
+        if self.watching.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let w = self.watchers();
+        for k in keys {
+            for (id, flag) in w.get(k).into_iter().flatten() {
+                if own.is_none_or(|o| o.id != *id) {
+                    flag.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Runs `f` with the objects write-locked: a check and the change it
+    /// allows happen as one step, which is what makes conditional writes,
+    /// appends and renames linearizable. Conditional writes watching the
+    /// keys `f` changed are told, except `own`.
+    pub(crate) fn update<R>(
+        &self,
+        own: Option<&Watch>,
+        f: impl FnOnce(&mut Locked<'_>) -> Result<R, super::error::S3Error>,
+    ) -> Result<R, super::error::S3Error> {
+        let mut l = Locked {
+            map: self.objects_write(),
+            touched: Vec::new(),
+        };
+        let r = f(&mut l);
+        let touched = std::mem::take(&mut l.touched);
+        self.notify(&touched, own);
+        drop(l);
+        r
+    }
+
+    /// Remembers a RenameObject client token with its request fingerprint:
+    /// `Ok(true)` if it was new, `Ok(false)` if it was seen with the same
+    /// fingerprint (a retry), an error if seen with another.
+    pub(crate) fn client_token(
+        &self,
+        token: &str,
+        fingerprint: &str,
+    ) -> Result<bool, super::error::S3Error> {
+        let mut guard = self.client_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *guard;
+        if let Some(f) = map.get(token) {
+            if f == fingerprint {
+                return Ok(false);
+            }
+            return Err(super::error::S3Error::new(
+                400,
+                "IdempotencyParameterMismatch",
+                "The client token was already used with different request parameters.",
+            ));
+        }
+        map.insert(token.to_string(), fingerprint.to_string());
+        order.push_back(token.to_string());
+        while order.len() > MAX_CLIENT_TOKENS {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Forgets a token whose request failed, so a retry runs again.
+    pub(crate) fn forget_client_token(&self, token: &str) {
+        let mut guard = self.client_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, order) = &mut *guard;
+        if map.remove(token).is_some() {
+            order.retain(|t| t != token);
         }
     }
 
@@ -302,12 +493,21 @@ impl Bucket {
 
     pub(crate) fn put(&self, key: &str, obj: Object) -> Arc<Object> {
         let obj = Arc::new(obj);
-        self.objects_write().insert(key.to_string(), obj.clone());
+        let mut map = self.objects_write();
+        map.insert(key.to_string(), obj.clone());
+        self.notify(&[key.to_string()], None);
+        drop(map);
         obj
     }
 
     pub(crate) fn delete(&self, key: &str) -> bool {
-        self.objects_write().remove(key).is_some()
+        let mut map = self.objects_write();
+        let gone = map.remove(key).is_some();
+        if gone {
+            self.notify(&[key.to_string()], None);
+        }
+        drop(map);
+        gone
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -401,6 +601,24 @@ impl Bucket {
         let mut entries = Vec::new();
         if q.max_keys > 0 {
             self.walk(q.prefix, q.delimiter, lower, token.as_deref(), |e| {
+                entries.push(e);
+                entries.len() <= q.max_keys
+            });
+        }
+        Ok(page(entries, q.max_keys, BucketKind::GeneralPurpose))
+    }
+
+    /// ListObjects v1: lexicographic, after `start_after` (the marker),
+    /// which may be a common prefix of the previous page: its keys are
+    /// skipped, not rolled up into it again.
+    pub(crate) fn list_marker(&self, q: &ListQuery<'_>) -> Result<ListPage, S3Error> {
+        let lower = match q.start_after {
+            Some(s) if s >= q.prefix => Bound::Excluded(s.to_string()),
+            _ => Bound::Included(q.prefix.to_string()),
+        };
+        let mut entries = Vec::new();
+        if q.max_keys > 0 {
+            self.walk(q.prefix, q.delimiter, lower, q.start_after, |e| {
                 entries.push(e);
                 entries.len() <= q.max_keys
             });
@@ -578,12 +796,14 @@ impl Bucket {
             .flat_map(|p| p.segments.iter().cloned())
             .collect();
         let obj = Object {
+            parts: chosen.len() as u32,
             len: chosen.iter().map(|p| p.len).sum(),
             segments: segments.into(),
             etag: String::new(),
             last_modified: now,
             content_type: upload.content_type,
             metadata: upload.metadata,
+            checksum: None,
         };
         Ok((obj, chosen))
     }
@@ -607,6 +827,7 @@ fn page(mut entries: Vec<Entry>, max_keys: usize, kind: BucketKind) -> ListPage 
     };
     let mut page = ListPage {
         next_token,
+        last: entries.last().map(|e| e.name().to_string()),
         ..ListPage::default()
     };
     for e in entries {
@@ -699,6 +920,8 @@ mod tests {
             last_modified: SystemTime::now(),
             content_type: None,
             metadata: vec![],
+            parts: 1,
+            checksum: None,
         }
     }
 

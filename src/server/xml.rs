@@ -107,6 +107,14 @@ pub(crate) struct Delete {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ObjectIdentifier {
     pub key: String,
+    /// Conditional delete of this object (both bucket kinds): its ETag or `*`.
+    #[serde(rename = "ETag", default)]
+    pub etag: Option<String>,
+    /// Directory buckets: the object's Last-Modified (ISO 8601) and size.
+    #[serde(default)]
+    pub last_modified_time: Option<String>,
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 pub(crate) fn parse_delete(body: &[u8]) -> Result<Delete, S3Error> {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod express_ops;
 mod faults;
 mod run;
 mod server;
