@@ -3,5 +3,8 @@
 
 mod cli;
 mod common;
+mod doctor;
+mod moto;
 mod run;
 mod server;
+mod setup;
