@@ -249,6 +249,24 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
     let Some(moto) = start_moto() else { return };
     let dir = tempfile::tempdir().unwrap();
     let bucket = "interop--use1-az4--x-s3";
+    let sc = scenario(dir.path(), &moto.endpoint, bucket, "directory");
+    // Before the bucket exists, the run's preflight says so (the SDK's
+    // CreateSession gets NoSuchBucket).
+    let out = dir.path().join("results");
+    let o = s3bench(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains(&format!("directory bucket '{bucket}' does not exist")),
+        "{}",
+        text(&o)
+    );
     // moto takes the name as a plain bucket; create it without the SDK's
     // directory-bucket path (which would CreateSession first).
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -262,7 +280,6 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
         .await;
         assert_eq!(status, 200, "{body}");
     });
-    let sc = scenario(dir.path(), &moto.endpoint, bucket, "directory");
     let o = s3bench(&["doctor", sc.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
