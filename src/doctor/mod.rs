@@ -100,7 +100,12 @@ pub async fn doctor(path: &std::path::Path, embedded: bool) -> anyhow::Result<i3
             v
         }
     };
-    let env = Environment::detect().await;
+    // The embedded endpoint's buckets live on this machine: no zone to compare.
+    let env = if embedded {
+        Environment::default()
+    } else {
+        Environment::detect().await
+    };
     let mut errors = 0;
     let mut warnings = 0;
     for t in &targets {

@@ -347,11 +347,31 @@ fn fake_imds(zone: &'static str) -> (String, Arc<Mutex<Vec<String>>>, TcpListene
     (format!("http://{addr}"), seen, l)
 }
 
-fn doctor_bin(scenario: &Path, env: &[(&str, &str)]) -> (i32, String, Duration) {
+/// `s3bench doctor` on a directory target at `server` (not `--embedded`:
+/// the zone check is for real endpoints), credentials from the environment.
+fn doctor_bin(
+    server: &EmbeddedServer,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (i32, String, Duration) {
+    let scenario = dir.join("doctor.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"doctor\"\n\n[targets.express]\nkind = \"directory\"\nbucket = \"{DIR}\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n\n[dataset]\nobjects = 1\nsize = \"4KiB\"\n\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nconcurrency = 1\nmix = [{{ op = \"get\" }}]\n",
+            server.endpoint()
+        ),
+    )
+    .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3bench"));
     cmd.arg("doctor")
-        .arg(scenario)
-        .arg("--embedded")
+        .arg(&scenario)
+        .env("AWS_ACCESS_KEY_ID", server.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
+        .env("AWS_CONFIG_FILE", dir.join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_EC2_METADATA_DISABLED")
         .stdin(Stdio::null());
     for (k, v) in env {
@@ -367,24 +387,16 @@ fn doctor_bin(scenario: &Path, env: &[(&str, &str)]) -> (i32, String, Duration) 
     (out.status.code().unwrap_or(-1), text, t0.elapsed())
 }
 
-fn scenario_file(dir: &Path) -> std::path::PathBuf {
-    let p = dir.join("doctor.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "name = \"doctor\"\n\n[targets.express]\nkind = \"directory\"\nbucket = \"{DIR}\"\nregion = \"us-east-1\"\n\n[dataset]\nobjects = 1\nsize = \"4KiB\"\n\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nconcurrency = 1\nmix = [{{ op = \"get\" }}]\n"
-        ),
-    )
-    .unwrap();
-    p
-}
-
 #[test]
 fn doctor_warns_when_imds_names_another_zone() {
+    let s = server_with_pair();
     let dir = tempfile::tempdir().unwrap();
-    let sc = scenario_file(dir.path());
     let (endpoint, seen, _l) = fake_imds("use1-az6");
-    let (code, out, _) = doctor_bin(&sc, &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]);
+    let (code, out, _) = doctor_bin(
+        &s,
+        dir.path(),
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)],
+    );
     assert_eq!(code, 0, "warnings do not fail doctor:\n{out}");
     assert!(
         out.contains("warn: target 'express'")
@@ -401,7 +413,11 @@ fn doctor_warns_when_imds_names_another_zone() {
     );
 
     let (endpoint, _seen, _l) = fake_imds("use1-az4");
-    let (code, out, _) = doctor_bin(&sc, &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]);
+    let (code, out, _) = doctor_bin(
+        &s,
+        dir.path(),
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("this client runs in the bucket's zone use1-az4"),
@@ -411,8 +427,8 @@ fn doctor_warns_when_imds_names_another_zone() {
 
 #[test]
 fn doctor_skips_the_zone_check_quietly_without_imds() {
+    let s = server_with_pair();
     let dir = tempfile::tempdir().unwrap();
-    let sc = scenario_file(dir.path());
     // A port nothing listens on: connection refused, as off EC2.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -420,7 +436,11 @@ fn doctor_skips_the_zone_check_quietly_without_imds() {
         .unwrap()
         .port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let (code, out, took) = doctor_bin(&sc, &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)]);
+    let (code, out, took) = doctor_bin(
+        &s,
+        dir.path(),
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("this client runs"), "{out}");
     assert!(!out.to_lowercase().contains("imds"), "{out}");
