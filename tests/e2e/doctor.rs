@@ -490,3 +490,30 @@ fn doctor_cli_names_the_credentials_provider_and_exits_2_on_errors() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("the bucket does not exist"), "{out}");
 }
+
+#[test]
+fn doctor_embedded_passes_on_a_shipped_scenario() {
+    let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+        .args(["doctor", "scenarios/small-objects.toml", "--embedded"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let findings: Vec<&str> = text.lines().filter(|l| l.contains(": target '")).collect();
+    assert!(
+        findings.iter().all(|l| l.trim_start().starts_with("ok:")),
+        "{text}"
+    );
+    for t in ["standard", "express"] {
+        assert!(
+            findings.iter().any(|l| l.contains(&format!("target '{t}'"))
+                && l.contains("a probe PUT, GET and DELETE")),
+            "{t}: {text}"
+        );
+    }
+    assert!(
+        text.contains("2 target(s), 0 error(s), 0 warning(s)"),
+        "{text}"
+    );
+}
