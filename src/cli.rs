@@ -66,6 +66,16 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create a General Purpose + directory bucket pair and print its [targets] block.
+    Setup(crate::doctor::setup::SetupArgs),
+    /// Check a scenario's targets before a run: credentials, buckets, CreateSession, clock, zone, TLS.
+    Doctor {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Check against a freshly started embedded endpoint instead.
+        #[arg(long)]
+        embedded: bool,
+    },
     /// Merge the result.json files of the shards of one array job, losslessly.
     Merge {
         /// Shard results (result.json of each shard).
@@ -370,6 +380,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             print!("{}", crate::report::compare_files(&a, &b)?);
             Ok(0)
         }
+        Command::Setup(a) => crate::doctor::setup::setup(a).await,
+        Command::Doctor { scenario, embedded } => crate::doctor::doctor(&scenario, embedded).await,
         Command::Merge { results, out } => {
             let mut loaded = Vec::new();
             for r in &results {

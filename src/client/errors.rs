@@ -110,6 +110,9 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     s
 }
 
+/// A server without directory buckets (s3s rejects the `s3express` scope with 501).
+const NO_EXPRESS: &str = "the endpoint rejects S3 Express session auth (CreateSession or the s3express signing scope): it has no directory buckets; to run the workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"";
+
 /// One plain sentence for a failure before the run starts (HeadBucket,
 /// CreateBucket, a probe request), naming the target, bucket and endpoint.
 pub fn describe_preflight<E: ProvideErrorMetadata + StdError + 'static>(
@@ -151,7 +154,20 @@ pub fn describe_preflight<E: ProvideErrorMetadata + StdError + 'static>(
         (Some(301), _) | (Some(400), Some("AuthorizationHeaderMalformed")) => {
             format!("bucket '{bucket}' is in another region than the one configured")
         }
+        (Some(501), _) | (_, Some("NotImplemented")) if bucket.ends_with("--x-s3") => {
+            NO_EXPRESS.to_string()
+        }
         (Some(s), c) => format!("the endpoint answered HTTP {s} {}", c.unwrap_or("")),
+        // A directory bucket's CreateSession fails inside the SDK's identity
+        // provider: its S3 error code is only in the source chain.
+        (None, _) if lower.contains("nosuchbucket") => {
+            format!(
+                "directory bucket '{bucket}' does not exist (CreateSession answered NoSuchBucket)"
+            )
+        }
+        (None, _) if lower.contains("notimplemented") && bucket.ends_with("--x-s3") => {
+            NO_EXPRESS.to_string()
+        }
         (None, _) if lower.contains("no credentials") || lower.contains("credentials provider") => {
             "no AWS credentials were found (env, profile, SSO, instance role)".to_string()
         }

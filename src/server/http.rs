@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -560,7 +560,7 @@ fn error_response(e: &S3Error, req: &Req<'_>) -> Resp {
 
 fn authenticate(req: &mut Req<'_>) -> Result<(), S3Error> {
     let state = req.state;
-    let now = SystemTime::now();
+    let now = state.hooks.now();
     let signed = sigv4::parse(req.parts, &state.region, now)?;
     if signed.security_token.is_some() {
         return Err(S3Error::new(
@@ -585,11 +585,18 @@ fn authenticate(req: &mut Req<'_>) -> Result<(), S3Error> {
             sigv4::verify(req.parts, &signed, &s.secret_key)?;
             Some(s)
         }
-        None => {
-            if signed.access_key != state.access_key {
-                return Err(unknown_key());
-            }
+        None if signed.access_key == state.access_key => {
             sigv4::verify(req.parts, &signed, &state.secret_key)?;
+            None
+        }
+        None => {
+            // Test hook: the read-only principal (see `hooks`).
+            let secret = state
+                .hooks
+                .read_only_secret(&signed.access_key)
+                .ok_or_else(unknown_key)?;
+            sigv4::verify(req.parts, &signed, &secret)?;
+            super::hooks::deny_read_only(req.op, &req.parts.method)?;
             None
         }
     };
@@ -750,6 +757,9 @@ pub(crate) async fn handle(
     }
     h.insert("x-amz-id-2", state.host_id.clone());
     h.insert(http::header::SERVER, HeaderValue::from_static("s3bench"));
+    if let Some(date) = state.hooks.date_header() {
+        h.insert(http::header::DATE, date);
+    }
     let status = resp.status();
     let bytes_out = if req.is_head() { 0 } else { resp.body().len() };
     site.counters

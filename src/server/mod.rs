@@ -39,6 +39,7 @@ mod counters;
 mod dates;
 mod error;
 mod express;
+mod hooks;
 mod http;
 mod ingest;
 mod inject;
@@ -169,6 +170,7 @@ pub(crate) struct State {
     epoch: Instant,
     seq: AtomicU64,
     pub(crate) host_id: HeaderValue,
+    pub(crate) hooks: hooks::Hooks,
 }
 
 impl State {
@@ -239,6 +241,7 @@ impl EmbeddedServer {
             epoch: Instant::now(),
             seq: AtomicU64::new(0),
             host_id,
+            hooks: hooks::Hooks::default(),
         });
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         let mut server = EmbeddedServer {
@@ -352,6 +355,18 @@ impl EmbeddedServer {
         self.state
             .stall_until
             .fetch_max(until.max(1), Ordering::Relaxed);
+    }
+
+    /// Test hook: shifts the server's clock (its `Date` header and the
+    /// SigV4 clock-skew check) by `ms` milliseconds.
+    pub fn set_clock_offset_ms(&self, ms: i64) {
+        self.state.hooks.set_clock_offset_ms(ms);
+    }
+
+    /// Test hook: a second access key that may read but not write or
+    /// CreateSession (403 AccessDenied, as for a read-only IAM principal).
+    pub fn set_read_only_key(&self, access_key: &str, secret_key: &str) {
+        self.state.hooks.set_read_only_key(access_key, secret_key);
     }
 
     /// A snapshot of all counters.

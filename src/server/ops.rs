@@ -186,59 +186,25 @@ async fn create_bucket(req: &mut Req<'_>) -> Result<Resp, S3Error> {
         classify_bucket_name(&req.bucket).map_err(|m| S3Error::new(400, "InvalidBucketName", m))?;
     let body = req.read_body(Vec::new(), MAX_XML).await?.to_bytes();
     let cfg = xml::parse_create_bucket(&body)?;
-    match kind {
-        BucketKind::Directory => {
-            let az = bucket_az(&req.bucket).unwrap_or_default();
-            if let Some(name) = cfg.location.as_ref().and_then(|l| l.name.as_deref())
-                && name != az
-            {
-                return Err(S3Error::invalid_argument(format!(
-                    "The bucket name names zone {az} but the configuration names {name}."
-                )));
-            }
-            if let Some(t) = cfg.location.as_ref().and_then(|l| l.kind.as_deref())
-                && t != "AvailabilityZone"
-                && t != "LocalZone"
-            {
-                return Err(S3Error::invalid_argument(format!(
-                    "Location type {t} is not AvailabilityZone or LocalZone."
-                )));
-            }
-            if let Some(t) = cfg.bucket.as_ref().and_then(|b| b.kind.as_deref())
-                && t != "Directory"
-            {
-                return Err(S3Error::invalid_argument(format!(
-                    "Bucket type {t} is not valid for a --x-s3 name; expecting Directory."
-                )));
-            }
-            if let Some(r) = cfg
-                .bucket
-                .as_ref()
-                .and_then(|b| b.data_redundancy.as_deref())
-                && r != "SingleAvailabilityZone"
-                && r != "SingleLocalZone"
-            {
-                return Err(S3Error::invalid_argument(format!(
-                    "Data redundancy {r} is not SingleAvailabilityZone or SingleLocalZone."
-                )));
-            }
-        }
-        BucketKind::GeneralPurpose => {
-            let region = &req.state.region;
-            if let Some(lc) = cfg
-                .location_constraint
-                .as_deref()
-                .filter(|lc| !lc.is_empty())
-                && lc != region
-            {
-                return Err(S3Error::new(
-                    400,
-                    "IllegalLocationConstraintException",
-                    format!(
-                        "The {lc} location constraint is incompatible with the region {region} of this endpoint."
-                    ),
-                ));
-            }
+    // An existing bucket answers 409 whatever the configuration says.
+    if req.state.store.get(&req.bucket).is_none() {
+        check_bucket_configuration(&req.bucket, kind, &cfg)?;
+    }
+    if kind == BucketKind::GeneralPurpose {
+        let region = &req.state.region;
+        if let Some(lc) = cfg
+            .location_constraint
+            .as_deref()
+            .filter(|lc| !lc.is_empty())
+            && lc != region
+        {
+            return Err(S3Error::new(
+                400,
+                "IllegalLocationConstraintException",
+                format!(
+                    "The {lc} location constraint is incompatible with the region {region} of this endpoint."
+                ),
+            ));
         }
     }
     req.state.store.create(&req.bucket)?;
@@ -248,6 +214,89 @@ async fn create_bucket(req: &mut Req<'_>) -> Result<Resp, S3Error> {
         header_value(&format!("/{}", req.bucket))?,
     );
     Ok(r)
+}
+
+/// The configuration a CreateBucket must carry for its name, as S3 checks
+/// it: a `--x-s3` name is reserved for directory buckets and needs the whole
+/// directory configuration (location type and zone, single-zone redundancy,
+/// bucket type Directory) with the zone of its name; any other name must not
+/// ask for a directory bucket.
+fn check_bucket_configuration(
+    name: &str,
+    kind: BucketKind,
+    cfg: &xml::CreateBucketConfiguration,
+) -> Result<(), S3Error> {
+    let location = cfg.location.as_ref();
+    let info = cfg.bucket.as_ref();
+    let bucket_type = info.and_then(|b| b.kind.as_deref());
+    match kind {
+        BucketKind::Directory => {
+            if location.is_none() && info.is_none() {
+                return Err(S3Error::new(
+                    400,
+                    "InvalidBucketName",
+                    format!(
+                        "The bucket name {name} ends with --x-s3, which is reserved for directory buckets; \
+                         a directory bucket needs a CreateBucketConfiguration with Location and Bucket (Type Directory)."
+                    ),
+                ));
+            }
+            let az = bucket_az(name).unwrap_or_default();
+            let missing = |what: &str| {
+                S3Error::invalid_argument(format!(
+                    "The CreateBucketConfiguration of directory bucket {name} lacks {what}."
+                ))
+            };
+            match location.and_then(|l| l.kind.as_deref()) {
+                None => return Err(missing("Location/Type (AvailabilityZone)")),
+                Some("AvailabilityZone" | "LocalZone") => {}
+                Some(t) => {
+                    return Err(S3Error::invalid_argument(format!(
+                        "Location type {t} is not AvailabilityZone or LocalZone."
+                    )));
+                }
+            }
+            match location.and_then(|l| l.name.as_deref()) {
+                None => return Err(missing("Location/Name (the zone ID)")),
+                Some(n) if n != az => {
+                    return Err(S3Error::invalid_argument(format!(
+                        "The bucket name names zone {az} but the configuration names {n}."
+                    )));
+                }
+                Some(_) => {}
+            }
+            match bucket_type {
+                None => return Err(missing("Bucket/Type (Directory)")),
+                Some("Directory") => {}
+                Some(t) => {
+                    return Err(S3Error::invalid_argument(format!(
+                        "Bucket type {t} is not valid for a --x-s3 name; expecting Directory."
+                    )));
+                }
+            }
+            match info.and_then(|b| b.data_redundancy.as_deref()) {
+                None => return Err(missing("Bucket/DataRedundancy (SingleAvailabilityZone)")),
+                Some("SingleAvailabilityZone" | "SingleLocalZone") => {}
+                Some(r) => {
+                    return Err(S3Error::invalid_argument(format!(
+                        "Data redundancy {r} is not SingleAvailabilityZone or SingleLocalZone."
+                    )));
+                }
+            }
+        }
+        BucketKind::GeneralPurpose => {
+            if bucket_type == Some("Directory") || location.is_some() {
+                return Err(S3Error::new(
+                    400,
+                    "InvalidBucketName",
+                    format!(
+                        "A directory bucket name must look like base-name--azid--x-s3, not {name}."
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn head_bucket(req: &Req<'_>) -> Result<Resp, S3Error> {

@@ -3,7 +3,10 @@
 
 mod cli;
 mod common;
+mod doctor;
 mod express_ops;
 mod faults;
+mod moto;
 mod run;
 mod server;
+mod setup;

@@ -1,0 +1,846 @@
+//! The checks of one target, in the order a failure hides the next:
+//! credentials, access (ListObjectsV2 or CreateSession), HeadBucket (kind,
+//! region), a probe PUT/GET/DELETE, then what every answer tells anyway:
+//! clock skew from the `Date` header, the client's zone against the
+//! directory bucket's, and which CA bundle TLS trusts.
+
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::ProvideCredentials as _;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::create_session::CreateSessionOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::SessionCredentials;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::{Environment, Finding, Severity};
+use crate::client::{Auth, TargetConfig, describe_preflight};
+use crate::scenario::TargetKind;
+
+/// SigV4 rejects requests dated more than 15 minutes off the server's clock.
+const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+/// Above this, latencies and the report's timestamps drift noticeably.
+const WARN_SKEW: Duration = Duration::from_secs(5);
+/// Resolving credentials may call STS, SSO or IMDS: bounded, not forever.
+const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs every check on one target and returns one finding per check that
+/// ran (passing checks included, as `Severity::Ok`). Never fails: what goes
+/// wrong is a finding. Writes only one small object under
+/// `s3bench/doctor-<random>/` and deletes it again.
+pub async fn check_target(t: &TargetConfig, env: &Environment) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let cx = Cx::new(t);
+    let ok = check_credentials(&cx, &mut out).await
+        && check_name(&cx, &mut out)
+        && check_access(&cx, &mut out).await
+        && check_bucket(&cx, &mut out).await;
+    if ok {
+        check_probe(&cx, &mut out).await;
+    }
+    check_clock(&cx, &mut out);
+    check_zone(&cx, env, &mut out);
+    if let Some(f) = super::tls::finding(&cx.name, t.endpoint.as_deref()) {
+        out.push(f);
+    }
+    out
+}
+
+/// Checks a CreateSession answer: S3 Express session credentials must have
+/// an access key, a secret, a token and an expiration in the future. moto,
+/// for one, answers `GET /bucket?session` with a bucket listing, which the
+/// SDK turns into empty credentials that then sign every request.
+pub fn validate_session(out: &CreateSessionOutput, now: SystemTime) -> Result<(), String> {
+    validate_session_credentials(out.credentials(), now)
+}
+
+/// [`validate_session`] on the credentials alone; the error is the missing
+/// or wrong part, e.g. "no session token".
+pub fn validate_session_credentials(
+    creds: Option<&SessionCredentials>,
+    now: SystemTime,
+) -> Result<(), String> {
+    let Some(c) = creds else {
+        return Err("the answer holds no Credentials element".to_string());
+    };
+    let mut missing = Vec::new();
+    if c.access_key_id().is_empty() {
+        missing.push("access key");
+    }
+    if c.secret_access_key().is_empty() {
+        missing.push("secret key");
+    }
+    if c.session_token().is_empty() {
+        missing.push("session token");
+    }
+    if !missing.is_empty() {
+        return Err(format!("the answer has no {}", missing.join(", no ")));
+    }
+    let exp = c.expiration();
+    let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(exp.secs().max(0) as u64);
+    if expires <= now {
+        return Err(format!(
+            "the session expires at {}, which is not in the future",
+            humantime::format_rfc3339_seconds(expires)
+        ));
+    }
+    Ok(())
+}
+
+/// One target's client plus what its responses told (headers seen by an
+/// interceptor, since the SDK's outputs do not carry `Date`).
+struct Cx<'a> {
+    t: &'a TargetConfig,
+    name: String,
+    bucket: String,
+    endpoint: String,
+    client: aws_sdk_s3::Client,
+    seen: Arc<Mutex<Seen>>,
+    /// Set when the access check already reported a skewed clock.
+    skew_reported: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// The latest `Date` header and the local time it arrived.
+    date: Option<(String, SystemTime)>,
+}
+
+#[derive(Debug)]
+struct HeaderTap(Arc<Mutex<Seen>>);
+
+impl Intercept for HeaderTap {
+    fn name(&self) -> &'static str {
+        "s3bench-doctor-headers"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        ctx: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(d) = ctx.response().headers().get("date") {
+            let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            s.date = Some((d.to_string(), SystemTime::now()));
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Cx<'a> {
+    fn new(t: &'a TargetConfig) -> Cx<'a> {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let base = t.build_client();
+        let conf = base
+            .config()
+            .to_builder()
+            .interceptor(HeaderTap(seen.clone()))
+            .build();
+        Cx {
+            t,
+            name: t.spec.name.clone(),
+            bucket: t.spec.bucket.clone(),
+            endpoint: t
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| format!("AWS {}", t.spec.region)),
+            client: aws_sdk_s3::Client::from_conf(conf),
+            seen,
+            skew_reported: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn directory(&self) -> bool {
+        self.t.spec.kind == TargetKind::Directory
+    }
+
+    /// "target 'express' (bucket b--use1-az4--x-s3 at http://...)".
+    fn who(&self) -> String {
+        format!(
+            "target '{}' (bucket '{}' at {})",
+            self.name, self.bucket, self.endpoint
+        )
+    }
+
+    fn finding(&self, severity: Severity, check: &'static str, what: String) -> Finding {
+        Finding::new(severity, check, format!("{}: {what}", self.who()))
+    }
+}
+
+async fn check_credentials(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
+    let provider = match &cx.t.auth {
+        Auth::Static(_) => {
+            out.push(cx.finding(
+                Severity::Ok,
+                "credentials",
+                "uses the embedded endpoint's own keys".to_string(),
+            ));
+            return true;
+        }
+        Auth::Shared(sdk) => sdk.credentials_provider(),
+    };
+    let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or \
+`aws sso login`, or name a profile with profile = \"NAME\" on the target";
+    let Some(provider) = provider else {
+        out.push(cx.finding(
+            Severity::Error,
+            "credentials",
+            format!("no AWS credentials were found (environment, profiles, SSO, container or instance role): {hint}"),
+        ));
+        return false;
+    };
+    let got = tokio::time::timeout(CREDENTIALS_TIMEOUT, provider.provide_credentials()).await;
+    match got {
+        Ok(Ok(c)) => {
+            let source = provider_name(&c);
+            let expiry = match c.expiry() {
+                Some(t) => match t.duration_since(SystemTime::now()) {
+                    Ok(left) => format!(
+                        ", expiring in {}",
+                        humantime::format_duration(Duration::from_secs(left.as_secs()))
+                    ),
+                    Err(_) => ", already expired".to_string(),
+                },
+                None => String::new(),
+            };
+            out.push(cx.finding(
+                Severity::Ok,
+                "credentials",
+                format!(
+                    "credentials come from the {source} provider of aws-config's chain{expiry}"
+                ),
+            ));
+            true
+        }
+        Ok(Err(e)) => {
+            let what = match &e {
+                CredentialsError::CredentialsNotLoaded(_) => format!(
+                    "no AWS credentials were found (environment, profiles, SSO, container or instance role): {hint}"
+                ),
+                CredentialsError::ProviderTimedOut(_) => format!(
+                    "the credentials provider timed out (an SSO, STS or instance-metadata call did not answer): {hint}"
+                ),
+                CredentialsError::InvalidConfiguration(_) => format!(
+                    "the AWS configuration is invalid ({}): fix ~/.aws/config or the AWS_* variables",
+                    chain_text(&e)
+                ),
+                _ => format!(
+                    "the credentials could not be loaded ({}): {hint}",
+                    chain_text(&e)
+                ),
+            };
+            out.push(cx.finding(Severity::Error, "credentials", what));
+            false
+        }
+        Err(_) => {
+            out.push(cx.finding(
+                Severity::Error,
+                "credentials",
+                format!(
+                    "resolving credentials took over {}s: {hint}",
+                    CREDENTIALS_TIMEOUT.as_secs()
+                ),
+            ));
+            false
+        }
+    }
+}
+
+/// The provider name ("Environment", "ProfileFile", "Sso", "Ec2InstanceMetadata",
+/// ...). `Credentials` has no getter for it, but its Debug output names it
+/// first and redacts the secret.
+fn provider_name(c: &aws_credential_types::Credentials) -> String {
+    let dbg = format!("{c:?}");
+    dbg.split_once("provider_name: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_else(|| "unnamed".to_string())
+}
+
+/// The declared kind against the name: S3 tells a directory bucket by its
+/// `--x-s3` suffix alone.
+fn check_name(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
+    let named_directory = cx.bucket.ends_with("--x-s3");
+    match (cx.directory(), named_directory) {
+        (true, false) => {
+            out.push(cx.finding(
+                Severity::Error,
+                "kind",
+                "is declared kind = \"directory\" but its name lacks the --x-s3 suffix of a directory bucket (base--zone-id--x-s3): fix the name or set kind = \"general-purpose\"".to_string(),
+            ));
+            false
+        }
+        (false, true) => {
+            out.push(cx.finding(
+                Severity::Error,
+                "kind",
+                "is declared kind = \"general-purpose\" but its name ends with --x-s3, which only directory buckets have: set kind = \"directory\" or use a general purpose bucket".to_string(),
+            ));
+            false
+        }
+        _ => true,
+    }
+}
+
+/// What an error response said.
+struct Answer {
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    region_header: Option<String>,
+    chain: String,
+}
+
+fn answer<E: ProvideErrorMetadata + StdError + 'static>(e: &SdkError<E, HttpResponse>) -> Answer {
+    let raw = e.raw_response();
+    Answer {
+        status: raw.map(|r| r.status().as_u16()),
+        code: e.code().map(str::to_string),
+        message: e.message().map(str::to_string),
+        region_header: raw
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_string),
+        chain: chain_text(e),
+    }
+}
+
+fn chain_text(e: &(dyn StdError + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(x) = cur {
+        let s = x.to_string();
+        if !parts.contains(&s) {
+            parts.push(s);
+        }
+        cur = x.source();
+    }
+    parts.join(": ")
+}
+
+/// The region a wrong-region answer names: S3's `x-amz-bucket-region`
+/// header, or the "expecting 'R'" of an AuthorizationHeaderMalformed.
+fn region_named(a: &Answer) -> Option<String> {
+    if let Some(r) = &a.region_header {
+        return Some(r.clone());
+    }
+    let text = a.message.as_deref().unwrap_or(&a.chain);
+    let rest = text.split_once("expecting '")?.1;
+    Some(rest.split_once('\'')?.0.to_string())
+}
+
+/// Sentences for answers the checks tell apart; None leaves the wording to
+/// `describe_preflight`.
+fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
+    let code = a.code.as_deref().unwrap_or("");
+    let lower = a.chain.to_lowercase();
+    let declared = &cx.t.spec.region;
+    if code == "NoSuchBucket" || a.status == Some(404) || lower.contains("nosuchbucket") {
+        let kind = if cx.directory() {
+            "directory bucket"
+        } else {
+            "bucket"
+        };
+        return Some((
+            "bucket",
+            format!(
+                "the {kind} does not exist: create it with `s3bench setup` (or the console), or fix bucket = in the scenario"
+            ),
+        ));
+    }
+    if code == "RequestTimeTooSkewed" {
+        cx.skew_reported
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        return Some((
+            "clock",
+            format!(
+                "the endpoint rejected the request because this machine's clock is more than 15 minutes off ({}): sync it (chrony, systemd-timesyncd or ntpdate)",
+                skew_text(cx).unwrap_or_else(|| "its Date header was not seen".to_string())
+            ),
+        ));
+    }
+    if a.status == Some(301)
+        || code == "AuthorizationHeaderMalformed"
+        || code == "PermanentRedirect"
+        || (a.status == Some(400) && a.region_header.is_some())
+    {
+        let actual = region_named(a).filter(|r| r != declared);
+        return Some((
+            "region",
+            match actual {
+                Some(r) => format!(
+                    "the bucket is in region {r}, not the declared {declared}: set region = \"{r}\" on the target"
+                ),
+                None => format!(
+                    "the bucket is not in the declared region {declared}: set region = to the bucket's region"
+                ),
+            },
+        ));
+    }
+    if code == "NotImplemented" || a.status == Some(501) {
+        if cx.directory() {
+            return Some((
+                "create-session",
+                format!(
+                    "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
+                    a.message.as_deref().unwrap_or(code)
+                ),
+            ));
+        }
+        return Some((
+            "bucket",
+            format!(
+                "the endpoint does not implement this S3 request ({})",
+                a.message.as_deref().unwrap_or(code)
+            ),
+        ));
+    }
+    None
+}
+
+/// GP: ListObjectsV2 (one key) tells missing bucket, wrong secret, wrong
+/// region and denied access apart by error code. Directory: an explicit
+/// CreateSession, signed with the base credentials, whose answer is checked.
+async fn check_access(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
+    if cx.directory() {
+        return check_create_session(cx, out).await;
+    }
+    let r = cx
+        .client
+        .list_objects_v2()
+        .bucket(&cx.bucket)
+        .prefix("s3bench/")
+        .max_keys(1)
+        .send()
+        .await;
+    match r {
+        Ok(_) => true,
+        Err(e) => {
+            out.push(describe(cx, "bucket", &e));
+            false
+        }
+    }
+}
+
+fn describe<E: ProvideErrorMetadata + StdError + 'static>(
+    cx: &Cx<'_>,
+    default_check: &'static str,
+    e: &SdkError<E, HttpResponse>,
+) -> Finding {
+    let a = answer(e);
+    match specific(cx, &a) {
+        Some((check, what)) => cx.finding(Severity::Error, check, what),
+        None => Finding::new(
+            Severity::Error,
+            default_check,
+            describe_preflight(&cx.name, &cx.bucket, &cx.endpoint, e)
+                .trim_end_matches('.')
+                .to_string(),
+        ),
+    }
+}
+
+async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
+    let r = cx.client.create_session().bucket(&cx.bucket).send().await;
+    match r {
+        Ok(o) => match validate_session(&o, SystemTime::now()) {
+            Ok(()) => {
+                out.push(cx.finding(
+                    Severity::Ok,
+                    "create-session",
+                    "CreateSession returned session credentials".to_string(),
+                ));
+                true
+            }
+            Err(why) => {
+                out.push(cx.finding(Severity::Error, "create-session", format!(
+                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
+                )));
+                false
+            }
+        },
+        Err(e) => {
+            let a = answer(&e);
+            let f = match specific(cx, &a) {
+                Some((check, what)) => cx.finding(Severity::Error, check, what),
+                None if matches!(a.status, Some(403)) && a.code.as_deref() == Some("AccessDenied") => {
+                    cx.finding(Severity::Error, "create-session", format!(
+                        "CreateSession was refused (403 AccessDenied{}): the credentials need s3express:CreateSession on arn:aws:s3express:{}:<account>:bucket/{}",
+                        a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+                        cx.t.spec.region,
+                        cx.bucket
+                    ))
+                }
+                None if a.status == Some(200) => cx.finding(Severity::Error, "create-session", format!(
+                    "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
+                    a.chain
+                )),
+                None => Finding::new(
+                    Severity::Error,
+                    "create-session",
+                    describe_preflight(&cx.name, &cx.bucket, &cx.endpoint, &e)
+                        .trim_end_matches('.')
+                        .replacen(": ", ": CreateSession failed: ", 1),
+                ),
+            };
+            out.push(f);
+            false
+        }
+    }
+}
+
+/// HeadBucket: the bucket's region (`x-amz-bucket-region`) and, on S3
+/// Express, its location type and zone.
+async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
+    let r = cx.client.head_bucket().bucket(&cx.bucket).send().await;
+    let o = match r {
+        Ok(o) => o,
+        Err(e) => {
+            out.push(describe(cx, "bucket", &e));
+            return false;
+        }
+    };
+    let declared = &cx.t.spec.region;
+    let mut ok = true;
+    match o.bucket_region() {
+        Some(r) if r != declared => {
+            out.push(cx.finding(
+                Severity::Error,
+                "region",
+                format!(
+                    "the bucket is in region {r}, not the declared {declared}: set region = \"{r}\" on the target"
+                ),
+            ));
+            ok = false;
+        }
+        _ => {}
+    }
+    let location_type = o.bucket_location_type().map(|t| t.as_str().to_string());
+    let location_name = o.bucket_location_name().map(str::to_string);
+    match kind_problem(
+        cx.directory(),
+        &cx.bucket,
+        location_type.as_deref(),
+        location_name.as_deref(),
+    ) {
+        Some(what) => {
+            out.push(cx.finding(Severity::Error, "kind", what));
+            ok = false;
+        }
+        None if ok => {
+            let kind = if cx.directory() {
+                format!(
+                    "a directory bucket in zone {}",
+                    location_name.as_deref().unwrap_or("?")
+                )
+            } else {
+                "a general purpose bucket".to_string()
+            };
+            out.push(cx.finding(
+                Severity::Ok,
+                "bucket",
+                format!(
+                    "exists, is {kind}, in region {}",
+                    o.bucket_region().unwrap_or(declared)
+                ),
+            ));
+        }
+        None => {}
+    }
+    ok
+}
+
+/// What HeadBucket's location headers say against the declared kind; None
+/// when they agree.
+pub(crate) fn kind_problem(
+    directory: bool,
+    bucket: &str,
+    location_type: Option<&str>,
+    location_name: Option<&str>,
+) -> Option<String> {
+    let zone = crate::doctor::setup::zone_of(bucket);
+    match (directory, location_type) {
+        (true, None) => Some(
+            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; to run the workload as a plain bucket there, use a general purpose name with kind = \"general-purpose\"".to_string(),
+        ),
+        (false, Some(t)) => Some(format!(
+            "is declared general purpose but the endpoint reports a directory bucket (location type {t}): set kind = \"directory\""
+        )),
+        (true, Some(_)) => match (zone, location_name) {
+            (Some(z), Some(n)) if z != n => Some(format!(
+                "its name names zone {z} but HeadBucket reports zone {n}: the bucket name is wrong"
+            )),
+            _ => None,
+        },
+        (false, None) => None,
+    }
+}
+
+async fn check_probe(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+    let prefix = format!("s3bench/doctor-{:08x}/", fastrand::u32(..));
+    let key = format!("{prefix}probe");
+    let body: Vec<u8> = (0..1024).map(|_| fastrand::u8(..)).collect();
+    let need = if cx.directory() {
+        format!(
+            "s3express:CreateSession in ReadWrite mode on bucket {}",
+            cx.bucket
+        )
+    } else {
+        format!(
+            "s3:PutObject, s3:GetObject and s3:DeleteObject on arn:aws:s3:::{}/s3bench/*",
+            cx.bucket
+        )
+    };
+    let denied = |what: &str, a: &Answer| {
+        format!(
+            "the probe {what} of {key} was denied ({} {}): the credentials need {need}",
+            a.status.map(|s| s.to_string()).unwrap_or_default(),
+            a.code.as_deref().unwrap_or("")
+        )
+    };
+    let put = cx
+        .client
+        .put_object()
+        .bucket(&cx.bucket)
+        .key(&key)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await;
+    if let Err(e) = put {
+        let a = answer(&e);
+        let what = if a.status == Some(403) {
+            denied("PUT", &a)
+        } else {
+            format!("the probe PUT of {key} failed: {}", short(&a))
+        };
+        out.push(cx.finding(Severity::Error, "probe", what));
+        return;
+    }
+    let got = cx
+        .client
+        .get_object()
+        .bucket(&cx.bucket)
+        .key(&key)
+        .send()
+        .await;
+    let got = match got {
+        Ok(o) => o.body.collect().await.map(|b| b.into_bytes()),
+        Err(e) => {
+            let a = answer(&e);
+            let what = if a.status == Some(403) {
+                denied("GET", &a)
+            } else {
+                format!("the probe GET of {key} failed: {}", short(&a))
+            };
+            out.push(cx.finding(Severity::Error, "probe", what));
+            // Best effort: the GET already failed, which is the finding.
+            let _ = delete_probe(cx, &key).await;
+            return;
+        }
+    };
+    let same = matches!(&got, Ok(b) if b[..] == body[..]);
+    let del = delete_probe(cx, &key).await;
+    let f = match (same, del) {
+        (false, _) => cx.finding(
+            Severity::Error,
+            "probe",
+            format!("the probe GET of {key} returned other bytes than were PUT: the endpoint corrupts or caches objects"),
+        ),
+        (true, Err(a)) if a.status == Some(403) => {
+            cx.finding(Severity::Error, "probe", denied("DELETE", &a))
+        }
+        (true, Err(a)) => cx.finding(
+            Severity::Error,
+            "probe",
+            format!("the probe DELETE of {key} failed: {}", short(&a)),
+        ),
+        (true, Ok(())) => cx.finding(
+            Severity::Ok,
+            "probe",
+            format!("a probe PUT, GET and DELETE under {prefix} worked"),
+        ),
+    };
+    out.push(f);
+}
+
+async fn delete_probe(cx: &Cx<'_>, key: &str) -> Result<(), Answer> {
+    cx.client
+        .delete_object()
+        .bucket(&cx.bucket)
+        .key(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| answer(&e))
+}
+
+fn short(a: &Answer) -> String {
+    match (a.status, a.code.as_deref()) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}"),
+        (Some(s), None) => format!("HTTP {s}"),
+        _ => a.chain.clone(),
+    }
+}
+
+/// The signed skew between the endpoint's clock and ours, from the latest
+/// `Date` header: positive when the server is ahead.
+fn skew(cx: &Cx<'_>) -> Option<f64> {
+    let seen = cx.seen.lock().unwrap_or_else(|e| e.into_inner());
+    let (date, local) = seen.date.as_ref()?;
+    let server = httpdate::parse_http_date(date).ok()?;
+    let s = match server.duration_since(*local) {
+        Ok(ahead) => ahead.as_secs_f64(),
+        Err(behind) => -behind.duration().as_secs_f64(),
+    };
+    // The header's whole seconds drop 0.5 s on average.
+    Some(s + 0.5)
+}
+
+fn skew_text(cx: &Cx<'_>) -> Option<String> {
+    let s = skew(cx)?;
+    let mag = humantime::format_duration(Duration::from_secs(s.abs().round() as u64));
+    Some(if s >= 0.0 {
+        format!("the endpoint's clock is {mag} ahead of this machine's")
+    } else {
+        format!("the endpoint's clock is {mag} behind this machine's")
+    })
+}
+
+fn check_clock(cx: &Cx<'_>, out: &mut Vec<Finding>) {
+    if cx.skew_reported.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let (Some(s), Some(text)) = (skew(cx), skew_text(cx)) else {
+        return;
+    };
+    // The Date header has whole seconds: up to 1 s of the skew is rounding.
+    let abs = Duration::from_secs_f64(s.abs());
+    let f = if abs > MAX_SKEW {
+        cx.finding(
+            Severity::Error,
+            "clock",
+            format!("{text}: SigV4 rejects requests more than 15 minutes off; sync this machine's clock (chrony, systemd-timesyncd or ntpdate)"),
+        )
+    } else if abs > WARN_SKEW {
+        cx.finding(
+            Severity::Warn,
+            "clock",
+            format!("{text}: requests still sign, but sync this machine's clock (chrony, systemd-timesyncd) so timestamps in the report line up"),
+        )
+    } else {
+        cx.finding(
+            Severity::Ok,
+            "clock",
+            "the endpoint's clock agrees with this machine's within 5 s".to_string(),
+        )
+    };
+    out.push(f);
+}
+
+/// Cross-AZ access adds a round trip to every request to a directory bucket.
+fn check_zone(cx: &Cx<'_>, env: &Environment, out: &mut Vec<Finding>) {
+    if !cx.directory() {
+        return;
+    }
+    let (Some(client), Some(bucket)) = (
+        env.client_zone.as_deref(),
+        crate::doctor::setup::zone_of(&cx.bucket),
+    ) else {
+        return;
+    };
+    out.push(if client == bucket {
+        cx.finding(
+            Severity::Ok,
+            "zone",
+            format!("this client runs in the bucket's zone {bucket}"),
+        )
+    } else {
+        cx.finding(
+            Severity::Warn,
+            "zone",
+            format!("this client runs in zone {client} but the bucket is in zone {bucket}: every request crosses Availability Zones and the Express latencies will not be representative; run the client in {bucket} (or create the bucket with `s3bench setup --zone-id {client}`)"),
+        )
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::DateTime;
+
+    fn creds(ak: &str, sk: &str, tok: &str, exp_secs: i64) -> SessionCredentials {
+        SessionCredentials::builder()
+            .access_key_id(ak)
+            .secret_access_key(sk)
+            .session_token(tok)
+            .expiration(DateTime::from_secs(exp_secs))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn session_answers_are_checked() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(
+            validate_session_credentials(Some(&creds("AK", "SK", "TOK", 1_000_300)), now),
+            Ok(())
+        );
+        assert_eq!(
+            validate_session_credentials(None, now).unwrap_err(),
+            "the answer holds no Credentials element"
+        );
+        // What the SDK makes of moto's listing: empty strings, epoch expiry.
+        assert_eq!(
+            validate_session_credentials(Some(&creds("", "", "", 0)), now).unwrap_err(),
+            "the answer has no access key, no secret key, no session token"
+        );
+        assert!(
+            validate_session_credentials(Some(&creds("AK", "SK", "TOK", 999_999)), now)
+                .unwrap_err()
+                .contains("not in the future")
+        );
+    }
+
+    #[test]
+    fn kinds_follow_head_bucket() {
+        assert!(kind_problem(true, "b--use1-az4--x-s3", None, None).is_some());
+        assert!(
+            kind_problem(false, "b", Some("AvailabilityZone"), Some("use1-az4"))
+                .unwrap()
+                .contains("directory bucket")
+        );
+        assert!(
+            kind_problem(
+                true,
+                "b--use1-az4--x-s3",
+                Some("AvailabilityZone"),
+                Some("use1-az6")
+            )
+            .unwrap()
+            .contains("zone use1-az4 but HeadBucket reports zone use1-az6")
+        );
+        assert_eq!(
+            kind_problem(
+                true,
+                "b--use1-az4--x-s3",
+                Some("AvailabilityZone"),
+                Some("use1-az4")
+            ),
+            None
+        );
+        assert_eq!(kind_problem(false, "b", None, None), None);
+    }
+
+    #[test]
+    fn provider_names_come_from_debug_without_the_secret() {
+        let c = aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "Environment");
+        assert_eq!(provider_name(&c), "Environment");
+        assert!(!format!("{c:?}").contains("SECRET"));
+    }
+}

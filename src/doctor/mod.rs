@@ -1,0 +1,130 @@
+//! First run on a real account: `s3bench setup` (create a matching General
+//! Purpose / directory bucket pair), `s3bench doctor` and the checks the
+//! run's preflight shares with it.
+//!
+//! Every check ends in one [`Finding`]: a severity and one sentence that
+//! names the target and says what to fix. Credentials never appear in a
+//! sentence; only the name of the provider of aws-config's chain that
+//! supplied them.
+
+mod checks;
+mod imds;
+pub mod setup;
+mod tls;
+
+use std::fmt;
+
+pub use checks::{check_target, validate_session, validate_session_credentials};
+pub use imds::client_zone_id;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The check passed.
+    Ok,
+    /// The run works but its numbers may mislead (cross-AZ, clock drift).
+    Warn,
+    /// The run would fail or measure nothing meaningful.
+    Error,
+}
+
+/// One check's outcome: a severity and one sentence naming what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Which check (`credentials`, `bucket`, `region`, `kind`,
+    /// `create-session`, `probe`, `clock`, `zone`, `tls`), for callers that
+    /// filter.
+    pub check: &'static str,
+    pub sentence: String,
+}
+
+impl Finding {
+    pub(crate) fn new(severity: Severity, check: &'static str, sentence: String) -> Finding {
+        Finding {
+            severity,
+            check,
+            sentence,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.severity {
+            Severity::Ok => "ok",
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+        };
+        write!(f, "{tag:>5}: {}", self.sentence)
+    }
+}
+
+/// What the checks learn once per machine rather than per target.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// This client's Availability Zone ID (`use1-az4`) from EC2 instance
+    /// metadata; None off EC2/EKS or when IMDS does not answer in time.
+    pub client_zone: Option<String>,
+}
+
+impl Environment {
+    /// Asks IMDSv2 for the zone ID (about 300 ms at most when absent).
+    pub async fn detect() -> Environment {
+        Environment {
+            client_zone: client_zone_id().await,
+        }
+    }
+}
+
+/// `s3bench doctor`: runs every check on every target of the scenario and
+/// prints one line per finding; exit code 2 when any check failed.
+pub async fn doctor(path: &std::path::Path, embedded: bool) -> anyhow::Result<i32> {
+    let plan = crate::scenario::load(path)?;
+    let server = if embedded {
+        Some(crate::run::start_embedded(&plan)?)
+    } else {
+        None
+    };
+    let targets = match &server {
+        Some(s) => crate::run::embedded_targets(&plan, s),
+        None => {
+            let mut v = Vec::new();
+            for t in &plan.targets {
+                v.push(crate::client::TargetConfig::from_environment(t, &plan.client).await);
+            }
+            v
+        }
+    };
+    // The embedded endpoint's buckets live on this machine: no zone to compare.
+    let env = if embedded {
+        Environment::default()
+    } else {
+        Environment::detect().await
+    };
+    let mut errors = 0;
+    let mut warnings = 0;
+    for t in &targets {
+        for f in check_target(t, &env).await {
+            match f.severity {
+                Severity::Error => errors += 1,
+                Severity::Warn => warnings += 1,
+                Severity::Ok => {}
+            }
+            println!("{f}");
+        }
+    }
+    if let Some(s) = server {
+        s.shutdown();
+    }
+    println!(
+        "{}: {} target(s), {errors} error(s), {warnings} warning(s)",
+        path.display(),
+        targets.len()
+    );
+    Ok(if errors > 0 { 2 } else { 0 })
+}

@@ -1,0 +1,79 @@
+//! Test hooks, set through [`super::EmbeddedServer`] only: a clock offset
+//! (the server's `Date` header and its SigV4 skew check use the shifted
+//! clock, as a server whose clock is wrong would) and a second, read-only
+//! access key (reads work; writes and CreateSession are denied, as for an
+//! IAM principal without `s3:PutObject` / `s3express:CreateSession`).
+//! `s3bench doctor`'s tests use them to make each failure happen for real.
+
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use ::http::{HeaderValue, Method};
+
+use super::counters::Op;
+use super::dates;
+use super::error::S3Error;
+
+#[derive(Default)]
+pub(crate) struct Hooks {
+    /// Milliseconds added to the real clock; 0 = none.
+    clock_offset_ms: AtomicI64,
+    /// (access key, secret key) of the read-only principal.
+    read_only: RwLock<Option<(String, String)>>,
+}
+
+impl Hooks {
+    /// The server's clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        let off = self.clock_offset_ms.load(Ordering::Relaxed);
+        let now = SystemTime::now();
+        if off >= 0 {
+            now + Duration::from_millis(off as u64)
+        } else {
+            now - Duration::from_millis(off.unsigned_abs())
+        }
+    }
+
+    pub(crate) fn set_clock_offset_ms(&self, ms: i64) {
+        self.clock_offset_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// A `Date` header from the shifted clock; None leaves hyper's own.
+    pub(crate) fn date_header(&self) -> Option<HeaderValue> {
+        if self.clock_offset_ms.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        HeaderValue::from_str(&dates::http_date(self.now())).ok()
+    }
+
+    pub(crate) fn set_read_only_key(&self, access_key: &str, secret_key: &str) {
+        *self.read_only.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((access_key.to_string(), secret_key.to_string()));
+    }
+
+    /// The read-only principal's secret when `access_key` is its key.
+    pub(crate) fn read_only_secret(&self, access_key: &str) -> Option<String> {
+        self.read_only
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(k, _)| k == access_key)
+            .map(|(_, s)| s.clone())
+    }
+}
+
+/// What the read-only principal may not do, worded as S3's AccessDenied.
+pub(crate) fn deny_read_only(op: Op, method: &Method) -> Result<(), S3Error> {
+    if op == Op::CreateSession {
+        return Err(S3Error::access_denied(
+            "User is not authorized to perform: s3express:CreateSession on this bucket.",
+        ));
+    }
+    if matches!(*method, Method::PUT | Method::POST | Method::DELETE) {
+        return Err(S3Error::access_denied(
+            "User is not authorized to perform this write (s3:PutObject, s3:DeleteObject).",
+        ));
+    }
+    Ok(())
+}

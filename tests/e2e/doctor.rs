@@ -1,0 +1,519 @@
+//! `s3bench doctor` and the preflight checks: each failure made to happen
+//! for real against the embedded endpoint (wrong keys, a missing bucket, a
+//! shifted server clock, a read-only key, a fake IMDS on 127.0.0.1), and its
+//! one sentence checked.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use s3bench::client::{Auth, TargetConfig};
+use s3bench::doctor::{Environment, Finding, Severity, check_target};
+use s3bench::scenario::{Plan, TargetKind};
+use s3bench::server::EmbeddedServer;
+
+use crate::common::start_server;
+
+const GP: &str = "doctor-gp";
+const DIR: &str = "doctor--use1-az4--x-s3";
+
+fn plan(extra: &str) -> Plan {
+    let text = format!(
+        r#"name = "doctor"
+
+[targets.standard]
+kind = "general-purpose"
+bucket = "{GP}"
+region = "us-east-1"
+
+[targets.express]
+kind = "directory"
+bucket = "{DIR}"
+region = "us-east-1"
+{extra}
+[dataset]
+objects = 2
+size = "4KiB"
+
+[[phase]]
+name = "p"
+duration = "1s"
+concurrency = 1
+mix = [{{ op = "get" }}]
+"#
+    );
+    s3bench::scenario::parse(&text, Path::new("doctor.toml")).expect("valid scenario")
+}
+
+fn server_with_pair() -> EmbeddedServer {
+    let s = start_server();
+    s.create_bucket(GP).unwrap();
+    s.create_bucket(DIR).unwrap();
+    s
+}
+
+/// A target of the plan against `server` with the given keys.
+fn target(server: &EmbeddedServer, kind: TargetKind, ak: &str, sk: &str) -> TargetConfig {
+    let p = plan("");
+    let spec = p.targets.iter().find(|t| t.kind == kind).unwrap();
+    TargetConfig::with_static_keys(spec, &p.client, &server.endpoint(), ak, sk)
+}
+
+fn good(server: &EmbeddedServer, kind: TargetKind) -> TargetConfig {
+    target(server, kind, server.access_key(), server.secret_key())
+}
+
+async fn findings(t: &TargetConfig) -> Vec<Finding> {
+    check_target(t, &Environment::default()).await
+}
+
+/// The one error of a check run; panics with all findings otherwise.
+fn the_error(fs: &[Finding]) -> &Finding {
+    let errors: Vec<&Finding> = fs.iter().filter(|f| f.is_error()).collect();
+    assert_eq!(errors.len(), 1, "expected one error, got {fs:#?}");
+    errors[0]
+}
+
+fn no_secret(fs: &[Finding], secret: &str) {
+    for f in fs {
+        assert!(!f.sentence.contains(secret), "secret leaked: {f}");
+    }
+}
+
+#[tokio::test]
+async fn doctor_passes_on_a_good_pair_and_cleans_up() {
+    let s = server_with_pair();
+    for kind in [TargetKind::GeneralPurpose, TargetKind::Directory] {
+        let fs = findings(&good(&s, kind)).await;
+        assert!(
+            fs.iter().all(|f| f.severity == Severity::Ok),
+            "{kind:?}: {fs:#?}"
+        );
+        let checks: Vec<&str> = fs.iter().map(|f| f.check).collect();
+        for c in ["credentials", "bucket", "probe", "clock"] {
+            assert!(checks.contains(&c), "{kind:?} lacks {c}: {checks:?}");
+        }
+        if kind == TargetKind::Directory {
+            assert!(checks.contains(&"create-session"), "{checks:?}");
+            assert!(
+                fs.iter()
+                    .any(|f| f.sentence.contains("a directory bucket in zone use1-az4")),
+                "{fs:#?}"
+            );
+        }
+        no_secret(&fs, s.secret_key());
+    }
+    // The probe wrote one object per bucket and deleted it again.
+    let c = s.counters();
+    for b in [GP, DIR] {
+        let ops = &c.buckets[b];
+        assert_eq!(ops["PutObject"].requests, 1, "{b}: {ops:?}");
+        assert_eq!(ops["GetObject"].requests, 1, "{b}: {ops:?}");
+        assert_eq!(ops["DeleteObject"].requests, 1, "{b}: {ops:?}");
+        assert_eq!(s.object_count(b), Some(0), "{b}");
+    }
+    assert_eq!(c.buckets[DIR]["CreateSession"].errors, 0);
+}
+
+#[tokio::test]
+async fn doctor_says_when_no_credentials_resolve() {
+    let s = server_with_pair();
+    let mut t = good(&s, TargetKind::GeneralPurpose);
+    // aws-config with no provider at all: what the chain gives on a machine
+    // with no env keys, profiles, SSO or role.
+    t.auth = Auth::Shared(Box::new(
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build(),
+    ));
+    let fs = findings(&t).await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "credentials");
+    assert!(
+        e.sentence.contains("no AWS credentials were found")
+            && e.sentence.contains("AWS_ACCESS_KEY_ID"),
+        "{e}"
+    );
+    assert!(s.counters().buckets.is_empty(), "no request may go out");
+}
+
+#[tokio::test]
+async fn doctor_names_a_wrong_secret() {
+    let s = server_with_pair();
+    let wrong = "wRoNgSeCrEtwRoNgSeCrEtwRoNgSeCrEtwRoNgSe";
+    for kind in [TargetKind::GeneralPurpose, TargetKind::Directory] {
+        let fs = findings(&target(&s, kind, s.access_key(), wrong)).await;
+        let e = the_error(&fs);
+        assert!(
+            e.sentence
+                .contains("the endpoint rejected the request signature: the secret key is wrong"),
+            "{kind:?}: {e}"
+        );
+        no_secret(&fs, wrong);
+    }
+}
+
+#[tokio::test]
+async fn doctor_names_a_missing_bucket() {
+    let s = start_server();
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "bucket");
+    assert!(
+        e.sentence.contains(&format!("bucket '{GP}'"))
+            && e.sentence
+                .contains("the bucket does not exist: create it with `s3bench setup`"),
+        "{e}"
+    );
+    let fs = findings(&good(&s, TargetKind::Directory)).await;
+    let e = the_error(&fs);
+    assert!(
+        e.sentence.contains("the directory bucket does not exist"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_names_a_wrong_kind() {
+    let s = server_with_pair();
+    // A general purpose target pointed at a --x-s3 name (a spec built by
+    // hand: the scenario validator already refuses this file).
+    let mut t = good(&s, TargetKind::GeneralPurpose);
+    t.spec.bucket = DIR.to_string();
+    let fs = findings(&t).await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "kind");
+    assert!(
+        e.sentence
+            .contains("is declared kind = \"general-purpose\" but its name ends with --x-s3"),
+        "{e}"
+    );
+    let mut t = good(&s, TargetKind::Directory);
+    t.spec.bucket = GP.to_string();
+    let e = findings(&t).await;
+    assert!(
+        the_error(&e)
+            .sentence
+            .contains("lacks the --x-s3 suffix of a directory bucket"),
+        "{e:#?}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_names_a_wrong_region() {
+    let s = server_with_pair();
+    for kind in [TargetKind::GeneralPurpose, TargetKind::Directory] {
+        let mut t = good(&s, kind);
+        t.spec.region = "eu-west-1".to_string();
+        let fs = findings(&t).await;
+        let e = the_error(&fs);
+        assert_eq!(e.check, "region", "{e}");
+        assert!(
+            e.sentence.contains(
+                "the bucket is in region us-east-1, not the declared eu-west-1: set region = \"us-east-1\""
+            ),
+            "{kind:?}: {e}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn doctor_names_a_refused_create_session() {
+    let s = server_with_pair();
+    s.set_read_only_key("READONLYKEY", "read-only-secret-read-only-secret-00000");
+    let fs = findings(&target(
+        &s,
+        TargetKind::Directory,
+        "READONLYKEY",
+        "read-only-secret-read-only-secret-00000",
+    ))
+    .await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "create-session");
+    assert!(
+        e.sentence
+            .contains("CreateSession was refused (403 AccessDenied")
+            && e.sentence.contains("s3express:CreateSession"),
+        "{e}"
+    );
+    assert_eq!(s.counters().buckets[DIR]["CreateSession"].errors, 1);
+}
+
+#[tokio::test]
+async fn doctor_names_a_denied_probe_put() {
+    let s = server_with_pair();
+    s.set_read_only_key("READONLYKEY", "read-only-secret-read-only-secret-00000");
+    let fs = findings(&target(
+        &s,
+        TargetKind::GeneralPurpose,
+        "READONLYKEY",
+        "read-only-secret-read-only-secret-00000",
+    ))
+    .await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "probe");
+    assert!(
+        e.sentence.contains("the probe PUT of s3bench/doctor-")
+            && e.sentence.contains("was denied (403 AccessDenied)")
+            && e.sentence.contains("s3:PutObject"),
+        "{e}"
+    );
+    // Reads worked: the bucket checks before the probe passed.
+    assert!(
+        fs.iter()
+            .any(|f| f.check == "bucket" && f.severity == Severity::Ok),
+        "{fs:#?}"
+    );
+    assert_eq!(s.object_count(GP), Some(0));
+}
+
+#[tokio::test]
+async fn doctor_errors_past_15_minutes_of_clock_skew() {
+    let s = server_with_pair();
+    s.set_clock_offset_ms(20 * 60 * 1000);
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "clock");
+    assert!(
+        e.sentence
+            .contains("this machine's clock is more than 15 minutes off")
+            && e.sentence.contains("the endpoint's clock is 20m ahead"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_warns_about_a_few_seconds_of_clock_skew() {
+    let s = server_with_pair();
+    s.set_clock_offset_ms(-40_000);
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    assert!(!fs.iter().any(Finding::is_error), "{fs:#?}");
+    let w: Vec<&Finding> = fs.iter().filter(|f| f.severity == Severity::Warn).collect();
+    assert_eq!(w.len(), 1, "{fs:#?}");
+    assert_eq!(w[0].check, "clock");
+    // 40 s, give or take the Date header's whole-second rounding.
+    assert!(
+        ["39s", "40s", "41s"]
+            .iter()
+            .any(|d| w[0].sentence.contains(&format!("clock is {d} behind"))),
+        "{}",
+        w[0]
+    );
+}
+
+/// A fake IMDSv2 on 127.0.0.1: answers the token PUT and the zone GET, and
+/// records the request lines it saw.
+fn fake_imds(zone: &'static str) -> (String, Arc<Mutex<Vec<String>>>, TcpListener) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let listener = l.try_clone().unwrap();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            let mut buf = vec![0u8; 8192];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = req.lines().next().unwrap_or("").to_string();
+            let token_ok = req
+                .to_lowercase()
+                .contains("x-aws-ec2-metadata-token: t0ken");
+            log.lock().unwrap().push(line.clone());
+            let (status, extra, body) = if line.starts_with("PUT /latest/api/token") {
+                (
+                    "200 OK",
+                    "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n",
+                    "t0ken",
+                )
+            } else if line.starts_with("GET /latest/meta-data/placement/availability-zone-id")
+                && token_ok
+            {
+                ("200 OK", "", zone)
+            } else {
+                ("401 Unauthorized", "", "")
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}"), seen, l)
+}
+
+/// `s3bench doctor` on a directory target at `server` (not `--embedded`:
+/// the zone check is for real endpoints), credentials from the environment.
+fn doctor_bin(
+    server: &EmbeddedServer,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (i32, String, Duration) {
+    let scenario = dir.join("doctor.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"doctor\"\n\n[targets.express]\nkind = \"directory\"\nbucket = \"{DIR}\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n\n[dataset]\nobjects = 1\nsize = \"4KiB\"\n\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nconcurrency = 1\nmix = [{{ op = \"get\" }}]\n",
+            server.endpoint()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3bench"));
+    cmd.arg("doctor")
+        .arg(&scenario)
+        .env("AWS_ACCESS_KEY_ID", server.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
+        .env("AWS_CONFIG_FILE", dir.join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let t0 = Instant::now();
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text, t0.elapsed())
+}
+
+#[test]
+fn doctor_warns_when_imds_names_another_zone() {
+    let s = server_with_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let (endpoint, seen, _l) = fake_imds("use1-az6");
+    let (code, out, _) = doctor_bin(
+        &s,
+        dir.path(),
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)],
+    );
+    assert_eq!(code, 0, "warnings do not fail doctor:\n{out}");
+    assert!(
+        out.contains("warn: target 'express'")
+            && out.contains("this client runs in zone use1-az6 but the bucket is in zone use1-az4"),
+        "{out}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|l| l.starts_with("PUT /latest/api/token"))
+            && seen
+                .iter()
+                .any(|l| l.starts_with("GET /latest/meta-data/placement/availability-zone-id")),
+        "IMDSv2 token then zone: {seen:?}"
+    );
+
+    let (endpoint, _seen, _l) = fake_imds("use1-az4");
+    let (code, out, _) = doctor_bin(
+        &s,
+        dir.path(),
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("this client runs in the bucket's zone use1-az4"),
+        "{out}"
+    );
+}
+
+#[test]
+fn doctor_skips_the_zone_check_quietly_without_imds() {
+    let s = server_with_pair();
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on: connection refused, as off EC2.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (code, out, took) = doctor_bin(
+        &s,
+        dir.path(),
+        &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint)],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("this client runs"), "{out}");
+    assert!(!out.to_lowercase().contains("imds"), "{out}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+#[test]
+fn doctor_cli_names_the_credentials_provider_and_exits_2_on_errors() {
+    let s = server_with_pair();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("aws.toml");
+    let body = |bucket: &str| {
+        format!(
+            "name = \"doctor\"\n\n[targets.standard]\nkind = \"general-purpose\"\nbucket = \"{bucket}\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\npath_style = true\n\n[dataset]\nobjects = 1\nsize = \"4KiB\"\n\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nconcurrency = 1\nmix = [{{ op = \"get\" }}]\n",
+            s.endpoint()
+        )
+    };
+    let run = |bucket: &str| {
+        std::fs::write(&p, body(bucket)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+            .arg("doctor")
+            .arg(&p)
+            .env("AWS_ACCESS_KEY_ID", s.access_key())
+            .env("AWS_SECRET_ACCESS_KEY", s.secret_key())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", dir.path().join("none"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, out) = run(GP);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "credentials come from the EnvironmentVariable provider of aws-config's chain"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains(s.secret_key()), "{out}");
+    let (code, out) = run("no-such-bucket");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("the bucket does not exist"), "{out}");
+}
+
+#[test]
+fn doctor_embedded_passes_on_a_shipped_scenario() {
+    let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+        .args(["doctor", "scenarios/small-objects.toml", "--embedded"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let findings: Vec<&str> = text.lines().filter(|l| l.contains(": target '")).collect();
+    assert!(
+        findings.iter().all(|l| l.trim_start().starts_with("ok:")),
+        "{text}"
+    );
+    for t in ["standard", "express"] {
+        assert!(
+            findings.iter().any(|l| l.contains(&format!("target '{t}'"))
+                && l.contains("a probe PUT, GET and DELETE")),
+            "{t}: {text}"
+        );
+    }
+    assert!(
+        text.contains("2 target(s), 0 error(s), 0 warning(s)"),
+        "{text}"
+    );
+}
