@@ -7,6 +7,7 @@
 //! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest).
 
 pub mod cli;
+pub mod cluster;
 pub mod engine;
 pub mod report;
 pub mod run;
