@@ -562,6 +562,21 @@ mix = [{ op = "get", weight = 1 }]
         "{keys:?}"
     );
 
+    // The same merge from the local files gives the same numbers.
+    let local = tempfile::tempdir().unwrap();
+    let o = bin()
+        .arg("merge")
+        .args((0..3).map(|i| dir.path().join(format!("merge-me-shard{i}/result.json"))))
+        .arg("--out")
+        .arg(local.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = s3bench::report::json::read_result(&local.path().join("merge-me-merged/result.json"))
+        .unwrap();
+    assert_eq!(get_op(&m).count, get.count);
+    assert_eq!(get_op(&m).histograms.latency, get.histograms.latency);
+
     // Shard 1's result disappears: the merge still writes a report, marks
     // it incomplete, names the shard and exits 1.
     c.delete_object()
