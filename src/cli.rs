@@ -76,15 +76,100 @@ pub enum Command {
         #[arg(long)]
         embedded: bool,
     },
-    /// Merge the result.json files of the shards of one array job, losslessly.
-    Merge {
-        /// Shard results (result.json of each shard).
-        #[arg(required = true)]
-        results: Vec<PathBuf>,
-        /// Base directory for the merged report.
-        #[arg(long, default_value = "results")]
-        out: PathBuf,
-    },
+    /// Merge the results of the shards of one array job, losslessly.
+    Merge(MergeArgs),
+    /// Print Kubernetes manifests (Indexed Job, merge Job, ConfigMap) for a distributed run.
+    K8s(K8sArgs),
+    /// Print an AWS Batch job definition and array-job submission (JSON) for a distributed run.
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' result.json files, or one s3://BUCKET/PREFIX/RUN_ID/ URL
+    /// under which each shard published shard-<i>/result.json.
+    #[arg(required = true, value_name = "RESULTS")]
+    pub inputs: Vec<String>,
+    /// Base directory for the merged report.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Number of shards the run had: missing ones are named in the report.
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// With an s3:// URL: wait up to this long for every shard's result.json
+    /// (needs --shards), then merge what is there.
+    #[arg(long, value_parser = parse_duration, requires = "shards")]
+    pub wait: Option<Duration>,
+    /// Also upload the merged report to s3://BUCKET/PREFIX/<run id>/merged/.
+    #[arg(long, value_name = "S3_URL")]
+    pub results: Option<String>,
+    /// Exit 0 even when shards are missing (the report still names them);
+    /// the default exit code then is 1.
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// S3 endpoint override (tests, S3-compatible stores); path-style addressing.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// Scenario file (TOML); its text goes into a ConfigMap as is.
+    pub scenario: PathBuf,
+    /// Number of shards (pods), each running the whole scenario.
+    #[arg(long)]
+    pub shards: u32,
+    /// Container image with s3bench as its entrypoint (see Dockerfile).
+    #[arg(long)]
+    pub image: String,
+    /// Namespace for the Jobs and the ConfigMap (default: kubectl's).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Service account whose IAM role (IRSA / EKS Pod Identity) reaches the buckets.
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// Where shards publish results: s3://BUCKET/PREFIX/ (pods have no shared disk).
+    #[arg(long, value_name = "S3_URL")]
+    pub results: String,
+    /// Also print an example Karpenter NodePool and EC2NodeClass for benchmark nodes.
+    #[arg(long)]
+    pub karpenter: bool,
+    /// Run id (default: UTC time, scenario name and a random suffix).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Zone ID to pin pods to (default: the directory bucket's, from its name).
+    #[arg(long)]
+    pub zone_id: Option<String>,
+    /// How long each shard waits at the start barrier for the others.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub barrier_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Scenario file (TOML); its text travels in the job definition.
+    pub scenario: PathBuf,
+    /// Number of shards (array size, 2 to 10000).
+    #[arg(long)]
+    pub shards: u32,
+    /// Container image with s3bench as its entrypoint (see Dockerfile).
+    #[arg(long)]
+    pub image: String,
+    /// Batch job queue to submit to.
+    #[arg(long)]
+    pub job_queue: String,
+    /// IAM role the containers run as (access to the buckets).
+    #[arg(long)]
+    pub job_role_arn: Option<String>,
+    /// Where shards publish results: s3://BUCKET/PREFIX/.
+    #[arg(long, value_name = "S3_URL")]
+    pub results: String,
+    /// Run id (default: UTC time, scenario name and a random suffix).
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// How long each shard waits at the start barrier for the others.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub barrier_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -382,18 +467,78 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Setup(a) => crate::doctor::setup::setup(a).await,
         Command::Doctor { scenario, embedded } => crate::doctor::doctor(&scenario, embedded).await,
-        Command::Merge { results, out } => {
-            let mut loaded = Vec::new();
-            for r in &results {
-                loaded.push(crate::report::json::read_result(r)?);
-            }
-            let merged = crate::report::merge::merge(&loaded)?;
-            let dir = crate::report::prepare_out_dir(&out, &format!("{}-merged", merged.run_id))?;
-            crate::report::publish(&merged, &dir)?;
-            println!("{}", dir.join("report.md").display());
+        Command::Merge(a) => crate::cluster::results::merge_command(a).await,
+        Command::K8s(a) => {
+            let (plan, text, run_id, results) =
+                cluster_inputs(&a.scenario, a.run_id.as_deref(), &a.results)?;
+            let file_name = a
+                .scenario
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let opts = crate::cluster::k8s::K8sOptions {
+                shards: a.shards,
+                image: a.image,
+                namespace: a.namespace,
+                service_account: a.service_account,
+                results,
+                karpenter: a.karpenter,
+                run_id,
+                zone_id: a.zone_id,
+                barrier_timeout: a.barrier_timeout,
+            };
+            let docs = crate::cluster::k8s::manifests(&plan, &file_name, &text, &opts)
+                .map_err(|e| InputError(format!("{e:#}")))?;
+            print!("{}", crate::cluster::k8s::to_yaml(&docs)?);
+            Ok(0)
+        }
+        Command::Batch(a) => {
+            let (plan, text, run_id, results) =
+                cluster_inputs(&a.scenario, a.run_id.as_deref(), &a.results)?;
+            let opts = crate::cluster::batch::BatchOptions {
+                shards: a.shards,
+                image: a.image,
+                job_queue: a.job_queue,
+                job_role_arn: a.job_role_arn,
+                results,
+                run_id,
+                barrier_timeout: a.barrier_timeout,
+            };
+            let (definition, submit) = crate::cluster::batch::documents(&plan, &text, &opts)
+                .map_err(|e| InputError(format!("{e:#}")))?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "registerJobDefinition": definition,
+                    "submitJob": submit,
+                }))?
+            );
             Ok(0)
         }
     }
+}
+
+/// The scenario (text and plan), run id and results URL of `k8s` and `batch`.
+fn cluster_inputs(
+    scenario: &std::path::Path,
+    run_id: Option<&str>,
+    results: &str,
+) -> anyhow::Result<(crate::scenario::Plan, String, String, crate::cluster::S3Url)> {
+    let text = std::fs::read_to_string(scenario).map_err(|e| {
+        InputError(format!(
+            "cannot read the scenario file {}: {e}",
+            scenario.display()
+        ))
+    })?;
+    let plan = crate::scenario::parse(&text, scenario)?;
+    let run_id = match run_id {
+        Some(id) => id.to_string(),
+        None => crate::cluster::generate_run_id(&plan.name, std::time::SystemTime::now()),
+    };
+    crate::cluster::check_run_id(&run_id).map_err(InputError)?;
+    let results =
+        crate::cluster::S3Url::parse(results).map_err(|e| InputError(format!("--results: {e}")))?;
+    Ok((plan, text, run_id, results))
 }
 
 /// Preflight failures (unreachable endpoint, bad credentials, missing

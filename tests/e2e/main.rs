@@ -2,6 +2,7 @@
 //! client against an in-process endpoint over HTTP.
 
 mod cli;
+mod cluster;
 mod common;
 mod doctor;
 mod express_ops;

@@ -1,0 +1,529 @@
+//! The start barrier: the shards of one run meet in the benchmark's own
+//! bucket, so they need no coordinator and no clock arithmetic from the user.
+//!
+//! Each shard writes `s3bench/<run id>/barrier/<shard>` (a small JSON body
+//! with its wall-clock time), then lists that prefix until all N objects are
+//! there. The common start is the last arrival's written time plus a fixed
+//! margin, long enough for every other shard to notice the last arrival
+//! (a poll interval, a LIST and reading the bodies). Every shard computes the
+//! same instant from the same objects; each waits for it on its own clock,
+//! so shards start together to within the hosts' clock offset (Amazon Time
+//! Sync keeps EC2 clocks within about a millisecond). Each shard also
+//! measures its offset against the endpoint's `Date` header and reports it,
+//! so a host whose clock is off shows up in its report instead of silently
+//! starting early or late.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_types::date_time::{DateTime, Format};
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+
+/// Polling and start margin; [`Default`] is what [`wait`] uses.
+#[derive(Debug, Clone, Copy)]
+pub struct BarrierOptions {
+    /// First poll interval; grows by half each poll up to `poll_max`.
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+    /// Time from the last arrival's write to the common start.
+    pub margin: Duration,
+}
+
+impl Default for BarrierOptions {
+    fn default() -> Self {
+        BarrierOptions {
+            poll_min: Duration::from_millis(200),
+            poll_max: Duration::from_secs(1),
+            // poll_max + a LIST + N small GETs, with room for a slow request.
+            margin: Duration::from_secs(3),
+        }
+    }
+}
+
+/// This host's clock against the endpoint's: `offset_ms` > 0 means the
+/// endpoint's clock is ahead. The true offset lies within
+/// `offset_ms ± uncertainty_ms`: `Date` has whole seconds, so each response
+/// bounds the offset to an interval of 1 s plus its round trip, and the
+/// intervals of successive responses are intersected.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClockOffset {
+    pub offset_ms: f64,
+    pub uncertainty_ms: f64,
+    /// Responses with a `Date` header that went into the estimate.
+    pub samples: u32,
+}
+
+/// What a shard learned at the barrier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarrierOutcome {
+    /// The common start, on this host's clock.
+    pub start_at: SystemTime,
+    /// Shard whose arrival (latest written time) defined the start.
+    pub last_arrival: u32,
+    /// Time this shard spent between writing its object and seeing all N.
+    pub waited: Duration,
+    /// Each shard's written time, by shard index.
+    pub arrivals: Vec<SystemTime>,
+    /// None when the endpoint sent no `Date` header.
+    pub clock_offset: Option<ClockOffset>,
+    /// How late this shard saw the barrier complete, if after `start_at`
+    /// (it then starts at once).
+    pub late_by: Option<Duration>,
+}
+
+impl BarrierOutcome {
+    /// Sleeps until the common start (returns at once when it has passed).
+    pub async fn sleep_until_start(&self) {
+        if let Ok(d) = self.start_at.duration_since(SystemTime::now()) {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BarrierError {
+    #[error(
+        "start barrier {location}: {arrived} of {count} shards arrived within {waited}; \
+         missing: {missing} (never wrote its barrier object: not started yet, failed before \
+         the barrier, or run with another run id or shard count)",
+        missing = list(.missing),
+        waited = humantime::format_duration(*.waited)
+    )]
+    Timeout {
+        location: String,
+        count: u32,
+        arrived: u32,
+        missing: Vec<u32>,
+        waited: Duration,
+    },
+    #[error("start barrier {location}: cancelled while waiting for shards {}", list(.missing))]
+    Cancelled { location: String, missing: Vec<u32> },
+    #[error("start barrier: shard index {shard} is not below the shard count {count}")]
+    BadShard { shard: u32, count: u32 },
+    #[error("start barrier {location}: {op} failed: {message}")]
+    S3 {
+        location: String,
+        op: &'static str,
+        message: String,
+    },
+    #[error("start barrier: object {key} is not a barrier record: {why}")]
+    BadObject { key: String, why: String },
+}
+
+fn list(shards: &[u32]) -> String {
+    const SHOWN: usize = 20;
+    let mut s = shards
+        .iter()
+        .take(SHOWN)
+        .map(|i| format!("shard {i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if shards.len() > SHOWN {
+        s.push_str(&format!(" and {} more", shards.len() - SHOWN));
+    }
+    s
+}
+
+/// The body of a barrier object.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    shard: u32,
+    count: u32,
+    /// Milliseconds since the Unix epoch, on the writer's clock.
+    written_at_ms: u64,
+    written_at: String,
+    host: String,
+}
+
+/// Key prefix of a run's barrier objects.
+pub fn prefix(run_id: &str) -> String {
+    format!("s3bench/{run_id}/barrier/")
+}
+
+/// Writes this shard's barrier object and waits until all `count` shards
+/// have written theirs, or `timeout` passes, or `cancel` completes.
+pub async fn wait(
+    client: &Client,
+    bucket: &str,
+    run_id: &str,
+    shard: u32,
+    count: u32,
+    timeout: Duration,
+    cancel: impl Future,
+) -> Result<BarrierOutcome, BarrierError> {
+    wait_with(
+        client,
+        bucket,
+        run_id,
+        shard,
+        count,
+        timeout,
+        cancel,
+        BarrierOptions::default(),
+    )
+    .await
+}
+
+/// [`wait`] with explicit polling and margin.
+#[allow(clippy::too_many_arguments)]
+pub async fn wait_with(
+    client: &Client,
+    bucket: &str,
+    run_id: &str,
+    shard: u32,
+    count: u32,
+    timeout: Duration,
+    cancel: impl Future,
+    opts: BarrierOptions,
+) -> Result<BarrierOutcome, BarrierError> {
+    if shard >= count {
+        return Err(BarrierError::BadShard { shard, count });
+    }
+    let location = format!("s3://{bucket}/{}", prefix(run_id));
+    let missing = Mutex::new((0..count).collect::<Vec<u32>>());
+    let deadline = Instant::now() + timeout;
+    let inner = meet(
+        client, bucket, run_id, shard, count, deadline, opts, &missing, &location,
+    );
+    // The hard stop also bounds a request that hangs past the deadline.
+    let hard_stop = tokio::time::sleep_until((deadline + Duration::from_secs(5)).into());
+    let missing_now = || missing.lock().map(|m| m.clone()).unwrap_or_default();
+    tokio::select! {
+        r = inner => r,
+        _ = cancel => Err(BarrierError::Cancelled { location: location.clone(), missing: missing_now() }),
+        _ = hard_stop => {
+            let missing = missing_now();
+            Err(BarrierError::Timeout {
+                location: location.clone(),
+                count,
+                arrived: count - missing.len() as u32,
+                missing,
+                waited: timeout,
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn meet(
+    client: &Client,
+    bucket: &str,
+    run_id: &str,
+    shard: u32,
+    count: u32,
+    deadline: Instant,
+    opts: BarrierOptions,
+    missing: &Mutex<Vec<u32>>,
+    location: &str,
+) -> Result<BarrierOutcome, BarrierError> {
+    let s3 = |op: &'static str, e: String| BarrierError::S3 {
+        location: location.to_string(),
+        op,
+        message: e,
+    };
+    let clock = Arc::new(Mutex::new(ClockEstimate::default()));
+    let pfx = prefix(run_id);
+    let now = SystemTime::now();
+    let record = Record {
+        shard,
+        count,
+        written_at_ms: unix_ms(now),
+        written_at: humantime::format_rfc3339_millis(now).to_string(),
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+    };
+    let body = serde_json::to_vec(&record).expect("a record serializes");
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(format!("{pfx}{shard}"))
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .customize()
+        .interceptor(DateObserver::new(clock.clone()))
+        .send()
+        .await
+        .map_err(|e| s3("PutObject", describe(&e)))?;
+    let written = Instant::now();
+
+    let mut interval = opts.poll_min;
+    let keys = loop {
+        let mut present = vec![false; count as usize];
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&pfx)
+                .set_continuation_token(token.take())
+                .customize()
+                .interceptor(DateObserver::new(clock.clone()))
+                .send()
+                .await
+                .map_err(|e| s3("ListObjectsV2", describe(&e)))?;
+            for o in page.contents() {
+                let i = o
+                    .key()
+                    .and_then(|k| k.strip_prefix(pfx.as_str()))
+                    .and_then(|s| s.parse::<u32>().ok());
+                if let Some(i) = i.filter(|i| *i < count) {
+                    present[i as usize] = true;
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let now_missing: Vec<u32> = (0..count).filter(|i| !present[*i as usize]).collect();
+        let done = now_missing.is_empty();
+        if let Ok(mut m) = missing.lock() {
+            *m = now_missing.clone();
+        }
+        if done {
+            break (0..count).map(|i| format!("{pfx}{i}")).collect::<Vec<_>>();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(BarrierError::Timeout {
+                location: location.to_string(),
+                count,
+                arrived: count - now_missing.len() as u32,
+                missing: now_missing,
+                waited: written.elapsed(),
+            });
+        }
+        // Jitter spreads the LISTs of many shards that started together.
+        let jittered = interval.mul_f64(0.75 + fastrand::f64() * 0.5);
+        tokio::time::sleep(jittered.min(left)).await;
+        interval = (interval.mul_f64(1.5)).min(opts.poll_max);
+    };
+    let waited = written.elapsed();
+
+    // Read every record (16 at a time) for the written times.
+    let mut arrivals = vec![UNIX_EPOCH; count as usize];
+    let mut reads = futures_util::stream::iter(keys.into_iter().map(|key| async move {
+        let out = client.get_object().bucket(bucket).key(&key).send().await;
+        (key, out)
+    }))
+    .buffer_unordered(16);
+    while let Some((key, out)) = reads.next().await {
+        let out = out.map_err(|e| s3("GetObject", describe(&e)))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| s3("GetObject", e.to_string()))?
+            .into_bytes();
+        let r: Record = serde_json::from_slice(&bytes).map_err(|e| BarrierError::BadObject {
+            key: key.clone(),
+            why: e.to_string(),
+        })?;
+        if r.count != count {
+            return Err(BarrierError::BadObject {
+                key,
+                why: format!(
+                    "shard {} was started with {} shards, this one with {count}: \
+                     every shard of a run needs the same --shard-count",
+                    r.shard, r.count
+                ),
+            });
+        }
+        if let Some(slot) = arrivals.get_mut(r.shard as usize) {
+            *slot = UNIX_EPOCH + Duration::from_millis(r.written_at_ms);
+        }
+    }
+    let (last_arrival, last) = arrivals
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, t)| **t)
+        .map(|(i, t)| (i as u32, *t))
+        .expect("count >= 1");
+    let start_at = last + opts.margin;
+    let late_by = SystemTime::now().duration_since(start_at).ok();
+    let clock_offset = clock.lock().ok().and_then(|c| c.estimate());
+    Ok(BarrierOutcome {
+        start_at,
+        last_arrival,
+        waited,
+        arrivals,
+        clock_offset,
+        late_by,
+    })
+}
+
+/// Deletes this shard's barrier object (call once the shard's measured
+/// phases are over, in its cleanup; a shard retried later then times out
+/// at the barrier instead of measuring alone).
+pub async fn remove(client: &Client, bucket: &str, run_id: &str, shard: u32) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let key = format!("{}{shard}", prefix(run_id));
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe(&e)))
+        .with_context(|| format!("cannot delete s3://{bucket}/{key}"))?;
+    Ok(())
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+fn describe<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> String {
+    match e.as_service_error() {
+        Some(se) => format!(
+            "{}: {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or("no message")
+        ),
+        None => aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// Bounds on this host's offset against the endpoint, in ms since the epoch
+/// arithmetic: offset = endpoint clock - local clock.
+#[derive(Debug, Default)]
+struct ClockEstimate {
+    bounds: Option<(f64, f64)>,
+    samples: u32,
+}
+
+impl ClockEstimate {
+    /// A response stamped `date` (whole seconds) by the endpoint at some
+    /// moment between `sent` and `received` on this host's clock.
+    fn add(&mut self, date_ms: f64, sent_ms: f64, received_ms: f64) {
+        // endpoint time at stamping is in [date, date + 1 s), and it
+        // happened at local time in [sent, received].
+        let (lo, hi) = (date_ms - received_ms, date_ms + 1000.0 - sent_ms);
+        self.samples += 1;
+        self.bounds = match self.bounds {
+            Some((a, b)) if lo.max(a) <= hi.min(b) => Some((lo.max(a), hi.min(b))),
+            // Disjoint: a clock stepped; start over from this response.
+            _ => Some((lo, hi)),
+        };
+    }
+
+    fn estimate(&self) -> Option<ClockOffset> {
+        let (lo, hi) = self.bounds?;
+        Some(ClockOffset {
+            offset_ms: (lo + hi) / 2.0,
+            uncertainty_ms: (hi - lo) / 2.0,
+            samples: self.samples,
+        })
+    }
+}
+
+/// Feeds every response's `Date` header into the estimate, bounded by when
+/// that attempt was sent and when its response arrived.
+#[derive(Debug)]
+struct DateObserver {
+    clock: Arc<Mutex<ClockEstimate>>,
+    sent: Mutex<Option<SystemTime>>,
+}
+
+impl DateObserver {
+    fn new(clock: Arc<Mutex<ClockEstimate>>) -> DateObserver {
+        DateObserver {
+            clock,
+            sent: Mutex::new(None),
+        }
+    }
+}
+
+impl Intercept for DateObserver {
+    fn name(&self) -> &'static str {
+        "s3bench-barrier-date"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(mut s) = self.sent.lock() {
+            *s = Some(SystemTime::now());
+        }
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        ctx: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let received = SystemTime::now();
+        let sent = self.sent.lock().ok().and_then(|s| *s);
+        let date = ctx.response().headers().get("date");
+        let parsed = date.and_then(|d| DateTime::from_str(d, Format::HttpDate).ok());
+        if let (Some(sent), Some(d), Ok(mut c)) = (sent, parsed, self.clock.lock()) {
+            c.add(
+                d.secs() as f64 * 1000.0,
+                unix_ms(sent) as f64,
+                unix_ms(received) as f64,
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_clock_estimate_narrows_and_contains_the_truth() {
+        // The endpoint is 1234.5 ms ahead; responses take 20 ms and are
+        // stamped halfway, at local times spread over several seconds.
+        let truth = 1234.5;
+        let mut c = ClockEstimate::default();
+        for i in 0..40 {
+            let sent = 1_000_000.0 + i as f64 * 237.0;
+            let stamped_local = sent + 10.0;
+            let date = ((stamped_local + truth) / 1000.0).floor() * 1000.0;
+            c.add(date, sent, sent + 20.0);
+            let e = c.estimate().unwrap();
+            assert!(
+                (e.offset_ms - truth).abs() <= e.uncertainty_ms + 1e-9,
+                "{e:?} after {i}"
+            );
+        }
+        let e = c.estimate().unwrap();
+        assert_eq!(e.samples, 40);
+        assert!(e.uncertainty_ms < 30.0, "{e:?}");
+        // A clock step: the estimate follows the new offset.
+        c.add(5_000_000.0, 5_000_000.0 - 60_000.0, 5_000_000.0 - 59_990.0);
+        assert!((c.estimate().unwrap().offset_ms - 60_500.0).abs() < 600.0);
+    }
+
+    #[test]
+    fn cluster_barrier_error_names_missing_shards() {
+        let e = BarrierError::Timeout {
+            location: "s3://b/s3bench/r/barrier/".into(),
+            count: 3,
+            arrived: 2,
+            missing: vec![1],
+            waited: Duration::from_secs(600),
+        };
+        let s = e.to_string();
+        assert!(s.contains("2 of 3 shards arrived within 10m"), "{s}");
+        assert!(s.contains("missing: shard 1 ("), "{s}");
+        let many = list(&(0..25).collect::<Vec<_>>());
+        assert!(many.ends_with("shard 19 and 5 more"), "{many}");
+    }
+}
