@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod estimate;
 pub mod report;
 pub mod run;
 pub mod scenario;

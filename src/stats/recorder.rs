@@ -541,6 +541,7 @@ impl Recorder {
                     p50,
                     p99,
                     in_flight: sec.map_or(0, |s| s.in_flight),
+                    histogram: None,
                 });
             }
         }
