@@ -310,7 +310,7 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
         }
         if assumed_any {
             assumptions.push(format!(
-                "{}: closed-loop counts and times assume {} ms per operation (change with --assume-latency).",
+                "{}: closed-loop counts (without an ops stop) and prepare/closed-loop times assume {} ms per operation (change with --assume-latency).",
                 t.name,
                 sig(latency.as_secs_f64() * 1e3, 3)
             ));
