@@ -37,6 +37,9 @@ pub enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Print what a scenario will do per target (requests, bytes, peak data,
+    /// time, cost) without touching the network.
+    Plan(PlanArgs),
     /// Serve the embedded S3 endpoint (general-purpose and directory buckets) until Ctrl-C.
     Serve(ServeArgs),
     /// Re-render report.md from a stored result.json.
@@ -170,6 +173,22 @@ pub struct BatchArgs {
     /// How long each shard waits at the start barrier for the others.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub barrier_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Override every measured phase's duration, as `run --duration` does.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Alternating rounds per target, as `run --rounds` does.
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Latency per operation assumed for closed-loop phases without an `ops`
+    /// stop (default: 30ms General Purpose, 6ms Express).
+    #[arg(long, value_parser = parse_duration)]
+    pub assume_latency: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -408,6 +427,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
             Ok(if bad > 0 { 2 } else { 0 })
+        }
+        Command::Plan(a) => {
+            let mut plan = crate::scenario::load(&a.scenario)?;
+            if let Some(d) = a.duration {
+                if d.is_zero() {
+                    return Err(InputError("--duration must be above zero".into()).into());
+                }
+                plan.override_duration(d);
+            }
+            if let Some(r) = a.rounds {
+                if r == 0 {
+                    return Err(InputError("--rounds must be at least 1".into()).into());
+                }
+                plan.rounds = r;
+            }
+            let opts = match a.assume_latency {
+                Some(d) if d.is_zero() => {
+                    return Err(InputError("--assume-latency must be above zero".into()).into());
+                }
+                Some(d) => crate::estimate::EstimateOptions::with_latency(d),
+                None => crate::estimate::EstimateOptions::default(),
+            };
+            let e = crate::estimate::estimate(&plan, &opts);
+            print!("{}", crate::estimate::render(&e));
+            Ok(0)
         }
         Command::Serve(a) => {
             let mut cfg = crate::server::ServerConfig {

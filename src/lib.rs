@@ -11,6 +11,7 @@ pub mod client;
 pub mod cluster;
 pub mod doctor;
 pub mod engine;
+pub mod estimate;
 pub mod report;
 pub mod run;
 pub mod s3;

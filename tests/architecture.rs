@@ -59,7 +59,7 @@ fn modules_depend_only_as_documented() {
     check("server", &["s3", "synthetic"]);
     check("client", &["s3", "scenario", "stats", "synthetic"]);
     check("engine", &["s3", "scenario", "stats", "client"]);
-    check("report", &["s3", "stats"]);
+    check("report", &["s3", "stats", "units"]);
 }
 
 #[test]

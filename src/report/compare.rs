@@ -417,6 +417,7 @@ mod tests {
                     p50,
                     p99: p50 * 2.0,
                     in_flight: 1,
+                    histogram: None,
                 })
                 .collect(),
         }

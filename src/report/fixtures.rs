@@ -152,6 +152,7 @@ pub fn target_phase(
                     p50: s.p50,
                     p99: s.p99,
                     in_flight,
+                    histogram: Some(codec::encode(&sec_h)),
                 });
             }
             errors_total += round_errors;

@@ -48,6 +48,13 @@ pub fn render(r: &RunResult) -> String {
         );
         line!(md);
     }
+    let head = crate::report::headline::headline(r);
+    for h in &head {
+        line!(md, "- {h}");
+    }
+    if !head.is_empty() {
+        line!(md);
+    }
     if !r.injection.is_empty() {
         line!(
             md,
@@ -90,15 +97,173 @@ pub fn render(r: &RunResult) -> String {
     client_usage(&mut md, r);
     legend(&mut md, r);
     summary(&mut md, r);
+    cost_section(&mut md, r);
+    let plots = crate::report::plots::plan(r);
     let pair = comparison_pair(&r.targets)
         .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
     for (i, phase) in r.phases.iter().enumerate() {
         render_phase(&mut md, phase, i + 1, r.phases.len(), pair);
+        plots_section(&mut md, phase, &plots);
     }
     if r.phases.is_empty() {
         line!(md, "No phase was measured.");
     }
     md
+}
+
+/// Links the phase's SVG plots (written next to report.md by `publish`).
+fn plots_section(md: &mut String, p: &PhaseResult, plots: &[crate::report::plots::PlotFile]) {
+    use crate::report::plots::PlotKind;
+    let mine: Vec<_> = plots
+        .iter()
+        .filter(|f| match &f.kind {
+            PlotKind::Spectrum { phase, .. }
+            | PlotKind::TimeSeries { phase }
+            | PlotKind::Rate { phase } => *phase == p.name,
+        })
+        .collect();
+    if mine.is_empty() {
+        return;
+    }
+    line!(md, "### Plots");
+    line!(md);
+    for f in mine {
+        line!(md, "![{}]({})", f.title, f.file);
+        line!(md);
+    }
+}
+
+/// What the run cost (or would have cost on S3) per target, from the
+/// embedded price list.
+fn cost_section(md: &mut String, r: &RunResult) {
+    use crate::report::cost::{fmt_usd, prices, run_costs};
+    let book = prices();
+    let costs = run_costs(r, book);
+    if costs.is_empty() {
+        return;
+    }
+    line!(md, "## Cost");
+    line!(md);
+    if r.embedded {
+        line!(
+            md,
+            "The targets were the embedded endpoint, so nothing was billed: these are what the same requests \
+             and bytes would cost on S3 at the listed prices."
+        );
+    } else {
+        line!(
+            md,
+            "Requests and bytes of every phase (prepare, warm-up and cleanup included) at the listed prices; \
+             CreateSession calls and data transfer out of the region are not counted."
+        );
+    }
+    line!(md);
+    let mut t = Table::numeric([
+        "target",
+        "kind",
+        "region",
+        "PUT/COPY/POST/LIST",
+        "GET/HEAD",
+        "DELETE",
+        "GB up",
+        "GB down",
+        "requests",
+        "per-GB",
+        "total",
+        "data set storage / month",
+    ])
+    .with_align(1, Align::Left)
+    .with_align(2, Align::Left);
+    let gb = |b: u64| sig(b as f64 / crate::report::cost::BYTES_PER_GB, 3);
+    for c in &costs {
+        let (req, xfer, total) = match c.cost {
+            Some(x) => (
+                fmt_usd(x.requests_usd),
+                fmt_usd(x.transfer_usd),
+                fmt_usd(x.total()),
+            ),
+            None => ("-".into(), "-".into(), "no prices".into()),
+        };
+        let storage = match (c.storage_month, c.dataset_bytes) {
+            (Some(m), Some(b)) => format!("{} ({})", fmt_usd(m), crate::units::format_bytes(b)),
+            (None, Some(b)) => format!("- ({})", crate::units::format_bytes(b)),
+            _ => "- (no prepare phase)".into(),
+        };
+        t.push([
+            c.target.clone(),
+            c.kind.clone(),
+            c.region.clone(),
+            c.usage.tier1.to_string(),
+            c.usage.tier2.to_string(),
+            c.usage.deletes.to_string(),
+            gb(c.usage.upload_bytes),
+            gb(c.usage.retrieval_bytes),
+            req,
+            xfer,
+            total,
+            storage,
+        ]);
+    }
+    md.push_str(&t.render());
+    line!(md);
+    let mut per = Table::numeric([
+        "target",
+        "phase",
+        "op",
+        "requests per op",
+        "bytes per op",
+        "per million ops",
+    ])
+    .with_align(1, Align::Left)
+    .with_align(2, Align::Left);
+    for c in &costs {
+        for o in &c.per_op {
+            per.push([
+                c.target.clone(),
+                o.phase.clone(),
+                o.op.clone(),
+                sig(o.requests_per_op, 3),
+                crate::units::format_bytes(o.bytes_per_op.round() as u64),
+                fmt_usd(o.per_million),
+            ]);
+        }
+    }
+    if !per.is_empty() {
+        line!(
+            md,
+            "Cost per million operations at the size this run measured:"
+        );
+        line!(md);
+        md.push_str(&per.render());
+        line!(md);
+    }
+    let mut notes = Vec::new();
+    for c in &costs {
+        match &c.price {
+            Some(p) => {
+                let checked = if p.checked {
+                    ""
+                } else {
+                    " (not re-checked on the pricing page)"
+                };
+                let n = format!(
+                    "{} {} ({}): prices read {} from {}{checked}.",
+                    p.kind, p.region, p.storage_class, p.read, p.source
+                );
+                if !notes.contains(&n) {
+                    notes.push(n);
+                }
+            }
+            None => notes.push(format!(
+                "{}: no prices for {} in {} in this build's pricing/s3.toml.",
+                c.target, c.kind, c.region
+            )),
+        }
+    }
+    for n in notes {
+        line!(md, "- {n}");
+    }
+    line!(md);
 }
 
 /// Free text on one line, so a newline in a reason cannot break a quote or list.
@@ -513,7 +678,7 @@ fn find<'a>(p: &'a PhaseResult, name: &str) -> Option<&'a TargetPhaseResult> {
 }
 
 /// Every op any target ran, in reading order.
-fn op_names(p: &PhaseResult) -> Vec<String> {
+pub fn op_names(p: &PhaseResult) -> Vec<String> {
     let all: BTreeSet<&str> = p
         .targets
         .iter()

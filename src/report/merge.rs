@@ -440,6 +440,7 @@ pub fn merge_timeseries<'a>(shards: impl Iterator<Item = &'a [SecondRow]>) -> Ve
                     m.in_flight += s.in_flight;
                     m.p50 = m.p50.max(s.p50);
                     m.p99 = m.p99.max(s.p99);
+                    m.histogram = merge_second_histograms(m, s);
                 }
             }
         }
@@ -448,6 +449,20 @@ pub fn merge_timeseries<'a>(shards: impl Iterator<Item = &'a [SecondRow]>) -> Ve
     // second stay as they were.
     rows.sort_by_key(|r| (r.round, r.second));
     rows
+}
+
+/// Adds `s`'s per-second histogram into `m`'s; with both present, p50 and
+/// p99 become exact again. Any missing or unreadable side drops the
+/// histogram, since a partial one would understate the second.
+fn merge_second_histograms(m: &mut SecondRow, s: &SecondRow) -> Option<String> {
+    let (a, b) = (m.histogram.as_deref()?, s.histogram.as_deref()?);
+    let (mut a, b) = (codec::decode(a).ok()?, codec::decode(b).ok()?);
+    a.add(&b).ok()?;
+    if !a.is_empty() {
+        m.p50 = a.value_at_quantile(0.5) as f64 / 1000.0;
+        m.p99 = a.value_at_quantile(0.99) as f64 / 1000.0;
+    }
+    Some(codec::encode(&a))
 }
 
 #[cfg(test)]
@@ -575,6 +590,7 @@ mod tests {
             p50: 1.0,
             p99,
             in_flight: 2,
+            histogram: None,
         };
         let a = vec![row(0, "get", 5, 10.0), row(1, "get", 5, 10.0)];
         let b = vec![row(1, "get", 7, 30.0), row(1, "put", 1, 1.0)];

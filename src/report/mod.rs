@@ -5,12 +5,17 @@
 //! a stored `result.json` as on a fresh run.
 
 pub mod compare;
+pub mod cost;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod headline;
+pub mod hlog;
+pub mod index;
 pub mod json;
 pub mod markdown;
 pub mod merge;
 pub mod model;
+pub mod plots;
 pub mod schema;
 pub mod summary;
 pub mod table;
@@ -49,12 +54,31 @@ pub fn prepare_out_dir(base: &Path, run_id: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Writes `result.json`, then `report.md`, each atomically. Called after
-/// every phase, so an interrupted run still leaves the phases it finished;
-/// a crash mid-write leaves the previous complete files in place.
+/// Writes `result.json`, then `report.md` with its SVG plots and the `.hlog`
+/// interval logs, each file atomically, then rebuilds the index
+/// (`README.md`) of the directory above. Called after every phase, so an
+/// interrupted run still leaves the phases it finished; a crash mid-write
+/// leaves the previous complete files in place. `run`, `merge` and
+/// `report` all come through here (or [`render_into`]), so they write the
+/// same files from the same JSON.
 pub fn publish(r: &RunResult, dir: &Path) -> anyhow::Result<()> {
     write_atomic(&dir.join(RESULT_FILE), json::to_json(r).as_bytes())?;
-    write_atomic(&dir.join(REPORT_FILE), markdown::render(r).as_bytes())?;
+    render_into(r, &dir.join(REPORT_FILE))?;
+    hlog::write_all(r, dir)?;
+    if let Some(base) = dir.parent().filter(|b| !b.as_os_str().is_empty()) {
+        index::rebuild_index(base)?;
+    }
+    Ok(())
+}
+
+/// Writes the Markdown report to `report` and its plots next to it.
+pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
+    write_atomic(report, markdown::render(r).as_bytes())?;
+    let dir = match report.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    plots::write_all(r, dir)?;
     Ok(())
 }
 
@@ -71,7 +95,7 @@ pub fn rerender(result_json: &Path, out: Option<&Path>) -> anyhow::Result<PathBu
             _ => PathBuf::from(REPORT_FILE),
         },
     };
-    write_atomic(&dest, markdown::render(&r).as_bytes())?;
+    render_into(&r, &dest)?;
     Ok(dest)
 }
 
@@ -79,12 +103,23 @@ pub fn rerender(result_json: &Path, out: Option<&Path>) -> anyhow::Result<PathBu
 pub fn compare_files(a: &Path, b: &Path) -> anyhow::Result<String> {
     let ra = json::read_result(a)?;
     let rb = json::read_result(b)?;
-    Ok(markdown::render_comparison(
-        &ra,
-        &rb,
-        &a.display().to_string(),
-        &b.display().to_string(),
-    ))
+    let body =
+        markdown::render_comparison(&ra, &rb, &a.display().to_string(), &b.display().to_string());
+    // Each run's own headline goes under the title, above the comparison.
+    let (title, rest) = body.split_once("\n\n").unwrap_or((body.as_str(), ""));
+    let mut md = format!("{title}\n\n");
+    for (label, r, path) in [("A", &ra, a), ("B", &rb, b)] {
+        let head = headline::headline(r);
+        if !head.is_empty() {
+            md.push_str(&format!("Headline of {label} ({}):\n\n", path.display()));
+            for h in head {
+                md.push_str(&format!("- {h}\n"));
+            }
+            md.push('\n');
+        }
+    }
+    md.push_str(rest);
+    Ok(md)
 }
 
 /// Writes via a temporary file in the same directory and a rename, so
@@ -180,11 +215,27 @@ mod tests {
         assert_eq!(json::read_result(&dir.join(RESULT_FILE)).unwrap(), full);
         let md = std::fs::read_to_string(dir.join(REPORT_FILE)).unwrap();
         assert_eq!(md, markdown::render(&full));
-        assert_eq!(
-            files(&dir),
-            [REPORT_FILE, RESULT_FILE],
-            "no temp files left behind"
+        let names = files(&dir);
+        assert!(
+            names.iter().all(|n| !n.starts_with('.')),
+            "no temp files left behind: {names:?}"
         );
+        for want in [
+            REPORT_FILE,
+            RESULT_FILE,
+            "timeseries-mixed.svg",
+            "mixed.express.get.hlog",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+        }
+        // Every plot the report links is there.
+        for f in plots::plan(&full) {
+            assert!(md.contains(&format!("]({})", f.file)), "{}", f.file);
+            assert!(names.contains(&f.file), "{} missing", f.file);
+        }
+        // The index of the base directory lists the run.
+        let index = std::fs::read_to_string(base.path().join(index::INDEX_FILE)).unwrap();
+        assert!(index.contains("(run/report.md)"), "{index}");
     }
 
     #[test]

@@ -294,6 +294,11 @@ pub struct SecondRow {
     pub p99: f64,
     /// Most requests in flight at once during this second (all ops).
     pub in_flight: u64,
+    /// Optional: this second's latency histogram (same encoding as
+    /// `OpResult.histograms.latency`, ns), for the `.hlog` interval logs.
+    /// Absent in results from engines that do not record it.
+    #[serde(default)]
+    pub histogram: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

@@ -198,9 +198,32 @@ async fn spine(path: &str) {
     );
 
     // The JSON contract carries the documented keys.
-    let dirs: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    // One run folder, plus the index (README.md) every publish rebuilds.
+    let dirs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     assert_eq!(dirs.len(), 1);
-    let run_dir = dirs[0].as_ref().unwrap().path();
+    let run_dir = dirs[0].clone();
+    let index = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    let folder = run_dir.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(index.contains(&format!("({folder}/report.md)")), "{index}");
+    // Plots and interval logs sit next to report.md.
+    let exts: Vec<String> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .filter_map(|e| {
+            Some(
+                e.unwrap()
+                    .path()
+                    .extension()?
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect();
+    assert!(exts.iter().any(|x| x == "svg"), "{exts:?}");
+    assert!(exts.iter().any(|x| x == "hlog"), "{exts:?}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
             .unwrap();

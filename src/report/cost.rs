@@ -1,0 +1,466 @@
+//! What a run costs on S3: prices as data (`pricing/s3.toml`, embedded at
+//! build time) and the arithmetic both the report and `s3bench plan` use, so
+//! a plan's estimate and a run's report price the same counts the same way.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::report::headline::SETUP_PHASES;
+use crate::report::model::{OpResult, RunResult};
+
+/// The price list shipped with this build.
+const PRICING_TOML: &str = include_str!("../../pricing/s3.toml");
+
+/// AWS bills storage and transfer in binary gigabytes: 1 GB = 2^30 bytes.
+pub const BYTES_PER_GB: f64 = (1u64 << 30) as f64;
+
+/// Prices of one bucket kind in one region (USD).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub region: String,
+    /// `general-purpose` or `directory` (as `TargetInfo::kind`).
+    pub kind: String,
+    /// Storage class the prices are for.
+    pub storage_class: String,
+    pub storage_gb_month: f64,
+    /// PUT, COPY, POST, LIST per 1,000 requests.
+    pub tier1_per_1000: f64,
+    /// GET, HEAD per 1,000 requests.
+    pub tier2_per_1000: f64,
+    /// Per GB written (Express One Zone).
+    pub upload_gb: f64,
+    /// Per GB read (Express One Zone).
+    pub retrieval_gb: f64,
+    /// DELETE requests cost nothing.
+    pub delete_free: bool,
+    /// Date the price was read (YYYY-MM-DD).
+    pub read: String,
+    /// Page it was read on.
+    pub source: String,
+    /// False when nobody has re-read it on the pricing page.
+    pub checked: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceBook {
+    pub price: Vec<Price>,
+}
+
+impl PriceBook {
+    /// Parses a price list in the format of `pricing/s3.toml`.
+    pub fn parse(toml_text: &str) -> anyhow::Result<PriceBook> {
+        let book: PriceBook = toml::from_str(toml_text)
+            .map_err(|e| anyhow::anyhow!("price list is not valid: {e}"))?;
+        for p in &book.price {
+            let values = [
+                p.storage_gb_month,
+                p.tier1_per_1000,
+                p.tier2_per_1000,
+                p.upload_gb,
+                p.retrieval_gb,
+            ];
+            if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                anyhow::bail!(
+                    "price list: a price of {} in {} is negative or not a number",
+                    p.kind,
+                    p.region
+                );
+            }
+        }
+        Ok(book)
+    }
+
+    /// Prices for a bucket kind in a region, if the list has them.
+    pub fn find(&self, region: &str, kind: &str) -> Option<&Price> {
+        self.price
+            .iter()
+            .find(|p| p.region == region && p.kind == kind)
+    }
+}
+
+/// The price list embedded in this build (parsed once; a test proves it parses).
+pub fn prices() -> &'static PriceBook {
+    static BOOK: OnceLock<PriceBook> = OnceLock::new();
+    BOOK.get_or_init(|| {
+        PriceBook::parse(PRICING_TOML).unwrap_or_else(|e| {
+            // Only a broken build gets here: the shipped list is tested.
+            tracing::error!("{e:#}");
+            PriceBook { price: Vec::new() }
+        })
+    })
+}
+
+/// How S3 bills a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// PUT, COPY, POST, LIST.
+    Tier1,
+    /// GET, HEAD.
+    Tier2,
+    /// DELETE (when the price list says it is free).
+    Delete,
+}
+
+/// Which way an op's payload moves, for Express's per-GB charges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upload,
+    Retrieval,
+    None,
+}
+
+/// Billing tier of an op as s3bench records it. In the `cleanup` phase
+/// `delete` is DeleteObjects, a POST; elsewhere it is DeleteObject.
+pub fn tier(op: &str, phase: &str) -> Tier {
+    match op {
+        "get" | "ranged_get" | "head" => Tier::Tier2,
+        "delete" if phase != "cleanup" => Tier::Delete,
+        // put, multipart_put, list, DeleteObjects; unknown ops priced high.
+        _ => Tier::Tier1,
+    }
+}
+
+pub fn direction(op: &str) -> Direction {
+    match op {
+        "put" | "multipart_put" => Direction::Upload,
+        "get" | "ranged_get" => Direction::Retrieval,
+        _ => Direction::None,
+    }
+}
+
+/// Billable counts: what a price turns into dollars.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Usage {
+    pub tier1: u64,
+    pub tier2: u64,
+    pub deletes: u64,
+    pub upload_bytes: u64,
+    pub retrieval_bytes: u64,
+}
+
+impl Usage {
+    /// Usage of `requests` HTTP requests of `op` moving `bytes` payload.
+    pub fn of(op: &str, phase: &str, requests: u64, bytes: u64) -> Usage {
+        let mut u = Usage::default();
+        u.add(op, phase, requests, bytes);
+        u
+    }
+
+    pub fn add(&mut self, op: &str, phase: &str, requests: u64, bytes: u64) {
+        match tier(op, phase) {
+            Tier::Tier1 => self.tier1 += requests,
+            Tier::Tier2 => self.tier2 += requests,
+            Tier::Delete => self.deletes += requests,
+        }
+        match direction(op) {
+            Direction::Upload => self.upload_bytes += bytes,
+            Direction::Retrieval => self.retrieval_bytes += bytes,
+            Direction::None => {}
+        }
+    }
+
+    pub fn merge(&mut self, o: &Usage) {
+        self.tier1 += o.tier1;
+        self.tier2 += o.tier2;
+        self.deletes += o.deletes;
+        self.upload_bytes += o.upload_bytes;
+        self.retrieval_bytes += o.retrieval_bytes;
+    }
+}
+
+/// Dollars, split into requests and per-GB transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Cost {
+    pub requests_usd: f64,
+    pub transfer_usd: f64,
+}
+
+impl Cost {
+    pub fn total(&self) -> f64 {
+        self.requests_usd + self.transfer_usd
+    }
+}
+
+impl Price {
+    /// The one formula from counts to dollars.
+    pub fn cost(&self, u: &Usage) -> Cost {
+        let delete = if self.delete_free {
+            0.0
+        } else {
+            self.tier1_per_1000
+        };
+        Cost {
+            requests_usd: (u.tier1 as f64 * self.tier1_per_1000
+                + u.tier2 as f64 * self.tier2_per_1000
+                + u.deletes as f64 * delete)
+                / 1000.0,
+            transfer_usd: (u.upload_bytes as f64 * self.upload_gb
+                + u.retrieval_bytes as f64 * self.retrieval_gb)
+                / BYTES_PER_GB,
+        }
+    }
+
+    /// Storage of `bytes` for one month.
+    pub fn storage_month(&self, bytes: u64) -> f64 {
+        bytes as f64 / BYTES_PER_GB * self.storage_gb_month
+    }
+}
+
+/// What one op of one target cost in a run, per million at its measured size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpCost {
+    pub phase: String,
+    pub op: String,
+    /// HTTP requests per op (multipart PUT sends several).
+    pub requests_per_op: f64,
+    /// Payload bytes per op.
+    pub bytes_per_op: f64,
+    /// USD per million ops.
+    pub per_million: f64,
+}
+
+/// One target's bill for a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetCost {
+    pub target: String,
+    pub kind: String,
+    pub region: String,
+    /// None when the price list has no prices for this kind and region.
+    pub price: Option<Price>,
+    /// Everything the run sent: every phase, warm-ups included.
+    pub usage: Usage,
+    pub cost: Option<Cost>,
+    /// Data set bytes (what the prepare phase wrote), if known.
+    pub dataset_bytes: Option<u64>,
+    /// USD per month to keep the data set.
+    pub storage_month: Option<f64>,
+    /// Measured phases only.
+    pub per_op: Vec<OpCost>,
+}
+
+/// HTTP requests an op result stands for. Today that is `requests`; the one
+/// place to change when retries are billed from `attempts`.
+fn billed(o: &OpResult) -> (u64, u64) {
+    (o.requests, o.bytes)
+}
+
+/// The bill of each target of a stored result.
+pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
+    r.targets
+        .iter()
+        .map(|t| {
+            let price = book.find(&t.region, &t.kind).cloned();
+            let mut usage = Usage::default();
+            let mut dataset = None;
+            let mut per_op = Vec::new();
+            for p in &r.phases {
+                let Some(tp) = p.targets.iter().find(|x| x.target == t.name) else {
+                    continue;
+                };
+                for (op, o) in tp.ops.iter().chain(tp.warmup.iter()) {
+                    let (req, bytes) = billed(o);
+                    usage.add(op, &p.name, req, bytes);
+                }
+                if p.name == "prepare" {
+                    let written: u64 = tp
+                        .ops
+                        .iter()
+                        .filter(|(op, _)| direction(op) == Direction::Upload)
+                        .map(|(_, o)| o.bytes)
+                        .sum();
+                    dataset = Some(dataset.unwrap_or(0) + written);
+                }
+                if SETUP_PHASES.contains(&p.name.as_str()) {
+                    continue;
+                }
+                for (op, o) in &tp.ops {
+                    if o.count == 0 {
+                        continue;
+                    }
+                    let (req, bytes) = billed(o);
+                    // Bytes move only on success; a failed op still sent its request.
+                    let ok = crate::report::headline::failure_share(o).succeeded().max(1);
+                    let rpo = req as f64 / o.count as f64;
+                    let bpo = bytes as f64 / ok as f64;
+                    let per_million = price.as_ref().map(|pr| {
+                        // Price a million ops exactly as the run's totals are priced.
+                        let u = Usage::of(
+                            op,
+                            &p.name,
+                            (rpo * 1e6).round() as u64,
+                            (bpo * 1e6).round() as u64,
+                        );
+                        pr.cost(&u).total()
+                    });
+                    if let Some(per_million) = per_million {
+                        per_op.push(OpCost {
+                            phase: p.name.clone(),
+                            op: op.clone(),
+                            requests_per_op: rpo,
+                            bytes_per_op: bpo,
+                            per_million,
+                        });
+                    }
+                }
+            }
+            let cost = price.as_ref().map(|p| p.cost(&usage));
+            let storage_month = match (&price, dataset) {
+                (Some(p), Some(b)) => Some(p.storage_month(b)),
+                _ => None,
+            };
+            TargetCost {
+                target: t.name.clone(),
+                kind: t.kind.clone(),
+                region: t.region.clone(),
+                price,
+                usage,
+                cost,
+                dataset_bytes: dataset,
+                storage_month,
+                per_op,
+            }
+        })
+        .collect()
+}
+
+/// Dollars for people: "$0.0123", "$1.23", "$1,234.50"-ish (4 significant
+/// digits below $1, cents above).
+pub fn fmt_usd(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    if v == 0.0 {
+        return "$0".into();
+    }
+    if v < 1.0 {
+        format!("${}", crate::report::compare::sig(v, 3))
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+/// Sums usage by op over phases; used by tests and the plan printer.
+pub fn usage_by_op(r: &RunResult, target: &str) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for p in &r.phases {
+        for tp in p.targets.iter().filter(|t| t.target == target) {
+            for (op, o) in tp.ops.iter().chain(tp.warmup.iter()) {
+                *m.entry(op.clone()).or_insert(0) += o.requests;
+            }
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::sample_result;
+
+    #[test]
+    fn cost_shipped_price_list_parses_and_has_us_east_1() {
+        let book = PriceBook::parse(PRICING_TOML).unwrap();
+        let gp = book.find("us-east-1", "general-purpose").unwrap();
+        let ex = book.find("us-east-1", "directory").unwrap();
+        assert_eq!(gp.tier1_per_1000, 0.005);
+        assert_eq!(gp.tier2_per_1000, 0.0004);
+        assert_eq!(ex.tier1_per_1000, 0.00113);
+        assert_eq!(ex.tier2_per_1000, 0.00003);
+        assert_eq!((ex.upload_gb, ex.retrieval_gb), (0.0032, 0.0006));
+        for p in &book.price {
+            assert!(p.source.starts_with("https://"), "{p:?}");
+            assert_eq!(p.read.len(), 10, "{p:?}");
+        }
+        assert!(book.find("eu-west-1", "directory").is_none());
+        assert_eq!(prices(), &book);
+    }
+
+    #[test]
+    fn cost_bad_price_lists_fail_clearly() {
+        let e = PriceBook::parse("[[price]]\nregion = 1").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("price list is not valid"),
+            "{e:#}"
+        );
+        let neg = PRICING_TOML.replacen("storage_gb_month = 0.023", "storage_gb_month = -1.0", 1);
+        let e = PriceBook::parse(&neg).unwrap_err();
+        assert!(format!("{e:#}").contains("negative"), "{e:#}");
+    }
+
+    #[test]
+    fn cost_formula_by_tier_and_bytes() {
+        let book = prices();
+        let ex = book.find("us-east-1", "directory").unwrap();
+        // 1e6 GETs of 1 KiB: tier 2 requests plus 1 GB retrieved.
+        let u = Usage::of("get", "mixed", 1_000_000, 1 << 30);
+        let c = ex.cost(&u);
+        assert!((c.requests_usd - 0.03).abs() < 1e-12, "{c:?}");
+        assert!((c.transfer_usd - 0.0006).abs() < 1e-12, "{c:?}");
+        // DeleteObject is free; DeleteObjects in cleanup is a POST.
+        assert_eq!(ex.cost(&Usage::of("delete", "mixed", 1000, 0)).total(), 0.0);
+        assert!(
+            (ex.cost(&Usage::of("delete", "cleanup", 1000, 0)).total() - 0.00113).abs() < 1e-15
+        );
+        let gp = book.find("us-east-1", "general-purpose").unwrap();
+        let c = gp.cost(&Usage::of("put", "mixed", 1000, 1 << 30));
+        assert_eq!(c.transfer_usd, 0.0);
+        assert!((c.requests_usd - 0.005).abs() < 1e-15);
+        assert!((gp.storage_month(1 << 30) - 0.023).abs() < 1e-15);
+    }
+
+    #[test]
+    fn cost_of_the_sample_run_adds_up() {
+        let r = sample_result();
+        let costs = run_costs(&r, prices());
+        assert_eq!(costs.len(), 2);
+        for c in &costs {
+            let price = c.price.as_ref().unwrap();
+            // Recompute by hand from the result.
+            let mut tier1 = 0;
+            let mut tier2 = 0;
+            for p in &r.phases {
+                let tp = p.targets.iter().find(|t| t.target == c.target).unwrap();
+                for (op, o) in tp.ops.iter().chain(&tp.warmup) {
+                    match (op.as_str(), p.name.as_str()) {
+                        ("get" | "head", _) => tier2 += o.requests,
+                        ("delete", "cleanup") | ("put", _) => tier1 += o.requests,
+                        _ => {}
+                    }
+                }
+            }
+            assert_eq!((c.usage.tier1, c.usage.tier2), (tier1, tier2), "{c:?}");
+            let want = (tier1 as f64 * price.tier1_per_1000 + tier2 as f64 * price.tier2_per_1000)
+                / 1000.0;
+            assert!((c.cost.unwrap().requests_usd - want).abs() < 1e-12);
+            let prepared = r.phases[0]
+                .targets
+                .iter()
+                .find(|t| t.target == c.target)
+                .unwrap()
+                .ops["put"]
+                .bytes;
+            assert!(prepared > 0);
+            assert_eq!(c.dataset_bytes, Some(prepared), "{c:?}");
+            assert!(c.per_op.iter().any(|o| o.op == "get" && o.phase == "mixed"));
+        }
+        let ex = costs.iter().find(|c| c.kind == "directory").unwrap();
+        assert!(ex.cost.unwrap().transfer_usd > 0.0);
+        let gp = costs.iter().find(|c| c.kind == "general-purpose").unwrap();
+        assert_eq!(gp.cost.unwrap().transfer_usd, 0.0);
+    }
+
+    #[test]
+    fn cost_missing_region_has_no_price() {
+        let mut r = sample_result();
+        r.targets[0].region = "xx-nowhere-1".into();
+        let costs = run_costs(&r, prices());
+        assert!(costs[0].price.is_none() && costs[0].cost.is_none());
+        assert!(costs[1].cost.is_some());
+    }
+}

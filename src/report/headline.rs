@@ -1,0 +1,233 @@
+//! The one-line answers at the top of a report: per measured phase and op,
+//! how Express compares with General Purpose, how sure we are, and what
+//! failed. Also used by the results index.
+
+use crate::report::compare::{Metric, comparison_pair, ratio, ratio_ci, sig};
+use crate::report::model::{OpResult, PhaseResult, RunResult};
+use crate::units::format_bytes as fmt_bytes;
+
+/// Phases that set up or tear down: no headline for them.
+pub const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
+
+/// Failed operations of one op on one target, split the way a reader cares
+/// about: throttled by S3 (503 SlowDown) or failed otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailureShare {
+    /// Operations answered with 503 (SlowDown and the like).
+    pub throttled: u64,
+    /// Every other failure (timeouts, connection errors, other statuses).
+    pub failed: u64,
+    /// Operations attempted (successful or not): the denominator.
+    pub total: u64,
+}
+
+impl FailureShare {
+    pub fn throttled_share(&self) -> f64 {
+        share(self.throttled, self.total)
+    }
+    pub fn failed_share(&self) -> f64 {
+        share(self.failed, self.total)
+    }
+    /// Operations that succeeded.
+    pub fn succeeded(&self) -> u64 {
+        self.total.saturating_sub(self.throttled + self.failed)
+    }
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The one place that reads failures out of an [`OpResult`] (today's
+/// `errors` / `errors_by_kind`; switch here when the model gets its own
+/// failure counts). Errors no kind accounts for count as failed.
+pub fn failure_share(o: &OpResult) -> FailureShare {
+    let throttled: u64 = o
+        .errors_by_kind
+        .iter()
+        .filter(|(k, _)| is_throttle_kind(k))
+        .map(|(_, n)| *n)
+        .sum();
+    let throttled = throttled.min(o.errors);
+    FailureShare {
+        throttled,
+        failed: o.errors - throttled,
+        total: o.count,
+    }
+}
+
+/// Error kinds that are S3 asking the client to slow down.
+pub fn is_throttle_kind(kind: &str) -> bool {
+    kind.starts_with("503") || kind.contains("SlowDown")
+}
+
+/// Typical payload of one successful op ("4 KiB"), from bytes moved.
+pub fn op_size(o: &OpResult) -> Option<String> {
+    let ok = failure_share(o).succeeded();
+    (o.bytes > 0 && ok > 0).then(|| fmt_bytes(o.bytes / ok))
+}
+
+/// "GET 4 KiB": the op as a reader names it, with the size moved per op.
+pub fn op_label(op: &str, o: &OpResult) -> String {
+    let name = op.replace('_', " ").to_uppercase();
+    match op_size(o) {
+        Some(s) => format!("{name} {s}"),
+        None => name,
+    }
+}
+
+/// "3.9x lower" / "1.2x higher" for an Express / General Purpose ratio.
+fn times(r: f64) -> String {
+    if r < 1.0 {
+        format!("{}x lower", sig(1.0 / r, 3))
+    } else {
+        format!("{}x higher", sig(r, 3))
+    }
+}
+
+/// One headline line per measured phase and op that both targets ran (no
+/// list markers; Markdown is the caller's).
+pub fn headline(r: &RunResult) -> Vec<String> {
+    let Some((d, g)) = comparison_pair(&r.targets) else {
+        return Vec::new();
+    };
+    let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
+    let measured: Vec<&PhaseResult> = r
+        .phases
+        .iter()
+        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
+        .collect();
+    let mut lines = Vec::new();
+    for p in &measured {
+        let (Some(td), Some(tg)) = (
+            p.targets.iter().find(|t| t.target == dn),
+            p.targets.iter().find(|t| t.target == gn),
+        ) else {
+            continue;
+        };
+        for (op, od) in &td.ops {
+            let Some(og) = tg.ops.get(op) else { continue };
+            let (fd, fg) = (failure_share(od), failure_share(og));
+            if fd.succeeded() == 0 || fg.succeeded() == 0 {
+                continue;
+            }
+            let prefix = if measured.len() > 1 {
+                format!("{} / ", p.name)
+            } else {
+                String::new()
+            };
+            let mut s = format!("**{prefix}{}**: ", op_label(op, og));
+            let p50 = ratio(od.latency_us.p50, og.latency_us.p50);
+            match (p50, ratio_ci(td, tg, op, Metric::P50)) {
+                (Some(_), Some(ci)) if ci.ci.contains(1.0) => s.push_str(&format!(
+                    "no measurable difference in p50 between Express and General Purpose \
+                     (Express / General Purpose {}, 95% CI {}-{})",
+                    sig(p50.unwrap_or(1.0), 3),
+                    sig(ci.ci.lo, 3),
+                    sig(ci.ci.hi, 3)
+                )),
+                (Some(r50), Some(ci)) => {
+                    // Express-lower intervals read in "x lower" terms, so invert.
+                    let (lo, hi) = if r50 < 1.0 {
+                        (1.0 / ci.ci.hi, 1.0 / ci.ci.lo)
+                    } else {
+                        (ci.ci.lo, ci.ci.hi)
+                    };
+                    s.push_str(&format!(
+                        "Express p50 {} than General Purpose (95% CI {}-{}x)",
+                        times(r50),
+                        sig(lo, 3),
+                        sig(hi, 3)
+                    ));
+                }
+                (Some(r50), None) => s.push_str(&format!(
+                    "Express p50 {} than General Purpose (no confidence interval: too few rounds and seconds)",
+                    times(r50)
+                )),
+                (None, _) => s.push_str("no p50 to compare"),
+            }
+            if let Some(r99) = ratio(od.latency_us.p99, og.latency_us.p99) {
+                s.push_str(&format!(", p99 {}", times(r99)));
+            }
+            let mut caveats = Vec::new();
+            for (label, f) in [("General Purpose", fg), ("Express", fd)] {
+                if f.throttled > 0 {
+                    caveats.push(format!(
+                        "{label} throttled {} (503)",
+                        pct(f.throttled_share())
+                    ));
+                }
+                if f.failed > 0 {
+                    caveats.push(format!("{label} failed {}", pct(f.failed_share())));
+                }
+            }
+            if !caveats.is_empty() {
+                s.push_str("; ");
+                s.push_str(&caveats.join(", "));
+            }
+            s.push('.');
+            lines.push(s);
+        }
+    }
+    if !r.injection.is_empty() && !lines.is_empty() {
+        lines.push("These numbers come from injected latency and faults: a model, not S3.".into());
+    }
+    lines
+}
+
+/// A share as a percentage with two significant digits ("4.0%", "0.12%").
+pub fn pct(share: f64) -> String {
+    format!("{}%", sig(share * 100.0, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn headline_failure_share_splits_throttles_from_other_failures() {
+        let mut o = OpResult {
+            count: 200,
+            errors: 12,
+            ..OpResult::default()
+        };
+        o.errors_by_kind.insert("503 SlowDown".into(), 8);
+        o.errors_by_kind.insert("timeout".into(), 2);
+        let f = failure_share(&o);
+        assert_eq!((f.throttled, f.failed, f.total), (8, 4, 200));
+        assert_eq!(f.succeeded(), 188);
+        assert!((f.throttled_share() - 0.04).abs() < 1e-12);
+        assert_eq!(pct(f.throttled_share()), "4.0%");
+    }
+
+    #[test]
+    fn headline_says_no_measurable_difference_when_ci_contains_one() {
+        let r = fixtures::sample_result();
+        let mut same = r.clone();
+        // Express = General Purpose: every ratio is 1 and every CI holds 1.
+        for p in &mut same.phases {
+            let gp = p.targets[0].clone();
+            p.targets[1] = crate::report::model::TargetPhaseResult {
+                target: p.targets[1].target.clone(),
+                ..gp
+            };
+        }
+        let lines = headline(&same);
+        assert!(!lines.is_empty());
+        for l in &lines {
+            assert!(l.contains("no measurable difference"), "{l}");
+        }
+        let lines = headline(&r);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("x lower than General Purpose")),
+            "{lines:?}"
+        );
+    }
+}

@@ -1,0 +1,997 @@
+//! SVG plots next to report.md: the latency percentile spectrum per op, the
+//! per-second time series per phase, and offered vs achieved rate for
+//! open-loop phases. Drawn with `plotters`' SVG backend; text is laid out
+//! with a font embedded in the binary (DejaVu Sans, `assets/fonts/`), so
+//! nothing depends on the fonts of the machine that renders.
+//!
+//! Every plot has an opaque white background and dark text, so it reads the
+//! same in GitHub's light and dark themes; target colours are from the
+//! Okabe-Ito colour-blind-safe palette.
+//!
+//! Data extraction (`*_data`) is separate from drawing, so tests can check
+//! what a plot shows without parsing SVG.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context as _, anyhow};
+use plotters::coord::combinators::BindKeyPoints;
+use plotters::prelude::*;
+
+use crate::report::compare::{KIND_DIRECTORY, KIND_GENERAL_PURPOSE, sig};
+use crate::report::headline::SETUP_PHASES;
+use crate::report::hlog::safe;
+use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
+use crate::stats::codec;
+
+const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+const WIDTH: u32 = 900;
+
+/// Which plot a file holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlotKind {
+    /// Latency (and TTFB) percentile spectrum of one op in one phase.
+    Spectrum { phase: String, op: String },
+    /// Per-second ops/s, p50/p99 per op, failures per second of one phase.
+    TimeSeries { phase: String },
+    /// Offered vs achieved rate of one open-loop phase.
+    Rate { phase: String },
+}
+
+/// A plot file to write and link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlotFile {
+    /// File name inside the run directory.
+    pub file: String,
+    /// Alt text and heading.
+    pub title: String,
+    pub kind: PlotKind,
+}
+
+/// A line on a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub label: String,
+    pub target: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+fn measured(p: &PhaseResult) -> bool {
+    !SETUP_PHASES.contains(&p.name.as_str()) && !p.targets.is_empty()
+}
+
+/// The plots a result gets, in report order. Pure: the report links exactly
+/// what `write_all` writes.
+pub fn plan(r: &RunResult) -> Vec<PlotFile> {
+    let mut out = Vec::new();
+    for p in r.phases.iter().filter(|p| measured(p)) {
+        let ops = crate::report::markdown::op_names(p);
+        for op in ops {
+            let any = p.targets.iter().any(|t| {
+                t.ops
+                    .get(&op)
+                    .is_some_and(|o| o.count > 0 && !o.histograms.latency.is_empty())
+            });
+            if any {
+                out.push(PlotFile {
+                    file: format!("latency-{}-{}.svg", safe(&p.name), safe(&op)),
+                    title: format!("{} {op}: latency by percentile", p.name),
+                    kind: PlotKind::Spectrum {
+                        phase: p.name.clone(),
+                        op,
+                    },
+                });
+            }
+        }
+        if p.targets.iter().any(|t| !t.timeseries.is_empty()) {
+            out.push(PlotFile {
+                file: format!("timeseries-{}.svg", safe(&p.name)),
+                title: format!("{}: per second", p.name),
+                kind: PlotKind::TimeSeries {
+                    phase: p.name.clone(),
+                },
+            });
+            if offered_schedule(&p.load).is_some() {
+                out.push(PlotFile {
+                    file: format!("rate-{}.svg", safe(&p.name)),
+                    title: format!("{}: offered vs achieved rate", p.name),
+                    kind: PlotKind::Rate {
+                        phase: p.name.clone(),
+                    },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Renders and writes every planned plot into `dir`; returns the paths.
+pub fn write_all(r: &RunResult, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for f in plan(r) {
+        let svg = render(r, &f).with_context(|| format!("cannot draw {}", f.file))?;
+        let path = dir.join(&f.file);
+        super::write_atomic(&path, svg.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Draws one plot as SVG text.
+pub fn render(r: &RunResult, f: &PlotFile) -> anyhow::Result<String> {
+    register_font()?;
+    let phase = |name: &str| {
+        r.phases
+            .iter()
+            .find(|p| p.name == name)
+            .with_context(|| format!("no phase {name}"))
+    };
+    match &f.kind {
+        PlotKind::Spectrum { phase: p, op } => draw_spectrum(r, phase(p)?, op, &f.title),
+        PlotKind::TimeSeries { phase: p } => draw_timeseries(r, phase(p)?, &f.title),
+        PlotKind::Rate { phase: p } => draw_rate(r, phase(p)?, &f.title),
+    }
+}
+
+fn register_font() -> anyhow::Result<()> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded font cannot be read"))
+    }
+}
+
+/// Colours per target: Express blue, General Purpose vermillion, others
+/// green / purple; TTFB and second lines use the lighter partner.
+fn colours(r: &RunResult, target: &str) -> (RGBColor, RGBColor) {
+    const BLUE: (RGBColor, RGBColor) = (RGBColor(0, 114, 178), RGBColor(86, 180, 233));
+    const VERMILLION: (RGBColor, RGBColor) = (RGBColor(213, 94, 0), RGBColor(230, 159, 0));
+    const OTHERS: [(RGBColor, RGBColor); 2] = [
+        (RGBColor(0, 158, 115), RGBColor(120, 200, 170)),
+        (RGBColor(204, 121, 167), RGBColor(230, 180, 210)),
+    ];
+    let Some(i) = r.targets.iter().position(|t| t.name == target) else {
+        return OTHERS[0];
+    };
+    match r.targets[i].kind.as_str() {
+        KIND_DIRECTORY => BLUE,
+        KIND_GENERAL_PURPOSE => VERMILLION,
+        _ => OTHERS[i % OTHERS.len()],
+    }
+}
+
+/// Percentile label of x = 1/(1-q).
+fn pct_label(x: f64) -> String {
+    if x <= 1.0 {
+        return "0%".into();
+    }
+    let q = 100.0 * (1.0 - 1.0 / x);
+    let s = format!("{q:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+/// Latency (ms) at log-spaced percentiles for each target, and TTFB where
+/// recorded. x = 1/(1-q).
+pub fn spectrum_data(p: &PhaseResult, op: &str) -> anyhow::Result<Vec<Series>> {
+    let mut out = Vec::new();
+    for t in &p.targets {
+        let Some(o) = t.ops.get(op).filter(|o| o.count > 0) else {
+            continue;
+        };
+        let blobs = [
+            ("latency", Some(&o.histograms.latency)),
+            ("TTFB", o.histograms.ttfb.as_ref()),
+        ];
+        for (what, blob) in blobs {
+            let Some(blob) = blob.filter(|b| !b.is_empty()) else {
+                continue;
+            };
+            let h = codec::decode(blob)
+                .with_context(|| format!("{what} histogram of {} {op}", t.target))?;
+            if h.is_empty() {
+                continue;
+            }
+            // Beyond 1/(1-q) = count the percentile is just the maximum.
+            let xmax = (h.len() as f64).clamp(2.0, 1e5);
+            let steps = 120;
+            let points = (0..=steps)
+                .map(|i| {
+                    let x = xmax.powf(f64::from(i) / f64::from(steps));
+                    let q = 1.0 - 1.0 / x;
+                    (x, h.value_at_quantile(q) as f64 / 1e6)
+                })
+                .collect();
+            out.push(Series {
+                label: format!("{} {what}", t.target),
+                target: t.target.clone(),
+                points,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn draw_spectrum(r: &RunResult, p: &PhaseResult, op: &str, title: &str) -> anyhow::Result<String> {
+    let series = spectrum_data(p, op)?;
+    let xmax = series
+        .iter()
+        .flat_map(|s| s.points.last().map(|p| p.0))
+        .fold(10.0f64, f64::max);
+    let (ylo, yhi) = log_bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+    let keys: Vec<f64> = [1.0, 2.0, 10.0, 100.0, 1e3, 1e4, 1e5]
+        .into_iter()
+        .filter(|k| *k <= xmax * 1.0001)
+        .collect();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FAMILY, 20))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(
+                (1.0f64..xmax).log_scale().with_key_points(keys),
+                (ylo..yhi).log_scale().with_key_points(log_keys(ylo, yhi)),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile (log scale of 1/(1-q))")
+            .y_desc("latency [ms]")
+            .x_label_formatter(&|x| pct_label(*x))
+            .y_label_formatter(&|y| sig(*y, 2))
+            .max_light_lines(1)
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 15))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(210, 210, 210))
+            .draw()
+            .map_err(err)?;
+        for s in &series {
+            let (main, light) = colours(r, &s.target);
+            let ttfb = s.label.ends_with("TTFB");
+            let style = if ttfb {
+                light.stroke_width(2)
+            } else {
+                main.stroke_width(3)
+            };
+            chart
+                .draw_series(LineSeries::new(s.points.clone(), style))
+                .map_err(err)?
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font((FAMILY, 14))
+        .draw()
+        .map_err(|e| anyhow!("{e:?}"))
+}
+
+/// 1-2-5 ticks inside [lo, hi], so a log axis has more than one label per decade.
+fn log_keys(lo: f64, hi: f64) -> Vec<f64> {
+    let mut keys = Vec::new();
+    let mut decade = 10f64.powi(lo.log10().floor() as i32);
+    while decade <= hi && keys.len() < 40 {
+        for m in [1.0, 2.0, 5.0] {
+            let k = decade * m;
+            if k >= lo && k <= hi {
+                keys.push(k);
+            }
+        }
+        decade *= 10.0;
+    }
+    keys
+}
+
+/// Bounds for a log axis that hold every positive value, padded.
+fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::MAX, 0.0f64);
+    for v in values.filter(|v| v.is_finite() && *v > 0.0) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if hi == 0.0 {
+        return (0.1, 10.0);
+    }
+    // Headroom above the data for the legend (log axis: a decade).
+    (lo / 1.5, hi * 8.0)
+}
+
+/// What the time-series chart of a phase shows, per target.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TimeSeriesData {
+    /// Successful operations per second (all ops).
+    pub ok_per_s: Vec<Series>,
+    /// Per op: p50 and p99 [ms] lines per target (seconds with no ops left out).
+    pub latency: BTreeMap<String, Vec<Series>>,
+    /// Throttled (503) responses per second, per target.
+    pub throttled_per_s: Vec<Series>,
+    /// Other failures per second, per target.
+    pub failed_per_s: Vec<Series>,
+    /// Where round 2, 3, ... start on the x axis (measured seconds).
+    pub round_starts: Vec<f64>,
+}
+
+impl TimeSeriesData {
+    /// True when any target had a failure in any second.
+    pub fn any_failures(&self) -> bool {
+        self.throttled_per_s
+            .iter()
+            .chain(&self.failed_per_s)
+            .any(|s| s.points.iter().any(|p| p.1 > 0.0))
+    }
+}
+
+/// Seconds of all rounds back to back: round r's second s sits at
+/// offset(r) + s. The same for every target of a phase.
+fn round_offsets(t: &TargetPhaseResult) -> BTreeMap<u32, f64> {
+    let mut len: BTreeMap<u32, u32> = BTreeMap::new();
+    for s in &t.timeseries {
+        let e = len.entry(s.round).or_insert(0);
+        *e = (*e).max(s.second + 1);
+    }
+    let mut out = BTreeMap::new();
+    let mut at = 0.0;
+    for (round, n) in len {
+        out.insert(round, at);
+        at += f64::from(n);
+    }
+    out
+}
+
+pub fn timeseries_data(p: &PhaseResult) -> TimeSeriesData {
+    let mut d = TimeSeriesData::default();
+    for t in &p.targets {
+        let offsets = round_offsets(t);
+        if d.round_starts.is_empty() {
+            d.round_starts = offsets.values().skip(1).copied().collect();
+        }
+        let mut ok: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut thr: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut fail: BTreeMap<i64, f64> = BTreeMap::new();
+        type Points = Vec<(f64, f64)>;
+        // Per op: (p50 points, p99 points).
+        let mut lat: BTreeMap<String, (Points, Points)> = BTreeMap::new();
+        for s in &t.timeseries {
+            let x = offsets.get(&s.round).copied().unwrap_or(0.0) + f64::from(s.second);
+            let key = x as i64;
+            // A row covers [x, x+1): draw it at the middle of its second.
+            let x = x + 0.5;
+            let throttled = s.throttled.min(s.errors);
+            *ok.entry(key).or_insert(0.0) += s.count.saturating_sub(s.errors) as f64;
+            *thr.entry(key).or_insert(0.0) += throttled as f64;
+            *fail.entry(key).or_insert(0.0) += (s.errors - throttled) as f64;
+            if s.count > s.errors && s.p50 > 0.0 {
+                let e = lat.entry(s.op.clone()).or_default();
+                e.0.push((x, s.p50 / 1e3));
+                e.1.push((x, s.p99 / 1e3));
+            }
+        }
+        let pts = |m: BTreeMap<i64, f64>| m.into_iter().map(|(k, v)| (k as f64 + 0.5, v)).collect();
+        d.ok_per_s.push(Series {
+            label: t.target.clone(),
+            target: t.target.clone(),
+            points: pts(ok),
+        });
+        d.throttled_per_s.push(Series {
+            label: format!("{} throttled (503)", t.target),
+            target: t.target.clone(),
+            points: pts(thr),
+        });
+        d.failed_per_s.push(Series {
+            label: format!("{} other failures", t.target),
+            target: t.target.clone(),
+            points: pts(fail),
+        });
+        for (op, (p50, p99)) in lat {
+            let v = d.latency.entry(op).or_default();
+            v.push(Series {
+                label: format!("{} p50", t.target),
+                target: t.target.clone(),
+                points: p50,
+            });
+            v.push(Series {
+                label: format!("{} p99", t.target),
+                target: t.target.clone(),
+                points: p99,
+            });
+        }
+    }
+    d
+}
+
+fn x_end(series: &[Series]) -> f64 {
+    // Points sit at the middle of their second; the axis ends with the last.
+    series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(0.5f64, f64::max)
+        + 0.5
+}
+
+fn y_max(series: &[Series]) -> f64 {
+    let m = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    // Headroom above the data for the legend.
+    if m > 0.0 { m * 1.6 } else { 1.0 }
+}
+
+fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Result<String> {
+    let d = timeseries_data(p);
+    let failures = d.any_failures();
+    let panels = 1 + d.latency.len() + usize::from(failures);
+    let panel_h = 300u32;
+    let xmax = x_end(&d.ok_per_s);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 40 + panel_h * panels as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(40);
+        top.titled(title, (FAMILY, 20)).map_err(err)?;
+        let areas = body.split_evenly((panels, 1));
+        let mut areas = areas.iter();
+        let rounds_note = if d.round_starts.is_empty() {
+            String::new()
+        } else {
+            ", rounds back to back".to_string()
+        };
+        let x_desc = format!("measured time [s]{rounds_note}");
+
+        // Successful ops/s.
+        if let Some(area) = areas.next() {
+            let mut chart = ChartBuilder::on(area)
+                .caption("successful operations per second (all ops)", (FAMILY, 16))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(72)
+                .build_cartesian_2d(0.0..xmax, 0.0..y_max(&d.ok_per_s))
+                .map_err(err)?;
+            mesh(&mut chart, &x_desc, "ops/s")?;
+            for s in &d.ok_per_s {
+                let (main, _) = colours(r, &s.target);
+                let style = main.stroke_width(2);
+                chart
+                    .draw_series(LineSeries::new(s.points.clone(), style))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+        for (op, series) in &d.latency {
+            let Some(area) = areas.next() else { break };
+            let (ylo, yhi) = log_bounds(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+            let mut chart = ChartBuilder::on(area)
+                .caption(
+                    format!("{op}: p50 and p99 latency per second"),
+                    (FAMILY, 16),
+                )
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(72)
+                .build_cartesian_2d(
+                    0.0..xmax,
+                    (ylo..yhi).log_scale().with_key_points(log_keys(ylo, yhi)),
+                )
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(x_desc.as_str())
+                .y_desc("latency [ms]")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| sig(*y, 2))
+                .max_light_lines(1)
+                .label_style((FAMILY, 13))
+                .axis_desc_style((FAMILY, 14))
+                .light_line_style(RGBColor(240, 240, 240))
+                .bold_line_style(RGBColor(215, 215, 215))
+                .draw()
+                .map_err(err)?;
+            for s in series {
+                let (main, light) = colours(r, &s.target);
+                let style = if s.label.ends_with("p99") {
+                    light.stroke_width(2)
+                } else {
+                    main.stroke_width(3)
+                };
+                chart
+                    .draw_series(LineSeries::new(s.points.clone(), style))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+        if failures && let Some(area) = areas.next() {
+            let all: Vec<Series> = d
+                .throttled_per_s
+                .iter()
+                .chain(&d.failed_per_s)
+                .cloned()
+                .collect();
+            let mut chart = ChartBuilder::on(area)
+                .caption("failed operations per second", (FAMILY, 16))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(72)
+                .build_cartesian_2d(0.0..xmax, 0.0..y_max(&all))
+                .map_err(err)?;
+            mesh(&mut chart, &x_desc, "failures/s")?;
+            for s in &d.throttled_per_s {
+                let (main, _) = colours(r, &s.target);
+                let style = main.stroke_width(3);
+                chart
+                    .draw_series(LineSeries::new(s.points.clone(), style))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
+            for s in d
+                .failed_per_s
+                .iter()
+                .filter(|s| s.points.iter().any(|p| p.1 > 0.0))
+            {
+                let (_, light) = colours(r, &s.target);
+                let style = light.stroke_width(2);
+                chart
+                    .draw_series(DashedLineSeries::new(s.points.clone(), 6, 4, style))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+fn mesh<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    x_desc: &str,
+    y_desc: &str,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| sig(*y, 3))
+        .max_light_lines(1)
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(|e| anyhow!("{e:?}"))
+}
+
+/// One stage of an open-loop schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OfferedStage {
+    /// Requests per second (None: a closed-loop stage, no offered rate).
+    pub rate: Option<f64>,
+    /// Seconds (None: until the phase stops).
+    pub seconds: Option<f64>,
+}
+
+/// Reads the offered schedule out of a phase's load description, e.g.
+/// `open loop, 150 req/s, at most 64 in flight` or `stages: open loop, 150
+/// req/s, ... for 6s; ...`. None when no stage is open loop.
+pub fn offered_schedule(load: &str) -> Option<Vec<OfferedStage>> {
+    let body = load.strip_prefix("stages:").unwrap_or(load);
+    let stages: Vec<OfferedStage> = body
+        .split(';')
+        .map(|part| {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let rate = part
+                .contains("open")
+                .then(|| {
+                    words.windows(2).find_map(|w| {
+                        let unit = w[1].trim_end_matches(',');
+                        matches!(unit, "req/s" | "ops/s")
+                            .then(|| w[0].parse::<f64>().ok())
+                            .flatten()
+                    })
+                })
+                .flatten();
+            let seconds = part
+                .rsplit_once(" for ")
+                .and_then(|(_, d)| parse_debug_duration(d.trim()));
+            OfferedStage { rate, seconds }
+        })
+        .collect();
+    stages.iter().any(|s| s.rate.is_some()).then_some(stages)
+}
+
+/// Parses `Duration`'s Debug form ("6s", "1.5s", "500ms", "250µs").
+fn parse_debug_duration(s: &str) -> Option<f64> {
+    for (unit, scale) in [("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9), ("s", 1.0)] {
+        if let Some(n) = s.strip_suffix(unit) {
+            return n.parse::<f64>().ok().map(|v| v * scale);
+        }
+    }
+    None
+}
+
+/// Offered and achieved rate per second, per target: the schedule repeats
+/// each round.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RateData {
+    pub offered: Vec<(f64, f64)>,
+    /// Completed operations per second (successful or not), per target.
+    pub achieved: Vec<Series>,
+}
+
+pub fn rate_data(p: &PhaseResult) -> RateData {
+    let mut d = RateData::default();
+    let schedule = offered_schedule(&p.load).unwrap_or_default();
+    let rate_at = |sec: f64| {
+        let mut start = 0.0;
+        for s in &schedule {
+            match s.seconds {
+                Some(len) if sec >= start + len => start += len,
+                _ => return s.rate,
+            }
+        }
+        None
+    };
+    for (i, t) in p.targets.iter().enumerate() {
+        let offsets = round_offsets(t);
+        let mut done: BTreeMap<(u32, u32), f64> = BTreeMap::new();
+        for s in &t.timeseries {
+            *done.entry((s.round, s.second)).or_insert(0.0) += s.count as f64;
+        }
+        let mut points = Vec::new();
+        for ((round, second), n) in done {
+            let x = offsets.get(&round).copied().unwrap_or(0.0) + f64::from(second);
+            points.push((x + 0.5, n));
+            if i == 0
+                && let Some(rate) = rate_at(f64::from(second))
+            {
+                d.offered.push((x, rate));
+            }
+        }
+        d.achieved.push(Series {
+            label: format!("{} achieved", t.target),
+            target: t.target.clone(),
+            points,
+        });
+    }
+    d
+}
+
+fn draw_rate(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Result<String> {
+    let d = rate_data(p);
+    let xmax = x_end(&d.achieved);
+    let offered = Series {
+        label: "offered".into(),
+        target: String::new(),
+        points: d.offered.clone(),
+    };
+    let mut all = d.achieved.clone();
+    all.push(offered);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FAMILY, 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..xmax, 0.0..y_max(&all))
+            .map_err(err)?;
+        mesh(&mut chart, "measured time [s]", "operations per second")?;
+        let grey = RGBColor(90, 90, 90).stroke_width(2);
+        // Step line: the schedule holds each rate for a whole second.
+        let mut steps = Vec::new();
+        for (x, y) in &d.offered {
+            steps.push((*x, *y));
+            steps.push((*x + 1.0, *y));
+        }
+        chart
+            .draw_series(DashedLineSeries::new(steps, 8, 5, grey))
+            .map_err(err)?
+            .label("offered (schedule)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], grey));
+        let n = d.achieved.len() as u32;
+        for (i, s) in d.achieved.iter().enumerate() {
+            let (main, _) = colours(r, &s.target);
+            // Earlier lines wider, so equal rates still show every target.
+            let style = main.stroke_width(3 + 3 * (n - 1 - i as u32));
+            chart
+                .draw_series(LineSeries::new(s.points.clone(), style))
+                .map_err(err)?
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Throttled (503) operations per second of one target, as the time-series
+/// plot shows them; used by tests and by the report's text.
+pub fn throttled_points<'a>(d: &'a TimeSeriesData, target: &str) -> Option<&'a [(f64, f64)]> {
+    d.throttled_per_s
+        .iter()
+        .find(|s| s.target == target)
+        .map(|s| s.points.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::{OpSpec, sample_result, target_phase};
+    use crate::report::model::SecondRow;
+
+    /// Where the PNG renderings go, so a person can look at them.
+    fn png_dir() -> PathBuf {
+        let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/plots-test");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn rsvg(svg: &Path, png: &Path) {
+        let out = std::process::Command::new("rsvg-convert")
+            .arg("-o")
+            .arg(png)
+            .arg(svg)
+            .output()
+            .expect("rsvg-convert (Debian librsvg2-bin; .ci/run installs it) must be installed");
+        assert!(
+            out.status.success(),
+            "rsvg-convert failed on {}: {}",
+            svg.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(png).unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG"),
+            "{} is not a PNG",
+            png.display()
+        );
+    }
+
+    fn check_svg(svg: &str, file: &str) {
+        assert!(
+            svg.starts_with("<svg"),
+            "{file}: {}",
+            &svg[..svg.len().min(80)]
+        );
+        assert!(svg.trim_end().ends_with("</svg>"), "{file}");
+        // Parses as XML.
+        let mut reader = quick_xml::Reader::from_str(svg);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{file} is not well-formed XML: {e}"),
+            }
+        }
+    }
+
+    /// The ramp model: GP's per-prefix limit throttles more as the offered
+    /// rate rises; Express never throttles.
+    pub(crate) fn ramp_result() -> RunResult {
+        let mut r = sample_result();
+        r.phases.retain(|p| p.name == "prepare");
+        let rates = [150.0, 300.0, 600.0, 900.0, 1200.0];
+        let mut targets = Vec::new();
+        for (name, base, seed) in [("standard", 20_000.0, 1), ("express", 4_000.0, 2)] {
+            let mut t = target_phase(
+                name,
+                2,
+                30,
+                64,
+                &[OpSpec::new("get", base, base * 2.0, 50)],
+                seed,
+            );
+            t.timeseries.clear();
+            for round in 1..=2 {
+                for second in 0..30u32 {
+                    let offered = rates[(second / 6) as usize];
+                    let count = offered as u64;
+                    // 400 reads/s per prefix: everything above is a 503 on GP.
+                    let throttled = if name == "standard" {
+                        count.saturating_sub(400)
+                    } else {
+                        0
+                    };
+                    t.timeseries.push(SecondRow {
+                        round,
+                        second,
+                        op: "get".into(),
+                        count,
+                        errors: throttled,
+                        throttled,
+                        bytes: (count - throttled) * 16384,
+                        p50: base * (1.0 + offered / 2000.0),
+                        p99: base * 3.0 * (1.0 + offered / 1000.0),
+                        in_flight: 64,
+                        histogram: None,
+                    });
+                }
+            }
+            let o = t.ops.get_mut("get").unwrap();
+            let total: u64 = t.timeseries.iter().map(|s| s.count).sum();
+            let thr: u64 = t.timeseries.iter().map(|s| s.throttled).sum();
+            o.count = total;
+            o.errors = thr;
+            o.errors_by_kind.clear();
+            if thr > 0 {
+                o.errors_by_kind.insert("503 SlowDown".into(), thr);
+            }
+            targets.push(t);
+        }
+        let load = rates
+            .iter()
+            .map(|r| format!("open loop, {r} req/s, at most 64 in flight for 6s"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        r.phases.push(PhaseResult {
+            name: "ramp".into(),
+            load: format!("stages: {load}"),
+            rounds: 2,
+            interrupted: None,
+            targets,
+        });
+        r.scenario = "ramp".into();
+        r
+    }
+
+    #[test]
+    fn plots_ramp_shows_gp_503s_rising_and_express_flat() {
+        let r = ramp_result();
+        let d = timeseries_data(&r.phases[1]);
+        let gp = throttled_points(&d, "standard").unwrap();
+        let ex = throttled_points(&d, "express").unwrap();
+        assert_eq!(gp.len(), 60, "2 rounds x 30 s back to back");
+        assert!(ex.iter().all(|p| p.1 == 0.0), "{ex:?}");
+        // Within each round: zero in the first stages, then rising per stage.
+        for round in 0..2 {
+            let stage = |s: usize| gp[round * 30 + s * 6].1;
+            assert_eq!((stage(0), stage(1)), (0.0, 0.0));
+            assert!(
+                stage(2) > 0.0 && stage(3) > stage(2) && stage(4) > stage(3),
+                "{gp:?}"
+            );
+        }
+        assert!(d.any_failures());
+        // The offered rate follows the schedule and restarts each round.
+        let rate = rate_data(&r.phases[1]);
+        assert_eq!(rate.offered.len(), 60);
+        assert_eq!(rate.offered[0], (0.0, 150.0));
+        assert_eq!(rate.offered[29], (29.0, 1200.0));
+        assert_eq!(rate.offered[30], (30.0, 150.0));
+        // The plot itself carries both targets' failure lines.
+        let f = plan(&r)
+            .into_iter()
+            .find(|f| f.file == "timeseries-ramp.svg")
+            .unwrap();
+        let svg = render(&r, &f).unwrap();
+        assert!(
+            svg.contains("standard throttled (503)") && svg.contains("express throttled (503)")
+        );
+    }
+
+    #[test]
+    fn plots_render_as_svg_and_png_with_both_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let pngs = png_dir();
+        for (tag, r) in [("sample", sample_result()), ("ramp", ramp_result())] {
+            let files = write_all(&r, dir.path()).unwrap();
+            let planned = plan(&r);
+            assert_eq!(files.len(), planned.len());
+            assert!(
+                planned
+                    .iter()
+                    .any(|f| matches!(f.kind, PlotKind::Spectrum { .. }))
+            );
+            assert!(
+                planned
+                    .iter()
+                    .any(|f| matches!(f.kind, PlotKind::TimeSeries { .. }))
+            );
+            assert!(
+                planned
+                    .iter()
+                    .any(|f| matches!(f.kind, PlotKind::Rate { .. })),
+                "{planned:?}"
+            );
+            for (path, f) in files.iter().zip(&planned) {
+                let svg = std::fs::read_to_string(path).unwrap();
+                std::fs::copy(path, pngs.join(format!("{tag}-{}", f.file))).unwrap();
+                check_svg(&svg, &f.file);
+                for target in ["standard", "express"] {
+                    assert!(svg.contains(target), "{}: no series of {target}", f.file);
+                }
+                if let PlotKind::Spectrum { op, .. } = &f.kind
+                    && op == "get"
+                    && tag == "sample"
+                {
+                    // Ticks stop where the samples do (under 1000: no 99.9%).
+                    assert!(
+                        svg.contains("standard TTFB") && svg.lines().any(|l| l.trim() == "50%"),
+                        "{}",
+                        f.file
+                    );
+                }
+                let png = pngs.join(format!("{tag}-{}", f.file.replace(".svg", ".png")));
+                rsvg(path, &png);
+            }
+        }
+    }
+
+    #[test]
+    fn plots_offered_schedule_parses_load_labels() {
+        let s = offered_schedule("open loop, 200 req/s, at most 64 in flight").unwrap();
+        assert_eq!(
+            s,
+            [OfferedStage {
+                rate: Some(200.0),
+                seconds: None
+            }]
+        );
+        let s = offered_schedule("stages: closed loop, 4 workers for 1.5s; open loop, 50 req/s, at most 8 in flight for 500ms").unwrap();
+        assert_eq!(
+            s[0],
+            OfferedStage {
+                rate: None,
+                seconds: Some(1.5)
+            }
+        );
+        assert_eq!(
+            s[1],
+            OfferedStage {
+                rate: Some(50.0),
+                seconds: Some(0.5)
+            }
+        );
+        assert!(offered_schedule("closed loop, 16 workers").is_none());
+        assert_eq!(pct_label(2.0), "50%");
+        assert_eq!(pct_label(1000.0), "99.9%");
+        assert_eq!(pct_label(10000.0), "99.99%");
+    }
+}
