@@ -195,6 +195,12 @@ pub struct PlanArgs {
 pub struct RunArgs {
     /// Scenario file (TOML); see docs/scenario-format.md.
     pub scenario: PathBuf,
+    /// Do not ask before a run whose estimated AWS cost is above --confirm-above.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Ask for confirmation when the estimated AWS cost (`s3bench plan`) is above this many US dollars.
+    #[arg(long, value_name = "USD", env = "S3BENCH_CONFIRM_ABOVE", default_value_t = crate::run::confirm::DEFAULT_CONFIRM_ABOVE_USD)]
+    pub confirm_above: f64,
     /// Start the embedded S3 endpoint on 127.0.0.1 and point every target at it (no AWS account needed).
     #[arg(long)]
     pub embedded: bool,
@@ -329,6 +335,17 @@ pub struct InputError(pub String);
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(a) => {
+            if !a.yes {
+                let plan = crate::scenario::load(&a.scenario)?;
+                if let Some(q) = crate::run::confirm::question(&plan, a.embedded, a.confirm_above)
+                    && !confirmed(&q)
+                {
+                    return Err(InputError(format!(
+                        "not started: {q}; pass --yes to run it anyway"
+                    ))
+                    .into());
+                }
+            }
             let shard = match (a.shard_index, a.shard_count) {
                 (Some(index), Some(count)) => Some(crate::run::Shard { index, count }),
                 _ => None,
@@ -583,6 +600,21 @@ fn cluster_inputs(
     let results =
         crate::cluster::S3Url::parse(results).map_err(|e| InputError(format!("--results: {e}")))?;
     Ok((plan, text, run_id, results))
+}
+
+/// Asks on a terminal; without one (CI, a pod) there is nobody to ask, so no.
+fn confirmed(question: &str) -> bool {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question}. Start it? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
 
 /// Preflight failures (unreachable endpoint, bad credentials, missing

@@ -6,6 +6,7 @@
 
 pub mod assemble;
 pub mod cleanup;
+pub mod confirm;
 pub mod host;
 pub mod options;
 pub mod phases;

@@ -8,6 +8,7 @@ mod doctor;
 mod express_ops;
 mod faults;
 mod moto;
+mod plan;
 mod run;
 mod server;
 mod setup;

@@ -1,0 +1,119 @@
+//! `s3bench plan` against what the run then does: the estimate's request
+//! counts match the endpoint's within the op mix's randomness, its cost comes
+//! from the same formula as the report's, and `run` refuses a costly AWS run
+//! without `--yes` before sending anything.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use s3bench::engine::Cancel;
+use s3bench::estimate::{EstimateOptions, estimate};
+use s3bench::report::cost::{prices, run_costs};
+use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::scenario::parse;
+
+const SCENARIO: &str = r#"
+name = "plan-vs-run"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "plan-gp"
+region = "us-east-1"
+[targets.express]
+kind = "directory"
+bucket = "plan--use1-az4--x-s3"
+region = "us-east-1"
+[dataset]
+objects = 20
+size = "4KiB"
+[[phase]]
+name = "mixed"
+duration = "3s"
+rate = 200
+max_in_flight = 16
+mix = [{ op = "get", weight = 3 }, { op = "put", weight = 1, size = "1KiB" }]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_counts_and_cost_match_the_run() {
+    let plan = parse(SCENARIO, Path::new("plan.toml")).unwrap();
+    let est = estimate(&plan, &EstimateOptions::default());
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let targets = embedded_targets(&plan, &server);
+    let opts = RunOptions {
+        out: dir.path().to_path_buf(),
+        ..RunOptions::default()
+    };
+    let out = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+        .await
+        .unwrap();
+    let costs = run_costs(&out.result, prices());
+    let c = server.counters();
+    for (t, bucket) in [("standard", "plan-gp"), ("express", "plan--use1-az4--x-s3")] {
+        let e = est.targets.iter().find(|e| e.target == t).unwrap();
+        let ops = e.ops_by_op();
+        // Open loop: 600 ops in all, exactly; the 3:1 mix splits them at random.
+        let (gets, puts) = (ops["get"].requests, ops["put"].requests);
+        assert_eq!(gets + puts, 600 + 20, "{t}: measured ops plus the data set");
+        let served_gets = c.requests(bucket, "GetObject");
+        let served_puts = c.requests(bucket, "PutObject");
+        assert_eq!(served_gets + served_puts, 620, "{t}");
+        let near = |a: u64, b: u64| (a as f64 - b as f64).abs() <= 0.1 * b as f64;
+        assert!(
+            near(served_gets, gets),
+            "{t}: GETs {served_gets} vs planned {gets}"
+        );
+        assert!(
+            near(served_puts, puts),
+            "{t}: PUTs {served_puts} vs planned {puts}"
+        );
+        // The same formula prices both: the plan's cost of the counts the run
+        // made is the report's cost.
+        let rc = costs.iter().find(|r| r.target == t).unwrap();
+        let price = rc.price.as_ref().expect("us-east-1 is priced");
+        assert_eq!(price.cost(&rc.usage), rc.cost.unwrap(), "{t}");
+        let planned = e.cost.unwrap().total();
+        let made = rc.cost.unwrap().total();
+        assert!(
+            (planned - made).abs() <= 0.15 * made,
+            "{t}: planned ${planned} vs run ${made}"
+        );
+    }
+}
+
+/// A costly AWS run is refused without --yes when nobody can answer (no
+/// terminal), before any request: exit 2 and one sentence.
+#[test]
+fn costly_aws_run_needs_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("costly.toml");
+    std::fs::write(
+        &path,
+        r#"
+[targets.gp]
+kind = "general-purpose"
+bucket = "bench"
+region = "us-east-1"
+[[phase]]
+name = "p"
+duration = "60s"
+rate = 10000
+mix = [{ op = "list" }]
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+        .args(["run", path.to_str().unwrap(), "--confirm-above", "1", "-q"])
+        .args(["--out", dir.path().join("r").to_str().unwrap()])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("estimated to cost about $"), "{err}");
+    assert!(err.contains("pass --yes"), "{err}");
+    assert!(!dir.path().join("r").exists(), "nothing started");
+}
