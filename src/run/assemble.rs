@@ -105,9 +105,8 @@ pub fn second_rows(rec: &OpRecorder, round: u32) -> Vec<SecondRow> {
                 p50: s.p50_ns as f64 / 1000.0,
                 p99: s.p99_ns as f64 / 1000.0,
                 in_flight: s.in_flight,
-                // The per-second series keeps 2-digit sparse counts, not
-                // HdrHistograms; the .hlog files fall back to one interval.
-                histogram: None,
+                // One interval per second in the .hlog files.
+                histogram: (!s.histogram.is_empty()).then(|| codec::encode(&s.histogram)),
             })
         })
         .collect()

@@ -409,6 +409,20 @@ pub struct SecondStats {
     pub p99_ns: u64,
     /// Most requests in flight at once during this second (all ops).
     pub in_flight: u64,
+    /// This second's success latencies, ns, as a 2-significant-digit
+    /// HdrHistogram (the per-second precision), for interval logs.
+    pub histogram: Histogram<u64>,
+}
+
+/// A 2-digit HdrHistogram holding exactly the sparse buckets `pairs`.
+fn dense(pairs: impl Iterator<Item = (usize, u64)>) -> Histogram<u64> {
+    let mut h = new_hist(2);
+    for (i, n) in pairs {
+        // The sparse layout is a 2-digit HdrHistogram's, so a bucket's lowest
+        // value lands back in that same bucket.
+        let _ = h.record_n(sparse::lowest_equivalent(i).max(1), n);
+    }
+    h
 }
 
 /// All that one thread records for one (phase, target, round), for `N`
@@ -618,6 +632,7 @@ impl<const N: usize> Recorder<N> {
                     p50_ns,
                     p99_ns,
                     in_flight: sec.map_or(0, |s| s.in_flight),
+                    histogram: dense(latency.iter()),
                 });
             }
         }
@@ -742,6 +757,13 @@ mod tests {
                         ));
                     }
                 }
+            }
+            // Each row's histogram (for interval logs) holds that second's
+            // samples in the same buckets the percentiles came from.
+            for r in &rows {
+                prop_assert_eq!(r.histogram.len(), r.count - r.errors);
+                prop_assert_eq!(r.histogram.value_at_quantile(0.5), r.p50_ns);
+                prop_assert_eq!(r.histogram.value_at_quantile(0.99), r.p99_ns);
             }
             let got: Vec<_> = rows
                 .iter()

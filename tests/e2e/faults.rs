@@ -411,12 +411,12 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
         signalled.elapsed()
     );
     assert_eq!(status.code(), Some(143));
+    // The run's folder, next to the results index (README.md).
     let run_dir = std::fs::read_dir(&out)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a run folder");
     let r = s3bench::report::json::read_result(&run_dir.join("result.json")).unwrap();
     assert!(!r.complete);
     let long = r
