@@ -12,7 +12,6 @@ use percent_encoding::percent_decode_str;
 use super::conditions::{
     ObjectConditions, WriteConditions, conflict, etag_listed, http_date, precondition_failed, secs,
 };
-use super::dates;
 use super::error::S3Error;
 use super::http::{Req, Resp, RespBody};
 use super::ops::{
@@ -349,27 +348,14 @@ pub(crate) fn list_objects_v1(req: &Req<'_>) -> Result<Resp, S3Error> {
     {
         elem(&mut s, "NextMarker", &enc(last));
     }
-    let class = storage_class(b.kind);
-    for (key, o) in &page.contents {
-        s.push_str("<Contents>");
-        elem(&mut s, "Key", &enc(key));
-        elem(
-            &mut s,
-            "LastModified",
-            &dates::iso8601_millis(o.last_modified),
-        );
-        elem(&mut s, "ETag", &o.etag);
-        let _ = write!(
-            s,
-            "<Size>{}</Size><Owner><ID>s3bench</ID><DisplayName>s3bench</DisplayName></Owner><StorageClass>{class}</StorageClass></Contents>",
-            o.len
-        );
-    }
-    for p in &page.common_prefixes {
-        s.push_str("<CommonPrefixes>");
-        elem(&mut s, "Prefix", &enc(p));
-        s.push_str("</CommonPrefixes>");
-    }
+    super::ops::list_entries(
+        &mut s,
+        &page.contents,
+        &page.common_prefixes,
+        storage_class(b.kind),
+        "<Owner><ID>s3bench</ID><DisplayName>s3bench</DisplayName></Owner>",
+        &enc,
+    );
     s.push_str("</ListBucketResult>");
     Ok(xml_response(s))
 }

@@ -429,29 +429,44 @@ fn list_objects_v2(req: &Req<'_>) -> Result<Resp, S3Error> {
     if let Some(sa) = start_after {
         elem(&mut s, "StartAfter", &enc(sa));
     }
-    let class = storage_class(b.kind);
-    for (key, o) in &page.contents {
+    list_entries(
+        &mut s,
+        &page.contents,
+        &page.common_prefixes,
+        storage_class(b.kind),
+        "",
+        &enc,
+    );
+    s.push_str("</ListBucketResult>");
+    Ok(xml_response(s))
+}
+
+/// The `<Contents>` and `<CommonPrefixes>` of a listing page, shared by
+/// ListObjectsV2 and ListObjects (v1, which adds `owner` to each key).
+pub(crate) fn list_entries(
+    s: &mut String,
+    contents: &[(String, Arc<Object>)],
+    prefixes: &[String],
+    class: &str,
+    owner: &str,
+    enc: &dyn Fn(&str) -> String,
+) {
+    for (key, o) in contents {
         s.push_str("<Contents>");
-        elem(&mut s, "Key", &enc(key));
-        elem(
-            &mut s,
-            "LastModified",
-            &dates::iso8601_millis(o.last_modified),
-        );
-        elem(&mut s, "ETag", &o.etag);
+        elem(s, "Key", &enc(key));
+        elem(s, "LastModified", &dates::iso8601_millis(o.last_modified));
+        elem(s, "ETag", &o.etag);
         let _ = write!(
             s,
-            "<Size>{}</Size><StorageClass>{class}</StorageClass></Contents>",
+            "<Size>{}</Size>{owner}<StorageClass>{class}</StorageClass></Contents>",
             o.len
         );
     }
-    for p in &page.common_prefixes {
+    for p in prefixes {
         s.push_str("<CommonPrefixes>");
-        elem(&mut s, "Prefix", &enc(p));
+        elem(s, "Prefix", &enc(p));
         s.push_str("</CommonPrefixes>");
     }
-    s.push_str("</ListBucketResult>");
-    Ok(xml_response(s))
 }
 
 /// A parsed `Range` header.
