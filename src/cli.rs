@@ -284,6 +284,14 @@ pub struct ServeArgs {
     /// buckets (S3: 5500:3500); above it requests get 503 SlowDown.
     #[arg(long, value_parser = parse_prefix_limit)]
     pub prefix_limit: Option<crate::server::PrefixLimit>,
+    /// Fraction of GET responses (0..1) on the --bucket buckets whose body
+    /// is cut half-way by closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    pub body_reset_rate: f64,
+    /// Fraction of CreateSession requests (0..1) on the --bucket buckets
+    /// answered with --error-status.
+    #[arg(long, default_value_t = 0.0)]
+    pub session_error_rate: f64,
 }
 
 fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
@@ -484,12 +492,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if let Some(s) = a.secret_key {
                 cfg.secret_key = s;
             }
-            if !(0.0..=1.0).contains(&a.error_rate) {
-                return Err(InputError(format!(
-                    "--error-rate must be between 0 and 1, got {}",
-                    a.error_rate
-                ))
-                .into());
+            for (flag, v) in [
+                ("--error-rate", a.error_rate),
+                ("--body-reset-rate", a.body_reset_rate),
+                ("--session-error-rate", a.session_error_rate),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(
+                        InputError(format!("{flag} must be between 0 and 1, got {v}")).into(),
+                    );
+                }
             }
             let flags = crate::server::Injection {
                 latency: a.latency.map(crate::server::LatencyDist::Fixed),
@@ -499,6 +511,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 error_status: a.error_status,
                 error_code: a.error_code,
                 prefix_limit: a.prefix_limit,
+                body_reset_rate: a.body_reset_rate,
+                session_error_rate: a.session_error_rate,
             };
             let mut buckets = a.buckets;
             let mut injections: Vec<(String, crate::server::Injection)> = Vec::new();

@@ -69,6 +69,14 @@ pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
             key: "timeout".into(),
             status: None,
         },
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+            if create_session_failure(err).is_some() =>
+        {
+            let inner = create_session_failure(err).expect("checked by the guard");
+            let mut k = classify(inner);
+            k.key = format!("CreateSession: {}", k.key);
+            k
+        }
         SdkError::DispatchFailure(d) => {
             let key = if d.is_timeout() {
                 "timeout".to_string()
@@ -90,6 +98,26 @@ pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
             status: None,
         },
     }
+}
+
+type CreateSessionFailure =
+    SdkError<aws_sdk_s3::operation::create_session::CreateSessionError, HttpResponse>;
+
+/// The failed CreateSession behind a data request's error: the SDK's
+/// directory-bucket identity provider fails the request with it deep in
+/// the source chain, so "503 SlowDown" of a session handshake would
+/// otherwise read as a transport error of the GET.
+fn create_session_failure<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a CreateSessionFailure> {
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        if let Some(cs) = e.downcast_ref::<CreateSessionFailure>() {
+            return Some(cs);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// The deepest error message in the chain, shortened for a report key.

@@ -711,6 +711,9 @@ async fn worker<C: ObjectClient>(
     }
 }
 
+/// Attempts per object of the data set (backoff 50, 100, 200, 400 ms).
+const PREPARE_ATTEMPTS: u32 = 5;
+
 async fn run_prepare<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
@@ -746,16 +749,38 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 plan.key(i, job.date, &mut key);
                 let size = plan.object_size(i);
                 let sent = Instant::now();
-                let (kind, out) = if size >= plan.prepare.multipart_threshold {
-                    (
-                        OpKind::MultipartPut,
-                        client
-                            .multipart_put(&key, size, plan.prepare.part_size)
-                            .await,
-                    )
+                let kind = if size >= plan.prepare.multipart_threshold {
+                    OpKind::MultipartPut
                 } else {
-                    (OpKind::Put, client.put(&key, size).await)
+                    OpKind::Put
                 };
+                // Writing the data set is setup, not a measurement: a
+                // throttle, a 5xx, a dropped connection or a failed
+                // CreateSession is retried with backoff whatever the
+                // phases' `max_attempts`. The op records every request sent.
+                let mut requests = 0;
+                let mut attempt = 0;
+                let mut out = loop {
+                    let out = match kind {
+                        OpKind::MultipartPut => {
+                            client
+                                .multipart_put(&key, size, plan.prepare.part_size)
+                                .await
+                        }
+                        _ => client.put(&key, size).await,
+                    };
+                    requests += out.requests;
+                    attempt += 1;
+                    let retry = out
+                        .error
+                        .as_ref()
+                        .is_some_and(|e| e.status.is_none_or(|s| s >= 500 || s == 429));
+                    if !retry || attempt >= PREPARE_ATTEMPTS || ctx.cancel.is_cancelled() {
+                        break out;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << (attempt - 1))).await;
+                };
+                out.requests = requests;
                 let done = Instant::now();
                 ctx.live.ops.fetch_add(1, Ordering::Relaxed);
                 if out.error.is_some() {

@@ -78,7 +78,13 @@ pub async fn run_file(
 
 /// Starts the embedded endpoint with the plan's buckets and injections.
 pub fn start_embedded(plan: &Plan) -> anyhow::Result<EmbeddedServer> {
-    let server = EmbeddedServer::start(ServerConfig::default())
+    start_embedded_with(plan, ServerConfig::default())
+}
+
+/// [`start_embedded`] with a server configuration of the caller's (a short
+/// session lifetime, say, so a test sees sessions renewed mid-phase).
+pub fn start_embedded_with(plan: &Plan, cfg: ServerConfig) -> anyhow::Result<EmbeddedServer> {
+    let server = EmbeddedServer::start(cfg)
         .context("could not start the embedded S3 endpoint on 127.0.0.1")?;
     for t in &plan.targets {
         server

@@ -96,6 +96,8 @@ pub struct RawEmbedded {
     pub error_status: Option<Spanned<i64>>,
     pub error_code: Option<Spanned<String>>,
     pub prefix_limit: Option<Spanned<RawPrefixLimit>>,
+    pub body_reset_rate: Option<Spanned<f64>>,
+    pub session_error_rate: Option<Spanned<f64>>,
 }
 
 /// `latency = "8ms"` or `{ p50 = .., p99 = .. }` or `{ min = .., max = .. }`.

@@ -343,6 +343,8 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
                 reads_per_sec: 5500,
                 writes_per_sec: 3500
             }),
+            body_reset_rate: 0.0,
+            session_error_rate: 0.0,
         })
     );
     assert_eq!(

@@ -407,13 +407,13 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
-    let error_rate = match &e.error_rate {
+    let fraction = |cx: &mut Ctx<'_>, r: &Option<Spanned<f64>>, name: &str| match r {
         Some(r) => {
             let v = *r.get_ref();
             if !(0.0..=1.0).contains(&v) {
                 cx.at(
                     r,
-                    &format!("{base}.error_rate"),
+                    &format!("{base}.{name}"),
                     format!("expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"),
                 );
                 0.0
@@ -423,6 +423,9 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         }
         None => 0.0,
     };
+    let error_rate = fraction(cx, &e.error_rate, "error_rate");
+    let body_reset_rate = fraction(cx, &e.body_reset_rate, "body_reset_rate");
+    let session_error_rate = fraction(cx, &e.session_error_rate, "session_error_rate");
     let error_status = e
         .error_status
         .as_ref()
@@ -444,7 +447,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
             503 => "SlowDown".to_string(),
             500 => "InternalError".to_string(),
             other => {
-                if error_rate > 0.0 {
+                if error_rate > 0.0 || session_error_rate > 0.0 {
                     let span = e.error_status.as_ref().map(|s| s.span());
                     cx.report(
                         span,
@@ -492,6 +495,8 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         error_status,
         error_code,
         prefix_limit,
+        body_reset_rate,
+        session_error_rate,
     }
 }
 
