@@ -1217,7 +1217,99 @@ async fn cluster_run_barrier_timeout_names_the_missing_shard() {
     let mut left = keys(&c, "cl-bench", "").await;
     left.sort();
     assert_eq!(left, ["s3bench/other-run/barrier/1", "unrelated.txt"]);
+
+    // A shard killed with SIGKILL leaves its barrier object (and data):
+    // `s3bench cleanup --run-id` removes the run's prefix, nothing else.
+    for key in ["s3bench/alone-1/barrier/0", "s3bench/alone-1/shard-0/obj-1"] {
+        c.put_object()
+            .bucket("cl-bench")
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let o = serve
+        .command(home.path())
+        .arg("cleanup")
+        .arg(&scenario)
+        .args(["--run-id", run_id])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut left = keys(&c, "cl-bench", "").await;
+    left.sort();
+    assert_eq!(left, ["s3bench/other-run/barrier/1", "unrelated.txt"]);
     drop(serve.stop());
+}
+
+/// `--results` pointing at a bucket that does not exist: the run still
+/// measures and publishes locally, says the upload failed and where the
+/// local copy is, and exits 6.
+#[test]
+fn cluster_run_failed_upload_keeps_the_local_copy_and_exits_6() {
+    let serve = Serve::start(&["cl-bench"]);
+    let home = tempfile::tempdir().unwrap();
+    let scenario = home.path().join("cluster.toml");
+    std::fs::write(&scenario, shard_scenario(&serve.endpoint, "ops = 40")).unwrap();
+    let o = serve
+        .command(home.path())
+        .arg("run")
+        .arg(&scenario)
+        .args([
+            "-q",
+            "--run-id",
+            "lost-1",
+            "--results",
+            "s3://no-such-bucket/runs/",
+        ])
+        .args(["--results-endpoint-url", &serve.endpoint, "--out"])
+        .arg(home.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    let local = home.path().join("out/lost-1");
+    assert!(
+        err.contains("results not uploaded to s3://no-such-bucket/runs/: ")
+            && err.contains(&format!(
+                "the local copy is complete in {}",
+                local.display()
+            )),
+        "{err}"
+    );
+    assert!(err.contains("NoSuchBucket"), "{err}");
+    let r = s3bench::report::json::read_result(&local.join("result.json")).unwrap();
+    assert!(r.complete);
+    assert_eq!(get_count(&r), 40);
+    drop(serve.stop());
+}
+
+/// The preflight's clock probes find an endpoint clock 2.345 s ahead to
+/// within their stated bounds, which four bisection probes narrow to well
+/// under the 500 ms that one `Date` header gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_clock_probes_bisect_the_endpoint_offset() {
+    let server = start_server();
+    server.create_bucket("clock-b").unwrap();
+    server.set_clock_offset_ms(2345);
+    let c = client(&server);
+    let began = Instant::now();
+    let off = s3bench::cluster::clock::measure(&c, "clock-b", "s3bench/x/", 4)
+        .await
+        .expect("the endpoint sends Date");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(
+        (off.offset_ms - 2345.0).abs() <= off.uncertainty_ms + 1.0,
+        "{off:?}"
+    );
+    assert!(off.uncertainty_ms < 150.0, "{off:?}");
+    assert_eq!(off.samples, 4);
+    eprintln!("clock offset against a +2345 ms endpoint: {off:?}");
 }
 
 /// A scenario in an environment variable (AWS Batch): problems name the
