@@ -77,8 +77,9 @@ pub enum BarrierError {
     #[error(
         "start barrier {location}: {arrived} of {count} shards arrived within {waited}; \
          missing: {missing} (never wrote its barrier object: not started yet, failed before \
-         the barrier, or run with another run id or shard count)",
+         the barrier, or run with another run id or shard count){gone}",
         missing = list(.missing),
+        gone = gone_note(.gone),
         waited = humantime::format_duration(Duration::from_secs(.waited.as_secs_f64().round() as u64))
     )]
     Timeout {
@@ -86,6 +87,9 @@ pub enum BarrierError {
         count: u32,
         arrived: u32,
         missing: Vec<u32>,
+        /// Shards that arrived but whose objects were gone at the end: they
+        /// gave up (their own timeout ran out first) or ended.
+        gone: Vec<u32>,
         waited: Duration,
     },
     #[error("start barrier {location}: cancelled while waiting for shards {}", list(.missing))]
@@ -100,6 +104,16 @@ pub enum BarrierError {
     },
     #[error("start barrier: object {key} is not a barrier record: {why}")]
     BadObject { key: String, why: String },
+}
+
+fn gone_note(gone: &[u32]) -> String {
+    if gone.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} arrived but left again (gave up waiting, or ended)",
+        list(gone)
+    )
 }
 
 fn list(shards: &[u32]) -> String {
@@ -172,7 +186,8 @@ pub async fn wait_with(
         return Err(BarrierError::BadShard { shard, count });
     }
     let location = format!("s3://{bucket}/{}", prefix(run_id));
-    let missing = Mutex::new((0..count).collect::<Vec<u32>>());
+    // (never seen, seen but gone), for a wait that ends from outside.
+    let missing = Mutex::new(((0..count).collect::<Vec<u32>>(), Vec::new()));
     let deadline = Instant::now() + timeout;
     let inner = meet(
         client, bucket, run_id, shard, count, deadline, opts, &missing, &location,
@@ -182,14 +197,15 @@ pub async fn wait_with(
     let missing_now = || missing.lock().map(|m| m.clone()).unwrap_or_default();
     tokio::select! {
         r = inner => r,
-        _ = cancel => Err(BarrierError::Cancelled { location: location.clone(), missing: missing_now() }),
+        _ = cancel => Err(BarrierError::Cancelled { location: location.clone(), missing: missing_now().0 }),
         _ = hard_stop => {
-            let missing = missing_now();
+            let (missing, gone) = missing_now();
             Err(BarrierError::Timeout {
                 location: location.clone(),
                 count,
                 arrived: count - missing.len() as u32,
                 missing,
+                gone,
                 waited: timeout,
             })
         }
@@ -205,7 +221,7 @@ async fn meet(
     count: u32,
     deadline: Instant,
     opts: BarrierOptions,
-    missing: &Mutex<Vec<u32>>,
+    missing: &Mutex<(Vec<u32>, Vec<u32>)>,
     location: &str,
 ) -> Result<BarrierOutcome, BarrierError> {
     let s3 = |op: &'static str, e: String| BarrierError::S3 {
@@ -238,6 +254,9 @@ async fn meet(
     let written = Instant::now();
 
     let mut interval = opts.poll_min;
+    // A shard counts as arrived once seen: one that gave up before this
+    // one did is not "missing", though all N must be there at once to meet.
+    let mut seen = vec![false; count as usize];
     let keys = loop {
         let mut present = vec![false; count as usize];
         let mut token: Option<String> = None;
@@ -266,10 +285,16 @@ async fn meet(
                 _ => break,
             }
         }
-        let now_missing: Vec<u32> = (0..count).filter(|i| !present[*i as usize]).collect();
-        let done = now_missing.is_empty();
+        for (s, p) in seen.iter_mut().zip(&present) {
+            *s |= *p;
+        }
+        let done = present.iter().all(|p| *p);
+        let now_missing: Vec<u32> = (0..count).filter(|i| !seen[*i as usize]).collect();
+        let gone: Vec<u32> = (0..count)
+            .filter(|i| seen[*i as usize] && !present[*i as usize])
+            .collect();
         if let Ok(mut m) = missing.lock() {
-            *m = now_missing.clone();
+            *m = (now_missing.clone(), gone.clone());
         }
         if done {
             break (0..count).map(|i| format!("{pfx}{i}")).collect::<Vec<_>>();
@@ -281,6 +306,7 @@ async fn meet(
                 count,
                 arrived: count - now_missing.len() as u32,
                 missing: now_missing,
+                gone,
                 waited: written.elapsed(),
             });
         }
@@ -388,11 +414,26 @@ mod tests {
             count: 3,
             arrived: 2,
             missing: vec![1],
+            gone: Vec::new(),
             waited: Duration::from_secs(600),
         };
         let s = e.to_string();
         assert!(s.contains("2 of 3 shards arrived within 10m"), "{s}");
         assert!(s.contains("missing: shard 1 ("), "{s}");
+        assert!(!s.contains("left again"), "{s}");
+        let e = BarrierError::Timeout {
+            location: "s3://b/s3bench/r/barrier/".into(),
+            count: 3,
+            arrived: 2,
+            missing: vec![1],
+            gone: vec![2],
+            waited: Duration::from_secs(8),
+        };
+        assert!(
+            e.to_string()
+                .ends_with("; shard 2 arrived but left again (gave up waiting, or ended)"),
+            "{e}"
+        );
         let many = list(&(0..25).collect::<Vec<_>>());
         assert!(many.ends_with("shard 19 and 5 more"), "{many}");
     }
