@@ -290,8 +290,12 @@ fn run_table(md: &mut String, r: &RunResult) {
         .take(MAX_HOSTS)
         .map(|h| {
             let shard = h.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
+            let clock = h
+                .clock_offset
+                .map(|c| format!(", {}", clock_text(&c)))
+                .unwrap_or_default();
             format!(
-                "{} ({}/{}, {} CPUs{shard})",
+                "{} ({}/{}, {} CPUs{shard}{clock})",
                 h.hostname, h.os, h.arch, h.cpus
             )
         })
@@ -1242,6 +1246,15 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         line!(md);
     }
     md
+}
+
+/// "endpoint clock +12 ms (±40 ms)": a host's clock offset as the report
+/// shows it (positive: the endpoint is ahead of the host).
+pub fn clock_text(c: &crate::report::model::ClockOffset) -> String {
+    format!(
+        "endpoint clock {:+.0} ms (±{:.0} ms)",
+        c.offset_ms, c.uncertainty_ms
+    )
 }
 
 #[cfg(test)]
