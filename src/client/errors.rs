@@ -45,6 +45,13 @@ impl ErrorKind {
 pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
     err: &SdkError<E, HttpResponse>,
 ) -> ErrorKind {
+    if let SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) = err
+        && let Some(inner) = create_session_failure(err)
+    {
+        let mut k = classify(inner);
+        k.key = format!("CreateSession: {}", k.key);
+        return k;
+    }
     match err {
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
@@ -69,14 +76,6 @@ pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
             key: "timeout".into(),
             status: None,
         },
-        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
-            if create_session_failure(err).is_some() =>
-        {
-            let inner = create_session_failure(err).expect("checked by the guard");
-            let mut k = classify(inner);
-            k.key = format!("CreateSession: {}", k.key);
-            k
-        }
         SdkError::DispatchFailure(d) => {
             let key = if d.is_timeout() {
                 "timeout".to_string()

@@ -347,15 +347,23 @@ size = "4KiB"
     path
 }
 
-fn with_keys(cmd: &mut Command, server: &EmbeddedServer, home: &Path) {
-    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
+/// Credentials only from what the test gives: no instance metadata, no
+/// shared credentials file, `home` as HOME, the config file `config`.
+fn isolated_env(cmd: &mut Command, home: &Path, config: &str) {
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_CONFIG_FILE", home.join(config))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
         .env("HOME", home);
+}
+
+fn with_keys(cmd: &mut Command, server: &EmbeddedServer, home: &Path) {
+    isolated_env(cmd, home, "no-config");
+    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_key());
 }
 
 /// SIGTERM mid-phase (a Kubernetes eviction): the report is written with
@@ -412,11 +420,7 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     );
     assert_eq!(status.code(), Some(143));
     // The run's folder, next to the results index (README.md).
-    let run_dir = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .expect("a run folder");
+    let run_dir = run_folder(&out);
     let r = s3bench::report::json::read_result(&run_dir.join("result.json")).unwrap();
     assert!(!r.complete);
     let long = r
@@ -575,18 +579,7 @@ mix = [{ op = "get", weight = 1 }]"#,
             },
             ..plan
         };
-        let server = start_embedded(&plan).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let targets = embedded_targets(&plan, &server);
-        let out = execute(
-            plan,
-            targets,
-            true,
-            opts(dir.path()),
-            Arc::new(Cancel::default()),
-        )
-        .await
-        .unwrap();
+        let (out, server, _dir) = run_plan(plan).await;
         let get = op(&out.result, "get", "standard", "get");
         let ctx = format!("{path}: {get:?}");
         assert!(get.successes > 100 && get.errors > 30, "{ctx}");
@@ -863,14 +856,8 @@ print(json.dumps({{"Version": 1, "AccessKeyId": {ak:?}, "SecretAccessKey": {secr
 }
 
 fn with_profile(cmd: &mut Command, home: &Path) {
-    cmd.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env("AWS_PROFILE", "expiring")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("HOME", home);
+    isolated_env(cmd, home, "config");
+    cmd.env("AWS_PROFILE", "expiring");
 }
 
 /// Base credentials from a `credential_process` that last 6 s, on the
