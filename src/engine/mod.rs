@@ -10,6 +10,9 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
+pub mod loader;
+#[cfg(test)]
+mod loader_tests;
 pub mod ops;
 #[cfg(test)]
 mod tests;
@@ -186,6 +189,9 @@ pub enum JobKind {
     Prepare,
     /// Measured phase by index into `plan.phases`.
     Phase(usize),
+    /// A loader phase with this many accelerators (one step of a search;
+    /// `Phase` runs a loader phase with its fixed count).
+    Loader { phase: usize, accelerators: u32 },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -208,11 +214,14 @@ pub struct JobResult {
     pub recorder: OpRecorder,
     /// Measured seconds: from the end of warm-up to the last completion.
     pub elapsed_s: f64,
+    /// What the simulated accelerators measured (loader phases only).
+    pub loader: Option<crate::stats::loader::LoaderStats>,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
+    loader: Option<crate::stats::loader::LoaderStats>,
 }
 
 struct Work {
@@ -335,11 +344,15 @@ impl Engine {
         }
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
+        let mut loader: Option<crate::stats::loader::LoaderStats> = None;
         for rx in replies {
             let r = rx
                 .await
                 .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
             recorder.merge(&r.recorder);
+            if let Some(l) = &r.loader {
+                loader.get_or_insert_with(Default::default).merge(l);
+            }
             // Each thread measures on its own clock (tokio's, which a test
             // may pause), so each measures its own elapsed time.
             let measure_start = job.start + job_warmup(&job);
@@ -350,6 +363,7 @@ impl Engine {
         Ok(JobResult {
             recorder,
             elapsed_s,
+            loader,
         })
     }
 
@@ -364,7 +378,7 @@ impl Engine {
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare => Duration::ZERO,
+        JobKind::Prepare | JobKind::Loader { .. } => Duration::ZERO,
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -432,6 +446,8 @@ struct Shared {
     budget: Cell<Option<u64>>,
     last_done: Cell<Option<Instant>>,
     measure_start: Instant,
+    /// What this thread's accelerators measured (loader phases).
+    loader: RefCell<Option<crate::stats::loader::LoaderStats>>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -465,6 +481,7 @@ async fn run_job<C: ObjectClient + 'static>(
         budget: Cell::new(None),
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
+        loader: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
     });
@@ -478,6 +495,10 @@ async fn run_job<C: ObjectClient + 'static>(
                 JobKind::Phase(i) => {
                     run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
                 }
+                JobKind::Loader {
+                    phase,
+                    accelerators,
+                } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
             }
         };
         tokio::pin!(work);
@@ -494,7 +515,8 @@ async fn run_job<C: ObjectClient + 'static>(
     for h in &handles {
         h.abort();
     }
-    if let (Some(g), JobKind::Phase(i)) = (&shared.gap, job.kind) {
+    if let (Some(g), JobKind::Phase(i) | JobKind::Loader { phase: i, .. }) = (&shared.gap, job.kind)
+    {
         let g = g.borrow();
         if !g.is_empty() {
             eprintln!(
@@ -514,7 +536,32 @@ async fn run_job<C: ObjectClient + 'static>(
     ThreadResult {
         recorder,
         last_done: shared.last_done.get(),
+        loader: shared.loader.borrow_mut().take(),
     }
+}
+
+/// A loader phase's accelerators on this thread; what they measured goes
+/// into `shared.loader`.
+async fn run_loader<C: ObjectClient + 'static>(
+    ctx: &Rc<ThreadCtx<C>>,
+    job: &Arc<Job>,
+    phase: usize,
+    accelerators: u32,
+    shared: &Rc<Shared>,
+    handles: &mut Vec<tokio::task::AbortHandle>,
+) {
+    let phase = &job.plan.phases[phase];
+    let Some(spec) = &phase.loader else { return };
+    loader::run(
+        ctx,
+        job,
+        spec,
+        phase.stop.duration,
+        accelerators,
+        shared,
+        handles,
+    )
+    .await;
 }
 
 async fn run_phase<C: ObjectClient + 'static>(
@@ -524,6 +571,10 @@ async fn run_phase<C: ObjectClient + 'static>(
     shared: &Rc<Shared>,
     handles: &mut Vec<tokio::task::AbortHandle>,
 ) {
+    if let (Some(spec), JobKind::Phase(i)) = (&phase.loader, job.kind) {
+        let n = spec.max_accelerators();
+        return run_loader(ctx, job, i, n, shared, handles).await;
+    }
     if let Some(ops) = phase.stop.ops {
         shared.budget.set(Some(share(ops, ctx.index, ctx.threads)));
     }

@@ -212,6 +212,7 @@ pub fn target_phase(
         warmup: BTreeMap::new(),
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
+        loader: None,
         rounds: round_ops
             .into_iter()
             .enumerate()

@@ -623,6 +623,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         line!(md);
         return;
     }
+    crate::report::loader::section(md, p, pair);
     let ops = op_names(p);
     if SETUP_PHASES.contains(&p.name.as_str()) {
         compact_table(md, p, &ops);

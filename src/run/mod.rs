@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod cleanup;
 pub mod confirm;
 pub mod host;
+mod loader;
 pub mod options;
 pub mod phases;
 pub mod policy;
@@ -215,6 +216,12 @@ pub async fn execute(
             Load::Open { max_in_flight, .. } => max_in_flight,
         })
         .chain([plan.prepare.concurrency])
+        .chain(
+            plan.phases
+                .iter()
+                .filter_map(|p| p.loader.as_ref())
+                .map(|l| l.max_accelerators() as usize * l.read_concurrency as usize),
+        )
         .max()
         .unwrap_or(1);
     for t in &mut targets {

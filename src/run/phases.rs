@@ -11,12 +11,13 @@ use tokio::time::Instant;
 use super::assemble::TargetAcc;
 use super::cleanup;
 use super::host::{host_cpu, process_cpu_s};
+use super::loader::LoaderAcc;
 use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
-use crate::report::model::{PhaseResult, RunResult};
-use crate::scenario::{Load, Phase, Plan};
+use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
+use crate::scenario::{Accelerators, Load, Phase, Plan};
 
 /// What the client spent during measured phases.
 #[derive(Default)]
@@ -45,6 +46,9 @@ pub fn planned_time(plan: &Plan) -> Duration {
 }
 
 fn phase_time(p: &Phase) -> Option<Duration> {
+    if p.loader.is_some() {
+        return super::loader::round_time(p);
+    }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
         (Some(d), Some(s)) => d.min(s),
@@ -154,6 +158,11 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
+            let mut loaders: Vec<Option<LoaderAcc>> = plan
+                .targets
+                .iter()
+                .map(|_| phase.loader.as_ref().map(|l| LoaderAcc::new(&plan, l)))
+                .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
                     if self.cancel.is_cancelled() {
@@ -166,9 +175,39 @@ impl Runner<'_> {
                     );
                     let cpu0 = process_cpu_s();
                     let host0 = host_cpu();
-                    let r = self
-                        .run_watched(self.job(JobKind::Phase(pi), ti, round))
-                        .await?;
+                    let r = match (&phase.loader, &mut loaders[ti]) {
+                        (Some(spec), Some(acc))
+                            if matches!(spec.accelerators, Accelerators::Search { .. }) =>
+                        {
+                            let (found, steps) = crate::engine::loader::search(
+                                spec.max_accelerators(),
+                                spec.au,
+                                self.cancel,
+                                |n| {
+                                    self.run_watched(self.job(
+                                        JobKind::Loader {
+                                            phase: pi,
+                                            accelerators: n,
+                                        },
+                                        ti,
+                                        round,
+                                    ))
+                                },
+                            )
+                            .await?;
+                            acc.add_search(round, found, &steps)?;
+                            super::loader::steps_as_round(&steps)
+                        }
+                        (_, acc) => {
+                            let r = self
+                                .run_watched(self.job(JobKind::Phase(pi), ti, round))
+                                .await?;
+                            if let Some(acc) = acc {
+                                acc.add_round(&r)?;
+                            }
+                            r
+                        }
+                    };
                     self.progress.finish(phase_time(phase));
                     self.usage.cpu_s += process_cpu_s() - cpu0;
                     self.usage.requests += r.recorder.requests();
@@ -190,8 +229,12 @@ impl Runner<'_> {
                 interrupted: self.cancel.reason().map(|r| r.describe()),
                 targets: accs
                     .into_iter()
+                    .zip(loaders)
                     .zip(&plan.targets)
-                    .map(|(a, t)| a.finish(&t.name, phase.warmup, open))
+                    .map(|((a, l), t)| TargetPhaseResult {
+                        loader: l.map(LoaderAcc::finish),
+                        ..a.finish(&t.name, phase.warmup, open)
+                    })
                     .collect(),
             });
             let u = &self.usage;
@@ -251,6 +294,7 @@ pub async fn cleanup(
             &JobResult {
                 recorder: done.recorder,
                 elapsed_s: done.elapsed_s,
+                loader: None,
             },
         );
         cleaned.push(acc.finish(&t.name, Duration::ZERO, false));
@@ -265,6 +309,9 @@ pub async fn cleanup(
 }
 
 pub fn load_label(phase: &Phase) -> String {
+    if let Some(l) = &phase.loader {
+        return super::loader::label(l);
+    }
     let one = |l: &Load| match l {
         Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
         Load::Open {

@@ -350,7 +350,9 @@ pub struct RawPhase {
     pub rate: Option<Spanned<f64>>,
     pub max_in_flight: Option<Spanned<i64>>,
     pub stages: Option<Spanned<Vec<RawStage>>>,
-    pub mix: Spanned<Vec<RawOp>>,
+    /// Required unless the phase is a loader (`[phase.loader]`).
+    pub mix: Option<Spanned<Vec<RawOp>>>,
+    pub loader: Option<Spanned<super::loader::RawLoader>>,
 }
 
 #[derive(Debug, Deserialize)]
