@@ -312,6 +312,11 @@ pub struct ServeArgs {
     /// answered with --error-status.
     #[arg(long, default_value_t = 0.0)]
     pub session_error_rate: f64,
+    /// The most requests each --bucket bucket works on at once; the rest
+    /// queue before their latency starts (an aggregate throughput cap of
+    /// N / latency requests per second).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: Option<u32>,
 }
 
 fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
@@ -542,6 +547,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 prefix_limit: a.prefix_limit,
                 body_reset_rate: a.body_reset_rate,
                 session_error_rate: a.session_error_rate,
+                max_in_flight: a.max_in_flight,
             };
             let mut buckets = a.buckets;
             let mut injections: Vec<(String, crate::server::Injection)> = Vec::new();

@@ -102,7 +102,8 @@ pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
 }
 
 /// Most requests one shard has in flight at once, over the prepare step and
-/// every stage of every phase.
+/// every stage of every phase (a loader phase: its most accelerators times
+/// their reads in flight).
 pub fn max_concurrency(plan: &Plan) -> usize {
     let stages = plan.phases.iter().flat_map(|p| p.stages.iter());
     let load = stages
@@ -110,6 +111,10 @@ pub fn max_concurrency(plan: &Plan) -> usize {
             Load::Closed { concurrency } => concurrency,
             Load::Open { max_in_flight, .. } => max_in_flight,
         })
+        .chain(plan.phases.iter().filter_map(|p| {
+            let l = p.loader.as_ref()?;
+            Some(l.max_accelerators() as usize * l.read_concurrency as usize)
+        }))
         .max()
         .unwrap_or(1);
     let prepare = if plan.prepare.enabled {
@@ -156,7 +161,9 @@ pub fn estimated_duration(plan: &Plan, barrier_timeout: Duration) -> Option<Dura
             } => Some(d),
             _ => p.stages.iter().map(|s| s.duration).sum(),
         };
-        let per_round = p.warmup + stages?;
+        // A loader search runs its duration once per step it tries.
+        let steps = p.loader.as_ref().map_or(1, |l| l.accelerators.most_steps());
+        let per_round = (p.warmup + stages?) * steps;
         total += per_round * plan.rounds * plan.targets.len() as u32;
     }
     Some(total)
@@ -615,4 +622,52 @@ pub fn go_duration(d: Duration) -> String {
 /// A duration as s3bench's flags take it, in whole minutes: `1h 5m`.
 fn flag_duration(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs().div_ceil(60) * 60)).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(phase: &str) -> Plan {
+        let text = format!(
+            "rounds = 1\n[targets.gp]\nkind = \"general-purpose\"\nbucket = \"bench-bucket\"\nregion = \"us-east-1\"\n\n\
+             [dataset]\nobjects = 512\nsize = \"4KiB\"\n\n[prepare]\nconcurrency = 8\n\n\
+             [[phase]]\nname = \"train\"\nduration = \"10s\"\n{phase}\n"
+        );
+        crate::scenario::parse(&text, std::path::Path::new("k8s-test.toml")).expect("valid")
+    }
+
+    /// A loader phase is sized by its accelerators' reads in flight, and a
+    /// search's duration estimate covers every step it may take.
+    #[test]
+    fn loader_phases_size_pods_and_deadlines() {
+        let fixed = plan(
+            "[phase.loader]\naccelerators = 40\nbatch_size = 8\ncompute = \"50ms\"\nread_concurrency = 4",
+        );
+        assert_eq!(max_concurrency(&fixed), 160);
+        assert_eq!(
+            sizing(&fixed),
+            Sizing {
+                concurrency: 160,
+                cpus: 3,
+                memory_mib: 256 + 320
+            }
+        );
+        assert_eq!(
+            estimated_duration(&fixed, Duration::ZERO),
+            Some(Duration::from_secs(10))
+        );
+        let search = plan(
+            "[phase.loader]\naccelerators = { max = 16, au = 0.9 }\nbatch_size = 8\ncompute = \"50ms\"\nread_concurrency = 2",
+        );
+        assert_eq!(max_concurrency(&search), 32);
+        // 1, 2, 4, 8, 16, then up to 3 bisection steps.
+        assert_eq!(
+            estimated_duration(&search, Duration::from_secs(60)),
+            Some(Duration::from_secs(60 + 8 * 10))
+        );
+        // Open and closed phases keep their own numbers.
+        let closed = plan("concurrency = 12\nmix = [{ op = \"get\", weight = 1 }]");
+        assert_eq!(max_concurrency(&closed), 12);
+    }
 }

@@ -575,4 +575,21 @@ mod tests {
             assert_eq!(pass_below(cap, 64).0, cap.min(64), "capacity {cap}");
         }
     }
+
+    /// The bound a run's duration estimate uses holds for every capacity,
+    /// and is reached.
+    #[test]
+    fn search_steps_stay_within_the_estimate() {
+        for max in 1..=130 {
+            let most = crate::scenario::plan::Accelerators::Search { max }.most_steps();
+            let longest = (0..=max + 1)
+                .map(|cap| pass_below(cap, max).1.len() as u32)
+                .max()
+                .unwrap();
+            assert!(longest <= most, "max {max}: {longest} steps > {most}");
+            if max.is_power_of_two() && max > 1 {
+                assert_eq!(longest, most, "max {max}");
+            }
+        }
+    }
 }

@@ -469,7 +469,7 @@ pub fn headline(r: &RunResult) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::stats::recorder::{latency_hist, record};
 
@@ -535,7 +535,7 @@ mod tests {
         }
     }
 
-    fn loader_run() -> RunResult {
+    pub(crate) fn loader_run() -> RunResult {
         let mut r = crate::report::fixtures::sample_result();
         r.phases.truncate(1);
         let p = &mut r.phases[0];

@@ -113,15 +113,7 @@ pub fn render(r: &RunResult) -> String {
 
 /// Links the phase's SVG plots (written next to report.md by `publish`).
 fn plots_section(md: &mut String, p: &PhaseResult, plots: &[crate::report::plots::PlotFile]) {
-    use crate::report::plots::PlotKind;
-    let mine: Vec<_> = plots
-        .iter()
-        .filter(|f| match &f.kind {
-            PlotKind::Spectrum { phase, .. }
-            | PlotKind::TimeSeries { phase }
-            | PlotKind::Rate { phase } => *phase == p.name,
-        })
-        .collect();
+    let mine: Vec<_> = plots.iter().filter(|f| f.kind.phase() == p.name).collect();
     if mine.is_empty() {
         return;
     }

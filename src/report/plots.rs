@@ -1,6 +1,6 @@
 //! SVG plots next to report.md: the latency percentile spectrum per op, the
-//! per-second time series per phase, and offered vs achieved rate for
-//! open-loop phases. Drawn with `plotters`' SVG backend; text is laid out
+//! per-second time series per phase, offered vs achieved rate for
+//! open-loop phases, and AU by accelerator count for loader searches. Drawn with `plotters`' SVG backend; text is laid out
 //! with a font embedded in the binary (DejaVu Sans, `assets/fonts/`), so
 //! nothing depends on the fonts of the machine that renders.
 //!
@@ -38,6 +38,20 @@ pub enum PlotKind {
     TimeSeries { phase: String },
     /// Offered vs achieved rate of one open-loop phase.
     Rate { phase: String },
+    /// AU by simulated accelerator count of a loader phase's search steps.
+    LoaderSearch { phase: String },
+}
+
+impl PlotKind {
+    /// The phase the plot belongs to.
+    pub fn phase(&self) -> &str {
+        match self {
+            PlotKind::Spectrum { phase, .. }
+            | PlotKind::TimeSeries { phase }
+            | PlotKind::Rate { phase }
+            | PlotKind::LoaderSearch { phase } => phase,
+        }
+    }
 }
 
 /// A plot file to write and link.
@@ -103,6 +117,19 @@ pub fn plan(r: &RunResult) -> Vec<PlotFile> {
                 });
             }
         }
+        let searched = p
+            .targets
+            .iter()
+            .any(|t| t.loader.as_ref().is_some_and(|l| l.search.is_some()));
+        if searched {
+            out.push(PlotFile {
+                file: format!("loader-search-{}.svg", safe(&p.name)),
+                title: format!("{}: accelerator utilization by accelerator count", p.name),
+                kind: PlotKind::LoaderSearch {
+                    phase: p.name.clone(),
+                },
+            });
+        }
     }
     out
 }
@@ -132,6 +159,7 @@ pub fn render(r: &RunResult, f: &PlotFile) -> anyhow::Result<String> {
         PlotKind::Spectrum { phase: p, op } => draw_spectrum(r, phase(p)?, op, &f.title),
         PlotKind::TimeSeries { phase: p } => draw_timeseries(r, phase(p)?, &f.title),
         PlotKind::Rate { phase: p } => draw_rate(r, phase(p)?, &f.title),
+        PlotKind::LoaderSearch { phase: p } => draw_loader_search(r, phase(p)?, &f.title),
     }
 }
 
@@ -751,6 +779,92 @@ fn draw_rate(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Result<Stri
     Ok(svg)
 }
 
+/// AU (%) by accelerator count of every search step, one series per target
+/// and round, sorted by count; and the pass mark (%) of the first search.
+pub fn loader_search_data(p: &PhaseResult) -> (Vec<Series>, Option<f64>) {
+    let mut out = Vec::new();
+    let mut mark = None;
+    for t in &p.targets {
+        let Some(l) = &t.loader else { continue };
+        let Some(s) = &l.search else { continue };
+        mark.get_or_insert(l.au_target * 100.0);
+        let rounds: std::collections::BTreeSet<u32> = s.steps.iter().map(|st| st.round).collect();
+        for round in &rounds {
+            let mut points: Vec<(f64, f64)> = s
+                .steps
+                .iter()
+                .filter(|st| st.round == *round)
+                .map(|st| (st.accelerators as f64, st.measured.au * 100.0))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let label = if rounds.len() > 1 {
+                format!("{} (round {round}, found {})", t.target, l.accelerators)
+            } else {
+                format!("{} (found {})", t.target, l.accelerators)
+            };
+            out.push(Series {
+                label,
+                target: t.target.clone(),
+                points,
+            });
+        }
+    }
+    (out, mark)
+}
+
+fn draw_loader_search(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Result<String> {
+    let (series, mark) = loader_search_data(p);
+    let xmax = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|pt| pt.0))
+        .fold(1.0_f64, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FAMILY, 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..xmax * 1.05 + 0.5, 0.0..105.0)
+            .map_err(err)?;
+        mesh(
+            &mut chart,
+            "simulated accelerators",
+            "accelerator utilization [%]",
+        )?;
+        if let Some(m) = mark {
+            let grey = RGBColor(90, 90, 90).stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(0.0, m), (xmax * 1.05 + 0.5, m)],
+                    8,
+                    5,
+                    grey,
+                ))
+                .map_err(err)?
+                .label(format!("pass mark {m:.0}%"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], grey));
+        }
+        for s in &series {
+            let (main, _) = colours(r, &s.target);
+            let style = main.stroke_width(3);
+            chart
+                .draw_series(LineSeries::new(s.points.clone(), style))
+                .map_err(err)?
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            chart
+                .draw_series(s.points.iter().map(|&pt| Circle::new(pt, 4, main.filled())))
+                .map_err(err)?;
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
 /// Throttled (503) operations per second of one target, as the time-series
 /// plot shows them; used by tests and by the report's text.
 pub fn throttled_points<'a>(d: &'a TimeSeriesData, target: &str) -> Option<&'a [(f64, f64)]> {
@@ -962,6 +1076,57 @@ mod tests {
                 rsvg(path, &png);
             }
         }
+    }
+
+    #[test]
+    fn plots_loader_search_shows_au_by_count_per_target() {
+        let r = crate::report::loader::tests::loader_run();
+        let planned = plan(&r);
+        let f = planned
+            .iter()
+            .find(|f| matches!(f.kind, PlotKind::LoaderSearch { .. }))
+            .expect("a search plot");
+        assert_eq!(f.file, "loader-search-train.svg");
+        let (series, mark) = loader_search_data(&r.phases[0]);
+        assert_eq!(mark, Some(90.0));
+        assert_eq!(series.len(), 2);
+        // Steps in count order, not run order; AU in percent.
+        let xs: Vec<f64> = series[0].points.iter().map(|p| p.0).collect();
+        assert_eq!(xs, vec![1.0, 2.0, 3.0, 4.0]);
+        assert!((series[0].points[1].1 - 93.0).abs() < 0.01, "{series:?}");
+        assert!(
+            series[0].label.ends_with("(found 2)"),
+            "{}",
+            series[0].label
+        );
+        assert!(
+            series[1].label.ends_with("(found 8)"),
+            "{}",
+            series[1].label
+        );
+        let svg = render(&r, f).unwrap();
+        check_svg(&svg, &f.file);
+        assert!(svg.contains("pass mark 90%"), "{svg}");
+        for t in ["standard", "express"] {
+            assert!(svg.contains(&format!("{t} (found")), "{t}");
+        }
+        let md = crate::report::markdown::render(&r);
+        assert!(md.contains("(loader-search-train.svg)"), "{md}");
+        // A loader without search gets no search plot.
+        let mut fixed = r.clone();
+        for t in &mut fixed.phases[0].targets {
+            t.loader.as_mut().unwrap().search = None;
+        }
+        assert!(
+            !plan(&fixed)
+                .iter()
+                .any(|f| matches!(f.kind, PlotKind::LoaderSearch { .. }))
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(&f.file);
+        std::fs::write(&path, &svg).unwrap();
+        let png = png_dir().join("loader-search-train.png");
+        rsvg(&path, &png);
     }
 
     #[test]

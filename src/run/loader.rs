@@ -75,11 +75,7 @@ pub fn label(spec: &LoaderSpec) -> String {
 pub fn round_time(p: &Phase) -> Option<Duration> {
     let spec = p.loader.as_ref()?;
     let d = p.stop.duration?;
-    Some(match spec.accelerators {
-        Accelerators::Fixed(_) => d,
-        // Doubling up to max, then about as many bisection steps.
-        Accelerators::Search { max } => d * (2 * (32 - max.leading_zeros())).max(1),
-    })
+    Some(d * spec.accelerators.most_steps())
 }
 
 /// One target's loader numbers over the rounds of one phase.

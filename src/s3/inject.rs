@@ -40,6 +40,11 @@ pub struct Injection {
     /// `error_status`/`error_code`: a directory bucket whose session
     /// handshake fails while the data requests would succeed.
     pub session_error_rate: f64,
+    /// The most requests the bucket works on at once; the rest wait their
+    /// turn (in arrival order) before their latency starts, as on a server
+    /// with that many workers. With a fixed latency L the bucket then serves
+    /// at most N / L requests per second: an aggregate throughput cap.
+    pub max_in_flight: Option<u32>,
 }
 
 impl Injection {
@@ -90,6 +95,9 @@ impl Injection {
                 s.error_code
             ));
         }
+        if let Some(n) = s.max_in_flight {
+            parts.push(format!("at most {n} requests in flight (the rest queue)"));
+        }
         if let Some(p) = &s.prefix_limit {
             parts.push(format!(
                 "per-prefix limit {} reads/s, {} writes/s (503 SlowDown above)",
@@ -106,6 +114,7 @@ impl Injection {
             && self.prefix_limit.is_none()
             && self.body_reset_rate <= 0.0
             && self.session_error_rate <= 0.0
+            && self.max_in_flight.is_none()
     }
 }
 

@@ -61,6 +61,20 @@ pub enum Accelerators {
     },
 }
 
+impl Accelerators {
+    /// The most steps the run may take: 1 for a fixed count; for a search,
+    /// doubling from 1 up to `max` and then bisecting the last interval.
+    pub fn most_steps(&self) -> u32 {
+        match *self {
+            Accelerators::Fixed(_) => 1,
+            Accelerators::Search { max } => {
+                let doubling = max.max(1).next_power_of_two().trailing_zeros() + 1;
+                doubling + doubling.saturating_sub(2)
+            }
+        }
+    }
+}
+
 /// What one sample is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleUnit {

@@ -345,6 +345,7 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             }),
             body_reset_rate: 0.0,
             session_error_rate: 0.0,
+            max_in_flight: None,
         })
     );
     assert_eq!(

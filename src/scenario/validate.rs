@@ -470,6 +470,11 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
             }
         },
     };
+    let max_in_flight = e
+        .max_in_flight
+        .as_ref()
+        .and_then(|n| cx.int(n, &format!("{base}.max_in_flight"), 1, 1_000_000))
+        .map(|n| n as u32);
     let prefix_limit = e.prefix_limit.as_ref().and_then(|p| {
         let field = format!("{base}.prefix_limit");
         match p.get_ref() {
@@ -506,6 +511,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         prefix_limit,
         body_reset_rate,
         session_error_rate,
+        max_in_flight,
     }
 }
 

@@ -424,6 +424,9 @@ pub(crate) struct RespBody {
     /// (it writes them together with the next frame otherwise, and a failed
     /// body before the first flush would look like a refused request).
     cut_pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The bucket's request slot (`max_in_flight`), freed when hyper drops
+    /// the body: after its last byte was written, or the connection closed.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 enum Inner {
@@ -448,6 +451,7 @@ impl RespBody {
             pace: None,
             cut_in: None,
             cut_pause: None,
+            slot: None,
         }
     }
 
@@ -459,6 +463,7 @@ impl RespBody {
             pace: None,
             cut_in: None,
             cut_pause: None,
+            slot: None,
         }
     }
 
@@ -469,6 +474,7 @@ impl RespBody {
             pace: None,
             cut_in: None,
             cut_pause: None,
+            slot: None,
         }
     }
 
@@ -774,6 +780,11 @@ pub(crate) async fn handle(
     };
     let site = state.site(&req.bucket);
     let inj = site.injection();
+    // A request waits for a slot before anything else happens to it: its
+    // body is not read and its latency has not started (drain and the
+    // latency both count from after this).
+    let slot = site.slot().await;
+    req.received_at = Instant::now();
     let mut injected_fault = false;
     let mut body_cut = false;
     let result = match route_err {
@@ -823,6 +834,7 @@ pub(crate) async fn handle(
             body_cut = true;
         }
     }
+    resp.body_mut().slot = slot;
     state.wait_stall().await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&req.request_id) {

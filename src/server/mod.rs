@@ -135,6 +135,9 @@ pub(crate) struct Site {
     pub(crate) counters: BucketCounters,
     injection: RwLock<Option<Arc<Injection>>>,
     pub(crate) limiter: PrefixLimiter,
+    /// The request slots of `Injection::max_in_flight` (a fair semaphore:
+    /// waiting requests are served in arrival order).
+    slots: RwLock<Option<Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Site {
@@ -143,7 +146,19 @@ impl Site {
             counters: BucketCounters::default(),
             injection: RwLock::new(None),
             limiter: PrefixLimiter::default(),
+            slots: RwLock::new(None),
         }
+    }
+
+    /// Waits for one of the bucket's request slots when it has a
+    /// `max_in_flight`; the slot is held until the permit is dropped.
+    pub(crate) async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slots = self
+            .slots
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        slots.acquire_owned().await.ok()
     }
 
     pub(crate) fn injection(&self) -> Option<Arc<Injection>> {
@@ -344,6 +359,10 @@ impl EmbeddedServer {
     /// next request; the bucket need not exist yet.
     pub fn set_injection(&self, bucket: &str, inj: Injection) {
         let site = self.state.site(bucket);
+        let slots = inj
+            .max_in_flight
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
+        *site.slots.write().unwrap_or_else(|e| e.into_inner()) = slots;
         let value = (!inj.is_noop()).then(|| Arc::new(inj));
         *site.injection.write().unwrap_or_else(|e| e.into_inner()) = value;
     }

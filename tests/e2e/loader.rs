@@ -114,3 +114,107 @@ prefetch = 2
     assert!(md.contains("General Purpose 5"), "{md}");
     assert!(md.contains("GPU idle time"), "{md}");
 }
+
+/// Search mode against buckets that cap throughput: each works on at most
+/// N requests at once (`max_in_flight`) of 10 ms each, so it serves N x 100
+/// GETs per second. An accelerator needs 8 samples per 50 ms = 160 GETs/s,
+/// so AU >= 90% holds up to floor(N x 100 x 0.05 / (8 x 0.9)) accelerators:
+/// 2 for General Purpose (N = 3), 4 for Express (N = 6). Per accelerator
+/// reads are not the limit (2 x 10 ms per batch against 50 ms of compute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loader_search_finds_the_accelerators_a_throughput_cap_implies() {
+    let plan = plan(
+        r#"
+name = "loader-search"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "search-gp"
+region = "us-east-1"
+[targets.standard.embedded]
+latency = "10ms"
+max_in_flight = 3
+[targets.express]
+kind = "directory"
+bucket = "search--use1-az4--x-s3"
+region = "us-east-1"
+[targets.express.embedded]
+latency = "10ms"
+max_in_flight = 6
+[dataset]
+objects = 64
+size = "4KiB"
+[prepare]
+concurrency = 3
+[[phase]]
+name = "search"
+duration = "2s"
+[phase.loader]
+accelerators = { max = 8, au = 0.90 }
+batch_size = 8
+compute = "50ms"
+read_concurrency = 4
+prefetch = 2
+"#,
+    );
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    assert!(r.complete);
+    let c = server.counters();
+    for (name, bucket, slots, implied) in [
+        ("standard", "search-gp", 3.0, 2u64),
+        ("express", "search--use1-az4--x-s3", 6.0, 4u64),
+    ] {
+        let t = target(&r, "search", name);
+        let l = t.loader.clone().expect("loader result");
+        let s = l.search.clone().expect("search steps");
+        let tried: Vec<u64> = s.steps.iter().map(|st| st.accelerators).collect();
+        // Within one step of what the cap implies.
+        assert!(
+            l.accelerators.abs_diff(implied) <= 1,
+            "{name}: found {} (steps {tried:?}), the cap implies {implied}",
+            l.accelerators
+        );
+        assert_eq!(s.found_by_round, vec![l.accelerators], "{name}");
+        // Doubling from 1, then bisecting: the answer passed, one more failed.
+        assert_eq!(&tried[..3], &[1, 2, 4], "{name}: {tried:?}");
+        let passed = |n: u64| s.steps.iter().any(|st| st.accelerators == n && st.passed);
+        assert!(passed(l.accelerators), "{name}: {tried:?}");
+        assert!(
+            s.steps
+                .iter()
+                .any(|st| st.accelerators == l.accelerators + 1 && !st.passed),
+            "{name}: {tried:?}"
+        );
+        // Saturated steps get what the cap gives: AU = cap / need.
+        for st in &s.steps {
+            let need = st.accelerators as f64 * 160.0;
+            let cap = slots * 100.0;
+            if need >= 1.25 * cap {
+                let au = cap / need;
+                assert!(
+                    (st.measured.au - au).abs() <= 0.04,
+                    "{name}: {} accelerators AU {} against {au}",
+                    st.accelerators,
+                    st.measured.au
+                );
+                assert!(!st.passed, "{name}: {}", st.accelerators);
+            }
+            if need <= 0.6 * cap {
+                assert!(st.passed && st.measured.au >= 0.97, "{name}: {st:?}");
+            }
+        }
+        // Every step's reads are in the request tables, as the endpoint counted.
+        assert_eq!(
+            c.requests(bucket, "GetObject"),
+            reported(&r, name, &["get"]),
+            "{name}"
+        );
+    }
+    let md = s3bench::report::markdown::render(&r);
+    assert!(
+        md.contains("Search on standard") && md.contains("loader-search-search.svg"),
+        "{md}"
+    );
+}
