@@ -264,6 +264,12 @@ pub struct ServeArgs {
     /// Server threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Create the buckets of a scenario's targets, with the latency and
     /// faults of their `[targets.NAME.embedded]` tables.
     #[arg(long)]
@@ -483,6 +489,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             if let Some(s) = a.secret_key {
                 cfg.secret_key = s;
+            }
+            if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+                let read = |p: &PathBuf| {
+                    std::fs::read(p)
+                        .map_err(|e| InputError(format!("cannot read {}: {e}", p.display())))
+                };
+                cfg.tls = Some(
+                    crate::server::tls_config(&read(cert)?, &read(key)?).map_err(|e| {
+                        InputError(format!(
+                            "--tls-cert {} / --tls-key {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ))
+                    })?,
+                );
             }
             if !(0.0..=1.0).contains(&a.error_rate) {
                 return Err(InputError(format!(

@@ -167,6 +167,7 @@ impl Connector for S3Connector {
             direct,
             bucket: t.spec.bucket.clone(),
             probe: t.probe.clone(),
+            create_only: t.create_only,
         }
     }
 }
@@ -750,11 +751,11 @@ async fn run_prepare<C: ObjectClient + 'static>(
                     (
                         OpKind::MultipartPut,
                         client
-                            .multipart_put(&key, size, plan.prepare.part_size)
+                            .multipart_put_new(&key, size, plan.prepare.part_size)
                             .await,
                     )
                 } else {
-                    (OpKind::Put, client.put(&key, size).await)
+                    (OpKind::Put, client.put_new(&key, size).await)
                 };
                 let done = Instant::now();
                 ctx.live.ops.fetch_add(1, Ordering::Relaxed);

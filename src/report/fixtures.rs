@@ -262,6 +262,7 @@ fn targets() -> Vec<TargetInfo> {
             region: "us-east-1".into(),
             endpoint: None,
             request_path: "direct".into(),
+            preflight_requests: Default::default(),
         },
         TargetInfo {
             name: "express".into(),
@@ -270,6 +271,7 @@ fn targets() -> Vec<TargetInfo> {
             region: "us-east-1".into(),
             endpoint: None,
             request_path: "direct".into(),
+            preflight_requests: Default::default(),
         },
     ]
 }

@@ -152,31 +152,37 @@ pub async fn execute(
     let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
     let run_prefix: Arc<str> = Arc::from(run_prefix);
 
-    // Preflight: one plain sentence per unreachable endpoint, bad
-    // credential or missing bucket, before anything is written.
+    // Preflight: the doctor's checks, one plain sentence per problem,
+    // before anything is written.
+    let env = if embedded {
+        // The embedded endpoint's buckets live on this machine: no zone.
+        crate::doctor::Environment::default()
+    } else {
+        crate::doctor::Environment::detect().await
+    };
     let mut main_clients = Vec::new();
     let mut problems = Vec::new();
+    let mut preflights = Vec::new();
     for t in &targets {
-        let client = t.build_client();
-        if let Err(p) = preflight::check(&client, t, &run_prefix).await {
-            problems.push(p);
+        match preflight::check(t, &env, &run_prefix).await {
+            Ok(p) => preflights.push(p),
+            Err(p) => problems.push(p),
         }
-        main_clients.push(client);
+        main_clients.push(t.build_client());
     }
     if !problems.is_empty() {
         // Nothing was measured: leave no empty run folder behind.
         let _ = std::fs::remove_dir(&dir);
         return Err(PreflightError(problems.join("\n")).into());
     }
-    for t in &targets {
-        // The preflight's own CreateSession is not part of any phase.
-        let _ = t.probe.take();
+    let mut targets = targets;
+    for (t, p) in targets.iter_mut().zip(&preflights) {
+        t.create_only = p.conditional_writes;
     }
 
     let threads = opts
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let mut targets = targets;
     let max_conc = plan
         .phases
         .iter()
@@ -224,13 +230,15 @@ pub async fn execute(
             .targets
             .iter()
             .zip(&targets)
-            .map(|(t, c)| TargetInfo {
+            .zip(&preflights)
+            .map(|((t, c), p)| TargetInfo {
                 name: t.name.clone(),
                 kind: t.kind.as_str().to_string(),
                 bucket: t.bucket.clone(),
                 region: t.region.clone(),
                 endpoint: c.endpoint.clone(),
                 request_path: c.request_path(threads),
+                preflight_requests: p.requests.clone(),
             })
             .collect(),
         phases: Vec::new(),
@@ -242,7 +250,7 @@ pub async fn execute(
             ..ClientUsage::default()
         },
         shards: 1,
-        warnings: Vec::new(),
+        warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
     };
     if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
         result.warnings.push(

@@ -9,6 +9,7 @@ mod express_ops;
 mod faults;
 mod moto;
 mod plan;
+mod preflight;
 mod run;
 mod server;
 mod setup;
