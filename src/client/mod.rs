@@ -27,7 +27,7 @@ use aws_smithy_http_client::tls;
 
 pub use attempts::take_thread_log;
 pub use body::synthetic_body;
-pub use errors::{ErrorKind, classify, describe_preflight};
+pub use errors::{AS_PLAIN_BUCKET, ErrorKind, classify, describe_preflight};
 pub use object::{ObjectClient, Outcome, S3Client};
 pub use session::{SessionDelta, SessionProbe};
 

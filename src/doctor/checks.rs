@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 
 use super::{Environment, Finding, Severity};
-use crate::client::{Auth, TargetConfig, describe_preflight};
+use crate::client::{AS_PLAIN_BUCKET, Auth, TargetConfig, describe_preflight};
 use crate::scenario::TargetKind;
 
 /// SigV4 rejects requests dated more than 15 minutes off the server's clock.
@@ -490,8 +490,9 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
             return Some((
                 "create-session",
                 format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
-                    a.message.as_deref().unwrap_or(code)
+                    "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; {}",
+                    a.message.as_deref().unwrap_or(code),
+                    AS_PLAIN_BUCKET
                 ),
             ));
         }
@@ -643,7 +644,7 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
             }
             Err(why) => {
                 out.push(cx.finding(Severity::Error, "create-session", format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
+                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; {AS_PLAIN_BUCKET}",
                 )));
                 false
             }
@@ -661,8 +662,9 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                     ))
                 }
                 None if a.status == Some(200) => cx.finding(Severity::Error, "create-session", format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
-                    a.chain
+                    "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); {}",
+                    a.chain,
+                    AS_PLAIN_BUCKET
                 )),
                 None => Finding::new(
                     Severity::Error,
@@ -758,9 +760,9 @@ pub(crate) fn kind_problem(
 ) -> Option<String> {
     let zone = crate::doctor::setup::zone_of(bucket);
     match (directory, location_type) {
-        (true, None) => Some(
-            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; to run the workload as a plain bucket there, use a general purpose name with kind = \"general-purpose\"".to_string(),
-        ),
+        (true, None) => Some(format!(
+            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
+        )),
         (false, Some(t)) => Some(format!(
             "is declared general purpose but the endpoint reports a directory bucket (location type {t}): set kind = \"directory\""
         )),

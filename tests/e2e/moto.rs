@@ -295,8 +295,36 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
     assert!(
         errors[0]
             .contains("the endpoint does not implement CreateSession (S3 Express session auth)")
-            && errors[0].contains("kind = \"general-purpose\""),
+            && errors[0].contains("kind = \"general-purpose\"")
+            && errors[0].contains("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true"),
         "{out}"
+    );
+    // The run's preflight stops on the same sentence, before any PUT.
+    let o = s3bench(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        dir.path().join("refused").to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("does not implement CreateSession"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains("to run this workload on it as a plain bucket")
+            && said[0].contains("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("refused").exists()
+            || std::fs::read_dir(dir.path().join("refused"))
+                .unwrap()
+                .next()
+                .is_none()
     );
 
     // Run as a plain bucket on purpose, with aws-sdk-s3's switch for
