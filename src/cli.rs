@@ -1,7 +1,9 @@
 //! Command line: clap definitions and the dispatch that `main` calls.
 //! Exit codes: 0 success, 1 failure during the run, 2 bad input (scenario,
 //! flags, unreachable targets), 3 stopped by the error policy, 4 the cleanup
-//! left objects behind, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+//! left objects behind, 5 the start barrier did not complete, 6 the results
+//! could not be uploaded to `--results`, 130 interrupted (Ctrl-C), 143
+//! terminated (SIGTERM).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +35,7 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files without touching the network.
     Validate {
-        /// Scenario files (TOML).
+        /// Scenario files (TOML), or env:NAME for the text of environment variable NAME.
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
@@ -193,7 +195,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file (TOML); see docs/scenario-format.md.
+    /// Scenario file (TOML; see docs/scenario-format.md), or env:NAME for the
+    /// TOML text in environment variable NAME (AWS Batch: env:S3BENCH_SCENARIO_TOML).
     pub scenario: PathBuf,
     /// Do not ask before a run whose estimated AWS cost is above --confirm-above.
     #[arg(long, short = 'y')]
@@ -219,21 +222,42 @@ pub struct RunArgs {
     /// Leave the objects this run wrote in place (skip cleanup).
     #[arg(long)]
     pub keep_data: bool,
+    /// Go on with a run prefix that already holds objects (an earlier run with
+    /// this --run-id): keep the objects at the data set's keys instead of refusing.
+    #[arg(long, requires = "run_id")]
+    pub resume: bool,
     /// No live progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
     /// Run id shared by every shard of an array job (letters, digits, - _ .).
     #[arg(long, env = "S3BENCH_RUN_ID")]
     pub run_id: Option<String>,
-    /// This shard's index in an array job (Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX).
-    #[arg(long, env = "JOB_COMPLETION_INDEX", requires = "shard_count")]
+    /// This shard's index in an array job. Without the flag: JOB_COMPLETION_INDEX
+    /// (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array
+    /// job), which must agree when both are set.
+    #[arg(long)]
     pub shard_index: Option<u32>,
     /// Number of shards in the array job.
-    #[arg(long, env = "S3BENCH_SHARD_COUNT", requires = "shard_index")]
+    #[arg(long, env = "S3BENCH_SHARD_COUNT")]
     pub shard_count: Option<u32>,
     /// UTC time (RFC 3339, e.g. 2026-11-29T12:00:00Z) at which every shard starts its measured phases.
     #[arg(long, env = "S3BENCH_START_AT", value_parser = parse_time)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Meet the other shards in the first target's bucket after preparing
+    /// (s3bench/<run id>/barrier/<shard>), then start the measured phases together.
+    #[arg(long)]
+    pub barrier: bool,
+    /// How long a shard waits at the barrier before giving up (exit code 5).
+    #[arg(long, default_value = "10m", value_parser = parse_duration, requires = "barrier")]
+    pub barrier_timeout: Duration,
+    /// Upload the run's folder to s3://BUCKET/PREFIX/<run id>/[shard-<i>/] when it ends
+    /// (also after SIGTERM, Ctrl-C or the error policy).
+    #[arg(long, value_name = "S3_URL")]
+    pub results: Option<String>,
+    /// S3 endpoint for the --results upload (tests, S3-compatible stores);
+    /// credentials from the aws-config default chain.
+    #[arg(long, value_name = "URL")]
+    pub results_endpoint_url: Option<String>,
 }
 
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
@@ -290,6 +314,14 @@ pub struct ServeArgs {
     /// buckets (S3: 5500:3500); above it requests get 503 SlowDown.
     #[arg(long, value_parser = parse_prefix_limit)]
     pub prefix_limit: Option<crate::server::PrefixLimit>,
+    /// Fraction of GET responses (0..1) on the --bucket buckets whose body
+    /// is cut half-way by closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    pub body_reset_rate: f64,
+    /// Fraction of CreateSession requests (0..1) on the --bucket buckets
+    /// answered with --error-status.
+    #[arg(long, default_value_t = 0.0)]
+    pub session_error_rate: f64,
 }
 
 fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
@@ -342,7 +374,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(a) => {
             if !a.yes {
-                let plan = crate::scenario::load(&a.scenario)?;
+                let plan = crate::cluster::load_scenario(&a.scenario)?;
                 if let Some(q) = crate::run::confirm::question(&plan, a.embedded, a.confirm_above)
                     && !confirmed(&q)
                 {
@@ -352,10 +384,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     .into());
                 }
             }
-            let shard = match (a.shard_index, a.shard_count) {
-                (Some(index), Some(count)) => Some(crate::run::Shard { index, count }),
-                _ => None,
-            };
+            let shard = crate::run::options::shard_from(a.shard_index, a.shard_count, |k| {
+                std::env::var(k).ok()
+            })?;
+            let results = a
+                .results
+                .as_deref()
+                .map(crate::cluster::S3Url::parse)
+                .transpose()
+                .map_err(|e| InputError(format!("--results: {e}")))?;
             let cancel = Arc::new(Cancel::default());
             spawn_signal_handlers(cancel.clone());
             let opts = RunOptions {
@@ -364,11 +401,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 rounds: a.rounds,
                 threads: a.threads,
                 keep_data: a.keep_data,
+                resume: a.resume,
                 progress: !a.quiet,
                 scenario_file: a.scenario.display().to_string(),
                 run_id: a.run_id,
                 shard,
                 start_at: a.start_at,
+                barrier: a.barrier.then_some(a.barrier_timeout),
+                results,
+                results_endpoint: a.results_endpoint_url,
             };
             let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
                 .await
@@ -383,6 +424,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if let Some(why) = &out.result.interrupted {
                 eprintln!("incomplete: {why}");
             }
+
             Ok(out.exit_code())
         }
         Command::Cleanup {
@@ -391,7 +433,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             dry_run,
         } => {
             crate::run::options::check_run_id(&run_id)?;
-            let plan = crate::scenario::load(&scenario)?;
+            let plan = crate::cluster::load_scenario(&scenario)?;
             let prefix = format!("s3bench/{run_id}/");
             let mut left = 0u64;
             for t in &plan.targets {
@@ -436,7 +478,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate { scenarios } => {
             let mut bad = 0;
             for s in &scenarios {
-                match crate::scenario::load(s) {
+                match crate::cluster::load_scenario(s) {
                     Ok(plan) => println!(
                         "{}: ok ({} targets, {} phases)",
                         s.display(),
@@ -452,7 +494,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(if bad > 0 { 2 } else { 0 })
         }
         Command::Plan(a) => {
-            let mut plan = crate::scenario::load(&a.scenario)?;
+            let mut plan = crate::cluster::load_scenario(&a.scenario)?;
             if let Some(d) = a.duration {
                 if d.is_zero() {
                     return Err(InputError("--duration must be above zero".into()).into());
@@ -505,12 +547,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     })?,
                 );
             }
-            if !(0.0..=1.0).contains(&a.error_rate) {
-                return Err(InputError(format!(
-                    "--error-rate must be between 0 and 1, got {}",
-                    a.error_rate
-                ))
-                .into());
+            for (flag, v) in [
+                ("--error-rate", a.error_rate),
+                ("--body-reset-rate", a.body_reset_rate),
+                ("--session-error-rate", a.session_error_rate),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(
+                        InputError(format!("{flag} must be between 0 and 1, got {v}")).into(),
+                    );
+                }
             }
             let flags = crate::server::Injection {
                 latency: a.latency.map(crate::server::LatencyDist::Fixed),
@@ -520,6 +566,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 error_status: a.error_status,
                 error_code: a.error_code,
                 prefix_limit: a.prefix_limit,
+                body_reset_rate: a.body_reset_rate,
+                session_error_rate: a.session_error_rate,
             };
             let mut buckets = a.buckets;
             let mut injections: Vec<(String, crate::server::Injection)> = Vec::new();

@@ -247,6 +247,27 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
             by_phase.push(("prepare".to_string(), m));
         }
         for phase in &plan.phases {
+            if let Some(l) = &phase.loader {
+                // At most what the accelerators consume at AU = 100%.
+                let (reads, secs_round) = crate::scenario::loader::reads_upper_bound(
+                    l,
+                    phase.stop.duration,
+                    plan.dataset.objects,
+                    mean_object,
+                );
+                let n = reads * u64::from(plan.rounds);
+                secs += secs_round * f64::from(plan.rounds);
+                let (op, bytes) = match l.sample {
+                    crate::scenario::SampleUnit::Object => {
+                        ("get", (n as f64 * mean_object).round() as u64)
+                    }
+                    crate::scenario::SampleUnit::Record { size } => ("ranged_get", n * size),
+                };
+                let mut m = BTreeMap::new();
+                add(&phase.name, &mut m, op, n, n, bytes);
+                by_phase.push((phase.name.clone(), m));
+                continue;
+            }
             let (ops_round, secs_round, assumed) = phase_round(phase, latency);
             assumed_any |= assumed;
             let total_ops = ops_round * f64::from(plan.rounds);

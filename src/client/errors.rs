@@ -45,6 +45,13 @@ impl ErrorKind {
 pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
     err: &SdkError<E, HttpResponse>,
 ) -> ErrorKind {
+    if let SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) = err
+        && let Some(inner) = create_session_failure(err)
+    {
+        let mut k = classify(inner);
+        k.key = format!("CreateSession: {}", k.key);
+        return k;
+    }
     match err {
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
@@ -90,6 +97,26 @@ pub fn classify<E: ProvideErrorMetadata + StdError + 'static>(
             status: None,
         },
     }
+}
+
+type CreateSessionFailure =
+    SdkError<aws_sdk_s3::operation::create_session::CreateSessionError, HttpResponse>;
+
+/// The failed CreateSession behind a data request's error: the SDK's
+/// directory-bucket identity provider fails the request with it deep in
+/// the source chain, so "503 SlowDown" of a session handshake would
+/// otherwise read as a transport error of the GET.
+fn create_session_failure<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a CreateSessionFailure> {
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        if let Some(cs) = e.downcast_ref::<CreateSessionFailure>() {
+            return Some(cs);
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// The deepest error message in the chain, shortened for a report key.

@@ -18,15 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
-};
-use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_types::date_time::{DateTime, Format};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
+
+use super::clock::{ClockEstimate, ClockOffset, DateObserver};
 
 /// Polling and start margin; [`Default`] is what [`wait`] uses.
 #[derive(Debug, Clone, Copy)]
@@ -47,19 +43,6 @@ impl Default for BarrierOptions {
             margin: Duration::from_secs(3),
         }
     }
-}
-
-/// This host's clock against the endpoint's: `offset_ms` > 0 means the
-/// endpoint's clock is ahead. The true offset lies within
-/// `offset_ms ± uncertainty_ms`: `Date` has whole seconds, so each response
-/// bounds the offset to an interval of 1 s plus its round trip, and the
-/// intervals of successive responses are intersected.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ClockOffset {
-    pub offset_ms: f64,
-    pub uncertainty_ms: f64,
-    /// Responses with a `Date` header that went into the estimate.
-    pub samples: u32,
 }
 
 /// What a shard learned at the barrier.
@@ -94,15 +77,19 @@ pub enum BarrierError {
     #[error(
         "start barrier {location}: {arrived} of {count} shards arrived within {waited}; \
          missing: {missing} (never wrote its barrier object: not started yet, failed before \
-         the barrier, or run with another run id or shard count)",
+         the barrier, or run with another run id or shard count){gone}",
         missing = list(.missing),
-        waited = humantime::format_duration(*.waited)
+        gone = gone_note(.gone),
+        waited = humantime::format_duration(Duration::from_secs(.waited.as_secs_f64().round() as u64))
     )]
     Timeout {
         location: String,
         count: u32,
         arrived: u32,
         missing: Vec<u32>,
+        /// Shards that arrived but whose objects were gone at the end: they
+        /// gave up (their own timeout ran out first) or ended.
+        gone: Vec<u32>,
         waited: Duration,
     },
     #[error("start barrier {location}: cancelled while waiting for shards {}", list(.missing))]
@@ -117,6 +104,16 @@ pub enum BarrierError {
     },
     #[error("start barrier: object {key} is not a barrier record: {why}")]
     BadObject { key: String, why: String },
+}
+
+fn gone_note(gone: &[u32]) -> String {
+    if gone.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {} arrived but left again (gave up waiting, or ended)",
+        list(gone)
+    )
 }
 
 fn list(shards: &[u32]) -> String {
@@ -189,7 +186,8 @@ pub async fn wait_with(
         return Err(BarrierError::BadShard { shard, count });
     }
     let location = format!("s3://{bucket}/{}", prefix(run_id));
-    let missing = Mutex::new((0..count).collect::<Vec<u32>>());
+    // (never seen, seen but gone), for a wait that ends from outside.
+    let missing = Mutex::new(((0..count).collect::<Vec<u32>>(), Vec::new()));
     let deadline = Instant::now() + timeout;
     let inner = meet(
         client, bucket, run_id, shard, count, deadline, opts, &missing, &location,
@@ -199,14 +197,15 @@ pub async fn wait_with(
     let missing_now = || missing.lock().map(|m| m.clone()).unwrap_or_default();
     tokio::select! {
         r = inner => r,
-        _ = cancel => Err(BarrierError::Cancelled { location: location.clone(), missing: missing_now() }),
+        _ = cancel => Err(BarrierError::Cancelled { location: location.clone(), missing: missing_now().0 }),
         _ = hard_stop => {
-            let missing = missing_now();
+            let (missing, gone) = missing_now();
             Err(BarrierError::Timeout {
                 location: location.clone(),
                 count,
                 arrived: count - missing.len() as u32,
                 missing,
+                gone,
                 waited: timeout,
             })
         }
@@ -222,7 +221,7 @@ async fn meet(
     count: u32,
     deadline: Instant,
     opts: BarrierOptions,
-    missing: &Mutex<Vec<u32>>,
+    missing: &Mutex<(Vec<u32>, Vec<u32>)>,
     location: &str,
 ) -> Result<BarrierOutcome, BarrierError> {
     let s3 = |op: &'static str, e: String| BarrierError::S3 {
@@ -255,6 +254,9 @@ async fn meet(
     let written = Instant::now();
 
     let mut interval = opts.poll_min;
+    // A shard counts as arrived once seen: one that gave up before this
+    // one did is not "missing", though all N must be there at once to meet.
+    let mut seen = vec![false; count as usize];
     let keys = loop {
         let mut present = vec![false; count as usize];
         let mut token: Option<String> = None;
@@ -283,10 +285,16 @@ async fn meet(
                 _ => break,
             }
         }
-        let now_missing: Vec<u32> = (0..count).filter(|i| !present[*i as usize]).collect();
-        let done = now_missing.is_empty();
+        for (s, p) in seen.iter_mut().zip(&present) {
+            *s |= *p;
+        }
+        let done = present.iter().all(|p| *p);
+        let now_missing: Vec<u32> = (0..count).filter(|i| !seen[*i as usize]).collect();
+        let gone: Vec<u32> = (0..count)
+            .filter(|i| seen[*i as usize] && !present[*i as usize])
+            .collect();
         if let Ok(mut m) = missing.lock() {
-            *m = now_missing.clone();
+            *m = (now_missing.clone(), gone.clone());
         }
         if done {
             break (0..count).map(|i| format!("{pfx}{i}")).collect::<Vec<_>>();
@@ -298,6 +306,7 @@ async fn meet(
                 count,
                 arrived: count - now_missing.len() as u32,
                 missing: now_missing,
+                gone,
                 waited: written.elapsed(),
             });
         }
@@ -394,122 +403,9 @@ fn describe<E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'st
     }
 }
 
-/// Bounds on this host's offset against the endpoint, in ms since the epoch
-/// arithmetic: offset = endpoint clock - local clock.
-#[derive(Debug, Default)]
-struct ClockEstimate {
-    bounds: Option<(f64, f64)>,
-    samples: u32,
-}
-
-impl ClockEstimate {
-    /// A response stamped `date` (whole seconds) by the endpoint at some
-    /// moment between `sent` and `received` on this host's clock.
-    fn add(&mut self, date_ms: f64, sent_ms: f64, received_ms: f64) {
-        // endpoint time at stamping is in [date, date + 1 s), and it
-        // happened at local time in [sent, received].
-        let (lo, hi) = (date_ms - received_ms, date_ms + 1000.0 - sent_ms);
-        self.samples += 1;
-        self.bounds = match self.bounds {
-            Some((a, b)) if lo.max(a) <= hi.min(b) => Some((lo.max(a), hi.min(b))),
-            // Disjoint: a clock stepped; start over from this response.
-            _ => Some((lo, hi)),
-        };
-    }
-
-    fn estimate(&self) -> Option<ClockOffset> {
-        let (lo, hi) = self.bounds?;
-        Some(ClockOffset {
-            offset_ms: (lo + hi) / 2.0,
-            uncertainty_ms: (hi - lo) / 2.0,
-            samples: self.samples,
-        })
-    }
-}
-
-/// Feeds every response's `Date` header into the estimate, bounded by when
-/// that attempt was sent and when its response arrived.
-#[derive(Debug)]
-struct DateObserver {
-    clock: Arc<Mutex<ClockEstimate>>,
-    sent: Mutex<Option<SystemTime>>,
-}
-
-impl DateObserver {
-    fn new(clock: Arc<Mutex<ClockEstimate>>) -> DateObserver {
-        DateObserver {
-            clock,
-            sent: Mutex::new(None),
-        }
-    }
-}
-
-impl Intercept for DateObserver {
-    fn name(&self) -> &'static str {
-        "s3bench-barrier-date"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Ok(mut s) = self.sent.lock() {
-            *s = Some(SystemTime::now());
-        }
-        Ok(())
-    }
-
-    fn read_after_transmit(
-        &self,
-        ctx: &BeforeDeserializationInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let received = SystemTime::now();
-        let sent = self.sent.lock().ok().and_then(|s| *s);
-        let date = ctx.response().headers().get("date");
-        let parsed = date.and_then(|d| DateTime::from_str(d, Format::HttpDate).ok());
-        if let (Some(sent), Some(d), Ok(mut c)) = (sent, parsed, self.clock.lock()) {
-            c.add(
-                d.secs() as f64 * 1000.0,
-                unix_ms(sent) as f64,
-                unix_ms(received) as f64,
-            );
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cluster_clock_estimate_narrows_and_contains_the_truth() {
-        // The endpoint is 1234.5 ms ahead; responses take 20 ms and are
-        // stamped halfway, at local times spread over several seconds.
-        let truth = 1234.5;
-        let mut c = ClockEstimate::default();
-        for i in 0..40 {
-            let sent = 1_000_000.0 + i as f64 * 237.0;
-            let stamped_local = sent + 10.0;
-            let date = ((stamped_local + truth) / 1000.0).floor() * 1000.0;
-            c.add(date, sent, sent + 20.0);
-            let e = c.estimate().unwrap();
-            assert!(
-                (e.offset_ms - truth).abs() <= e.uncertainty_ms + 1e-9,
-                "{e:?} after {i}"
-            );
-        }
-        let e = c.estimate().unwrap();
-        assert_eq!(e.samples, 40);
-        assert!(e.uncertainty_ms < 30.0, "{e:?}");
-        // A clock step: the estimate follows the new offset.
-        c.add(5_000_000.0, 5_000_000.0 - 60_000.0, 5_000_000.0 - 59_990.0);
-        assert!((c.estimate().unwrap().offset_ms - 60_500.0).abs() < 600.0);
-    }
 
     #[test]
     fn cluster_barrier_error_names_missing_shards() {
@@ -518,11 +414,26 @@ mod tests {
             count: 3,
             arrived: 2,
             missing: vec![1],
+            gone: Vec::new(),
             waited: Duration::from_secs(600),
         };
         let s = e.to_string();
         assert!(s.contains("2 of 3 shards arrived within 10m"), "{s}");
         assert!(s.contains("missing: shard 1 ("), "{s}");
+        assert!(!s.contains("left again"), "{s}");
+        let e = BarrierError::Timeout {
+            location: "s3://b/s3bench/r/barrier/".into(),
+            count: 3,
+            arrived: 2,
+            missing: vec![1],
+            gone: vec![2],
+            waited: Duration::from_secs(8),
+        };
+        assert!(
+            e.to_string()
+                .ends_with("; shard 2 arrived but left again (gave up waiting, or ended)"),
+            "{e}"
+        );
         let many = list(&(0..25).collect::<Vec<_>>());
         assert!(many.ends_with("shard 19 and 5 more"), "{many}");
     }

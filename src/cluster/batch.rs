@@ -6,7 +6,7 @@
 //! ([`super::shard_index_from_env`]). Batch has no ConfigMap: the scenario
 //! travels in the `S3BENCH_SCENARIO_TOML` environment variable and the
 //! shards run `s3bench run env:S3BENCH_SCENARIO_TOML`
-//! ([`super::read_scenario_source`]).
+//! ([`super::load_scenario`]).
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use super::S3Url;
-use super::k8s::{EXIT_BAD_INPUT, EXIT_INTERRUPTED, estimated_duration, object_name, sizing};
+use super::k8s::{estimated_duration, object_name, sizing};
 use crate::scenario::Plan;
 
 /// Environment variable that carries the scenario text to Batch jobs.
@@ -105,16 +105,13 @@ pub fn documents(
         "type": "container",
         "platformCapabilities": ["EC2"],
         "containerProperties": container,
-        // Retry a child once, except bad input (exit 2: the same every time)
-        // and an interrupted shard (130: its partial result is published; a
-        // retry would start alone, after the others).
+        // Retry a child once (a crash while preparing), except bad input
+        // (exit 2: the same every time) and the exit codes of a shard that
+        // reached or gave up at the start barrier (see k8s::EXIT_NO_RETRY):
+        // a retry would start alone, after the others.
         "retryStrategy": {
             "attempts": 2,
-            "evaluateOnExit": [
-                { "onExitCode": EXIT_BAD_INPUT.to_string(), "action": "EXIT" },
-                { "onExitCode": EXIT_INTERRUPTED.to_string(), "action": "EXIT" },
-                { "onReason": "*", "action": "RETRY" },
-            ],
+            "evaluateOnExit": retry_rules(),
         },
         "timeout": { "attemptDurationSeconds": attempt_timeout.as_secs().max(60) },
         "propagateTags": true,
@@ -128,6 +125,24 @@ pub fn documents(
         "tags": { "s3bench:run-id": o.run_id },
     });
     Ok((definition, submit))
+}
+
+/// Exit code of a failure during the run (a crash while preparing, an I/O
+/// error): the one Batch retries, with the host going away under a child.
+const EXIT_FAILURE: i64 = 1;
+
+/// Batch's `evaluateOnExit` (at most 5 rules, first match wins): retry a
+/// child that failed with exit code 1 or whose host went away, exit
+/// otherwise, so bad input (2) and every code of
+/// [`super::k8s::EXIT_NO_RETRY`] are not
+/// retried (the Kubernetes pod failure policy names them one by one; Batch
+/// allows too few rules for that).
+fn retry_rules() -> Value {
+    json!([
+        { "onExitCode": EXIT_FAILURE.to_string(), "action": "RETRY" },
+        { "onStatusReason": "Host EC2*", "action": "RETRY" },
+        { "onReason": "*", "action": "EXIT" },
+    ])
 }
 
 #[cfg(test)]
@@ -177,7 +192,11 @@ mod tests {
                 "s3://res/runs/"
             ]
         );
-        assert_eq!(def["retryStrategy"]["evaluateOnExit"][0]["onExitCode"], "2");
+        let rules = def["retryStrategy"]["evaluateOnExit"].as_array().unwrap();
+        assert!(rules.len() <= 5, "Batch takes at most 5 rules");
+        assert_eq!(rules[0]["onExitCode"], "1");
+        assert_eq!(rules[0]["action"], "RETRY");
+        assert_eq!(rules.last().unwrap()["action"], "EXIT");
         // mixed.toml: 16 workers.
         assert_eq!(c["resourceRequirements"][0]["value"], "1");
         assert_eq!(c["resourceRequirements"][1]["value"], "288");

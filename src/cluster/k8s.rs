@@ -27,9 +27,13 @@ pub const GRACE_SECONDS: u64 = 120;
 /// Exit code of bad input (invalid scenario, bad flags, missing bucket):
 /// the same on every retry.
 pub const EXIT_BAD_INPUT: i64 = 2;
-/// Exit code of an interrupted run (SIGTERM, Ctrl-C): the partial result is
-/// already published, and a retry would start alone, after the others.
-pub const EXIT_INTERRUPTED: i64 = 130;
+/// Exit codes after which a retry cannot help: the shard got past (or gave
+/// up at) the start barrier, so a retry would start alone, after the others
+/// (and time out at the barrier, whose objects the others removed). 3 the
+/// error policy stopped it, 4 its cleanup left objects, 5 the barrier did
+/// not complete, 6 its results were not uploaded, 130 / 143 interrupted by
+/// SIGINT / SIGTERM (its partial result is already published).
+pub const EXIT_NO_RETRY: [i64; 6] = [3, 4, 5, 6, 130, 143];
 /// Label of the Karpenter NodePool and taint key of its nodes.
 pub const NODEPOOL: &str = "s3bench";
 const TAINT_KEY: &str = "s3bench.dev/benchmark";
@@ -327,7 +331,7 @@ pub fn manifests(
                 { "action": "FailIndex", "onExitCodes": {
                     "containerName": "s3bench", "operator": "In", "values": [EXIT_BAD_INPUT] } },
                 { "action": "FailIndex", "onExitCodes": {
-                    "containerName": "s3bench", "operator": "In", "values": [EXIT_INTERRUPTED] } },
+                    "containerName": "s3bench", "operator": "In", "values": EXIT_NO_RETRY } },
             ]},
             "ttlSecondsAfterFinished": 86400,
             "template": { "metadata": pod_meta, "spec": pod },
@@ -339,9 +343,11 @@ pub fn manifests(
              Resources: the scenario has at most {c} requests in flight per shard;\n\
              1 CPU per 64 in flight = {cpu} CPU, 256 MiB + 2 MiB per in flight = {mem} MiB,\n\
              no CPU limit (throttling would show up as latency). Zone: {zone}.\n\
-             Retries: a shard is retried once, except for exit code 2 (bad input: the\n\
-             same every time) and 130 (interrupted: its partial result is published,\n\
-             and a retry would start alone). terminationGracePeriodSeconds {g}: after\n\
+             Retries: a shard is retried once (a crash while preparing), except for exit\n\
+             code 2 (bad input: the same every time) and 3, 4, 5, 6, 130, 143 (it reached\n\
+             or gave up at the start barrier: a retry would start alone, after the\n\
+             others; an interrupted shard has published its partial result).\n\
+             terminationGracePeriodSeconds {g}: after\n\
              SIGTERM s3bench gives in-flight requests ~5 s, deletes what it wrote and\n\
              uploads its partial result to {url}.",
             n = o.shards,

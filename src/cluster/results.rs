@@ -297,7 +297,42 @@ pub fn merge_shards(
             None => why,
         });
     }
+    if let Some(w) = start_spread_warning(shards) {
+        merged.warnings.push(w);
+    }
     Ok((merged, shard_section(shards, &missing, total)))
+}
+
+/// Shards whose measured phases began more than this apart did not run
+/// together: the merged ops/s then overstates what ran at once.
+pub const START_SPREAD_WARN: Duration = Duration::from_secs(1);
+
+/// A warning when the shards' measured phases began more than
+/// [`START_SPREAD_WARN`] apart (each on its own clock, corrected by its
+/// measured offset against the endpoint when it has one).
+pub fn start_spread_warning(shards: &[ShardResult]) -> Option<String> {
+    let starts: Vec<(u32, f64)> = shards
+        .iter()
+        .filter_map(|sh| {
+            let h = sh.result.hosts.first()?;
+            let at = humantime::parse_rfc3339_weak(h.measured_start_at.as_deref()?).ok()?;
+            let ms = super::clock::unix_ms(at) + h.clock_offset.map_or(0.0, |c| c.offset_ms);
+            Some((sh.index, ms))
+        })
+        .collect();
+    let first = starts.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let last = starts.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let spread = Duration::from_secs_f64((last.1 - first.1).max(0.0) / 1000.0);
+    (spread > START_SPREAD_WARN).then(|| {
+        format!(
+            "The shards' measured phases did not start together: shard {} began {} after shard {} \
+             (by the endpoint's clock). Their load overlapped less than the merged ops/s suggests; \
+             use --barrier, or check the hosts' clocks.",
+            last.0,
+            humantime::format_duration(Duration::from_millis(spread.as_millis() as u64)),
+            first.0
+        )
+    })
 }
 
 /// Markdown: one row per shard (missing ones included).
@@ -315,8 +350,10 @@ pub fn shard_section(shards: &[ShardResult], missing: &[u32], total: u32) -> Str
                 .join(", ")
         );
     }
-    s.push_str("| shard | host | state | ops | failed ops | started | finished |\n");
-    s.push_str("|---:|---|---|---:|---:|---|---|\n");
+    s.push_str(
+        "| shard | host | state | ops | failed ops | started | measured from | finished | clock |\n",
+    );
+    s.push_str("|---:|---|---|---:|---:|---|---|---|---|\n");
     let mut rows: Vec<(u32, String)> = shards
         .iter()
         .map(|sh| {
@@ -327,21 +364,30 @@ pub fn shard_section(shards: &[ShardResult], missing: &[u32], total: u32) -> Str
                 (Some(w), false) => format!("PARTIAL: {w}"),
                 (None, false) => "PARTIAL".to_string(),
             };
-            let host = r.hosts.first().map(|h| h.hostname.as_str()).unwrap_or("?");
+            let h = r.hosts.first();
+            let host = h.map(|h| h.hostname.as_str()).unwrap_or("?");
+            let measured = h
+                .and_then(|h| h.measured_start_at.as_deref())
+                .unwrap_or("-");
+            let clock = h
+                .and_then(|h| h.clock_offset)
+                .map(|c| crate::report::markdown::clock_text(&c))
+                .unwrap_or_else(|| "-".into());
             (
                 sh.index,
                 format!(
-                    "| {} | {host} | {state} | {ops} | {errors} | {} | {} |\n",
+                    "| {} | {host} | {state} | {ops} | {errors} | {} | {measured} | {} | {clock} |\n",
                     sh.index, r.started_at, r.finished_at
                 ),
             )
         })
         .collect();
-    rows.extend(
-        missing
-            .iter()
-            .map(|i| (*i, format!("| {i} | - | **MISSING** | - | - | - | - |\n"))),
-    );
+    rows.extend(missing.iter().map(|i| {
+        (
+            *i,
+            format!("| {i} | - | **MISSING** | - | - | - | - | - | - |\n"),
+        )
+    }));
     rows.sort_by_key(|(i, _)| *i);
     for (_, r) in rows {
         s.push_str(&r);
@@ -485,6 +531,40 @@ mod tests {
         assert!(m.complete && !md.contains("MISSING"), "{md}");
         assert!(merge_shards(&[], Some(2)).is_err());
         assert_eq!(missing_shards(&[0, 3], None), vec![1, 2]);
+    }
+
+    #[test]
+    fn cluster_merge_warns_when_shards_did_not_start_together() {
+        let at = |i: u32, start: &str, offset_ms: f64| {
+            let mut s = shard(i);
+            s.result.hosts[0].measured_start_at = Some(start.into());
+            s.result.hosts[0].clock_offset = Some(crate::report::model::ClockOffset {
+                offset_ms,
+                uncertainty_ms: 20.0,
+                samples: 8,
+            });
+            s
+        };
+        // 0.4 s apart on the hosts' clocks: together.
+        let close = [
+            at(0, "2026-12-02T10:00:03.100Z", 0.0),
+            at(1, "2026-12-02T10:00:03.500Z", 0.0),
+        ];
+        assert_eq!(start_spread_warning(&close), None);
+        // Shard 1's clock is 2 s fast (the endpoint is 2 s behind it): by the
+        // endpoint's clock it began 1.6 s before shard 0.
+        let skewed = [
+            at(0, "2026-12-02T10:00:03.100Z", 0.0),
+            at(1, "2026-12-02T10:00:03.500Z", -2000.0),
+        ];
+        let w = start_spread_warning(&skewed).expect("a warning");
+        assert!(w.contains("shard 0 began 1s 600ms after shard 1"), "{w}");
+        let (m, md) = merge_shards(&skewed, Some(2)).unwrap();
+        assert!(m.warnings.contains(&w));
+        assert!(md.contains("| 2026-12-02T10:00:03.500Z |"), "{md}");
+        assert!(md.contains("| endpoint clock -2000 ms (±20 ms) |"), "{md}");
+        // Without measured starts (phases never ran) there is nothing to say.
+        assert_eq!(start_spread_warning(&[shard(0), shard(1)]), None);
     }
 
     #[test]

@@ -52,14 +52,15 @@ pub enum Scope<'a> {
     /// A run's preflight: the run prefix must be empty (a reused run id
     /// would mix two runs' objects and the cleanup would delete both), and
     /// the probe object goes under it, so a probe the checks could not
-    /// delete is removed by the run's cleanup.
-    Run { prefix: &'a str },
+    /// delete is removed by the run's cleanup. With `resume` (`run
+    /// --resume`) objects there are a warning instead.
+    Run { prefix: &'a str, resume: bool },
 }
 
 impl Scope<'_> {
     fn prefix(&self) -> &str {
         match self {
-            Scope::Doctor { prefix } | Scope::Run { prefix } => prefix,
+            Scope::Doctor { prefix } | Scope::Run { prefix, .. } => prefix,
         }
     }
 }
@@ -524,7 +525,7 @@ async fn check_access(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> 
     }
     let prefix = match scope {
         Scope::Doctor { .. } => "s3bench/",
-        Scope::Run { prefix } => prefix,
+        Scope::Run { prefix, .. } => prefix,
     };
     list_one(cx, prefix, out).await
 }
@@ -561,7 +562,7 @@ async fn list_one(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> bool {
 /// objects with an earlier one's, and its cleanup would delete both. On a
 /// directory bucket the listing also proves session auth works.
 async fn check_prefix(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> bool {
-    let Scope::Run { prefix } = scope else {
+    let Scope::Run { prefix, resume } = scope else {
         return true;
     };
     // The access check listed the prefix already unless it was CreateSession.
@@ -575,11 +576,21 @@ async fn check_prefix(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> 
         .unwrap_or_else(|e| e.into_inner())
         .listed_objects
     {
+        if resume {
+            out.push(cx.finding(
+                Severity::Warn,
+                "prefix",
+                format!(
+                    "resuming (--resume): the run prefix {prefix} already holds objects; prepare keeps those at the data set's keys as they are (its create-only PUTs get 412 there) and writes the missing ones, and the run's cleanup deletes everything under the prefix"
+                ),
+            ));
+            return true;
+        }
         out.push(cx.finding(
             Severity::Error,
             "prefix",
             format!(
-                "the run prefix {prefix} already holds objects (a reused --run-id?): pick another run id, or remove them with `s3bench cleanup`"
+                "the run prefix {prefix} already holds objects (a reused --run-id?): pick another run id, remove them with `s3bench cleanup`, or go on with them with `--resume`"
             ),
         ));
         return false;

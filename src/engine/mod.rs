@@ -10,6 +10,9 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
+pub mod loader;
+#[cfg(test)]
+mod loader_tests;
 pub mod ops;
 #[cfg(test)]
 mod tests;
@@ -187,6 +190,9 @@ pub enum JobKind {
     Prepare,
     /// Measured phase by index into `plan.phases`.
     Phase(usize),
+    /// A loader phase with this many accelerators (one step of a search;
+    /// `Phase` runs a loader phase with its fixed count).
+    Loader { phase: usize, accelerators: u32 },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -209,11 +215,14 @@ pub struct JobResult {
     pub recorder: OpRecorder,
     /// Measured seconds: from the end of warm-up to the last completion.
     pub elapsed_s: f64,
+    /// What the simulated accelerators measured (loader phases only).
+    pub loader: Option<crate::stats::loader::LoaderStats>,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
+    loader: Option<crate::stats::loader::LoaderStats>,
 }
 
 struct Work {
@@ -336,11 +345,15 @@ impl Engine {
         }
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
+        let mut loader: Option<crate::stats::loader::LoaderStats> = None;
         for rx in replies {
             let r = rx
                 .await
                 .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
             recorder.merge(&r.recorder);
+            if let Some(l) = &r.loader {
+                loader.get_or_insert_with(Default::default).merge(l);
+            }
             // Each thread measures on its own clock (tokio's, which a test
             // may pause), so each measures its own elapsed time.
             let measure_start = job.start + job_warmup(&job);
@@ -351,6 +364,7 @@ impl Engine {
         Ok(JobResult {
             recorder,
             elapsed_s,
+            loader,
         })
     }
 
@@ -365,7 +379,7 @@ impl Engine {
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare => Duration::ZERO,
+        JobKind::Prepare | JobKind::Loader { .. } => Duration::ZERO,
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -433,6 +447,8 @@ struct Shared {
     budget: Cell<Option<u64>>,
     last_done: Cell<Option<Instant>>,
     measure_start: Instant,
+    /// What this thread's accelerators measured (loader phases).
+    loader: RefCell<Option<crate::stats::loader::LoaderStats>>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -466,6 +482,7 @@ async fn run_job<C: ObjectClient + 'static>(
         budget: Cell::new(None),
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
+        loader: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
     });
@@ -479,6 +496,10 @@ async fn run_job<C: ObjectClient + 'static>(
                 JobKind::Phase(i) => {
                     run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
                 }
+                JobKind::Loader {
+                    phase,
+                    accelerators,
+                } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
             }
         };
         tokio::pin!(work);
@@ -495,7 +516,8 @@ async fn run_job<C: ObjectClient + 'static>(
     for h in &handles {
         h.abort();
     }
-    if let (Some(g), JobKind::Phase(i)) = (&shared.gap, job.kind) {
+    if let (Some(g), JobKind::Phase(i) | JobKind::Loader { phase: i, .. }) = (&shared.gap, job.kind)
+    {
         let g = g.borrow();
         if !g.is_empty() {
             eprintln!(
@@ -515,7 +537,32 @@ async fn run_job<C: ObjectClient + 'static>(
     ThreadResult {
         recorder,
         last_done: shared.last_done.get(),
+        loader: shared.loader.borrow_mut().take(),
     }
+}
+
+/// A loader phase's accelerators on this thread; what they measured goes
+/// into `shared.loader`.
+async fn run_loader<C: ObjectClient + 'static>(
+    ctx: &Rc<ThreadCtx<C>>,
+    job: &Arc<Job>,
+    phase: usize,
+    accelerators: u32,
+    shared: &Rc<Shared>,
+    handles: &mut Vec<tokio::task::AbortHandle>,
+) {
+    let phase = &job.plan.phases[phase];
+    let Some(spec) = &phase.loader else { return };
+    loader::run(
+        ctx,
+        job,
+        spec,
+        phase.stop.duration,
+        accelerators,
+        shared,
+        handles,
+    )
+    .await;
 }
 
 async fn run_phase<C: ObjectClient + 'static>(
@@ -525,6 +572,10 @@ async fn run_phase<C: ObjectClient + 'static>(
     shared: &Rc<Shared>,
     handles: &mut Vec<tokio::task::AbortHandle>,
 ) {
+    if let (Some(spec), JobKind::Phase(i)) = (&phase.loader, job.kind) {
+        let n = spec.max_accelerators();
+        return run_loader(ctx, job, i, n, shared, handles).await;
+    }
     if let Some(ops) = phase.stop.ops {
         shared.budget.set(Some(share(ops, ctx.index, ctx.threads)));
     }
@@ -712,6 +763,9 @@ async fn worker<C: ObjectClient>(
     }
 }
 
+/// Attempts per object of the data set (backoff 50, 100, 200, 400 ms).
+const PREPARE_ATTEMPTS: u32 = 5;
+
 async fn run_prepare<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
@@ -747,16 +801,40 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 plan.key(i, job.date, &mut key);
                 let size = plan.object_size(i);
                 let sent = Instant::now();
-                let (kind, out) = if size >= plan.prepare.multipart_threshold {
-                    (
-                        OpKind::MultipartPut,
-                        client
-                            .multipart_put_new(&key, size, plan.prepare.part_size)
-                            .await,
-                    )
+                let kind = if size >= plan.prepare.multipart_threshold {
+                    OpKind::MultipartPut
                 } else {
-                    (OpKind::Put, client.put_new(&key, size).await)
+                    OpKind::Put
                 };
+                // Writing the data set is setup, not a measurement: a
+                // throttle, a 5xx, a dropped connection or a failed
+                // CreateSession is retried with backoff whatever the
+                // phases' `max_attempts`; a 412 to a create-only PUT (an
+                // object already at the key) is not. The op records every
+                // request sent.
+                let mut requests = 0;
+                let mut attempt = 0;
+                let mut out = loop {
+                    let out = match kind {
+                        OpKind::MultipartPut => {
+                            client
+                                .multipart_put_new(&key, size, plan.prepare.part_size)
+                                .await
+                        }
+                        _ => client.put_new(&key, size).await,
+                    };
+                    requests += out.requests;
+                    attempt += 1;
+                    let retry = out
+                        .error
+                        .as_ref()
+                        .is_some_and(|e| e.status.is_none_or(|s| s >= 500 || s == 429));
+                    if !retry || attempt >= PREPARE_ATTEMPTS || ctx.cancel.is_cancelled() {
+                        break out;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << (attempt - 1))).await;
+                };
+                out.requests = requests;
                 let done = Instant::now();
                 ctx.live.ops.fetch_add(1, Ordering::Relaxed);
                 if out.error.is_some() {

@@ -19,21 +19,34 @@ use crate::client::{ErrorKind, ObjectClient, Outcome};
 /// its end, like a server that stops answering for a while; `fail_from`
 /// makes every request from that instant on fail with a refused connection.
 #[derive(Clone, Default)]
-struct Script {
-    latency: Duration,
+pub(super) struct Script {
+    pub latency: Duration,
     /// (from, until) since the job's start.
-    stall: Option<(Duration, Duration)>,
-    fail_from: Option<Duration>,
+    pub stall: Option<(Duration, Duration)>,
+    pub fail_from: Option<Duration>,
+    /// At most this many requests are served at once (over every client
+    /// sharing the script), the rest queue: a capacity of
+    /// `slots / latency` requests a second.
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Every GET as (target, key, range), in the order sent.
+    pub log: Option<Arc<std::sync::Mutex<Vec<GetLog>>>>,
 }
 
-struct Scripted {
+pub(super) type GetLog = (usize, String, Option<(u64, u64)>);
+
+pub(super) struct Scripted {
     script: Script,
+    target: usize,
     epoch: Arc<std::sync::Mutex<Option<Instant>>>,
     sent: Arc<AtomicU64>,
 }
 
 impl Scripted {
     async fn answer(&self, bytes: u64) -> Outcome {
+        let _slot = match &self.script.slots {
+            Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore open")),
+            None => None,
+        };
         let now = Instant::now();
         self.sent.fetch_add(1, Ordering::Relaxed);
         let epoch = *self.epoch.lock().unwrap().get_or_insert(now);
@@ -62,7 +75,12 @@ impl Scripted {
 }
 
 impl ObjectClient for Scripted {
-    async fn get(&self, _key: &str, range: Option<(u64, u64)>) -> Outcome {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Outcome {
+        if let Some(log) = &self.script.log {
+            log.lock()
+                .unwrap()
+                .push((self.target, key.to_string(), range));
+        }
         self.answer(range.map_or(4096, |(a, b)| b - a + 1)).await
     }
     async fn head(&self, _key: &str) -> Outcome {
@@ -88,18 +106,20 @@ impl ObjectClient for Scripted {
     }
 }
 
-struct ScriptedConnector {
-    script: Script,
-    sent: Arc<AtomicU64>,
+pub(super) struct ScriptedConnector {
+    pub script: Script,
+    pub sent: Arc<AtomicU64>,
+    pub targets: usize,
 }
 
 impl Connector for ScriptedConnector {
     type Client = Scripted;
     fn targets(&self) -> usize {
-        1
+        self.targets
     }
-    async fn connect(&self, _target: usize) -> Scripted {
+    async fn connect(&self, target: usize) -> Scripted {
         Scripted {
+            target,
             script: self.script.clone(),
             epoch: Arc::default(),
             sent: self.sent.clone(),
@@ -136,6 +156,7 @@ fn run(plan: Arc<Plan>, script: Script, threads: usize) -> (JobResult, u64) {
         ScriptedConnector {
             script,
             sent: sent.clone(),
+            targets: 1,
         },
         threads,
         cancel,

@@ -384,6 +384,7 @@ mod tests {
             warmup: Default::default(),
             sessions: Default::default(),
             attempts: Default::default(),
+            loader: None,
             rounds: rounds
                 .iter()
                 .enumerate()

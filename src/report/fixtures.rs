@@ -212,6 +212,7 @@ pub fn target_phase(
         warmup: BTreeMap::new(),
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
+        loader: None,
         rounds: round_ops
             .into_iter()
             .enumerate()
@@ -471,6 +472,9 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             arch: "x86_64".into(),
             cpus: 16,
             shard: None,
+            clock_offset: None,
+            measured_start_at: None,
+            barrier: None,
         }],
         embedded: false,
         injection: Vec::new(),

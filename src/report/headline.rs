@@ -101,7 +101,7 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         .iter()
         .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
         .collect();
-    let mut lines = Vec::new();
+    let mut lines = crate::report::loader::headline(r);
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),

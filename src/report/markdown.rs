@@ -290,8 +290,12 @@ fn run_table(md: &mut String, r: &RunResult) {
         .take(MAX_HOSTS)
         .map(|h| {
             let shard = h.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
+            let clock = h
+                .clock_offset
+                .map(|c| format!(", {}", clock_text(&c)))
+                .unwrap_or_default();
             format!(
-                "{} ({}/{}, {} CPUs{shard})",
+                "{} ({}/{}, {} CPUs{shard}{clock})",
                 h.hostname, h.os, h.arch, h.cpus
             )
         })
@@ -619,6 +623,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         line!(md);
         return;
     }
+    crate::report::loader::section(md, p, pair);
     let ops = op_names(p);
     if SETUP_PHASES.contains(&p.name.as_str()) {
         compact_table(md, p, &ops);
@@ -1242,6 +1247,15 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         line!(md);
     }
     md
+}
+
+/// "endpoint clock +12 ms (±40 ms)": a host's clock offset as the report
+/// shows it (positive: the endpoint is ahead of the host).
+pub fn clock_text(c: &crate::report::model::ClockOffset) -> String {
+    format!(
+        "endpoint clock {:+.0} ms (±{:.0} ms)",
+        c.offset_ms, c.uncertainty_ms
+    )
 }
 
 #[cfg(test)]

@@ -230,7 +230,20 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         rounds: merge_rounds(shards.iter().map(|t| t.rounds.as_slice())),
         timeseries: merge_timeseries(shards.iter().map(|t| t.timeseries.as_slice())),
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
+        loader: merge_loader(shards)?,
     })
+}
+
+/// Loader results add up losslessly (see `report::loader::merge`).
+fn merge_loader(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<LoaderResult>> {
+    let parts: Vec<&LoaderResult> = shards.iter().filter_map(|t| t.loader.as_ref()).collect();
+    match parts.len() {
+        0 => Ok(None),
+        n if n == shards.len() => crate::report::loader::merge(&parts)
+            .context("loader")
+            .map(Some),
+        _ => anyhow::bail!("some shards ran a loader phase and others did not"),
+    }
 }
 
 /// Attempts merge like ops: counts add, histograms add exactly.

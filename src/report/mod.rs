@@ -12,6 +12,7 @@ pub mod headline;
 pub mod hlog;
 pub mod index;
 pub mod json;
+pub mod loader;
 pub mod markdown;
 pub mod merge;
 pub mod model;

@@ -88,6 +88,57 @@ pub struct HostInfo {
     pub cpus: usize,
     /// Shard index when run as an array job.
     pub shard: Option<u32>,
+    /// This host's clock against the first target's endpoint (`Date`
+    /// headers at preflight and at the start barrier); null for a
+    /// single-process run, or when the endpoint sent no `Date`.
+    #[serde(default)]
+    pub clock_offset: Option<ClockOffset>,
+    /// When this host's measured phases began, on its own clock (RFC 3339
+    /// with milliseconds): after the start barrier or `--start-at`.
+    #[serde(default)]
+    pub measured_start_at: Option<String>,
+    /// How long this shard waited at the start barrier, if it used one.
+    #[serde(default)]
+    pub barrier: Option<BarrierWait>,
+}
+
+/// A host's clock against an endpoint's: `offset_ms` > 0 means the
+/// endpoint's clock is ahead. The true offset lies within
+/// `offset_ms ± uncertainty_ms`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ClockOffset {
+    pub offset_ms: f64,
+    pub uncertainty_ms: f64,
+    /// Responses with a `Date` header that went into the estimate.
+    pub samples: u32,
+}
+
+impl ClockOffset {
+    /// Both estimates bound the same offset: their intersection, or `other`
+    /// when they are disjoint (a clock stepped in between).
+    pub fn narrowed_by(self, other: ClockOffset) -> ClockOffset {
+        let lo = (self.offset_ms - self.uncertainty_ms).max(other.offset_ms - other.uncertainty_ms);
+        let hi = (self.offset_ms + self.uncertainty_ms).min(other.offset_ms + other.uncertainty_ms);
+        if lo > hi {
+            return other;
+        }
+        ClockOffset {
+            offset_ms: (lo + hi) / 2.0,
+            uncertainty_ms: (hi - lo) / 2.0,
+            samples: self.samples + other.samples,
+        }
+    }
+}
+
+/// One shard's wait at the start barrier.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct BarrierWait {
+    /// Seconds between writing its barrier object and seeing all shards'.
+    pub waited_s: f64,
+    /// The shard whose arrival (the latest) set the common start.
+    pub last_arrival: u32,
+    /// Seconds this shard started after the common start (0: on time).
+    pub late_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -154,7 +205,14 @@ pub struct TargetPhaseResult {
     /// then the endpoint's request counts match these, not `ops.*.requests`.
     #[serde(default)]
     pub attempts: BTreeMap<String, AttemptResult>,
+    /// Loader phases only: what the simulated accelerators measured (AU,
+    /// GPU idle time, stall per batch, the search's steps).
+    #[serde(default)]
+    pub loader: Option<LoaderResult>,
 }
+
+// The loader's part of the contract lives with its rendering and merge.
+pub use super::loader::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AttemptResult {

@@ -32,6 +32,17 @@ mod tests {
         let mut b = interrupted_result();
         b.phases = a.phases.clone();
         b.hosts[0].shard = Some(1);
+        b.hosts[0].clock_offset = Some(crate::report::model::ClockOffset {
+            offset_ms: -12.5,
+            uncertainty_ms: 40.0,
+            samples: 9,
+        });
+        b.hosts[0].measured_start_at = Some("2025-01-01T13:00:03.250Z".into());
+        b.hosts[0].barrier = Some(crate::report::model::BarrierWait {
+            waited_s: 2.5,
+            last_arrival: 1,
+            late_s: 0.0,
+        });
         merge(&[a, b]).expect("fixtures merge")
     }
 

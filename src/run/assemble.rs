@@ -181,6 +181,7 @@ impl TargetAcc {
             sessions: self.sessions,
             rounds: self.rounds,
             timeseries: self.timeseries,
+            loader: None,
             attempts: self
                 .total
                 .attempts
@@ -203,7 +204,7 @@ impl TargetAcc {
 }
 
 /// Adds `from`'s op totals and attempts into `into`, not its seconds.
-fn merge_totals(into: &mut OpRecorder, from: &OpRecorder) {
+pub(super) fn merge_totals(into: &mut OpRecorder, from: &OpRecorder) {
     for (m, t) in into.ops.iter_mut().zip(&from.ops) {
         if let Some(t) = t {
             m.get_or_insert_with(OpStats::default).merge(t);

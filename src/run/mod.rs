@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod cleanup;
 pub mod confirm;
 pub mod host;
+mod loader;
 pub mod options;
 pub mod phases;
 pub mod policy;
@@ -36,6 +37,12 @@ pub struct RunOutput {
     pub dir: PathBuf,
     /// Why the run stopped early, if it did (decides the exit code).
     pub stopped: Option<StopReason>,
+    /// The start barrier did not complete (timeout, or S3 refused its
+    /// requests): no measured phase ran.
+    pub start_failed: Option<String>,
+    /// `--results` was given and the upload failed; the local copy in
+    /// `dir` is complete.
+    pub upload_failed: Option<String>,
 }
 
 impl RunOutput {
@@ -43,7 +50,9 @@ impl RunOutput {
     pub fn exit_code(&self) -> i32 {
         match &self.stopped {
             Some(r) => r.exit_code(),
+            None if self.start_failed.is_some() => EXIT_BARRIER_FAILED,
             None if !self.result.left_behind.is_empty() => EXIT_LEFT_BEHIND,
+            None if self.upload_failed.is_some() => EXIT_RESULTS_NOT_UPLOADED,
             None => 0,
         }
     }
@@ -51,6 +60,16 @@ impl RunOutput {
 
 /// Exit code of a run whose cleanup could not delete everything it wrote.
 pub const EXIT_LEFT_BEHIND: i32 = 4;
+/// Exit code of a shard whose start barrier did not complete (a shard never
+/// arrived within `--barrier-timeout`, or S3 refused the barrier's
+/// requests): it prepared and cleaned up, but measured nothing.
+pub const EXIT_BARRIER_FAILED: i32 = 5;
+/// Exit code of a run that finished but could not upload its results to
+/// `--results` (the local copy is complete; stderr names it).
+pub const EXIT_RESULTS_NOT_UPLOADED: i32 = 6;
+/// How long the `--results` upload may take: the run's files are small,
+/// and after SIGTERM the pod's grace period is running.
+pub const RESULTS_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Loads a scenario and runs it against its own targets, or against a
 /// freshly started embedded endpoint when `embedded` is set.
@@ -61,7 +80,7 @@ pub async fn run_file(
     cancel: Arc<Cancel>,
 ) -> anyhow::Result<RunOutput> {
     opts.validate()?;
-    let plan = crate::scenario::load(path)?;
+    let plan = crate::cluster::load_scenario(path)?;
     if !embedded {
         let mut targets = Vec::new();
         for t in &plan.targets {
@@ -78,7 +97,13 @@ pub async fn run_file(
 
 /// Starts the embedded endpoint with the plan's buckets and injections.
 pub fn start_embedded(plan: &Plan) -> anyhow::Result<EmbeddedServer> {
-    let server = EmbeddedServer::start(ServerConfig::default())
+    start_embedded_with(plan, ServerConfig::default())
+}
+
+/// [`start_embedded`] with a server configuration of the caller's (a short
+/// session lifetime, say, so a test sees sessions renewed mid-phase).
+pub fn start_embedded_with(plan: &Plan, cfg: ServerConfig) -> anyhow::Result<EmbeddedServer> {
+    let server = EmbeddedServer::start(cfg)
         .context("could not start the embedded S3 endpoint on 127.0.0.1")?;
     for t in &plan.targets {
         server
@@ -127,16 +152,7 @@ pub async fn execute(
     let date = date_of(&started_at);
     let run_id = match &opts.run_id {
         Some(id) => id.clone(),
-        None => format!(
-            "{}-{}-{:06x}",
-            started_at
-                .get(..19)
-                .unwrap_or("")
-                .replace([':', '-'], "")
-                .replace('T', "-"),
-            plan.name,
-            fastrand::u32(..0x100_0000)
-        ),
+        None => crate::cluster::generate_run_id(&plan.name, SystemTime::now()),
     };
     options::check_run_id(&run_id)?;
     // Each shard of an array job has its own prefix and result directory;
@@ -164,7 +180,7 @@ pub async fn execute(
     let mut problems = Vec::new();
     let mut preflights = Vec::new();
     for t in &targets {
-        match preflight::check(t, &env, &run_prefix).await {
+        match preflight::check(t, &env, &run_prefix, opts.resume).await {
             Ok(p) => preflights.push(p),
             Err(p) => problems.push(p),
         }
@@ -175,6 +191,35 @@ pub async fn execute(
         let _ = std::fs::remove_dir(&dir);
         return Err(PreflightError(problems.join("\n")).into());
     }
+    // A shard's clock against the endpoint, in its report: shards start
+    // together only as well as their clocks agree. Its LISTs are the
+    // preflight's too.
+    let clock_offset = match opts.shard {
+        Some(_) => {
+            let probes = crate::cluster::clock::PROBES;
+            let offset = crate::cluster::clock::measure(
+                &main_clients[0],
+                &targets[0].spec.bucket,
+                &run_prefix,
+                probes,
+            )
+            .await;
+            *preflights[0]
+                .requests
+                .entry("ListObjectsV2".to_string())
+                .or_default() += u64::from(probes);
+            // Its client's CreateSession on a directory bucket, likewise.
+            let sessions = targets[0].probe.take().count;
+            if sessions > 0 {
+                *preflights[0]
+                    .requests
+                    .entry("CreateSession".to_string())
+                    .or_default() += sessions;
+            }
+            offset
+        }
+        None => None,
+    };
     let mut targets = targets;
     for (t, p) in targets.iter_mut().zip(&preflights) {
         t.create_only = p.conditional_writes;
@@ -192,6 +237,12 @@ pub async fn execute(
             Load::Open { max_in_flight, .. } => max_in_flight,
         })
         .chain([plan.prepare.concurrency])
+        .chain(
+            plan.phases
+                .iter()
+                .filter_map(|p| p.loader.as_ref())
+                .map(|l| l.max_accelerators() as usize * l.read_concurrency as usize),
+        )
         .max()
         .unwrap_or(1);
     for t in &mut targets {
@@ -216,6 +267,9 @@ pub async fn execute(
             arch: std::env::consts::ARCH.to_string(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shard: opts.shard.map(|s| s.index),
+            clock_offset,
+            measured_start_at: None,
+            barrier: None,
         }],
         embedded,
         injection: if embedded {
@@ -267,6 +321,7 @@ pub async fn execute(
         cancel: &cancel,
         progress: &progress,
         run_prefix: run_prefix.clone(),
+        resume: opts.resume,
         date,
         dir: &dir,
         usage: phases::Usage::default(),
@@ -275,12 +330,52 @@ pub async fn execute(
     if let Some(at) = opts.start_at {
         runner.wait_until(at, &mut result).await;
     }
-    runner.measured_phases(&mut result).await?;
+    let start_failed = match (opts.barrier, opts.shard) {
+        (Some(timeout), Some(shard)) if !cancel.is_cancelled() => {
+            meet_at_barrier(
+                &runner,
+                &main_clients[0],
+                &targets[0].spec.bucket,
+                &run_id,
+                shard,
+                timeout,
+                &mut result,
+            )
+            .await
+        }
+        _ => None,
+    };
+    if start_failed.is_none() && !cancel.is_cancelled() {
+        result.hosts[0].measured_start_at =
+            Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+        runner.measured_phases(&mut result).await?;
+    }
     engine.shutdown();
+    if let (Some(_), Some(shard)) = (opts.barrier, opts.shard) {
+        // Its barrier object is no data set: it goes even with --keep-data,
+        // so a shard retried later times out instead of measuring alone.
+        let bucket = &targets[0].spec.bucket;
+        if let Err(e) =
+            crate::cluster::barrier::remove(&main_clients[0], bucket, &run_id, shard.index).await
+        {
+            let w = format!(
+                "{e:#}; `s3bench cleanup {} --run-id {run_id}` removes it",
+                if opts.scenario_file.is_empty() {
+                    "SCENARIO"
+                } else {
+                    &opts.scenario_file
+                }
+            );
+            progress.always(&format!("warning: {w}"));
+            result.warnings.push(w);
+        }
+    }
 
     let stopped = cancel.reason();
     if let Some(r) = &stopped {
         result.interrupted = Some(r.describe());
+    } else if let Some(why) = &start_failed {
+        result.interrupted = Some(why.clone());
     }
     if let Some(p) = result.client.host_cpu_percent
         && p > 85.0
@@ -305,17 +400,109 @@ pub async fn execute(
         )
         .await;
     }
-    result.complete = stopped.is_none();
+    result.complete = stopped.is_none() && start_failed.is_none();
     result.finished_at = utc_now();
     crate::report::publish(&result, &dir)?;
     for w in crate::report::markdown::failure_warnings(&result) {
         progress.always(&format!("warning: {w}"));
     }
+    // Published last, complete or not: after SIGTERM, a failure-policy stop
+    // or a failed barrier the partial result is what the merge reports.
+    let upload_failed = match &opts.results {
+        Some(dest) => upload_results(dest, opts.results_endpoint.as_deref(), &dir, &progress).await,
+        None => None,
+    };
     Ok(RunOutput {
         result,
         dir,
         stopped,
+        start_failed,
+        upload_failed,
     })
+}
+
+/// Waits at the start barrier, then until the common start. Records the
+/// wait and the refined clock offset in the host's entry; returns why the
+/// barrier failed, if it did (a signal while waiting is not a failure: the
+/// stop reason says it).
+async fn meet_at_barrier(
+    runner: &phases::Runner<'_>,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    run_id: &str,
+    shard: Shard,
+    timeout: std::time::Duration,
+    result: &mut RunResult,
+) -> Option<String> {
+    use crate::cluster::barrier::{self, BarrierError};
+    runner.progress.note(&format!(
+        "start barrier: shard {} of {} waiting for the others (at most {})",
+        shard.index,
+        shard.count,
+        humantime::format_duration(timeout)
+    ));
+    let met = barrier::wait(
+        client,
+        bucket,
+        run_id,
+        shard.index,
+        shard.count,
+        timeout,
+        runner.cancel.cancelled(),
+    )
+    .await;
+    let o = match met {
+        Ok(o) => o,
+        Err(BarrierError::Cancelled { .. }) => return None,
+        Err(e) => return Some(e.to_string()),
+    };
+    let host = &mut result.hosts[0];
+    host.clock_offset = match (host.clock_offset, o.clock_offset) {
+        (Some(a), Some(b)) => Some(a.narrowed_by(b)),
+        (a, b) => b.or(a),
+    };
+    host.barrier = Some(crate::report::model::BarrierWait {
+        waited_s: o.waited.as_secs_f64(),
+        last_arrival: o.last_arrival,
+        late_s: o.late_by.map_or(0.0, |d| d.as_secs_f64()),
+    });
+    runner.wait_until(o.start_at, result).await;
+    None
+}
+
+/// Uploads the run's folder under `dest`; returns the error to report, if
+/// any (the local copy stays as it is either way).
+async fn upload_results(
+    dest: &crate::cluster::S3Url,
+    endpoint: Option<&str>,
+    dir: &Path,
+    progress: &progress::Progress,
+) -> Option<String> {
+    let client = crate::cluster::s3_client(endpoint).await;
+    let up = crate::cluster::results::upload_dir(&client, dest, dir);
+    let why = match tokio::time::timeout(RESULTS_UPLOAD_TIMEOUT, up).await {
+        Ok(Ok(keys)) => {
+            let last = keys.last().map(String::as_str).unwrap_or("");
+            progress.note(&format!(
+                "results: uploaded {} files to s3://{}/{}",
+                keys.len(),
+                dest.bucket,
+                last.rsplit_once('/').map_or("", |(p, _)| p)
+            ));
+            return None;
+        }
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(_) => format!(
+            "not finished after {}",
+            humantime::format_duration(RESULTS_UPLOAD_TIMEOUT)
+        ),
+    };
+    let msg = format!(
+        "results not uploaded to {dest}: {why}; the local copy is complete in {}",
+        dir.display()
+    );
+    progress.always(&format!("error: {msg}"));
+    Some(msg)
 }
 
 fn utc_now() -> String {

@@ -11,12 +11,13 @@ use tokio::time::Instant;
 use super::assemble::TargetAcc;
 use super::cleanup;
 use super::host::{host_cpu, process_cpu_s};
+use super::loader::LoaderAcc;
 use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
-use crate::report::model::{PhaseResult, RunResult};
-use crate::scenario::{Load, Phase, Plan};
+use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
+use crate::scenario::{Accelerators, Load, Phase, Plan};
 
 /// Prepare met objects that were already at its keys (412 to a
 /// create-only PUT): the run stops and deletes nothing.
@@ -39,6 +40,8 @@ pub struct Runner<'a> {
     pub cancel: &'a Arc<Cancel>,
     pub progress: &'a Progress,
     pub run_prefix: Arc<str>,
+    /// `run --resume`: objects already at the data set's keys are kept.
+    pub resume: bool,
     pub date: (i32, u32, u32),
     pub dir: &'a Path,
     pub usage: Usage,
@@ -51,6 +54,9 @@ pub fn planned_time(plan: &Plan) -> Duration {
 }
 
 fn phase_time(p: &Phase) -> Option<Duration> {
+    if p.loader.is_some() {
+        return super::loader::round_time(p);
+    }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
         (Some(d), Some(s)) => d.min(s),
@@ -120,9 +126,21 @@ impl Runner<'_> {
                 .filter(|(k, _)| k.starts_with("412"))
                 .map(|(_, n)| n)
                 .sum();
-            if existed > 0 {
-                collisions.push((t.name.clone(), t.bucket.clone(), existed));
-            }
+            let failed = if self.resume {
+                // An earlier run with this run id wrote them: kept as they are.
+                if existed > 0 {
+                    result.warnings.push(format!(
+                        "prepare (--resume): {existed} object(s) of the data set were already under {} on target '{}' and were kept as they are (their 412 PreconditionFailed answers are in prepare's errors).",
+                        self.run_prefix, t.name
+                    ));
+                }
+                failed - existed
+            } else {
+                if existed > 0 {
+                    collisions.push((t.name.clone(), t.bucket.clone(), existed));
+                }
+                failed
+            };
             if failed > 0 {
                 let w = format!(
                     "prepare: {failed} objects of the data set could not be written on target '{}'; reads of them will fail.",
@@ -193,6 +211,11 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
+            let mut loaders: Vec<Option<LoaderAcc>> = plan
+                .targets
+                .iter()
+                .map(|_| phase.loader.as_ref().map(|l| LoaderAcc::new(&plan, l)))
+                .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
                     if self.cancel.is_cancelled() {
@@ -205,9 +228,39 @@ impl Runner<'_> {
                     );
                     let cpu0 = process_cpu_s();
                     let host0 = host_cpu();
-                    let r = self
-                        .run_watched(self.job(JobKind::Phase(pi), ti, round))
-                        .await?;
+                    let r = match (&phase.loader, &mut loaders[ti]) {
+                        (Some(spec), Some(acc))
+                            if matches!(spec.accelerators, Accelerators::Search { .. }) =>
+                        {
+                            let (found, steps) = crate::engine::loader::search(
+                                spec.max_accelerators(),
+                                spec.au,
+                                self.cancel,
+                                |n| {
+                                    self.run_watched(self.job(
+                                        JobKind::Loader {
+                                            phase: pi,
+                                            accelerators: n,
+                                        },
+                                        ti,
+                                        round,
+                                    ))
+                                },
+                            )
+                            .await?;
+                            acc.add_search(round, found, &steps)?;
+                            super::loader::steps_as_round(&steps)
+                        }
+                        (_, acc) => {
+                            let r = self
+                                .run_watched(self.job(JobKind::Phase(pi), ti, round))
+                                .await?;
+                            if let Some(acc) = acc {
+                                acc.add_round(&r)?;
+                            }
+                            r
+                        }
+                    };
                     self.progress.finish(phase_time(phase));
                     self.usage.cpu_s += process_cpu_s() - cpu0;
                     self.usage.requests += r.recorder.requests();
@@ -229,8 +282,12 @@ impl Runner<'_> {
                 interrupted: self.cancel.reason().map(|r| r.describe()),
                 targets: accs
                     .into_iter()
+                    .zip(loaders)
                     .zip(&plan.targets)
-                    .map(|(a, t)| a.finish(&t.name, phase.warmup, open))
+                    .map(|((a, l), t)| TargetPhaseResult {
+                        loader: l.map(LoaderAcc::finish),
+                        ..a.finish(&t.name, phase.warmup, open)
+                    })
                     .collect(),
             });
             let u = &self.usage;
@@ -290,6 +347,7 @@ pub async fn cleanup(
             &JobResult {
                 recorder: done.recorder,
                 elapsed_s: done.elapsed_s,
+                loader: None,
             },
         );
         // The cleanup's client makes its own CreateSession on directory buckets.
@@ -306,6 +364,9 @@ pub async fn cleanup(
 }
 
 pub fn load_label(phase: &Phase) -> String {
+    if let Some(l) = &phase.loader {
+        return super::loader::label(l);
+    }
     let one = |l: &Load| match l {
         Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
         Load::Open {

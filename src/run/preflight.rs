@@ -34,8 +34,17 @@ pub async fn check(
     t: &TargetConfig,
     env: &Environment,
     run_prefix: &str,
+    resume: bool,
 ) -> Result<Preflight, String> {
-    let checked = check_target_in(t, env, Scope::Run { prefix: run_prefix }).await;
+    let checked = check_target_in(
+        t,
+        env,
+        Scope::Run {
+            prefix: run_prefix,
+            resume,
+        },
+    )
+    .await;
     // Every CreateSession of the checks' client, the SDK's own included;
     // none of them belongs to a phase.
     let sessions = t.probe.take().count;

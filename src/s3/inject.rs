@@ -9,7 +9,8 @@ use std::time::Duration;
 ///
 /// Latency applies to every request on the bucket (CreateSession included);
 /// the error rate and prefix limit apply to object-level operations only,
-/// so the SDK's session handshake and bucket setup are never failed on purpose.
+/// so the SDK's session handshake and bucket setup are never failed by them
+/// (`session_error_rate` fails CreateSession on purpose).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Injection {
     /// Added before the response head is sent, counted from the moment the
@@ -30,6 +31,15 @@ pub struct Injection {
     pub error_code: String,
     /// A General Purpose partition's request-rate limit, per key prefix.
     pub prefix_limit: Option<PrefixLimit>,
+    /// Fraction (0..=1) of GetObject responses whose body is cut half-way:
+    /// the head (200 and Content-Length) and half the bytes are sent, then
+    /// the connection is closed, as a reset by a middlebox or a dying server
+    /// does. The client sees a short body, never a complete object.
+    pub body_reset_rate: f64,
+    /// Fraction (0..=1) of CreateSession requests answered with
+    /// `error_status`/`error_code`: a directory bucket whose session
+    /// handshake fails while the data requests would succeed.
+    pub session_error_rate: f64,
 }
 
 impl Injection {
@@ -66,6 +76,20 @@ impl Injection {
                 s.error_code
             ));
         }
+        if s.body_reset_rate > 0.0 {
+            parts.push(format!(
+                "{:.2}% of GET bodies cut half-way (connection reset)",
+                s.body_reset_rate * 100.0
+            ));
+        }
+        if s.session_error_rate > 0.0 {
+            parts.push(format!(
+                "{:.2}% of CreateSession answered {} {}",
+                s.session_error_rate * 100.0,
+                s.error_status,
+                s.error_code
+            ));
+        }
         if let Some(p) = &s.prefix_limit {
             parts.push(format!(
                 "per-prefix limit {} reads/s, {} writes/s (503 SlowDown above)",
@@ -80,6 +104,8 @@ impl Injection {
             && self.bandwidth.is_none()
             && self.error_rate <= 0.0
             && self.prefix_limit.is_none()
+            && self.body_reset_rate <= 0.0
+            && self.session_error_rate <= 0.0
     }
 }
 

@@ -5,6 +5,7 @@
 //! The file format is documented in `docs/scenario-format.md`.
 
 mod key;
+pub mod loader;
 pub mod plan;
 mod raw;
 mod validate;
@@ -246,5 +247,7 @@ fn nanos_to_duration(ns: u128) -> Duration {
     Duration::new(secs, (ns % 1_000_000_000) as u32)
 }
 
+#[cfg(test)]
+mod loader_tests;
 #[cfg(test)]
 mod tests;

@@ -171,7 +171,12 @@ pub struct Phase {
     /// One or more stages run back to back (a plain phase has one).
     pub stages: Vec<Stage>,
     pub mix: Vec<WeightedOp>,
+    /// A loader phase (`[phase.loader]`): simulated accelerators instead of
+    /// stages and a mix (both empty then).
+    pub loader: Option<LoaderSpec>,
 }
+
+pub use super::loader::{Accelerators, LoaderSpec, SampleUnit};
 
 /// When a phase (per target, per round) ends: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]

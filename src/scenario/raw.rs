@@ -97,6 +97,8 @@ pub struct RawEmbedded {
     pub error_status: Option<Spanned<i64>>,
     pub error_code: Option<Spanned<String>>,
     pub prefix_limit: Option<Spanned<RawPrefixLimit>>,
+    pub body_reset_rate: Option<Spanned<f64>>,
+    pub session_error_rate: Option<Spanned<f64>>,
 }
 
 /// `latency = "8ms"` or `{ p50 = .., p99 = .. }` or `{ min = .., max = .. }`.
@@ -349,7 +351,9 @@ pub struct RawPhase {
     pub rate: Option<Spanned<f64>>,
     pub max_in_flight: Option<Spanned<i64>>,
     pub stages: Option<Spanned<Vec<RawStage>>>,
-    pub mix: Spanned<Vec<RawOp>>,
+    /// Required unless the phase is a loader (`[phase.loader]`).
+    pub mix: Option<Spanned<Vec<RawOp>>>,
+    pub loader: Option<Spanned<super::loader::RawLoader>>,
 }
 
 #[derive(Debug, Deserialize)]

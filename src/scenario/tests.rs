@@ -8,7 +8,7 @@ const FILE: &str = "scenarios/x.toml";
 
 /// A small valid scenario; tests edit it with `str::replace` so line numbers
 /// stay easy to read off.
-const BASE: &str = r#"name = "t"
+pub(super) const BASE: &str = r#"name = "t"
 
 [targets.standard]
 kind = "general-purpose"
@@ -31,14 +31,14 @@ concurrency = 2
 mix = [{ op = "get" }]
 "#;
 
-fn ok(text: &str) -> Plan {
+pub(super) fn ok(text: &str) -> Plan {
     match parse(text, Path::new(FILE)) {
         Ok(p) => p,
         Err(e) => panic!("expected a valid scenario, got:\n{e}"),
     }
 }
 
-fn problems(text: &str) -> Vec<Problem> {
+pub(super) fn problems(text: &str) -> Vec<Problem> {
     match parse(text, Path::new(FILE)) {
         Ok(_) => panic!("expected problems, the scenario was accepted:\n{text}"),
         Err(e) => e.problems().to_vec(),
@@ -46,7 +46,7 @@ fn problems(text: &str) -> Vec<Problem> {
 }
 
 /// The one problem of `text`, checked for position and field.
-fn one(text: &str, line: usize, column: usize, field: &str) -> Problem {
+pub(super) fn one(text: &str, line: usize, column: usize, field: &str) -> Problem {
     let ps = problems(text);
     assert_eq!(ps.len(), 1, "expected one problem, got {ps:#?}");
     let p = ps.into_iter().next().unwrap();
@@ -343,6 +343,8 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
                 reads_per_sec: 5500,
                 writes_per_sec: 3500
             }),
+            body_reset_rate: 0.0,
+            session_error_rate: 0.0,
         })
     );
     assert_eq!(

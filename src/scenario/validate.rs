@@ -25,14 +25,19 @@ const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 const MAX_CONCURRENCY: i64 = 100_000;
 const MAX_RATE: f64 = 1_000_000.0;
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     text: &'a str,
     source: &'a Path,
     problems: Vec<Problem>,
 }
 
 impl Ctx<'_> {
-    fn report(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>) {
+    pub(super) fn report(
+        &mut self,
+        span: Option<Range<usize>>,
+        field: &str,
+        message: impl Into<String>,
+    ) {
         let (line, column) = match span {
             Some(s) => {
                 let (l, c) = line_col(self.text, s.start);
@@ -49,12 +54,12 @@ impl Ctx<'_> {
         });
     }
 
-    fn at<T>(&mut self, v: &Spanned<T>, field: &str, message: impl Into<String>) {
+    pub(super) fn at<T>(&mut self, v: &Spanned<T>, field: &str, message: impl Into<String>) {
         self.report(Some(v.span()), field, message);
     }
 
     /// An integer within `min..=max`; None (after reporting) otherwise.
-    fn int(&mut self, v: &Spanned<i64>, field: &str, min: i64, max: i64) -> Option<i64> {
+    pub(super) fn int(&mut self, v: &Spanned<i64>, field: &str, min: i64, max: i64) -> Option<i64> {
         let n = *v.get_ref();
         if n < min {
             self.at(v, field, format!("expected at least {min}, got {n}"));
@@ -116,7 +121,11 @@ impl Ctx<'_> {
         }
     }
 
-    fn positive_duration(&mut self, v: &Spanned<HumanDuration>, field: &str) -> Option<Duration> {
+    pub(super) fn positive_duration(
+        &mut self,
+        v: &Spanned<HumanDuration>,
+        field: &str,
+    ) -> Option<Duration> {
         let d = v.get_ref().0;
         if d.is_zero() {
             self.at(v, field, "expected a duration above zero, got 0s");
@@ -460,13 +469,13 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
-    let error_rate = match &e.error_rate {
+    let fraction = |cx: &mut Ctx<'_>, r: &Option<Spanned<f64>>, name: &str| match r {
         Some(r) => {
             let v = *r.get_ref();
             if !(0.0..=1.0).contains(&v) {
                 cx.at(
                     r,
-                    &format!("{base}.error_rate"),
+                    &format!("{base}.{name}"),
                     format!("expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"),
                 );
                 0.0
@@ -476,6 +485,9 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         }
         None => 0.0,
     };
+    let error_rate = fraction(cx, &e.error_rate, "error_rate");
+    let body_reset_rate = fraction(cx, &e.body_reset_rate, "body_reset_rate");
+    let session_error_rate = fraction(cx, &e.session_error_rate, "session_error_rate");
     let error_status = e
         .error_status
         .as_ref()
@@ -497,7 +509,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
             503 => "SlowDown".to_string(),
             500 => "InternalError".to_string(),
             other => {
-                if error_rate > 0.0 {
+                if error_rate > 0.0 || session_error_rate > 0.0 {
                     let span = e.error_status.as_ref().map(|s| s.span());
                     cx.report(
                         span,
@@ -545,6 +557,8 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         error_status,
         error_code,
         prefix_limit,
+        body_reset_rate,
+        session_error_rate,
     }
 }
 
@@ -858,6 +872,9 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(l) = &p.loader {
+        return super::loader::phase(cx, &base, name, p, l, env.dataset);
+    }
     let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
 
     // Exactly one way to say how load is generated.
@@ -939,13 +956,24 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         }]
     };
 
-    let mix = mix(cx, &base, &p.mix, env);
+    let mix = match &p.mix {
+        Some(m) => mix(cx, &base, m, env),
+        None => {
+            cx.at(
+                &p.name,
+                &format!("{base}.mix"),
+                "expected a `mix` of operations (or a [phase.loader] table), got none",
+            );
+            Vec::new()
+        }
+    };
     Phase {
         name,
         stop,
         warmup,
         stages,
         mix,
+        loader: None,
     }
 }
 

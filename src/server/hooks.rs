@@ -7,6 +7,12 @@
 //! A rival PUT stores an object at a key just before the first PutObject of
 //! that key is handled, as another writer that won the race would (a run
 //! with the same run id that listed the prefix at the same moment).
+//!
+//! Temporary credentials, as STS hands out: the endpoint's access key and
+//! secret with a security token `s3bench-temp:<expiry unix seconds>:<hex
+//! HMAC-SHA256(secret, expiry)>`, accepted until the expiry and answered
+//! `400 ExpiredToken` after it. A `credential_process` script can mint them
+//! (see [`temporary_token`]), so a test sees base credentials expire mid-run.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -103,4 +109,75 @@ pub(crate) fn deny_read_only(op: Op, method: &Method) -> Result<(), S3Error> {
         ));
     }
     Ok(())
+}
+
+const TEMP_PREFIX: &str = "s3bench-temp:";
+
+/// A temporary security token valid until `expiry` (unix seconds), signed
+/// with the endpoint's `secret`.
+pub fn temporary_token(secret: &str, expiry: u64) -> String {
+    let mac = crate::s3::sigv4::hmac_sha256(secret.as_bytes(), expiry.to_string().as_bytes());
+    format!("{TEMP_PREFIX}{expiry}:{}", hex::encode(mac))
+}
+
+/// Accepts a token [`temporary_token`] made until its expiry.
+pub(crate) fn check_temporary_token(
+    token: &str,
+    secret: &str,
+    now: SystemTime,
+) -> Result<(), S3Error> {
+    let invalid = || {
+        S3Error::new(
+            403,
+            "InvalidToken",
+            "The provided token is malformed or otherwise invalid.",
+        )
+    };
+    let rest = token.strip_prefix(TEMP_PREFIX).ok_or_else(invalid)?;
+    let (expiry, _) = rest.split_once(':').ok_or_else(invalid)?;
+    let expiry: u64 = expiry.parse().map_err(|_| invalid())?;
+    if temporary_token(secret, expiry) != token {
+        return Err(invalid());
+    }
+    let now = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    if now >= expiry {
+        return Err(S3Error::new(
+            400,
+            "ExpiredToken",
+            "The provided token has expired.",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_tokens_hold_until_their_expiry_and_only_with_the_secret() {
+        let t = temporary_token("secret", 1_000);
+        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        assert!(check_temporary_token(&t, "secret", at(999)).is_ok());
+        assert_eq!(
+            check_temporary_token(&t, "secret", at(1_000))
+                .unwrap_err()
+                .code,
+            "ExpiredToken"
+        );
+        assert_eq!(
+            check_temporary_token(&t, "other", at(1)).unwrap_err().code,
+            "InvalidToken"
+        );
+        let forged = t.replace(":1000:", ":9000:");
+        assert_eq!(
+            check_temporary_token(&forged, "secret", at(1))
+                .unwrap_err()
+                .code,
+            "InvalidToken"
+        );
+    }
 }

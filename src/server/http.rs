@@ -418,6 +418,12 @@ pub(crate) struct RespBody {
     inner: Inner,
     remaining: u64,
     pace: Option<Pace>,
+    /// Bytes still to send before the body fails (an injected reset).
+    cut_in: Option<u64>,
+    /// A pause before failing, so hyper flushes the head and the bytes sent
+    /// (it writes them together with the next frame otherwise, and a failed
+    /// body before the first flush would look like a refused request).
+    cut_pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 enum Inner {
@@ -440,6 +446,8 @@ impl RespBody {
             inner: Inner::Full(None),
             remaining: 0,
             pace: None,
+            cut_in: None,
+            cut_pause: None,
         }
     }
 
@@ -449,6 +457,8 @@ impl RespBody {
             remaining: b.len() as u64,
             inner: Inner::Full((!b.is_empty()).then_some(b)),
             pace: None,
+            cut_in: None,
+            cut_pause: None,
         }
     }
 
@@ -457,6 +467,8 @@ impl RespBody {
             inner: Inner::Chunks(c),
             remaining: len,
             pace: None,
+            cut_in: None,
+            cut_pause: None,
         }
     }
 
@@ -475,6 +487,33 @@ impl RespBody {
         self
     }
 
+    /// Sends the first half of the body, then fails it: hyper then closes
+    /// the connection without finishing the response, so the client reads
+    /// fewer bytes than Content-Length announced.
+    fn cut_half_way(mut self) -> RespBody {
+        self.cut_in = Some(self.remaining / 2);
+        self
+    }
+
+    /// Applies a pending cut to the next chunk: shortens it to what may
+    /// still go out, or fails once nothing may.
+    fn cut(&mut self, mut chunk: Bytes) -> Result<Bytes, std::io::Error> {
+        let Some(left) = self.cut_in.as_mut() else {
+            return Ok(chunk);
+        };
+        if *left == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected reset mid-body",
+            ));
+        }
+        if chunk.len() as u64 > *left {
+            chunk.truncate(*left as usize);
+        }
+        *left -= chunk.len() as u64;
+        Ok(chunk)
+    }
+
     pub(crate) fn len(&self) -> u64 {
         self.remaining
     }
@@ -489,19 +528,31 @@ impl RespBody {
 
 impl Body for RespBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
+        if this.cut_in == Some(0) {
+            let pause = this
+                .cut_pause
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(2))));
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            return Poll::Ready(Some(this.cut(Bytes::new()).map(Frame::data)));
+        }
         let Some(pace) = &mut this.pace else {
             let chunk = this.next_chunk();
-            if let Some(c) = &chunk {
-                this.remaining = this.remaining.saturating_sub(c.len() as u64);
-            }
-            return Poll::Ready(chunk.map(|c| Ok(Frame::data(c))));
+            let chunk = match chunk.map(|c| this.cut(c)) {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            };
+            this.remaining = this.remaining.saturating_sub(chunk.len() as u64);
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
         };
         if let Some(sleep) = &mut pace.sleep {
             if sleep.as_mut().poll(cx).is_pending() {
@@ -521,6 +572,12 @@ impl Body for RespBody {
         };
         if chunk.len() > pace.chunk {
             pace.pending = Some(chunk.split_off(pace.chunk));
+        }
+        if let Some(left) = this.cut_in {
+            if chunk.len() as u64 > left {
+                chunk.truncate(left as usize);
+            }
+            this.cut_in = Some(left - chunk.len() as u64);
         }
         let start = *pace.start.get_or_insert_with(Instant::now);
         pace.sent += chunk.len() as u64;
@@ -562,12 +619,8 @@ fn authenticate(req: &mut Req<'_>) -> Result<(), S3Error> {
     let state = req.state;
     let now = state.hooks.now();
     let signed = sigv4::parse(req.parts, &state.region, now)?;
-    if signed.security_token.is_some() {
-        return Err(S3Error::new(
-            403,
-            "InvalidToken",
-            "This endpoint issues no security tokens; sign with its access key or an S3 Express session.",
-        ));
+    if let Some(token) = &signed.security_token {
+        super::hooks::check_temporary_token(token, &state.secret_key, now)?;
     }
     let unknown_key = || {
         S3Error::new(
@@ -645,10 +698,7 @@ fn is_write(m: &Method) -> bool {
 
 /// Fault injection for object-level operations, after authentication.
 fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<(), S3Error> {
-    if req.op.is_control_plane() || req.op == Op::HeadBucket {
-        return Ok(());
-    }
-    if inj.error_rate > 0.0 && fastrand::f64() < inj.error_rate {
+    let injected = || {
         let code = if inj.error_code.is_empty() {
             "InternalError"
         } else {
@@ -659,7 +709,19 @@ fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<()
         } else {
             inj.error_status
         };
-        return Err(S3Error::custom(status, code, "Injected error."));
+        Err(S3Error::custom(status, code, "Injected error."))
+    };
+    if req.op == Op::CreateSession {
+        if inj.session_error_rate > 0.0 && fastrand::f64() < inj.session_error_rate {
+            return injected();
+        }
+        return Ok(());
+    }
+    if req.op.is_control_plane() || req.op == Op::HeadBucket {
+        return Ok(());
+    }
+    if inj.error_rate > 0.0 && fastrand::f64() < inj.error_rate {
+        return injected();
     }
     if let Some(limit) = inj.prefix_limit {
         let prefix = match req.op {
@@ -713,6 +775,7 @@ pub(crate) async fn handle(
     let site = state.site(&req.bucket);
     let inj = site.injection();
     let mut injected_fault = false;
+    let mut body_cut = false;
     let result = match route_err {
         Some(e) => match authenticate(&mut req) {
             Ok(()) => Err(e),
@@ -749,6 +812,16 @@ pub(crate) async fn handle(
             let body = std::mem::replace(resp.body_mut(), RespBody::empty());
             *resp.body_mut() = body.paced(bw);
         }
+        if op == Op::GetObject
+            && resp.status().is_success()
+            && resp.body().len() >= 2
+            && inj.body_reset_rate > 0.0
+            && fastrand::f64() < inj.body_reset_rate
+        {
+            let body = std::mem::replace(resp.body_mut(), RespBody::empty());
+            *resp.body_mut() = body.cut_half_way();
+            body_cut = true;
+        }
     }
     state.wait_stall().await;
     let h = resp.headers_mut();
@@ -762,8 +835,13 @@ pub(crate) async fn handle(
     }
     let status = resp.status();
     let bytes_out = if req.is_head() { 0 } else { resp.body().len() };
-    site.counters
-        .record(op, status.as_u16() >= 400, req.bytes_in, bytes_out);
+    // A cut body is an error the endpoint made, counted as one.
+    site.counters.record(
+        op,
+        status.as_u16() >= 400 || body_cut,
+        req.bytes_in,
+        bytes_out,
+    );
     Ok(resp)
 }
 

@@ -66,6 +66,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 pub use counters::{Counters, OpCounter};
+pub use hooks::temporary_token;
 pub use inject::{Injection, LatencyDist, PrefixLimit};
 pub use store::StorageStats;
 

@@ -87,6 +87,18 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
             .iter()
             .any(|r| r["action"] == "FailIndex" && r["onExitCodes"]["values"][0] == 2)
     );
+    // A shard past the barrier is not retried: SIGTERM (143), barrier
+    // timeout (5), upload failure (6) end its index.
+    for code in [5, 6, 130, 143] {
+        assert!(
+            rules.iter().any(|r| r["action"] == "FailIndex"
+                && r["onExitCodes"]["values"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&code.into())),
+            "{code}: {rules:?}"
+        );
+    }
     let pod = &spec["template"];
     assert_eq!(
         pod["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"],
@@ -675,4 +687,684 @@ fn cluster_dockerfile_builds_what_ci_builds() {
     }
     // No CARGO_TARGET_DIR or profile override moves the binary elsewhere.
     assert!(!docker.contains("CARGO_TARGET_DIR") && !docker.contains("--target "));
+}
+
+/// `s3bench serve` as its own process on 127.0.0.1:0: the endpoint a
+/// cluster's shards share. Stopped by PID (SIGINT) in [`Serve::stop`],
+/// which returns the request counters it prints on the way out.
+struct Serve {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    endpoint: String,
+}
+
+const SERVE_KEY: &str = "cluster-access";
+const SERVE_SECRET: &str = "cluster-secret-not-shown";
+
+impl Serve {
+    fn start(buckets: &[&str]) -> Serve {
+        use std::io::BufRead as _;
+        let mut cmd = bin();
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--access-key",
+            SERVE_KEY,
+        ])
+        .args(["--secret-key", SERVE_SECRET, "--latency", "1ms"]);
+        for b in buckets {
+            cmd.args(["--bucket", b]);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("s3bench serve starts");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut endpoint = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "serve exited");
+            if let Some(ep) = line.trim().strip_prefix("endpoint: ") {
+                endpoint = Some(ep.to_string());
+            }
+            if line.starts_with("serving until Ctrl-C") {
+                break;
+            }
+        }
+        Serve {
+            child,
+            stdout,
+            endpoint: endpoint.expect("serve prints its endpoint"),
+        }
+    }
+
+    /// Requests per (bucket, operation), as serve prints them at exit.
+    fn stop(mut self) -> std::collections::HashMap<(String, String), u64> {
+        use std::io::Read as _;
+        // SAFETY: kill() sends SIGINT to the child we started, by its PID.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        assert!(self.child.wait().unwrap().success(), "{rest}");
+        rest.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                match f.as_slice() {
+                    [b, op, req, _, _, _] => {
+                        Some(((b.to_string(), op.to_string()), req.parse().ok()?))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// The s3bench binary with credentials for this endpoint only.
+    fn command(&self, home: &Path) -> Command {
+        let mut cmd = bin();
+        cmd.env("AWS_ACCESS_KEY_ID", SERVE_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SERVE_SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("AWS_BATCH_JOB_ARRAY_INDEX")
+            .env_remove("S3BENCH_SHARD_COUNT")
+            .env_remove("S3BENCH_RUN_ID")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", home.join("no-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+            .env("HOME", home);
+        cmd
+    }
+
+    fn client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::new()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(Credentials::new(SERVE_KEY, SERVE_SECRET, None, None, "t"))
+                .force_path_style(true)
+                .build(),
+        )
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A shard scenario on `endpoint`: 16 objects, one measured phase.
+fn shard_scenario(endpoint: &str, phase: &str) -> String {
+    format!(
+        r#"name = "cluster"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "cl-bench"
+region = "us-east-1"
+endpoint = "{endpoint}"
+path_style = true
+[dataset]
+objects = 16
+size = "4KiB"
+[[phase]]
+name = "get"
+{phase}
+concurrency = 4
+mix = [{{ op = "get", weight = 1 }}]
+"#
+    )
+}
+
+/// Every key in a bucket.
+async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    c.list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
+}
+
+/// Waits for a child, killing it after `limit`.
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let began = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if began.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("s3bench did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read as _;
+    let mut s = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut s).unwrap();
+    }
+    s
+}
+
+/// The shard index the way each engine passes it: shard 0 from Kubernetes
+/// (JOB_COMPLETION_INDEX), shard 1 from AWS Batch (AWS_BATCH_JOB_ARRAY_INDEX,
+/// scenario in an environment variable), shard 2 by flag.
+fn shard_command(
+    serve: &Serve,
+    home: &Path,
+    scenario: &Path,
+    text: &str,
+    index: u32,
+    run_id: &str,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = serve.command(home);
+    cmd.arg("run");
+    match index {
+        0 => {
+            cmd.arg(scenario).env("JOB_COMPLETION_INDEX", "0");
+        }
+        1 => {
+            cmd.arg("env:S3BENCH_SCENARIO_TOML")
+                .env("S3BENCH_SCENARIO_TOML", text)
+                .env("AWS_BATCH_JOB_ARRAY_INDEX", "1");
+        }
+        i => {
+            cmd.arg(scenario).args(["--shard-index", &i.to_string()]);
+        }
+    }
+    cmd.args([
+        "--shard-count",
+        "3",
+        "--run-id",
+        run_id,
+        "--barrier",
+        "-q",
+        "--threads",
+        "1",
+    ])
+    .args(["--results", "s3://cl-results/runs/"])
+    .args(["--results-endpoint-url", &serve.endpoint])
+    .arg("--out")
+    .arg(home.join(format!("out-{index}")))
+    .args(extra)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+fn merge_from_s3(
+    serve: &Serve,
+    home: &Path,
+    run_id: &str,
+) -> (Option<i32>, String, std::path::PathBuf) {
+    let out = home.join("merged");
+    let o = serve
+        .command(home)
+        .args([
+            "merge",
+            &format!("s3://cl-results/runs/{run_id}/"),
+            "--shards",
+            "3",
+        ])
+        .args(["--endpoint-url", &serve.endpoint, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let dir = out.join(format!("{run_id}-merged"));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        dir,
+    )
+}
+
+/// A shard's result.json as uploaded.
+async fn uploaded(
+    c: &aws_sdk_s3::Client,
+    run_id: &str,
+    i: u32,
+) -> s3bench::report::model::RunResult {
+    let o = c
+        .get_object()
+        .bucket("cl-results")
+        .key(format!("runs/{run_id}/shard-{i}/result.json"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("shard {i} uploaded its result.json: {e:?}"));
+    let bytes = o.body.collect().await.unwrap().into_bytes();
+    s3bench::report::json::parse_result(std::str::from_utf8(&bytes).unwrap()).unwrap()
+}
+
+fn measured_start(r: &s3bench::report::model::RunResult) -> SystemTime {
+    let h = &r.hosts[0];
+    humantime::parse_rfc3339_weak(h.measured_start_at.as_deref().expect("measured phases ran"))
+        .unwrap()
+}
+
+/// Three shard processes against one `s3bench serve`, each told its index
+/// another way, shard 2 started 4 s after the others: the barrier makes all
+/// three begin their measured phases at the same instant (within the
+/// scheduling noise of a loaded host, far below the 4 s stagger and below
+/// the barrier's 200 ms first poll interval), each uploads its result, and
+/// `merge s3://...` adds them up to the endpoint's own counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_run_three_shards_meet_upload_and_merge() {
+    let serve = Serve::start(&["cl-bench", "cl-results"]);
+    let home = tempfile::tempdir().unwrap();
+    let text = shard_scenario(&serve.endpoint, "ops = 200");
+    let scenario = home.path().join("cluster.toml");
+    std::fs::write(&scenario, &text).unwrap();
+    let run_id = "meet-3";
+    let mut children = Vec::new();
+    for i in 0..3u32 {
+        if i == 2 {
+            // More than the up to 3 s the preflight's clock probes take.
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        let mut cmd = shard_command(&serve, home.path(), &scenario, &text, i, run_id, &[]);
+        children.push(cmd.spawn().unwrap());
+    }
+    for (i, child) in children.iter_mut().enumerate() {
+        let status = wait_exit(child, Duration::from_secs(60));
+        let err = stderr_of(child);
+        assert_eq!(status.code(), Some(0), "shard {i}: {err}");
+        assert!(!err.contains(SERVE_SECRET), "credentials never appear");
+    }
+    let c = serve.client();
+    let mut shards = Vec::new();
+    for i in 0..3 {
+        let r = uploaded(&c, run_id, i).await;
+        assert!(r.complete, "shard {i}");
+        assert_eq!(r.hosts[0].shard, Some(i));
+        // The same as the local copy.
+        let local = s3bench::report::json::read_result(
+            &home
+                .path()
+                .join(format!("out-{i}/{run_id}-shard{i}/result.json")),
+        )
+        .unwrap();
+        assert_eq!(local, r);
+        shards.push(r);
+    }
+    let starts: Vec<SystemTime> = shards.iter().map(measured_start).collect();
+    let first = *starts.iter().min().unwrap();
+    let spread = starts
+        .iter()
+        .map(|s| s.duration_since(first).unwrap())
+        .max()
+        .unwrap();
+    eprintln!(
+        "measured phases began within {spread:?}; clock offsets {:?}",
+        shards
+            .iter()
+            .map(|r| r.hosts[0].clock_offset)
+            .collect::<Vec<_>>()
+    );
+    assert!(spread < Duration::from_millis(200), "{starts:?}");
+    for (i, r) in shards.iter().enumerate() {
+        let h = &r.hosts[0];
+        let b = h.barrier.expect("met at the barrier");
+        assert_eq!(b.last_arrival, 2, "shard {i}: shard 2 came last");
+        assert_eq!(b.late_s, 0.0, "shard {i}");
+        if i < 2 {
+            assert!(b.waited_s >= 0.5, "shard {i} waited for shard 2: {b:?}");
+        }
+        // One host, one clock: the true offset (0) lies in the bounds.
+        let off = h.clock_offset.expect("the endpoint sends Date");
+        assert!(off.offset_ms.abs() <= off.uncertainty_ms + 1.0, "{off:?}");
+        assert!(off.uncertainty_ms < 250.0, "{off:?}");
+        assert!(
+            r.warnings.iter().all(|w| !w.contains("common start")),
+            "{:?}",
+            r.warnings
+        );
+    }
+
+    let (code, stderr, dir) = merge_from_s3(&serve, home.path(), run_id);
+    assert_eq!(code, Some(0), "{stderr}");
+    let merged = s3bench::report::json::read_result(&dir.join("result.json")).unwrap();
+    assert!(merged.complete);
+    assert_eq!(merged.shards, 3);
+    assert_eq!(
+        get_count(&merged),
+        shards.iter().map(get_count).sum::<u64>()
+    );
+    assert_eq!(get_count(&merged), 600);
+    // Per-shard offsets survive the merge and show in its report.
+    assert_eq!(merged.hosts.len(), 3);
+    assert!(merged.hosts.iter().all(|h| h.clock_offset.is_some()));
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("| measured from |") && md.contains("endpoint clock "),
+        "{md}"
+    );
+    assert!(!md.contains("did not start together"), "{md}");
+    // Nothing is left in the benchmark bucket: data sets and barrier
+    // objects are gone.
+    assert_eq!(keys(&c, "cl-bench", "").await, Vec::<String>::new());
+
+    let counters = serve.stop();
+    let n = |b: &str, op: &str| counters.get(&(b.into(), op.into())).copied().unwrap_or(0);
+    // Each shard also read the 3 barrier records from the bucket, and its
+    // preflight's probe object once.
+    assert_eq!(n("cl-bench", "GetObject"), get_count(&merged) + 3 * 3 + 3);
+    // 16 objects per shard, plus one barrier object each.
+    assert_eq!(n("cl-bench", "PutObject"), 3 * 16 + 3);
+}
+
+/// One shard of three is sent SIGTERM mid-phase: it publishes and uploads
+/// its partial result, exits 143, and the merged report marks it PARTIAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_run_sigterm_shard_uploads_partial_result() {
+    let serve = Serve::start(&["cl-bench", "cl-results"]);
+    let home = tempfile::tempdir().unwrap();
+    let text = shard_scenario(&serve.endpoint, "duration = \"8s\"");
+    let scenario = home.path().join("cluster.toml");
+    std::fs::write(&scenario, &text).unwrap();
+    let run_id = "term-1";
+    let mut children: Vec<_> = (0..3u32)
+        .map(|i| {
+            shard_command(&serve, home.path(), &scenario, &text, i, run_id, &[])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // The barrier completes when all three objects are there; the phase
+    // starts 3 s later. Terminate shard 1 2 s into it.
+    let c = serve.client();
+    let began = Instant::now();
+    while keys(&c, "cl-bench", &format!("s3bench/{run_id}/barrier/"))
+        .await
+        .len()
+        < 3
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the shards never met"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // SAFETY: kill() sends SIGTERM to a child we started, by its PID.
+    unsafe {
+        libc::kill(children[1].id() as i32, libc::SIGTERM);
+    }
+    for (i, child) in children.iter_mut().enumerate() {
+        let status = wait_exit(child, Duration::from_secs(60));
+        let err = stderr_of(child);
+        let want = if i == 1 { 143 } else { 0 };
+        assert_eq!(status.code(), Some(want), "shard {i}: {err}");
+    }
+    let partial = uploaded(&c, run_id, 1).await;
+    assert!(!partial.complete);
+    assert!(
+        partial
+            .interrupted
+            .as_deref()
+            .is_some_and(|w| w.contains("SIGTERM")),
+        "{:?}",
+        partial.interrupted
+    );
+    let partial_gets = get_count(&partial);
+    assert!(partial_gets > 0, "it measured before the signal");
+
+    let (code, stderr, dir) = merge_from_s3(&serve, home.path(), run_id);
+    assert_eq!(code, Some(0), "{stderr}");
+    let merged = s3bench::report::json::read_result(&dir.join("result.json")).unwrap();
+    assert!(!merged.complete);
+    assert!(
+        merged
+            .interrupted
+            .as_deref()
+            .is_some_and(|w| w.contains("shard 1: terminated (SIGTERM)")),
+        "{:?}",
+        merged.interrupted
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| 1 | "))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(row.contains("PARTIAL: terminated (SIGTERM)"), "{row}");
+    let mut total = 0;
+    for i in 0..3 {
+        total += get_count(&uploaded(&c, run_id, i).await);
+    }
+    assert_eq!(get_count(&merged), total);
+    assert_eq!(keys(&c, "cl-bench", "").await, Vec::<String>::new());
+    let counters = serve.stop();
+    assert_eq!(
+        counters[&("cl-bench".to_string(), "GetObject".to_string())],
+        total + 3 * 3 + 3
+    );
+}
+
+/// Two of three shards start; shard 1 never does. Both end after the
+/// barrier timeout with exit code 5 and a message naming shard 1, upload a
+/// result that says why nothing was measured, and leave the bucket as they
+/// found it: their data sets and barrier objects are gone, another run's
+/// objects are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_run_barrier_timeout_names_the_missing_shard() {
+    let serve = Serve::start(&["cl-bench", "cl-results"]);
+    let c = serve.client();
+    for key in ["s3bench/other-run/barrier/1", "unrelated.txt"] {
+        c.put_object()
+            .bucket("cl-bench")
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let text = shard_scenario(&serve.endpoint, "ops = 50");
+    let scenario = home.path().join("cluster.toml");
+    std::fs::write(&scenario, &text).unwrap();
+    let run_id = "alone-1";
+    let began = Instant::now();
+    let mut children: Vec<_> = [0u32, 2]
+        .into_iter()
+        .map(|i| {
+            shard_command(
+                &serve,
+                home.path(),
+                &scenario,
+                &text,
+                i,
+                run_id,
+                // More than the up to 3 s by which the clock probes can
+                // delay one shard's arrival against the other's.
+                &["--barrier-timeout", "8s"],
+            )
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for child in &mut children {
+        let status = wait_exit(child, Duration::from_secs(60));
+        let err = stderr_of(child);
+        assert_eq!(status.code(), Some(5), "{err}");
+        assert!(
+            err.contains("2 of 3 shards arrived within 8s; missing: shard 1 ("),
+            "{err}"
+        );
+    }
+    assert!(began.elapsed() < Duration::from_secs(40));
+    for i in [0, 2] {
+        let r = uploaded(&c, run_id, i).await;
+        assert!(!r.complete);
+        assert!(
+            r.interrupted
+                .as_deref()
+                .is_some_and(|w| w.contains("missing: shard 1")),
+            "{:?}",
+            r.interrupted
+        );
+        assert!(r.hosts[0].measured_start_at.is_none());
+        assert!(r.phases.iter().all(|p| p.name != "get"), "nothing measured");
+    }
+    let mut left = keys(&c, "cl-bench", "").await;
+    left.sort();
+    assert_eq!(left, ["s3bench/other-run/barrier/1", "unrelated.txt"]);
+
+    // A shard killed with SIGKILL leaves its barrier object (and data):
+    // `s3bench cleanup --run-id` removes the run's prefix, nothing else.
+    for key in ["s3bench/alone-1/barrier/0", "s3bench/alone-1/shard-0/obj-1"] {
+        c.put_object()
+            .bucket("cl-bench")
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let o = serve
+        .command(home.path())
+        .arg("cleanup")
+        .arg(&scenario)
+        .args(["--run-id", run_id])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut left = keys(&c, "cl-bench", "").await;
+    left.sort();
+    assert_eq!(left, ["s3bench/other-run/barrier/1", "unrelated.txt"]);
+    drop(serve.stop());
+}
+
+/// `--results` pointing at a bucket that does not exist: the run still
+/// measures and publishes locally, says the upload failed and where the
+/// local copy is, and exits 6.
+#[test]
+fn cluster_run_failed_upload_keeps_the_local_copy_and_exits_6() {
+    let serve = Serve::start(&["cl-bench"]);
+    let home = tempfile::tempdir().unwrap();
+    let scenario = home.path().join("cluster.toml");
+    std::fs::write(&scenario, shard_scenario(&serve.endpoint, "ops = 40")).unwrap();
+    let o = serve
+        .command(home.path())
+        .arg("run")
+        .arg(&scenario)
+        .args([
+            "-q",
+            "--run-id",
+            "lost-1",
+            "--results",
+            "s3://no-such-bucket/runs/",
+        ])
+        .args(["--results-endpoint-url", &serve.endpoint, "--out"])
+        .arg(home.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    let local = home.path().join("out/lost-1");
+    assert!(
+        err.contains("results not uploaded to s3://no-such-bucket/runs/: ")
+            && err.contains(&format!(
+                "the local copy is complete in {}",
+                local.display()
+            )),
+        "{err}"
+    );
+    assert!(err.contains("NoSuchBucket"), "{err}");
+    let r = s3bench::report::json::read_result(&local.join("result.json")).unwrap();
+    assert!(r.complete);
+    assert_eq!(get_count(&r), 40);
+    drop(serve.stop());
+}
+
+/// The preflight's clock probes find an endpoint clock 2.345 s ahead to
+/// within their stated bounds, which four bisection probes narrow to well
+/// under the 500 ms that one `Date` header gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_clock_probes_bisect_the_endpoint_offset() {
+    let server = start_server();
+    server.create_bucket("clock-b").unwrap();
+    server.set_clock_offset_ms(2345);
+    let c = client(&server);
+    let began = Instant::now();
+    let off = s3bench::cluster::clock::measure(&c, "clock-b", "s3bench/x/", 4)
+        .await
+        .expect("the endpoint sends Date");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(
+        (off.offset_ms - 2345.0).abs() <= off.uncertainty_ms + 1.0,
+        "{off:?}"
+    );
+    assert!(off.uncertainty_ms < 150.0, "{off:?}");
+    assert_eq!(off.samples, 4);
+    eprintln!("clock offset against a +2345 ms endpoint: {off:?}");
+}
+
+/// A scenario in an environment variable (AWS Batch): problems name the
+/// variable where they would name a file.
+#[test]
+fn cluster_scenario_from_env_names_the_variable() {
+    let bad = "name = \"x\"\n[targets.a]\nkind = \"general-purpose\"\nbucket = \"b\"\nregion = \"us-east-1\"\n[[phase]]\nname = \"p\"\nops = -1\nconcurrency = 1\nmix = [{ op = \"get\", weight = 1 }]\n";
+    let o = bin()
+        .args(["validate", "env:S3BENCH_SCENARIO_TOML"])
+        .env("S3BENCH_SCENARIO_TOML", bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("env:S3BENCH_SCENARIO_TOML:8:"), "{err}");
+    assert!(err.contains("phase[0].ops"), "{err}");
+    let o = bin()
+        .args(["run", "env:S3BENCH_SCENARIO_TOML", "--embedded", "-q"])
+        .env_remove("S3BENCH_SCENARIO_TOML")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "env:S3BENCH_SCENARIO_TOML: environment variable S3BENCH_SCENARIO_TOML is not set"
+        ),
+        "{err}"
+    );
+    // Two engines' indexes that disagree stop the run before it starts.
+    let o = bin()
+        .args([
+            "run",
+            "scenarios/mixed.toml",
+            "--embedded",
+            "-q",
+            "--shard-count",
+            "3",
+        ])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .env("AWS_BATCH_JOB_ARRAY_INDEX", "2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("disagree"));
 }

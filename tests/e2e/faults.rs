@@ -350,15 +350,23 @@ size = "4KiB"
     path
 }
 
-fn with_keys(cmd: &mut Command, server: &EmbeddedServer, home: &Path) {
-    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
+/// Credentials only from what the test gives: no instance metadata, no
+/// shared credentials file, `home` as HOME, the config file `config`.
+fn isolated_env(cmd: &mut Command, home: &Path, config: &str) {
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_PROFILE")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_CONFIG_FILE", home.join(config))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
         .env("HOME", home);
+}
+
+fn with_keys(cmd: &mut Command, server: &EmbeddedServer, home: &Path) {
+    isolated_env(cmd, home, "no-config");
+    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_key());
 }
 
 /// SIGTERM mid-phase (a Kubernetes eviction): the report is written with
@@ -415,11 +423,7 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     );
     assert_eq!(status.code(), Some(143));
     // The run's folder, next to the results index (README.md).
-    let run_dir = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.is_dir())
-        .expect("a run folder");
+    let run_dir = run_folder(&out);
     let r = s3bench::report::json::read_result(&run_dir.join("result.json")).unwrap();
     assert!(!r.complete);
     let long = r
@@ -551,4 +555,411 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }]"#,
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("already holds objects"));
+}
+
+/// A third of the GET bodies cut half-way (the endpoint closes the
+/// connection after half the bytes): every cut body is a `body: connection`
+/// transport failure, never a short success, on both request paths. The
+/// endpoint's own count of cut bodies equals the report's failures, and the
+/// success bytes are whole objects only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_reset_mid_way_are_failures_never_short_successes() {
+    for path in ["direct", "sdk"] {
+        let plan = plan(&one_target(
+            r#"latency = "2ms"
+body_reset_rate = 0.3"#,
+            &format!(r#"request_path = "{path}""#),
+            r#"[[phase]]
+name = "get"
+duration = "2s"
+concurrency = 4
+mix = [{ op = "get", weight = 1 }]"#,
+        ));
+        let plan = Plan {
+            dataset: s3bench::scenario::Dataset {
+                size: s3bench::scenario::SizeDist::Fixed(64 << 10),
+                ..plan.dataset.clone()
+            },
+            ..plan
+        };
+        let (out, server, _dir) = run_plan(plan).await;
+        let get = op(&out.result, "get", "standard", "get");
+        let ctx = format!("{path}: {get:?}");
+        assert!(get.successes > 100 && get.errors > 30, "{ctx}");
+        assert_eq!(get.errors_by_kind.len(), 1, "{ctx}");
+        assert_eq!(get.errors_by_kind["body: connection"], get.errors, "{ctx}");
+        assert_eq!(get.failures["transport"].count, get.errors, "{ctx}");
+        // Whole objects only in the success bytes.
+        assert_eq!(get.bytes, get.successes * (64 << 10), "{ctx}");
+        // The endpoint counted each cut body as an error it made.
+        let c = server.counters().get("faults-gp", "GetObject");
+        let pre = crate::common::preflight(&out.result, "standard", "GetObject");
+        assert_eq!(c.requests, get.requests + pre, "{ctx}");
+        assert_eq!(c.errors, get.errors, "{ctx}");
+        // 30% injected: binomial over a few thousand requests.
+        let share = get.errors as f64 / get.count as f64;
+        assert!((0.2..0.4).contains(&share), "{path}: share {share}");
+        assert!(get.latency_us.p50 >= 2_000.0, "{ctx}");
+        let md = std::fs::read_to_string(out.dir.join("report.md")).unwrap();
+        assert!(md.contains("failed (body: connection"), "{path}: {md}");
+        assert_eq!(server.object_count("faults-gp"), Some(0));
+    }
+}
+
+/// A directory bucket whose CreateSession fails 70% of the time once the
+/// data set is written, while sessions last 5 s (direct path: renewed a
+/// fifth of their life early) or 16 s (the SDK renews 10-15 s early): the
+/// failed handshakes are counted as session errors, and the data requests
+/// they failed are HTTP failures named after CreateSession (not transport
+/// errors, not fast successes) that never reached the endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_create_session_is_counted_apart_from_the_data_requests() {
+    for (path, lifetime) in [("direct", 5), ("sdk", 16)] {
+        let bucket = "faults--use1-az4--x-s3";
+        let toml = format!(
+            r#"
+name = "sessions"
+rounds = 1
+[targets.express]
+kind = "directory"
+bucket = "{bucket}"
+region = "us-east-1"
+[targets.express.embedded]
+latency = "2ms"
+[dataset]
+objects = 16
+size = "4KiB"
+[prepare]
+concurrency = 4
+[client]
+request_path = "{path}"
+stop_on_failures = "never"
+[[phase]]
+name = "get"
+duration = "8s"
+concurrency = 4
+mix = [{{ op = "get", weight = 1 }}]
+"#
+        );
+        let plan = plan(&toml);
+        let cfg = s3bench::server::ServerConfig {
+            session_lifetime: Duration::from_secs(lifetime),
+            ..Default::default()
+        };
+        let server = Arc::new(s3bench::run::start_embedded_with(&plan, cfg).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let targets = embedded_targets(&plan, &server);
+        let run = tokio::spawn({
+            let dir = dir.path().to_path_buf();
+            async move { execute(plan, targets, true, opts(&dir), Arc::new(Cancel::default())).await }
+        });
+        // Once the data set is written, the handshakes start failing.
+        let t0 = Instant::now();
+        while server.counters().requests(bucket, "PutObject") < 16 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "prepare never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.set_injection(
+            bucket,
+            s3bench::server::Injection {
+                latency: Some(s3bench::server::LatencyDist::Fixed(Duration::from_millis(
+                    2,
+                ))),
+                session_error_rate: 0.7,
+                error_status: 500,
+                error_code: "InternalError".into(),
+                ..Default::default()
+            },
+        );
+        let out = run.await.unwrap().unwrap();
+        let r = &out.result;
+        let p = r.phases.iter().find(|p| p.name == "get").unwrap();
+        let t = &p.targets[0];
+        let get = &t.ops["get"];
+        let ctx = format!("{path}: sessions {:?} get {get:?}", t.sessions);
+        assert!(t.sessions.errors > 0, "{ctx}");
+        assert!(t.sessions.count > t.sessions.errors, "{ctx}");
+        assert!(get.successes > 100, "{ctx}");
+        assert!(get.errors > 0, "{ctx}");
+        assert_eq!(
+            get.errors_by_kind.keys().collect::<Vec<_>>(),
+            ["CreateSession: 500 InternalError"],
+            "{ctx}"
+        );
+        assert_eq!(get.failures["http"].count, get.errors, "{ctx}");
+        assert!(get.latency_us.p50 >= 2_000.0, "{ctx}");
+        // The report's handshakes are those of prepare and the measured
+        // phase; the endpoint also answered preflight's and cleanup's.
+        let reported: (u64, u64) = r
+            .phases
+            .iter()
+            .flat_map(|p| &p.targets)
+            .fold((0, 0), |(n, e), t| {
+                (n + t.sessions.count, e + t.sessions.errors)
+            });
+        let c = server.counters().get(bucket, "CreateSession");
+        assert!(
+            reported.0 <= c.requests && reported.1 <= c.errors && reported.1 > 0,
+            "endpoint {c:?} vs report {reported:?}"
+        );
+        // A data request failed by its handshake never reached the endpoint.
+        let served = server.counters().requests(bucket, "GetObject");
+        let pre = crate::common::preflight(r, &t.target, "GetObject");
+        assert_eq!(served, get.successes + pre, "{ctx}");
+        assert_eq!(server.object_count(bucket), Some(0), "{ctx}");
+    }
+}
+
+fn ramp_plan(prefix_limit: &str) -> Plan {
+    plan(&format!(
+        r#"
+name = "ramp"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "ramp-gp"
+region = "us-east-1"
+[targets.standard.embedded]
+latency = "20ms"
+error_latency = "0ms"
+{prefix_limit}
+[targets.express]
+kind = "directory"
+bucket = "ramp--use1-az4--x-s3"
+region = "us-east-1"
+[targets.express.embedded]
+latency = "4ms"
+[dataset]
+objects = 16
+size = "4KiB"
+key = "ramp/{{index:06}}.bin"
+[prepare]
+concurrency = 4
+[client]
+stop_on_failures = "never"
+[[phase]]
+name = "ramp"
+stages = [
+  {{ rate = 60, duration = "2s" }},
+  {{ rate = 300, duration = "3s" }},
+]
+mix = [{{ op = "get", weight = 1 }}]
+"#
+    ))
+}
+
+async fn run_plan(plan: Plan) -> (s3bench::run::RunOutput, EmbeddedServer, tempfile::TempDir) {
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let targets = embedded_targets(&plan, &server);
+    let out = execute(
+        plan,
+        targets,
+        true,
+        opts(dir.path()),
+        Arc::new(Cancel::default()),
+    )
+    .await
+    .unwrap();
+    (out, server, dir)
+}
+
+/// scenarios/ramp.toml's model, scaled down: an open-loop ramp to 3x a
+/// General Purpose prefix's read limit, whose 503s come back at once. The
+/// successes' p50 is not lower than the same ramp's without the limit (fast
+/// 503s kept out of it), the 503s have their own fast histogram, and the
+/// headline names the throttled share the JSON holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramp_past_the_prefix_limit_keeps_throttles_out_of_the_success_p50() {
+    let (free, _s, _d) = run_plan(ramp_plan("")).await;
+    let (limited, server, _dir) =
+        run_plan(ramp_plan("prefix_limit = { reads = 100, writes = 1000 }")).await;
+    let base = op(&free.result, "ramp", "standard", "get");
+    let gp = op(&limited.result, "ramp", "standard", "get");
+    let ex = op(&limited.result, "ramp", "express", "get");
+    assert_eq!(base.errors, 0, "{base:?}");
+    assert_eq!(ex.errors, 0, "{ex:?}");
+    // 60/s for 2 s and 300/s for 3 s against 100/s: about 600 of 1,020 throttled.
+    let thr = gp.failures.get("throttled").map_or(0, |f| f.count);
+    assert_eq!(thr, gp.errors, "{gp:?}");
+    let share = thr as f64 / gp.count as f64;
+    assert!((0.45..0.7).contains(&share), "throttled share {share}");
+    assert_eq!(
+        server.counters().get("ramp-gp", "GetObject").errors,
+        thr,
+        "the endpoint's 503s"
+    );
+    // Success latency: at least the injected 20 ms, and within the run-to-run
+    // noise (1 ms) of the unthrottled ramp, never pulled down by the 503s.
+    assert!(gp.latency_us.p50 >= 20_000.0, "{}", gp.latency_us.p50);
+    assert!(
+        gp.latency_us.p50 >= base.latency_us.p50 - 1_000.0,
+        "throttled p50 {} vs unthrottled {}",
+        gp.latency_us.p50,
+        base.latency_us.p50
+    );
+    assert!(gp.failures["throttled"].latency_us.p50 < 5_000.0);
+    let md = std::fs::read_to_string(limited.dir.join("report.md")).unwrap();
+    let named = format!(
+        "General Purpose throttled {} (503)",
+        s3bench::report::headline::pct(
+            s3bench::report::headline::failure_share(gp).throttled_share()
+        )
+    );
+    assert!(md.contains(&named), "{named} not in\n{md}");
+}
+
+/// A `credential_process` profile whose credentials last `lifetime` s (the
+/// endpoint answers 400 ExpiredToken after that) and that stops issuing any
+/// `fail_after` s from now; the script logs each call into `log`.
+fn expiring_profile(
+    dir: &Path,
+    server: &EmbeddedServer,
+    lifetime: u64,
+    fail_after: u64,
+) -> std::path::PathBuf {
+    let log = dir.join("creds.log");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let script = dir.join("creds.py");
+    std::fs::write(
+        &script,
+        format!(
+            r#"import datetime, hashlib, hmac, json, sys, time
+open({log:?}, "a").write("call\n")
+if time.time() >= {stop}:
+    sys.stderr.write("the SSO session has expired\n")
+    sys.exit(1)
+exp = int(time.time()) + {lifetime}
+mac = hmac.new({secret:?}.encode(), str(exp).encode(), hashlib.sha256).hexdigest()
+print(json.dumps({{"Version": 1, "AccessKeyId": {ak:?}, "SecretAccessKey": {secret:?},
+  "SessionToken": "s3bench-temp:%d:%s" % (exp, mac),
+  "Expiration": datetime.datetime.fromtimestamp(exp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}}))
+"#,
+            log = log.to_str().unwrap(),
+            stop = now + fail_after,
+            secret = server.secret_key(),
+            ak = server.access_key(),
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "[profile expiring]\ncredential_process = python3 {}\nregion = {}\n",
+            script.display(),
+            server.region()
+        ),
+    )
+    .unwrap();
+    log
+}
+
+fn with_profile(cmd: &mut Command, home: &Path) {
+    isolated_env(cmd, home, "config");
+    cmd.env("AWS_PROFILE", "expiring");
+}
+
+/// Base credentials from a `credential_process` that last 6 s, on the
+/// direct path (which refreshes them itself, a fifth of their life early):
+/// a 10 s phase renews them without one failure. Then the process stops
+/// issuing credentials 5 s in: once the last ones expire, every request
+/// fails by kind (`credentials: ...`), the error policy ends the run by
+/// itself, and the report is written.
+#[test]
+fn base_credentials_that_expire_mid_run_are_renewed_or_counted() {
+    let phase = |secs: u32| {
+        format!(
+            r#"[client]
+stop_on_failures = {{ share = 1.0, for = "2s" }}
+[[phase]]
+name = "get"
+duration = "{secs}s"
+concurrency = 2
+mix = [{{ op = "get", weight = 1 }}]"#
+        )
+    };
+    // Renewed.
+    let server = EmbeddedServer::start(Default::default()).unwrap();
+    server.create_bucket("faults-gp").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = expiring_profile(dir.path(), &server, 6, 3_600);
+    let scenario = scenario_file(dir.path(), &server, &phase(10));
+    let out = dir.path().join("results");
+    let mut cmd = Command::new(bin());
+    cmd.args(["run", scenario.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .arg("-q");
+    with_profile(&mut cmd, dir.path());
+    let o = cmd.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = read_run(&out);
+    let get = op(&r, "get", "standard", "get");
+    assert_eq!(get.errors, 0, "{get:?}");
+    assert!(get.successes > 100, "{get:?}");
+    let calls = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert!(calls >= 3, "credential_process ran {calls} times in 10 s");
+    assert_eq!(server.counters().get("faults-gp", "GetObject").errors, 0);
+    assert_eq!(server.object_count("faults-gp"), Some(0));
+
+    // Not renewed: the run stops itself once the credentials are gone.
+    let server = EmbeddedServer::start(Default::default()).unwrap();
+    server.create_bucket("faults-gp").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    expiring_profile(dir.path(), &server, 6, 5);
+    let scenario = scenario_file(dir.path(), &server, &phase(60));
+    let out = dir.path().join("results");
+    let started = Instant::now();
+    let mut cmd = Command::new(bin());
+    cmd.args(["run", scenario.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .arg("-q");
+    with_profile(&mut cmd, dir.path());
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    let r = read_run(&out);
+    let get = op(&r, "get", "standard", "get");
+    assert!(get.successes > 50, "{get:?}");
+    assert!(get.errors > 0, "{get:?}");
+    assert!(
+        get.errors_by_kind
+            .keys()
+            .all(|k| k.starts_with("credentials:") || k == "400 ExpiredToken"),
+        "{:?}",
+        get.errors_by_kind
+    );
+    assert!(get.latency_us.p50 > 0.0);
+    assert!(!stderr.contains(server.secret_key()), "no secret in output");
+    // Without credentials the cleanup cannot delete either: it says what is
+    // left and the command that removes it.
+    assert!(!r.left_behind.is_empty());
+    assert!(stderr.contains("s3bench cleanup"), "{stderr}");
+    let run_dir = run_folder(&out);
+    let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(md.contains("## Warnings"), "{md}");
+    assert!(!md.contains(server.secret_key()));
+}
+
+fn run_folder(out: &Path) -> std::path::PathBuf {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a run folder")
+}
+
+fn read_run(out: &Path) -> RunResult {
+    s3bench::report::json::read_result(&run_folder(out).join("result.json")).unwrap()
 }

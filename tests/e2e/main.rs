@@ -7,6 +7,7 @@ mod common;
 mod doctor;
 mod express_ops;
 mod faults;
+mod loader;
 mod moto;
 mod plan;
 mod preflight;

@@ -320,3 +320,93 @@ async fn https_endpoint_with_a_private_ca_needs_ca_file() {
     );
     assert!(!dir.path().join("tls-untrusted").exists());
 }
+
+/// `run --resume` goes on with a run prefix an earlier run with the same
+/// run id left its data set in (`--keep-data`): the preflight warns instead
+/// of refusing, prepare's create-only PUTs get 412 at every key and keep the
+/// earlier objects (one of them given a marker body), the measured GETs
+/// find them all, and the report says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_keeps_an_earlier_runs_data_set() {
+    let plan = plan("direct", 6);
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = RunOptions {
+        keep_data: true,
+        ..opts(dir.path(), "again")
+    };
+    let targets = embedded_targets(&plan, &server);
+    execute(
+        plan.clone(),
+        targets,
+        true,
+        first,
+        Arc::new(Cancel::default()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    for b in [GP, DIR] {
+        assert_eq!(server.object_count(b), Some(6), "{b}: the kept data set");
+    }
+    // Mark one object of the kept data set (same size), to see it survive.
+    let c = client(&server);
+    let key = "s3bench/again/00000003";
+    let marker = vec![b'm'; 2048];
+    c.put_object()
+        .bucket(GP)
+        .key(key)
+        .body(marker.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let puts_before = server.counters().requests(GP, "PutObject");
+
+    let second = RunOptions {
+        resume: true,
+        keep_data: true,
+        ..opts(dir.path(), "again")
+    };
+    let targets = embedded_targets(&plan, &server);
+    let out = execute(plan, targets, true, second, Arc::new(Cancel::default()))
+        .await
+        .unwrap_or_else(|e| panic!("--resume: {e:#}"));
+    let r = &out.result;
+    assert!(r.complete);
+    for name in ["standard", "express"] {
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("target '{name}'"))
+                    && w.contains(
+                        "resuming (--resume): the run prefix s3bench/again/ already holds objects"
+                    )),
+            "{:?}",
+            r.warnings
+        );
+        assert!(
+            r.warnings.iter().any(|w| w.contains(&format!(
+                "prepare (--resume): 6 object(s) of the data set were already under s3bench/again/ on target '{name}' and were kept"
+            ))),
+            "{:?}",
+            r.warnings
+        );
+        let prepare = r.phases.iter().find(|p| p.name == "prepare").unwrap();
+        let t = prepare.targets.iter().find(|t| t.target == name).unwrap();
+        assert_eq!(t.ops["put"].errors_by_kind["412 PreconditionFailed"], 6);
+        let get = r.phases.iter().find(|p| p.name == "get").unwrap();
+        let t = get.targets.iter().find(|t| t.target == name).unwrap();
+        assert_eq!(t.ops["get"].errors, 0, "{name}: {:?}", t.ops["get"]);
+        assert_eq!(t.ops["get"].count, 20 * u64::from(get.rounds), "{name}");
+    }
+    // The second run's PUTs: prepare's six 412s and the preflight's probe.
+    assert_eq!(
+        server.counters().requests(GP, "PutObject") - puts_before,
+        6 + preflight(r, "standard", "PutObject")
+    );
+    // The marker was not overwritten, and nothing was added or deleted.
+    assert_eq!(body_of(&c, GP, key).await, marker);
+    for b in [GP, DIR] {
+        assert_eq!(server.object_count(b), Some(6), "{b}");
+    }
+    server.shutdown();
+}

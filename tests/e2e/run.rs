@@ -15,7 +15,7 @@ use s3bench::server::EmbeddedServer;
 
 use crate::common::preflight;
 
-fn plan(toml: &str) -> Plan {
+pub(crate) fn plan(toml: &str) -> Plan {
     parse(toml, Path::new("inline.toml")).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
 }
 
@@ -27,7 +27,7 @@ fn opts(dir: &Path) -> RunOptions {
     }
 }
 
-async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
+pub(crate) async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
     let targets = embedded_targets(&plan, server);
     execute(plan, targets, true, opts(dir), Arc::new(Cancel::default()))
         .await
@@ -35,7 +35,7 @@ async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
         .result
 }
 
-fn target<'a>(r: &'a RunResult, phase: &str, name: &str) -> &'a TargetPhaseResult {
+pub(crate) fn target<'a>(r: &'a RunResult, phase: &str, name: &str) -> &'a TargetPhaseResult {
     r.phases
         .iter()
         .find(|p| p.name == phase)
@@ -47,7 +47,7 @@ fn target<'a>(r: &'a RunResult, phase: &str, name: &str) -> &'a TargetPhaseResul
 }
 
 /// Requests of the given report ops (measured and warm-up) over all phases of a target.
-fn reported(r: &RunResult, name: &str, ops: &[&str]) -> u64 {
+pub(crate) fn reported(r: &RunResult, name: &str, ops: &[&str]) -> u64 {
     let sum = |m: &std::collections::BTreeMap<String, OpResult>| -> u64 {
         ops.iter()
             .filter_map(|o| m.get(*o))

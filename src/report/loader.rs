@@ -1,0 +1,641 @@
+//! Loader phases in the report: the JSON model of what the simulated
+//! accelerators measured (part of the contract, re-exported by `model`),
+//! its lossless merge, the Markdown section and the headline sentence.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{LatencySummary, PhaseResult, RunResult, TargetPhaseResult};
+use crate::report::compare::sig;
+use crate::report::summary::summarize;
+use crate::report::table::Table;
+use crate::stats::codec;
+use crate::units::format_bytes;
+
+/// What a target's simulated accelerators measured in one loader phase
+/// (every round; summed over shards).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LoaderResult {
+    /// Accelerators simulated; in search mode the most that kept the AU
+    /// mark in every round (summed over shards).
+    pub accelerators: u64,
+    /// Samples per batch.
+    pub batch_size: u32,
+    /// Bytes per sample: the record size, or the data set's mean object size.
+    pub sample_bytes: u64,
+    /// Simulated compute time per batch, milliseconds.
+    pub compute_ms: f64,
+    /// Batches read ahead per accelerator.
+    pub prefetch: u32,
+    /// Reads in flight per accelerator.
+    pub read_concurrency: u32,
+    /// The AU pass mark (0.90 = 90%).
+    pub au_target: f64,
+    /// Measured numbers (fixed mode: every round; search mode: each round's
+    /// step at its answer).
+    #[serde(flatten)]
+    pub measured: LoaderMeasured,
+    /// Search mode: every step tried.
+    #[serde(default)]
+    pub search: Option<LoaderSearch>,
+}
+
+/// Sums over accelerators (and rounds, shards), from which AU and the
+/// throughputs are recomputed; each accelerator's first batch is excluded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LoaderMeasured {
+    /// Accelerators these sums cover (accelerators x rounds x shards).
+    pub accelerator_runs: u64,
+    /// Measured batches.
+    pub batches: u64,
+    pub samples: u64,
+    /// Payload bytes of the measured batches.
+    pub bytes: u64,
+    /// Simulated compute, seconds summed over accelerators.
+    pub compute_s: f64,
+    /// Wall time, seconds summed over accelerators.
+    pub wall_s: f64,
+    /// Time accelerators waited for data (GPU idle time), seconds summed
+    /// over accelerators: wall - compute.
+    pub stall_s: f64,
+    /// Accelerator utilization: compute_s / wall_s.
+    pub au: f64,
+    /// Lowest AU of a single accelerator.
+    pub au_min: f64,
+    /// Wait per batch, microseconds, from when the accelerator was ready for it.
+    pub stall_us: LatencySummary,
+    /// Serialized histogram of the wait per batch (V2 + DEFLATE, base64; ns).
+    pub stall_histogram: String,
+    /// Throughput the accelerators need to never wait: accelerators x
+    /// batch_size x sample_bytes / compute, MiB/s.
+    pub needed_mib_per_sec: f64,
+    /// Throughput they got: bytes / mean wall time, MiB/s.
+    pub achieved_mib_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LoaderSearch {
+    /// Upper bound of the search.
+    pub max: u32,
+    /// The answer of each round (summed over shards).
+    pub found_by_round: Vec<u64>,
+    /// Every step, in the order run.
+    pub steps: Vec<LoaderStep>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LoaderStep {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Accelerators in this step (summed over shards).
+    pub accelerators: u64,
+    /// True when the step kept the AU mark.
+    pub passed: bool,
+    #[serde(flatten)]
+    pub measured: LoaderMeasured,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+impl LoaderMeasured {
+    /// Recomputes AU, stall summary and throughputs from the sums and the
+    /// stall histogram; `accelerators` is how many ran at once.
+    pub fn recompute(&mut self, accelerators: u64, per_accelerator_need: f64) {
+        self.stall_s = (self.wall_s - self.compute_s).max(0.0);
+        self.au = if self.wall_s > 0.0 {
+            self.compute_s / self.wall_s
+        } else {
+            0.0
+        };
+        if let Ok(h) = codec::decode(&self.stall_histogram) {
+            self.stall_us = summarize(&h);
+        }
+        self.needed_mib_per_sec = accelerators as f64 * per_accelerator_need / MIB;
+        let mean_wall = if self.accelerator_runs > 0 {
+            self.wall_s / self.accelerator_runs as f64
+        } else {
+            0.0
+        };
+        // Rounds run one after another: bytes per round over one round's wall.
+        let rounds = if accelerators > 0 {
+            (self.accelerator_runs as f64 / accelerators as f64).max(1.0)
+        } else {
+            1.0
+        };
+        self.achieved_mib_per_sec = if mean_wall > 0.0 {
+            self.bytes as f64 / rounds / mean_wall / MIB
+        } else {
+            0.0
+        };
+    }
+
+    /// Adds `o` (another round or shard): sums and histograms; call
+    /// `recompute` after.
+    pub fn add(&mut self, o: &LoaderMeasured) -> anyhow::Result<()> {
+        self.au_min = if self.accelerator_runs == 0 {
+            o.au_min
+        } else {
+            self.au_min.min(o.au_min)
+        };
+        self.accelerator_runs += o.accelerator_runs;
+        self.batches += o.batches;
+        self.samples += o.samples;
+        self.bytes += o.bytes;
+        self.compute_s += o.compute_s;
+        self.wall_s += o.wall_s;
+        self.stall_histogram = add_blobs(&self.stall_histogram, &o.stall_histogram)?;
+        Ok(())
+    }
+}
+
+fn add_blobs(a: &str, b: &str) -> anyhow::Result<String> {
+    if a.is_empty() {
+        return Ok(b.to_string());
+    }
+    if b.is_empty() {
+        return Ok(a.to_string());
+    }
+    let mut h = codec::decode(a)?;
+    h.add(codec::decode(b)?)
+        .map_err(|e| anyhow::anyhow!("stall histograms do not fit: {e:?}"))?;
+    Ok(codec::encode(&h))
+}
+
+impl LoaderResult {
+    /// Throughput one accelerator needs, bytes/s.
+    pub fn per_accelerator_need(&self) -> f64 {
+        if self.compute_ms > 0.0 {
+            f64::from(self.batch_size) * self.sample_bytes as f64 / (self.compute_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// True when the measured AU keeps the mark.
+    pub fn passed(&self) -> bool {
+        self.measured.au >= self.au_target
+    }
+}
+
+/// Merges the loader results of shards that ran the same phase at the same
+/// time: accelerators add up (each shard simulates its own), sums and
+/// histograms add, AU and throughputs are recomputed from the sums.
+pub fn merge(parts: &[&LoaderResult]) -> anyhow::Result<LoaderResult> {
+    let mut out = parts[0].clone();
+    for p in &parts[1..] {
+        out.accelerators += p.accelerators;
+        out.measured.add(&p.measured)?;
+        match (&mut out.search, &p.search) {
+            (Some(a), Some(b)) => {
+                for (x, y) in a.found_by_round.iter_mut().zip(&b.found_by_round) {
+                    *x += y;
+                }
+                // Steps are matched by position: shards of one scenario
+                // search alike until their answers differ; the rest is
+                // appended as measured.
+                for (i, s) in b.steps.iter().enumerate() {
+                    match a.steps.get_mut(i) {
+                        Some(t) if t.round == s.round => {
+                            t.accelerators += s.accelerators;
+                            t.measured.add(&s.measured)?;
+                        }
+                        _ => a.steps.push(s.clone()),
+                    }
+                }
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("one shard ran a loader search and another did not"),
+        }
+    }
+    if let Some(s) = &mut out.search {
+        out.accelerators = s.found_by_round.iter().copied().min().unwrap_or(0);
+        let need = parts[0].per_accelerator_need();
+        let mark = out.au_target;
+        for st in &mut s.steps {
+            st.measured.recompute(st.accelerators, need);
+            st.passed = st.measured.au >= mark;
+        }
+    }
+    let need = out.per_accelerator_need();
+    let concurrent = if out.search.is_some() {
+        // Each round's answer step: accelerator_runs / rounds at once.
+        let rounds = out
+            .search
+            .as_ref()
+            .map_or(1, |s| s.found_by_round.len().max(1)) as u64;
+        out.measured.accelerator_runs / rounds
+    } else {
+        out.accelerators
+    };
+    out.measured.recompute(concurrent, need);
+    Ok(out)
+}
+
+fn pct(x: f64) -> String {
+    format!("{}%", sig(x * 100.0, 3))
+}
+
+use crate::report::headline::pct as short_pct;
+
+fn secs(s: f64) -> String {
+    format!("{} s", sig(s, 3))
+}
+
+fn loaders(p: &PhaseResult) -> Vec<(&TargetPhaseResult, &LoaderResult)> {
+    p.targets
+        .iter()
+        .filter_map(|t| t.loader.as_ref().map(|l| (t, l)))
+        .collect()
+}
+
+/// The loader section of a phase: AU per target side by side with the
+/// Express / General Purpose ratio, GPU idle time, throughput needed vs
+/// achieved, and the search's steps.
+pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
+    let ls = loaders(p);
+    let Some((_, first)) = ls.first() else { return };
+    md.push_str("### Simulated accelerators\n\n");
+    md.push_str(&format!(
+        "Each accelerator takes a batch of {} samples of {}, computes on it for {} ms and asks for the next; \
+         its loader reads up to {} batches ahead with {} requests in flight. \
+         AU (accelerator utilization) = compute time / wall time, first batch excluded; pass mark {}.\n\n",
+        first.batch_size,
+        format_bytes(first.sample_bytes),
+        sig(first.compute_ms, 3),
+        first.prefetch,
+        first.read_concurrency,
+        pct(first.au_target),
+    ));
+    let mut header = vec!["".to_string()];
+    header.extend(ls.iter().map(|(t, _)| t.target.clone()));
+    let pair = pair.and_then(|(dn, gn)| {
+        let di = ls.iter().position(|(t, _)| t.target == dn)?;
+        let gi = ls.iter().position(|(t, _)| t.target == gn)?;
+        Some((di, gi))
+    });
+    if pair.is_some() {
+        header.push("Express / General Purpose".into());
+    }
+    let ratio = |f: &dyn Fn(&LoaderResult) -> f64| -> Option<String> {
+        let (d, g) = pair?;
+        let (a, b) = (f(ls[d].1), f(ls[g].1));
+        (b > 0.0).then(|| format!("{}x", sig(a / b, 3)))
+    };
+    type Row<'a> = (
+        &'a str,
+        Box<dyn Fn(&LoaderResult) -> String + 'a>,
+        Option<Box<dyn Fn(&LoaderResult) -> f64 + 'a>>,
+    );
+    let rows: Vec<Row<'_>> = vec![
+        (
+            "accelerators",
+            Box::new(|l: &LoaderResult| {
+                if l.search.is_some() {
+                    format!("{} (most at >= {})", l.accelerators, pct(l.au_target))
+                } else {
+                    l.accelerators.to_string()
+                }
+            }),
+            Some(Box::new(|l: &LoaderResult| l.accelerators as f64)),
+        ),
+        (
+            "AU",
+            Box::new(|l: &LoaderResult| {
+                format!(
+                    "{} ({})",
+                    pct(l.measured.au),
+                    if l.passed() { "pass" } else { "FAIL" }
+                )
+            }),
+            Some(Box::new(|l: &LoaderResult| l.measured.au)),
+        ),
+        (
+            "lowest AU of one accelerator",
+            Box::new(|l: &LoaderResult| pct(l.measured.au_min)),
+            None,
+        ),
+        (
+            "GPU idle time (stall, all accelerators)",
+            Box::new(|l: &LoaderResult| {
+                let share = if l.measured.wall_s > 0.0 {
+                    l.measured.stall_s / l.measured.wall_s
+                } else {
+                    0.0
+                };
+                format!(
+                    "{} of {} ({})",
+                    secs(l.measured.stall_s),
+                    secs(l.measured.wall_s),
+                    pct(share)
+                )
+            }),
+            Some(Box::new(|l: &LoaderResult| l.measured.stall_s)),
+        ),
+        (
+            "stall per batch p50 / p99 / max [ms]",
+            Box::new(|l: &LoaderResult| {
+                let s = &l.measured.stall_us;
+                format!(
+                    "{} / {} / {}",
+                    sig(s.p50 / 1000.0, 3),
+                    sig(s.p99 / 1000.0, 3),
+                    sig(s.max / 1000.0, 3)
+                )
+            }),
+            Some(Box::new(|l: &LoaderResult| l.measured.stall_us.p99)),
+        ),
+        (
+            "measured batches",
+            Box::new(|l: &LoaderResult| l.measured.batches.to_string()),
+            None,
+        ),
+        (
+            "throughput needed / achieved [MiB/s]",
+            Box::new(|l: &LoaderResult| {
+                format!(
+                    "{} / {}",
+                    sig(l.measured.needed_mib_per_sec, 3),
+                    sig(l.measured.achieved_mib_per_sec, 3)
+                )
+            }),
+            Some(Box::new(|l: &LoaderResult| l.measured.achieved_mib_per_sec)),
+        ),
+    ];
+    let mut table = Table::numeric(header);
+    for (label, cell, num) in &rows {
+        let mut row = vec![label.to_string()];
+        row.extend(ls.iter().map(|(_, l)| cell(l)));
+        if pair.is_some() {
+            row.push(
+                num.as_ref()
+                    .and_then(|f| ratio(f.as_ref()))
+                    .unwrap_or_default(),
+            );
+        }
+        table.push(row);
+    }
+    md.push_str(&table.render());
+    md.push('\n');
+    for (t, l) in &ls {
+        let Some(s) = &l.search else { continue };
+        md.push_str(&format!(
+            "Search on {} (doubling from 1 up to {}, then bisecting; a step passes at AU >= {}):\n\n",
+            t.target,
+            s.max,
+            pct(l.au_target)
+        ));
+        let mut table = Table::numeric([
+            "round",
+            "accelerators",
+            "AU",
+            "result",
+            "GPU idle [s]",
+            "stall p99 [ms]",
+            "needed [MiB/s]",
+            "achieved [MiB/s]",
+        ]);
+        for st in &s.steps {
+            table.push([
+                st.round.to_string(),
+                st.accelerators.to_string(),
+                pct(st.measured.au),
+                if st.passed { "pass" } else { "fail" }.into(),
+                sig(st.measured.stall_s, 3),
+                sig(st.measured.stall_us.p99 / 1000.0, 3),
+                sig(st.measured.needed_mib_per_sec, 3),
+                sig(st.measured.achieved_mib_per_sec, 3),
+            ]);
+        }
+        md.push_str(&table.render());
+        md.push('\n');
+    }
+}
+
+fn kind_label(r: &RunResult, target: &str) -> String {
+    match r
+        .targets
+        .iter()
+        .find(|t| t.name == target)
+        .map(|t| t.kind.as_str())
+    {
+        Some("directory") => "Express".into(),
+        Some("general-purpose") => "General Purpose".into(),
+        _ => target.to_string(),
+    }
+}
+
+/// Headline sentences for loader phases: "General Purpose keeps 9 simulated
+/// accelerators at >= 90% AU; Express keeps 24" (search), or the AU and GPU
+/// idle time of each target (fixed count).
+pub fn headline(r: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &r.phases {
+        let ls = loaders(p);
+        if ls.is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = ls
+            .iter()
+            .map(|(t, l)| {
+                let who = kind_label(r, &t.target);
+                if l.search.is_some() {
+                    format!(
+                        "{who} keeps {} at >= {} AU",
+                        l.accelerators,
+                        short_pct(l.au_target)
+                    )
+                } else {
+                    let idle = if l.measured.wall_s > 0.0 {
+                        l.measured.stall_s / l.measured.wall_s
+                    } else {
+                        0.0
+                    };
+                    format!(
+                        "{who} {} AU ({} idle waiting for data)",
+                        short_pct(l.measured.au),
+                        short_pct(idle)
+                    )
+                }
+            })
+            .collect();
+        let (_, l) = ls[0];
+        let subject = if l.search.is_some() {
+            "simulated accelerators".to_string()
+        } else {
+            format!("{} simulated accelerators", l.accelerators)
+        };
+        out.push(format!("**{} / {subject}**: {}.", p.name, parts.join("; ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::recorder::{latency_hist, record};
+
+    fn measured(runs: u64, compute: f64, wall: f64, stalls: &[u64]) -> LoaderMeasured {
+        let mut h = latency_hist();
+        for &s in stalls {
+            record(&mut h, s);
+        }
+        LoaderMeasured {
+            accelerator_runs: runs,
+            batches: stalls.len() as u64,
+            samples: stalls.len() as u64 * 8,
+            bytes: stalls.len() as u64 * 8 * 1024,
+            compute_s: compute,
+            wall_s: wall,
+            au_min: compute / wall,
+            stall_histogram: codec::encode(&h),
+            ..LoaderMeasured::default()
+        }
+    }
+
+    /// A loader result with fixed numbers: `au` of `runs` accelerators over
+    /// 10 s each, stalls of `stall_ms` per batch.
+    fn result(
+        accelerators: u64,
+        au: f64,
+        stall_ms: u64,
+        search: Option<LoaderSearch>,
+    ) -> LoaderResult {
+        let wall = 10.0 * accelerators as f64;
+        let mut l = LoaderResult {
+            accelerators,
+            batch_size: 400,
+            sample_bytes: 114_660,
+            compute_ms: 224.0,
+            prefetch: 2,
+            read_concurrency: 36,
+            au_target: 0.9,
+            measured: measured(
+                accelerators,
+                wall * au,
+                wall,
+                &vec![stall_ms * 1_000_000; 40],
+            ),
+            search,
+        };
+        l.measured.au_min = au - 0.01;
+        l.measured.bytes = 40 * 400 * 114_660;
+        let need = l.per_accelerator_need();
+        l.measured.recompute(accelerators, need);
+        l
+    }
+
+    fn step(round: u32, n: u64, au: f64) -> LoaderStep {
+        let mut m = measured(n, 3.0 * n as f64 * au, 3.0 * n as f64, &[20_000_000; 10]);
+        m.bytes = 10 * n * 400 * 114_660;
+        m.recompute(n, 400.0 * 114_660.0 / 0.224);
+        LoaderStep {
+            round,
+            accelerators: n,
+            passed: au >= 0.9,
+            measured: m,
+        }
+    }
+
+    fn loader_run() -> RunResult {
+        let mut r = crate::report::fixtures::sample_result();
+        r.phases.truncate(1);
+        let p = &mut r.phases[0];
+        p.name = "train".into();
+        let steps = |caps: &[(u64, f64)]| LoaderSearch {
+            max: 16,
+            found_by_round: vec![
+                caps.iter()
+                    .filter(|c| c.1 >= 0.9)
+                    .map(|c| c.0)
+                    .max()
+                    .unwrap_or(0),
+            ],
+            steps: caps.iter().map(|&(n, au)| step(1, n, au)).collect(),
+        };
+        p.targets[0].loader = Some(result(
+            2,
+            0.93,
+            12,
+            Some(steps(&[(1, 0.97), (2, 0.93), (4, 0.61), (3, 0.78)])),
+        ));
+        p.targets[1].loader = Some(result(
+            8,
+            0.95,
+            3,
+            Some(steps(&[
+                (1, 1.0),
+                (2, 1.0),
+                (4, 0.99),
+                (8, 0.95),
+                (16, 0.52),
+                (12, 0.71),
+                (10, 0.86),
+                (9, 0.89),
+            ])),
+        ));
+        r
+    }
+
+    #[test]
+    fn loader_section_snapshot() {
+        let r = loader_run();
+        let mut md = String::new();
+        section(&mut md, &r.phases[0], Some(("express", "standard")));
+        insta::assert_snapshot!(md);
+        let head = headline(&r);
+        assert_eq!(
+            head,
+            [
+                "**train / simulated accelerators**: General Purpose keeps 2 at >= 90% AU; Express keeps 8 at >= 90% AU."
+            ]
+        );
+        // In the whole report: the headline on top, the section in its phase.
+        let full = crate::report::markdown::render(&r);
+        assert!(
+            full.contains("- **train / simulated accelerators**"),
+            "{full}"
+        );
+        assert!(full.contains("### Simulated accelerators"), "{full}");
+    }
+
+    #[test]
+    fn fixed_count_headline_gives_au_and_idle_share() {
+        let mut r = loader_run();
+        for t in &mut r.phases[0].targets {
+            t.loader.as_mut().unwrap().search = None;
+        }
+        assert_eq!(
+            headline(&r),
+            [
+                "**train / 2 simulated accelerators**: General Purpose 93% AU (7.0% idle waiting for data); Express 95% AU (5.0% idle waiting for data)."
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_shards_adds_accelerators_and_recomputes_au() {
+        let base = LoaderResult {
+            accelerators: 2,
+            batch_size: 8,
+            sample_bytes: 1024,
+            compute_ms: 10.0,
+            prefetch: 2,
+            read_concurrency: 4,
+            au_target: 0.9,
+            measured: measured(2, 9.0, 10.0, &[1_000_000; 10]),
+            search: None,
+        };
+        let other = LoaderResult {
+            measured: measured(2, 5.0, 10.0, &[5_000_000; 10]),
+            ..base.clone()
+        };
+        let m = merge(&[&base, &other]).unwrap();
+        assert_eq!(m.accelerators, 4);
+        assert!((m.measured.au - 0.7).abs() < 1e-12, "{}", m.measured.au);
+        assert!((m.measured.stall_s - 6.0).abs() < 1e-12);
+        assert!((m.measured.au_min - 0.5).abs() < 1e-12);
+        let h = codec::decode(&m.measured.stall_histogram).unwrap();
+        assert_eq!(h.len(), 20);
+        // 4 accelerators x 8 samples x 1 KiB per 10 ms.
+        assert!((m.measured.needed_mib_per_sec - 4.0 * 8.0 * 1024.0 / 0.01 / MIB).abs() < 1e-9);
+    }
+}

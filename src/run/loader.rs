@@ -1,0 +1,191 @@
+//! Loader phases in a run: what the simulated accelerators' stats become in
+//! the JSON contract (`report::model::LoaderResult`), accumulated over
+//! rounds, and the search's steps run one job each.
+
+use std::time::Duration;
+
+use crate::engine::loader::SearchStep;
+use crate::engine::{JobResult, OpRecorder};
+use crate::report::model::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
+use crate::report::summary::summarize;
+use crate::scenario::{Accelerators, LoaderSpec, Phase, Plan, SampleUnit};
+use crate::stats::codec;
+use crate::stats::loader::LoaderStats;
+
+/// The contract's sums of one job's loader stats.
+pub fn measured(s: &LoaderStats) -> LoaderMeasured {
+    LoaderMeasured {
+        accelerator_runs: s.accelerators,
+        batches: s.batches,
+        samples: s.samples,
+        bytes: s.bytes,
+        compute_s: s.compute_ns as f64 / 1e9,
+        wall_s: s.wall_ns as f64 / 1e9,
+        stall_s: s.stall_ns as f64 / 1e9,
+        au: s.au(),
+        au_min: s.au_min,
+        stall_us: summarize(&s.stall),
+        stall_histogram: codec::encode(&s.stall),
+        ..LoaderMeasured::default()
+    }
+}
+
+/// Bytes per sample: the record size, or the data set's mean object size.
+pub fn sample_bytes(plan: &Plan, spec: &LoaderSpec) -> u64 {
+    match spec.sample {
+        SampleUnit::Record { size } => size,
+        SampleUnit::Object => {
+            let n = plan.dataset.objects.max(1);
+            (0..plan.dataset.objects)
+                .map(|i| plan.object_size(i))
+                .sum::<u64>()
+                / n
+        }
+    }
+}
+
+/// "loader: 8 accelerators, batch 32, 50ms compute per batch, ..." for the
+/// phase's `load` line.
+pub fn label(spec: &LoaderSpec) -> String {
+    let who = match spec.accelerators {
+        Accelerators::Fixed(n) => format!("{n} simulated accelerators"),
+        Accelerators::Search { max } => format!(
+            "search for the most simulated accelerators (up to {max}) at AU >= {}%",
+            spec.au * 100.0
+        ),
+    };
+    let sample = match spec.sample {
+        SampleUnit::Object => "whole objects".to_string(),
+        SampleUnit::Record { size } => {
+            format!("{} records of the shards", crate::units::format_bytes(size))
+        }
+    };
+    let stop = match spec.epochs {
+        Some(e) => format!(", {e} epochs"),
+        None => String::new(),
+    };
+    format!(
+        "loader: {who}, batches of {} samples ({sample}), {:?} compute per batch, {} batches read ahead, {} reads in flight per accelerator{stop}",
+        spec.batch_size, spec.compute, spec.prefetch, spec.read_concurrency
+    )
+}
+
+/// Expected measured time of one round of a loader phase on one target (for
+/// the ETA): its duration, times the search's likely steps.
+pub fn round_time(p: &Phase) -> Option<Duration> {
+    let spec = p.loader.as_ref()?;
+    let d = p.stop.duration?;
+    Some(match spec.accelerators {
+        Accelerators::Fixed(_) => d,
+        // Doubling up to max, then about as many bisection steps.
+        Accelerators::Search { max } => d * (2 * (32 - max.leading_zeros())).max(1),
+    })
+}
+
+/// One target's loader numbers over the rounds of one phase.
+pub struct LoaderAcc {
+    out: LoaderResult,
+    per_accelerator_need: f64,
+}
+
+impl LoaderAcc {
+    pub fn new(plan: &Plan, spec: &LoaderSpec) -> LoaderAcc {
+        let out = LoaderResult {
+            accelerators: match spec.accelerators {
+                Accelerators::Fixed(n) => u64::from(n),
+                Accelerators::Search { .. } => 0,
+            },
+            batch_size: spec.batch_size,
+            sample_bytes: sample_bytes(plan, spec),
+            compute_ms: spec.compute.as_secs_f64() * 1000.0,
+            prefetch: spec.prefetch,
+            read_concurrency: spec.read_concurrency,
+            au_target: spec.au,
+            measured: LoaderMeasured::default(),
+            search: match spec.accelerators {
+                Accelerators::Fixed(_) => None,
+                Accelerators::Search { max } => Some(LoaderSearch {
+                    max,
+                    ..LoaderSearch::default()
+                }),
+            },
+        };
+        let per_accelerator_need = out.per_accelerator_need();
+        LoaderAcc {
+            out,
+            per_accelerator_need,
+        }
+    }
+
+    /// A round of a fixed-count loader phase.
+    pub fn add_round(&mut self, r: &JobResult) -> anyhow::Result<()> {
+        if let Some(s) = &r.loader {
+            self.out.measured.add(&measured(s))?;
+        }
+        Ok(())
+    }
+
+    /// A round of a search: every step, and the step at the answer (or the
+    /// first step when not even one accelerator kept the mark) as the
+    /// round's measured numbers.
+    pub fn add_search(
+        &mut self,
+        round: u32,
+        found: u32,
+        steps: &[SearchStep],
+    ) -> anyhow::Result<()> {
+        let need = self.per_accelerator_need;
+        let mark = self.out.au_target;
+        let Some(search) = self.out.search.as_mut() else {
+            return Ok(());
+        };
+        search.found_by_round.push(u64::from(found));
+        let answer = steps
+            .iter()
+            .rposition(|s| s.accelerators == found)
+            .unwrap_or(0);
+        for (i, s) in steps.iter().enumerate() {
+            let mut m = s.result.loader.as_ref().map(measured).unwrap_or_default();
+            m.recompute(u64::from(s.accelerators), need);
+            search.steps.push(LoaderStep {
+                round,
+                accelerators: u64::from(s.accelerators),
+                passed: m.au >= mark,
+                measured: m.clone(),
+            });
+            if i == answer {
+                self.out.measured.add(&m)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> LoaderResult {
+        let concurrent = match &self.out.search {
+            Some(s) => {
+                self.out.accelerators = s.found_by_round.iter().copied().min().unwrap_or(0);
+                self.out.measured.accelerator_runs / s.found_by_round.len().max(1) as u64
+            }
+            None => self.out.accelerators,
+        };
+        self.out
+            .measured
+            .recompute(concurrent, self.per_accelerator_need);
+        self.out
+    }
+}
+
+/// The steps of a search as one round's requests: their op totals added
+/// (per-second rows are not kept, each step restarts the clock), elapsed
+/// time summed.
+pub fn steps_as_round(steps: &[SearchStep]) -> JobResult {
+    let mut recorder = OpRecorder::default();
+    for s in steps {
+        super::assemble::merge_totals(&mut recorder, &s.result.recorder);
+    }
+    JobResult {
+        recorder,
+        elapsed_s: steps.iter().map(|s| s.result.elapsed_s).sum(),
+        loader: None,
+    }
+}

@@ -1,0 +1,116 @@
+//! Loader phases end to end: simulated accelerators reading through the real
+//! request path from the embedded endpoint, whose injected latency fixes
+//! what AU must come out (docs/loader.md), and whose counters must match the
+//! report's requests.
+
+use super::run::{plan, reported, run_on, target};
+use s3bench::run::start_embedded;
+
+/// 8 samples per batch, 4 reads in flight, 50 ms compute. General Purpose
+/// answers in 50 ms: a batch takes ceil(8/4) x 50 = 100 ms to read, so AU
+/// is about 50 / 100 = 50% (read-bound). Express answers in 10 ms: a batch
+/// is read in 20 ms during the 50 ms of compute, so AU is about 100%
+/// (compute-bound).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loader_au_follows_injected_latency() {
+    let plan = plan(
+        r#"
+name = "loader"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "loader-gp"
+region = "us-east-1"
+[targets.standard.embedded]
+latency = "50ms"
+[targets.express]
+kind = "directory"
+bucket = "loader--use1-az4--x-s3"
+region = "us-east-1"
+[targets.express.embedded]
+latency = "10ms"
+[dataset]
+objects = 64
+size = "4KiB"
+[prepare]
+concurrency = 8
+[[phase]]
+name = "train"
+duration = "3s"
+[phase.loader]
+accelerators = 2
+batch_size = 8
+compute = "50ms"
+read_concurrency = 4
+prefetch = 2
+"#,
+    );
+    let server = start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_on(&server, plan, dir.path()).await;
+    assert!(r.complete);
+    let gp = target(&r, "train", "standard")
+        .loader
+        .clone()
+        .expect("loader result");
+    let ex = target(&r, "train", "express")
+        .loader
+        .clone()
+        .expect("loader result");
+    // Read-bound: compute / read time, within 3 points.
+    assert!(
+        (gp.measured.au - 0.5).abs() <= 0.03,
+        "GP AU {}",
+        gp.measured.au
+    );
+    // Compute-bound.
+    assert!(ex.measured.au >= 0.97, "Express AU {}", ex.measured.au);
+    for l in [&gp, &ex] {
+        assert_eq!(l.accelerators, 2);
+        assert_eq!(l.measured.accelerator_runs, 2);
+        // wall = compute + idle, and about 3 s per accelerator.
+        assert!((l.measured.wall_s - l.measured.compute_s - l.measured.stall_s).abs() < 1e-6);
+        assert!(
+            l.measured.wall_s > 2.0 * 2.5 && l.measured.wall_s < 2.0 * 3.3,
+            "{}",
+            l.measured.wall_s
+        );
+        assert_eq!(l.measured.samples, l.measured.batches * 8);
+        assert_eq!(l.measured.bytes, l.measured.samples * 4096);
+    }
+    // General Purpose waits about 50 ms per batch, Express about none.
+    assert!(
+        (45_000.0..=56_000.0).contains(&gp.measured.stall_us.p50),
+        "GP stall p50 {} us",
+        gp.measured.stall_us.p50
+    );
+    assert!(
+        ex.measured.stall_us.p99 < 5_000.0,
+        "Express stall p99 {} us",
+        ex.measured.stall_us.p99
+    );
+
+    // Every loader read is a GET the endpoint counted, and the report's.
+    let c = server.counters();
+    for (name, bucket) in [
+        ("standard", "loader-gp"),
+        ("express", "loader--use1-az4--x-s3"),
+    ] {
+        let t = target(&r, "train", name);
+        assert!(
+            t.ops["get"].count > 0 && t.warmup["get"].count == 16,
+            "{name}"
+        );
+        assert_eq!(
+            c.requests(bucket, "GetObject"),
+            reported(&r, name, &["get"]),
+            "{name}"
+        );
+    }
+
+    // The report says it: a loader section, and a headline per target.
+    let md = s3bench::report::markdown::render(&r);
+    assert!(md.contains("### Simulated accelerators"), "{md}");
+    assert!(md.contains("General Purpose 5"), "{md}");
+    assert!(md.contains("GPU idle time"), "{md}");
+}
