@@ -1070,8 +1070,9 @@ async fn cluster_run_three_shards_meet_upload_and_merge() {
     // Each shard also read the 3 barrier records from the bucket, and its
     // preflight's probe object once.
     assert_eq!(n("cl-bench", "GetObject"), get_count(&merged) + 3 * 3 + 3);
-    // 16 objects per shard, plus one barrier object each.
-    assert_eq!(n("cl-bench", "PutObject"), 3 * 16 + 3);
+    // 16 objects per shard, plus one barrier object each and the two
+    // create-only probe PUTs of each shard's preflight.
+    assert_eq!(n("cl-bench", "PutObject"), 3 * 16 + 3 + 3 * 2);
 }
 
 /// One shard of three is sent SIGTERM mid-phase: it publishes and uploads
