@@ -222,6 +222,10 @@ pub struct RunArgs {
     /// Leave the objects this run wrote in place (skip cleanup).
     #[arg(long)]
     pub keep_data: bool,
+    /// Go on with a run prefix that already holds objects (an earlier run with
+    /// this --run-id): keep the objects at the data set's keys instead of refusing.
+    #[arg(long, requires = "run_id")]
+    pub resume: bool,
     /// No live progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -284,6 +288,12 @@ pub struct ServeArgs {
     /// Server threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Create the buckets of a scenario's targets, with the latency and
     /// faults of their `[targets.NAME.embedded]` tables.
     #[arg(long)]
@@ -396,6 +406,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 rounds: a.rounds,
                 threads: a.threads,
                 keep_data: a.keep_data,
+                resume: a.resume,
                 progress: !a.quiet,
                 scenario_file: a.scenario.display().to_string(),
                 run_id: a.run_id,
@@ -525,6 +536,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             if let Some(s) = a.secret_key {
                 cfg.secret_key = s;
+            }
+            if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+                let read = |p: &PathBuf| {
+                    std::fs::read(p)
+                        .map_err(|e| InputError(format!("cannot read {}: {e}", p.display())))
+                };
+                cfg.tls = Some(
+                    crate::server::tls_config(&read(cert)?, &read(key)?).map_err(|e| {
+                        InputError(format!(
+                            "--tls-cert {} / --tls-key {}: {e}",
+                            cert.display(),
+                            key.display()
+                        ))
+                    })?,
+                );
             }
             for (flag, v) in [
                 ("--error-rate", a.error_rate),

@@ -137,8 +137,16 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     s
 }
 
+/// How to run a directory-bucket workload on a server without directory
+/// buckets, the end of every sentence that says the server has none.
+pub const AS_PLAIN_BUCKET: &str = "to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\", or keep this target and set AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true (the report then says it ran as on a plain bucket)";
+
 /// A server without directory buckets (s3s rejects the `s3express` scope with 501).
-const NO_EXPRESS: &str = "the endpoint rejects S3 Express session auth (CreateSession or the s3express signing scope): it has no directory buckets; to run the workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"";
+fn no_express() -> String {
+    format!(
+        "the endpoint rejects S3 Express session auth (CreateSession or the s3express signing scope): it has no directory buckets; {AS_PLAIN_BUCKET}"
+    )
+}
 
 /// One plain sentence for a failure before the run starts (HeadBucket,
 /// CreateBucket, a probe request), naming the target, bucket and endpoint.
@@ -181,9 +189,7 @@ pub fn describe_preflight<E: ProvideErrorMetadata + StdError + 'static>(
         (Some(301), _) | (Some(400), Some("AuthorizationHeaderMalformed")) => {
             format!("bucket '{bucket}' is in another region than the one configured")
         }
-        (Some(501), _) | (_, Some("NotImplemented")) if bucket.ends_with("--x-s3") => {
-            NO_EXPRESS.to_string()
-        }
+        (Some(501), _) | (_, Some("NotImplemented")) if bucket.ends_with("--x-s3") => no_express(),
         (Some(s), c) => format!("the endpoint answered HTTP {s} {}", c.unwrap_or("")),
         // A directory bucket's CreateSession fails inside the SDK's identity
         // provider: its S3 error code is only in the source chain.
@@ -192,9 +198,7 @@ pub fn describe_preflight<E: ProvideErrorMetadata + StdError + 'static>(
                 "directory bucket '{bucket}' does not exist (CreateSession answered NoSuchBucket)"
             )
         }
-        (None, _) if lower.contains("notimplemented") && bucket.ends_with("--x-s3") => {
-            NO_EXPRESS.to_string()
-        }
+        (None, _) if lower.contains("notimplemented") && bucket.ends_with("--x-s3") => no_express(),
         (None, _) if lower.contains("no credentials") || lower.contains("credentials provider") => {
             "no AWS credentials were found (env, profile, SSO, instance role)".to_string()
         }

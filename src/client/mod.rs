@@ -27,7 +27,7 @@ use aws_smithy_http_client::tls;
 
 pub use attempts::take_thread_log;
 pub use body::synthetic_body;
-pub use errors::{ErrorKind, classify, describe_preflight};
+pub use errors::{AS_PLAIN_BUCKET, ErrorKind, classify, describe_preflight};
 pub use object::{ObjectClient, Outcome, S3Client};
 pub use session::{SessionDelta, SessionProbe};
 
@@ -56,6 +56,10 @@ pub struct TargetConfig {
     pub pool_size: usize,
     /// Engine threads whose direct request path is up for this target.
     pub direct_threads: Arc<AtomicUsize>,
+    /// The endpoint honours `If-None-Match: *` (the preflight tried it):
+    /// the data set is then written create-only, so a colliding run can
+    /// never overwrite an object that is already there.
+    pub create_only: bool,
 }
 
 impl TargetConfig {
@@ -76,6 +80,7 @@ impl TargetConfig {
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
             direct_threads: Arc::new(AtomicUsize::new(0)),
+            create_only: false,
         }
     }
 
@@ -102,7 +107,19 @@ impl TargetConfig {
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
             direct_threads: Arc::new(AtomicUsize::new(0)),
+            create_only: false,
         }
+    }
+
+    /// Whether S3 Express session auth is off for this directory target
+    /// (aws-sdk-s3's `AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true`): no
+    /// CreateSession, every request signed with the base credentials, so
+    /// the directory-bucket workload runs as on a plain bucket. This is how
+    /// to run it against a server without CreateSession (MinIO, moto).
+    pub fn session_auth_off(&self) -> bool {
+        self.spec.kind == crate::scenario::TargetKind::Directory
+            && std::env::var("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// How GET/HEAD/PUT/DELETE go out with `threads` engine threads, for
@@ -124,11 +141,18 @@ impl TargetConfig {
     /// its own directory-bucket session cache.
     pub fn build_client(&self) -> aws_sdk_s3::Client {
         let s = &self.settings;
-        let http = aws_smithy_http_client::Builder::new()
+        let mut http = aws_smithy_http_client::Builder::new()
             .pool_max_idle_per_host(self.pool_size.max(1))
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
             ));
+        if let Some(ca) = &self.spec.ca_file {
+            // The target's CAs instead of the system's store.
+            let store = tls::TrustStore::empty().with_pem_certificate(ca.pem.to_vec());
+            if let Ok(ctx) = tls::TlsContext::builder().with_trust_store(store).build() {
+                http = http.tls_context(ctx);
+            }
+        }
         let http = match self.spec.resolve {
             Some(ip) => http.build_with_resolver(resolve::FixedDns(ip)),
             None => http.build_https(),

@@ -70,6 +70,22 @@ pub trait ObjectClient {
     fn put(&self, key: &str, len: u64) -> impl Future<Output = Outcome>;
     fn delete(&self, key: &str) -> impl Future<Output = Outcome>;
     fn multipart_put(&self, key: &str, len: u64, part_size: u64) -> impl Future<Output = Outcome>;
+    /// A data-set object's PUT during prepare: create-only (`If-None-Match:
+    /// *`) where the endpoint honours it, so an object already at the key
+    /// gets 412 PreconditionFailed and stays as it was.
+    fn put_new(&self, key: &str, len: u64) -> impl Future<Output = Outcome> {
+        self.put(key, len)
+    }
+    /// [`ObjectClient::put_new`] as a multipart upload (the condition is on
+    /// CompleteMultipartUpload).
+    fn multipart_put_new(
+        &self,
+        key: &str,
+        len: u64,
+        part_size: u64,
+    ) -> impl Future<Output = Outcome> {
+        self.multipart_put(key, len, part_size)
+    }
     /// One ListObjectsV2 page; returns the next continuation token.
     fn list(
         &self,
@@ -93,6 +109,9 @@ pub struct S3Client {
     pub direct: Option<DirectClient>,
     pub bucket: String,
     pub probe: std::sync::Arc<SessionProbe>,
+    /// Whether [`ObjectClient::put_new`] sends `If-None-Match: *`
+    /// ([`crate::client::TargetConfig::create_only`]).
+    pub create_only: bool,
 }
 
 /// The outcome of an operation that is one request with no payload.
@@ -108,95 +127,32 @@ fn one_request<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error
     }
 }
 
-impl ObjectClient for S3Client {
-    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Outcome {
+impl S3Client {
+    /// PutObject, create-only (`If-None-Match: *`) when asked.
+    async fn put_object(&self, key: &str, len: u64, create_only: bool) -> Outcome {
         if let Some(d) = &self.direct {
-            return d.get(key, range).await.into();
+            return d.put(key, len, create_only).await.into();
         }
-        let mut req = self.sdk.get_object().bucket(&self.bucket).key(key);
-        if let Some((first, last)) = range {
-            req = req.range(format!("bytes={first}-{last}"));
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Outcome::failed(1, classify(&e)),
-        };
-        let headers_at = Instant::now();
-        let mut body: ByteStream = resp.body;
-        let mut out = Outcome::ok(0);
-        loop {
-            match body.try_next().await {
-                Ok(Some(chunk)) => {
-                    if out.first_byte.is_none() && !chunk.is_empty() {
-                        out.first_byte = Some(Instant::now());
-                    }
-                    out.bytes += chunk.len() as u64;
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    out.error = Some(ErrorKind {
-                        key: "body: connection".into(),
-                        status: None,
-                    });
-                    break;
-                }
-            }
-        }
-        // An empty body's first byte is its response head.
-        out.first_byte.get_or_insert(headers_at);
-        out
-    }
-
-    async fn head(&self, key: &str) -> Outcome {
-        if let Some(d) = &self.direct {
-            return d.head(key).await.into();
-        }
-        one_request(
-            self.sdk
-                .head_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await,
-        )
-    }
-
-    async fn put(&self, key: &str, len: u64) -> Outcome {
-        if let Some(d) = &self.direct {
-            return d.put(key, len).await.into();
-        }
-        match self
+        let mut req = self
             .sdk
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_length(len as i64)
-            .body(synthetic_body(len))
-            .send()
-            .await
-        {
+            .body(synthetic_body(len));
+        if create_only {
+            req = req.if_none_match("*");
+        }
+        match req.send().await {
             Ok(_) => Outcome::ok(len),
             Err(e) => Outcome::failed(1, classify(&e)),
         }
     }
 
-    async fn delete(&self, key: &str) -> Outcome {
-        if let Some(d) = &self.direct {
-            return d.delete(key).await.into();
-        }
-        one_request(
-            self.sdk
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await,
-        )
-    }
-
-    /// CreateMultipartUpload, parts (up to 8 in flight), Complete; aborts on
+    /// CreateMultipartUpload, parts (up to 8 in flight), Complete
+    /// (create-only with `If-None-Match: *` when `create_only`); aborts on
     /// failure so no orphaned upload is left behind.
-    async fn multipart_put(&self, key: &str, len: u64, part_size: u64) -> Outcome {
+    async fn multipart(&self, key: &str, len: u64, part_size: u64, create_only: bool) -> Outcome {
         let (client, bucket) = (&self.sdk, self.bucket.as_str());
         let create = match client
             .create_multipart_upload()
@@ -267,7 +223,7 @@ impl ObjectClient for S3Client {
             return Outcome::failed(requests, e);
         }
         requests += 1;
-        match client
+        let mut complete = client
             .complete_multipart_upload()
             .bucket(bucket)
             .key(key)
@@ -276,17 +232,116 @@ impl ObjectClient for S3Client {
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(completed))
                     .build(),
-            )
-            .send()
-            .await
-        {
+            );
+        if create_only {
+            complete = complete.if_none_match("*");
+        }
+        match complete.send().await {
             Ok(_) => Outcome {
                 bytes: len,
                 requests,
                 ..Outcome::default()
             },
-            Err(e) => Outcome::failed(requests, classify(&e)),
+            Err(e) => {
+                let kind = classify(&e);
+                // A refused condition leaves the upload open: abort it.
+                if kind.status == Some(412) || kind.status == Some(409) {
+                    requests += 1;
+                    let _ = client
+                        .abort_multipart_upload()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(&upload_id)
+                        .send()
+                        .await;
+                }
+                Outcome::failed(requests, kind)
+            }
         }
+    }
+}
+
+impl ObjectClient for S3Client {
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.get(key, range).await.into();
+        }
+        let mut req = self.sdk.get_object().bucket(&self.bucket).key(key);
+        if let Some((first, last)) = range {
+            req = req.range(format!("bytes={first}-{last}"));
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(1, classify(&e)),
+        };
+        let headers_at = Instant::now();
+        let mut body: ByteStream = resp.body;
+        let mut out = Outcome::ok(0);
+        loop {
+            match body.try_next().await {
+                Ok(Some(chunk)) => {
+                    if out.first_byte.is_none() && !chunk.is_empty() {
+                        out.first_byte = Some(Instant::now());
+                    }
+                    out.bytes += chunk.len() as u64;
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    out.error = Some(ErrorKind {
+                        key: "body: connection".into(),
+                        status: None,
+                    });
+                    break;
+                }
+            }
+        }
+        // An empty body's first byte is its response head.
+        out.first_byte.get_or_insert(headers_at);
+        out
+    }
+
+    async fn head(&self, key: &str) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.head(key).await.into();
+        }
+        one_request(
+            self.sdk
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await,
+        )
+    }
+
+    async fn put(&self, key: &str, len: u64) -> Outcome {
+        self.put_object(key, len, false).await
+    }
+
+    async fn put_new(&self, key: &str, len: u64) -> Outcome {
+        self.put_object(key, len, self.create_only).await
+    }
+
+    async fn multipart_put_new(&self, key: &str, len: u64, part_size: u64) -> Outcome {
+        self.multipart(key, len, part_size, self.create_only).await
+    }
+
+    async fn delete(&self, key: &str) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.delete(key).await.into();
+        }
+        one_request(
+            self.sdk
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await,
+        )
+    }
+
+    async fn multipart_put(&self, key: &str, len: u64, part_size: u64) -> Outcome {
+        self.multipart(key, len, part_size, false).await
     }
 
     async fn list(

@@ -4,7 +4,9 @@
 //! clock skew from the `Date` header, the client's zone against the
 //! directory bucket's, and which CA bundle TLS trusts.
 
+use std::collections::BTreeMap;
 use std::error::Error as StdError;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -17,10 +19,10 @@ use aws_sdk_s3::operation::create_session::CreateSessionOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::SessionCredentials;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 
 use super::{Environment, Finding, Severity};
-use crate::client::{Auth, TargetConfig, describe_preflight};
+use crate::client::{AS_PLAIN_BUCKET, Auth, TargetConfig, describe_preflight};
 use crate::scenario::TargetKind;
 
 /// SigV4 rejects requests dated more than 15 minutes off the server's clock.
@@ -35,21 +37,79 @@ const CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(20);
 /// wrong is a finding. Writes only one small object under
 /// `s3bench/doctor-<random>/` and deletes it again.
 pub async fn check_target(t: &TargetConfig, env: &Environment) -> Vec<Finding> {
+    let prefix = format!("s3bench/doctor-{:08x}/", fastrand::u32(..));
+    check_target_in(t, env, Scope::Doctor { prefix: &prefix })
+        .await
+        .findings
+}
+
+/// Where the checks list and probe.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// `s3bench doctor`: the probe object goes under `prefix`, a fresh
+    /// random prefix below `s3bench/`.
+    Doctor { prefix: &'a str },
+    /// A run's preflight: the run prefix must be empty (a reused run id
+    /// would mix two runs' objects and the cleanup would delete both), and
+    /// the probe object goes under it, so a probe the checks could not
+    /// delete is removed by the run's cleanup. With `resume` (`run
+    /// --resume`) objects there are a warning instead.
+    Run { prefix: &'a str, resume: bool },
+}
+
+impl Scope<'_> {
+    fn prefix(&self) -> &str {
+        match self {
+            Scope::Doctor { prefix } | Scope::Run { prefix, .. } => prefix,
+        }
+    }
+}
+
+/// What the checks of one target found and what they sent.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub findings: Vec<Finding>,
+    /// Requests the checks sent (every attempt), by S3 operation name.
+    /// CreateSession is not among them: the SDK's session cache sends its
+    /// own where no interceptor sees them, so callers count those from the
+    /// target's `SessionProbe`, which sees every one.
+    pub requests: BTreeMap<String, u64>,
+    /// Whether the endpoint honours `If-None-Match: *` on PutObject: true
+    /// when a second create-only PUT of the probe key got 412; false when
+    /// it answered 501 or overwrote the object; None when no probe ran.
+    pub conditional_writes: Option<bool>,
+}
+
+/// [`check_target`] in a given [`Scope`], with the requests it sent.
+pub async fn check_target_in(t: &TargetConfig, env: &Environment, scope: Scope<'_>) -> Checked {
     let mut out = Vec::new();
     let cx = Cx::new(t);
     let ok = check_credentials(&cx, &mut out).await
         && check_name(&cx, &mut out)
-        && check_access(&cx, &mut out).await
-        && check_bucket(&cx, &mut out).await;
-    if ok {
-        check_probe(&cx, &mut out).await;
-    }
+        && check_access(&cx, scope, &mut out).await
+        && check_bucket(&cx, &mut out).await
+        && check_prefix(&cx, scope, &mut out).await;
+    let conditional_writes = if ok {
+        check_probe(&cx, scope.prefix(), &mut out).await
+    } else {
+        None
+    };
     check_clock(&cx, &mut out);
     check_zone(&cx, env, &mut out);
-    if let Some(f) = super::tls::finding(&cx.name, t.endpoint.as_deref()) {
+    if let Some(f) = super::tls::finding(&cx.name, t) {
         out.push(f);
     }
-    out
+    let requests = cx
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .requests
+        .clone();
+    Checked {
+        findings: out,
+        requests,
+        conditional_writes,
+    }
 }
 
 /// Checks a CreateSession answer: S3 Express session credentials must have
@@ -110,6 +170,10 @@ struct Cx<'a> {
 struct Seen {
     /// The latest `Date` header and the local time it arrived.
     date: Option<(String, SystemTime)>,
+    /// Attempts sent, by operation name (CreateSession left out).
+    requests: BTreeMap<String, u64>,
+    /// What the last GP ListObjectsV2 of the access check found.
+    listed_objects: bool,
 }
 
 #[derive(Debug)]
@@ -118,6 +182,21 @@ struct HeaderTap(Arc<Mutex<Seen>>);
 impl Intercept for HeaderTap {
     fn name(&self) -> &'static str {
         "s3bench-doctor-headers"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _ctx: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>()
+            && m.name() != "CreateSession"
+        {
+            let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            *s.requests.entry(m.name().to_string()).or_default() += 1;
+        }
+        Ok(())
     }
 
     fn read_before_deserialization(
@@ -335,6 +414,17 @@ fn region_named(a: &Answer) -> Option<String> {
     Some(rest.split_once('\'')?.0.to_string())
 }
 
+/// The reason rustls gave for refusing the server's certificate, when that
+/// is why the request failed.
+fn tls_distrust(chain: &str) -> Option<String> {
+    let at = chain.find("invalid peer certificate")?;
+    let rest = &chain[at..];
+    let end = rest
+        .find(|c: char| c == ')' || c == '\n')
+        .unwrap_or(rest.len());
+    Some(rest[..end].trim_end_matches([':', ' ']).to_string())
+}
+
 /// Sentences for answers the checks tell apart; None leaves the wording to
 /// `describe_preflight`.
 fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
@@ -352,6 +442,19 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
             format!(
                 "the {kind} does not exist: create it with `s3bench setup` (or the console), or fix bucket = in the scenario"
             ),
+        ));
+    }
+    if let Some(why) = tls_distrust(&a.chain) {
+        let fix = match &cx.t.spec.ca_file {
+            Some(ca) => format!(
+                "the CA certificates of ca_file {} did not sign it: point ca_file at the CA that did",
+                ca.path.display()
+            ),
+            None => "set ca_file = \"path/to/ca.pem\" on the target to the CA that signed it (or SSL_CERT_FILE for every target)".to_string(),
+        };
+        return Some((
+            "tls",
+            format!("TLS does not trust the endpoint's certificate ({why}): {fix}"),
         ));
     }
     if code == "RequestTimeTooSkewed" {
@@ -388,8 +491,9 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
             return Some((
                 "create-session",
                 format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
-                    a.message.as_deref().unwrap_or(code)
+                    "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; {}",
+                    a.message.as_deref().unwrap_or(code),
+                    AS_PLAIN_BUCKET
                 ),
             ));
         }
@@ -405,26 +509,117 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
 }
 
 /// GP: ListObjectsV2 (one key) tells missing bucket, wrong secret, wrong
-/// region and denied access apart by error code. Directory: an explicit
+/// region and denied access apart by error code; in a run it lists the run
+/// prefix, which doubles as the emptiness check. Directory: an explicit
 /// CreateSession, signed with the base credentials, whose answer is checked.
-async fn check_access(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
-    if cx.directory() {
+async fn check_access(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> bool {
+    if cx.directory() && !cx.t.session_auth_off() {
         return check_create_session(cx, out).await;
     }
-    let r = cx
-        .client
-        .list_objects_v2()
-        .bucket(&cx.bucket)
-        .prefix("s3bench/")
-        .max_keys(1)
-        .send()
-        .await;
+    if cx.directory() {
+        out.push(cx.finding(
+            Severity::Warn,
+            "session-auth",
+            "S3 Express session auth is off (AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true): no CreateSession is made and every request is signed with the base credentials, so this directory-bucket workload runs as on a plain bucket and its latencies lack session auth".to_string(),
+        ));
+    }
+    let prefix = match scope {
+        Scope::Doctor { .. } => "s3bench/",
+        Scope::Run { prefix, .. } => prefix,
+    };
+    list_one(cx, prefix, out).await
+}
+
+/// One ListObjectsV2 of at most one key under `prefix`; remembers whether
+/// it found any.
+async fn list_one(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> bool {
+    let r = retrying(|| {
+        cx.client
+            .list_objects_v2()
+            .bucket(&cx.bucket)
+            .prefix(prefix)
+            .max_keys(1)
+            .send()
+    })
+    .await;
     match r {
-        Ok(_) => true,
+        Ok(page) => {
+            let found = page.key_count().unwrap_or(0) > 0 || !page.contents().is_empty();
+            cx.seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .listed_objects = found;
+            true
+        }
         Err(e) => {
             out.push(describe(cx, "bucket", &e));
             false
         }
+    }
+}
+
+/// A run's prefix must be empty: a reused run id would mix this run's
+/// objects with an earlier one's, and its cleanup would delete both. On a
+/// directory bucket the listing also proves session auth works.
+async fn check_prefix(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> bool {
+    let Scope::Run { prefix, resume } = scope else {
+        return true;
+    };
+    // The access check listed the prefix already unless it was CreateSession.
+    let listed = !cx.directory() || cx.t.session_auth_off();
+    if !listed && !list_one(cx, prefix, out).await {
+        return false;
+    }
+    if cx
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .listed_objects
+    {
+        if resume {
+            out.push(cx.finding(
+                Severity::Warn,
+                "prefix",
+                format!(
+                    "resuming (--resume): the run prefix {prefix} already holds objects; prepare keeps those at the data set's keys as they are (its create-only PUTs get 412 there) and writes the missing ones, and the run's cleanup deletes everything under the prefix"
+                ),
+            ));
+            return true;
+        }
+        out.push(cx.finding(
+            Severity::Error,
+            "prefix",
+            format!(
+                "the run prefix {prefix} already holds objects (a reused --run-id?): pick another run id, remove them with `s3bench cleanup`, or go on with them with `--resume`"
+            ),
+        ));
+        return false;
+    }
+    true
+}
+
+/// Sends a request again after a 5xx other than 501 (503 SlowDown, an
+/// injected fault), which is transient: 10 attempts with a backoff of 0.2 s
+/// doubling to 2 s (about 13 s in all) before taking the answer.
+async fn retrying<T, E, F, Fut>(mut send: F) -> Result<T, SdkError<E, HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let r = send().await;
+        let transient = match &r {
+            Err(e) => e
+                .raw_response()
+                .is_some_and(|r| r.status().is_server_error() && r.status().as_u16() != 501),
+            Ok(_) => false,
+        };
+        if !transient || attempt >= 10 {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis((100u64 << attempt).min(2_000))).await;
     }
 }
 
@@ -447,7 +642,7 @@ fn describe<E: ProvideErrorMetadata + StdError + 'static>(
 }
 
 async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
-    let r = cx.client.create_session().bucket(&cx.bucket).send().await;
+    let r = retrying(|| cx.client.create_session().bucket(&cx.bucket).send()).await;
     match r {
         Ok(o) => match validate_session(&o, SystemTime::now()) {
             Ok(()) => {
@@ -460,7 +655,7 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
             }
             Err(why) => {
                 out.push(cx.finding(Severity::Error, "create-session", format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
+                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; {AS_PLAIN_BUCKET}",
                 )));
                 false
             }
@@ -478,8 +673,9 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                     ))
                 }
                 None if a.status == Some(200) => cx.finding(Severity::Error, "create-session", format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\"",
-                    a.chain
+                    "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); {}",
+                    a.chain,
+                    AS_PLAIN_BUCKET
                 )),
                 None => Finding::new(
                     Severity::Error,
@@ -498,7 +694,7 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
 /// HeadBucket: the bucket's region (`x-amz-bucket-region`) and, on S3
 /// Express, its location type and zone.
 async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
-    let r = cx.client.head_bucket().bucket(&cx.bucket).send().await;
+    let r = retrying(|| cx.client.head_bucket().bucket(&cx.bucket).send()).await;
     let o = match r {
         Ok(o) => o,
         Err(e) => {
@@ -529,6 +725,15 @@ async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
         location_type.as_deref(),
         location_name.as_deref(),
     ) {
+        // Session auth off on purpose: a server without directory buckets
+        // is what the user asked to run the workload on.
+        Some(_) if cx.t.session_auth_off() && location_type.is_none() => {
+            out.push(cx.finding(
+                Severity::Warn,
+                "kind",
+                "the endpoint does not emulate directory buckets (HeadBucket answers without x-amz-bucket-location-type): the directory-bucket workload runs on it as on a general purpose bucket".to_string(),
+            ));
+        }
         Some(what) => {
             out.push(cx.finding(Severity::Error, "kind", what));
             ok = false;
@@ -566,9 +771,9 @@ pub(crate) fn kind_problem(
 ) -> Option<String> {
     let zone = crate::doctor::setup::zone_of(bucket);
     match (directory, location_type) {
-        (true, None) => Some(
-            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; to run the workload as a plain bucket there, use a general purpose name with kind = \"general-purpose\"".to_string(),
-        ),
+        (true, None) => Some(format!(
+            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
+        )),
         (false, Some(t)) => Some(format!(
             "is declared general purpose but the endpoint reports a directory bucket (location type {t}): set kind = \"directory\""
         )),
@@ -582,9 +787,12 @@ pub(crate) fn kind_problem(
     }
 }
 
-async fn check_probe(cx: &Cx<'_>, out: &mut Vec<Finding>) {
-    let prefix = format!("s3bench/doctor-{:08x}/", fastrand::u32(..));
-    let key = format!("{prefix}probe");
+/// A probe PUT (create-only, `If-None-Match: *`), a second create-only PUT
+/// of the same key that must get 412, a GET that must return the bytes, and
+/// a DELETE. Returns whether the endpoint honours conditional writes (None
+/// when the probe failed before it could tell).
+async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Option<bool> {
+    let key = format!("{prefix}preflight-probe");
     let body: Vec<u8> = (0..1024).map(|_| fastrand::u8(..)).collect();
     let need = if cx.directory() {
         format!(
@@ -604,31 +812,68 @@ async fn check_probe(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             a.code.as_deref().unwrap_or("")
         )
     };
-    let put = cx
-        .client
-        .put_object()
-        .bucket(&cx.bucket)
-        .key(&key)
-        .body(ByteStream::from(body.clone()))
-        .send()
-        .await;
-    if let Err(e) = put {
-        let a = answer(&e);
-        let what = if a.status == Some(403) {
-            denied("PUT", &a)
+    let put = |create_only: bool| {
+        let req = cx
+            .client
+            .put_object()
+            .bucket(&cx.bucket)
+            .key(&key)
+            .body(ByteStream::from(body.clone()));
+        if create_only {
+            req.if_none_match("*")
         } else {
-            format!("the probe PUT of {key} failed: {}", short(&a))
-        };
-        out.push(cx.finding(Severity::Error, "probe", what));
-        return;
-    }
-    let got = cx
-        .client
-        .get_object()
-        .bucket(&cx.bucket)
-        .key(&key)
-        .send()
-        .await;
+            req
+        }
+    };
+    let put_failed = |e: &Answer| {
+        if e.status == Some(403) {
+            denied("PUT", e)
+        } else {
+            format!("the probe PUT of {key} failed: {}", short(e))
+        }
+    };
+    // A server without conditional writes answers 501 NotImplemented (or
+    // 400 for a header it does not know): write without the condition.
+    let conditional = match retrying(|| put(true).send()).await {
+        Ok(_) => match retrying(|| put(true).send()).await {
+            Err(e) if matches!(answer(&e).status, Some(412) | Some(409)) => Ok(()),
+            Ok(_) => Err(
+                "a second PUT of the probe key with If-None-Match: * overwrote it instead of answering 412".to_string(),
+            ),
+            Err(e) => Err(format!(
+                "a second PUT of the probe key with If-None-Match: * got {} instead of 412",
+                short(&answer(&e))
+            )),
+        },
+        Err(e) if matches!(answer(&e).status, Some(501) | Some(400)) => {
+            let why = format!(
+                "a PUT with If-None-Match: * got {}",
+                short(&answer(&e))
+            );
+            if let Err(e) = retrying(|| put(false).send()).await {
+                out.push(cx.finding(Severity::Error, "probe", put_failed(&answer(&e))));
+                return None;
+            }
+            Err(why)
+        }
+        Err(e) => {
+            out.push(cx.finding(Severity::Error, "probe", put_failed(&answer(&e))));
+            return None;
+        }
+    };
+    out.push(match &conditional {
+        Ok(()) => cx.finding(
+            Severity::Ok,
+            "conditional-writes",
+            "the endpoint honours If-None-Match: * on PutObject, so the data set is written create-only".to_string(),
+        ),
+        Err(why) => cx.finding(
+            Severity::Warn,
+            "conditional-writes",
+            format!("the endpoint does not honour If-None-Match: * on PutObject ({why}): the data set is written without it, so only the check that the run prefix is empty guards objects already there"),
+        ),
+    });
+    let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(&key).send()).await;
     let got = match got {
         Ok(o) => o.body.collect().await.map(|b| b.into_bytes()),
         Err(e) => {
@@ -641,7 +886,7 @@ async fn check_probe(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             out.push(cx.finding(Severity::Error, "probe", what));
             // Best effort: the GET already failed, which is the finding.
             let _ = delete_probe(cx, &key).await;
-            return;
+            return Some(conditional.is_ok());
         }
     };
     let same = matches!(&got, Ok(b) if b[..] == body[..]);
@@ -667,14 +912,11 @@ async fn check_probe(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         ),
     };
     out.push(f);
+    Some(conditional.is_ok())
 }
 
 async fn delete_probe(cx: &Cx<'_>, key: &str) -> Result<(), Answer> {
-    cx.client
-        .delete_object()
-        .bucket(&cx.bucket)
-        .key(key)
-        .send()
+    retrying(|| cx.client.delete_object().bucket(&cx.bucket).key(key).send())
         .await
         .map(|_| ())
         .map_err(|e| answer(&e))

@@ -14,7 +14,9 @@ mod tls;
 
 use std::fmt;
 
-pub use checks::{check_target, validate_session, validate_session_credentials};
+pub use checks::{
+    Checked, Scope, check_target, check_target_in, validate_session, validate_session_credentials,
+};
 pub use imds::client_zone_id;
 
 /// How bad a finding is.

@@ -1,11 +1,13 @@
 //! Which CA certificates the HTTPS client trusts. aws-sdk-s3's rustls client
 //! loads them with `rustls-native-certs`, which reads `SSL_CERT_FILE` /
 //! `SSL_CERT_DIR` when set and the system store otherwise; s3bench never
-//! turns certificate checks off.
+//! turns certificate checks off. A target's `ca_file` replaces that store
+//! for the target, on the SDK's client and on the direct path alike.
 
 use std::sync::OnceLock;
 
 use super::{Finding, Severity};
+use crate::client::TargetConfig;
 
 /// Loading the system store takes a while: once per process.
 fn native_roots() -> &'static (usize, Vec<String>) {
@@ -21,9 +23,23 @@ fn native_roots() -> &'static (usize, Vec<String>) {
 
 /// One finding for a target reached over HTTPS (AWS itself when `endpoint`
 /// is None); None for plain-HTTP endpoints.
-pub(crate) fn finding(target: &str, endpoint: Option<&str>) -> Option<Finding> {
-    if endpoint.is_some_and(|e| !e.to_ascii_lowercase().starts_with("https://")) {
+pub(crate) fn finding(target: &str, t: &TargetConfig) -> Option<Finding> {
+    if t.endpoint
+        .as_deref()
+        .is_some_and(|e| !e.to_ascii_lowercase().starts_with("https://"))
+    {
         return None;
+    }
+    if let Some(ca) = &t.spec.ca_file {
+        return Some(Finding::new(
+            Severity::Ok,
+            "tls",
+            format!(
+                "target '{target}': TLS trusts the {} CA certificate(s) of ca_file {} (instead of the system's store)",
+                ca.certificates,
+                ca.path.display()
+            ),
+        ));
     }
     let source = match (
         std::env::var("SSL_CERT_FILE"),

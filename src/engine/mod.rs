@@ -170,6 +170,7 @@ impl Connector for S3Connector {
             direct,
             bucket: t.spec.bucket.clone(),
             probe: t.probe.clone(),
+            create_only: t.create_only,
         }
     }
 }
@@ -808,17 +809,19 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 // Writing the data set is setup, not a measurement: a
                 // throttle, a 5xx, a dropped connection or a failed
                 // CreateSession is retried with backoff whatever the
-                // phases' `max_attempts`. The op records every request sent.
+                // phases' `max_attempts`; a 412 to a create-only PUT (an
+                // object already at the key) is not. The op records every
+                // request sent.
                 let mut requests = 0;
                 let mut attempt = 0;
                 let mut out = loop {
                     let out = match kind {
                         OpKind::MultipartPut => {
                             client
-                                .multipart_put(&key, size, plan.prepare.part_size)
+                                .multipart_put_new(&key, size, plan.prepare.part_size)
                                 .await
                         }
-                        _ => client.put(&key, size).await,
+                        _ => client.put_new(&key, size).await,
                     };
                     requests += out.requests;
                     attempt += 1;

@@ -263,6 +263,7 @@ fn targets() -> Vec<TargetInfo> {
             region: "us-east-1".into(),
             endpoint: None,
             request_path: "direct".into(),
+            preflight_requests: Default::default(),
         },
         TargetInfo {
             name: "express".into(),
@@ -271,6 +272,7 @@ fn targets() -> Vec<TargetInfo> {
             region: "us-east-1".into(),
             endpoint: None,
             request_path: "direct".into(),
+            preflight_requests: Default::default(),
         },
     ]
 }

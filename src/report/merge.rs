@@ -64,6 +64,21 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
         .flat_map(|r| r.left_behind.iter().cloned())
         .collect();
     out.client = merge_client(results);
+    // Each shard ran its own preflight: its requests add up.
+    for (ti, t) in out.targets.iter_mut().enumerate() {
+        t.preflight_requests = BTreeMap::new();
+        for r in results {
+            for (op, n) in r
+                .targets
+                .get(ti)
+                .map(|t| &t.preflight_requests)
+                .into_iter()
+                .flatten()
+            {
+                *t.preflight_requests.entry(op.clone()).or_default() += n;
+            }
+        }
+    }
     out.shards = results.iter().map(|r| r.shards).sum();
     out.warnings = union(results.iter().map(|r| &r.warnings));
     let ids: Vec<&str> = results.iter().map(|r| r.run_id.as_str()).collect();

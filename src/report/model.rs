@@ -156,6 +156,12 @@ pub struct TargetInfo {
     /// `aws-sdk-s3` (everything through the SDK).
     #[serde(default = "sdk_path")]
     pub request_path: String,
+    /// Requests the preflight checks sent before the load, by S3 operation
+    /// name (`ListObjectsV2`, `HeadBucket`, `PutObject`, `GetObject`,
+    /// `DeleteObject`, `CreateSession`): counted apart from every phase, so
+    /// an endpoint's own counts equal the phases' plus these.
+    #[serde(default)]
+    pub preflight_requests: BTreeMap<String, u64>,
 }
 
 fn sdk_path() -> String {

@@ -168,16 +168,23 @@ pub async fn execute(
     let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
     let run_prefix: Arc<str> = Arc::from(run_prefix);
 
-    // Preflight: one plain sentence per unreachable endpoint, bad
-    // credential or missing bucket, before anything is written.
+    // Preflight: the doctor's checks, one plain sentence per problem,
+    // before anything is written.
+    let env = if embedded {
+        // The embedded endpoint's buckets live on this machine: no zone.
+        crate::doctor::Environment::default()
+    } else {
+        crate::doctor::Environment::detect().await
+    };
     let mut main_clients = Vec::new();
     let mut problems = Vec::new();
+    let mut preflights = Vec::new();
     for t in &targets {
-        let client = t.build_client();
-        if let Err(p) = preflight::check(&client, t, &run_prefix).await {
-            problems.push(p);
+        match preflight::check(t, &env, &run_prefix, opts.resume).await {
+            Ok(p) => preflights.push(p),
+            Err(p) => problems.push(p),
         }
-        main_clients.push(client);
+        main_clients.push(t.build_client());
     }
     if !problems.is_empty() {
         // Nothing was measured: leave no empty run folder behind.
@@ -185,28 +192,42 @@ pub async fn execute(
         return Err(PreflightError(problems.join("\n")).into());
     }
     // A shard's clock against the endpoint, in its report: shards start
-    // together only as well as their clocks agree.
+    // together only as well as their clocks agree. Its LISTs are the
+    // preflight's too.
     let clock_offset = match opts.shard {
         Some(_) => {
-            crate::cluster::clock::measure(
+            let probes = crate::cluster::clock::PROBES;
+            let offset = crate::cluster::clock::measure(
                 &main_clients[0],
                 &targets[0].spec.bucket,
                 &run_prefix,
-                crate::cluster::clock::PROBES,
+                probes,
             )
-            .await
+            .await;
+            *preflights[0]
+                .requests
+                .entry("ListObjectsV2".to_string())
+                .or_default() += u64::from(probes);
+            // Its client's CreateSession on a directory bucket, likewise.
+            let sessions = targets[0].probe.take().count;
+            if sessions > 0 {
+                *preflights[0]
+                    .requests
+                    .entry("CreateSession".to_string())
+                    .or_default() += sessions;
+            }
+            offset
         }
         None => None,
     };
-    for t in &targets {
-        // The preflight's own CreateSession is not part of any phase.
-        let _ = t.probe.take();
+    let mut targets = targets;
+    for (t, p) in targets.iter_mut().zip(&preflights) {
+        t.create_only = p.conditional_writes;
     }
 
     let threads = opts
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let mut targets = targets;
     let max_conc = plan
         .phases
         .iter()
@@ -263,13 +284,15 @@ pub async fn execute(
             .targets
             .iter()
             .zip(&targets)
-            .map(|(t, c)| TargetInfo {
+            .zip(&preflights)
+            .map(|((t, c), p)| TargetInfo {
                 name: t.name.clone(),
                 kind: t.kind.as_str().to_string(),
                 bucket: t.bucket.clone(),
                 region: t.region.clone(),
                 endpoint: c.endpoint.clone(),
                 request_path: c.request_path(threads),
+                preflight_requests: p.requests.clone(),
             })
             .collect(),
         phases: Vec::new(),
@@ -281,7 +304,7 @@ pub async fn execute(
             ..ClientUsage::default()
         },
         shards: 1,
-        warnings: Vec::new(),
+        warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
     };
     if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
         result.warnings.push(
@@ -298,6 +321,7 @@ pub async fn execute(
         cancel: &cancel,
         progress: &progress,
         run_prefix: run_prefix.clone(),
+        resume: opts.resume,
         date,
         dir: &dir,
         usage: phases::Usage::default(),

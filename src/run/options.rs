@@ -23,6 +23,10 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Skip deleting the run prefix at the end.
     pub keep_data: bool,
+    /// Go on with a run prefix that already holds objects (an earlier run
+    /// with this run id, e.g. one that kept its data): prepare keeps the
+    /// objects already at the data set's keys instead of the run refusing.
+    pub resume: bool,
     /// Live progress on stderr.
     pub progress: bool,
     /// The scenario file as the user named it (for the report).
@@ -63,6 +67,7 @@ impl Default for RunOptions {
             rounds: None,
             threads: None,
             keep_data: false,
+            resume: false,
             progress: false,
             scenario_file: String::new(),
             run_id: None,

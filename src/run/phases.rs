@@ -19,6 +19,12 @@ use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
 use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
 use crate::scenario::{Accelerators, Load, Phase, Plan};
 
+/// Prepare met objects that were already at its keys (412 to a
+/// create-only PUT): the run stops and deletes nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PrepareCollision(pub String);
+
 /// What the client spent during measured phases.
 #[derive(Default)]
 pub struct Usage {
@@ -34,6 +40,8 @@ pub struct Runner<'a> {
     pub cancel: &'a Arc<Cancel>,
     pub progress: &'a Progress,
     pub run_prefix: Arc<str>,
+    /// `run --resume`: objects already at the data set's keys are kept.
+    pub resume: bool,
     pub date: (i32, u32, u32),
     pub dir: &'a Path,
     pub usage: Usage,
@@ -95,6 +103,7 @@ impl Runner<'_> {
             return Ok(());
         }
         let mut prepared = Vec::new();
+        let mut collisions = Vec::new();
         for (ti, t) in plan.targets.iter().enumerate() {
             if self.cancel.is_cancelled() {
                 break;
@@ -107,6 +116,31 @@ impl Runner<'_> {
             acc.add_round(1, &r);
             acc.add_sessions(self.targets[ti].probe.take());
             let failed: u64 = r.recorder.ops.iter().flatten().map(|o| o.errors).sum();
+            // 412 to a create-only PUT: an object was at the key already.
+            let existed: u64 = r
+                .recorder
+                .ops
+                .iter()
+                .flatten()
+                .flat_map(|o| &o.errors_by_kind)
+                .filter(|(k, _)| k.starts_with("412"))
+                .map(|(_, n)| n)
+                .sum();
+            let failed = if self.resume {
+                // An earlier run with this run id wrote them: kept as they are.
+                if existed > 0 {
+                    result.warnings.push(format!(
+                        "prepare (--resume): {existed} object(s) of the data set were already under {} on target '{}' and were kept as they are (their 412 PreconditionFailed answers are in prepare's errors).",
+                        self.run_prefix, t.name
+                    ));
+                }
+                failed - existed
+            } else {
+                if existed > 0 {
+                    collisions.push((t.name.clone(), t.bucket.clone(), existed));
+                }
+                failed
+            };
             if failed > 0 {
                 let w = format!(
                     "prepare: {failed} objects of the data set could not be written on target '{}'; reads of them will fail.",
@@ -127,6 +161,25 @@ impl Runner<'_> {
             interrupted: self.cancel.reason().map(|r| r.describe()),
             targets: prepared,
         });
+        if !collisions.is_empty() {
+            // Someone else writes under this run's prefix (a run with the
+            // same run id started after this one's preflight). The cleanup
+            // deletes everything under the prefix, theirs too: skip it.
+            let prefix = &*self.run_prefix;
+            let what: Vec<String> = collisions
+                .iter()
+                .map(|(name, bucket, n)| format!(
+                    "target '{name}': {n} object(s) of the data set already existed in bucket '{bucket}' under {prefix} (412 PreconditionFailed to PUT with If-None-Match: *)"
+                ))
+                .collect();
+            let sentence = format!(
+                "{}: another writer uses this run prefix, so the run stopped before measuring; s3bench overwrote and deleted nothing there, and the objects this run wrote stay under {prefix} until you remove them (s3bench cleanup deletes everything under the prefix, the other writer's objects too).",
+                what.join("; ")
+            );
+            result.warnings.push(sentence.clone());
+            crate::report::publish(result, self.dir)?;
+            return Err(PrepareCollision(sentence).into());
+        }
         crate::report::publish(result, self.dir)?;
         Ok(())
     }
@@ -297,6 +350,8 @@ pub async fn cleanup(
                 loader: None,
             },
         );
+        // The cleanup's client makes its own CreateSession on directory buckets.
+        acc.add_sessions(c.probe.take());
         cleaned.push(acc.finish(&t.name, Duration::ZERO, false));
     }
     result.phases.push(PhaseResult {

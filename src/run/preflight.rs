@@ -1,64 +1,74 @@
-//! Preflight: before anything is written, one ListObjectsV2 under the run
-//! prefix per target. Unlike HeadBucket its error responses carry a body, so
-//! a wrong secret, an unknown key and a missing bucket can each be named in
-//! one sentence; on directory buckets it also exercises CreateSession and
-//! session auth. Cleanup needs the same permission.
+//! Preflight: before anything is written, the checks of `s3bench doctor`
+//! ([`crate::doctor::check_target_in`]) on every target, in the run's scope:
+//! the run prefix must be empty and the probe object goes under it. A check
+//! that fails stops the run with its sentence; a warning (clock skew, the
+//! client in another zone than a directory bucket, no conditional writes)
+//! goes into the report. The requests the checks send are reported per
+//! target (`preflight_requests`), so the endpoint's counts reconcile with
+//! the report's.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use crate::client::{TargetConfig, describe_preflight};
+use crate::client::TargetConfig;
+use crate::doctor::{Environment, Scope, check_target_in};
 
 /// A target is unreachable, the credentials are wrong or a bucket is
-/// missing: found before the run starts, one sentence per target.
+/// missing: found before the run starts, one sentence per problem.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct PreflightError(pub String);
 
-/// Checks one target; `Err` is the sentence that says what is wrong.
+/// What the preflight of one target learnt.
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// Sentences for the report's warnings.
+    pub warnings: Vec<String>,
+    /// Requests the checks sent, by S3 operation name (CreateSession included).
+    pub requests: BTreeMap<String, u64>,
+    /// The endpoint honours `If-None-Match: *`: prepare writes create-only.
+    pub conditional_writes: bool,
+}
+
+/// Checks one target; `Err` holds the sentences that say what is wrong.
 pub async fn check(
-    client: &aws_sdk_s3::Client,
     t: &TargetConfig,
+    env: &Environment,
     run_prefix: &str,
-) -> Result<(), String> {
-    let endpoint = t
-        .endpoint
-        .clone()
-        .unwrap_or_else(|| format!("AWS {}", t.spec.region));
-    let (name, bucket) = (&t.spec.name, &t.spec.bucket);
-    // A 5xx (503 SlowDown, an injected fault) is transient: ask again a
-    // few times before calling the target broken.
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(run_prefix)
-            .max_keys(1)
-            .send()
-            .await
-        {
-            Ok(page) => {
-                // A reused run id would mix this run's objects with an
-                // earlier one's, and its cleanup would delete both.
-                if page.key_count().unwrap_or(0) > 0 || !page.contents().is_empty() {
-                    return Err(format!(
-                        "target '{name}': the run prefix {run_prefix} in bucket '{bucket}' already holds objects \
-                         (a reused --run-id?): pick another run id, or remove them with `s3bench cleanup`"
-                    ));
-                }
-                return Ok(());
-            }
-            Err(e) => {
-                let transient = e
-                    .raw_response()
-                    .is_some_and(|r| r.status().is_server_error());
-                if !transient || attempt >= 8 {
-                    return Err(describe_preflight(name, bucket, &endpoint, &e));
-                }
-                // 0.2 s doubling to 2 s: about 10 s in all before giving up.
-                tokio::time::sleep(Duration::from_millis((100u64 << attempt).min(2_000))).await;
-            }
-        }
+    resume: bool,
+) -> Result<Preflight, String> {
+    let checked = check_target_in(
+        t,
+        env,
+        Scope::Run {
+            prefix: run_prefix,
+            resume,
+        },
+    )
+    .await;
+    // Every CreateSession of the checks' client, the SDK's own included;
+    // none of them belongs to a phase.
+    let sessions = t.probe.take().count;
+    let errors: Vec<&str> = checked
+        .findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.sentence.as_str())
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
     }
+    let mut requests = checked.requests;
+    if sessions > 0 {
+        requests.insert("CreateSession".to_string(), sessions);
+    }
+    Ok(Preflight {
+        warnings: checked
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::doctor::Severity::Warn)
+            .map(|f| format!("{}.", f.sentence.trim_end_matches('.')))
+            .collect(),
+        requests,
+        conditional_writes: checked.conditional_writes == Some(true),
+    })
 }

@@ -48,12 +48,26 @@ pub struct TargetSpec {
     /// Connect to this address whatever the endpoint's host names resolve
     /// to (like curl's `--resolve`); Host, TLS name and signature keep the name.
     pub resolve: Option<std::net::IpAddr>,
+    /// CA certificates (PEM) this target's TLS trusts instead of the
+    /// system's store, for an endpoint with a private CA.
+    pub ca_file: Option<CaFile>,
     /// Fault and latency injection applied by the embedded endpoint to this
     /// target's bucket; ignored against any other endpoint.
     pub embedded: Option<Injection>,
 }
 
 pub use crate::s3::inject::{Injection, LatencyDist, PrefixLimit};
+
+/// A target's `ca_file`, read and checked when the scenario is validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaFile {
+    /// The path as resolved (relative paths against the scenario's folder).
+    pub path: std::path::PathBuf,
+    /// The file's PEM text: one or more CERTIFICATE blocks.
+    pub pem: std::sync::Arc<[u8]>,
+    /// How many certificates it holds.
+    pub certificates: usize,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {

@@ -83,6 +83,7 @@ pub struct RawTarget {
     pub profile: Option<Spanned<String>>,
     pub path_style: Option<bool>,
     pub resolve: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
     pub embedded: Option<RawEmbedded>,
 }
 

@@ -1236,3 +1236,37 @@ fn error_policy_takes_never_or_a_share_and_a_window() {
     .to_string();
     assert!(err.contains("never"), "{err}");
 }
+
+#[test]
+fn ca_file_is_read_relative_to_the_scenario_and_must_hold_certificates() {
+    let with = |path: &str| {
+        BASE.replace(
+            "region = \"us-east-1\"\n\n[targets.express]",
+            &format!("region = \"us-east-1\"\nca_file = \"{path}\"\n\n[targets.express]"),
+        )
+    };
+    // FILE is scenarios/x.toml: relative paths start from scenarios/.
+    let plan = ok(&with("../tests/fixtures/tls/ca.pem"));
+    let ca = plan.targets[0].ca_file.as_ref().expect("ca_file kept");
+    assert_eq!(ca.certificates, 1);
+    assert_eq!(
+        ca.path,
+        Path::new("scenarios").join("../tests/fixtures/tls/ca.pem")
+    );
+    assert!(ca.pem.starts_with(b"-----BEGIN CERTIFICATE-----"));
+    assert_eq!(plan.targets[1].ca_file, None);
+
+    let p = one(
+        &with("../tests/fixtures/tls/missing.pem"),
+        7,
+        11,
+        "targets.standard.ca_file",
+    );
+    assert!(p.message.contains("cannot be read"), "{p}");
+    assert!(p.message.contains("missing.pem"), "{p}");
+    // A private key or any other text holds no certificate.
+    for not_ca in ["../tests/fixtures/tls/server.key", "../Cargo.toml"] {
+        let p = one(&with(not_ca), 7, 11, "targets.standard.ca_file");
+        assert!(p.message.contains("found none"), "{not_ca}: {p}");
+    }
+}

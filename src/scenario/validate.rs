@@ -364,6 +364,20 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
         }
         p.get_ref().clone()
     });
+    let ca_file = t.ca_file.as_ref().and_then(|c| {
+        let given = c.get_ref().trim();
+        let path = match cx.source.parent() {
+            Some(dir) if Path::new(given).is_relative() => dir.join(given),
+            _ => Path::new(given).to_path_buf(),
+        };
+        match read_ca_file(&path) {
+            Ok(ca) => Some(ca),
+            Err(msg) => {
+                cx.at(c, &format!("{base}.ca_file"), msg);
+                None
+            }
+        }
+    });
     let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, e));
     TargetSpec {
         name: name.to_string(),
@@ -374,8 +388,47 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
         profile,
         path_style: t.path_style.unwrap_or(false),
         resolve,
+        ca_file,
         embedded,
     }
+}
+
+/// Reads a PEM bundle of CA certificates and checks each parses as a trust
+/// anchor, so a wrong file fails here rather than as a TLS error mid-run.
+fn read_ca_file(path: &Path) -> Result<CaFile, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let shown = path.display();
+    let pem = std::fs::read(path).map_err(|e| {
+        format!("expected a PEM file of CA certificates, but {shown} cannot be read: {e}")
+    })?;
+    let mut roots = rustls::RootCertStore::empty();
+    let mut certificates = 0;
+    for (i, der) in CertificateDer::pem_slice_iter(&pem).enumerate() {
+        let der = der.map_err(|e| {
+            format!(
+                "expected PEM CERTIFICATE blocks in {shown}, but block {} is not valid PEM: {e}",
+                i + 1
+            )
+        })?;
+        roots.add(der).map_err(|e| {
+            format!(
+                "expected CA certificates in {shown}, but certificate {} does not parse: {e}",
+                i + 1
+            )
+        })?;
+        certificates += 1;
+    }
+    if certificates == 0 {
+        return Err(format!(
+            "expected PEM CA certificates (-----BEGIN CERTIFICATE-----) in {shown}, found none"
+        ));
+    }
+    Ok(CaFile {
+        path: path.to_path_buf(),
+        pem: pem.into(),
+        certificates,
+    })
 }
 
 fn check_endpoint(s: &str) -> Result<(), String> {

@@ -4,6 +4,9 @@
 //! access key (reads work; writes and CreateSession are denied, as for an
 //! IAM principal without `s3:PutObject` / `s3express:CreateSession`).
 //! `s3bench doctor`'s tests use them to make each failure happen for real.
+//! A rival PUT stores an object at a key just before the first PutObject of
+//! that key is handled, as another writer that won the race would (a run
+//! with the same run id that listed the prefix at the same moment).
 //!
 //! Temporary credentials, as STS hands out: the endpoint's access key and
 //! secret with a security token `s3bench-temp:<expiry unix seconds>:<hex
@@ -11,8 +14,8 @@
 //! `400 ExpiredToken` after it. A `credential_process` script can mint them
 //! (see [`temporary_token`]), so a test sees base credentials expire mid-run.
 
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use ::http::{HeaderValue, Method};
@@ -27,6 +30,11 @@ pub(crate) struct Hooks {
     clock_offset_ms: AtomicI64,
     /// (access key, secret key) of the read-only principal.
     read_only: RwLock<Option<(String, String)>>,
+    /// (bucket, key, body) a rival writer stores just before the first
+    /// PutObject of that key is handled.
+    rivals: Mutex<Vec<(String, String, Vec<u8>)>>,
+    /// Rivals are waiting: PutObject takes the lock only then.
+    rivals_armed: std::sync::atomic::AtomicBool,
 }
 
 impl Hooks {
@@ -56,6 +64,25 @@ impl Hooks {
     pub(crate) fn set_read_only_key(&self, access_key: &str, secret_key: &str) {
         *self.read_only.write().unwrap_or_else(|e| e.into_inner()) =
             Some((access_key.to_string(), secret_key.to_string()));
+    }
+
+    pub(crate) fn set_rival_put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        self.rivals.lock().unwrap_or_else(|e| e.into_inner()).push((
+            bucket.to_string(),
+            key.to_string(),
+            body,
+        ));
+        self.rivals_armed.store(true, Ordering::Release);
+    }
+
+    /// The rival's body, once, when a PutObject of its key arrives.
+    pub(crate) fn take_rival_put(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        if !self.rivals_armed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut r = self.rivals.lock().unwrap_or_else(|e| e.into_inner());
+        let i = r.iter().position(|(b, k, _)| b == bucket && k == key)?;
+        Some(r.swap_remove(i).2)
     }
 
     /// The read-only principal's secret when `access_key` is its key.

@@ -88,6 +88,32 @@ pub struct ServerConfig {
     /// Server threads, each with its own current-thread runtime sharing the
     /// listening socket.
     pub threads: usize,
+    /// Serve HTTPS with this certificate and key ([`tls_config`]); None = HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// A TLS server configuration from a PEM certificate chain (leaf first) and
+/// its PEM private key, for [`ServerConfig::tls`].
+pub fn tls_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("the certificate file is not PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err("the certificate file holds no CERTIFICATE block".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| format!("the key file holds no PEM private key: {e}"))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("the certificate and key do not make a TLS identity: {e}"))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
 }
 
 /// Redacts the secret so a logged config cannot leak it.
@@ -100,6 +126,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("region", &self.region)
             .field("session_lifetime", &self.session_lifetime)
             .field("threads", &self.threads)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -114,6 +141,7 @@ impl Default for ServerConfig {
             region: "us-east-1".to_string(),
             session_lifetime: Duration::from_secs(300),
             threads: 1,
+            tls: None,
         }
     }
 }
@@ -233,6 +261,8 @@ pub struct EmbeddedServer {
     shutdown: tokio::sync::watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
     tids: Arc<Mutex<Vec<i32>>>,
+    /// Serving HTTPS.
+    tls: bool,
 }
 
 impl EmbeddedServer {
@@ -266,7 +296,9 @@ impl EmbeddedServer {
             shutdown,
             threads: Vec::new(),
             tids,
+            tls: cfg.tls.is_some(),
         };
+        let acceptor = cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
         for i in 0..cfg.threads.max(1) {
             let listener = listener.try_clone()?;
@@ -274,6 +306,7 @@ impl EmbeddedServer {
             let rx = rx.clone();
             let ready = ready_tx.clone();
             let tids = server.tids.clone();
+            let acceptor = acceptor.clone();
             let t = std::thread::Builder::new()
                 .name(format!("s3bench-srv-{i}"))
                 .spawn(move || {
@@ -299,7 +332,7 @@ impl EmbeddedServer {
                             }
                         };
                         let _ = ready.send(Ok(()));
-                        accept_loop(listener, state, rx).await;
+                        accept_loop(listener, state, rx, acceptor).await;
                     });
                     // Dropping the runtime here ends every connection task.
                 })?;
@@ -320,10 +353,11 @@ impl EmbeddedServer {
         Ok(server)
     }
 
-    /// `http://127.0.0.1:PORT`: an IP literal, so the SDK uses path style
-    /// for directory buckets too.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS): an IP literal, so the
+    /// SDK uses path style for directory buckets too.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -389,6 +423,13 @@ impl EmbeddedServer {
         self.state.hooks.set_read_only_key(access_key, secret_key);
     }
 
+    /// Test hook: just before the first PutObject of `key` in `bucket` is
+    /// handled, `body` is stored there, as by a rival writer that got there
+    /// first (the request then meets an existing object).
+    pub fn set_rival_put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        self.state.hooks.set_rival_put(bucket, key, body);
+    }
+
     /// A snapshot of all counters.
     pub fn counters(&self) -> Counters {
         let sites = self.state.sites.read().unwrap_or_else(|e| e.into_inner());
@@ -449,6 +490,7 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let mut builder = http1::Builder::new();
     // hyper's header read timeout also ends idle keep-alive connections
@@ -475,14 +517,29 @@ async fn accept_loop(
         // Without this, small responses wait ~40 ms on Nagle + delayed ACK.
         let _ = stream.set_nodelay(true);
         let state = state.clone();
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |req| http::handle(state.clone(), req)),
-        );
-        tokio::spawn(async move {
-            // A connection error is the client's business (reset, timeout).
-            let _ = conn.await;
-        });
+        let service = service_fn(move |req| http::handle(state.clone(), req));
+        match &tls {
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    // A connection error is the client's business (reset, timeout).
+                    let _ = conn.await;
+                });
+            }
+            Some(acceptor) => {
+                let (acceptor, builder) = (acceptor.clone(), builder.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate aborts
+                    // the handshake: its business too.
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
     }
 }
 

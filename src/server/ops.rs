@@ -605,6 +605,22 @@ fn etag_response(etag: &str) -> Result<Resp, S3Error> {
 
 async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     let b = bucket(req)?;
+    if let Some(body) = req.state.hooks.take_rival_put(&req.bucket, &req.key) {
+        let len = body.len() as u64;
+        b.put(
+            &req.key,
+            Object {
+                segments: vec![Segment::Bytes(body.into())].into(),
+                len,
+                etag: random_etag(),
+                last_modified: SystemTime::now(),
+                content_type: None,
+                metadata: Vec::new(),
+                parts: 1,
+                checksum: None,
+            },
+        );
+    }
     refuse_md5(req, &b)?;
     let cond = WriteConditions::parse(req)?;
     let watch = (!cond.is_empty()).then(|| b.watch(&req.key));

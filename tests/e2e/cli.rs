@@ -119,7 +119,11 @@ async fn wrong_secret_missing_bucket_and_dead_endpoint_are_one_sentence_each() {
         server.secret_key(),
     );
     let msg = preflight_error(missing).await;
-    assert!(msg.contains("'absent-bucket' does not exist"), "{msg}");
+    // The doctor's sentence, which the preflight now shares.
+    assert!(
+        msg.contains("(bucket 'absent-bucket' at") && msg.contains("the bucket does not exist"),
+        "{msg}"
+    );
 
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -549,7 +549,16 @@ mix = [{ op = "get", weight = 1 }]
     let merged = s3bench::report::json::read_result(&merged_dir.join("result.json")).unwrap();
     let get = &get_op(&merged);
     assert_eq!(get.count, shard_counts.iter().sum::<u64>());
-    assert_eq!(get.count, server.counters().requests("acc-gp", "GetObject"));
+    // The endpoint also served each shard's preflight probe GET, which the
+    // merged result adds up.
+    assert_eq!(
+        crate::common::preflight(&merged, "standard", "GetObject"),
+        3
+    );
+    assert_eq!(
+        get.count + crate::common::preflight(&merged, "standard", "GetObject"),
+        server.counters().requests("acc-gp", "GetObject")
+    );
     assert_eq!(merged.shards, 3);
     assert!(merged.complete);
     let md = std::fs::read_to_string(merged_dir.join("report.md")).unwrap();
@@ -1058,10 +1067,12 @@ async fn cluster_run_three_shards_meet_upload_and_merge() {
 
     let counters = serve.stop();
     let n = |b: &str, op: &str| counters.get(&(b.into(), op.into())).copied().unwrap_or(0);
-    // Each shard also read the 3 barrier records from the bucket.
-    assert_eq!(n("cl-bench", "GetObject"), get_count(&merged) + 3 * 3);
-    // 16 objects per shard, plus one barrier object each.
-    assert_eq!(n("cl-bench", "PutObject"), 3 * 16 + 3);
+    // Each shard also read the 3 barrier records from the bucket, and its
+    // preflight's probe object once.
+    assert_eq!(n("cl-bench", "GetObject"), get_count(&merged) + 3 * 3 + 3);
+    // 16 objects per shard, plus one barrier object each and the two
+    // create-only probe PUTs of each shard's preflight.
+    assert_eq!(n("cl-bench", "PutObject"), 3 * 16 + 3 + 3 * 2);
 }
 
 /// One shard of three is sent SIGTERM mid-phase: it publishes and uploads
@@ -1147,7 +1158,7 @@ async fn cluster_run_sigterm_shard_uploads_partial_result() {
     let counters = serve.stop();
     assert_eq!(
         counters[&("cl-bench".to_string(), "GetObject".to_string())],
-        total + 3 * 3
+        total + 3 * 3 + 3
     );
 }
 

@@ -82,3 +82,17 @@ pub async fn raw_request(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Requests the run's preflight sent to `target` as S3 operation `op`
+/// (`PutObject`, `CreateSession`, ...): the endpoint counts them too, so
+/// its counts are the phases' plus these.
+pub fn preflight(r: &s3bench::report::model::RunResult, target: &str, op: &str) -> u64 {
+    r.targets
+        .iter()
+        .find(|t| t.name == target)
+        .unwrap_or_else(|| panic!("target {target} missing"))
+        .preflight_requests
+        .get(op)
+        .copied()
+        .unwrap_or(0)
+}

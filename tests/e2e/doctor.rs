@@ -93,7 +93,13 @@ async fn doctor_passes_on_a_good_pair_and_cleans_up() {
             "{kind:?}: {fs:#?}"
         );
         let checks: Vec<&str> = fs.iter().map(|f| f.check).collect();
-        for c in ["credentials", "bucket", "probe", "clock"] {
+        for c in [
+            "credentials",
+            "bucket",
+            "probe",
+            "conditional-writes",
+            "clock",
+        ] {
             assert!(checks.contains(&c), "{kind:?} lacks {c}: {checks:?}");
         }
         if kind == TargetKind::Directory {
@@ -106,11 +112,14 @@ async fn doctor_passes_on_a_good_pair_and_cleans_up() {
         }
         no_secret(&fs, s.secret_key());
     }
-    // The probe wrote one object per bucket and deleted it again.
+    // The probe wrote one object per bucket, create-only; a second
+    // create-only PUT of it got 412 (the endpoint honours If-None-Match);
+    // it was read and deleted again.
     let c = s.counters();
     for b in [GP, DIR] {
         let ops = &c.buckets[b];
-        assert_eq!(ops["PutObject"].requests, 1, "{b}: {ops:?}");
+        assert_eq!(ops["PutObject"].requests, 2, "{b}: {ops:?}");
+        assert_eq!(ops["PutObject"].errors, 1, "{b}: {ops:?}");
         assert_eq!(ops["GetObject"].requests, 1, "{b}: {ops:?}");
         assert_eq!(ops["DeleteObject"].requests, 1, "{b}: {ops:?}");
         assert_eq!(s.object_count(b), Some(0), "{b}");

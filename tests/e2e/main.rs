@@ -10,6 +10,7 @@ mod faults;
 mod loader;
 mod moto;
 mod plan;
+mod preflight;
 mod run;
 mod server;
 mod setup;

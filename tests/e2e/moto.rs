@@ -107,8 +107,13 @@ fn client(endpoint: &str) -> aws_sdk_s3::Client {
 }
 
 fn s3bench(args: &[&str]) -> std::process::Output {
+    s3bench_env(args, &[])
+}
+
+fn s3bench_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_s3bench"))
         .args(args)
+        .envs(env.iter().copied())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -250,7 +255,7 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = "interop--use1-az4--x-s3";
     let sc = scenario(dir.path(), &moto.endpoint, bucket, "directory");
-    // Before the bucket exists, the run's preflight says so (the SDK's
+    // Before the bucket exists, the run's preflight says so (its
     // CreateSession gets NoSuchBucket).
     let out = dir.path().join("results");
     let o = s3bench(&[
@@ -262,8 +267,10 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains(&format!("directory bucket '{bucket}' does not exist")),
+        String::from_utf8_lossy(&o.stderr).contains(&format!(
+            "(bucket '{bucket}' at {}): the directory bucket does not exist",
+            moto.endpoint
+        )),
         "{}",
         text(&o)
     );
@@ -288,8 +295,83 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
     assert!(
         errors[0]
             .contains("the endpoint does not implement CreateSession (S3 Express session auth)")
-            && errors[0].contains("kind = \"general-purpose\""),
+            && errors[0].contains("kind = \"general-purpose\"")
+            && errors[0].contains("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true"),
         "{out}"
+    );
+    // The run's preflight stops on the same sentence, before any PUT.
+    let o = s3bench(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        dir.path().join("refused").to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("does not implement CreateSession"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(
+        said[0].contains("to run this workload on it as a plain bucket")
+            && said[0].contains("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("refused").exists()
+            || std::fs::read_dir(dir.path().join("refused"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+
+    // Run as a plain bucket on purpose, with aws-sdk-s3's switch for
+    // session auth: the run works and its report says how it ran.
+    let out = dir.path().join("plain");
+    let o = s3bench_env(
+        &[
+            "run",
+            sc.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            "moto-plain",
+            "--rounds",
+            "1",
+            "-q",
+        ],
+        &[("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH", "true")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let result: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("moto-plain").join("result.json")).expect("result.json"),
+    )
+    .unwrap();
+    let warnings = result["warnings"].to_string();
+    assert!(
+        warnings.contains("S3 Express session auth is off")
+            && warnings.contains("runs as on a plain bucket")
+            && warnings.contains("does not emulate directory buckets"),
+        "{warnings}"
+    );
+    let md = std::fs::read_to_string(out.join("moto-plain").join("report.md")).unwrap();
+    assert!(md.contains("runs as on a plain bucket"), "{md}");
+    let get = &result["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "get")
+        .unwrap()["targets"][0]["ops"]["get"];
+    assert_eq!(get["errors"], 0, "{get}");
+    assert!(successes(get) > 0, "{get}");
+    // No CreateSession at all: the preflight sent none either.
+    assert!(
+        result["targets"][0]["preflight_requests"]
+            .get("CreateSession")
+            .is_none(),
+        "{result}"
     );
     drop(moto);
 }

@@ -13,6 +13,8 @@ use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
 use s3bench::scenario::{Plan, parse};
 use s3bench::server::EmbeddedServer;
 
+use crate::common::preflight;
+
 pub(crate) fn plan(toml: &str) -> Plan {
     parse(toml, Path::new("inline.toml")).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
 }
@@ -132,28 +134,58 @@ async fn spine(path: &str) {
         assert!(t.ops["get"].ttfb_us.is_some());
     }
 
-    // The endpoint's own counts equal what the report says was sent.
+    // The endpoint's own counts equal what the report says was sent: the
+    // phases' requests plus the preflight's.
     for (name, bucket) in [
         ("standard", "spine-gp"),
         ("express", "spine--use1-az4--x-s3"),
     ] {
         let n = |op: &str| c.requests(bucket, op);
+        let pre = |op: &str| preflight(&r, name, op);
+        // The doctor's checks: the access LIST of the run prefix, HeadBucket,
+        // a create-only probe PUT, a second one that gets 412, GET, DELETE.
+        let checks: Vec<(&str, u64)> = r
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .preflight_requests
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .filter(|(k, _)| *k != "CreateSession")
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("DeleteObject", 1),
+                ("GetObject", 1),
+                ("HeadBucket", 1),
+                ("ListObjectsV2", 1),
+                ("PutObject", 2)
+            ],
+            "{name}"
+        );
+        assert_eq!(n("HeadBucket"), pre("HeadBucket"), "{name} HEAD bucket");
         assert_eq!(
             n("GetObject"),
-            reported(&r, name, &["get", "ranged_get"]),
+            reported(&r, name, &["get", "ranged_get"]) + pre("GetObject"),
             "{name} GET"
         );
-        assert_eq!(n("PutObject"), reported(&r, name, &["put"]), "{name} PUT");
+        assert_eq!(
+            n("PutObject"),
+            reported(&r, name, &["put"]) + pre("PutObject"),
+            "{name} PUT"
+        );
         assert_eq!(
             n("HeadObject"),
-            reported(&r, name, &["head"]),
+            reported(&r, name, &["head"]) + pre("HeadObject"),
             "{name} HEAD"
         );
         // The cleanup's batch deletes (DeleteObjects) are its "delete" op.
         let cleanup_deletes = target(&r, "cleanup", name).ops["delete"].requests;
         assert_eq!(
             n("DeleteObject") + n("DeleteObjects"),
-            reported(&r, name, &["delete"]),
+            reported(&r, name, &["delete"]) + pre("DeleteObject"),
             "{name} DELETE"
         );
         assert_eq!(
@@ -164,11 +196,12 @@ async fn spine(path: &str) {
             reported(&r, name, &["multipart_put"]),
             "{name} multipart"
         );
-        // ListObjectsV2: measured LISTs, the cleanup's listing, and one
-        // preflight LIST per target (on directory buckets it proves session auth).
+        // ListObjectsV2: measured LISTs, the cleanup's listing, and the
+        // preflight's LIST of the run prefix (on directory buckets it proves
+        // session auth).
         assert_eq!(
             n("ListObjectsV2"),
-            reported(&r, name, &["list"]) + 1,
+            reported(&r, name, &["list"]) + pre("ListObjectsV2"),
             "{name} LIST"
         );
         assert_eq!(n("DeleteObjects"), cleanup_deletes);
@@ -181,7 +214,8 @@ async fn spine(path: &str) {
     }
 
     // Sessions: only the directory bucket creates them; the report counts
-    // every one except the preflight's.
+    // the phases' and, apart, the preflight's: its explicit CreateSession
+    // and the one the SDK's session cache makes for the checks' client.
     let sessions = |name: &str| -> u64 {
         r.phases
             .iter()
@@ -192,9 +226,11 @@ async fn spine(path: &str) {
     assert_eq!(sessions("standard"), 0);
     assert!(sessions("express") > 0);
     assert_eq!(c.requests("spine-gp", "CreateSession"), 0);
+    assert_eq!(preflight(&r, "standard", "CreateSession"), 0);
+    assert_eq!(preflight(&r, "express", "CreateSession"), 2);
     assert_eq!(
         c.requests("spine--use1-az4--x-s3", "CreateSession"),
-        sessions("express") + 1
+        sessions("express") + preflight(&r, "express", "CreateSession")
     );
 
     // The JSON contract carries the documented keys.
@@ -457,7 +493,10 @@ mix = [{ op = "put", weight = 1 }]"#,
     let slow = put.errors_by_kind.get("503 SlowDown").copied().unwrap_or(0);
     assert_eq!(slow, put.errors, "{:?}", put.errors_by_kind);
     assert!((70..=170).contains(&slow), "503s: {slow} of 400");
-    assert_eq!(server.counters().requests("acc-gp", "PutObject"), 400);
+    assert_eq!(
+        server.counters().requests("acc-gp", "PutObject"),
+        400 + preflight(&r, "standard", "PutObject")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -566,7 +605,17 @@ mix = [{ op = "get", weight = 1 }]"#,
     assert_eq!(merged.hosts.len(), 2);
     let get = &target(&merged, "get", "standard").ops["get"];
     assert_eq!(get.count, 400);
-    assert_eq!(server.counters().requests("acc-gp", "GetObject"), 400);
+    // Each shard's preflight GETs its probe object once.
+    let pre: u64 = shards
+        .iter()
+        .map(|r| preflight(r, "standard", "GetObject"))
+        .sum();
+    assert_eq!(pre, 2);
+    assert_eq!(
+        merged.targets[0].preflight_requests["GetObject"], pre,
+        "merge adds the shards' preflights"
+    );
+    assert_eq!(server.counters().requests("acc-gp", "GetObject"), 400 + pre);
     let mut union = codec::decode(
         &target(&shards[0], "get", "standard").ops["get"]
             .histograms
@@ -614,7 +663,7 @@ mix = [{ op = "put", weight = 1 }]"#,
     assert_eq!(put.count, 150);
     let attempts = &t.attempts["PutObject"];
     assert_eq!(
-        attempts.count,
+        attempts.count + preflight(&r, "standard", "PutObject"),
         server.counters().requests("acc-gp", "PutObject")
     );
     assert_eq!(
@@ -717,9 +766,19 @@ mix = [{{ op = "get", weight = 1 }}, {{ op = "head", weight = 1 }}, {{ op = "put
         };
         assert_eq!(r.targets[0].request_path, want, "{path}");
         let c = server.counters();
-        assert_eq!(c.requests("acc-gp", "GetObject"), t.ops["get"].requests);
-        assert_eq!(c.requests("acc-gp", "HeadObject"), t.ops["head"].requests);
-        assert_eq!(c.requests("acc-gp", "PutObject"), t.ops["put"].requests);
+        let pre = |op: &str| preflight(&r, "standard", op);
+        assert_eq!(
+            c.requests("acc-gp", "GetObject"),
+            t.ops["get"].requests + pre("GetObject")
+        );
+        assert_eq!(
+            c.requests("acc-gp", "HeadObject"),
+            t.ops["head"].requests + pre("HeadObject")
+        );
+        assert_eq!(
+            c.requests("acc-gp", "PutObject"),
+            t.ops["put"].requests + pre("PutObject")
+        );
         let mut seen: Vec<(String, Vec<String>)> = t
             .ops
             .iter()
@@ -783,18 +842,19 @@ async fn virtual_host_addressing_with_resolve_override() {
             for (op, o) in &t.ops {
                 assert_eq!(o.errors, 0, "{path} {name} {op}: {:?}", o.errors_by_kind);
             }
+            let pre = |op: &str| preflight(&r, name, op);
             assert_eq!(
                 c.requests(bucket, "GetObject"),
-                reported(&r, name, &["get", "ranged_get"]),
+                reported(&r, name, &["get", "ranged_get"]) + pre("GetObject"),
                 "{path} {name} GET"
             );
             assert_eq!(
                 c.requests(bucket, "PutObject"),
-                reported(&r, name, &["put"])
+                reported(&r, name, &["put"]) + pre("PutObject")
             );
             assert_eq!(
                 c.requests(bucket, "HeadObject"),
-                reported(&r, name, &["head"])
+                reported(&r, name, &["head"]) + pre("HeadObject")
             );
             assert_eq!(
                 server.object_count(bucket),

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_smithy_types::Document;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, RANGE, USER_AGENT};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, IF_NONE_MATCH, RANGE, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
@@ -134,10 +134,15 @@ static USER_AGENT_VALUE: LazyLock<HeaderValue> = LazyLock::new(|| {
     HeaderValue::from_static(concat!("s3bench/", env!("CARGO_PKG_VERSION"), " direct"))
 });
 
-static TLS: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
+/// The system's CA store (or `SSL_CERT_FILE`), loaded once per process.
+static NATIVE_TLS: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);
+    tls_config(roots)
+});
+
+fn tls_config(roots: rustls::RootCertStore) -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -145,7 +150,25 @@ static TLS: LazyLock<Arc<rustls::ClientConfig>> = LazyLock::new(|| {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Arc::new(cfg)
-});
+}
+
+/// What the target's TLS trusts: its `ca_file` alone when it has one (as
+/// the SDK's client does), the system's store otherwise.
+fn target_tls(t: &TargetConfig) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    match &t.spec.ca_file {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            // Validation parsed every certificate already.
+            roots.add_parsable_certificates(
+                CertificateDer::pem_slice_iter(&ca.pem).filter_map(Result::ok),
+            );
+            tls_config(roots)
+        }
+        None => NATIVE_TLS.clone(),
+    }
+}
 
 impl DirectClient {
     /// Builds the direct client for `t`, or None when the target needs the
@@ -191,7 +214,7 @@ impl DirectClient {
         http.set_nodelay(true);
         http.set_connect_timeout(Some(t.settings.connect_timeout));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((**TLS).clone())
+            .with_tls_config((*target_tls(t)).clone())
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -221,7 +244,14 @@ impl DirectClient {
         let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
         self.timed(async {
             let resp = match self
-                .send(Method::GET, key, range.as_deref(), ReqBody::Empty, None)
+                .send(
+                    Method::GET,
+                    key,
+                    range.as_deref(),
+                    ReqBody::Empty,
+                    None,
+                    false,
+                )
                 .await
             {
                 Ok(r) => r,
@@ -261,15 +291,18 @@ impl DirectClient {
     }
 
     pub async fn head(&self, key: &str) -> Reply {
-        self.simple(Method::HEAD, key, ReqBody::Empty, None).await
+        self.simple(Method::HEAD, key, ReqBody::Empty, None, false)
+            .await
     }
 
     pub async fn delete(&self, key: &str) -> Reply {
-        self.simple(Method::DELETE, key, ReqBody::Empty, None).await
+        self.simple(Method::DELETE, key, ReqBody::Empty, None, false)
+            .await
     }
 
-    /// PUT `len` bytes of the synthetic pattern.
-    pub async fn put(&self, key: &str, len: u64) -> Reply {
+    /// PUT `len` bytes of the synthetic pattern; create-only (`If-None-Match:
+    /// *`, 412 when an object is there) when `create_only`.
+    pub async fn put(&self, key: &str, len: u64, create_only: bool) -> Reply {
         let (body, hash) = if len <= HASHED_BODY_MAX {
             let data = synthetic::window(0, len as usize);
             let mut cache = self.body_hashes.borrow_mut();
@@ -294,7 +327,9 @@ impl DirectClient {
                 HeaderValue::from_static(UNSIGNED_PAYLOAD),
             )
         };
-        let mut r = self.simple(Method::PUT, key, body, Some(hash)).await;
+        let mut r = self
+            .simple(Method::PUT, key, body, Some(hash), create_only)
+            .await;
         if r.error.is_none() {
             r.bytes = len;
         }
@@ -308,10 +343,14 @@ impl DirectClient {
         key: &str,
         body: ReqBody,
         payload_hash: Option<HeaderValue>,
+        create_only: bool,
     ) -> Reply {
         let head = method == Method::HEAD;
         self.timed(async {
-            let (resp, conn) = match self.send(method, key, None, body, payload_hash).await {
+            let sent = self
+                .send(method, key, None, body, payload_hash, create_only)
+                .await;
+            let (resp, conn) = match sent {
                 Ok(r) => r,
                 Err(e) => return Reply::failed(e),
             };
@@ -348,6 +387,7 @@ impl DirectClient {
         range: Option<&str>,
         body: ReqBody,
         payload_hash: Option<HeaderValue>,
+        create_only: bool,
     ) -> Result<(Response<Incoming>, SendRequest<ReqBody>), ErrorKind> {
         let creds = self.identity.get().await?;
         let payload_hash = payload_hash.unwrap_or(HeaderValue::from_static(EMPTY_SHA256));
@@ -378,6 +418,11 @@ impl DirectClient {
                 .header("x-amz-date", &*amz_date);
             if let Some(r) = range {
                 b = b.header(RANGE, r);
+            }
+            // Unsigned, as SigV4 allows for headers other than Host and
+            // x-amz-*: the signer's header lists stay fixed.
+            if create_only {
+                b = b.header(IF_NONE_MATCH, "*");
             }
             if let Some((name, value)) = &creds.token {
                 b = b.header(*name, value.as_str());
@@ -551,6 +596,7 @@ async fn resolve(t: &TargetConfig) -> Result<aws_smithy_types::endpoint::Endpoin
         .set_use_dual_stack(dual)
         .set_endpoint(endpoint)
         .force_path_style(t.path_style)
+        .disable_s3_express_session_auth(t.session_auth_off())
         .build()
         .map_err(|e| e.to_string())?;
     DefaultResolver::new()
@@ -674,6 +720,7 @@ mod tests {
             profile: None,
             path_style,
             resolve: None,
+            ca_file: None,
             embedded: None,
         };
         let mut t =
