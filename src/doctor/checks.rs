@@ -873,9 +873,34 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
             format!("the endpoint does not honour If-None-Match: * on PutObject ({why}): the data set is written without it, so only the check that the run prefix is empty guards objects already there"),
         ),
     });
-    let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(&key).send()).await;
+    // A body cut off mid-way (a reset connection) is a transport failure,
+    // retried like a 5xx; only a whole body with other bytes is corruption.
+    let mut cut = 0u32;
+    let got = loop {
+        let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(&key).send()).await;
+        match got {
+            Ok(o) => match o.body.collect().await {
+                Ok(b) => break Ok(Ok(b.into_bytes())),
+                Err(_) if cut < 9 => {
+                    cut += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => break Ok(Err(e)),
+            },
+            Err(e) => break Err(e),
+        }
+    };
     let got = match got {
-        Ok(o) => o.body.collect().await.map(|b| b.into_bytes()),
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            out.push(cx.finding(
+                Severity::Error,
+                "probe",
+                format!("the probe GET of {key} was cut off before its last byte 10 times in a row ({e}): the connection to the endpoint keeps breaking"),
+            ));
+            let _ = delete_probe(cx, &key).await;
+            return Some(conditional.is_ok());
+        }
         Err(e) => {
             let a = answer(&e);
             let what = if a.status == Some(403) {
@@ -889,7 +914,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
             return Some(conditional.is_ok());
         }
     };
-    let same = matches!(&got, Ok(b) if b[..] == body[..]);
+    let same = got[..] == body[..];
     let del = delete_probe(cx, &key).await;
     let f = match (same, del) {
         (false, _) => cx.finding(
