@@ -67,7 +67,7 @@ mod tests {
             ),
             (
                 ChecksumMode::Sha256,
-                b64(&Sha256::digest(b"123456789")),
+                b64(&Sha256::digest(b"123456789")[..]),
             ),
         ];
         for (mode, want) in cases {

@@ -133,7 +133,7 @@ impl Signer {
             h.push(("x-amz-content-sha256", r.payload_hash));
             h.push(("x-amz-date", r.amz_date));
             if let Some((name, value)) = &c.token {
-                h.push((name, value));
+                h.push((*name, value.as_str()));
             }
             h.extend(r.extra.iter().map(|(n, v)| (*n, *v)));
             h.sort_unstable_by_key(|(n, _)| *n);
@@ -142,7 +142,7 @@ impl Signer {
                 let _ = writeln!(buf, "{n}:{}", v.trim());
             }
             signed_list = h.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(";");
-            &signed_list
+            signed_list.as_str()
         };
         let _ = write!(buf, "\n{signed}\n{}", r.payload_hash);
         let creq_hash = hex::encode(Sha256::digest(buf.as_bytes()));
