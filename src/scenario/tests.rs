@@ -1241,12 +1241,12 @@ fn with_mix(mix: &str) -> String {
 
 #[test]
 fn append_and_rename_on_a_general_purpose_target_are_refused_with_a_sentence() {
-    let p = one(&with_mix(r#"{ op = "append", size = "4KiB" }"#), 21, 17, "phase[0].mix[0].op");
+    let p = one(&with_mix(r#"{ op = "append", size = "4KiB" }"#), 21, 15, "phase[0].mix[0].op");
     assert_eq!(
         p.message,
         "append (PutObject with x-amz-write-offset-bytes) is a directory-bucket operation (S3 Express One Zone) and target 'standard' is a General Purpose bucket; run this phase on directory targets only, or add gp_equivalent = \"rewrite\" to measure what a General Purpose bucket does instead"
     );
-    let p = one(&with_mix(r#"{ op = "rename", size = "1MiB" }"#), 21, 17, "phase[0].mix[0].op");
+    let p = one(&with_mix(r#"{ op = "rename", size = "1MiB" }"#), 21, 15, "phase[0].mix[0].op");
     assert!(
         p.message.starts_with("RenameObject is a directory-bucket operation (S3 Express One Zone) and target 'standard' is a General Purpose bucket;"),
         "{}",
@@ -1269,7 +1269,7 @@ fn append_and_rename_on_a_general_purpose_target_are_refused_with_a_sentence() {
     let p = one(
         &with_mix(r#"{ op = "append", size = "4KiB", gp_equivalent = "copy-delete" }"#),
         21,
-        59,
+        56,
         "phase[0].mix[0].gp_equivalent",
     );
     assert_eq!(p.message, r#"expected gp_equivalent = "rewrite" for op "append""#);
@@ -1295,7 +1295,7 @@ fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
     let p = one(
         &with_mix(r#"{ op = "conditional-put", mode = "create-only", contention = 3 }"#),
         21,
-        68,
+        69,
         "phase[0].mix[0].contention",
     );
     assert_eq!(
@@ -1307,7 +1307,7 @@ fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
     one(
         &with_mix(r#"{ op = "conditional-put", mode = "compare-and-swap", contention = 0 }"#),
         21,
-        73,
+        74,
         "phase[0].mix[0].contention",
     );
     let plan = ok(&with_mix(
@@ -1322,7 +1322,7 @@ fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
         }
     );
     // Fields of other ops are named as such.
-    let p = one(&with_mix(r#"{ op = "copy", mode = "create-only" }"#), 21, 32, "phase[0].mix[0].mode");
+    let p = one(&with_mix(r#"{ op = "copy", mode = "create-only" }"#), 21, 30, "phase[0].mix[0].mode");
     assert_eq!(p.message, r#"`mode` does not apply to op "copy", which takes only `weight`"#);
 }
 
@@ -1338,7 +1338,7 @@ fn append_limits_follow_s3() {
     let p = one(
         &with_mix(r#"{ op = "append", size = "1B", object_size = "1MiB", gp_equivalent = "rewrite" }"#),
         21,
-        17,
+        15,
         "phase[0].mix[0].object_size",
     );
     assert!(p.message.contains("TooManyParts"), "{}", p.message);
@@ -1359,7 +1359,7 @@ fn checksum_names_the_algorithm_and_agrees_with_checksums() {
     }
     let p = one(
         &format!("{BASE}\n[client]\nchecksums = \"when-required\"\nchecksum = \"crc32c\"\n"),
-        35,
+        25,
         12,
         "client.checksum",
     );
