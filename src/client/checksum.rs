@@ -65,10 +65,7 @@ mod tests {
                 ChecksumMode::Crc64Nvme,
                 b64(&0xAE8B_1486_0A79_9888u64.to_be_bytes()),
             ),
-            (
-                ChecksumMode::Sha256,
-                b64(&Sha256::digest(b"123456789")[..]),
-            ),
+            (ChecksumMode::Sha256, b64(&Sha256::digest(b"123456789")[..])),
         ];
         for (mode, want) in cases {
             let one = upload_checksum(mode, [&b"123456789"[..]]).unwrap();

@@ -324,8 +324,10 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 match (head.error, meta) {
                     (None, Some(m)) => m,
                     (Some(e), _) if e.status == Some(404) => {
-                        let (mut out, etag) =
-                            self.client.put_if(key, size, WriteCondition::CreateOnly).await;
+                        let (mut out, etag) = self
+                            .client
+                            .put_if(key, size, WriteCondition::CreateOnly)
+                            .await;
                         out.requests += requests;
                         if let Some(t) = etag.filter(|_| out.error.is_none()) {
                             st.cas = Some((t, size));

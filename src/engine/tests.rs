@@ -184,6 +184,16 @@ impl Connector for ScriptedConnector {
 }
 
 fn plan(phase: &str) -> Arc<Plan> {
+    plan_mix(
+        phase,
+        r#"[{ op = "get", weight = 1 }]"#,
+        "general-purpose",
+        "bench",
+    )
+}
+
+/// A one-phase plan with `mix` on one target of `kind` named `bucket`.
+fn plan_mix(phase: &str, mix: &str, kind: &str, bucket: &str) -> Arc<Plan> {
     let text = format!(
         r#"
 [targets.t]
@@ -447,7 +457,10 @@ fn create_only_contention_has_one_winner_per_key() {
     assert_eq!(keys, 100);
     assert_eq!(c.successes(), keys);
     assert_eq!(conditional(c), 700);
-    assert_eq!(c.errors_by_kind, vec![("412 PreconditionFailed".to_string(), 700)]);
+    assert_eq!(
+        c.errors_by_kind,
+        vec![("412 PreconditionFailed".to_string(), 700)]
+    );
     // Success percentiles hold only the 100 winners.
     assert_eq!(c.latency.len(), 100);
 }

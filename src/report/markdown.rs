@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use crate::report::compare::{
     Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
 };
+use crate::report::headline::{conditional_count, is_conditional_kind};
 use crate::report::model::{
     LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
 };
-use crate::report::headline::{conditional_count, is_conditional_kind};
 use crate::report::table::{Align, Table};
 
 /// Host CPU above this means the client, not S3, may be what was measured.
@@ -967,7 +967,9 @@ fn conditional_section(md: &mut String, p: &PhaseResult) {
                 let n: u64 = o
                     .errors_by_kind
                     .iter()
-                    .filter(|(k, _)| k.starts_with(status) && (status == "412" || k.ends_with(code)))
+                    .filter(|(k, _)| {
+                        k.starts_with(status) && (status == "412" || k.ends_with(code))
+                    })
                     .map(|(_, n)| *n)
                     .sum();
                 row.push(fmt_percent(n, o.count));

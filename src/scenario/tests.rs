@@ -1241,18 +1241,32 @@ fn with_mix(mix: &str) -> String {
 
 #[test]
 fn append_and_rename_on_a_general_purpose_target_are_refused_with_a_sentence() {
-    let p = one(&with_mix(r#"{ op = "append", size = "4KiB" }"#), 21, 15, "phase[0].mix[0].op");
+    let p = one(
+        &with_mix(r#"{ op = "append", size = "4KiB" }"#),
+        21,
+        15,
+        "phase[0].mix[0].op",
+    );
     assert_eq!(
         p.message,
         "append (PutObject with x-amz-write-offset-bytes) is a directory-bucket operation (S3 Express One Zone) and target 'standard' is a General Purpose bucket; run this phase on directory targets only, or add gp_equivalent = \"rewrite\" to measure what a General Purpose bucket does instead"
     );
-    let p = one(&with_mix(r#"{ op = "rename", size = "1MiB" }"#), 21, 15, "phase[0].mix[0].op");
+    let p = one(
+        &with_mix(r#"{ op = "rename", size = "1MiB" }"#),
+        21,
+        15,
+        "phase[0].mix[0].op",
+    );
     assert!(
         p.message.starts_with("RenameObject is a directory-bucket operation (S3 Express One Zone) and target 'standard' is a General Purpose bucket;"),
         "{}",
         p.message
     );
-    assert!(p.message.contains(r#"gp_equivalent = "copy-delete""#), "{}", p.message);
+    assert!(
+        p.message.contains(r#"gp_equivalent = "copy-delete""#),
+        "{}",
+        p.message
+    );
     // Asked for explicitly, the GP equivalent is accepted...
     let plan = ok(&with_mix(
         r#"{ op = "append", size = "4KiB", appends = 4, gp_equivalent = "rewrite" }, { op = "rename", size = "1MiB", gp_equivalent = "copy-delete" }"#,
@@ -1272,7 +1286,10 @@ fn append_and_rename_on_a_general_purpose_target_are_refused_with_a_sentence() {
         56,
         "phase[0].mix[0].gp_equivalent",
     );
-    assert_eq!(p.message, r#"expected gp_equivalent = "rewrite" for op "append""#);
+    assert_eq!(
+        p.message,
+        r#"expected gp_equivalent = "rewrite" for op "append""#
+    );
     // Directory targets only: no equivalent needed.
     let express_only = with_mix(r#"{ op = "append", size = "4KiB", object_size = "64KiB" }"#)
         .replace(
@@ -1302,8 +1319,17 @@ fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
         p.message,
         "expected at most 2, the phase's workers (concurrency or max_in_flight): contention is how many of them share one key, got 3"
     );
-    let p = one(&with_mix(r#"{ op = "conditional-put" }"#), 21, 17, "phase[0].mix[0].mode");
-    assert!(p.message.contains(r#"mode = "create-only""#), "{}", p.message);
+    let p = one(
+        &with_mix(r#"{ op = "conditional-put" }"#),
+        21,
+        17,
+        "phase[0].mix[0].mode",
+    );
+    assert!(
+        p.message.contains(r#"mode = "create-only""#),
+        "{}",
+        p.message
+    );
     one(
         &with_mix(r#"{ op = "conditional-put", mode = "compare-and-swap", contention = 0 }"#),
         21,
@@ -1322,21 +1348,33 @@ fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
         }
     );
     // Fields of other ops are named as such.
-    let p = one(&with_mix(r#"{ op = "copy", mode = "create-only" }"#), 21, 30, "phase[0].mix[0].mode");
-    assert_eq!(p.message, r#"`mode` does not apply to op "copy", which takes only `weight`"#);
+    let p = one(
+        &with_mix(r#"{ op = "copy", mode = "create-only" }"#),
+        21,
+        30,
+        "phase[0].mix[0].mode",
+    );
+    assert_eq!(
+        p.message,
+        r#"`mode` does not apply to op "copy", which takes only `weight`"#
+    );
 }
 
 #[test]
 fn append_limits_follow_s3() {
     let p = one(
-        &with_mix(r#"{ op = "append", size = "1KiB", appends = 2, object_size = "4KiB", gp_equivalent = "rewrite" }"#),
+        &with_mix(
+            r#"{ op = "append", size = "1KiB", appends = 2, object_size = "4KiB", gp_equivalent = "rewrite" }"#,
+        ),
         21,
         50,
         "phase[0].mix[0].appends",
     );
     assert!(p.message.contains("not both"), "{}", p.message);
     let p = one(
-        &with_mix(r#"{ op = "append", size = "1B", object_size = "1MiB", gp_equivalent = "rewrite" }"#),
+        &with_mix(
+            r#"{ op = "append", size = "1B", object_size = "1MiB", gp_equivalent = "rewrite" }"#,
+        ),
         21,
         15,
         "phase[0].mix[0].object_size",

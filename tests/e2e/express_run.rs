@@ -147,7 +147,11 @@ async fn express_ops(path: &str, cleanup: bool) {
     let r = run(&server, &toml, dir.path()).await;
     let c = server.counters();
     assert!(r.complete);
-    let want_path = if path == "sdk" { "aws-sdk-s3" } else { "direct" };
+    let want_path = if path == "sdk" {
+        "aws-sdk-s3"
+    } else {
+        "direct"
+    };
     for t in &r.targets {
         assert_eq!(t.request_path, want_path);
     }
@@ -179,14 +183,20 @@ async fn express_ops(path: &str, cleanup: bool) {
         // PutObject error is a lost race of a conditional put.
         assert_eq!(
             n(bucket, "PutObject") + n(bucket, "HeadObject"),
-            requests(&r, name, "put") + requests(&r, name, "conditional_put")
+            requests(&r, name, "put")
+                + requests(&r, name, "conditional_put")
                 + requests(&r, name, "append") * u64::from(name == "standard"),
             "{name}"
         );
         let locks = op(&r, "locks", name, "conditional_put");
         let cas = op(&r, "cas", name, "conditional_put");
         assert_eq!(locks.count, 96);
-        assert_eq!(locks.errors, conditional(locks), "{:?}", locks.errors_by_kind);
+        assert_eq!(
+            locks.errors,
+            conditional(locks),
+            "{:?}",
+            locks.errors_by_kind
+        );
         assert_eq!(cas.errors, conditional(cas), "{:?}", cas.errors_by_kind);
         assert!(conditional(locks) > 0 && locks.successes > 0);
         assert_eq!(
@@ -208,7 +218,11 @@ async fn express_ops(path: &str, cleanup: bool) {
         assert!(!md.contains("conditional_put (locks phase)"), "{md}");
 
         if cleanup {
-            assert_eq!(server.object_count(bucket), Some(0), "{name} not cleaned up");
+            assert_eq!(
+                server.object_count(bucket),
+                Some(0),
+                "{name} not cleaned up"
+            );
             continue;
         }
         let sdk = common::client(&server);
@@ -229,7 +243,11 @@ async fn express_ops(path: &str, cleanup: bool) {
         assert_eq!(held("copy/").await.len(), 20, "{name}");
         // Appended objects: 60 appends of 4 KiB in objects of at most 5.
         let appended = held("append/").await;
-        assert_eq!(appended.iter().map(|(_, n)| n).sum::<u64>(), 60 * 4096, "{name}");
+        assert_eq!(
+            appended.iter().map(|(_, n)| n).sum::<u64>(),
+            60 * 4096,
+            "{name}"
+        );
         assert!(appended.iter().all(|(_, n)| *n <= 5 * 4096));
     }
     if !cleanup {

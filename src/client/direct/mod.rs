@@ -45,11 +45,11 @@ use tower_service::Service as _;
 
 use self::identity::Identity;
 use self::sign::{AmzClock, EMPTY_SHA256, Signer, ToSign, UNSIGNED_PAYLOAD};
+use super::WriteCondition;
 use super::body::SyntheticBody;
+use super::checksum::upload_checksum;
 use super::resolve::Resolver;
 use super::{ErrorKind, TargetConfig};
-use super::WriteCondition;
-use super::checksum::upload_checksum;
 use crate::scenario::{ChecksumMode, RequestPath};
 use crate::synthetic;
 
@@ -230,7 +230,14 @@ impl DirectClient {
         let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
         self.timed(async {
             let resp = match self
-                .send(Method::GET, key, range.as_deref(), ReqBody::Empty, None, &[])
+                .send(
+                    Method::GET,
+                    key,
+                    range.as_deref(),
+                    ReqBody::Empty,
+                    None,
+                    &[],
+                )
                 .await
             {
                 Ok(r) => r,
@@ -354,7 +361,9 @@ impl DirectClient {
                 HeaderValue::from_static(UNSIGNED_PAYLOAD),
             )
         };
-        let mut r = self.simple(Method::PUT, key, body, Some(hash), &extra).await;
+        let mut r = self
+            .simple(Method::PUT, key, body, Some(hash), &extra)
+            .await;
         if r.error.is_none() {
             r.bytes = len;
         }
