@@ -87,8 +87,15 @@ impl ObjectClient for Scripted {
     async fn head(&self, _key: &str) -> Outcome {
         self.answer(0).await
     }
-    async fn put(&self, _key: &str, len: u64) -> Outcome {
-        self.answer(len).await
+    /// A plain PUT replaces the object: a new version of `len` bytes.
+    async fn put(&self, key: &str, len: u64) -> Outcome {
+        let out = self.answer(len).await;
+        if out.error.is_none() {
+            let mut m = self.store.lock().unwrap();
+            let v = m.get(key).map_or(1, |o| o.0 + 1);
+            m.insert(key.to_string(), (v, len));
+        }
+        out
     }
     async fn delete(&self, _key: &str) -> Outcome {
         self.answer(0).await

@@ -1322,7 +1322,7 @@ fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
     let p = one(
         &with_mix(r#"{ op = "conditional-put" }"#),
         21,
-        17,
+        15,
         "phase[0].mix[0].mode",
     );
     assert!(
