@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
+use s3bench::client::checksum::upload_checksum;
+use s3bench::client::direct::sign::{Creds, Signer, ToSign, amz_date};
 use s3bench::engine::Cancel;
 use s3bench::report::model::{OpResult, RunResult};
 use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
-use s3bench::scenario::parse;
+use s3bench::scenario::{ChecksumMode, parse};
 use s3bench::server::EmbeddedServer;
 
 use crate::common;
@@ -58,8 +60,8 @@ mix = [{{ op = "conditional-put", mode = "create-only", contention = 8, size = "
 [[phase]]
 name = "cas"
 ops = 80
-concurrency = 4
-mix = [{{ op = "conditional-put", mode = "compare-and-swap", contention = 4, size = "100B" }}]
+concurrency = 8
+mix = [{{ op = "conditional-put", mode = "compare-and-swap", contention = 8, size = "100B" }}]
 [[phase]]
 name = "copy"
 ops = 20
@@ -172,7 +174,12 @@ async fn express_ops(path: &str, cleanup: bool) {
     assert_eq!((copy.count, copy.errors), (20, 0));
     assert_eq!(n(DIR, "CopyObject"), 20);
 
-    // General Purpose: the equivalents, and no directory-only request sent.
+    // General Purpose: the equivalents, named in the phase's load line,
+    // and no directory-only request sent.
+    let load = |phase: &str| &r.phases.iter().find(|p| p.name == phase).unwrap().load;
+    assert!(load("append").ends_with("append is a full rewrite of the object"));
+    assert!(load("commit").ends_with("rename is CopyObject + DeleteObject"));
+    assert!(!load("locks").contains("General Purpose"));
     assert_eq!(n(GP, "AppendObject") + n(GP, "RenameObject"), 0);
     assert_eq!(op(&r, "append", "standard", "append").errors, 0);
     assert_eq!(n(GP, "CopyObject"), 20 + 20, "copy-delete commits + copies");
@@ -275,6 +282,28 @@ async fn express_ops(path: &str, cleanup: bool) {
         for chunk in body.chunks(4096) {
             assert_eq!(chunk, &one[..]);
         }
+        // Byte-exact: a renamed (or copied and deleted) checkpoint is the
+        // PUT it was written as.
+        for bucket in [DIR, GP] {
+            let (key, _) = objects(&sdk, bucket, &format!("{}ckpt/", r.run_prefix))
+                .await
+                .into_iter()
+                .next()
+                .unwrap();
+            let body = sdk
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            assert_eq!(body, s3bench::synthetic::window(0, 16 * 1024), "{bucket}");
+        }
     }
 }
 
@@ -352,4 +381,74 @@ mix = [
             }
         }
     }
+}
+
+/// A wrong upload checksum is refused. The direct path's own pieces sign and
+/// checksum the request as `DirectClient` does (the checksum header signed
+/// with the rest); over the body the endpoint accepts it, over another body
+/// it answers 400 BadDigest and stores nothing, for every algorithm.
+/// (aws-sdk-s3 sending a wrong checksum: express_ops.rs.)
+#[tokio::test]
+async fn a_wrong_checksum_signed_by_the_direct_path_is_refused() {
+    use sha2::Digest as _;
+    let server = common::start_server();
+    server.create_bucket(GP).unwrap();
+    let host = server.addr().to_string();
+    let signer = Signer::new(server.region(), "s3");
+    let creds = Creds {
+        access_key: server.access_key().to_string(),
+        secret: server.secret_key().to_string(),
+        token: None,
+        expiry: None,
+        fetched: std::time::SystemTime::now(),
+        id: 1,
+    };
+    let body = s3bench::synthetic::window(0, 4096);
+    let other = s3bench::synthetic::window(1, 4096);
+    let payload_hash = hex::encode(sha2::Sha256::digest(&body));
+    let mut stored = 0;
+    for mode in ChecksumMode::ALL {
+        let Some(_) = upload_checksum(mode, [&body[..]]) else {
+            continue;
+        };
+        for (over, want) in [(&body, 200), (&other, 400)] {
+            let (name, value) = upload_checksum(mode, [&over[..]]).unwrap();
+            let path = format!("/{GP}/sum-{}-{want}", mode.name());
+            let secs = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs();
+            let date = amz_date(secs);
+            let auth = signer.authorization(
+                &ToSign {
+                    method: "PUT",
+                    path: &path,
+                    host: &host,
+                    range: None,
+                    payload_hash: &payload_hash,
+                    amz_date: &date,
+                    extra: &[(name, &value)],
+                },
+                &creds,
+            );
+            let (status, reply) = common::raw_request_with_body(
+                server.addr(),
+                "PUT",
+                &path,
+                &[
+                    ("authorization", &auth),
+                    ("x-amz-date", &date),
+                    ("x-amz-content-sha256", &payload_hash),
+                    (name, &value),
+                ],
+                &body,
+            )
+            .await;
+            assert_eq!(status, want, "{mode:?}: {reply}");
+            if want == 400 {
+                assert!(reply.contains("<Code>BadDigest</Code>"), "{reply}");
+            } else {
+                stored += 1;
+            }
+        }
+    }
+    assert_eq!(stored, 4);
+    assert_eq!(server.object_count(GP), Some(4));
 }
