@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            # about 20 minutes on 2 cores
 #   DURATION=3 LONG_S=30 bench/run.sh   # a quick pass (numbers too noisy to keep)
+#   ONLY=checksums bench/run.sh         # only the upload-checksum section (~3 min)
 #
 # Method: one `s3bench serve` process (1 thread, pinned to core 0) is the
 # endpoint for every S3 client; each client runs as its own process pinned to
@@ -17,7 +18,8 @@
 #
 # Environment: DURATION (s per measurement, 10), LONG_S (RSS run, 660: RSS at
 # 600 s against RSS at 60 s),
-# SKIP_C10K=1, SKIP_CRITERION=1, S3BENCH (use this binary instead of
+# SKIP_C10K=1, SKIP_CRITERION=1, CHECKSUM_REPEAT (3) and CHECKSUM_S (5):
+# the upload-checksum section's rounds and seconds per run, S3BENCH (use this binary instead of
 # building), WORK (scratch dir, /tmp/s3bench-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +42,27 @@ apt_install() {
     fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
 }
+
+# The s3bench under test: a private copy, so another build in a shared
+# target dir cannot swap it mid-run.
+build_s3bench() {
+    if [ -z "${S3BENCH:-}" ]; then
+        cargo build --release --bin s3bench
+        cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/s3bench" "$WORK/s3bench"
+        export S3BENCH=$WORK/s3bench
+    fi
+}
+
+# 4 KiB PUTs with each [client] checksum on both request paths; rewrites
+# that section of RESULTS.md only.
+if [ "${ONLY:-}" = checksums ]; then
+    build_s3bench
+    if [ "${SKIP_CRITERION:-0}" != 1 ]; then
+        cargo bench --bench hot_path -- checksum_ --noplot 2>&1 | tee "$WORK/criterion-checksum.txt" >&2
+        export CRITERION=$WORK/criterion-checksum.txt
+    fi
+    exec python3 "$ROOT/bench/lib/suite.py" checksums
+fi
 
 for tool in curl taskset python3; do
     command -v $tool >/dev/null || { say "$tool is required"; exit 2; }
@@ -87,13 +110,7 @@ else
 fi
 export FIO
 
-# The s3bench under test: a private copy, so another build in a shared
-# target dir cannot swap it mid-run.
-if [ -z "${S3BENCH:-}" ]; then
-    cargo build --release --bin s3bench
-    cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/s3bench" "$WORK/s3bench"
-    export S3BENCH=$WORK/s3bench
-fi
+build_s3bench
 
 if [ "${SKIP_CRITERION:-0}" != 1 ]; then
     say "cargo bench --bench hot_path"

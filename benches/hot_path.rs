@@ -116,12 +116,30 @@ fn bench(c: &mut Criterion) {
                     range: Some("bytes=0-4095"),
                     payload_hash: EMPTY_SHA256,
                     amz_date: &date,
+                    extra: &[],
                 },
                 &creds,
             );
             black_box(auth);
         })
     });
+
+    // What `[client] checksum` adds to each upload on the direct path: the
+    // checksum over the body (computed per request, never cached), for a
+    // 4 KiB PUT and per MiB of a large one.
+    for mode in s3bench::scenario::ChecksumMode::ALL {
+        for (label, len) in [("4k", 4096usize), ("1m", 1 << 20)] {
+            let chunks: Vec<bytes::Bytes> = s3bench::synthetic::chunks(0, len as u64).collect();
+            c.bench_function(&format!("checksum_{}_{label}", mode.name()), |b| {
+                b.iter(|| {
+                    black_box(s3bench::client::checksum::upload_checksum(
+                        mode,
+                        chunks.iter().map(|c| &c[..]),
+                    ))
+                })
+            });
+        }
+    }
 
     c.bench_function("merge_recorders_1k_samples", |b| {
         let mut a = Recorder::default();

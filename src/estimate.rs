@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::report::compare::sig;
 use crate::report::cost::{Cost, Usage, fmt_usd, prices};
-use crate::scenario::{Load, OpSpec, Phase, Plan, SizeDist, TargetKind};
+use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, SizeDist, TargetKind};
 use crate::units::format_bytes;
 
 /// Objects per ListObjectsV2 page and per DeleteObjects call in cleanup.
@@ -299,6 +299,36 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
                     OpSpec::Head | OpSpec::List { .. } => (n, 0),
                     OpSpec::Delete => {
                         deletes += n;
+                        (n, 0)
+                    }
+                    OpSpec::Append { size, end, gp } => {
+                        let per_object = match end {
+                            AppendEnd::Count(c) => u64::from(*c),
+                            AppendEnd::Size(m) => (m / size).max(1),
+                        };
+                        let objects = n.div_ceil(per_object);
+                        puts += objects;
+                        put_bytes += objects * per_object * size;
+                        // A rewrite PUTs the whole object each time: on
+                        // average half of its final size, plus one append.
+                        let b = match gp {
+                            Some(_) => n * size * (per_object + 1) / 2,
+                            None => n * size,
+                        };
+                        (n, b)
+                    }
+                    OpSpec::Rename { size, gp } => {
+                        // Each commit first PUTs its checkpoint (recorded as a put).
+                        let b = (n as f64 * mean_size(size)).round() as u64;
+                        add(&phase.name, &mut m, "put", n, n, b);
+                        puts += n;
+                        put_bytes += b;
+                        (if gp.is_some() { 2 * n } else { n }, 0)
+                    }
+                    OpSpec::ConditionalPut { size, .. } => (n, n * size),
+                    OpSpec::Copy => {
+                        puts += n;
+                        put_bytes += (n as f64 * mean_object).round() as u64;
                         (n, 0)
                     }
                 };

@@ -11,6 +11,10 @@ deleting the data set). Latency percentiles are each tool's own.
 Configuration (environment): S3BENCH, FIO (empty: skip), WORK, DURATION
 (seconds per measurement), LONG_S (the RSS run), SKIP_C10K=1, CRITERION
 (a file with `cargo bench --bench hot_path` output, optional).
+
+`suite.py checksums` runs only the upload-checksum section (4 KiB PUTs with
+each `[client] checksum`, both request paths) and rewrites that section of
+RESULTS.md in place, with its own date and load average.
 """
 
 import datetime
@@ -274,6 +278,127 @@ def s3bench_row(workload, inflight, name, op, port, server, extra=(), sdk=False)
     return result
 
 
+CHECKSUMS = ("none", "crc32", "crc32c", "crc64nvme", "sha256")
+CHECKSUM_ROWS = []
+CHECKSUM_HEADING = "## 4 KiB PUT by upload checksum"
+
+
+CHECKSUM_REPEAT = int(os.environ.get("CHECKSUM_REPEAT", "3"))
+CHECKSUM_S = int(os.environ.get("CHECKSUM_S", "5"))
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def checksum_rows(port, server):
+    """put-4k (16 in flight) with each `[client] checksum`, on the direct path
+    and the aws-sdk-s3 path: what the SDKs' default upload checksum costs.
+    CHECKSUM_REPEAT rounds over all ten, interleaved, so a change of the
+    machine's load spreads over every row; each row is the median."""
+    runs = {}
+    for rep in range(CHECKSUM_REPEAT):
+        for alg in CHECKSUMS:
+            for path in ("direct", "sdk"):
+                over = {r"\Z": f'\n[client]\nrequest_path = "{path}"\nchecksum = "{alg}"\n'}
+                log(f"PUT 4 KiB, checksum {alg}, {path} path, round {rep + 1}/{CHECKSUM_REPEAT}")
+                result, m, srv = run_s3bench("put-4k", port, server,
+                                             ("--keep-data", "--duration", f"{CHECKSUM_S}s"), overrides=over)
+                if result is None:
+                    continue
+                o = measured_phase(result, "put-4k")["ops"]["put"]
+                reqs = sum(r["requests"] for ph in result["phases"] for t in ph["targets"]
+                           for d in (t["ops"], t["warmup"]) for r in d.values())
+                runs.setdefault((alg, path), []).append(dict(
+                    ops_s=o["ops_per_sec"], cpu_us=result["client"]["cpu_us_per_request"],
+                    srv_us=srv * 1e6 / reqs if reqs else None, p50=o["latency_us"]["p50"],
+                    p99=o["latency_us"]["p99"], errors=o["errors"]))
+    for alg in CHECKSUMS:
+        for path in ("direct", "sdk"):
+            row = dict(alg=alg, path="aws-sdk-s3" if path == "sdk" else "direct")
+            got = runs.get((alg, path), [])
+            if not got:
+                row.update(errors="run failed")
+            else:
+                for k in ("ops_s", "cpu_us", "srv_us", "p50", "p99"):
+                    vals = [g[k] for g in got if g[k] is not None]
+                    row[k] = median(vals) if vals else None
+                cpus = [g["cpu_us"] for g in got]
+                row["cpu_range"] = (min(cpus), max(cpus))
+                row["errors"] = sum(g["errors"] for g in got)
+                row["runs"] = len(got)
+            log(f"  {row}")
+            CHECKSUM_ROWS.append(row)
+
+
+def render_checksums(started, load_start, load_end):
+    base = {r["path"]: r.get("cpu_us") for r in CHECKSUM_ROWS if r["alg"] == "none"}
+    out = [CHECKSUM_HEADING + "\n"]
+    out.append(f"`put-4k.toml` (16 in flight, {CHECKSUM_S} s after 1 s of warm-up) with `[client] checksum` and "
+               f"`request_path` set, {CHECKSUM_REPEAT} interleaved rounds over all ten, each row the median "
+               f"(client CPU: min-max of the rounds too); {started:%Y-%m-%d %H:%M} UTC, load average "
+               f"{' '.join(load_start)} at start, {' '.join(load_end)} at end. Client CPU is s3bench's own per "
+               "request; the extra is the difference to `none` on the same path. The server verifies every "
+               "checksum it gets.\n")
+    out.append("| checksum | request path | ops/s | client CPU µs/PUT (min-max) | extra vs none µs | "
+               "server CPU µs/op | p50 µs | p99 µs | errors |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in CHECKSUM_ROWS:
+        b = base.get(r["path"])
+        extra = r.get("cpu_us") - b if r.get("cpu_us") is not None and b is not None else None
+        lo, hi = r.get("cpu_range", (None, None))
+        out.append(f"| {r['alg']} | {r['path']} | {fmt(r.get('ops_s'), 0)} | {fmt(r.get('cpu_us'))} "
+                   f"({fmt(lo)}-{fmt(hi)}) | {'-' if r['alg'] == 'none' else fmt(extra)} | {fmt(r.get('srv_us'))} | "
+                   f"{fmt(r.get('p50'), 0)} | {fmt(r.get('p99'), 0)} | {r.get('errors')} |")
+    crit = [c for c in criterion_numbers() if c[0].startswith("checksum_")]
+    if crit:
+        out.append("\nThe checksum computation alone (criterion `checksum_<alg>_<size>`, the direct path's code; "
+                   "low / estimate / high):\n")
+        out.append("| bench | time |\n|---|---:|")
+        for name, lo, mid, hi in crit:
+            out.append(f"| {name} | {lo} / **{mid}** / {hi} |")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def splice_section(md, section):
+    """`md` with its checksum section replaced by `section` (or inserted
+    before the hot-path section)."""
+    start = md.find(CHECKSUM_HEADING)
+    if start >= 0:
+        end = md.find("\n## ", start + len(CHECKSUM_HEADING))
+        return md[:start] + section + (md[end:] if end >= 0 else "")
+    at = md.find("## Hot path")
+    return md + "\n" + section if at < 0 else md[:at] + section + "\n" + md[at:]
+
+
+def start_s3bench_server():
+    port = free_port()
+    server = Server(
+        "s3bench-serve",
+        [S3BENCH, "serve", "--listen", f"127.0.0.1:{port}", "--bucket", BUCKET,
+         "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--threads", "1"],
+        lambda s: "serving until" in s.log.read_text(errors="replace"),
+    )
+    return port, server
+
+
+def checksums_only():
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = Path("/proc/loadavg").read_text().split()[:3]
+    port, server = start_s3bench_server()
+    try:
+        checksum_rows(port, server)
+    finally:
+        server.stop()
+    section = render_checksums(started, load_start, Path("/proc/loadavg").read_text().split()[:3])
+    path = BENCH / "RESULTS.md"
+    path.write_text(splice_section(path.read_text() if path.exists() else "", section))
+    print(section)
+    log(f"written: the checksum section of {path}")
+
+
 def fio_env(port, jobs, runtime):
     return dict(
         CLIENT_ENV,
@@ -472,13 +597,7 @@ def main():
     results = {}
     server = nginx = None
     try:
-        port = free_port()
-        server = Server(
-            "s3bench-serve",
-            [S3BENCH, "serve", "--listen", f"127.0.0.1:{port}", "--bucket", BUCKET,
-             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--threads", "1"],
-            lambda s: "serving until" in s.log.read_text(errors="replace"),
-        )
+        port, server = start_s3bench_server()
         nginx = None
         nginx_port = free_port()
         if versions["nginx"]:
@@ -513,6 +632,11 @@ def main():
             s3bench_row("PUT 4 KiB", inflight, put_name, "put", port, server, extra=("--keep-data",), sdk=True)
             if fio_ok:
                 fio_row("PUT 4 KiB", inflight, "put", port, server)
+
+        # What each upload checksum costs, on both request paths.
+        checksum_start = (datetime.datetime.now(datetime.timezone.utc), Path("/proc/loadavg").read_text().split()[:3])
+        checksum_rows(port, server)
+        results["checksums"] = checksum_start + (Path("/proc/loadavg").read_text().split()[:3],)
 
         # 64 MiB GET throughput against curl on the same endpoint.
         log("GET 64 MiB, 1 in flight")
@@ -566,7 +690,7 @@ def main():
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     md = render(started, finished, info, versions, results, nofile)
     (BENCH / "RESULTS.md").write_text(md)
-    (WORK / "results.json").write_text(json.dumps({"rows": ROWS, "results": results, "machine": info,
+    (WORK / "results.json").write_text(json.dumps({"rows": ROWS, "checksum_rows": CHECKSUM_ROWS, "results": results, "machine": info,
                                                    "versions": versions}, indent=1, default=str))
     print(md)
     log(f"written: {BENCH / 'RESULTS.md'} (raw: {WORK / 'results.json'})")
@@ -698,6 +822,9 @@ def render(started, finished, info, versions, results, nofile):
         out.append("|---|" + "---:|" * len(samples))
         out.append("| MiB | " + " | ".join(f"{kib / 1024:.1f}" for _, kib in samples) + " |\n")
 
+    if results.get("checksums"):
+        out.append(render_checksums(*results["checksums"]))
+
     crit = criterion_numbers()
     if crit:
         out.append("## Hot path (`cargo bench --bench hot_path`, criterion: low / estimate / high)\n")
@@ -714,4 +841,7 @@ def render(started, finished, info, versions, results, nofile):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["checksums"]:
+        checksums_only()
+    else:
+        main()

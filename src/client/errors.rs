@@ -27,8 +27,21 @@ impl ErrorKind {
         use crate::stats::FailureGroup;
         match self.status {
             Some(503 | 429) => FailureGroup::Throttled,
+            _ if self.conditional() => FailureGroup::Conditional,
             Some(_) => FailureGroup::Http,
             None => FailureGroup::Transport,
+        }
+    }
+
+    /// The answer of a condition that did not hold (412 PreconditionFailed,
+    /// 409 ConditionalRequestConflict, 400 InvalidWriteOffset): what a
+    /// conditional write or an append gets when another writer won.
+    pub fn conditional(&self) -> bool {
+        match self.status {
+            Some(412) => true,
+            Some(409) => self.key.ends_with("ConditionalRequestConflict"),
+            Some(400) => self.key.ends_with("InvalidWriteOffset"),
+            _ => false,
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod attempts;
 mod body;
+pub mod checksum;
 pub mod direct;
 mod errors;
 mod object;
@@ -28,7 +29,7 @@ use aws_smithy_http_client::tls;
 pub use attempts::take_thread_log;
 pub use body::synthetic_body;
 pub use errors::{AS_PLAIN_BUCKET, ErrorKind, classify, describe_preflight};
-pub use object::{ObjectClient, Outcome, S3Client};
+pub use object::{ObjectClient, Outcome, S3Client, WriteCondition, sdk_algorithm};
 pub use session::{SessionDelta, SessionProbe};
 
 use crate::scenario::{ChecksumMode, ClientSettings, TargetSpec};
@@ -185,11 +186,12 @@ impl TargetConfig {
                 t.build()
             })
             .force_path_style(self.path_style);
+        // The algorithm itself is named on each upload (`S3Client`).
         b = match s.checksums {
-            ChecksumMode::WhenRequired => b
+            ChecksumMode::None => b
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired),
-            ChecksumMode::WhenSupported => b
+            _ => b
                 .request_checksum_calculation(RequestChecksumCalculation::WhenSupported)
                 .response_checksum_validation(ResponseChecksumValidation::WhenSupported),
         };

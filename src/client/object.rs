@@ -7,12 +7,13 @@ use std::future::Future;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use futures_util::StreamExt as _;
 use tokio::time::Instant;
 
 use super::direct::{DirectClient, Reply};
 use super::{ErrorKind, SessionProbe, classify, synthetic_body};
+use crate::scenario::ChecksumMode;
 
 /// At most this many parts of one multipart PUT are in flight at once, as a
 /// checkpoint writer would upload them.
@@ -99,6 +100,54 @@ pub trait ObjectClient {
     fn session_marker(&self) -> (u64, u64) {
         (0, 0)
     }
+    /// PutObject of `len` bytes with `x-amz-write-offset-bytes: offset`: an
+    /// append to an object whose current size is `offset` (0 creates it).
+    fn append(&self, key: &str, offset: u64, len: u64) -> impl Future<Output = Outcome>;
+    /// PutObject of `len` bytes under a condition; the new ETag on success.
+    fn put_if(
+        &self,
+        key: &str,
+        len: u64,
+        cond: WriteCondition<'_>,
+    ) -> impl Future<Output = (Outcome, Option<String>)>;
+    /// HeadObject returning the object's (ETag, size).
+    fn stat(&self, key: &str) -> impl Future<Output = (Outcome, Option<(String, u64)>)>;
+    /// RenameObject `from` -> `to` within the bucket (directory buckets).
+    fn rename(&self, from: &str, to: &str) -> impl Future<Output = Outcome>;
+    /// CopyObject `from` -> `to` within the bucket.
+    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Outcome>;
+}
+
+/// The condition of a conditional PUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteCondition<'a> {
+    /// `If-None-Match: *`: only if the key holds no object.
+    CreateOnly,
+    /// `If-Match: <etag>`: only if the key's object has this ETag.
+    IfMatch(&'a str),
+}
+
+/// The SDK's name for a checksum algorithm (None: send none).
+pub fn sdk_algorithm(c: ChecksumMode) -> Option<ChecksumAlgorithm> {
+    match c {
+        ChecksumMode::None => None,
+        ChecksumMode::Crc32 => Some(ChecksumAlgorithm::Crc32),
+        ChecksumMode::Crc32c => Some(ChecksumAlgorithm::Crc32C),
+        ChecksumMode::Crc64Nvme => Some(ChecksumAlgorithm::Crc64Nvme),
+        ChecksumMode::Sha256 => Some(ChecksumAlgorithm::Sha256),
+    }
+}
+
+/// `key` URL-encoded for `x-amz-copy-source` / `x-amz-rename-source`
+/// (`/` kept), as S3 expects.
+fn source(bucket: Option<&str>, key: &str) -> String {
+    let mut s = String::with_capacity(key.len() + 64);
+    if let Some(b) = bucket {
+        s.push_str(b);
+        s.push('/');
+    }
+    super::direct::sign::encode_key(key, &mut s);
+    s
 }
 
 /// The real client of one target on one engine thread.
@@ -112,6 +161,8 @@ pub struct S3Client {
     /// Whether [`ObjectClient::put_new`] sends `If-None-Match: *`
     /// ([`crate::client::TargetConfig::create_only`]).
     pub create_only: bool,
+    /// The checksum uploads carry (the SDK path names it per request).
+    pub checksum: ChecksumMode,
 }
 
 /// The outcome of an operation that is one request with no payload.
@@ -128,18 +179,31 @@ fn one_request<T, E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error
 }
 
 impl S3Client {
-    /// PutObject, create-only (`If-None-Match: *`) when asked.
-    async fn put_object(&self, key: &str, len: u64, create_only: bool) -> Outcome {
-        if let Some(d) = &self.direct {
-            return d.put(key, len, create_only).await.into();
-        }
-        let mut req = self
-            .sdk
+    /// A PutObject of `len` synthetic bytes with the configured checksum.
+    fn put_request(
+        &self,
+        key: &str,
+        len: u64,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.sdk
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_length(len as i64)
-            .body(synthetic_body(len));
+            .body(synthetic_body(len))
+            .set_checksum_algorithm(sdk_algorithm(self.checksum))
+    }
+
+    /// PutObject, create-only (`If-None-Match: *`) when asked.
+    async fn put_object(&self, key: &str, len: u64, create_only: bool) -> Outcome {
+        if let Some(d) = &self.direct {
+            return if create_only {
+                d.put_if(key, len, WriteCondition::CreateOnly).await.into()
+            } else {
+                d.put(key, len).await.into()
+            };
+        }
+        let mut req = self.put_request(key, len);
         if create_only {
             req = req.if_none_match("*");
         }
@@ -158,6 +222,7 @@ impl S3Client {
             .create_multipart_upload()
             .bucket(bucket)
             .key(key)
+            .set_checksum_algorithm(sdk_algorithm(self.checksum))
             .send()
             .await
         {
@@ -186,6 +251,7 @@ impl S3Client {
                         .key(key)
                         .upload_id(upload_id)
                         .part_number(n)
+                        .set_checksum_algorithm(sdk_algorithm(self.checksum))
                         .content_length(part_len as i64)
                         .body(synthetic_body(part_len))
                         .send()
@@ -342,6 +408,93 @@ impl ObjectClient for S3Client {
 
     async fn multipart_put(&self, key: &str, len: u64, part_size: u64) -> Outcome {
         self.multipart(key, len, part_size, false).await
+    }
+
+    async fn append(&self, key: &str, offset: u64, len: u64) -> Outcome {
+        if let Some(d) = &self.direct {
+            return d.append(key, offset, len).await.into();
+        }
+        match self
+            .put_request(key, len)
+            .write_offset_bytes(offset as i64)
+            .send()
+            .await
+        {
+            Ok(_) => Outcome::ok(len),
+            Err(e) => Outcome::failed(1, classify(&e)),
+        }
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        len: u64,
+        cond: WriteCondition<'_>,
+    ) -> (Outcome, Option<String>) {
+        if let Some(d) = &self.direct {
+            let r = d.put_if(key, len, cond).await;
+            let etag = r.etag.clone();
+            return (r.into(), etag);
+        }
+        let req = self.put_request(key, len);
+        let req = match cond {
+            WriteCondition::CreateOnly => req.if_none_match("*"),
+            WriteCondition::IfMatch(etag) => req.if_match(etag),
+        };
+        match req.send().await {
+            Ok(r) => (Outcome::ok(len), r.e_tag),
+            Err(e) => (Outcome::failed(1, classify(&e)), None),
+        }
+    }
+
+    async fn stat(&self, key: &str) -> (Outcome, Option<(String, u64)>) {
+        if let Some(d) = &self.direct {
+            let r = d.head(key).await;
+            let meta = r.etag.clone().zip(r.size);
+            return (r.into(), meta);
+        }
+        match self
+            .sdk
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(r) => (
+                Outcome::ok(0),
+                r.e_tag
+                    .zip(r.content_length.and_then(|n| u64::try_from(n).ok())),
+            ),
+            Err(e) => (Outcome::failed(1, classify(&e)), None),
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Outcome {
+        one_request(
+            self.sdk
+                .rename_object()
+                .bucket(&self.bucket)
+                .key(to)
+                .rename_source(source(None, from))
+                .send()
+                .await,
+        )
+    }
+
+    /// On a directory bucket aws-sdk-s3 signs CopyObject with the base
+    /// credentials, not the session (the S3 model disables session auth
+    /// for it), as S3 Express requires.
+    async fn copy(&self, from: &str, to: &str) -> Outcome {
+        one_request(
+            self.sdk
+                .copy_object()
+                .bucket(&self.bucket)
+                .key(to)
+                .copy_source(source(Some(&self.bucket), from))
+                .send()
+                .await,
+        )
     }
 
     async fn list(

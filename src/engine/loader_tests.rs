@@ -67,6 +67,7 @@ async fn run_one(
             script: script.clone(),
             sent: sent.clone(),
             targets: plan.targets.len(),
+            store: Default::default(),
         },
         threads,
         Arc::new(Cancel::default()),

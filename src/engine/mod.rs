@@ -171,6 +171,7 @@ impl Connector for S3Connector {
             bucket: t.spec.bucket.clone(),
             probe: t.probe.clone(),
             create_only: t.create_only,
+            checksum: t.settings.checksums,
         }
     }
 }
@@ -377,6 +378,14 @@ impl Engine {
     }
 }
 
+/// The load of stage `stage` of the job's phase (None for prepare).
+fn phase_load(job: &Job, stage: usize) -> Option<Load> {
+    match job.kind {
+        JobKind::Prepare | JobKind::Loader { .. } => None,
+        JobKind::Phase(i) => job.plan.phases[i].stages.get(stage).map(|s| s.load),
+    }
+}
+
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
         JobKind::Prepare | JobKind::Loader { .. } => Duration::ZERO,
@@ -400,6 +409,7 @@ impl<C: ObjectClient> ThreadCtx<C> {
             plan: &job.plan,
             run_prefix: &job.run_prefix,
             date: job.date,
+            kind: job.plan.targets[job.target].kind,
         }
     }
 }
@@ -666,6 +676,18 @@ async fn worker<C: ObjectClient>(
             0
         },
     );
+    // The worker's index among the stage's workers on all threads (each
+    // thread runs `share(total, thread)` of them, lower threads first).
+    let total = match phase_load(&job, stage) {
+        Some(Load::Closed { concurrency }) => concurrency as u64,
+        Some(Load::Open { max_in_flight, .. }) => max_in_flight as u64,
+        None => 0,
+    };
+    let (t, i) = (ctx.threads as u64, ctx.index as u64);
+    st.slot = i * (total / t) + i.min(total % t) + w as u64;
+    if let JobKind::Phase(p) = job.kind {
+        st.scope = format!("{}/r{}s{}", plan.phases[p].name, job.round, stage);
+    }
     let opctx = ctx.op_context(&job);
     let client = opctx.client;
     let mut prev_done: Option<Instant> = None;
@@ -717,7 +739,6 @@ async fn worker<C: ObjectClient>(
             shared.budget.set(Some(b - 1));
         }
         let op: &OpSpec = mix.pick(&mut st.rng);
-        let kind = op.kind();
         let before = client.session_marker();
         shared.in_flight.set(shared.in_flight.get() + 1);
         let sent = Instant::now();
@@ -729,11 +750,38 @@ async fn worker<C: ObjectClient>(
         }
         let out = opctx.execute(op, &mut st).await;
         let done = Instant::now();
+        let kind = st.record_as.take().unwrap_or(op.kind());
         let in_flight = shared.in_flight.get();
         shared.in_flight.set(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
+        // A request the op sent first (a rename's checkpoint PUT) is its
+        // own sample; the op's own starts when that one ended.
+        let (due, sent) = match st.before.take() {
+            Some(b) => {
+                ctx.live.ops.fetch_add(1, Ordering::Relaxed);
+                let s = Sample {
+                    late_start: late,
+                    ..ops::sample(&b.out, due, sent, b.done, false)
+                };
+                let mut rec = shared.recorder.borrow_mut();
+                if measured {
+                    let second = b
+                        .done
+                        .saturating_duration_since(shared.measure_start)
+                        .as_secs() as usize;
+                    rec.record(b.kind.index(), second, &s);
+                } else {
+                    rec.record_warmup(b.kind.index(), &s);
+                }
+                (b.done, b.done)
+            }
+            None => (due, sent),
+        };
         backoff = match &out.error {
             None => Duration::ZERO,
+            // A condition that did not hold is the answer the op asked
+            // for, not a failure for the error policy.
+            Some(e) if e.conditional() => Duration::ZERO,
             Some(e) if e.status.is_none() => {
                 ctx.live.errors.fetch_add(1, Ordering::Relaxed);
                 (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)

@@ -6,8 +6,10 @@ use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
-use crate::client::{ObjectClient, Outcome};
-use crate::scenario::{OpSpec, Plan, RangePattern};
+use crate::client::{ObjectClient, Outcome, WriteCondition};
+use crate::scenario::{
+    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, TargetKind,
+};
 use crate::stats::Sample;
 
 /// The sample to record for an outcome: latency counted from `due`,
@@ -47,6 +49,32 @@ pub struct WorkerState {
     pub list_token: Option<String>,
     /// Sequential ranged reads: (object index, next offset).
     pub cursor: (u64, u64),
+    /// This worker's index among all workers of the stage (all threads),
+    /// which decides the key it shares under `contention`.
+    pub slot: u64,
+    /// `<phase>/r<round>s<stage>`: keeps shared keys of different phases,
+    /// rounds and stages apart.
+    pub scope: String,
+    /// The object this worker appends to: (key, size, appends so far).
+    pub appending: Option<(String, u64, u32)>,
+    /// Create-only: the next key number this worker tries.
+    pub lock_seq: u64,
+    /// Compare-and-swap: the (ETag, size) this worker last saw of its key.
+    pub cas: Option<(String, u64)>,
+    /// A request the last op sent before its own (the checkpoint PUT of a
+    /// rename), to be recorded under its own kind.
+    pub before: Option<Before>,
+    /// Record the last op's outcome under this kind instead (a rename
+    /// whose checkpoint PUT failed never sent its RenameObject).
+    pub record_as: Option<OpKind>,
+}
+
+/// A request an op sent first, recorded under its own op kind.
+#[derive(Debug)]
+pub struct Before {
+    pub kind: OpKind,
+    pub out: Outcome,
+    pub done: Instant,
 }
 
 impl WorkerState {
@@ -62,6 +90,13 @@ impl WorkerState {
             put_seq: 0,
             list_token: None,
             cursor: (first, 0),
+            slot: 0,
+            scope: String::new(),
+            appending: None,
+            lock_seq: 0,
+            cas: None,
+            before: None,
+            record_as: None,
         }
     }
 
@@ -86,6 +121,9 @@ pub struct OpContext<'a, C> {
     /// `s3bench/<run id>/`: everything s3bench writes lives below it.
     pub run_prefix: &'a str,
     pub date: (i32, u32, u32),
+    /// The target's bucket kind: directory-only ops take their General
+    /// Purpose equivalent on a GP target.
+    pub kind: TargetKind,
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
@@ -157,6 +195,66 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 st.list_token = next;
                 out
             }
+            OpSpec::Append { size, end, gp } => self.append(st, *size, *end, *gp).await,
+            OpSpec::Rename { size, gp } => {
+                let len = size.pick(st.rng.f64());
+                st.put_seq += 1;
+                let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+                let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+                let put = self.client.put(&tmp, len).await;
+                if put.error.is_some() {
+                    st.record_as = Some(OpKind::Put);
+                    return put;
+                }
+                st.before = Some(Before {
+                    kind: OpKind::Put,
+                    out: put,
+                    done: Instant::now(),
+                });
+                match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
+                    Some(_) => {
+                        let mut out = self.client.copy(&tmp, &dst).await;
+                        if out.error.is_none() {
+                            let del = self.client.delete(&tmp).await;
+                            out.requests += del.requests;
+                            out.error = del.error;
+                        }
+                        out
+                    }
+                    None => self.client.rename(&tmp, &dst).await,
+                }
+            }
+            OpSpec::ConditionalPut {
+                size,
+                mode,
+                contention,
+            } => {
+                let group = st.slot / u64::from((*contention).max(1));
+                match mode {
+                    ConditionalMode::CreateOnly => {
+                        st.lock_seq += 1;
+                        let key = format!(
+                            "{}lock/{}/g{group}/{:08}",
+                            self.run_prefix, st.scope, st.lock_seq
+                        );
+                        self.client
+                            .put_if(&key, *size, WriteCondition::CreateOnly)
+                            .await
+                            .0
+                    }
+                    ConditionalMode::CompareAndSwap => {
+                        let key = format!("{}cas/{}/g{group}", self.run_prefix, st.scope);
+                        self.compare_and_swap(st, &key, *size).await
+                    }
+                }
+            }
+            OpSpec::Copy => {
+                let i = self.random_object(st);
+                self.data_key(st, i);
+                st.put_seq += 1;
+                let dst = format!("{}copy/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+                self.client.copy(&st.key, &dst).await
+            }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
                 // wrote" true; with nothing written, a DELETE of an absent
@@ -168,6 +266,96 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 self.client.delete(&key).await
             }
         }
+    }
+
+    /// One append to the worker's current object, or the first append of a
+    /// new one. Each worker owns its objects, so the offset (the size it
+    /// last wrote) is right unless the object changed behind its back; a
+    /// refused or failed append starts a new object.
+    async fn append(
+        &self,
+        st: &mut WorkerState,
+        size: u64,
+        end: AppendEnd,
+        gp: Option<GpEquivalent>,
+    ) -> Outcome {
+        let (key, offset, count) = match st.appending.take() {
+            Some(a) => a,
+            None => {
+                st.put_seq += 1;
+                let key = format!("{}append/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+                (key, 0, 0)
+            }
+        };
+        let rewrite = gp.is_some() && self.kind == TargetKind::GeneralPurpose;
+        let mut out = if rewrite {
+            // What a General Purpose bucket user does instead: PUT the whole object again.
+            self.client.put(&key, offset + size).await
+        } else {
+            self.client.append(&key, offset, size).await
+        };
+        if out.error.is_none() {
+            // The payload of this op is what it added to the object.
+            out.bytes = size;
+            let (offset, count) = (offset + size, count + 1);
+            let done = match end {
+                AppendEnd::Count(n) => count >= n,
+                AppendEnd::Size(max) => offset + size > max,
+            };
+            if !done {
+                st.appending = Some((key, offset, count));
+            }
+        }
+        out
+    }
+
+    /// Read-modify-write of a shared key: with no ETag known, HEAD it (and
+    /// create it, create-only, when absent); then PUT one byte longer than
+    /// the object is under `If-Match`. The object's length counts the
+    /// successful writes, so a lost update would show. A stale ETag (412,
+    /// 409) is forgotten and read again on the next op.
+    async fn compare_and_swap(&self, st: &mut WorkerState, key: &str, size: u64) -> Outcome {
+        let mut requests = 0;
+        let (etag, len) = match st.cas.take() {
+            Some(c) => c,
+            None => {
+                let (head, meta) = self.client.stat(key).await;
+                requests += head.requests;
+                match (head.error, meta) {
+                    (None, Some(m)) => m,
+                    (Some(e), _) if e.status == Some(404) => {
+                        let (mut out, etag) = self
+                            .client
+                            .put_if(key, size, WriteCondition::CreateOnly)
+                            .await;
+                        out.requests += requests;
+                        if let Some(t) = etag.filter(|_| out.error.is_none()) {
+                            st.cas = Some((t, size));
+                        }
+                        return out;
+                    }
+                    (Some(e), _) => return Outcome::failed(requests, e),
+                    (None, None) => {
+                        return Outcome::failed(
+                            requests,
+                            crate::client::ErrorKind {
+                                key: "HEAD answered no ETag or size".into(),
+                                status: None,
+                            },
+                        );
+                    }
+                }
+            }
+        };
+        let (mut out, new) = self
+            .client
+            .put_if(key, len + 1, WriteCondition::IfMatch(&etag))
+            .await;
+        out.requests += requests;
+        if let Some(t) = new.filter(|_| out.error.is_none()) {
+            st.cas = Some((t, len + 1));
+        }
+        out
     }
 
     fn scratch_key(&self, st: &mut WorkerState) -> String {

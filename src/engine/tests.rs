@@ -39,6 +39,25 @@ pub(super) struct Scripted {
     target: usize,
     epoch: Arc<std::sync::Mutex<Option<Instant>>>,
     sent: Arc<AtomicU64>,
+    /// Objects written (key -> (version, length)), shared by every thread's
+    /// client: enough of S3 for appends and conditional writes to race.
+    store: Store,
+}
+
+pub(super) type Store = Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>;
+
+fn refused(status: u16, code: &str) -> Outcome {
+    Outcome::failed(
+        1,
+        ErrorKind {
+            key: format!("{status} {code}"),
+            status: Some(status),
+        },
+    )
+}
+
+fn etag(version: u64) -> String {
+    format!("\"{version}\"")
 }
 
 impl Scripted {
@@ -86,8 +105,15 @@ impl ObjectClient for Scripted {
     async fn head(&self, _key: &str) -> Outcome {
         self.answer(0).await
     }
-    async fn put(&self, _key: &str, len: u64) -> Outcome {
-        self.answer(len).await
+    /// A plain PUT replaces the object: a new version of `len` bytes.
+    async fn put(&self, key: &str, len: u64) -> Outcome {
+        let out = self.answer(len).await;
+        if out.error.is_none() {
+            let mut m = self.store.lock().unwrap();
+            let v = m.get(key).map_or(1, |o| o.0 + 1);
+            m.insert(key.to_string(), (v, len));
+        }
+        out
     }
     async fn delete(&self, _key: &str) -> Outcome {
         self.answer(0).await
@@ -104,12 +130,68 @@ impl ObjectClient for Scripted {
     ) -> (Outcome, Option<String>) {
         (self.answer(0).await, None)
     }
+    /// The write is checked and applied when the response is due, in one
+    /// step under the store's lock, like the endpoint's bucket lock.
+    async fn append(&self, key: &str, offset: u64, len: u64) -> Outcome {
+        let out = self.answer(len).await;
+        let mut m = self.store.lock().unwrap();
+        match m.get(key).map(|o| o.1) {
+            Some(n) if n == offset => {}
+            None if offset == 0 => {}
+            _ => return refused(400, "InvalidWriteOffset"),
+        }
+        let v = m.get(key).map_or(1, |o| o.0 + 1);
+        m.insert(key.to_string(), (v, offset + len));
+        out
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        len: u64,
+        cond: crate::client::WriteCondition<'_>,
+    ) -> (Outcome, Option<String>) {
+        let out = self.answer(len).await;
+        let mut m = self.store.lock().unwrap();
+        let current = m.get(key).copied();
+        let holds = match cond {
+            crate::client::WriteCondition::CreateOnly => current.is_none(),
+            crate::client::WriteCondition::IfMatch(e) => current.is_some_and(|c| etag(c.0) == e),
+        };
+        if !holds {
+            return (refused(412, "PreconditionFailed"), None);
+        }
+        let v = current.map_or(1, |c| c.0 + 1);
+        m.insert(key.to_string(), (v, len));
+        (out, Some(etag(v)))
+    }
+    async fn stat(&self, key: &str) -> (Outcome, Option<(String, u64)>) {
+        let out = self.answer(0).await;
+        match self.store.lock().unwrap().get(key) {
+            Some(&(v, n)) => (out, Some((etag(v), n))),
+            None => (refused(404, "NotFound"), None),
+        }
+    }
+    async fn rename(&self, from: &str, to: &str) -> Outcome {
+        let out = self.answer(0).await;
+        let mut m = self.store.lock().unwrap();
+        match m.remove(from) {
+            Some(o) => {
+                m.insert(to.to_string(), o);
+                out
+            }
+            None => refused(404, "NoSuchKey"),
+        }
+    }
+    async fn copy(&self, _from: &str, _to: &str) -> Outcome {
+        self.answer(0).await
+    }
 }
 
 pub(super) struct ScriptedConnector {
     pub script: Script,
     pub sent: Arc<AtomicU64>,
     pub targets: usize,
+    pub store: Store,
 }
 
 impl Connector for ScriptedConnector {
@@ -123,16 +205,27 @@ impl Connector for ScriptedConnector {
             script: self.script.clone(),
             epoch: Arc::default(),
             sent: self.sent.clone(),
+            store: self.store.clone(),
         }
     }
 }
 
 fn plan(phase: &str) -> Arc<Plan> {
+    plan_mix(
+        phase,
+        r#"[{ op = "get", weight = 1 }]"#,
+        "general-purpose",
+        "bench",
+    )
+}
+
+/// A one-phase plan with `mix` on one target of `kind` named `bucket`.
+fn plan_mix(phase: &str, mix: &str, kind: &str, bucket: &str) -> Arc<Plan> {
     let text = format!(
         r#"
 [targets.t]
-kind = "general-purpose"
-bucket = "bench"
+kind = "{kind}"
+bucket = "{bucket}"
 region = "us-east-1"
 
 [dataset]
@@ -142,7 +235,7 @@ size = "4KiB"
 [[phase]]
 name = "p"
 {phase}
-mix = [{{ op = "get", weight = 1 }}]
+mix = {mix}
 "#
     );
     Arc::new(crate::scenario::parse(&text, Path::new("engine-test.toml")).expect("valid scenario"))
@@ -150,13 +243,29 @@ mix = [{{ op = "get", weight = 1 }}]
 
 /// Runs phase 0 of `plan` on `threads` paused-clock engine threads.
 fn run(plan: Arc<Plan>, script: Script, threads: usize) -> (JobResult, u64) {
+    let (r, sent, _) = run_stored(plan, script, threads);
+    (r, sent)
+}
+
+/// `run`, also returning what the scripted store holds at the end.
+fn run_stored(
+    plan: Arc<Plan>,
+    script: Script,
+    threads: usize,
+) -> (
+    JobResult,
+    u64,
+    std::collections::HashMap<String, (u64, u64)>,
+) {
     let sent = Arc::new(AtomicU64::new(0));
+    let store = Store::default();
     let cancel = Arc::new(Cancel::default());
     let engine = Engine::start_with(
         ScriptedConnector {
             script,
             sent: sent.clone(),
             targets: 1,
+            store: store.clone(),
         },
         threads,
         cancel,
@@ -179,7 +288,8 @@ fn run(plan: Arc<Plan>, script: Script, threads: usize) -> (JobResult, u64) {
         }))
         .expect("job runs");
     engine.shutdown();
-    (r, sent.load(Ordering::Relaxed))
+    let stored = store.lock().unwrap().clone();
+    (r, sent.load(Ordering::Relaxed), stored)
 }
 
 fn get(r: &JobResult) -> &crate::stats::OpStats {
@@ -339,4 +449,117 @@ fn refused_connections_back_off_and_count() {
     // Failures stay out of the success latency.
     assert_eq!(g.latency.len(), ok);
     assert!(g.latency.min() >= 1_999_000, "{}", g.latency.min());
+}
+
+fn stats(r: &JobResult, op: OpKind) -> &crate::stats::OpStats {
+    r.recorder.ops[op.index()].as_ref().expect("op recorded")
+}
+
+fn conditional(o: &crate::stats::OpStats) -> u64 {
+    o.failures[crate::stats::FailureGroup::Conditional as usize]
+        .as_ref()
+        .map_or(0, |f| f.count)
+}
+
+/// Eight workers on two threads share each create-only key: they move in
+/// lockstep on the paused clock, so every key has exactly one winner and
+/// seven 412s, which are outcomes (their own group), not successes.
+#[test]
+fn create_only_contention_has_one_winner_per_key() {
+    let (r, sent, stored) = run_stored(
+        plan_mix(
+            "ops = 800\nconcurrency = 8",
+            r#"[{ op = "conditional-put", mode = "create-only", contention = 8, size = "1KiB" }]"#,
+            "general-purpose",
+            "bench",
+        ),
+        Script {
+            latency: Duration::from_millis(3),
+            ..Script::default()
+        },
+        2,
+    );
+    let c = stats(&r, OpKind::ConditionalPut);
+    assert_eq!((c.count, sent), (800, 800));
+    let keys = stored.keys().filter(|k| k.contains("/lock/")).count() as u64;
+    assert_eq!(keys, 100);
+    assert_eq!(c.successes(), keys);
+    assert_eq!(conditional(c), 700);
+    assert_eq!(
+        c.errors_by_kind,
+        vec![("412 PreconditionFailed".to_string(), 700)]
+    );
+    // Success percentiles hold only the 100 winners.
+    assert_eq!(c.latency.len(), 100);
+}
+
+/// Compare-and-swap on one key shared by 8 workers loses no update: the
+/// object grew by one byte per successful If-Match write. Losers re-read
+/// with a HEAD, which counts as a request of their next op.
+#[test]
+fn compare_and_swap_loses_no_update() {
+    let (r, sent, stored) = run_stored(
+        plan_mix(
+            "ops = 400\nconcurrency = 8",
+            r#"[{ op = "conditional-put", mode = "compare-and-swap", contention = 8, size = "100B" }]"#,
+            "general-purpose",
+            "bench",
+        ),
+        Script {
+            latency: Duration::from_millis(2),
+            ..Script::default()
+        },
+        2,
+    );
+    let c = stats(&r, OpKind::ConditionalPut);
+    assert_eq!(c.count, 400);
+    let (_, (version, len)) = stored
+        .iter()
+        .find(|(k, _)| k.contains("/cas/"))
+        .expect("the shared key");
+    // One creation, then one byte per update.
+    assert_eq!(c.successes(), *version);
+    assert_eq!(*len, 100 + c.successes() - 1);
+    assert!(c.successes() > 1 && conditional(c) > 0, "{c:?}");
+    assert_eq!(c.errors, conditional(c));
+    assert_eq!(c.requests, sent);
+    assert!(c.requests > c.count, "stale ETags are read again");
+}
+
+/// Appends: each worker owns its objects, so no offset is ever wrong;
+/// an object ends after `appends` and the next starts. A rename records
+/// its checkpoint PUT under `put` and the RenameObject under `rename`.
+#[test]
+fn appends_grow_owned_objects_and_rename_records_its_put() {
+    let (r, sent, stored) = run_stored(
+        plan_mix(
+            "ops = 120\nconcurrency = 4",
+            r#"[{ op = "append", size = "1KiB", appends = 5, weight = 1 }, { op = "rename", size = "2KiB", weight = 1 }]"#,
+            "directory",
+            "bench--use1-az4--x-s3",
+        ),
+        Script {
+            latency: Duration::from_millis(1),
+            ..Script::default()
+        },
+        1,
+    );
+    let a = stats(&r, OpKind::Append);
+    assert_eq!(a.errors, 0);
+    assert_eq!(a.bytes, a.count * 1024);
+    let appended: Vec<u64> = stored
+        .iter()
+        .filter(|(k, _)| k.contains("/append/"))
+        .map(|(_, o)| o.1)
+        .collect();
+    assert_eq!(appended.iter().sum::<u64>(), a.count * 1024);
+    assert!(appended.iter().all(|n| *n <= 5 * 1024 && n % 1024 == 0));
+    let rn = stats(&r, OpKind::Rename);
+    let put = stats(&r, OpKind::Put);
+    assert_eq!(rn.count + a.count, 120);
+    assert_eq!((put.count, rn.errors), (rn.count, 0));
+    assert_eq!(sent, a.count + 2 * rn.count);
+    let committed = stored.keys().filter(|k| k.contains("/ckpt/")).count() as u64;
+    assert_eq!(committed, rn.count);
+    assert!(!stored.keys().any(|k| k.contains("/tmp/")));
 }

@@ -128,7 +128,7 @@ pub fn tier(op: &str, phase: &str) -> Tier {
 
 pub fn direction(op: &str) -> Direction {
     match op {
-        "put" | "multipart_put" => Direction::Upload,
+        "put" | "multipart_put" | "append" | "conditional_put" => Direction::Upload,
         "get" | "ranged_get" => Direction::Retrieval,
         _ => Direction::None,
     }

@@ -17,6 +17,10 @@ pub struct FailureShare {
     pub throttled: u64,
     /// Every other failure (timeouts, connection errors, other statuses).
     pub failed: u64,
+    /// Conditions that did not hold (412, 409 ConditionalRequestConflict,
+    /// 400 InvalidWriteOffset): outcomes of conditional writes and appends,
+    /// neither successes nor failures of the tool.
+    pub conditional: u64,
     /// Operations attempted (successful or not): the denominator.
     pub total: u64,
 }
@@ -30,7 +34,8 @@ impl FailureShare {
     }
     /// Operations that succeeded.
     pub fn succeeded(&self) -> u64 {
-        self.total.saturating_sub(self.throttled + self.failed)
+        self.total
+            .saturating_sub(self.throttled + self.failed + self.conditional)
     }
 }
 
@@ -53,11 +58,26 @@ pub fn failure_share(o: &OpResult) -> FailureShare {
         .map(|(_, n)| *n)
         .sum();
     let throttled = throttled.min(o.errors);
+    let conditional = conditional_count(o).min(o.errors - throttled);
     FailureShare {
         throttled,
-        failed: o.errors - throttled,
+        failed: o.errors - throttled - conditional,
+        conditional,
         total: o.count,
     }
+}
+
+/// Operations answered "your condition did not hold" (the `conditional`
+/// failure group): lost races of conditional writes and appends.
+pub fn conditional_count(o: &OpResult) -> u64 {
+    o.failures.get("conditional").map_or(0, |f| f.count)
+}
+
+/// Error kinds of the `conditional` group, by their S3 codes.
+pub fn is_conditional_kind(kind: &str) -> bool {
+    kind.starts_with("412")
+        || kind.ends_with("ConditionalRequestConflict")
+        || kind.ends_with("InvalidWriteOffset")
 }
 
 /// Error kinds that are S3 asking the client to slow down.

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use crate::report::compare::{
     Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
 };
+use crate::report::headline::{conditional_count, is_conditional_kind};
 use crate::report::model::{
     LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
 };
@@ -488,7 +489,7 @@ fn summary(md: &mut String, r: &RunResult) {
             let (Some(od), Some(og)) = (td.ops.get(&op), tg.ops.get(&op)) else {
                 continue;
             };
-            if od.errors == 0 && og.errors == 0 {
+            if od.errors == conditional_count(od) && og.errors == conditional_count(og) {
                 continue;
             }
             line!(
@@ -505,10 +506,16 @@ fn summary(md: &mut String, r: &RunResult) {
 
 /// "12% of operations failed (503 SlowDown 11.5%, connection 0.5%)" or "none failed".
 pub fn failure_share(o: &OpResult) -> String {
-    if o.errors == 0 {
+    // Lost races of conditional writes are outcomes, shown apart.
+    let failed = o.errors - conditional_count(o).min(o.errors);
+    if failed == 0 {
         return "none failed".into();
     }
-    let mut kinds: Vec<(&String, &u64)> = o.errors_by_kind.iter().collect();
+    let mut kinds: Vec<(&String, &u64)> = o
+        .errors_by_kind
+        .iter()
+        .filter(|(k, _)| !is_conditional_kind(k))
+        .collect();
     kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let parts: Vec<String> = kinds
         .iter()
@@ -517,7 +524,7 @@ pub fn failure_share(o: &OpResult) -> String {
         .collect();
     format!(
         "{} of operations failed ({})",
-        fmt_percent(o.errors, o.count),
+        fmt_percent(failed, o.count),
         parts.join(", ")
     )
 }
@@ -535,15 +542,20 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
     for p in &r.phases {
         for t in &p.targets {
             for (op, o) in &t.ops {
-                if o.errors == 0 {
+                // 412/409/InvalidWriteOffset are what a conditional write
+                // asks for when it loses; the conditional-outcomes table
+                // shows them. Only the rest is a failure to warn about.
+                let errors = o.errors - conditional_count(o).min(o.errors);
+                if errors == 0 {
                     continue;
                 }
                 let (kind, _) = o
                     .errors_by_kind
                     .iter()
+                    .filter(|(k, _)| !is_conditional_kind(k))
                     .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
                     .map(|(k, n)| (k.as_str(), *n))
-                    .unwrap_or(("unclassified", o.errors));
+                    .unwrap_or(("unclassified", errors));
                 let seconds: Vec<(u32, u32)> = t
                     .timeseries
                     .iter()
@@ -562,9 +574,9 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
                     _ => String::new(),
                 };
                 let transport = o.failures.get("transport").map_or(0, |f| f.count);
-                let hint = if transport * 10 >= o.errors * 9 && o.errors * 2 >= o.count {
+                let hint = if transport * 10 >= errors * 9 && errors * 2 >= o.count {
                     " - the endpoint stopped answering"
-                } else if o.failures.get("throttled").map_or(0, |f| f.count) * 2 >= o.errors {
+                } else if o.failures.get("throttled").map_or(0, |f| f.count) * 2 >= errors {
                     " - throttled: the request rate was above what the bucket or prefix takes"
                 } else {
                     ""
@@ -573,7 +585,7 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
                     "{} {op} ({} phase): {} failed ({kind}){when}{hint}.",
                     t.target,
                     p.name,
-                    fmt_percent(o.errors, o.count)
+                    fmt_percent(errors, o.count)
                 ));
             }
         }
@@ -626,6 +638,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         }
     }
     warmup_line(md, p);
+    conditional_section(md, p);
     errors_section(md, p);
     pacing_section(md, p);
     sessions_section(md, p);
@@ -911,6 +924,71 @@ fn warmup_line(md: &mut String, p: &PhaseResult) {
         );
         line!(md);
     }
+}
+
+/// Outcomes of conditional writes and appends, per op with targets side by
+/// side: who won (success), who lost to another writer (412, 409,
+/// InvalidWriteOffset), and how long each took.
+fn conditional_section(md: &mut String, p: &PhaseResult) {
+    const KINDS: [(&str, &str); 3] = [
+        ("412", "PreconditionFailed"),
+        ("409", "ConditionalRequestConflict"),
+        ("400", "InvalidWriteOffset"),
+    ];
+    let mut t = Table::numeric([
+        "op",
+        "target",
+        "count",
+        "success",
+        "412",
+        "409",
+        "InvalidWriteOffset",
+        "success p50 [ms]",
+        "lost p50 [ms]",
+        "lost p99 [ms]",
+    ])
+    .with_align(1, Align::Left);
+    for op in op_names(p) {
+        for tr in &p.targets {
+            let Some(o) = tr.ops.get(&op) else { continue };
+            let Some(lost) = o.failures.get("conditional") else {
+                continue;
+            };
+            let mut row = vec![
+                op.clone(),
+                tr.target.clone(),
+                o.count.to_string(),
+                fmt_percent(o.successes, o.count),
+            ];
+            for (status, code) in KINDS {
+                let n: u64 = o
+                    .errors_by_kind
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.starts_with(status) && (status == "412" || k.ends_with(code))
+                    })
+                    .map(|(_, n)| *n)
+                    .sum();
+                row.push(fmt_percent(n, o.count));
+            }
+            row.push(fmt_ms(o.latency_us.p50));
+            row.push(fmt_ms(lost.latency_us.p50));
+            row.push(fmt_ms(lost.latency_us.p99));
+            t.push(row);
+        }
+    }
+    if t.is_empty() {
+        return;
+    }
+    line!(md, "### Conditional outcomes");
+    line!(md);
+    line!(
+        md,
+        "Shares of each op's attempts. A 412 (the condition did not hold), 409 (a conflicting write raced it) or InvalidWriteOffset (the object was not the size the append expected) is the answer a writer that lost gets: an outcome, not a failure of the client or the bucket; it is kept out of the success latency and of the failure warnings."
+    );
+    line!(md);
+    md.push_str(&t.render());
+    line!(md);
 }
 
 fn errors_section(md: &mut String, p: &PhaseResult) {

@@ -190,7 +190,8 @@ pub struct TargetPhaseResult {
     pub target: String,
     /// Measured wall time summed over rounds (warm-up excluded), seconds.
     pub elapsed_s: f64,
-    /// Per operation (keys: get, ranged_get, put, multipart_put, head, list, delete).
+    /// Per operation (keys: get, ranged_get, put, multipart_put, head, list,
+    /// delete, append, rename, conditional_put, copy).
     pub ops: BTreeMap<String, OpResult>,
     /// Warm-up, recorded separately and excluded from `ops`.
     pub warmup: BTreeMap<String, OpResult>,
@@ -237,9 +238,12 @@ pub struct OpResult {
     /// Failures by kind: `503 SlowDown`, `timeout`, `connection`, `dispatch: ...`.
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Failed operations by group (`throttled`: 503 SlowDown and 429; `http`:
-    /// other error responses; `transport`: connection, timeout, reset), each
-    /// with its own latency, so "General Purpose's 503s took p50 3 ms" is
-    /// visible without touching the success percentiles.
+    /// other error responses; `transport`: connection, timeout, reset;
+    /// `conditional`: 412, 409 ConditionalRequestConflict and 400
+    /// InvalidWriteOffset, the outcomes of conditional writes and appends
+    /// that lost a race, which are no failure of the tool), each with its
+    /// own latency, so "General Purpose's 503s took p50 3 ms" is visible
+    /// without touching the success percentiles.
     #[serde(default)]
     pub failures: BTreeMap<String, FailureResult>,
     /// HTTP requests sent by successful and failed operations alike

@@ -17,7 +17,7 @@ use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
 use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
-use crate::scenario::{Accelerators, Load, Phase, Plan};
+use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan};
 
 /// Prepare met objects that were already at its keys (412 to a
 /// create-only PUT): the run stops and deletes nothing.
@@ -374,7 +374,7 @@ pub fn load_label(phase: &Phase) -> String {
             max_in_flight,
         } => format!("open loop, {rate} req/s, at most {max_in_flight} in flight"),
     };
-    match phase.stages.as_slice() {
+    let mut label = match phase.stages.as_slice() {
         [s] => one(&s.load),
         stages => {
             let parts: Vec<String> = stages
@@ -389,7 +389,19 @@ pub fn load_label(phase: &Phase) -> String {
                 .collect();
             format!("stages: {}", parts.join("; "))
         }
+    };
+    // A General Purpose target runs the stand-in of a directory-only op
+    // under the op's name: say which, so its row is read for what it is.
+    for m in &phase.mix {
+        let stand_in = match m.op {
+            OpSpec::Append { gp: Some(_), .. } => "append is a full rewrite of the object",
+            OpSpec::Rename { gp: Some(_), .. } => "rename is CopyObject + DeleteObject",
+            _ => continue,
+        };
+        label.push_str("; on General Purpose targets ");
+        label.push_str(stand_in);
     }
+    label
 }
 
 fn is_open_loop(phase: &Phase) -> bool {

@@ -54,6 +54,17 @@ op_vocabulary! {
     List => "list", "list", reads_body: false;
     /// DeleteObject of an object this run wrote.
     Delete => "delete", "delete", reads_body: false;
+    /// PutObject with `x-amz-write-offset-bytes` = the object's current size
+    /// (directory buckets), on an object this worker owns.
+    Append => "append", "append", reads_body: false;
+    /// RenameObject (directory buckets) of a checkpoint this worker wrote
+    /// under a temporary key, into its final key.
+    Rename => "rename", "rename", reads_body: false;
+    /// PutObject with `If-None-Match: *` (create-only) or `If-Match: <etag>`
+    /// (compare-and-swap) on a key shared by `contention` workers.
+    ConditionalPut => "conditional_put", "conditional-put", reads_body: false;
+    /// CopyObject of an object of the data set to a key under the run prefix.
+    Copy => "copy", "copy", reads_body: false;
 }
 
 impl OpKind {

@@ -230,6 +230,61 @@ pub enum OpSpec {
     },
     /// Deletes an object this worker PUT earlier in the phase (oldest first).
     Delete,
+    /// Appends `size` bytes to an object this worker owns, at offset = its
+    /// current size; after `appends` appends (or when the next would pass
+    /// `object_size`) the worker starts a new object.
+    Append {
+        size: u64,
+        end: AppendEnd,
+        /// What a General Purpose target does instead (None: refused by validate).
+        gp: Option<GpEquivalent>,
+    },
+    /// The checkpoint commit: PUT `size` bytes under a temporary key
+    /// (recorded as a `put`), then RenameObject it into its final key
+    /// (recorded as this op).
+    Rename {
+        size: SizeDist,
+        gp: Option<GpEquivalent>,
+    },
+    /// A conditional PutObject on a key shared by `contention` workers.
+    ConditionalPut {
+        size: u64,
+        mode: ConditionalMode,
+        contention: u32,
+    },
+    /// CopyObject of a random object of the data set to a new key under the run prefix.
+    Copy,
+}
+
+/// When an appended object is complete and the next append starts a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendEnd {
+    /// After this many appends (the first creates the object).
+    Count(u32),
+    /// When the next append would make the object larger than this.
+    Size(u64),
+}
+
+/// The General Purpose stand-in for a directory-bucket operation, asked for
+/// explicitly with `gp_equivalent`, so a side-by-side run compares what a
+/// GP bucket user would do instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpEquivalent {
+    /// append: PUT the whole object again at its new size.
+    Rewrite,
+    /// rename: CopyObject to the final key, then DeleteObject of the temporary one.
+    CopyDelete,
+}
+
+/// Which condition a conditional PUT carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionalMode {
+    /// `If-None-Match: *`: each key is created once; the workers sharing it
+    /// race for it and the losers get 412 (or 409); then they move on to the next key.
+    CreateOnly,
+    /// `If-Match: <etag>`: read-modify-write of one shared key; a worker
+    /// whose ETag is stale gets 412 and reads it again (HEAD) before its next try.
+    CompareAndSwap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,22 +305,54 @@ impl OpSpec {
             OpSpec::Head => OpKind::Head,
             OpSpec::List { .. } => OpKind::List,
             OpSpec::Delete => OpKind::Delete,
+            OpSpec::Append { .. } => OpKind::Append,
+            OpSpec::Rename { .. } => OpKind::Rename,
+            OpSpec::ConditionalPut { .. } => OpKind::ConditionalPut,
+            OpSpec::Copy => OpKind::Copy,
         }
     }
 }
 
+/// The integrity checksum the client sends with each upload (as an
+/// `x-amz-checksum-*` header) and validates on downloads when the response
+/// carries one. `None` is aws-sdk-s3's `WhenRequired`; the SDKs' default
+/// since 2025 (`WhenSupported`) is `Crc32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChecksumMode {
-    WhenRequired,
-    WhenSupported,
+    None,
+    Crc32,
+    Crc32c,
+    Crc64Nvme,
+    Sha256,
+}
+
+impl ChecksumMode {
+    pub const ALL: [ChecksumMode; 5] = [
+        ChecksumMode::None,
+        ChecksumMode::Crc32,
+        ChecksumMode::Crc32c,
+        ChecksumMode::Crc64Nvme,
+        ChecksumMode::Sha256,
+    ];
+
+    /// The scenario file's name (`crc64nvme`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumMode::None => "none",
+            ChecksumMode::Crc32 => "crc32",
+            ChecksumMode::Crc32c => "crc32c",
+            ChecksumMode::Crc64Nvme => "crc64nvme",
+            ChecksumMode::Sha256 => "sha256",
+        }
+    }
 }
 
 /// How GET, HEAD, PUT and DELETE are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestPath {
     /// s3bench's own signed HTTP/1.1 requests when the settings allow it
-    /// (retries off, checksums when required, no stalled-stream
-    /// protection); every other operation goes through aws-sdk-s3.
+    /// (retries off, no stalled-stream protection; checksums computed by
+    /// s3bench); every other operation goes through aws-sdk-s3.
     Direct,
     /// Every operation through aws-sdk-s3.
     Sdk,
@@ -299,7 +386,7 @@ impl Default for ClientSettings {
     fn default() -> Self {
         ClientSettings {
             max_attempts: 1,
-            checksums: ChecksumMode::WhenRequired,
+            checksums: ChecksumMode::None,
             stalled_stream_protection: false,
             connect_timeout: Duration::from_millis(3100),
             operation_timeout: Some(Duration::from_secs(120)),

@@ -251,6 +251,17 @@ pub enum RawChecksums {
     WhenSupported,
 }
 
+/// `checksum = "crc32c"`: the upload checksum algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawChecksum {
+    None,
+    Crc32,
+    Crc32c,
+    Crc64nvme,
+    Sha256,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RawRequestPath {
@@ -290,7 +301,8 @@ impl<'de> Deserialize<'de> for RawTimeout {
 #[serde(deny_unknown_fields)]
 pub struct RawClient {
     pub max_attempts: Option<Spanned<i64>>,
-    pub checksums: Option<RawChecksums>,
+    pub checksums: Option<Spanned<RawChecksums>>,
+    pub checksum: Option<Spanned<RawChecksum>>,
     pub stalled_stream_protection: Option<bool>,
     pub connect_timeout: Option<Spanned<HumanDuration>>,
     pub operation_timeout: Option<Spanned<RawTimeout>>,
@@ -368,6 +380,20 @@ pub struct RawStage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+pub enum RawConditionalMode {
+    CreateOnly,
+    CompareAndSwap,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawGpEquivalent {
+    Rewrite,
+    CopyDelete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RawPattern {
     Random,
     Sequential,
@@ -388,4 +414,9 @@ pub struct RawOp {
     pub prefix: Option<Spanned<String>>,
     pub page_size: Option<Spanned<i64>>,
     pub delimiter: Option<Spanned<bool>>,
+    pub appends: Option<Spanned<i64>>,
+    pub object_size: Option<Spanned<ByteSize>>,
+    pub gp_equivalent: Option<Spanned<RawGpEquivalent>>,
+    pub mode: Option<Spanned<RawConditionalMode>>,
+    pub contention: Option<Spanned<i64>>,
 }

@@ -365,7 +365,7 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
         plan.client,
         ClientSettings {
             max_attempts: 3,
-            checksums: ChecksumMode::WhenSupported,
+            checksums: ChecksumMode::Crc32,
             stalled_stream_protection: true,
             connect_timeout: Duration::from_secs(1),
             operation_timeout: None,
@@ -1269,4 +1269,178 @@ fn ca_file_is_read_relative_to_the_scenario_and_must_hold_certificates() {
         let p = one(&with(not_ca), 7, 11, "targets.standard.ca_file");
         assert!(p.message.contains("found none"), "{not_ca}: {p}");
     }
+}
+
+/// `mix = [...]` of BASE replaced.
+fn with_mix(mix: &str) -> String {
+    BASE.replace(r#"mix = [{ op = "get" }]"#, &format!("mix = [{mix}]"))
+}
+
+#[test]
+fn append_and_rename_on_a_general_purpose_target_are_refused_with_a_sentence() {
+    let p = one(
+        &with_mix(r#"{ op = "append", size = "4KiB" }"#),
+        21,
+        15,
+        "phase[0].mix[0].op",
+    );
+    assert_eq!(
+        p.message,
+        "append (PutObject with x-amz-write-offset-bytes) is a directory-bucket operation (S3 Express One Zone) and target 'standard' is a General Purpose bucket; run this phase on directory targets only, or add gp_equivalent = \"rewrite\" to measure what a General Purpose bucket does instead"
+    );
+    let p = one(
+        &with_mix(r#"{ op = "rename", size = "1MiB" }"#),
+        21,
+        15,
+        "phase[0].mix[0].op",
+    );
+    assert!(
+        p.message.starts_with("RenameObject is a directory-bucket operation (S3 Express One Zone) and target 'standard' is a General Purpose bucket;"),
+        "{}",
+        p.message
+    );
+    assert!(
+        p.message.contains(r#"gp_equivalent = "copy-delete""#),
+        "{}",
+        p.message
+    );
+    // Asked for explicitly, the GP equivalent is accepted...
+    let plan = ok(&with_mix(
+        r#"{ op = "append", size = "4KiB", appends = 4, gp_equivalent = "rewrite" }, { op = "rename", size = "1MiB", gp_equivalent = "copy-delete" }"#,
+    ));
+    assert_eq!(
+        plan.phases[0].mix[0].op,
+        OpSpec::Append {
+            size: 4096,
+            end: AppendEnd::Count(4),
+            gp: Some(GpEquivalent::Rewrite)
+        }
+    );
+    // ...but only the one that fits the op.
+    let p = one(
+        &with_mix(r#"{ op = "append", size = "4KiB", gp_equivalent = "copy-delete" }"#),
+        21,
+        56,
+        "phase[0].mix[0].gp_equivalent",
+    );
+    assert_eq!(
+        p.message,
+        r#"expected gp_equivalent = "rewrite" for op "append""#
+    );
+    // Directory targets only: no equivalent needed.
+    let express_only = with_mix(r#"{ op = "append", size = "4KiB", object_size = "64KiB" }"#)
+        .replace(
+            "[targets.standard]\nkind = \"general-purpose\"\nbucket = \"my-bench-bucket\"\nregion = \"us-east-1\"\n",
+            "",
+        );
+    let plan = ok(&express_only);
+    assert_eq!(
+        plan.phases[0].mix[0].op,
+        OpSpec::Append {
+            size: 4096,
+            end: AppendEnd::Size(65536),
+            gp: None
+        }
+    );
+}
+
+#[test]
+fn conditional_put_needs_a_mode_and_a_contention_the_workers_can_give() {
+    let p = one(
+        &with_mix(r#"{ op = "conditional-put", mode = "create-only", contention = 3 }"#),
+        21,
+        69,
+        "phase[0].mix[0].contention",
+    );
+    assert_eq!(
+        p.message,
+        "expected at most 2, the phase's workers (concurrency or max_in_flight): contention is how many of them share one key, got 3"
+    );
+    let p = one(
+        &with_mix(r#"{ op = "conditional-put" }"#),
+        21,
+        15,
+        "phase[0].mix[0].mode",
+    );
+    assert!(
+        p.message.contains(r#"mode = "create-only""#),
+        "{}",
+        p.message
+    );
+    one(
+        &with_mix(r#"{ op = "conditional-put", mode = "compare-and-swap", contention = 0 }"#),
+        21,
+        74,
+        "phase[0].mix[0].contention",
+    );
+    let plan = ok(&with_mix(
+        r#"{ op = "conditional-put", mode = "compare-and-swap", contention = 2, size = "100B" }"#,
+    ));
+    assert_eq!(
+        plan.phases[0].mix[0].op,
+        OpSpec::ConditionalPut {
+            size: 100,
+            mode: ConditionalMode::CompareAndSwap,
+            contention: 2
+        }
+    );
+    // Fields of other ops are named as such.
+    let p = one(
+        &with_mix(r#"{ op = "copy", mode = "create-only" }"#),
+        21,
+        30,
+        "phase[0].mix[0].mode",
+    );
+    assert_eq!(
+        p.message,
+        r#"`mode` does not apply to op "copy", which takes only `weight`"#
+    );
+}
+
+#[test]
+fn append_limits_follow_s3() {
+    let p = one(
+        &with_mix(
+            r#"{ op = "append", size = "1KiB", appends = 2, object_size = "4KiB", gp_equivalent = "rewrite" }"#,
+        ),
+        21,
+        50,
+        "phase[0].mix[0].appends",
+    );
+    assert!(p.message.contains("not both"), "{}", p.message);
+    let p = one(
+        &with_mix(
+            r#"{ op = "append", size = "1B", object_size = "1MiB", gp_equivalent = "rewrite" }"#,
+        ),
+        21,
+        15,
+        "phase[0].mix[0].object_size",
+    );
+    assert!(p.message.contains("TooManyParts"), "{}", p.message);
+}
+
+#[test]
+fn checksum_names_the_algorithm_and_agrees_with_checksums() {
+    for (name, mode) in [
+        ("none", ChecksumMode::None),
+        ("crc32", ChecksumMode::Crc32),
+        ("crc32c", ChecksumMode::Crc32c),
+        ("crc64nvme", ChecksumMode::Crc64Nvme),
+        ("sha256", ChecksumMode::Sha256),
+    ] {
+        let plan = ok(&format!("{BASE}\n[client]\nchecksum = \"{name}\"\n"));
+        assert_eq!(plan.client.checksums, mode);
+        assert_eq!(mode.name(), name);
+    }
+    let p = one(
+        &format!("{BASE}\n[client]\nchecksums = \"when-required\"\nchecksum = \"crc32c\"\n"),
+        25,
+        12,
+        "client.checksum",
+    );
+    assert!(p.message.contains("contradicts"), "{}", p.message);
+    let plan = ok(&format!(
+        "{BASE}\n[client]\nchecksums = \"when-supported\"\nchecksum = \"crc32\"\n"
+    ));
+    assert_eq!(plan.client.checksums, ChecksumMode::Crc32);
 }

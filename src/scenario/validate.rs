@@ -224,6 +224,10 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
             .iter()
             .find(|t| t.kind == TargetKind::Directory)
             .map(|t| t.name.clone()),
+        gp_target: targets
+            .iter()
+            .find(|t| t.kind == TargetKind::GeneralPurpose)
+            .map(|t| t.name.clone()),
     };
     let mut phases = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -789,11 +793,35 @@ fn client(cx: &mut Ctx<'_>, c: Option<&RawClient>) -> ClientSettings {
     {
         out.max_attempts = n as u32;
     }
-    if let Some(k) = c.checksums {
-        out.checksums = match k {
-            RawChecksums::WhenRequired => ChecksumMode::WhenRequired,
-            RawChecksums::WhenSupported => ChecksumMode::WhenSupported,
+    // `checksums` (the SDK's setting names) came first; `checksum` names
+    // the algorithm. "when-supported" is the SDKs' default, CRC32.
+    if let Some(k) = &c.checksums {
+        out.checksums = match k.get_ref() {
+            RawChecksums::WhenRequired => ChecksumMode::None,
+            RawChecksums::WhenSupported => ChecksumMode::Crc32,
         };
+    }
+    if let Some(k) = &c.checksum {
+        let alg = match k.get_ref() {
+            RawChecksum::None => ChecksumMode::None,
+            RawChecksum::Crc32 => ChecksumMode::Crc32,
+            RawChecksum::Crc32c => ChecksumMode::Crc32c,
+            RawChecksum::Crc64nvme => ChecksumMode::Crc64Nvme,
+            RawChecksum::Sha256 => ChecksumMode::Sha256,
+        };
+        if c.checksums.is_some() && alg != out.checksums {
+            cx.at(
+                k,
+                "client.checksum",
+                format!(
+                    "checksum = \"{}\" contradicts checksums = \"{}\" (which means checksum = \"{}\"); give only `checksum`",
+                    alg.name(),
+                    if out.checksums == ChecksumMode::None { "when-required" } else { "when-supported" },
+                    out.checksums.name()
+                ),
+            );
+        }
+        out.checksums = alg;
     }
     if let Some(s) = c.stalled_stream_protection {
         out.stalled_stream_protection = s;
@@ -857,6 +885,8 @@ struct PhaseEnv<'a> {
     dataset: Option<&'a Dataset>,
     /// Name of a directory target, if any (for Express API rules).
     directory_target: Option<String>,
+    /// Name of a General Purpose target, if any (directory-only ops).
+    gp_target: Option<String>,
 }
 
 fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase {
@@ -973,6 +1003,36 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             Vec::new()
         }
     };
+    // Workers share a conditional-put key in groups of `contention`: a
+    // group larger than the phase's workers would never contend as asked.
+    let workers = stages
+        .iter()
+        .map(|s| match s.load {
+            Load::Closed { concurrency } => concurrency,
+            Load::Open { max_in_flight, .. } => max_in_flight,
+        })
+        .min()
+        .unwrap_or(1);
+    for (k, o) in p
+        .mix
+        .as_ref()
+        .map_or(&[][..], |m| m.get_ref().as_slice())
+        .iter()
+        .enumerate()
+    {
+        if let Some(c) = &o.contention
+            && *c.get_ref() > workers as i64
+        {
+            cx.at(
+                c,
+                &format!("{base}.mix[{k}].contention"),
+                format!(
+                    "expected at most {workers}, the phase's workers (concurrency or max_in_flight): contention is how many of them share one key, got {}",
+                    c.get_ref()
+                ),
+            );
+        }
+    }
     Phase {
         name,
         stop,
@@ -1097,13 +1157,17 @@ fn allowed_fields(op: OpKind) -> &'static [&'static str] {
         OpKind::Put => &["size"],
         OpKind::MultipartPut => &["size", "part_size"],
         OpKind::List => &["prefix", "page_size", "delimiter"],
+        OpKind::Append => &["size", "appends", "object_size", "gp_equivalent"],
+        OpKind::Rename => &["size", "gp_equivalent"],
+        OpKind::ConditionalPut => &["size", "mode", "contention"],
+        OpKind::Copy => &[],
     }
 }
 
 fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<WeightedOp> {
     let name = *o.op.get_ref();
     let allowed = allowed_fields(name);
-    let present: [(&str, Option<Range<usize>>); 7] = [
+    let present: [(&str, Option<Range<usize>>); 12] = [
         ("range_size", o.range_size.as_ref().map(|v| v.span())),
         ("pattern", o.pattern.as_ref().map(|v| v.span())),
         ("size", o.size.as_ref().map(|v| v.span())),
@@ -1111,6 +1175,11 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         ("prefix", o.prefix.as_ref().map(|v| v.span())),
         ("page_size", o.page_size.as_ref().map(|v| v.span())),
         ("delimiter", o.delimiter.as_ref().map(|v| v.span())),
+        ("appends", o.appends.as_ref().map(|v| v.span())),
+        ("object_size", o.object_size.as_ref().map(|v| v.span())),
+        ("gp_equivalent", o.gp_equivalent.as_ref().map(|v| v.span())),
+        ("mode", o.mode.as_ref().map(|v| v.span())),
+        ("contention", o.contention.as_ref().map(|v| v.span())),
     ];
     let mut fits = true;
     for (field, span) in present {
@@ -1147,7 +1216,10 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         None => Some(1),
     };
 
-    let needs_dataset = matches!(name, OpKind::Get | OpKind::RangedGet | OpKind::Head);
+    let needs_dataset = matches!(
+        name,
+        OpKind::Get | OpKind::RangedGet | OpKind::Head | OpKind::Copy
+    );
     if needs_dataset && env.dataset.is_none() {
         cx.at(
             &o.op,
@@ -1225,11 +1297,237 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         },
         OpKind::MultipartPut => multipart(cx, base, o),
         OpKind::List => list(cx, base, o, env),
+        OpKind::Append => append(cx, base, o, env),
+        OpKind::Rename => rename(cx, base, o, env),
+        OpKind::ConditionalPut => conditional_put(cx, base, o),
+        OpKind::Copy => Some(OpSpec::Copy),
     };
     match (spec, weight, fits) {
         (Some(op), Some(weight), true) => Some(WeightedOp { op, weight }),
         _ => None,
     }
+}
+
+/// Most workers that may share one key of a conditional-put.
+const MAX_CONTENTION: i64 = 10_000;
+/// Appends per object when neither `appends` nor `object_size` is given.
+const DEFAULT_APPENDS: u32 = 16;
+
+/// A directory-bucket-only op on a General Purpose target: refused unless
+/// its GP equivalent is asked for. Returns the equivalent to use.
+fn directory_only(
+    cx: &mut Ctx<'_>,
+    base: &str,
+    o: &RawOp,
+    env: &PhaseEnv<'_>,
+    allowed: (RawGpEquivalent, GpEquivalent),
+) -> Option<GpEquivalent> {
+    let name = o.op.get_ref().scenario_name();
+    let (raw_eq, eq) = allowed;
+    let eq_name = match raw_eq {
+        RawGpEquivalent::Rewrite => "rewrite",
+        RawGpEquivalent::CopyDelete => "copy-delete",
+    };
+    match &o.gp_equivalent {
+        Some(g) if *g.get_ref() == raw_eq => Some(eq),
+        Some(g) => {
+            cx.at(
+                g,
+                &format!("{base}.gp_equivalent"),
+                format!("expected gp_equivalent = \"{eq_name}\" for op \"{name}\""),
+            );
+            None
+        }
+        None => {
+            if let Some(t) = &env.gp_target {
+                let what = match o.op.get_ref() {
+                    OpKind::Append => "append (PutObject with x-amz-write-offset-bytes)",
+                    _ => "RenameObject",
+                };
+                cx.at(
+                    &o.op,
+                    &format!("{base}.op"),
+                    format!(
+                        "{what} is a directory-bucket operation (S3 Express One Zone) and target '{t}' is a General Purpose bucket; run this phase on directory targets only, or add gp_equivalent = \"{eq_name}\" to measure what a General Purpose bucket does instead"
+                    ),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn append(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<OpSpec> {
+    let gp = directory_only(
+        cx,
+        base,
+        o,
+        env,
+        (RawGpEquivalent::Rewrite, GpEquivalent::Rewrite),
+    );
+    let size = match &o.size {
+        Some(s) => match s.get_ref() {
+            RawSize::Fixed(b) => cx.size_value(
+                b.0,
+                Some(s.span()),
+                &format!("{base}.size"),
+                (1, "an append must carry data"),
+                (MAX_SINGLE_PUT, "S3's largest append"),
+            ),
+            _ => {
+                cx.at(
+                    s,
+                    &format!("{base}.size"),
+                    "expected one size per append, like size = \"64KiB\"",
+                );
+                None
+            }
+        },
+        None => {
+            cx.at(
+                &o.op,
+                &format!("{base}.size"),
+                "expected the size of each append, like size = \"64KiB\"",
+            );
+            None
+        }
+    };
+    let end = match (&o.appends, &o.object_size) {
+        (Some(a), Some(_)) => {
+            cx.at(
+                a,
+                &format!("{base}.appends"),
+                "give `appends` or `object_size`, not both: either ends an object",
+            );
+            None
+        }
+        (Some(a), None) => cx
+            .int(
+                a,
+                &format!("{base}.appends"),
+                1,
+                i64::from(crate::s3::limits::MAX_PARTS),
+            )
+            .map(|n| AppendEnd::Count(n as u32)),
+        (None, Some(m)) => {
+            let min = size.unwrap_or(1);
+            cx.size(
+                m,
+                &format!("{base}.object_size"),
+                (min, "one append"),
+                (MAX_OBJECT, "S3's largest object"),
+            )
+            .map(AppendEnd::Size)
+        }
+        (None, None) => Some(AppendEnd::Count(DEFAULT_APPENDS)),
+    };
+    if let (Some(sz), Some(end)) = (size, end) {
+        let (parts, total) = match end {
+            AppendEnd::Count(n) => (u64::from(n), u64::from(n) * sz),
+            AppendEnd::Size(m) => (m / sz, m),
+        };
+        if parts > MAX_PARTS {
+            cx.at(
+                &o.op,
+                &format!("{base}.object_size"),
+                format!("expected at most {MAX_PARTS} appends per object (S3 answers TooManyParts above), got {parts}; raise size or lower object_size"),
+            );
+        } else if total > MAX_OBJECT {
+            cx.at(
+                &o.op,
+                &format!("{base}.appends"),
+                format!(
+                    "expected objects of at most {} (S3's largest object), got {}",
+                    exact_bytes(MAX_OBJECT),
+                    exact_bytes(total)
+                ),
+            );
+        } else if gp.is_some() && total > MAX_SINGLE_PUT {
+            cx.at(
+                &o.op,
+                &format!("{base}.gp_equivalent"),
+                "the rewrite equivalent PUTs the whole object each time: objects must stay within S3's largest single PUT (5 GiB)",
+            );
+        }
+    }
+    Some(OpSpec::Append {
+        size: size?,
+        end: end?,
+        gp,
+    })
+}
+
+fn rename(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<OpSpec> {
+    let gp = directory_only(
+        cx,
+        base,
+        o,
+        env,
+        (RawGpEquivalent::CopyDelete, GpEquivalent::CopyDelete),
+    );
+    let size = match &o.size {
+        Some(s) => size_dist(
+            cx,
+            s,
+            &format!("{base}.size"),
+            (MAX_SINGLE_PUT, "S3's largest single PUT"),
+        ),
+        None => {
+            cx.at(
+                &o.op,
+                &format!("{base}.size"),
+                "expected the size of the checkpoint written under a temporary key and renamed into place, like size = \"8MiB\"",
+            );
+            None
+        }
+    };
+    Some(OpSpec::Rename { size: size?, gp })
+}
+
+fn conditional_put(cx: &mut Ctx<'_>, base: &str, o: &RawOp) -> Option<OpSpec> {
+    let mode = match o.mode.as_ref().map(|m| *m.get_ref()) {
+        Some(RawConditionalMode::CreateOnly) => Some(ConditionalMode::CreateOnly),
+        Some(RawConditionalMode::CompareAndSwap) => Some(ConditionalMode::CompareAndSwap),
+        None => {
+            cx.at(
+                &o.op,
+                &format!("{base}.mode"),
+                "expected mode = \"create-only\" (If-None-Match: *) or mode = \"compare-and-swap\" (If-Match: <etag>)",
+            );
+            None
+        }
+    };
+    let size = match &o.size {
+        None => Some(ByteSize::KIB),
+        Some(s) => match s.get_ref() {
+            RawSize::Fixed(b) => cx.size_value(
+                b.0,
+                Some(s.span()),
+                &format!("{base}.size"),
+                (1, ""),
+                (MAX_SINGLE_PUT, "S3's largest single PUT"),
+            ),
+            _ => {
+                cx.at(
+                    s,
+                    &format!("{base}.size"),
+                    "expected one size, like size = \"1KiB\" (compare-and-swap grows the object by one byte per successful write)",
+                );
+                None
+            }
+        },
+    };
+    let contention = match &o.contention {
+        None => Some(1),
+        Some(c) => cx
+            .int(c, &format!("{base}.contention"), 1, MAX_CONTENTION)
+            .map(|n| n as u32),
+    };
+    Some(OpSpec::ConditionalPut {
+        size: size?,
+        mode: mode?,
+        contention: contention?,
+    })
 }
 
 fn multipart(cx: &mut Ctx<'_>, base: &str, o: &RawOp) -> Option<OpSpec> {

@@ -49,13 +49,20 @@ pub enum FailureGroup {
     Http,
     /// No HTTP answer: connection refused or reset, timeout, body cut short.
     Transport,
+    /// The request's own condition did not hold: 412 PreconditionFailed,
+    /// 409 ConditionalRequestConflict, 400 InvalidWriteOffset. An answer a
+    /// conditional write or an append asks for when it loses a race, not a
+    /// failure of the client or the endpoint: reported as an outcome, kept
+    /// out of the error policy and the failure warnings.
+    Conditional,
 }
 
 impl FailureGroup {
-    pub const ALL: [FailureGroup; 3] = [
+    pub const ALL: [FailureGroup; 4] = [
         FailureGroup::Throttled,
         FailureGroup::Http,
         FailureGroup::Transport,
+        FailureGroup::Conditional,
     ];
 
     /// Key in the JSON result.
@@ -64,6 +71,7 @@ impl FailureGroup {
             FailureGroup::Throttled => "throttled",
             FailureGroup::Http => "http",
             FailureGroup::Transport => "transport",
+            FailureGroup::Conditional => "conditional",
         }
     }
 }
@@ -127,7 +135,7 @@ pub struct OpStats {
     /// Small and rarely touched (error path only): a Vec beats a map here.
     pub errors_by_kind: Vec<(String, u64)>,
     /// Failures by group, in `FailureGroup::ALL` order.
-    pub failures: [Option<FailureStats>; 3],
+    pub failures: [Option<FailureStats>; FailureGroup::ALL.len()],
     /// HTTP requests sent, by successful and failed operations alike (what
     /// the endpoint counts).
     pub requests: u64,
@@ -146,7 +154,7 @@ impl Default for OpStats {
             count: 0,
             errors: 0,
             errors_by_kind: Vec::new(),
-            failures: [None, None, None],
+            failures: [None, None, None, None],
             requests: 0,
             bytes: 0,
             late_starts: 0,

@@ -57,14 +57,29 @@ pub async fn raw_request(
     path_and_query: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    raw_request_with_body(addr, method, path_and_query, headers, &[]).await
+}
+
+/// [`raw_request`] with a request body (its Content-Length is added).
+pub async fn raw_request_with_body(
+    addr: SocketAddr,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut req =
         format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
+    if !body.is_empty() {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
+    s.write_all(body).await.expect("write body");
     let mut buf = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
         .await

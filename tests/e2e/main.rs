@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 mod doctor;
 mod express_ops;
+mod express_run;
 mod faults;
 mod loader;
 mod moto;

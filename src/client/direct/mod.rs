@@ -10,8 +10,11 @@
 //! aws-config's chain), CreateSession for directory buckets (sent through the
 //! SDK client, so the [`SessionProbe`](super::SessionProbe) counts and times
 //! it), endpoint rules, and every other operation. The direct path is used
-//! only when a request needs none of what it leaves out: retries off,
-//! checksums only when required, no stalled-stream protection.
+//! only when a request needs none of what it leaves out: retries off, no
+//! stalled-stream protection. Upload checksums (`[client] checksum`) are
+//! computed here on every PUT and sent as an `x-amz-checksum-*` header.
+//! Appends (`x-amz-write-offset-bytes`) and conditional PUTs (`If-Match`,
+//! `If-None-Match`) take this path too.
 
 mod identity;
 pub mod sign;
@@ -29,7 +32,7 @@ use tokio::time::Instant;
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_smithy_types::Document;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, IF_NONE_MATCH, RANGE, USER_AGENT};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, RANGE, USER_AGENT};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
@@ -42,7 +45,9 @@ use tower_service::Service as _;
 
 use self::identity::Identity;
 use self::sign::{AmzClock, EMPTY_SHA256, Signer, ToSign, UNSIGNED_PAYLOAD};
+use super::WriteCondition;
 use super::body::SyntheticBody;
+use super::checksum::upload_checksum;
 use super::resolve::Resolver;
 use super::{ErrorKind, TargetConfig};
 use crate::scenario::{ChecksumMode, RequestPath};
@@ -89,6 +94,10 @@ pub struct Reply {
     pub first_byte: Option<Instant>,
     pub bytes: u64,
     pub error: Option<ErrorKind>,
+    /// The response's ETag (PUT, HEAD).
+    pub etag: Option<String>,
+    /// The response's Content-Length (HEAD: the object's size).
+    pub size: Option<u64>,
 }
 
 impl Reply {
@@ -104,10 +113,7 @@ impl Reply {
 /// path (the endpoint's auth scheme is checked when the client is built).
 pub fn eligible(t: &TargetConfig) -> bool {
     let s = &t.settings;
-    s.request_path == RequestPath::Direct
-        && s.max_attempts <= 1
-        && s.checksums == ChecksumMode::WhenRequired
-        && !s.stalled_stream_protection
+    s.request_path == RequestPath::Direct && s.max_attempts <= 1 && !s.stalled_stream_protection
 }
 
 /// One thread's direct client for one target.
@@ -128,6 +134,8 @@ pub struct DirectClient {
     /// SHA-256 (hex) of the synthetic body of recent lengths (bounded).
     body_hashes: RefCell<HashMap<u64, HeaderValue>>,
     path: RefCell<String>,
+    /// The checksum every upload carries.
+    checksum: ChecksumMode,
 }
 
 static USER_AGENT_VALUE: LazyLock<HeaderValue> = LazyLock::new(|| {
@@ -234,6 +242,7 @@ impl DirectClient {
             op_timeout: t.settings.operation_timeout,
             body_hashes: RefCell::new(HashMap::new()),
             path: RefCell::new(String::with_capacity(128)),
+            checksum: t.settings.checksums,
         })
     }
 
@@ -250,7 +259,7 @@ impl DirectClient {
                     range.as_deref(),
                     ReqBody::Empty,
                     None,
-                    false,
+                    &[],
                 )
                 .await
             {
@@ -291,18 +300,66 @@ impl DirectClient {
     }
 
     pub async fn head(&self, key: &str) -> Reply {
-        self.simple(Method::HEAD, key, ReqBody::Empty, None, false)
+        self.simple(Method::HEAD, key, ReqBody::Empty, None, &[])
             .await
     }
 
     pub async fn delete(&self, key: &str) -> Reply {
-        self.simple(Method::DELETE, key, ReqBody::Empty, None, false)
+        self.simple(Method::DELETE, key, ReqBody::Empty, None, &[])
             .await
     }
 
-    /// PUT `len` bytes of the synthetic pattern; create-only (`If-None-Match:
-    /// *`, 412 when an object is there) when `create_only`.
-    pub async fn put(&self, key: &str, len: u64, create_only: bool) -> Reply {
+    /// PUT `len` bytes of the synthetic pattern.
+    pub async fn put(&self, key: &str, len: u64) -> Reply {
+        self.put_with(key, len, None, None).await
+    }
+
+    /// PUT with `x-amz-write-offset-bytes: offset`: an append.
+    pub async fn append(&self, key: &str, offset: u64, len: u64) -> Reply {
+        let offset = HeaderValue::from(offset);
+        self.put_with(key, len, None, Some(offset)).await
+    }
+
+    /// PUT under `If-None-Match: *` or `If-Match: <etag>`.
+    pub async fn put_if(&self, key: &str, len: u64, cond: WriteCondition<'_>) -> Reply {
+        let c = match cond {
+            WriteCondition::CreateOnly => ("if-none-match", HeaderValue::from_static("*")),
+            WriteCondition::IfMatch(etag) => match HeaderValue::from_str(etag) {
+                Ok(v) => ("if-match", v),
+                Err(_) => return Reply::failed(kind("request not built: ETag is no header value")),
+            },
+        };
+        self.put_with(key, len, Some(c), None).await
+    }
+
+    async fn put_with(
+        &self,
+        key: &str,
+        len: u64,
+        cond: Option<(&'static str, HeaderValue)>,
+        offset: Option<HeaderValue>,
+    ) -> Reply {
+        let mut extra: Vec<(&'static str, HeaderValue)> = Vec::new();
+        if let Some(c) = cond {
+            extra.push(c);
+        }
+        if let Some(o) = offset {
+            extra.push(("x-amz-write-offset-bytes", o));
+        }
+        // Computed over the body on every request: its cost is what a
+        // scenario with a checksum measures.
+        let sum = if len <= HASHED_BODY_MAX {
+            upload_checksum(self.checksum, [&synthetic::window(0, len as usize)[..]])
+        } else {
+            let chunks: Vec<Bytes> = synthetic::chunks(0, len).collect();
+            upload_checksum(self.checksum, chunks.iter().map(|c| &c[..]))
+        };
+        if let Some((name, value)) = sum {
+            match HeaderValue::from_str(&value) {
+                Ok(v) => extra.push((name, v)),
+                Err(_) => return Reply::failed(kind("request not built: checksum")),
+            }
+        }
         let (body, hash) = if len <= HASHED_BODY_MAX {
             let data = synthetic::window(0, len as usize);
             let mut cache = self.body_hashes.borrow_mut();
@@ -328,7 +385,7 @@ impl DirectClient {
             )
         };
         let mut r = self
-            .simple(Method::PUT, key, body, Some(hash), create_only)
+            .simple(Method::PUT, key, body, Some(hash), &extra)
             .await;
         if r.error.is_none() {
             r.bytes = len;
@@ -343,25 +400,41 @@ impl DirectClient {
         key: &str,
         body: ReqBody,
         payload_hash: Option<HeaderValue>,
-        create_only: bool,
+        extra: &[(&'static str, HeaderValue)],
     ) -> Reply {
         let head = method == Method::HEAD;
         self.timed(async {
-            let sent = self
-                .send(method, key, None, body, payload_hash, create_only)
-                .await;
-            let (resp, conn) = match sent {
+            let (resp, conn) = match self
+                .send(method, key, None, body, payload_hash, extra)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => return Reply::failed(e),
             };
             if !resp.status().is_success() {
                 return Reply::failed(self.error_reply(resp, conn, head).await);
             }
+            let h = resp.headers();
+            let etag = h
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let size = if head {
+                h.get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+            } else {
+                None
+            };
             // Drain what there is (usually nothing) so the connection is reusable.
             match resp.into_body().collect().await {
                 Ok(_) => {
                     self.release(conn);
-                    Reply::default()
+                    Reply {
+                        etag,
+                        size,
+                        ..Reply::default()
+                    }
                 }
                 Err(_) => Reply::failed(kind("body: connection")),
             }
@@ -387,7 +460,7 @@ impl DirectClient {
         range: Option<&str>,
         body: ReqBody,
         payload_hash: Option<HeaderValue>,
-        create_only: bool,
+        extra: &[(&'static str, HeaderValue)],
     ) -> Result<(Response<Incoming>, SendRequest<ReqBody>), ErrorKind> {
         let creds = self.identity.get().await?;
         let payload_hash = payload_hash.unwrap_or(HeaderValue::from_static(EMPTY_SHA256));
@@ -398,6 +471,10 @@ impl DirectClient {
             path.push('/');
             sign::encode_key(key, &mut path);
             let amz_date = self.clock.now();
+            let extra_str: Vec<(&'static str, &str)> = extra
+                .iter()
+                .map(|(n, v)| (*n, v.to_str().unwrap_or("")))
+                .collect();
             let auth = self.signer.authorization(
                 &ToSign {
                     method: method.as_str(),
@@ -406,6 +483,7 @@ impl DirectClient {
                     range,
                     payload_hash: payload_hash.to_str().unwrap_or(""),
                     amz_date: &amz_date,
+                    extra: &extra_str,
                 },
                 &creds,
             );
@@ -419,10 +497,8 @@ impl DirectClient {
             if let Some(r) = range {
                 b = b.header(RANGE, r);
             }
-            // Unsigned, as SigV4 allows for headers other than Host and
-            // x-amz-*: the signer's header lists stay fixed.
-            if create_only {
-                b = b.header(IF_NONE_MATCH, "*");
+            for (n, v) in extra {
+                b = b.header(*n, v.clone());
             }
             if let Some((name, value)) = &creds.token {
                 b = b.header(*name, value.as_str());

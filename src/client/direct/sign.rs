@@ -69,6 +69,9 @@ pub struct ToSign<'a> {
     pub range: Option<&'a str>,
     pub payload_hash: &'a str,
     pub amz_date: &'a str,
+    /// Further headers to sign (lowercase names: `if-match`,
+    /// `x-amz-checksum-crc32`, `x-amz-write-offset-bytes`, ...), any order.
+    pub extra: &'a [(&'static str, &'a str)],
 }
 
 /// A derived signing key and what it was derived for: (date, credential id).
@@ -104,20 +107,43 @@ impl Signer {
         let date = &r.amz_date[..8];
         let mut buf = self.buf.borrow_mut();
         buf.clear();
-        // Canonical request. Header names sort as listed.
-        let _ = write!(buf, "{}\n{}\n\nhost:{}\n", r.method, r.path, r.host);
-        if let Some(range) = r.range {
-            let _ = writeln!(buf, "range:{range}");
-        }
-        let _ = write!(
-            buf,
-            "x-amz-content-sha256:{}\nx-amz-date:{}\n",
-            r.payload_hash, r.amz_date
-        );
-        if let Some((name, value)) = &c.token {
-            let _ = writeln!(buf, "{name}:{value}");
-        }
-        let signed = signed_headers(r.range.is_some(), c.token.as_ref().map(|t| t.0));
+        let signed_list;
+        let signed = if r.extra.is_empty() {
+            // Canonical request. Header names sort as listed.
+            let _ = write!(buf, "{}\n{}\n\nhost:{}\n", r.method, r.path, r.host);
+            if let Some(range) = r.range {
+                let _ = writeln!(buf, "range:{range}");
+            }
+            let _ = write!(
+                buf,
+                "x-amz-content-sha256:{}\nx-amz-date:{}\n",
+                r.payload_hash, r.amz_date
+            );
+            if let Some((name, value)) = &c.token {
+                let _ = writeln!(buf, "{name}:{value}");
+            }
+            signed_headers(r.range.is_some(), c.token.as_ref().map(|t| t.0))
+        } else {
+            // Conditional writes, appends, checksums: sort the lot.
+            let mut h: Vec<(&str, &str)> = Vec::with_capacity(6 + r.extra.len());
+            h.push(("host", r.host));
+            if let Some(range) = r.range {
+                h.push(("range", range));
+            }
+            h.push(("x-amz-content-sha256", r.payload_hash));
+            h.push(("x-amz-date", r.amz_date));
+            if let Some((name, value)) = &c.token {
+                h.push((*name, value.as_str()));
+            }
+            h.extend(r.extra.iter().map(|(n, v)| (*n, *v)));
+            h.sort_unstable_by_key(|(n, _)| *n);
+            let _ = write!(buf, "{}\n{}\n\n", r.method, r.path);
+            for (n, v) in &h {
+                let _ = writeln!(buf, "{n}:{}", v.trim());
+            }
+            signed_list = h.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(";");
+            signed_list.as_str()
+        };
         let _ = write!(buf, "\n{signed}\n{}", r.payload_hash);
         let creq_hash = hex::encode(Sha256::digest(buf.as_bytes()));
 
@@ -231,6 +257,7 @@ mod tests {
         if let Some(range) = r.range {
             headers.push(("range", range));
         }
+        headers.extend(r.extra.iter().map(|(n, v)| (*n, *v)));
         let body = if r.payload_hash == UNSIGNED_PAYLOAD {
             SignableBody::UnsignedPayload
         } else {
@@ -281,6 +308,7 @@ mod tests {
             token in prop::sample::select(vec![0u8, 1, 2]),
             secs in 1_600_000_000u64..1_900_000_000,
             express in any::<bool>(),
+            extra in prop::sample::select(vec![0u8, 1, 2, 3]),
         ) {
             let mut path = String::from("/bucket/");
             encode_key(&key, &mut path);
@@ -294,6 +322,12 @@ mod tests {
                 range: range.as_deref(),
                 payload_hash: payload,
                 amz_date: &date,
+                extra: match extra {
+                    0 => &[],
+                    1 => &[("if-none-match", "*")],
+                    2 => &[("x-amz-write-offset-bytes", "4096"), ("x-amz-checksum-crc32c", "yZRlqg==")],
+                    _ => &[("if-match", "\"0123abcd\""), ("x-amz-checksum-sha256", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")],
+                },
             };
             let c = creds(match token {
                 0 => None,
