@@ -595,7 +595,9 @@ mix = [{ op = "get", weight = 1 }]"#,
         let c = server.counters().get("faults-gp", "GetObject");
         let pre = crate::common::preflight(&out.result, "standard", "GetObject");
         assert_eq!(c.requests, get.requests + pre, "{ctx}");
-        assert_eq!(c.errors, get.errors, "{ctx}");
+        // The preflight's probe GET is retried until a body arrives whole:
+        // all its GETs but the last were cut.
+        assert_eq!(c.errors, get.errors + pre.saturating_sub(1), "{ctx}");
         // 30% injected: binomial over a few thousand requests.
         let share = get.errors as f64 / get.count as f64;
         assert!((0.2..0.4).contains(&share), "{path}: share {share}");

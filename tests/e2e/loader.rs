@@ -103,7 +103,7 @@ prefetch = 2
         );
         assert_eq!(
             c.requests(bucket, "GetObject"),
-            reported(&r, name, &["get"]),
+            reported(&r, name, &["get"]) + crate::common::preflight(&r, name, "GetObject"),
             "{name}"
         );
     }
@@ -208,7 +208,7 @@ prefetch = 2
         // Every step's reads are in the request tables, as the endpoint counted.
         assert_eq!(
             c.requests(bucket, "GetObject"),
-            reported(&r, name, &["get"]),
+            reported(&r, name, &["get"]) + crate::common::preflight(&r, name, "GetObject"),
             "{name}"
         );
     }
