@@ -419,9 +419,7 @@ fn region_named(a: &Answer) -> Option<String> {
 fn tls_distrust(chain: &str) -> Option<String> {
     let at = chain.find("invalid peer certificate")?;
     let rest = &chain[at..];
-    let end = rest
-        .find(|c: char| c == ')' || c == '\n')
-        .unwrap_or(rest.len());
+    let end = rest.find([')', '\n']).unwrap_or(rest.len());
     Some(rest[..end].trim_end_matches([':', ' ']).to_string())
 }
 

@@ -711,7 +711,18 @@ mix = [{{ op = "get", weight = 1 }}]
         let served = server.counters().requests(bucket, "GetObject");
         let pre = crate::common::preflight(r, &t.target, "GetObject");
         assert_eq!(served, get.successes + pre, "{ctx}");
-        assert_eq!(server.object_count(bucket), Some(0), "{ctx}");
+        // The handshakes still fail 70% of the time during cleanup: its
+        // 6 attempts per request all fail in about 1 run of 9. Then nothing
+        // is lost silently: the report names what is left and the command.
+        match r.left_behind.as_slice() {
+            [] => assert_eq!(server.object_count(bucket), Some(0), "{ctx}"),
+            [l] => {
+                assert_eq!(l.bucket, bucket, "{ctx}");
+                assert!(l.command.starts_with("s3bench cleanup "), "{l:?}");
+                assert!(server.object_count(bucket).is_some_and(|n| n > 0), "{ctx}");
+            }
+            more => panic!("{more:?}"),
+        }
     }
 }
 
