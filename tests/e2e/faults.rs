@@ -711,9 +711,10 @@ mix = [{{ op = "get", weight = 1 }}]
         let served = server.counters().requests(bucket, "GetObject");
         let pre = crate::common::preflight(r, &t.target, "GetObject");
         assert_eq!(served, get.successes + pre, "{ctx}");
-        // The handshakes still fail 70% of the time during cleanup: its
-        // 6 attempts per request all fail in about 1 run of 9. Then nothing
-        // is lost silently: the report names what is left and the command.
+        // The handshakes still fail 70% of the time during cleanup: when
+        // each of its 6 attempts at a request makes one CreateSession, all
+        // fail with odds 0.7^6 = 12%. Then nothing is lost silently: the
+        // report names what is left and the command to remove it.
         match r.left_behind.as_slice() {
             [] => assert_eq!(server.object_count(bucket), Some(0), "{ctx}"),
             [l] => {
