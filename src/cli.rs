@@ -318,6 +318,10 @@ pub struct ServeArgs {
     /// is cut half-way by closing the connection.
     #[arg(long, default_value_t = 0.0)]
     pub body_reset_rate: f64,
+    /// Fraction of GET responses (0..1) on the --bucket buckets with one
+    /// bit of the body flipped (caught only by response checksums).
+    #[arg(long, default_value_t = 0.0)]
+    pub corrupt_rate: f64,
     /// Fraction of CreateSession requests (0..1) on the --bucket buckets
     /// answered with --error-status.
     #[arg(long, default_value_t = 0.0)]
@@ -555,6 +559,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             for (flag, v) in [
                 ("--error-rate", a.error_rate),
                 ("--body-reset-rate", a.body_reset_rate),
+                ("--corrupt-rate", a.corrupt_rate),
                 ("--session-error-rate", a.session_error_rate),
             ] {
                 if !(0.0..=1.0).contains(&v) {
@@ -572,6 +577,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 error_code: a.error_code,
                 prefix_limit: a.prefix_limit,
                 body_reset_rate: a.body_reset_rate,
+                corrupt_rate: a.corrupt_rate,
                 session_error_rate: a.session_error_rate,
                 max_in_flight: a.max_in_flight,
             };

@@ -132,6 +132,20 @@ fn create_session_failure<'a>(
     None
 }
 
+/// Whether a body error is aws-sdk-s3's response checksum mismatch
+/// (`aws_smithy_checksums`' `ChecksumMismatch`, known by its message: the
+/// crate is not a dependency of s3bench).
+pub fn is_checksum_mismatch(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.to_string().contains("checksum mismatch") {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 /// The deepest error message in the chain, shortened for a report key.
 fn root_cause(err: &(dyn StdError + 'static)) -> String {
     let mut cur: &(dyn StdError + 'static) = err;

@@ -36,6 +36,12 @@ pub struct Injection {
     /// the connection is closed, as a reset by a middlebox or a dying server
     /// does. The client sees a short body, never a complete object.
     pub body_reset_rate: f64,
+    /// Fraction (0..=1) of GetObject responses with one bit of the body
+    /// flipped at a random offset: the whole body arrives, with the right
+    /// length, wrong (a faulty NIC, disk or middlebox). Only a client that
+    /// validates the response checksum (`[client] checksum`, on a whole
+    /// object) can tell.
+    pub corrupt_rate: f64,
     /// Fraction (0..=1) of CreateSession requests answered with
     /// `error_status`/`error_code`: a directory bucket whose session
     /// handshake fails while the data requests would succeed.
@@ -87,6 +93,12 @@ impl Injection {
                 s.body_reset_rate * 100.0
             ));
         }
+        if s.corrupt_rate > 0.0 {
+            parts.push(format!(
+                "{:.2}% of GET bodies with one bit flipped (corruption)",
+                s.corrupt_rate * 100.0
+            ));
+        }
         if s.session_error_rate > 0.0 {
             parts.push(format!(
                 "{:.2}% of CreateSession answered {} {}",
@@ -113,6 +125,7 @@ impl Injection {
             && self.error_rate <= 0.0
             && self.prefix_limit.is_none()
             && self.body_reset_rate <= 0.0
+            && self.corrupt_rate <= 0.0
             && self.session_error_rate <= 0.0
             && self.max_in_flight.is_none()
     }

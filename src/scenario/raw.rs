@@ -98,6 +98,7 @@ pub struct RawEmbedded {
     pub error_code: Option<Spanned<String>>,
     pub prefix_limit: Option<Spanned<RawPrefixLimit>>,
     pub body_reset_rate: Option<Spanned<f64>>,
+    pub corrupt_rate: Option<Spanned<f64>>,
     pub session_error_rate: Option<Spanned<f64>>,
     pub max_in_flight: Option<Spanned<i64>>,
 }

@@ -344,6 +344,7 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
                 writes_per_sec: 3500
             }),
             body_reset_rate: 0.0,
+            corrupt_rate: 0.0,
             session_error_rate: 0.0,
             max_in_flight: None,
         })

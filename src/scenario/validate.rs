@@ -491,6 +491,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
     };
     let error_rate = fraction(cx, &e.error_rate, "error_rate");
     let body_reset_rate = fraction(cx, &e.body_reset_rate, "body_reset_rate");
+    let corrupt_rate = fraction(cx, &e.corrupt_rate, "corrupt_rate");
     let session_error_rate = fraction(cx, &e.session_error_rate, "session_error_rate");
     let error_status = e
         .error_status
@@ -567,6 +568,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         error_code,
         prefix_limit,
         body_reset_rate,
+        corrupt_rate,
         session_error_rate,
         max_in_flight,
     }

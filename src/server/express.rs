@@ -81,6 +81,7 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 metadata: metadata.clone(),
                 parts: 1,
                 checksum: body.checksum,
+                checksum_value: Default::default(),
             },
             None => return Err(invalid_offset(offset, None)),
             Some(o) if o.len != offset => return Err(invalid_offset(offset, Some(o.len))),
@@ -123,6 +124,7 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                     metadata: o.metadata.clone(),
                     parts: o.parts + 1,
                     checksum: o.checksum.or(body.checksum),
+                    checksum_value: Default::default(),
                 }
             }
         };

@@ -420,6 +420,9 @@ pub(crate) struct RespBody {
     pace: Option<Pace>,
     /// Bytes still to send before the body fails (an injected reset).
     cut_in: Option<u64>,
+    /// Bytes still to send before the one whose lowest bit is flipped (an
+    /// injected corruption).
+    flip_in: Option<u64>,
     /// A pause before failing, so hyper flushes the head and the bytes sent
     /// (it writes them together with the next frame otherwise, and a failed
     /// body before the first flush would look like a refused request).
@@ -450,6 +453,7 @@ impl RespBody {
             remaining: 0,
             pace: None,
             cut_in: None,
+            flip_in: None,
             cut_pause: None,
             slot: None,
         }
@@ -462,6 +466,7 @@ impl RespBody {
             inner: Inner::Full((!b.is_empty()).then_some(b)),
             pace: None,
             cut_in: None,
+            flip_in: None,
             cut_pause: None,
             slot: None,
         }
@@ -473,6 +478,7 @@ impl RespBody {
             remaining: len,
             pace: None,
             cut_in: None,
+            flip_in: None,
             cut_pause: None,
             slot: None,
         }
@@ -499,6 +505,31 @@ impl RespBody {
     fn cut_half_way(mut self) -> RespBody {
         self.cut_in = Some(self.remaining / 2);
         self
+    }
+
+    /// Flips one bit of one byte at a random offset: the whole body goes
+    /// out, with the announced length, wrong.
+    fn corrupted(mut self) -> RespBody {
+        if self.remaining > 0 {
+            self.flip_in = Some(fastrand::u64(..self.remaining));
+        }
+        self
+    }
+
+    /// Applies a pending flip to the next chunk (copying that one chunk).
+    fn flip(flip_in: &mut Option<u64>, chunk: Bytes) -> Bytes {
+        let Some(at) = *flip_in else {
+            return chunk;
+        };
+        let n = chunk.len() as u64;
+        if at >= n {
+            *flip_in = Some(at - n);
+            return chunk;
+        }
+        *flip_in = None;
+        let mut v = bytes::BytesMut::from(&chunk[..]);
+        v[at as usize] ^= 1;
+        v.freeze()
     }
 
     /// Applies a pending cut to the next chunk: shortens it to what may
@@ -553,7 +584,7 @@ impl Body for RespBody {
         let Some(pace) = &mut this.pace else {
             let chunk = this.next_chunk();
             let chunk = match chunk.map(|c| this.cut(c)) {
-                Some(Ok(c)) => c,
+                Some(Ok(c)) => RespBody::flip(&mut this.flip_in, c),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
             };
@@ -585,6 +616,7 @@ impl Body for RespBody {
             }
             this.cut_in = Some(left - chunk.len() as u64);
         }
+        let chunk = RespBody::flip(&mut this.flip_in, chunk);
         let start = *pace.start.get_or_insert_with(Instant::now);
         pace.sent += chunk.len() as u64;
         this.remaining = this.remaining.saturating_sub(chunk.len() as u64);
@@ -786,7 +818,7 @@ pub(crate) async fn handle(
     let slot = site.slot().await;
     req.received_at = Instant::now();
     let mut injected_fault = false;
-    let mut body_cut = false;
+    let mut body_faulted = false;
     let result = match route_err {
         Some(e) => match authenticate(&mut req) {
             Ok(()) => Err(e),
@@ -823,15 +855,24 @@ pub(crate) async fn handle(
             let body = std::mem::replace(resp.body_mut(), RespBody::empty());
             *resp.body_mut() = body.paced(bw);
         }
-        if op == Op::GetObject
-            && resp.status().is_success()
-            && resp.body().len() >= 2
-            && inj.body_reset_rate > 0.0
-            && fastrand::f64() < inj.body_reset_rate
-        {
+        // Body faults on a GET's body: a reset half-way (bodies of 2 bytes
+        // or more), else one flipped bit.
+        let body_len = resp.body().len();
+        let roll = |rate: f64| rate > 0.0 && fastrand::f64() < rate;
+        let fault: Option<fn(RespBody) -> RespBody> =
+            if op != Op::GetObject || !resp.status().is_success() || body_len == 0 {
+                None
+            } else if body_len >= 2 && roll(inj.body_reset_rate) {
+                Some(RespBody::cut_half_way)
+            } else if roll(inj.corrupt_rate) {
+                Some(RespBody::corrupted)
+            } else {
+                None
+            };
+        if let Some(fault) = fault {
             let body = std::mem::replace(resp.body_mut(), RespBody::empty());
-            *resp.body_mut() = body.cut_half_way();
-            body_cut = true;
+            *resp.body_mut() = fault(body);
+            body_faulted = true;
         }
     }
     resp.body_mut().slot = slot;
@@ -847,10 +888,10 @@ pub(crate) async fn handle(
     }
     let status = resp.status();
     let bytes_out = if req.is_head() { 0 } else { resp.body().len() };
-    // A cut body is an error the endpoint made, counted as one.
+    // A cut or corrupted body is an error the endpoint made, counted as one.
     site.counters.record(
         op,
-        status.as_u16() >= 400 || body_cut,
+        status.as_u16() >= 400 || body_faulted,
         req.bytes_in,
         bytes_out,
     );

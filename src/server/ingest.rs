@@ -56,6 +56,18 @@ impl Alg {
         }
     }
 
+    /// The `x-amz-checksum-*` header carrying this algorithm's value.
+    pub(crate) fn header(self) -> &'static str {
+        match self {
+            Alg::Md5 => "content-md5",
+            Alg::Sha256 => "x-amz-checksum-sha256",
+            Alg::Sha1 => "x-amz-checksum-sha1",
+            Alg::Crc32 => "x-amz-checksum-crc32",
+            Alg::Crc32c => "x-amz-checksum-crc32c",
+            Alg::Crc64Nvme => "x-amz-checksum-crc64nvme",
+        }
+    }
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             Alg::Md5 => "Content-MD5",

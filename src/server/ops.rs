@@ -4,6 +4,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Response, StatusCode};
 use md5::{Digest as _, Md5};
 use percent_encoding::percent_decode_str;
@@ -585,6 +587,23 @@ fn get_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             HeaderValue::from_static("EXPRESS_ONEZONE"),
         );
     }
+    // The stored checksum, when asked for and the response is the whole
+    // object: S3 returns none for a byte range (a client cannot check one).
+    if status == StatusCode::OK
+        && req
+            .header("x-amz-checksum-mode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
+    {
+        let (alg, value) = o.full_checksum();
+        h.insert(
+            http::HeaderName::from_static(alg.header()),
+            header_value(&STANDARD.encode(value))?,
+        );
+        h.insert(
+            "x-amz-checksum-type",
+            HeaderValue::from_static("FULL_OBJECT"),
+        );
+    }
     for (k, v) in &o.metadata {
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(format!("x-amz-meta-{k}").as_bytes()),
@@ -618,6 +637,7 @@ async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 metadata: Vec::new(),
                 parts: 1,
                 checksum: None,
+                checksum_value: Default::default(),
             },
         );
     }
@@ -643,6 +663,7 @@ async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
         metadata: user_metadata(req),
         parts: 1,
         checksum: body.checksum,
+        checksum_value: Default::default(),
     };
     commit(&b, &req.key, &cond, watch.as_ref(), obj)?;
     etag_response(&etag)
@@ -812,6 +833,7 @@ fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             // A copy is one piece again (resets the append count, as S3).
             parts: 1,
             checksum: so.checksum,
+            checksum_value: Default::default(),
         },
     )?;
     Ok(copy_result("CopyObjectResult", &etag, now))

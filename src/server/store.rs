@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -153,6 +153,10 @@ pub(crate) struct Object {
     /// The `x-amz-checksum-*` algorithm the object was written with, if
     /// any: an append with another one is refused.
     pub checksum: Option<super::ingest::Alg>,
+    /// The full-object checksum, computed on the first GET or HEAD that
+    /// asks for it (`x-amz-checksum-mode: ENABLED`): see
+    /// [`Object::full_checksum`].
+    pub checksum_value: OnceLock<Vec<u8>>,
 }
 
 impl Object {
@@ -162,6 +166,20 @@ impl Object {
 
     pub(crate) fn resident(&self) -> u64 {
         self.segments.iter().map(Segment::resident).sum()
+    }
+
+    /// The checksum GetObject and HeadObject return under
+    /// `x-amz-checksum-mode: ENABLED`: a full-object one in the algorithm
+    /// the object was written with, else CRC64NVME, which S3 adds to every
+    /// object uploaded without one. Computed once per object version, on
+    /// first ask (synthetic bodies from the per-length cache), so a GET
+    /// without checksum mode costs nothing and appends stay O(append).
+    pub(crate) fn full_checksum(&self) -> (super::ingest::Alg, &[u8]) {
+        let alg = self.checksum.unwrap_or(super::ingest::Alg::Crc64Nvme);
+        let v = self
+            .checksum_value
+            .get_or_init(|| super::ingest::digest_segments(alg, &self.segments));
+        (alg, v)
     }
 }
 
@@ -804,6 +822,7 @@ impl Bucket {
             content_type: upload.content_type,
             metadata: upload.metadata,
             checksum: None,
+            checksum_value: OnceLock::new(),
         };
         Ok((obj, chosen))
     }
@@ -922,6 +941,7 @@ mod tests {
             metadata: vec![],
             parts: 1,
             checksum: None,
+            checksum_value: OnceLock::new(),
         }
     }
 

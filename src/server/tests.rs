@@ -290,6 +290,7 @@ async fn express_raw_append_past_10000_parts_is_too_many_parts() {
             content_type: None,
             metadata: vec![],
             checksum: None,
+            checksum_value: Default::default(),
             parts: 10_000,
         },
     );
@@ -344,6 +345,7 @@ async fn express_raw_copy_with_a_session_token_is_refused_but_put_is_not() {
             content_type: None,
             metadata: vec![],
             checksum: None,
+            checksum_value: Default::default(),
             parts: 1,
         },
     );

@@ -1243,3 +1243,216 @@ async fn stall_holds_responses_and_bandwidth_paces_bodies() {
     get_bytes(&c, "slow", "k", None).await;
     assert!(t.elapsed() < Duration::from_millis(150));
 }
+
+/// GetObject and HeadObject under `x-amz-checksum-mode: ENABLED` return the
+/// object's full-object checksum, as S3 does: in the algorithm it was
+/// uploaded with, CRC64NVME when it came with none (S3 adds one), over all
+/// of an appended object's bytes, for a multipart upload and for a copy;
+/// none for a byte range or without checksum mode. And `corrupt_rate`
+/// flips exactly one bit of a whole body, which the SDK's response
+/// validation refuses as a checksum mismatch.
+#[tokio::test]
+async fn get_returns_the_stored_checksum_and_corruption_fails_it() {
+    use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+    use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode};
+    use s3bench::client::checksum::upload_checksum;
+    use s3bench::scenario::ChecksumMode as Mode;
+    let server = start_server();
+    // Checksums only when asked for, both ways: the SDK's defaults would
+    // turn checksum mode on for every GET.
+    let c = Client::from_conf(
+        config(&server)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build(),
+    );
+    // aws-sdk-s3 1.157 under WhenRequired sends a chosen algorithm's name
+    // (x-amz-sdk-checksum-algorithm) but no value: uploads that name one
+    // go through a client with the SDK's defaults.
+    let sums = client(&server);
+    let body = synthetic::window(0, 100_000).to_vec();
+    let sum = |m: Mode, b: &[u8]| upload_checksum(m, [b]).unwrap().1;
+    for bucket in ["sums-gp", "sums--use1-az4--x-s3"] {
+        create_bucket(&c, bucket).await;
+        let put = |key: &'static str, alg: Option<ChecksumAlgorithm>, b: Vec<u8>| {
+            if alg.is_some() { &sums } else { &c }
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .set_checksum_algorithm(alg)
+                .body(ByteStream::from(b))
+                .send()
+        };
+        put("crc32c", Some(ChecksumAlgorithm::Crc32C), body.clone())
+            .await
+            .unwrap();
+        put("sha256", Some(ChecksumAlgorithm::Sha256), body.clone())
+            .await
+            .unwrap();
+        put("none", None, body.clone()).await.unwrap();
+        let get = |key: &'static str| {
+            c.get_object()
+                .bucket(bucket)
+                .key(key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+        };
+        let o = get("crc32c").await.unwrap();
+        assert_eq!(
+            o.checksum_crc32_c(),
+            Some(&*sum(Mode::Crc32c, &body)),
+            "{bucket}"
+        );
+        assert_eq!(o.checksum_crc64_nvme(), None);
+        assert_eq!(o.checksum_type().map(|t| t.as_str()), Some("FULL_OBJECT"));
+        let o = get("sha256").await.unwrap();
+        assert_eq!(
+            o.checksum_sha256(),
+            Some(&*sum(Mode::Sha256, &body)),
+            "{bucket}"
+        );
+        let o = get("none").await.unwrap();
+        assert_eq!(
+            o.checksum_crc64_nvme(),
+            Some(&*sum(Mode::Crc64Nvme, &body)),
+            "{bucket}"
+        );
+        // HEAD says the same.
+        let h = c
+            .head_object()
+            .bucket(bucket)
+            .key("crc32c")
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(h.checksum_crc32_c(), Some(&*sum(Mode::Crc32c, &body)));
+        // A byte range, or no checksum mode: no checksum.
+        let o = c
+            .get_object()
+            .bucket(bucket)
+            .key("crc32c")
+            .range("bytes=0-99")
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (o.checksum_crc32_c(), o.checksum_crc64_nvme()),
+            (None, None)
+        );
+        let o = c
+            .get_object()
+            .bucket(bucket)
+            .key("crc32c")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(o.checksum_crc32_c(), None);
+        // A copy keeps the algorithm and the value.
+        c.copy_object()
+            .bucket(bucket)
+            .key("copy")
+            .copy_source(format!("{bucket}/crc32c"))
+            .send()
+            .await
+            .unwrap();
+        let o = get("copy").await.unwrap();
+        assert_eq!(o.checksum_crc32_c(), Some(&*sum(Mode::Crc32c, &body)));
+        // A multipart upload without checksums: CRC64NVME of the whole.
+        let up = c
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key("mpu")
+            .send()
+            .await
+            .unwrap();
+        let id = up.upload_id().unwrap();
+        let mut parts = Vec::new();
+        let big: Vec<u8> = synthetic::chunks(0, 6 * MIB as u64).flatten().collect();
+        for (n, chunk) in big.chunks(5 * MIB).enumerate() {
+            let p = c
+                .upload_part()
+                .bucket(bucket)
+                .key("mpu")
+                .upload_id(id)
+                .part_number(n as i32 + 1)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await
+                .unwrap();
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(n as i32 + 1)
+                    .set_e_tag(p.e_tag().map(str::to_string))
+                    .build(),
+            );
+        }
+        c.complete_multipart_upload()
+            .bucket(bucket)
+            .key("mpu")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let o = get("mpu").await.unwrap();
+        assert_eq!(o.checksum_crc64_nvme(), Some(&*sum(Mode::Crc64Nvme, &big)));
+        if bucket.ends_with("--x-s3") {
+            // An append: the checksum of all the object's bytes.
+            sums.put_object()
+                .bucket(bucket)
+                .key("crc32c")
+                .write_offset_bytes(body.len() as i64)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+                .body(ByteStream::from(b"more".to_vec()))
+                .send()
+                .await
+                .unwrap();
+            let mut whole = body.clone();
+            whole.extend_from_slice(b"more");
+            let o = get("crc32c").await.unwrap();
+            assert_eq!(o.checksum_crc32_c(), Some(&*sum(Mode::Crc32c, &whole)));
+            assert_eq!(o.body.collect().await.unwrap().into_bytes(), whole);
+        }
+        // Every body corrupted: one bit differs, the length holds, and the
+        // SDK's validation fails the read.
+        server.set_injection(
+            bucket,
+            Injection {
+                corrupt_rate: 1.0,
+                ..Injection::default()
+            },
+        );
+        let got = get_bytes(&c, bucket, "none", None).await;
+        assert_eq!(got.len(), body.len());
+        let flipped: u32 = got
+            .iter()
+            .zip(&body)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        assert_eq!(flipped, 1, "{bucket}");
+        let err = get("none")
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .expect_err("a corrupted body fails validation");
+        assert!(
+            s3bench::client::is_checksum_mismatch(&err),
+            "{bucket}: {err:?}"
+        );
+        let before = server.counters().get(bucket, "GetObject");
+        server.set_injection(bucket, Injection::default());
+        get("none").await.unwrap().body.collect().await.unwrap();
+        let after = server.counters().get(bucket, "GetObject");
+        // Each corrupted body was an endpoint error; the clean one is not.
+        assert_eq!(after.errors, before.errors, "{bucket}");
+        assert!(before.errors >= 2, "{bucket}: {before:?}");
+    }
+}
