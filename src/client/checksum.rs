@@ -1,7 +1,9 @@
 //! Upload checksums computed by s3bench itself (the direct request path
 //! and the checksum benchmark): the `x-amz-checksum-*` header S3 verifies,
 //! over the body as it will be sent. Computed on every request, never
-//! cached, so a scenario pays (and measures) what a real client pays.
+//! cached, so a scenario pays (and measures) what a real client pays. And
+//! the download side ([`BodyCheck`]): a GET under `x-amz-checksum-mode:
+//! ENABLED` is checked against the checksum the response carries.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -10,43 +12,129 @@ use sha2::{Digest as _, Sha256};
 
 use crate::scenario::ChecksumMode;
 
+/// One running checksum computation.
+enum Hasher {
+    /// The CRC and its width in bytes.
+    Crc(CrcDigest, usize),
+    Sha1(sha1::Sha1),
+    Sha256(Sha256),
+}
+
+impl Hasher {
+    fn crc(alg: CrcAlgorithm, width: usize) -> Hasher {
+        Hasher::Crc(CrcDigest::new(alg), width)
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Crc(d, _) => d.update(data),
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+        }
+    }
+
+    /// The value's bytes (S3 checksums are the big-endian bytes of a CRC)
+    /// in a buffer, and how many of them are used.
+    fn finish(self) -> ([u8; 32], usize) {
+        let mut out = [0u8; 32];
+        match self {
+            Hasher::Crc(d, width) => {
+                out[..width].copy_from_slice(&d.finalize().to_be_bytes()[8 - width..]);
+                (out, width)
+            }
+            Hasher::Sha1(h) => {
+                out[..20].copy_from_slice(&h.finalize());
+                (out, 20)
+            }
+            Hasher::Sha256(h) => {
+                out.copy_from_slice(&h.finalize());
+                (out, 32)
+            }
+        }
+    }
+}
+
 /// The header name and its base64 value for `body` (given in chunks);
 /// None for [`ChecksumMode::None`].
 pub fn upload_checksum<'a>(
     mode: ChecksumMode,
     body: impl IntoIterator<Item = &'a [u8]>,
 ) -> Option<(&'static str, String)> {
-    let crc = |alg: CrcAlgorithm, body: &mut dyn Iterator<Item = &'a [u8]>| {
-        let mut d = CrcDigest::new(alg);
-        for c in body {
-            d.update(c);
-        }
-        d.finalize()
-    };
-    let mut body = body.into_iter();
-    // S3 checksums are the big-endian bytes of the CRC, base64.
-    Some(match mode {
+    let (name, mut h) = match mode {
         ChecksumMode::None => return None,
         ChecksumMode::Crc32 => (
             "x-amz-checksum-crc32",
-            STANDARD.encode((crc(CrcAlgorithm::Crc32IsoHdlc, &mut body) as u32).to_be_bytes()),
+            Hasher::crc(CrcAlgorithm::Crc32IsoHdlc, 4),
         ),
         ChecksumMode::Crc32c => (
             "x-amz-checksum-crc32c",
-            STANDARD.encode((crc(CrcAlgorithm::Crc32Iscsi, &mut body) as u32).to_be_bytes()),
+            Hasher::crc(CrcAlgorithm::Crc32Iscsi, 4),
         ),
         ChecksumMode::Crc64Nvme => (
             "x-amz-checksum-crc64nvme",
-            STANDARD.encode(crc(CrcAlgorithm::Crc64Nvme, &mut body).to_be_bytes()),
+            Hasher::crc(CrcAlgorithm::Crc64Nvme, 8),
         ),
-        ChecksumMode::Sha256 => {
-            let mut h = Sha256::new();
-            for c in body {
-                h.update(c);
-            }
-            ("x-amz-checksum-sha256", STANDARD.encode(h.finalize()))
-        }
-    })
+        ChecksumMode::Sha256 => ("x-amz-checksum-sha256", Hasher::Sha256(Sha256::new())),
+    };
+    for c in body {
+        h.update(c);
+    }
+    let (v, n) = h.finish();
+    Some((name, STANDARD.encode(&v[..n])))
+}
+
+/// The key a response whose body does not match its checksum is counted
+/// under, on both request paths.
+pub const MISMATCH: &str = "body: checksum mismatch";
+
+/// Response headers a body may be checked against, in aws-sdk-s3's order
+/// of preference (the cheapest first).
+const RESPONSE_CHECKSUMS: [&str; 5] = [
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+];
+
+/// Checks a response body against the `x-amz-checksum-*` header it came
+/// with (download validation, as aws-sdk-s3 does under
+/// `response_checksum_validation = when_supported`).
+pub struct BodyCheck {
+    hasher: Hasher,
+    expected: Vec<u8>,
+}
+
+impl BodyCheck {
+    /// The check for a response, or None when it carries no checksum a
+    /// client can verify: none at all (a byte range), one that does not
+    /// decode, or a part-level one of a multipart object (`<base64>-<parts>`),
+    /// which the SDK skips too.
+    pub fn from_headers(h: &http::HeaderMap) -> Option<BodyCheck> {
+        let (name, value) = RESPONSE_CHECKSUMS
+            .iter()
+            .find_map(|n| h.get(*n).map(|v| (*n, v)))?;
+        let value = value.to_str().ok()?;
+        let expected = STANDARD.decode(value.trim()).ok()?;
+        let hasher = match name {
+            "x-amz-checksum-crc64nvme" => Hasher::crc(CrcAlgorithm::Crc64Nvme, 8),
+            "x-amz-checksum-crc32c" => Hasher::crc(CrcAlgorithm::Crc32Iscsi, 4),
+            "x-amz-checksum-crc32" => Hasher::crc(CrcAlgorithm::Crc32IsoHdlc, 4),
+            "x-amz-checksum-sha1" => Hasher::Sha1(sha1::Sha1::new()),
+            _ => Hasher::Sha256(Sha256::new()),
+        };
+        Some(BodyCheck { hasher, expected })
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+    }
+
+    /// Whether the body matched.
+    pub fn matches(self) -> bool {
+        let (v, n) = self.hasher.finish();
+        v[..n] == self.expected[..]
+    }
 }
 
 #[cfg(test)]
@@ -75,5 +163,54 @@ mod tests {
             assert_eq!(one.0, format!("x-amz-checksum-{}", mode.name()));
         }
         assert_eq!(upload_checksum(ChecksumMode::None, [&b"x"[..]]), None);
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| (http::HeaderName::from_static(n), v.parse().unwrap()))
+            .collect()
+    }
+
+    /// What an upload sends, a download checks: each algorithm's value
+    /// verifies the body, a one-bit change fails it, and the SDK's choice
+    /// among several headers is followed.
+    #[test]
+    fn body_check_verifies_what_upload_checksum_computes() {
+        let body = b"the quick brown fox".to_vec();
+        let mut flipped = body.clone();
+        flipped[7] ^= 1;
+        let check = |h: &http::HeaderMap, b: &[u8]| {
+            let mut c = BodyCheck::from_headers(h).expect("a checksum header");
+            c.update(&b[..3]);
+            c.update(&b[3..]);
+            c.matches()
+        };
+        for mode in [
+            ChecksumMode::Crc32,
+            ChecksumMode::Crc32c,
+            ChecksumMode::Crc64Nvme,
+            ChecksumMode::Sha256,
+        ] {
+            let (name, value) = upload_checksum(mode, [&body[..]]).unwrap();
+            let h = headers(&[(name, &value)]);
+            assert!(check(&h, &body), "{mode:?}");
+            assert!(!check(&h, &flipped), "{mode:?} missed a flipped bit");
+        }
+        let sha1 = STANDARD.encode(sha1::Sha1::digest(&body));
+        assert!(check(&headers(&[("x-amz-checksum-sha1", &sha1)]), &body));
+        // CRC64NVME is preferred over a (here wrong) SHA-256.
+        let (_, crc64) = upload_checksum(ChecksumMode::Crc64Nvme, [&body[..]]).unwrap();
+        let h = headers(&[
+            ("x-amz-checksum-sha256", "AAAA"),
+            ("x-amz-checksum-crc64nvme", &crc64),
+        ]);
+        assert!(check(&h, &body));
+        // Nothing to check: no header, a part-level value, bad base64.
+        assert!(BodyCheck::from_headers(&headers(&[])).is_none());
+        assert!(
+            BodyCheck::from_headers(&headers(&[("x-amz-checksum-crc32", "AAAAAA==-3")])).is_none()
+        );
+        assert!(BodyCheck::from_headers(&headers(&[("x-amz-checksum-crc32", "%%")])).is_none());
     }
 }

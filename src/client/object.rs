@@ -352,9 +352,16 @@ impl ObjectClient for S3Client {
                     out.bytes += chunk.len() as u64;
                 }
                 Ok(None) => break,
-                Err(_) => {
+                Err(e) => {
+                    // The SDK checks a whole object's body against its
+                    // checksum (`response_checksum_validation`) and fails
+                    // the stream's end on a mismatch.
                     out.error = Some(ErrorKind {
-                        key: "body: connection".into(),
+                        key: if super::errors::is_checksum_mismatch(&e) {
+                            super::checksum::MISMATCH.into()
+                        } else {
+                            "body: connection".into()
+                        },
                         status: None,
                     });
                     break;

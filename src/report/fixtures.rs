@@ -263,6 +263,7 @@ fn targets() -> Vec<TargetInfo> {
             region: "us-east-1".into(),
             endpoint: None,
             request_path: "direct".into(),
+            checksum: "none".into(),
             preflight_requests: Default::default(),
         },
         TargetInfo {
@@ -272,6 +273,7 @@ fn targets() -> Vec<TargetInfo> {
             region: "us-east-1".into(),
             endpoint: None,
             request_path: "direct".into(),
+            checksum: "none".into(),
             preflight_requests: Default::default(),
         },
     ]

@@ -351,6 +351,15 @@ fn targets_table(md: &mut String, r: &RunResult) {
     }
     md.push_str(&t.render());
     line!(md);
+    for x in r.targets.iter().filter(|x| x.checksum != "none") {
+        line!(
+            md,
+            "Checksum on {}: {} on every upload, and every GET of a whole object checked against the object's checksum (a mismatch is a `body: checksum mismatch` failure).",
+            x.name,
+            x.checksum.to_uppercase()
+        );
+        line!(md);
+    }
 }
 
 fn client_usage(md: &mut String, r: &RunResult) {

@@ -156,6 +156,11 @@ pub struct TargetInfo {
     /// `aws-sdk-s3` (everything through the SDK).
     #[serde(default = "sdk_path")]
     pub request_path: String,
+    /// `[client] checksum`: the integrity checksum every upload carries and
+    /// whole-object downloads are checked against (`none`, `crc32`,
+    /// `crc32c`, `crc64nvme`, `sha256`).
+    #[serde(default = "no_checksum")]
+    pub checksum: String,
     /// Requests the preflight checks sent before the load, by S3 operation
     /// name (`ListObjectsV2`, `HeadBucket`, `PutObject`, `GetObject`,
     /// `DeleteObject`, `CreateSession`): counted apart from every phase, so
@@ -166,6 +171,10 @@ pub struct TargetInfo {
 
 fn sdk_path() -> String {
     "aws-sdk-s3".into()
+}
+
+fn no_checksum() -> String {
+    "none".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

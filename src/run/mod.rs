@@ -292,6 +292,7 @@ pub async fn execute(
                 region: t.region.clone(),
                 endpoint: c.endpoint.clone(),
                 request_path: c.request_path(threads),
+                checksum: c.settings.checksums.name().to_string(),
                 preflight_requests: p.requests.clone(),
             })
             .collect(),

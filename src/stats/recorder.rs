@@ -47,7 +47,9 @@ pub enum FailureGroup {
     Throttled,
     /// Any other HTTP error response (4xx, 5xx).
     Http,
-    /// No HTTP answer: connection refused or reset, timeout, body cut short.
+    /// No (whole, valid) HTTP answer: connection refused or reset, timeout,
+    /// body cut short, or a body that failed its checksum (`body: checksum
+    /// mismatch`).
     Transport,
     /// The request's own condition did not hold: 412 PreconditionFailed,
     /// 409 ConditionalRequestConflict, 400 InvalidWriteOffset. An answer a

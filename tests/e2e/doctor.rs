@@ -526,3 +526,58 @@ fn doctor_embedded_passes_on_a_shipped_scenario() {
         "{text}"
     );
 }
+
+/// An endpoint that corrupts every GET body (one bit flipped): the probe is
+/// read 10 times, each wrong, and the sentence says the endpoint corrupts
+/// objects. One that stops after two: a warning that it corrupts data now
+/// and then, naming how often, and no error.
+#[tokio::test]
+async fn doctor_tells_corruption_always_from_now_and_then() {
+    let s = server_with_pair();
+    let always = s3bench::server::Injection {
+        corrupt_rate: 1.0,
+        ..Default::default()
+    };
+    s.set_injection(GP, always.clone());
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "probe");
+    assert!(
+        e.sentence
+            .contains("returned other bytes than were PUT 10 times in 10")
+            && e.sentence
+                .contains("the endpoint corrupts or caches objects"),
+        "{e}"
+    );
+    assert_eq!(s.counters().buckets[GP]["GetObject"].errors, 10);
+    assert_eq!(s.object_count(GP), Some(0));
+    // Corruption that stops once the endpoint has corrupted two bodies
+    // (the probe waits 50 ms between its GETs; the watcher looks every ms).
+    let s = Arc::new(server_with_pair());
+    s.set_injection(GP, always);
+    let watcher = std::thread::spawn({
+        let s = s.clone();
+        move || {
+            let t0 = std::time::Instant::now();
+            while s.counters().get(GP, "GetObject").errors < 2 {
+                assert!(t0.elapsed() < Duration::from_secs(30), "no GETs");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            s.set_injection(GP, s3bench::server::Injection::default());
+        }
+    });
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    watcher.join().unwrap();
+    assert!(!fs.iter().any(Finding::is_error), "{fs:#?}");
+    let w: Vec<&Finding> = fs.iter().filter(|f| f.severity == Severity::Warn).collect();
+    assert_eq!(w.len(), 1, "{fs:#?}");
+    let n = s.counters().get(GP, "GetObject").errors;
+    assert!(
+        w[0].sentence.contains(&format!(
+            "returned other bytes than were PUT {n} times before it returned the right ones"
+        )) && w[0].sentence.contains("corrupts data now and then"),
+        "{}",
+        w[0]
+    );
+    assert_eq!(s.object_count(GP), Some(0));
+}

@@ -312,9 +312,14 @@ async fn express_ops(path: &str, cleanup: bool) {
 }
 
 /// Each checksum algorithm on both request paths: every upload is accepted
-/// (the endpoint verifies each x-amz-checksum-* it gets), and the endpoint's
-/// append rule proves which algorithm was sent: an object remembers it, and
-/// an append with another one is refused "Checksum Type mismatch".
+/// (the endpoint verifies each x-amz-checksum-* it gets), and two things
+/// prove which algorithm was sent. Every object written (PUT, append,
+/// create-only PUT) returns its checksum under checksum mode in that
+/// algorithm, or in CRC64NVME (what S3 adds) for `none`, with the value of
+/// its bytes; and the endpoint's append rule: an object remembers its
+/// algorithm, and an append with another one is refused "Checksum Type
+/// mismatch" (for `none`, with no algorithm recorded, a CRC32 append is
+/// taken, which a CRC64NVME one would not make so).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_checksum_is_sent_and_verified_on_both_paths() {
     for path in ["direct", "sdk"] {
@@ -353,6 +358,41 @@ mix = [
             let errors: u64 = t.ops.values().map(|o| o.errors).sum();
             assert_eq!((total, errors), (12, 0), "{path} {alg}: {:?}", t.ops);
             let sdk = common::client(&server);
+            let written = objects(&sdk, DIR, &r.run_prefix).await;
+            assert!(written.len() >= 3, "{path} {alg}: {written:?}");
+            let want = if alg == "none" { "crc64nvme" } else { alg };
+            for (key, size) in &written {
+                let o = sdk
+                    .get_object()
+                    .bucket(DIR)
+                    .key(key)
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send()
+                    .await
+                    .unwrap();
+                let sent: Vec<(&str, String)> = [
+                    ("crc32", o.checksum_crc32()),
+                    ("crc32c", o.checksum_crc32_c()),
+                    ("crc64nvme", o.checksum_crc64_nvme()),
+                    ("sha256", o.checksum_sha256()),
+                ]
+                .into_iter()
+                .filter_map(|(n, v)| Some((n, v?.to_string())))
+                .collect();
+                let mode = ChecksumMode::ALL
+                    .into_iter()
+                    .find(|m| m.name() == want)
+                    .unwrap();
+                let ctx = format!("{path} {alg} {key}: {sent:?}");
+                assert_eq!(sent.len(), 1, "{ctx}");
+                assert_eq!(sent[0].0, want, "{ctx}");
+                // The value is that of the object's bytes (SDK validated
+                // it while reading; an append's is over all its appends).
+                let bytes = o.body.collect().await.unwrap().into_bytes();
+                assert_eq!(bytes.len() as u64, *size, "{ctx}");
+                let (_, value) = upload_checksum(mode, [&bytes[..]]).unwrap();
+                assert_eq!(sent[0].1, value, "{ctx}");
+            }
             let (key, size) = objects(&sdk, DIR, &format!("{}append/", r.run_prefix))
                 .await
                 .into_iter()

@@ -608,6 +608,103 @@ mix = [{ op = "get", weight = 1 }]"#,
     }
 }
 
+/// A quarter of the GET bodies with one bit flipped (whole, the right
+/// length, wrong), on a General Purpose and a directory bucket, on both
+/// request paths. With `checksum = "crc32c"` the client asks for the
+/// objects' checksums and checks each body: every corrupted GET is a
+/// `body: checksum mismatch` failure, exactly as many as the endpoint
+/// corrupted, never a success. With `checksum = "none"` the same
+/// corruption passes as success: the report cannot see it, which is what
+/// response validation buys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_bodies_are_caught_only_by_response_checksums() {
+    const GP: &str = "faults-gp";
+    const DIR: &str = "faults--use1-az4--x-s3";
+    for path in ["direct", "sdk"] {
+        for checksum in ["crc32c", "none"] {
+            let toml = format!(
+                r#"
+name = "corrupt"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "{GP}"
+region = "us-east-1"
+[targets.standard.embedded]
+corrupt_rate = 0.25
+[targets.express]
+kind = "directory"
+bucket = "{DIR}"
+region = "us-east-1"
+[targets.express.embedded]
+corrupt_rate = 0.25
+[dataset]
+objects = 8
+size = "64KiB"
+[prepare]
+concurrency = 4
+[client]
+request_path = "{path}"
+checksum = "{checksum}"
+stop_on_failures = "never"
+[[phase]]
+name = "get"
+ops = 200
+concurrency = 2
+mix = [{{ op = "get", weight = 1 }}]
+"#
+            );
+            let (out, server, _dir) = run_plan(plan(&toml)).await;
+            let r = &out.result;
+            for (target, bucket) in [("standard", GP), ("express", DIR)] {
+                let get = op(r, "get", target, "get");
+                let ctx = format!("{path} {checksum} {target}: {get:?}");
+                let c = server.counters().get(bucket, "GetObject");
+                let pre = crate::common::preflight(r, target, "GetObject");
+                assert_eq!(get.count, 200, "{ctx}");
+                assert_eq!(c.requests, get.requests + pre, "{ctx}");
+                // The preflight's probe GET is retried until the bytes come
+                // back right: all its GETs but the last were corrupted, and
+                // then the report warns.
+                let pre_corrupted = pre.saturating_sub(1);
+                let warned = r.warnings.iter().any(|w| {
+                    w.contains(&format!("target '{target}'"))
+                        && w.contains("corrupts data now and then")
+                });
+                assert_eq!(warned, pre_corrupted > 0, "{ctx}: {:?}", r.warnings);
+                // 25% injected: binomial over 200 GETs (p < 1e-6 outside).
+                let corrupted = c.errors - pre_corrupted;
+                assert!(
+                    (15..90).contains(&corrupted),
+                    "{ctx}: {corrupted} corrupted"
+                );
+                if checksum == "none" {
+                    assert_eq!((get.errors, get.successes), (0, 200), "{ctx}");
+                    continue;
+                }
+                assert_eq!(get.errors, corrupted, "{ctx}");
+                assert_eq!(
+                    get.errors_by_kind.get("body: checksum mismatch"),
+                    Some(&corrupted),
+                    "{ctx}"
+                );
+                assert_eq!(get.errors_by_kind.len(), 1, "{ctx}");
+                assert_eq!(get.successes + get.errors, 200, "{ctx}");
+                // Whole, verified objects only in the success bytes.
+                assert_eq!(get.bytes, get.successes * (64 << 10), "{ctx}");
+            }
+            let md = std::fs::read_to_string(out.dir.join("report.md")).unwrap();
+            assert!(md.contains("one bit flipped"), "{path} {checksum}: {md}");
+            assert_eq!(
+                md.contains("Checksum on express: CRC32C on every upload, and every GET of a whole object checked"),
+                checksum == "crc32c",
+                "{path} {checksum}: {md}"
+            );
+            assert_eq!(r.targets[0].checksum, checksum);
+        }
+    }
+}
+
 /// A directory bucket whose CreateSession fails 70% of the time once the
 /// data set is written, while sessions last 5 s (direct path: renewed a
 /// fifth of their life early) or 16 s (the SDK renews 10-15 s early): the

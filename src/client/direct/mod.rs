@@ -12,7 +12,8 @@
 //! it), endpoint rules, and every other operation. The direct path is used
 //! only when a request needs none of what it leaves out: retries off, no
 //! stalled-stream protection. Upload checksums (`[client] checksum`) are
-//! computed here on every PUT and sent as an `x-amz-checksum-*` header.
+//! computed here on every PUT and sent as an `x-amz-checksum-*` header;
+//! with one set, GETs ask for the object's checksum and check the body.
 //! Appends (`x-amz-write-offset-bytes`) and conditional PUTs (`If-Match`,
 //! `If-None-Match`) take this path too.
 
@@ -47,7 +48,7 @@ use self::identity::Identity;
 use self::sign::{AmzClock, EMPTY_SHA256, Signer, ToSign, UNSIGNED_PAYLOAD};
 use super::WriteCondition;
 use super::body::SyntheticBody;
-use super::checksum::upload_checksum;
+use super::checksum::{BodyCheck, MISMATCH, upload_checksum};
 use super::resolve::Resolver;
 use super::{ErrorKind, TargetConfig};
 use crate::scenario::{ChecksumMode, RequestPath};
@@ -251,6 +252,14 @@ impl DirectClient {
     /// response head for an empty body).
     pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Reply {
         let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
+        // With checksums on, ask for the object's checksum (S3 sends one
+        // for a whole object only) and check the body against it.
+        let mode = [("x-amz-checksum-mode", HeaderValue::from_static("ENABLED"))];
+        let extra: &[_] = if self.checksum == ChecksumMode::None {
+            &[]
+        } else {
+            &mode
+        };
         self.timed(async {
             let resp = match self
                 .send(
@@ -259,7 +268,7 @@ impl DirectClient {
                     range.as_deref(),
                     ReqBody::Empty,
                     None,
-                    &[],
+                    extra,
                 )
                 .await
             {
@@ -271,6 +280,11 @@ impl DirectClient {
                 return Reply::failed(self.error_reply(resp, conn, false).await);
             }
             let headers_at = Instant::now();
+            let mut check = if extra.is_empty() {
+                None
+            } else {
+                BodyCheck::from_headers(resp.headers())
+            };
             let mut body = resp.into_body();
             let mut out = Reply::default();
             loop {
@@ -281,6 +295,9 @@ impl DirectClient {
                                 out.first_byte = Some(Instant::now());
                             }
                             out.bytes += d.len() as u64;
+                            if let Some(c) = &mut check {
+                                c.update(d);
+                            }
                         }
                     }
                     None => break,
@@ -292,6 +309,9 @@ impl DirectClient {
             }
             if out.error.is_none() {
                 self.release(conn);
+                if check.is_some_and(|c| !c.matches()) {
+                    out.error = Some(kind(MISMATCH));
+                }
             }
             out.first_byte.get_or_insert(headers_at);
             out
