@@ -5,7 +5,7 @@
 #
 #   bench/run.sh            # about 20 minutes on 2 cores
 #   DURATION=3 LONG_S=30 bench/run.sh   # a quick pass (numbers too noisy to keep)
-#   ONLY=checksums bench/run.sh         # only the upload-checksum section (~3 min)
+#   ONLY=checksums bench/run.sh         # only the checksum section (~15 min)
 #
 # Method: one `s3bench serve` process (1 thread, pinned to core 0) is the
 # endpoint for every S3 client; each client runs as its own process pinned to
