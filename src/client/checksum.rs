@@ -108,9 +108,14 @@ pub struct BodyCheck {
 impl BodyCheck {
     /// The check for a response, or None when it carries no checksum a
     /// client can verify: none at all (a byte range), one that does not
-    /// decode, or a part-level one of a multipart object (`<base64>-<parts>`),
-    /// which the SDK skips too.
+    /// decode, or a part-level one of a multipart object (`<base64>-<parts>`,
+    /// `x-amz-checksum-type: COMPOSITE`), which the SDK skips too.
     pub fn from_headers(h: &http::HeaderMap) -> Option<BodyCheck> {
+        if h.get("x-amz-checksum-type")
+            .is_some_and(|t| t.as_bytes().eq_ignore_ascii_case(b"COMPOSITE"))
+        {
+            return None;
+        }
         let (name, value) = RESPONSE_CHECKSUMS
             .iter()
             .find_map(|n| h.get(*n).map(|v| (*n, v)))?;
@@ -212,5 +217,10 @@ mod tests {
             BodyCheck::from_headers(&headers(&[("x-amz-checksum-crc32", "AAAAAA==-3")])).is_none()
         );
         assert!(BodyCheck::from_headers(&headers(&[("x-amz-checksum-crc32", "%%")])).is_none());
+        let composite = [
+            ("x-amz-checksum-crc32c", crc64.as_str()),
+            ("x-amz-checksum-type", "COMPOSITE"),
+        ];
+        assert!(BodyCheck::from_headers(&headers(&composite)).is_none());
     }
 }

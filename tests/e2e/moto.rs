@@ -249,6 +249,127 @@ fn moto_general_purpose_run_matches_what_moto_holds() {
     drop(moto);
 }
 
+/// `checksum = "crc32c"` against moto, an S3 server s3bench's tests do not
+/// write, on both request paths: moto verifies every upload's checksum and
+/// returns the stored one under checksum mode, and s3bench checks whole
+/// GETs against it. No request fails (no false mismatch on whole or ranged
+/// GETs), and what moto holds carries the CRC32C of its bytes.
+#[test]
+fn moto_checksums_pass_an_independent_server_on_both_paths() {
+    let Some(moto) = start_moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = client(&moto.endpoint);
+    rt.block_on(async { c.create_bucket().bucket("sums").send().await.unwrap() });
+    for path in ["direct", "sdk"] {
+        let sc = dir.path().join(format!("moto-sums-{path}.toml"));
+        std::fs::write(
+            &sc,
+            format!(
+                r#"name = "moto-sums"
+
+[targets.moto]
+kind = "general-purpose"
+bucket = "sums"
+region = "us-east-1"
+endpoint = "{}"
+path_style = true
+
+[dataset]
+objects = 4
+size = "64KiB"
+
+[client]
+request_path = "{path}"
+checksum = "crc32c"
+
+[[phase]]
+name = "mixed"
+duration = "1s"
+concurrency = 2
+mix = [
+  {{ op = "get", weight = 2 }},
+  {{ op = "ranged-get", range_size = "4KiB" }},
+  {{ op = "put", size = "8KiB" }},
+]
+"#,
+                moto.endpoint
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("results");
+        let run_id = format!("moto-sums-{path}-{:06x}", fastrand::u32(..0x100_0000));
+        let o = s3bench(&[
+            "run",
+            sc.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            &run_id,
+            "--rounds",
+            "1",
+            "--keep-data",
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{path}: {}", text(&o));
+        let result: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(&run_id).join("result.json")).expect("result.json"),
+        )
+        .unwrap();
+        let phase = result["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "mixed")
+            .unwrap_or_else(|| panic!("phase mixed in {result}"));
+        let ops = &phase["targets"][0]["ops"];
+        for op in ["get", "ranged_get", "put"] {
+            assert_eq!(ops[op]["errors"], 0, "{path} {op}: {ops}");
+            assert!(successes(&ops[op]) > 0, "{path} {op}: {}", ops[op]);
+        }
+        assert_eq!(result["targets"][0]["checksum"], "crc32c");
+        // Every object the run wrote: its stored CRC32C is that of its
+        // bytes (so the direct path's header was taken, not ignored).
+        let prefix = format!("s3bench/{run_id}/");
+        rt.block_on(async {
+            let listed = c
+                .list_objects_v2()
+                .bucket("sums")
+                .prefix(&prefix)
+                .send()
+                .await
+                .unwrap();
+            let keys: Vec<String> = listed
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string))
+                .collect();
+            assert!(!keys.is_empty(), "{path}: nothing under {prefix}");
+            // Each object, data set and PUTs alike (a few dozen).
+            for key in &keys {
+                let got = c
+                    .get_object()
+                    .bucket("sums")
+                    .key(key)
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send()
+                    .await
+                    .unwrap();
+                let sent = got.checksum_crc32_c().map(str::to_string);
+                let bytes = got.body.collect().await.unwrap().into_bytes();
+                let want = s3bench::client::checksum::upload_checksum(
+                    s3bench::scenario::ChecksumMode::Crc32c,
+                    [&bytes[..]],
+                )
+                .unwrap()
+                .1;
+                assert_eq!(sent.as_deref(), Some(want.as_str()), "{path} {key}");
+            }
+        });
+    }
+    drop(moto);
+}
+
 #[test]
 fn moto_directory_target_fails_doctor_with_one_sentence() {
     let Some(moto) = start_moto() else { return };

@@ -86,6 +86,17 @@ fn synthetic_sha256(len: u64) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The `x-amz-sdk-checksum-algorithm` value of a checksum mode.
+fn sdk_algorithm_name(mode: ChecksumMode) -> &'static str {
+    match mode {
+        ChecksumMode::None => "",
+        ChecksumMode::Crc32 => "CRC32",
+        ChecksumMode::Crc32c => "CRC32C",
+        ChecksumMode::Crc64Nvme => "CRC64NVME",
+        ChecksumMode::Sha256 => "SHA256",
+    }
+}
+
 /// Error bodies are read up to this size for their `<Code>`.
 const ERROR_BODY_MAX: usize = 64 * 1024;
 
@@ -280,7 +291,9 @@ impl DirectClient {
                 return Reply::failed(self.error_reply(resp, conn, false).await);
             }
             let headers_at = Instant::now();
-            let mut check = if extra.is_empty() {
+            // A whole object only: a server that sent the object's
+            // checksum with a byte range would fail every ranged GET.
+            let mut check = if extra.is_empty() || resp.status() != StatusCode::OK {
                 None
             } else {
                 BodyCheck::from_headers(resp.headers())
@@ -379,6 +392,13 @@ impl DirectClient {
                 Ok(v) => extra.push((name, v)),
                 Err(_) => return Reply::failed(kind("request not built: checksum")),
             }
+            // Named as the SDKs name it: S3 takes the value header alone,
+            // but some S3-compatible servers (moto) store a checksum only
+            // when this header names its algorithm.
+            extra.push((
+                "x-amz-sdk-checksum-algorithm",
+                HeaderValue::from_static(sdk_algorithm_name(self.checksum)),
+            ));
         }
         let (body, hash) = if len <= HASHED_BODY_MAX {
             let data = synthetic::window(0, len as usize);
