@@ -351,12 +351,20 @@ fn targets_table(md: &mut String, r: &RunResult) {
     }
     md.push_str(&t.render());
     line!(md);
+    // One line per checksum setting, naming its targets.
+    let mut sums: Vec<(&str, Vec<&str>)> = Vec::new();
     for x in r.targets.iter().filter(|x| x.checksum != "none") {
+        match sums.iter_mut().find(|(c, _)| *c == x.checksum) {
+            Some((_, names)) => names.push(&x.name),
+            None => sums.push((&x.checksum, vec![&x.name])),
+        }
+    }
+    for (sum, names) in sums {
         line!(
             md,
             "Checksum on {}: {} on every upload, and every GET of a whole object checked against the object's checksum (a mismatch is a `body: checksum mismatch` failure).",
-            x.name,
-            x.checksum.to_uppercase()
+            names.join(", "),
+            sum.to_uppercase()
         );
         line!(md);
     }

@@ -696,7 +696,7 @@ mix = [{{ op = "get", weight = 1 }}]
             let md = std::fs::read_to_string(out.dir.join("report.md")).unwrap();
             assert!(md.contains("one bit flipped"), "{path} {checksum}: {md}");
             assert_eq!(
-                md.contains("Checksum on express: CRC32C on every upload, and every GET of a whole object checked"),
+                md.contains("Checksum on standard, express: CRC32C on every upload, and every GET of a whole object checked"),
                 checksum == "crc32c",
                 "{path} {checksum}: {md}"
             );
