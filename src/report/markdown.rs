@@ -75,9 +75,9 @@ pub fn render(r: &RunResult) -> String {
         for l in &r.left_behind {
             line!(
                 md,
-                "> - **{}**: {} objects under `s3://{}/{}` ({}). Remove them with `{}`.",
+                "> - **{}**: {} under `s3://{}/{}` ({}). Remove them with `{}`.",
                 l.target,
-                l.objects,
+                l.count_text(),
                 l.bucket,
                 l.prefix,
                 one_line(&l.reason),

@@ -77,6 +77,17 @@ pub struct LeftBehind {
     pub command: String,
 }
 
+impl LeftBehind {
+    /// "12 objects", or what is known when the count is not.
+    pub fn count_text(&self) -> String {
+        if self.objects > 0 {
+            format!("{} objects", self.objects)
+        } else {
+            "an unknown number of objects (perhaps none: the listing that checks failed)".into()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HostInfo {
     /// Host name.

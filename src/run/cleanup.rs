@@ -315,11 +315,7 @@ pub fn left_behind(
 
 /// One line for stderr about objects left behind.
 pub fn describe_left(l: &LeftBehind) -> String {
-    let count = if l.objects > 0 {
-        format!("{} objects", l.objects)
-    } else {
-        "objects (how many is unknown: listing failed)".to_string()
-    };
+    let count = l.count_text();
     format!(
         "cleanup could not finish on target '{}': {count} left under s3://{}/{} ({}). Remove them with: {}",
         l.target, l.bucket, l.prefix, l.reason, l.command

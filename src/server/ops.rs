@@ -833,7 +833,8 @@ fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             // A copy is one piece again (resets the append count, as S3).
             parts: 1,
             checksum: so.checksum,
-            checksum_value: Default::default(),
+            // The same bytes: a checksum already computed carries over.
+            checksum_value: so.checksum_value.clone(),
         },
     )?;
     Ok(copy_result("CopyObjectResult", &etag, now))
