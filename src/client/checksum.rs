@@ -83,6 +83,33 @@ pub fn upload_checksum<'a>(
     Some((name, STANDARD.encode(&v[..n])))
 }
 
+/// Whole-object GETs of one target (all threads) with `[client] checksum`
+/// set: how many came with a checksum the client checked, and how many
+/// without one (a server that does not return them), so a report never
+/// claims a check that did not happen.
+#[derive(Debug, Default)]
+pub struct BodyChecks {
+    pub checked: std::sync::atomic::AtomicU64,
+    pub unchecked: std::sync::atomic::AtomicU64,
+}
+
+impl BodyChecks {
+    pub fn count(&self, checked: bool) {
+        let c = if checked {
+            &self.checked
+        } else {
+            &self.unchecked
+        };
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (checked, unchecked) so far.
+    pub fn get(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.checked.load(Relaxed), self.unchecked.load(Relaxed))
+    }
+}
+
 /// The key a response whose body does not match its checksum is counted
 /// under, on both request paths.
 pub const MISMATCH: &str = "body: checksum mismatch";

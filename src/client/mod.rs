@@ -57,6 +57,8 @@ pub struct TargetConfig {
     pub pool_size: usize,
     /// Engine threads whose direct request path is up for this target.
     pub direct_threads: Arc<AtomicUsize>,
+    /// Whole-object GETs checked (or not) against a response checksum.
+    pub body_checks: Arc<checksum::BodyChecks>,
     /// The endpoint honours `If-None-Match: *` (the preflight tried it):
     /// the data set is then written create-only, so a colliding run can
     /// never overwrite an object that is already there.
@@ -81,6 +83,7 @@ impl TargetConfig {
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
             direct_threads: Arc::new(AtomicUsize::new(0)),
+            body_checks: Arc::default(),
             create_only: false,
         }
     }
@@ -108,6 +111,7 @@ impl TargetConfig {
             probe: Arc::new(SessionProbe::default()),
             pool_size: 64,
             direct_threads: Arc::new(AtomicUsize::new(0)),
+            body_checks: Arc::default(),
             create_only: false,
         }
     }

@@ -163,6 +163,8 @@ pub struct S3Client {
     pub create_only: bool,
     /// The checksum uploads carry (the SDK path names it per request).
     pub checksum: ChecksumMode,
+    /// The target's count of whole-object GETs checked against a checksum.
+    pub body_checks: std::sync::Arc<super::checksum::BodyChecks>,
 }
 
 /// The outcome of an operation that is one request with no payload.
@@ -341,6 +343,22 @@ impl ObjectClient for S3Client {
             Err(e) => return Outcome::failed(1, classify(&e)),
         };
         let headers_at = Instant::now();
+        // Whether the SDK will check this body: a whole object whose
+        // response carries a full-object checksum (a part-level `...-N`
+        // one it skips).
+        let checked = (self.checksum != ChecksumMode::None && range.is_none()).then(|| {
+            [
+                resp.checksum_crc64_nvme(),
+                resp.checksum_crc32_c(),
+                resp.checksum_crc32(),
+                resp.checksum_sha1(),
+                resp.checksum_sha256(),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .is_some_and(|v| !v.contains('-'))
+        });
         let mut body: ByteStream = resp.body;
         let mut out = Outcome::ok(0);
         loop {
@@ -367,6 +385,14 @@ impl ObjectClient for S3Client {
                     break;
                 }
             }
+        }
+        if let Some(checked) = checked
+            && out
+                .error
+                .as_ref()
+                .is_none_or(|e| e.key == super::checksum::MISMATCH)
+        {
+            self.body_checks.count(checked);
         }
         // An empty body's first byte is its response head.
         out.first_byte.get_or_insert(headers_at);

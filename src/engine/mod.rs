@@ -172,6 +172,7 @@ impl Connector for S3Connector {
             probe: t.probe.clone(),
             create_only: t.create_only,
             checksum: t.settings.checksums,
+            body_checks: t.body_checks.clone(),
         }
     }
 }

@@ -264,6 +264,8 @@ fn targets() -> Vec<TargetInfo> {
             endpoint: None,
             request_path: "direct".into(),
             checksum: "none".into(),
+            checksum_checked: 0,
+            checksum_unchecked: 0,
             preflight_requests: Default::default(),
         },
         TargetInfo {
@@ -274,6 +276,8 @@ fn targets() -> Vec<TargetInfo> {
             endpoint: None,
             request_path: "direct".into(),
             checksum: "none".into(),
+            checksum_checked: 0,
+            checksum_unchecked: 0,
             preflight_requests: Default::default(),
         },
     ]

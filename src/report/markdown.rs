@@ -362,10 +362,30 @@ fn targets_table(md: &mut String, r: &RunResult) {
     for (sum, names) in sums {
         line!(
             md,
-            "Checksum on {}: {} on every upload, and every GET of a whole object checked against the object's checksum (a mismatch is a `body: checksum mismatch` failure).",
+            "Checksum on {}: {} on every upload, and every GET of a whole object checked against the checksum it comes with (a mismatch is a `body: checksum mismatch` failure).",
             names.join(", "),
             sum.to_uppercase()
         );
+        line!(md);
+    }
+    // What was actually checked: a server that returns no checksums
+    // leaves GETs unchecked, and the report must not claim otherwise.
+    for x in r.targets.iter().filter(|x| x.checksum != "none") {
+        let (n, m) = (x.checksum_checked, x.checksum_unchecked);
+        if n + m == 0 {
+            continue;
+        }
+        let mut s = format!(
+            "{}: {n} of the run's {} whole-object GETs (warm-ups included) came with a checksum and were checked",
+            x.name,
+            n + m
+        );
+        if m > 0 {
+            s.push_str(&format!(
+                "; **{m} came without one and were not checked** (the endpoint returns no checksum for those objects)"
+            ));
+        }
+        line!(md, "{s}.");
         line!(md);
     }
 }

@@ -64,10 +64,16 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
         .flat_map(|r| r.left_behind.iter().cloned())
         .collect();
     out.client = merge_client(results);
-    // Each shard ran its own preflight: its requests add up.
+    // Each shard ran its own preflight and its own GETs: their counts add up.
     for (ti, t) in out.targets.iter_mut().enumerate() {
         t.preflight_requests = BTreeMap::new();
+        t.checksum_checked = 0;
+        t.checksum_unchecked = 0;
         for r in results {
+            if let Some(rt) = r.targets.get(ti) {
+                t.checksum_checked += rt.checksum_checked;
+                t.checksum_unchecked += rt.checksum_unchecked;
+            }
             for (op, n) in r
                 .targets
                 .get(ti)

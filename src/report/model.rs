@@ -172,6 +172,15 @@ pub struct TargetInfo {
     /// `crc32c`, `crc64nvme`, `sha256`).
     #[serde(default = "no_checksum")]
     pub checksum: String,
+    /// With a checksum set: GETs of whole objects whose body was checked
+    /// against the checksum the response carried (mismatches included).
+    #[serde(default)]
+    pub checksum_checked: u64,
+    /// With a checksum set: GETs of whole objects that came without a
+    /// checksum the client could check (the server returns none for them),
+    /// so they were not checked.
+    #[serde(default)]
+    pub checksum_unchecked: u64,
     /// Requests the preflight checks sent before the load, by S3 operation
     /// name (`ListObjectsV2`, `HeadBucket`, `PutObject`, `GetObject`,
     /// `DeleteObject`, `CreateSession`): counted apart from every phase, so

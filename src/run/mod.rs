@@ -293,6 +293,8 @@ pub async fn execute(
                 endpoint: c.endpoint.clone(),
                 request_path: c.request_path(threads),
                 checksum: c.settings.checksums.name().to_string(),
+                checksum_checked: 0,
+                checksum_unchecked: 0,
                 preflight_requests: p.requests.clone(),
             })
             .collect(),
@@ -352,6 +354,9 @@ pub async fn execute(
         runner.measured_phases(&mut result).await?;
     }
     engine.shutdown();
+    for (info, t) in result.targets.iter_mut().zip(&targets) {
+        (info.checksum_checked, info.checksum_unchecked) = t.body_checks.get();
+    }
     if let (Some(_), Some(shard)) = (opts.barrier, opts.shard) {
         // Its barrier object is no data set: it goes even with --keep-data,
         // so a shard retried later times out instead of measuring alone.

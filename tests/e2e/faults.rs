@@ -678,10 +678,18 @@ mix = [{{ op = "get", weight = 1 }}]
                     (15..90).contains(&corrupted),
                     "{ctx}: {corrupted} corrupted"
                 );
+                let info = r.targets.iter().find(|t| t.name == target).unwrap();
                 if checksum == "none" {
                     assert_eq!((get.errors, get.successes), (0, 200), "{ctx}");
+                    assert_eq!((info.checksum_checked, info.checksum_unchecked), (0, 0));
                     continue;
                 }
+                // Every GET was of a whole object that came with its checksum.
+                assert_eq!(
+                    (info.checksum_checked, info.checksum_unchecked),
+                    (200, 0),
+                    "{ctx}"
+                );
                 assert_eq!(get.errors, corrupted, "{ctx}");
                 assert_eq!(
                     get.errors_by_kind.get("body: checksum mismatch"),

@@ -328,6 +328,12 @@ mix = [
             assert!(successes(&ops[op]) > 0, "{path} {op}: {}", ops[op]);
         }
         assert_eq!(result["targets"][0]["checksum"], "crc32c");
+        // moto returned the checksum of every whole object read.
+        assert_eq!(result["targets"][0]["checksum_unchecked"], 0, "{path}");
+        assert_eq!(
+            result["targets"][0]["checksum_checked"], ops["get"]["count"],
+            "{path}"
+        );
         // Every object the run wrote: its stored CRC32C is that of its
         // bytes (so the direct path's header was taken, not ignored).
         let prefix = format!("s3bench/{run_id}/");
@@ -366,6 +372,101 @@ mix = [
                 assert_eq!(sent.as_deref(), Some(want.as_str()), "{path} {key}");
             }
         });
+    }
+    drop(moto);
+}
+
+/// A report never claims a check that did not happen: moto returns no
+/// checksum for an object uploaded without one (S3 would add CRC64NVME).
+/// A data set written with `checksum = "none"`, then read by a run with
+/// `checksum = "crc32c"` (`--resume`), on both paths: every whole GET is
+/// counted as unchecked, none as checked, and report.md says so.
+#[test]
+fn moto_gets_without_a_checksum_are_reported_unchecked() {
+    let Some(moto) = start_moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = client(&moto.endpoint);
+    rt.block_on(async { c.create_bucket().bucket("plain").send().await.unwrap() });
+    let write = |name: &str, path: &str, checksum: &str| {
+        let sc = dir.path().join(name);
+        std::fs::write(
+            &sc,
+            format!(
+                r#"name = "moto-plain"
+
+[targets.moto]
+kind = "general-purpose"
+bucket = "plain"
+region = "us-east-1"
+endpoint = "{}"
+path_style = true
+
+[dataset]
+objects = 4
+size = "16KiB"
+
+[client]
+request_path = "{path}"
+checksum = "{checksum}"
+
+[[phase]]
+name = "get"
+duration = "1s"
+concurrency = 2
+mix = [{{ op = "get" }}]
+"#,
+                moto.endpoint
+            ),
+        )
+        .unwrap();
+        sc
+    };
+    for path in ["direct", "sdk"] {
+        let run_id = format!("moto-plain-{path}-{:06x}", fastrand::u32(..0x100_0000));
+        let out = dir.path().join(format!("results-{path}"));
+        let go = |sc: &Path, extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                sc.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--run-id",
+                &run_id,
+                "--rounds",
+                "1",
+                "--keep-data",
+                "-q",
+            ];
+            args.extend_from_slice(extra);
+            let o = s3bench(&args);
+            assert_eq!(o.status.code(), Some(0), "{path}: {}", text(&o));
+            let json = text(&o)
+                .lines()
+                .find_map(|l| l.strip_prefix("json:").map(|p| p.trim().to_string()))
+                .expect("a json: line");
+            let r: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&json).expect("result.json")).unwrap();
+            r
+        };
+        go(&write(&format!("none-{path}.toml"), path, "none"), &[]);
+        let r = go(
+            &write(&format!("crc-{path}.toml"), path, "crc32c"),
+            &["--resume"],
+        );
+        let t = &r["targets"][0];
+        let get = r["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "get")
+            .unwrap()["targets"][0]["ops"]["get"]
+            .clone();
+        assert_eq!(get["errors"], 0, "{path}: {get}");
+        assert!(successes(&get) > 0, "{path}: {get}");
+        assert_eq!(t["checksum"], "crc32c", "{path}");
+        assert_eq!(t["checksum_checked"], 0, "{path}: {t}");
+        assert_eq!(t["checksum_unchecked"], get["count"], "{path}: {t}");
     }
     drop(moto);
 }

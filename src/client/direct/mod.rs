@@ -148,6 +148,8 @@ pub struct DirectClient {
     path: RefCell<String>,
     /// The checksum every upload carries.
     checksum: ChecksumMode,
+    /// The target's count of whole-object GETs checked against a checksum.
+    body_checks: Arc<super::checksum::BodyChecks>,
 }
 
 static USER_AGENT_VALUE: LazyLock<HeaderValue> = LazyLock::new(|| {
@@ -255,6 +257,7 @@ impl DirectClient {
             body_hashes: RefCell::new(HashMap::new()),
             path: RefCell::new(String::with_capacity(128)),
             checksum: t.settings.checksums,
+            body_checks: t.body_checks.clone(),
         })
     }
 
@@ -293,10 +296,11 @@ impl DirectClient {
             let headers_at = Instant::now();
             // A whole object only: a server that sent the object's
             // checksum with a byte range would fail every ranged GET.
-            let mut check = if extra.is_empty() || resp.status() != StatusCode::OK {
-                None
-            } else {
+            let whole = !extra.is_empty() && resp.status() == StatusCode::OK;
+            let mut check = if whole {
                 BodyCheck::from_headers(resp.headers())
+            } else {
+                None
             };
             let mut body = resp.into_body();
             let mut out = Reply::default();
@@ -322,6 +326,9 @@ impl DirectClient {
             }
             if out.error.is_none() {
                 self.release(conn);
+                if whole {
+                    self.body_checks.count(check.is_some());
+                }
                 if check.is_some_and(|c| !c.matches()) {
                     out.error = Some(kind(MISMATCH));
                 }
