@@ -887,25 +887,82 @@ mod tests {
         d
     }
 
-    fn rsvg(svg: &Path, png: &Path) {
-        let out = std::process::Command::new("rsvg-convert")
-            .arg("-o")
-            .arg(png)
-            .arg(svg)
-            .output()
-            .expect("rsvg-convert (Debian librsvg2-bin; .ci/run installs it) must be installed");
+    /// Renders an SVG the way a browser would (resvg, with the machine's
+    /// fonts) to a PNG a person can look at, and checks that it parses as
+    /// SVG and draws something: a blank or broken plot fails.
+    fn rasterize(svg: &Path, png: &Path) {
+        use resvg::{tiny_skia, usvg};
+        let mut opt = usvg::Options::default();
+        let fonts = opt.fontdb_mut();
+        fonts.load_system_fonts();
+        // The plots ask for `sans-serif`, which fontdb maps to Arial; use
+        // a sans face the machine has, as fontconfig would for a browser.
+        let sans = fonts
+            .faces()
+            .flat_map(|f| f.families.iter().map(|(n, _)| n.clone()))
+            .filter(|n| n.contains("Sans") && !n.contains("Mono"))
+            .min_by_key(|n| n.len());
+        let has_fonts = sans.is_some();
+        if let Some(sans) = sans {
+            fonts.set_sans_serif_family(sans);
+        }
+        let data = std::fs::read(svg).unwrap();
+        let tree = usvg::Tree::from_data(&data, &opt)
+            .unwrap_or_else(|e| panic!("{} does not parse as SVG: {e}", svg.display()));
+        // With a font to draw them in, every label is drawn (usvg drops a
+        // text it cannot lay out).
+        fn texts(g: &usvg::Group) -> usize {
+            g.children()
+                .iter()
+                .map(|n| match n {
+                    usvg::Node::Group(g) => texts(g),
+                    usvg::Node::Text(_) => 1,
+                    _ => 0,
+                })
+                .sum()
+        }
+        let labels = data.windows(5).filter(|w| w == b"<text").count();
+        if has_fonts {
+            assert_eq!(
+                texts(tree.root()),
+                labels,
+                "{}: labels drawn",
+                svg.display()
+            );
+        }
+        let size = tree.size().to_int_size();
+        let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+            .unwrap_or_else(|| panic!("{}: empty canvas {size:?}", svg.display()));
+        resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+        // Anything but the background colour: axes, lines, labels.
+        let px = pixmap.pixels();
+        let drawn = px.iter().filter(|p| **p != px[0]).count();
         assert!(
-            out.status.success(),
-            "rsvg-convert failed on {}: {}",
+            drawn * 100 >= px.len(),
+            "{}: only {drawn} of {} pixels drawn",
             svg.display(),
-            String::from_utf8_lossy(&out.stderr)
+            px.len()
         );
+        pixmap.save_png(png).unwrap();
         let bytes = std::fs::read(png).unwrap();
         assert!(
             bytes.starts_with(b"\x89PNG"),
             "{} is not a PNG",
             png.display()
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "pixels drawn")]
+    fn rasterize_fails_a_blank_plot() {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = dir.path().join("blank.svg");
+        std::fs::write(
+            &svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"><rect width="200" height="100" fill="white"/></svg>"#,
+        )
+        .unwrap();
+        rasterize(&svg, &dir.path().join("blank.png"));
     }
 
     fn check_svg(svg: &str, file: &str) {
@@ -1073,7 +1130,7 @@ mod tests {
                     );
                 }
                 let png = pngs.join(format!("{tag}-{}", f.file.replace(".svg", ".png")));
-                rsvg(path, &png);
+                rasterize(path, &png);
             }
         }
     }
@@ -1126,7 +1183,7 @@ mod tests {
         let path = dir.path().join(&f.file);
         std::fs::write(&path, &svg).unwrap();
         let png = png_dir().join("loader-search-train.png");
-        rsvg(&path, &png);
+        rasterize(&path, &png);
     }
 
     #[test]

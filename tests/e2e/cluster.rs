@@ -203,14 +203,29 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
     // (offline, strict: unknown fields are errors). Karpenter's kinds are
     // CRDs the validator has no schema for (it warns); their fields are
     // checked above.
+    // Keys in the order people read them.
+    assert!(
+        yaml.contains("apiVersion: batch/v1\nkind: Job\nmetadata:\n"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("--timeout="), "{yaml}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.yaml");
     std::fs::write(&file, &yaml).unwrap();
-    let v = Command::new("kubernetes-validate")
+    let Ok(v) = Command::new("kubernetes-validate")
         .arg("--strict")
         .arg(&file)
         .output()
-        .expect("kubernetes-validate is installed (.ci/run: pip install kubernetes-validate)");
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "kubernetes-validate is not installed but CI=true: .ci/run must install it (pip install kubernetes-validate)"
+        );
+        eprintln!(
+            "SKIPPED the schema check: kubernetes-validate is not installed (pip install kubernetes-validate); CI installs it and runs it"
+        );
+        return;
+    };
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&v.stdout),
@@ -232,12 +247,6 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
         2,
         "{report}"
     );
-    // Keys in the order people read them.
-    assert!(
-        yaml.contains("apiVersion: batch/v1\nkind: Job\nmetadata:\n"),
-        "{yaml}"
-    );
-    assert!(yaml.contains("--timeout="), "{yaml}");
 
     // A broken manifest does fail the validator (the check can fail).
     let mut broken = job.clone();
