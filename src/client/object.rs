@@ -259,9 +259,17 @@ impl S3Client {
                         .send()
                         .await
                         .map(|r| {
+                            // An upload created with a checksum must name
+                            // each part's in the complete request (S3
+                            // answers 400 InvalidRequest otherwise).
                             CompletedPart::builder()
                                 .part_number(n)
                                 .set_e_tag(r.e_tag)
+                                .set_checksum_crc32(r.checksum_crc32)
+                                .set_checksum_crc32_c(r.checksum_crc32_c)
+                                .set_checksum_crc64_nvme(r.checksum_crc64_nvme)
+                                .set_checksum_sha1(r.checksum_sha1)
+                                .set_checksum_sha256(r.checksum_sha256)
                                 .build()
                         })
                         .map_err(|e| classify(&e))

@@ -382,7 +382,7 @@ fn targets_table(md: &mut String, r: &RunResult) {
         );
         if m > 0 {
             s.push_str(&format!(
-                "; **{m} came without one and were not checked** (the endpoint returns no checksum for those objects)"
+                "; **{m} came without one and were not checked** (the endpoint returned none, or a multipart object's COMPOSITE `-N` checksum, which is of its parts' checksums, not of the body)"
             ));
         }
         line!(md, "{s}.");

@@ -82,6 +82,7 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 parts: 1,
                 checksum: body.checksum,
                 checksum_value: Default::default(),
+                composite_parts: 0,
             },
             None => return Err(invalid_offset(offset, None)),
             Some(o) if o.len != offset => return Err(invalid_offset(offset, Some(o.len))),
@@ -125,6 +126,7 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                     parts: o.parts + 1,
                     checksum: o.checksum.or(body.checksum),
                     checksum_value: Default::default(),
+                    composite_parts: 0,
                 }
             }
         };

@@ -1,7 +1,7 @@
 //! The S3 operations.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -18,8 +18,8 @@ use super::express;
 use super::http::{Req, Resp, RespBody};
 use super::ingest::{Alg, digest_segments};
 use super::store::{
-    Bucket, BucketKind, ListQuery, MAX_PART_NUMBER, Object, Part, Segment, Upload, Watch,
-    bucket_az, classify_bucket_name, slice_segments,
+    Bucket, BucketKind, ListQuery, MAX_PART_NUMBER, Object, Part, Segment, Upload, UploadChecksum,
+    Watch, bucket_az, classify_bucket_name, slice_segments,
 };
 use super::xml::{self, HEAD, NS, elem, esc};
 
@@ -595,13 +595,21 @@ fn get_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             .is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
     {
         let (alg, value) = o.full_checksum();
+        let mut v = STANDARD.encode(value);
+        if o.composite_parts > 0 {
+            let _ = write!(v, "-{}", o.composite_parts);
+        }
         h.insert(
             http::HeaderName::from_static(alg.header()),
-            header_value(&STANDARD.encode(value))?,
+            header_value(&v)?,
         );
         h.insert(
             "x-amz-checksum-type",
-            HeaderValue::from_static("FULL_OBJECT"),
+            HeaderValue::from_static(if o.composite_parts > 0 {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            }),
         );
     }
     for (k, v) in &o.metadata {
@@ -638,6 +646,7 @@ async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
                 parts: 1,
                 checksum: None,
                 checksum_value: Default::default(),
+                composite_parts: 0,
             },
         );
     }
@@ -664,6 +673,7 @@ async fn put_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
         parts: 1,
         checksum: body.checksum,
         checksum_value: Default::default(),
+        composite_parts: 0,
     };
     commit(&b, &req.key, &cond, watch.as_ref(), obj)?;
     etag_response(&etag)
@@ -772,10 +782,19 @@ fn copy_source(req: &Req<'_>) -> Result<(Arc<Bucket>, String, Arc<Object>), S3Er
 }
 
 fn copy_result(root: &str, etag: &str, t: SystemTime) -> Resp {
+    copy_result_with(root, etag, t, None)
+}
+
+/// A copy result naming the copy's checksum (`ChecksumCRC32`, ...).
+fn copy_result_with(root: &str, etag: &str, t: SystemTime, checksum: Option<(Alg, &[u8])>) -> Resp {
     let mut s = String::with_capacity(200);
     let _ = write!(s, "{HEAD}<{root} xmlns=\"{NS}\">");
     elem(&mut s, "LastModified", &dates::iso8601_millis(t));
     elem(&mut s, "ETag", etag);
+    if let Some((alg, v)) = checksum {
+        let name = format!("Checksum{}", alg.name().to_uppercase());
+        elem(&mut s, &name, &STANDARD.encode(v));
+    }
     let _ = write!(s, "</{root}>");
     xml_response(s)
 }
@@ -834,7 +853,14 @@ fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             parts: 1,
             checksum: so.checksum,
             // The same bytes: a checksum already computed carries over.
-            checksum_value: so.checksum_value.clone(),
+            // A COMPOSITE one is of the source's parts: the copy, one
+            // piece, gets a full-object checksum.
+            checksum_value: if so.composite_parts == 0 {
+                so.checksum_value.clone()
+            } else {
+                OnceLock::new()
+            },
+            composite_parts: 0,
         },
     )?;
     Ok(copy_result("CopyObjectResult", &etag, now))
@@ -842,11 +868,13 @@ fn copy_object(req: &Req<'_>) -> Result<Resp, S3Error> {
 
 fn create_multipart_upload(req: &Req<'_>) -> Result<Resp, S3Error> {
     let b = bucket(req)?;
+    let checksum = upload_checksum(req)?;
     let id = b.create_upload(Upload {
         key: req.key.clone(),
         content_type: req.header("content-type").map(str::to_string),
         metadata: user_metadata(req),
         parts: Default::default(),
+        checksum,
     });
     let mut s = String::with_capacity(256);
     let _ = write!(s, "{HEAD}<InitiateMultipartUploadResult xmlns=\"{NS}\">");
@@ -854,7 +882,65 @@ fn create_multipart_upload(req: &Req<'_>) -> Result<Resp, S3Error> {
     elem(&mut s, "Key", &req.key);
     elem(&mut s, "UploadId", &id);
     s.push_str("</InitiateMultipartUploadResult>");
-    Ok(xml_response(s))
+    let mut r = xml_response(s);
+    if let Some(c) = checksum {
+        let h = r.headers_mut();
+        h.insert(
+            "x-amz-checksum-algorithm",
+            header_value(&c.alg.name().to_uppercase())?,
+        );
+        h.insert(
+            "x-amz-checksum-type",
+            HeaderValue::from_static(if c.composite {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            }),
+        );
+    }
+    Ok(r)
+}
+
+/// The checksum a CreateMultipartUpload asks for: `x-amz-checksum-algorithm`
+/// and `x-amz-checksum-type`, whose default is COMPOSITE except for
+/// CRC64NVME, which is FULL_OBJECT only; SHA-1 and SHA-256 are COMPOSITE only.
+fn upload_checksum(req: &Req<'_>) -> Result<Option<UploadChecksum>, S3Error> {
+    let Some(name) = req.header("x-amz-checksum-algorithm") else {
+        if req.header("x-amz-checksum-type").is_some() {
+            return Err(S3Error::invalid_request(
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+            ));
+        }
+        return Ok(None);
+    };
+    let alg = Alg::from_checksum_header(&format!("x-amz-checksum-{}", name.to_ascii_lowercase()))
+        .ok_or_else(|| {
+        S3Error::invalid_argument(format!(
+            "Checksum algorithm {name} is not one of CRC32, CRC32C, CRC64NVME, SHA1, SHA256."
+        ))
+    })?;
+    let full_only = alg == Alg::Crc64Nvme;
+    let composite_only = matches!(alg, Alg::Sha1 | Alg::Sha256);
+    let composite = match req
+        .header("x-amz-checksum-type")
+        .map(str::to_ascii_uppercase)
+    {
+        None => !full_only,
+        Some(t) if t == "COMPOSITE" && !full_only => true,
+        Some(t) if t == "FULL_OBJECT" && !composite_only => false,
+        Some(t) if t == "COMPOSITE" || t == "FULL_OBJECT" => {
+            return Err(S3Error::invalid_request(format!(
+                "The {t} checksum type cannot be used with the {} checksum algorithm.",
+                alg.name()
+            )));
+        }
+        Some(t) => {
+            return Err(S3Error::invalid_argument(format!(
+                "Checksum type {t} is not COMPOSITE or FULL_OBJECT."
+            )));
+        }
+    };
+    Ok(Some(UploadChecksum { alg, composite }))
 }
 
 /// The bucket, upload id and part number of an UploadPart(Copy), checked
@@ -878,7 +964,13 @@ fn part_target(req: &Req<'_>) -> Result<(Arc<Bucket>, String, u32), S3Error> {
     Ok((b, upload_id, number))
 }
 
-fn new_part(kind: BucketKind, segments: Vec<Segment>, len: u64, md5: Option<Vec<u8>>) -> Part {
+fn new_part(
+    kind: BucketKind,
+    segments: Vec<Segment>,
+    len: u64,
+    md5: Option<Vec<u8>>,
+    checksum: Option<Vec<u8>>,
+) -> Part {
     let md5: Option<[u8; 16]> = md5.and_then(|m| m.try_into().ok());
     Part {
         etag: match (kind, md5) {
@@ -888,7 +980,29 @@ fn new_part(kind: BucketKind, segments: Vec<Segment>, len: u64, md5: Option<Vec<
         segments,
         len,
         md5,
+        checksum,
         last_modified: SystemTime::now(),
+    }
+}
+
+/// The part's checksum in its upload's algorithm. A COMPOSITE upload needs
+/// one from the client (S3's "Checksum Type mismatch"); for FULL_OBJECT the
+/// server computes a missing one.
+fn part_checksum(
+    upload: Option<UploadChecksum>,
+    body: &super::ingest::Ingested,
+) -> Result<Option<Vec<u8>>, S3Error> {
+    let Some(c) = upload else {
+        return Ok(None);
+    };
+    match body.checksum {
+        Some(a) if a == c.alg => Ok(body.digest(a).map(<[u8]>::to_vec)),
+        None if !c.composite => Ok(Some(super::ingest::digest_segments(c.alg, &body.segments))),
+        sent => Err(S3Error::invalid_request(format!(
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            c.alg.name(),
+            sent.map_or("null", Alg::name)
+        ))),
     }
 }
 
@@ -901,11 +1015,21 @@ async fn upload_part(req: &mut Req<'_>) -> Result<Resp, S3Error> {
         vec![]
     };
     let body = req.read_body(algs, MAX_OBJECT).await?;
+    let upload = b.upload_checksum(&upload_id);
+    let checksum = part_checksum(upload, &body)?;
     let md5 = body.digest(Alg::Md5).map(<[u8]>::to_vec);
-    let part = new_part(b.kind, body.segments, body.len, md5);
+    let part = new_part(b.kind, body.segments, body.len, md5, checksum.clone());
     let etag = part.etag.clone();
     b.put_part(&upload_id, number, part)?;
-    etag_response(&etag)
+    let mut r = etag_response(&etag)?;
+    // The part's checksum, which the complete request must name.
+    if let (Some(c), Some(v)) = (upload, checksum) {
+        r.headers_mut().insert(
+            http::HeaderName::from_static(c.alg.header()),
+            header_value(&STANDARD.encode(v))?,
+        );
+    }
+    Ok(r)
 }
 
 fn upload_part_copy(req: &Req<'_>) -> Result<Resp, S3Error> {
@@ -925,10 +1049,20 @@ fn upload_part_copy(req: &Req<'_>) -> Result<Resp, S3Error> {
     };
     let segments = slice_segments(&so.segments, start, len);
     let md5 = (b.kind == BucketKind::GeneralPurpose).then(|| digest_segments(Alg::Md5, &segments));
-    let part = new_part(b.kind, segments, len, md5);
+    // S3 computes a copied part's checksum in the upload's algorithm.
+    let checksum = b
+        .upload_checksum(&upload_id)
+        .map(|c| digest_segments(c.alg, &segments));
+    let part = new_part(b.kind, segments, len, md5, checksum.clone());
     let etag = part.etag.clone();
     b.put_part(&upload_id, number, part)?;
-    Ok(copy_result("CopyPartResult", &etag, SystemTime::now()))
+    let named = b.upload_checksum(&upload_id).zip(checksum.as_deref());
+    Ok(copy_result_with(
+        "CopyPartResult",
+        &etag,
+        SystemTime::now(),
+        named.map(|(c, v)| (c.alg, v)),
+    ))
 }
 
 async fn complete_multipart_upload(req: &mut Req<'_>) -> Result<Resp, S3Error> {
@@ -937,12 +1071,7 @@ async fn complete_multipart_upload(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     let cond = WriteConditions::parse(req)?;
     let watch = (!cond.is_empty()).then(|| b.watch(&req.key));
     let body = req.read_body(Vec::new(), MAX_XML).await?.to_bytes();
-    let c = xml::parse_complete(&body)?;
-    let requested: Vec<(u32, Option<String>)> = c
-        .parts
-        .into_iter()
-        .map(|p| (p.part_number, p.etag))
-        .collect();
+    let requested = xml::parse_complete(&body)?.parts;
     let key = req.key.clone();
     // The conditions are checked and the upload completed in one locked
     // step; when they fail the upload stays, as S3 keeps it.

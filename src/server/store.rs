@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 
 use super::error::S3Error;
@@ -155,8 +155,12 @@ pub(crate) struct Object {
     pub checksum: Option<super::ingest::Alg>,
     /// The full-object checksum, computed on the first GET or HEAD that
     /// asks for it (`x-amz-checksum-mode: ENABLED`): see
-    /// [`Object::full_checksum`].
+    /// [`Object::full_checksum`]. For a COMPOSITE multipart object, set at
+    /// completion: the checksum of its parts' checksums.
     pub checksum_value: OnceLock<Vec<u8>>,
+    /// 0, or the part count of a multipart object whose checksum is
+    /// COMPOSITE (returned as `<value>-N`, `x-amz-checksum-type: COMPOSITE`).
+    pub composite_parts: u32,
 }
 
 impl Object {
@@ -190,7 +194,18 @@ pub(crate) struct Part {
     pub etag: String,
     /// Raw MD5 of the part (General Purpose buckets), for the multipart ETag.
     pub md5: Option<[u8; 16]>,
+    /// The part's raw checksum in the upload's algorithm, if it has one.
+    pub checksum: Option<Vec<u8>>,
     pub last_modified: SystemTime,
+}
+
+/// The checksum a multipart upload was created with
+/// (`x-amz-checksum-algorithm`, `x-amz-checksum-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UploadChecksum {
+    pub alg: super::ingest::Alg,
+    /// COMPOSITE (a checksum of the parts' checksums), else FULL_OBJECT.
+    pub composite: bool,
 }
 
 #[derive(Debug)]
@@ -199,6 +214,7 @@ pub(crate) struct Upload {
     pub content_type: Option<String>,
     pub metadata: Vec<(String, String)>,
     pub parts: BTreeMap<u32, Part>,
+    pub checksum: Option<UploadChecksum>,
 }
 
 pub(crate) struct Bucket {
@@ -731,6 +747,10 @@ impl Bucket {
         self.uploads().get(upload_id).map(|u| u.key.clone())
     }
 
+    pub(crate) fn upload_checksum(&self, upload_id: &str) -> Option<UploadChecksum> {
+        self.uploads().get(upload_id).and_then(|u| u.checksum)
+    }
+
     pub(crate) fn abort_upload(&self, upload_id: &str) -> Result<(), S3Error> {
         self.uploads()
             .remove(upload_id)
@@ -759,7 +779,7 @@ impl Bucket {
         &self,
         upload_id: &str,
         key: &str,
-        requested: &[(u32, Option<String>)],
+        requested: &[super::xml::CompletedPart],
         now: SystemTime,
     ) -> Result<(Object, Vec<Part>), S3Error> {
         let mut uploads = self.uploads();
@@ -776,7 +796,8 @@ impl Bucket {
         }
         let mut chosen = Vec::with_capacity(requested.len());
         let mut prev = 0u32;
-        for (i, (number, etag)) in requested.iter().enumerate() {
+        for (i, req) in requested.iter().enumerate() {
+            let (number, etag) = (&req.part_number, &req.etag);
             if *number <= prev {
                 return Err(S3Error::new(
                     400,
@@ -793,6 +814,20 @@ impl Bucket {
                 && etag.trim_matches('"') != part.etag.trim_matches('"')
             {
                 return Err(invalid_part(*number));
+            }
+            // An upload created with a checksum names each part's in the
+            // complete request, and it must be the part's (S3's message).
+            if let Some(c) = upload.checksum {
+                let Some(sent) = req.checksum(c.alg) else {
+                    return Err(S3Error::invalid_request(format!(
+                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {number} in the request.",
+                        c.alg.name()
+                    )));
+                };
+                let stored = part.checksum.as_deref().map(|v| STANDARD.encode(v));
+                if stored.as_deref() != Some(sent) {
+                    return Err(invalid_part(*number));
+                }
             }
             if i + 1 < requested.len() && part.len < MIN_PART_SIZE {
                 return Err(S3Error::new(
@@ -813,6 +848,21 @@ impl Bucket {
             .iter()
             .flat_map(|p| p.segments.iter().cloned())
             .collect();
+        // COMPOSITE: the checksum of the parts' raw checksums, `-N`;
+        // FULL_OBJECT: over the whole object, computed when asked for.
+        let checksum_value = OnceLock::new();
+        let mut composite_parts = 0;
+        if let Some(c) = upload.checksum.filter(|c| c.composite) {
+            let joined: Vec<u8> = chosen
+                .iter()
+                .flat_map(|p| p.checksum.clone().unwrap_or_default())
+                .collect();
+            let _ = checksum_value.set(super::ingest::digest_segments(
+                c.alg,
+                &[Segment::Bytes(joined.into())],
+            ));
+            composite_parts = chosen.len() as u32;
+        }
         let obj = Object {
             parts: chosen.len() as u32,
             len: chosen.iter().map(|p| p.len).sum(),
@@ -821,8 +871,9 @@ impl Bucket {
             last_modified: now,
             content_type: upload.content_type,
             metadata: upload.metadata,
-            checksum: None,
-            checksum_value: OnceLock::new(),
+            checksum: upload.checksum.map(|c| c.alg),
+            checksum_value,
+            composite_parts,
         };
         Ok((obj, chosen))
     }
@@ -942,6 +993,7 @@ mod tests {
             parts: 1,
             checksum: None,
             checksum_value: OnceLock::new(),
+            composite_parts: 0,
         }
     }
 

@@ -291,6 +291,7 @@ async fn express_raw_append_past_10000_parts_is_too_many_parts() {
             metadata: vec![],
             checksum: None,
             checksum_value: Default::default(),
+            composite_parts: 0,
             parts: 10_000,
         },
     );
@@ -346,6 +347,7 @@ async fn express_raw_copy_with_a_session_token_is_refused_but_put_is_not() {
             metadata: vec![],
             checksum: None,
             checksum_value: Default::default(),
+            composite_parts: 0,
             parts: 1,
         },
     );

@@ -88,6 +88,33 @@ pub(crate) struct CompletedPart {
     pub part_number: u32,
     #[serde(rename = "ETag")]
     pub etag: Option<String>,
+    /// The part's checksum, required when the upload was created with an
+    /// algorithm (base64, as UploadPart returned it).
+    #[serde(rename = "ChecksumCRC32")]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C")]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1")]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256")]
+    pub checksum_sha256: Option<String>,
+}
+
+impl CompletedPart {
+    /// The checksum of `alg` this part names, if any.
+    pub(crate) fn checksum(&self, alg: super::ingest::Alg) -> Option<&str> {
+        use super::ingest::Alg;
+        match alg {
+            Alg::Crc32 => self.checksum_crc32.as_deref(),
+            Alg::Crc32c => self.checksum_crc32c.as_deref(),
+            Alg::Crc64Nvme => self.checksum_crc64nvme.as_deref(),
+            Alg::Sha1 => self.checksum_sha1.as_deref(),
+            Alg::Sha256 => self.checksum_sha256.as_deref(),
+            Alg::Md5 => None,
+        }
+    }
 }
 
 pub(crate) fn parse_complete(body: &[u8]) -> Result<CompleteMultipartUpload, S3Error> {

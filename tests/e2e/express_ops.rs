@@ -970,3 +970,218 @@ async fn express_delete_objects_honours_per_object_conditions() {
         assert_eq!(get(&c, bucket, "b").await, b"bbb");
     }
 }
+
+/// Multipart checksums as S3 keeps them, on both bucket kinds: an upload
+/// created with an algorithm needs each part's checksum in the complete
+/// request (400 InvalidRequest naming the part otherwise, InvalidPart for a
+/// wrong one); CRC32 defaults to COMPOSITE (the checksum of the parts'
+/// checksums, `-N`), CRC64NVME is FULL_OBJECT only, SHA-256 COMPOSITE only;
+/// a COMPOSITE upload refuses a part with another algorithm's checksum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_checksums_are_composite_or_full_object_as_on_s3() {
+    use aws_sdk_s3::types::{ChecksumMode as GetMode, ChecksumType};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use s3bench::client::checksum::upload_checksum;
+    use s3bench::scenario::ChecksumMode;
+    let (_s, c) = setup().await;
+    let parts = [random_bytes(5 << 20, 1), random_bytes(1000, 2)];
+    let whole: Vec<u8> = parts.concat();
+    for bucket in [GP, DIR] {
+        for (alg, mode, kind, want_composite) in [
+            (ChecksumAlgorithm::Crc32, ChecksumMode::Crc32, None, true),
+            (
+                ChecksumAlgorithm::Crc32C,
+                ChecksumMode::Crc32c,
+                Some(ChecksumType::FullObject),
+                false,
+            ),
+            (
+                ChecksumAlgorithm::Crc64Nvme,
+                ChecksumMode::Crc64Nvme,
+                None,
+                false,
+            ),
+            (ChecksumAlgorithm::Sha256, ChecksumMode::Sha256, None, true),
+        ] {
+            let ctx = format!("{bucket} {alg:?} {kind:?}");
+            let key = format!("mpu-{}", alg.as_str());
+            let up = c
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(&key)
+                .checksum_algorithm(alg.clone())
+                .set_checksum_type(kind.clone())
+                .send()
+                .await
+                .expect("create");
+            let id = up.upload_id().unwrap().to_string();
+            let want_type = if want_composite {
+                ChecksumType::Composite
+            } else {
+                ChecksumType::FullObject
+            };
+            assert_eq!(up.checksum_type(), Some(&want_type), "{ctx}");
+            let mut done = Vec::new();
+            for (i, body) in parts.iter().enumerate() {
+                let r = c
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(&key)
+                    .upload_id(&id)
+                    .part_number(i as i32 + 1)
+                    .checksum_algorithm(alg.clone())
+                    .body(ByteStream::from(body.clone()))
+                    .send()
+                    .await
+                    .expect("part");
+                let value = [
+                    r.checksum_crc32(),
+                    r.checksum_crc32_c(),
+                    r.checksum_crc64_nvme(),
+                    r.checksum_sha256(),
+                ]
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_else(|| panic!("{ctx}: part {i} names no checksum"))
+                .to_string();
+                assert_eq!(
+                    value,
+                    upload_checksum(mode, [&body[..]]).unwrap().1,
+                    "{ctx}"
+                );
+                done.push((r.e_tag().unwrap().to_string(), value));
+            }
+            let complete = |with: Option<usize>, wrong: bool| {
+                let parts: Vec<CompletedPart> = done
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (etag, v))| {
+                        let v = if wrong {
+                            done[1 - i].1.clone()
+                        } else {
+                            v.clone()
+                        };
+                        let v = (with.is_none_or(|skip| skip != i)).then_some(v);
+                        let b = CompletedPart::builder()
+                            .part_number(i as i32 + 1)
+                            .e_tag(etag);
+                        match mode {
+                            ChecksumMode::Crc32 => b.set_checksum_crc32(v),
+                            ChecksumMode::Crc32c => b.set_checksum_crc32_c(v),
+                            ChecksumMode::Crc64Nvme => b.set_checksum_crc64_nvme(v),
+                            _ => b.set_checksum_sha256(v),
+                        }
+                        .build()
+                    })
+                    .collect();
+                c.complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(&key)
+                    .upload_id(&id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+            };
+            // Part 2's checksum left out: refused, naming it; the upload stays.
+            let e = complete(Some(1), false)
+                .await
+                .expect_err("no part checksum");
+            let msg = e
+                .as_service_error()
+                .and_then(|e| e.message())
+                .unwrap_or("")
+                .to_string();
+            assert_eq!(failure::<(), _>(Err(e)).1, "InvalidRequest", "{ctx}");
+            assert!(
+                msg.contains(&format!("created using a {} checksum", mode.name()))
+                    && msg.contains("missing for part 2"),
+                "{ctx}: {msg}"
+            );
+            // Swapped checksums: InvalidPart.
+            let e = complete(None, true)
+                .await
+                .expect_err("wrong part checksums");
+            assert_eq!(failure::<(), _>(Err(e)).1, "InvalidPart", "{ctx}");
+            complete(None, false).await.expect("complete");
+            let o = c
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .checksum_mode(GetMode::Enabled)
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(o.checksum_type(), Some(&want_type), "{ctx}");
+            let got = [
+                o.checksum_crc32(),
+                o.checksum_crc32_c(),
+                o.checksum_crc64_nvme(),
+                o.checksum_sha256(),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or_else(|| panic!("{ctx}: GET names no checksum"))
+            .to_string();
+            let want = if want_composite {
+                let joined: Vec<u8> = done
+                    .iter()
+                    .flat_map(|(_, v)| STANDARD.decode(v).unwrap())
+                    .collect();
+                format!("{}-2", upload_checksum(mode, [&joined[..]]).unwrap().1)
+            } else {
+                upload_checksum(mode, [&whole[..]]).unwrap().1
+            };
+            assert_eq!(got, want, "{ctx}");
+            // The SDK validated a FULL_OBJECT body and skips a COMPOSITE one.
+            let bytes = o.body.collect().await.unwrap().into_bytes();
+            assert!(bytes[..] == whole[..], "{ctx}");
+        }
+        // What S3 refuses at creation, and a COMPOSITE part without one.
+        let e = c
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key("bad")
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::Composite)
+            .send()
+            .await;
+        assert_eq!(failure(e).1, "InvalidRequest", "{bucket}");
+        let e = c
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key("bad")
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .checksum_type(ChecksumType::FullObject)
+            .send()
+            .await;
+        assert_eq!(failure(e).1, "InvalidRequest", "{bucket}");
+        let id = c
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key("bad")
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .expect("create")
+            .upload_id
+            .unwrap();
+        let e = c
+            .upload_part()
+            .bucket(bucket)
+            .key("bad")
+            .upload_id(&id)
+            .part_number(1)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from_static(b"part"))
+            .send()
+            .await;
+        let (status, code) = failure(e);
+        assert_eq!((status, code.as_str()), (400, "InvalidRequest"), "{bucket}");
+    }
+}

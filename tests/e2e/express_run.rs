@@ -496,3 +496,85 @@ async fn a_wrong_checksum_signed_by_the_direct_path_is_refused() {
     assert_eq!(stored, 4);
     assert_eq!(server.object_count(GP), Some(4));
 }
+
+/// A multipart PUT under every `[client] checksum` completes on both bucket
+/// kinds: the complete request names each part's checksum, which S3 needs
+/// of an upload created with one (the embedded endpoint refuses it
+/// otherwise, as S3 does), and the object keeps the checksum S3 would give
+/// it: COMPOSITE `-N` for CRC32, CRC32C and SHA-256, FULL_OBJECT for
+/// CRC64NVME. (Multipart goes through aws-sdk-s3 on either request path.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_puts_carry_part_checksums_into_the_complete_request() {
+    for alg in ["none", "crc32", "crc32c", "crc64nvme", "sha256"] {
+        let toml = format!(
+            r#"
+name = "mpu-checksums"
+rounds = 1
+cleanup = false
+[targets.standard]
+kind = "general-purpose"
+bucket = "{GP}"
+region = "us-east-1"
+[targets.express]
+kind = "directory"
+bucket = "{DIR}"
+region = "us-east-1"
+[prepare]
+enabled = false
+[client]
+checksum = "{alg}"
+[[phase]]
+name = "p"
+ops = 4
+concurrency = 1
+mix = [{{ op = "multipart-put", size = "6MiB", part_size = "5MiB" }}]
+"#
+        );
+        let plan = parse(&toml, Path::new("inline.toml")).unwrap();
+        let server = start_embedded(&plan).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let r = run(&server, &toml, dir.path()).await;
+        let sdk = common::client(&server);
+        for (target, bucket) in [("standard", GP), ("express", DIR)] {
+            let o = op(&r, "p", target, "multipart_put");
+            let written = objects(&sdk, bucket, &r.run_prefix).await;
+            assert!(o.count >= 1, "{alg} {target}: {o:?}");
+            assert_eq!(
+                (o.errors, written.len() as u64),
+                (0, o.count),
+                "{alg} {target}: {o:?}"
+            );
+            for (key, size) in written {
+                assert_eq!(size, 6 << 20, "{alg} {target} {key}");
+                let g = sdk
+                    .get_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                    .send()
+                    .await
+                    .unwrap();
+                let composite = matches!(alg, "crc32" | "crc32c" | "sha256");
+                let value = [
+                    g.checksum_crc32(),
+                    g.checksum_crc32_c(),
+                    g.checksum_crc64_nvme(),
+                    g.checksum_sha256(),
+                ]
+                .into_iter()
+                .flatten()
+                .next()
+                .unwrap_or_default();
+                assert_eq!(value.ends_with("-2"), composite, "{alg} {target}: {value}");
+                let want = if alg == "none" { "crc64nvme" } else { alg };
+                let named = match want {
+                    "crc32" => g.checksum_crc32(),
+                    "crc32c" => g.checksum_crc32_c(),
+                    "crc64nvme" => g.checksum_crc64_nvme(),
+                    _ => g.checksum_sha256(),
+                };
+                assert!(named.is_some(), "{alg} {target}: {value}");
+            }
+        }
+    }
+}
