@@ -220,11 +220,20 @@ impl S3Client {
     /// failure so no orphaned upload is left behind.
     async fn multipart(&self, key: &str, len: u64, part_size: u64, create_only: bool) -> Outcome {
         let (client, bucket) = (&self.sdk, self.bucket.as_str());
+        // FULL_OBJECT where S3 has it (the CRCs), so a GET of the whole
+        // object can be checked against it; SHA-256 is COMPOSITE only.
+        let checksum_type = match self.checksum {
+            ChecksumMode::Crc32 | ChecksumMode::Crc32c | ChecksumMode::Crc64Nvme => {
+                Some(aws_sdk_s3::types::ChecksumType::FullObject)
+            }
+            ChecksumMode::None | ChecksumMode::Sha256 => None,
+        };
         let create = match client
             .create_multipart_upload()
             .bucket(bucket)
             .key(key)
             .set_checksum_algorithm(sdk_algorithm(self.checksum))
+            .set_checksum_type(checksum_type)
             .send()
             .await
         {
