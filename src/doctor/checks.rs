@@ -429,6 +429,16 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
     let code = a.code.as_deref().unwrap_or("");
     let lower = a.chain.to_lowercase();
     let declared = &cx.t.spec.region;
+    // A 404 with no S3 error in its body (the SDK calls a bodiless one
+    // NotFound; S3 names NoSuchBucket in a GET's): a web server or proxy at
+    // that address, not S3. (A HEAD's 404 never gets here: check_bucket
+    // asks a GET.)
+    if a.status == Some(404) && matches!(code, "" | "NotFound") && !lower.contains("nosuchbucket") {
+        return Some((
+            "endpoint",
+            "the endpoint answered 404 Not Found without an S3 error (S3 would say NoSuchBucket): it does not look like an S3 endpoint; check endpoint = (host, port, path) and path_style".to_string(),
+        ));
+    }
     if code == "NoSuchBucket" || a.status == Some(404) || lower.contains("nosuchbucket") {
         let kind = if cx.directory() {
             "directory bucket"
@@ -696,6 +706,28 @@ async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
     let o = match r {
         Ok(o) => o,
         Err(e) => {
+            // A HEAD's 404 has no body to name NoSuchBucket, and any web
+            // server answers one: a GET tells a missing bucket from an
+            // endpoint that is not S3.
+            if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) {
+                let listed = retrying(|| {
+                    cx.client
+                        .list_objects_v2()
+                        .bucket(&cx.bucket)
+                        .max_keys(1)
+                        .send()
+                })
+                .await;
+                out.push(match listed {
+                    Err(e) => describe(cx, "bucket", &e),
+                    Ok(_) => cx.finding(
+                        Severity::Error,
+                        "bucket",
+                        "HeadBucket answered 404 Not Found but ListObjectsV2 lists the bucket: the endpoint does not answer HeadBucket as S3 does".to_string(),
+                    ),
+                });
+                return false;
+            }
             out.push(describe(cx, "bucket", &e));
             return false;
         }

@@ -581,3 +581,58 @@ async fn doctor_tells_corruption_always_from_now_and_then() {
     );
     assert_eq!(s.object_count(GP), Some(0));
 }
+
+/// A web server (or a proxy) at the endpoint's address that answers 404
+/// with no body to everything (aws-sdk-s3 calls that NotFound, as it does a
+/// HEAD's 404): not "the bucket does not exist" but one sentence saying the
+/// endpoint is not S3, from the first GET, whose answer on S3 would name
+/// NoSuchBucket.
+#[tokio::test]
+async fn doctor_tells_a_web_server_from_a_missing_bucket() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let listener = l.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            let mut buf = vec![0u8; 16384];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let line = String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            log.lock().unwrap().push(line);
+            let _ = write!(
+                c,
+                "HTTP/1.1 404 Not Found\r\nserver: not-s3\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let p = plan("");
+    let spec = p
+        .targets
+        .iter()
+        .find(|t| t.kind == TargetKind::GeneralPurpose)
+        .unwrap();
+    let t = TargetConfig::with_static_keys(spec, &p.client, &format!("http://{addr}"), "AK", "SK");
+    let fs = findings(&t).await;
+    let e = the_error(&fs);
+    assert_eq!(e.check, "endpoint", "{e}");
+    assert!(
+        e.sentence
+            .contains("it does not look like an S3 endpoint; check endpoint =")
+            && !e.sentence.contains("does not exist"),
+        "{e}"
+    );
+    let lines = seen.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("GET ") && l.contains("list-type=2")),
+        "{lines:?}"
+    );
+    drop(l);
+}
