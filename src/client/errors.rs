@@ -221,7 +221,19 @@ pub fn describe_preflight<E: ProvideErrorMetadata + StdError + 'static>(
             format!("bucket '{bucket}' is in another region than the one configured")
         }
         (Some(501), _) | (_, Some("NotImplemented")) if bucket.ends_with("--x-s3") => no_express(),
-        (Some(s), c) => format!("the endpoint answered HTTP {s} {}", c.unwrap_or("")),
+        (Some(s @ 200..=299), _) => {
+            let ctype = match err {
+                SdkError::ServiceError(e) => e.raw().headers().get("content-type"),
+                SdkError::ResponseError(e) => e.raw().headers().get("content-type"),
+                _ => None,
+            };
+            format!(
+                "the endpoint answered HTTP {s} with a body that is not an S3 response{}: it does not look like an S3 endpoint; check endpoint = (host, port, path) and path_style",
+                ctype.map(|t| format!(" ({t})")).unwrap_or_default()
+            )
+        }
+        (Some(s), Some(c)) => format!("the endpoint answered HTTP {s} {c}"),
+        (Some(s), None) => format!("the endpoint answered HTTP {s}"),
         // A directory bucket's CreateSession fails inside the SDK's identity
         // provider: its S3 error code is only in the source chain.
         (None, _) if lower.contains("nosuchbucket") => {

@@ -582,20 +582,15 @@ async fn doctor_tells_corruption_always_from_now_and_then() {
     assert_eq!(s.object_count(GP), Some(0));
 }
 
-/// A web server (or a proxy) at the endpoint's address that answers 404
-/// with no body to everything (aws-sdk-s3 calls that NotFound, as it does a
-/// HEAD's 404): not "the bucket does not exist" but one sentence saying the
-/// endpoint is not S3, from the first GET, whose answer on S3 would name
-/// NoSuchBucket.
-#[tokio::test]
-async fn doctor_tells_a_web_server_from_a_missing_bucket() {
+/// A server at `endpoint` answering every request with `status` and
+/// `body` (text/html); the request lines it saw.
+fn fake_web(status: &'static str, body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let listener = l.try_clone().unwrap();
     std::thread::spawn(move || {
-        for conn in listener.incoming() {
+        for conn in l.incoming() {
             let Ok(mut c) = conn else { return };
             let mut buf = vec![0u8; 16384];
             let n = c.read(&mut buf).unwrap_or(0);
@@ -607,32 +602,59 @@ async fn doctor_tells_a_web_server_from_a_missing_bucket() {
             log.lock().unwrap().push(line);
             let _ = write!(
                 c,
-                "HTTP/1.1 404 Not Found\r\nserver: not-s3\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 {status}\r\nserver: not-s3\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
             );
         }
     });
+    (format!("http://{addr}"), seen)
+}
+
+/// A web server (or a proxy) at the endpoint's address: not "the bucket
+/// does not exist" but one sentence saying the endpoint is not S3, both
+/// for bodiless 404s (which aws-sdk-s3 calls NotFound, as it does a HEAD's
+/// 404; the first request is a GET, whose answer on S3 names NoSuchBucket)
+/// and for a 200 web page.
+#[tokio::test]
+async fn doctor_tells_a_web_server_from_a_missing_bucket() {
     let p = plan("");
     let spec = p
         .targets
         .iter()
         .find(|t| t.kind == TargetKind::GeneralPurpose)
         .unwrap();
-    let t = TargetConfig::with_static_keys(spec, &p.client, &format!("http://{addr}"), "AK", "SK");
-    let fs = findings(&t).await;
-    let e = the_error(&fs);
-    assert_eq!(e.check, "endpoint", "{e}");
-    assert!(
-        e.sentence
-            .contains("it does not look like an S3 endpoint; check endpoint =")
-            && !e.sentence.contains("does not exist"),
-        "{e}"
-    );
-    let lines = seen.lock().unwrap().clone();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("GET ") && l.contains("list-type=2")),
-        "{lines:?}"
-    );
-    drop(l);
+    for (status, body, check, says) in [
+        (
+            "404 Not Found",
+            "",
+            "endpoint",
+            "answered 404 Not Found without an S3 error",
+        ),
+        (
+            "200 OK",
+            "<html><body>hello</body></html>",
+            "bucket",
+            "answered HTTP 200 with a body that is not an S3 response (text/html)",
+        ),
+    ] {
+        let (endpoint, seen) = fake_web(status, body);
+        let t = TargetConfig::with_static_keys(spec, &p.client, &endpoint, "AK", "SK");
+        let fs = findings(&t).await;
+        let e = the_error(&fs);
+        assert_eq!(e.check, check, "{e}");
+        assert!(
+            e.sentence.contains(says)
+                && e.sentence
+                    .contains("it does not look like an S3 endpoint; check endpoint =")
+                && !e.sentence.contains("does not exist"),
+            "{e}"
+        );
+        let lines = seen.lock().unwrap().clone();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("GET ") && l.contains("list-type=2")),
+            "{lines:?}"
+        );
+    }
 }
