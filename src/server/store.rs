@@ -815,18 +815,24 @@ impl Bucket {
             {
                 return Err(invalid_part(*number));
             }
-            // An upload created with a checksum names each part's in the
-            // complete request, and it must be the part's (S3's message).
+            // A COMPOSITE upload names each part's checksum in the
+            // complete request (S3's message when one is missing); a
+            // FULL_OBJECT one may. A named one must be the part's.
             if let Some(c) = upload.checksum {
-                let Some(sent) = req.checksum(c.alg) else {
-                    return Err(S3Error::invalid_request(format!(
-                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {number} in the request.",
-                        c.alg.name()
-                    )));
-                };
-                let stored = part.checksum.as_deref().map(|v| STANDARD.encode(v));
-                if stored.as_deref() != Some(sent) {
-                    return Err(invalid_part(*number));
+                match req.checksum(c.alg) {
+                    None if c.composite => {
+                        return Err(S3Error::invalid_request(format!(
+                            "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {number} in the request.",
+                            c.alg.name()
+                        )));
+                    }
+                    None => {}
+                    Some(sent) => {
+                        let stored = part.checksum.as_deref().map(|v| STANDARD.encode(v));
+                        if stored.as_deref() != Some(sent) {
+                            return Err(invalid_part(*number));
+                        }
+                    }
                 }
             }
             if i + 1 < requested.len() && part.len < MIN_PART_SIZE {

@@ -499,7 +499,7 @@ async fn a_wrong_checksum_signed_by_the_direct_path_is_refused() {
 
 /// A multipart PUT under every `[client] checksum` completes on both bucket
 /// kinds: the complete request names each part's checksum, which S3 needs
-/// of an upload created with one (the embedded endpoint refuses it
+/// of a COMPOSITE upload (SHA-256 here; the embedded endpoint refuses it
 /// otherwise, as S3 does), and the object keeps the checksum S3 would give
 /// it: s3bench asks for FULL_OBJECT where S3 has it (the CRCs, so a whole
 /// GET can be checked), SHA-256 is COMPOSITE `-N` only. (Multipart goes
