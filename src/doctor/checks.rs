@@ -709,7 +709,7 @@ async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
             // A HEAD's 404 has no body to name NoSuchBucket, and any web
             // server answers one: a GET tells a missing bucket from an
             // endpoint that is not S3.
-            if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) {
+            let f = if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) {
                 let listed = retrying(|| {
                     cx.client
                         .list_objects_v2()
@@ -718,17 +718,18 @@ async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                         .send()
                 })
                 .await;
-                out.push(match listed {
+                match listed {
                     Err(e) => describe(cx, "bucket", &e),
                     Ok(_) => cx.finding(
                         Severity::Error,
                         "bucket",
                         "HeadBucket answered 404 Not Found but ListObjectsV2 lists the bucket: the endpoint does not answer HeadBucket as S3 does".to_string(),
                     ),
-                });
-                return false;
-            }
-            out.push(describe(cx, "bucket", &e));
+                }
+            } else {
+                describe(cx, "bucket", &e)
+            };
+            out.push(f);
             return false;
         }
     };

@@ -605,11 +605,7 @@ fn get_object(req: &Req<'_>) -> Result<Resp, S3Error> {
         );
         h.insert(
             "x-amz-checksum-type",
-            HeaderValue::from_static(if o.composite_parts > 0 {
-                "COMPOSITE"
-            } else {
-                "FULL_OBJECT"
-            }),
+            HeaderValue::from_static(checksum_type(o.composite_parts > 0)),
         );
     }
     for (k, v) in &o.metadata {
@@ -891,14 +887,19 @@ fn create_multipart_upload(req: &Req<'_>) -> Result<Resp, S3Error> {
         );
         h.insert(
             "x-amz-checksum-type",
-            HeaderValue::from_static(if c.composite {
-                "COMPOSITE"
-            } else {
-                "FULL_OBJECT"
-            }),
+            HeaderValue::from_static(checksum_type(c.composite)),
         );
     }
     Ok(r)
+}
+
+/// The `x-amz-checksum-type` of a checksum.
+fn checksum_type(composite: bool) -> &'static str {
+    if composite {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
+    }
 }
 
 /// The checksum a CreateMultipartUpload asks for: `x-amz-checksum-algorithm`
@@ -1052,16 +1053,21 @@ fn upload_part_copy(req: &Req<'_>) -> Result<Resp, S3Error> {
     // S3 computes a copied part's checksum in the upload's algorithm.
     let checksum = b
         .upload_checksum(&upload_id)
-        .map(|c| digest_segments(c.alg, &segments));
-    let part = new_part(b.kind, segments, len, md5, checksum.clone());
+        .map(|c| (c.alg, digest_segments(c.alg, &segments)));
+    let part = new_part(
+        b.kind,
+        segments,
+        len,
+        md5,
+        checksum.as_ref().map(|(_, v)| v.clone()),
+    );
     let etag = part.etag.clone();
     b.put_part(&upload_id, number, part)?;
-    let named = b.upload_checksum(&upload_id).zip(checksum.as_deref());
     Ok(copy_result_with(
         "CopyPartResult",
         &etag,
         SystemTime::now(),
-        named.map(|(c, v)| (c.alg, v)),
+        checksum.as_ref().map(|(a, v)| (*a, v.as_slice())),
     ))
 }
 

@@ -861,7 +861,7 @@ impl Bucket {
         if let Some(c) = upload.checksum.filter(|c| c.composite) {
             let joined: Vec<u8> = chosen
                 .iter()
-                .flat_map(|p| p.checksum.clone().unwrap_or_default())
+                .flat_map(|p| p.checksum.iter().flatten().copied())
                 .collect();
             let _ = checksum_value.set(super::ingest::digest_segments(
                 c.alg,

@@ -132,6 +132,30 @@ fn text(o: &std::process::Output) -> String {
     )
 }
 
+/// `s3bench run <scenario>` of one round into `out` under `run_id`,
+/// keeping its data (`extra` added); it must exit 0. Its result.json.
+fn run_kept(sc: &Path, out: &Path, run_id: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "run",
+        sc.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--run-id",
+        run_id,
+        "--rounds",
+        "1",
+        "--keep-data",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    let o = s3bench(&args);
+    assert_eq!(o.status.code(), Some(0), "{run_id}: {}", text(&o));
+    serde_json::from_slice(
+        &std::fs::read(out.join(run_id).join("result.json")).expect("result.json"),
+    )
+    .unwrap()
+}
+
 /// Successful requests of one op in the report. The report model's error
 /// accounting is being reworked; this is the one place that reads it.
 fn successes(op: &serde_json::Value) -> u64 {
@@ -299,23 +323,7 @@ mix = [
         .unwrap();
         let out = dir.path().join("results");
         let run_id = format!("moto-sums-{path}-{:06x}", fastrand::u32(..0x100_0000));
-        let o = s3bench(&[
-            "run",
-            sc.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--run-id",
-            &run_id,
-            "--rounds",
-            "1",
-            "--keep-data",
-            "-q",
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{path}: {}", text(&o));
-        let result: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(out.join(&run_id).join("result.json")).expect("result.json"),
-        )
-        .unwrap();
+        let result = run_kept(&sc, &out, &run_id, &[]);
         let phase = result["phases"]
             .as_array()
             .unwrap()
@@ -425,35 +433,10 @@ mix = [{{ op = "get" }}]
     for path in ["direct", "sdk"] {
         let run_id = format!("moto-plain-{path}-{:06x}", fastrand::u32(..0x100_0000));
         let out = dir.path().join(format!("results-{path}"));
-        let go = |sc: &Path, extra: &[&str]| {
-            let mut args = vec![
-                "run",
-                sc.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--run-id",
-                &run_id,
-                "--rounds",
-                "1",
-                "--keep-data",
-                "-q",
-            ];
-            args.extend_from_slice(extra);
-            let o = s3bench(&args);
-            assert_eq!(o.status.code(), Some(0), "{path}: {}", text(&o));
-            let json = text(&o)
-                .lines()
-                .find_map(|l| l.strip_prefix("json:").map(|p| p.trim().to_string()))
-                .expect("a json: line");
-            let r: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&json).expect("result.json")).unwrap();
-            r
-        };
-        go(&write(&format!("none-{path}.toml"), path, "none"), &[]);
-        let r = go(
-            &write(&format!("crc-{path}.toml"), path, "crc32c"),
-            &["--resume"],
-        );
+        let none = write(&format!("none-{path}.toml"), path, "none");
+        run_kept(&none, &out, &run_id, &[]);
+        let crc = write(&format!("crc-{path}.toml"), path, "crc32c");
+        let r = run_kept(&crc, &out, &run_id, &["--resume"]);
         let t = &r["targets"][0];
         let get = r["phases"]
             .as_array()
