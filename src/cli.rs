@@ -258,6 +258,11 @@ pub struct RunArgs {
     /// credentials from the aws-config default chain.
     #[arg(long, value_name = "URL")]
     pub results_endpoint_url: Option<String>,
+    /// Write one row per request sent (preflight, prepare, phases, cleanup;
+    /// each retry attempt and CreateSession too) to ops.csv.gz in the run
+    /// folder: gzip CSV that DuckDB, pandas and Spark read (docs/op-log.md).
+    #[arg(long)]
+    pub op_log: bool,
 }
 
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
@@ -419,6 +424,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 barrier: a.barrier.then_some(a.barrier_timeout),
                 results,
                 results_endpoint: a.results_endpoint_url,
+                op_log: a.op_log,
             };
             let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
                 .await
@@ -746,6 +752,8 @@ fn spawn_signal_handlers(cancel: Arc<Cancel>) {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
+        // Leave a complete op log behind even now (`run --op-log`).
+        crate::oplog::finish_all_now(std::time::Duration::from_secs(2));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();

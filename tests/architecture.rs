@@ -57,8 +57,9 @@ fn modules_depend_only_as_documented() {
     check("stats", &[]);
     check("scenario", &["s3", "units"]);
     check("server", &["s3", "synthetic"]);
-    check("client", &["s3", "scenario", "stats", "synthetic"]);
-    check("engine", &["s3", "scenario", "stats", "client"]);
+    check("oplog", &[]);
+    check("client", &["s3", "scenario", "stats", "synthetic", "oplog"]);
+    check("engine", &["s3", "scenario", "stats", "client", "oplog"]);
     check("report", &["s3", "stats", "units"]);
 }
 

@@ -230,6 +230,8 @@ struct ThreadResult {
 struct Work {
     job: Arc<Job>,
     reply: oneshot::Sender<ThreadResult>,
+    /// The run's op log (`run --op-log`), if any.
+    log: Option<Arc<crate::oplog::Sink>>,
 }
 
 struct EngineThread {
@@ -251,6 +253,8 @@ pub struct EngineOptions {
 pub struct Engine {
     threads: Vec<EngineThread>,
     pub cancel: Arc<Cancel>,
+    /// Every request of every job goes into this op log (`run --op-log`).
+    op_log: Option<Arc<crate::oplog::Sink>>,
 }
 
 impl Engine {
@@ -314,7 +318,14 @@ impl Engine {
         Ok(Engine {
             threads: out,
             cancel,
+            op_log: None,
         })
+    }
+
+    /// Logs every request of the jobs this engine runs (`run --op-log`).
+    pub fn with_op_log(mut self, sink: Option<Arc<crate::oplog::Sink>>) -> Engine {
+        self.op_log = sink;
+        self
     }
 
     /// The threads' live counters, for a progress display.
@@ -341,6 +352,7 @@ impl Engine {
             t.tx.send(Work {
                 job: job.clone(),
                 reply,
+                log: self.op_log.clone(),
             })
             .map_err(|_| anyhow::anyhow!("an engine thread has stopped"))?;
             replies.push(rx);
@@ -439,7 +451,10 @@ async fn thread_main<C: Connector>(
         cancel,
     });
     while let Some(work) = rx.recv().await {
-        let result = run_job(&ctx, &work.job).await;
+        let result = run_job(&ctx, &work.job, work.log).await;
+        // Every row of the job is in the writer's hands before its result
+        // is: the log of a finished phase is complete.
+        crate::oplog::flush_thread();
         let _ = work.reply.send(result);
     }
 }
@@ -465,6 +480,16 @@ struct Shared {
     /// choosing the next op. The next request's signing and send are part
     /// of its own latency, not of this gap. bench/run.sh reports it; off by default.
     gap: Option<RefCell<hdrhistogram::Histogram<u64>>>,
+    /// The run's op log and where this job's requests belong in it.
+    op_log: Option<Arc<crate::oplog::Sink>>,
+    log_ctx: crate::oplog::Ctx,
+}
+
+impl Shared {
+    /// `fut` with its requests logged under this job (when logging).
+    fn logged<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
+        crate::oplog::scope(self.op_log.as_ref(), self.log_ctx, true, fut)
+    }
 }
 
 /// Set to measure the recording gap (see `Shared::gap`).
@@ -485,8 +510,23 @@ enum Pacing {
 async fn run_job<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
+    op_log: Option<Arc<crate::oplog::Sink>>,
 ) -> ThreadResult {
     let warmup = job_warmup(job);
+    let (phase, stage) = match job.kind {
+        JobKind::Prepare => (None, crate::oplog::Stage::Prepare),
+        JobKind::Phase(i) | JobKind::Loader { phase: i, .. } => {
+            (Some(i as u16), crate::oplog::Stage::Measured)
+        }
+    };
+    let log_ctx = crate::oplog::Ctx {
+        target: job.target as u16,
+        phase,
+        round: job.round,
+        stage,
+        thread: Some(ctx.index as u16),
+        due: None,
+    };
     let shared = Rc::new(Shared {
         recorder: RefCell::new(OpRecorder::default()),
         in_flight: Cell::new(0),
@@ -496,6 +536,8 @@ async fn run_job<C: ObjectClient + 'static>(
         loader: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
+        op_log,
+        log_ctx,
     });
     // Attempts recorded by this thread's clients before this job are not its own.
     let _ = crate::client::take_thread_log();
@@ -627,7 +669,7 @@ async fn run_phase<C: ObjectClient + 'static>(
         };
         let mut stage_handles = Vec::with_capacity(workers as usize);
         for w in 0..workers {
-            let h = tokio::task::spawn_local(worker(
+            let h = tokio::task::spawn_local(shared.logged(worker(
                 ctx.clone(),
                 job.clone(),
                 shared.clone(),
@@ -636,7 +678,7 @@ async fn run_phase<C: ObjectClient + 'static>(
                 w as usize,
                 si,
                 stage_end,
-            ));
+            )));
             stage_handles.push(h);
         }
         handles.extend(stage_handles.iter().map(|h| h.abort_handle()));
@@ -740,6 +782,14 @@ async fn worker<C: ObjectClient>(
             shared.budget.set(Some(b - 1));
         }
         let op: &OpSpec = mix.pick(&mut st.rng);
+        crate::oplog::set_due(
+            due.into_std(),
+            if measured {
+                crate::oplog::Stage::Measured
+            } else {
+                crate::oplog::Stage::Warmup
+            },
+        );
         let before = client.session_marker();
         shared.in_flight.set(shared.in_flight.get() + 1);
         let sent = Instant::now();
@@ -832,7 +882,8 @@ async fn run_prepare<C: ObjectClient + 'static>(
     let mut hs = Vec::new();
     for _ in 0..workers {
         let (ctx, job, shared, next) = (ctx.clone(), job.clone(), shared.clone(), next.clone());
-        hs.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        hs.push(tokio::task::spawn_local(logged.logged(async move {
             let plan = &*job.plan;
             let client = &ctx.clients[job.target];
             let mut key = String::with_capacity(128);
@@ -850,6 +901,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 plan.key(i, job.date, &mut key);
                 let size = plan.object_size(i);
                 let sent = Instant::now();
+                crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Prepare);
                 let kind = if size >= plan.prepare.multipart_threshold {
                     OpKind::MultipartPut
                 } else {
@@ -899,7 +951,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                     .record(kind.index(), second, &sample);
                 shared.last_done.set(shared.last_done.get().max(Some(done)));
             }
-        }));
+        })));
     }
     handles.extend(hs.iter().map(|h| h.abort_handle()));
     for h in hs {

@@ -36,6 +36,27 @@ macro_rules! line {
 }
 
 /// Renders the whole report.
+/// Where the request logs of `run --op-log` are, one line per file.
+fn op_logs(md: &mut String, r: &RunResult) {
+    if r.op_logs.is_empty() {
+        return;
+    }
+    line!(md, "## Request log");
+    line!(md);
+    for l in &r.op_logs {
+        let whose = match l.shard {
+            Some(s) => format!("shard {s}: `{}` in its run folder", l.file),
+            None => format!("`{}`", l.file),
+        };
+        line!(
+            md,
+            "- {whose}: {} rows, one per request (gzip CSV; columns in docs/op-log.md)",
+            l.rows
+        );
+    }
+    line!(md);
+}
+
 pub fn render(r: &RunResult) -> String {
     let mut md = String::new();
     line!(md, "# s3bench: {}", r.scenario);
@@ -95,6 +116,7 @@ pub fn render(r: &RunResult) -> String {
         }
         line!(md);
     }
+    op_logs(&mut md, r);
     client_usage(&mut md, r);
     legend(&mut md, r);
     summary(&mut md, r);

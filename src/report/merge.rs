@@ -86,6 +86,11 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
         }
     }
     out.shards = results.iter().map(|r| r.shards).sum();
+    // Each shard wrote its own op log in its own folder: list them all.
+    out.op_logs = results
+        .iter()
+        .flat_map(|r| r.op_logs.iter().cloned())
+        .collect();
     out.warnings = union(results.iter().map(|r| &r.warnings));
     let ids: Vec<&str> = results.iter().map(|r| r.run_id.as_str()).collect();
     if ids.iter().any(|id| *id != first.run_id) {

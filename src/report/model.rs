@@ -58,6 +58,31 @@ pub struct RunResult {
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+    /// The request logs written with `run --op-log`: one for a run, one per
+    /// shard in a merged result (empty without `--op-log`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub op_logs: Vec<OpLogInfo>,
+}
+
+/// A request log (`run --op-log`): one CSV row per request (docs/op-log.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OpLogInfo {
+    /// The file, relative to the folder of the run (or shard) that wrote it.
+    pub file: String,
+    /// The shard that wrote it (None: a single-process run).
+    #[serde(default)]
+    pub shard: Option<u32>,
+    /// Rows written: one per request sent.
+    pub rows: u64,
+    /// Rows recorded but not written (a write error, said in the warnings).
+    #[serde(default)]
+    pub lost: u64,
+    /// Times an engine thread waited for the log's writer (the disk could
+    /// not keep up), and for how long in all.
+    #[serde(default)]
+    pub stalls: u64,
+    #[serde(default)]
+    pub stalled_ms: f64,
 }
 
 /// Objects a run wrote and could not delete.

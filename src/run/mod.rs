@@ -167,6 +167,31 @@ pub async fn execute(
     // Validate where results go before any request is sent.
     let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
     let run_prefix: Arc<str> = Arc::from(run_prefix);
+    // Every request from here on gets its row (`--op-log`).
+    let op_log = if opts.op_log {
+        let names = crate::oplog::Names {
+            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+            phases: plan.phases.iter().map(|p| p.name.clone()).collect(),
+        };
+        Some(
+            crate::oplog::OpLog::create(&dir, names, std::time::Instant::now()).with_context(
+                || {
+                    format!(
+                        "--op-log: cannot create {}",
+                        dir.join(crate::oplog::FILE_NAME).display()
+                    )
+                },
+            )?,
+        )
+    } else {
+        None
+    };
+    let sink = op_log.as_ref().map(|l| l.sink().clone());
+    let mut targets = targets;
+    for t in &mut targets {
+        t.op_log = sink.is_some();
+    }
+    let coordinator = |ti: usize, stage| crate::oplog::Ctx::coordinator(ti, stage);
 
     // Preflight: the doctor's checks, one plain sentence per problem,
     // before anything is written.
@@ -179,15 +204,27 @@ pub async fn execute(
     let mut main_clients = Vec::new();
     let mut problems = Vec::new();
     let mut preflights = Vec::new();
-    for t in &targets {
-        match preflight::check(t, &env, &run_prefix, opts.resume).await {
+    for (ti, t) in targets.iter().enumerate() {
+        let checked = crate::oplog::scope(
+            sink.as_ref(),
+            coordinator(ti, crate::oplog::Stage::Preflight),
+            false,
+            preflight::check(t, &env, &run_prefix, opts.resume),
+        );
+        match checked.await {
             Ok(p) => preflights.push(p),
             Err(p) => problems.push(p),
         }
         main_clients.push(t.build_client());
     }
     if !problems.is_empty() {
-        // Nothing was measured: leave no empty run folder behind.
+        // Nothing was measured: leave no empty run folder behind (nor a
+        // request log of the checks).
+        if let Some(l) = op_log {
+            let path = l.path().to_path_buf();
+            l.finish();
+            let _ = std::fs::remove_file(path);
+        }
         let _ = std::fs::remove_dir(&dir);
         return Err(PreflightError(problems.join("\n")).into());
     }
@@ -197,11 +234,16 @@ pub async fn execute(
     let clock_offset = match opts.shard {
         Some(_) => {
             let probes = crate::cluster::clock::PROBES;
-            let offset = crate::cluster::clock::measure(
-                &main_clients[0],
-                &targets[0].spec.bucket,
-                &run_prefix,
-                probes,
+            let offset = crate::oplog::scope(
+                sink.as_ref(),
+                coordinator(0, crate::oplog::Stage::Preflight),
+                false,
+                crate::cluster::clock::measure(
+                    &main_clients[0],
+                    &targets[0].spec.bucket,
+                    &run_prefix,
+                    probes,
+                ),
             )
             .await;
             *preflights[0]
@@ -220,7 +262,6 @@ pub async fn execute(
         }
         None => None,
     };
-    let mut targets = targets;
     for (t, p) in targets.iter_mut().zip(&preflights) {
         t.create_only = p.conditional_writes;
     }
@@ -248,7 +289,7 @@ pub async fn execute(
     for t in &mut targets {
         t.pool_size = max_conc.div_ceil(threads).max(1);
     }
-    let engine = Engine::start(targets.clone(), threads, cancel.clone())?;
+    let engine = Engine::start(targets.clone(), threads, cancel.clone())?.with_op_log(sink.clone());
 
     let plan = Arc::new(plan);
     let mut result = RunResult {
@@ -308,6 +349,7 @@ pub async fn execute(
         },
         shards: 1,
         warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        op_logs: Vec::new(),
     };
     if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
         result.warnings.push(
@@ -335,14 +377,19 @@ pub async fn execute(
     }
     let start_failed = match (opts.barrier, opts.shard) {
         (Some(timeout), Some(shard)) if !cancel.is_cancelled() => {
-            meet_at_barrier(
-                &runner,
-                &main_clients[0],
-                &targets[0].spec.bucket,
-                &run_id,
-                shard,
-                timeout,
-                &mut result,
+            crate::oplog::scope(
+                sink.as_ref(),
+                coordinator(0, crate::oplog::Stage::Barrier),
+                false,
+                meet_at_barrier(
+                    &runner,
+                    &main_clients[0],
+                    &targets[0].spec.bucket,
+                    &run_id,
+                    shard,
+                    timeout,
+                    &mut result,
+                ),
             )
             .await
         }
@@ -361,9 +408,13 @@ pub async fn execute(
         // Its barrier object is no data set: it goes even with --keep-data,
         // so a shard retried later times out instead of measuring alone.
         let bucket = &targets[0].spec.bucket;
-        if let Err(e) =
-            crate::cluster::barrier::remove(&main_clients[0], bucket, &run_id, shard.index).await
-        {
+        let removed = crate::oplog::scope(
+            sink.as_ref(),
+            coordinator(0, crate::oplog::Stage::Barrier),
+            false,
+            crate::cluster::barrier::remove(&main_clients[0], bucket, &run_id, shard.index),
+        );
+        if let Err(e) = removed.await {
             let w = format!(
                 "{e:#}; `s3bench cleanup {} --run-id {run_id}` removes it",
                 if opts.scenario_file.is_empty() {
@@ -403,8 +454,36 @@ pub async fn execute(
             &opts.scenario_file,
             &progress,
             &mut result,
+            sink.as_ref(),
         )
         .await;
+    }
+    drop(sink);
+    if let Some(l) = op_log {
+        // Finished before the last publish, stopped run or not: the file
+        // is complete, and the result says how many rows it holds.
+        let s = l.finish();
+        if let Some(e) = &s.error {
+            result.warnings.push(format!(
+                "The op log {} is incomplete: writing it failed ({e}); {} rows were not written.",
+                s.path.display(),
+                s.lost
+            ));
+        }
+        if s.stalls > 0 {
+            result.warnings.push(format!(
+                "The op log's writer fell behind {} times: engine threads waited {:.1} ms in all for the disk, which delayed their next requests.",
+                s.stalls, s.stalled_ms
+            ));
+        }
+        result.op_logs.push(crate::report::model::OpLogInfo {
+            file: crate::oplog::FILE_NAME.to_string(),
+            shard: opts.shard.map(|s| s.index),
+            rows: s.rows,
+            lost: s.lost,
+            stalls: s.stalls,
+            stalled_ms: s.stalled_ms,
+        });
     }
     result.complete = stopped.is_none() && start_failed.is_none();
     result.finished_at = utc_now();

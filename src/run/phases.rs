@@ -319,11 +319,18 @@ pub async fn cleanup(
     scenario_file: &str,
     progress: &Progress,
     result: &mut RunResult,
+    op_log: Option<&Arc<crate::oplog::Sink>>,
 ) {
     let mut cleaned = Vec::new();
-    for ((t, c), client) in plan.targets.iter().zip(targets).zip(clients) {
+    for (ti, ((t, c), client)) in plan.targets.iter().zip(targets).zip(clients).enumerate() {
         progress.note(&format!("cleanup {}", t.name));
-        let done = cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}).await;
+        let done = crate::oplog::scope(
+            op_log,
+            crate::oplog::Ctx::coordinator(ti, crate::oplog::Stage::Cleanup),
+            false,
+            cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}),
+        )
+        .await;
         if let Some((objects, reason)) = done.left {
             let l = cleanup::left_behind(
                 &t.name,

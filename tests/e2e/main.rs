@@ -10,6 +10,7 @@ mod express_run;
 mod faults;
 mod loader;
 mod moto;
+mod oplog;
 mod plan;
 mod preflight;
 mod run;
