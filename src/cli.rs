@@ -87,6 +87,30 @@ pub enum Command {
     K8s(K8sArgs),
     /// Print an AWS Batch job definition and array-job submission (JSON) for a distributed run.
     Batch(BatchArgs),
+    /// Derive a scenario from your own traffic: S3 server access logs,
+    /// CloudTrail data events or a `run --op-log` file (docs/import.md).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// access-log (S3 server access logs, text or CloudWatch Logs JSON),
+    /// cloudtrail (data events, JSON, gzip or not) or op-log (run --op-log).
+    #[arg(value_enum)]
+    pub format: crate::import::Format,
+    /// Log files (gzip or not).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The scenario to write (TOML).
+    #[arg(long, value_name = "SCENARIO.toml")]
+    pub out: PathBuf,
+    /// Replay the log's object requests on their schedule (writes
+    /// NAME.replay.csv.gz next to the scenario).
+    #[arg(long)]
+    pub replay: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -614,6 +638,36 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Setup(a) => crate::doctor::setup::setup(a).await,
+        Command::Import(a) => {
+            let opts = crate::import::ImportOptions {
+                format: a.format,
+                files: a.files,
+                out: a.out,
+                replay: a.replay,
+                progress: !a.quiet,
+            };
+            let done = tokio::task::spawn_blocking(move || crate::import::import(&opts))
+                .await?
+                .map_err(|e| match e.downcast::<crate::import::ImportError>() {
+                    Ok(i) => InputError(i.0).into(),
+                    Err(e) => e,
+                })?;
+            println!("{}", done.scenario.display());
+            eprintln!(
+                "{} requests read; scenario {}{}",
+                done.requests,
+                done.scenario.display(),
+                match &done.schedule {
+                    Some(s) => format!(
+                        ", replay schedule {} ({} requests)",
+                        s.display(),
+                        done.replayed
+                    ),
+                    None => String::new(),
+                }
+            );
+            Ok(0)
+        }
         Command::Doctor { scenario, embedded } => crate::doctor::doctor(&scenario, embedded).await,
         Command::Merge(a) => crate::cluster::results::merge_command(a).await,
         Command::K8s(a) => {

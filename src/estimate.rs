@@ -268,6 +268,45 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
                 by_phase.push((phase.name.clone(), m));
                 continue;
             }
+            if let Some(r) = &phase.replay {
+                // A replay sends its schedule's rows (those due within the
+                // phase's duration), each round.
+                let end = phase
+                    .stop
+                    .duration
+                    .map_or(u64::MAX, |d| (d.as_nanos() as f64 * r.speed) as u64);
+                let rounds = u64::from(plan.rounds);
+                let mut m = BTreeMap::new();
+                for row in r.rows.iter().take_while(|row| row.t_ns < end) {
+                    use crate::scenario::ReplayOp as R;
+                    let (op, requests, bytes) = match row.op {
+                        R::Get => ("get", 1, plan.object_size(row.object)),
+                        R::RangedGet => ("ranged_get", 1, row.length),
+                        R::Head => ("head", 1, 0),
+                        R::Put => ("put", 1, row.length),
+                        R::MultipartPut => (
+                            "multipart_put",
+                            multipart_requests(row.length, row.part_size),
+                            row.length,
+                        ),
+                        R::Delete => ("delete", 1, 0),
+                        R::List => ("list", 1, 0),
+                        R::Copy => ("copy", 1, 0),
+                    };
+                    add(
+                        &phase.name,
+                        &mut m,
+                        op,
+                        rounds,
+                        requests * rounds,
+                        bytes * rounds,
+                    );
+                }
+                secs +=
+                    phase.stop.duration.unwrap_or(r.span()).as_secs_f64() * f64::from(plan.rounds);
+                by_phase.push((phase.name.clone(), m));
+                continue;
+            }
             let (ops_round, secs_round, assumed) = phase_round(phase, latency);
             assumed_any |= assumed;
             let total_ops = ops_round * f64::from(plan.rounds);

@@ -58,6 +58,7 @@ fn modules_depend_only_as_documented() {
     check("scenario", &["s3", "units"]);
     check("server", &["s3", "synthetic"]);
     check("oplog", &[]);
+    check("import", &["scenario", "oplog", "s3", "stats", "units"]);
     check("client", &["s3", "scenario", "stats", "synthetic", "oplog"]);
     check("engine", &["s3", "scenario", "stats", "client", "oplog"]);
     check("report", &["s3", "stats", "units"]);

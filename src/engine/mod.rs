@@ -14,6 +14,7 @@ pub mod loader;
 #[cfg(test)]
 mod loader_tests;
 pub mod ops;
+mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -505,6 +506,15 @@ enum Pacing {
         stride_ns: f64,
         next_slot: Rc<Cell<u64>>,
     },
+    /// Row k of a replay schedule is due at `start + t_ns(k) / speed`; this
+    /// thread takes rows `next, next + stride, ...` in order.
+    Replay {
+        start: Instant,
+        rows: Arc<Vec<crate::scenario::ReplayRow>>,
+        next: Rc<Cell<usize>>,
+        stride: usize,
+        speed: f64,
+    },
 }
 
 async fn run_job<C: ObjectClient + 'static>(
@@ -649,15 +659,28 @@ async fn run_phase<C: ObjectClient + 'static>(
             None => phase_end,
         };
         tokio::time::sleep_until(stage_start).await;
-        let (workers, pacing) = match stage.load {
-            Load::Closed { concurrency } => (
+        let (workers, pacing) = match (&phase.replay, stage.load) {
+            (Some(r), _) => (
+                share(r.max_in_flight as u64, ctx.index, ctx.threads).max(1),
+                Pacing::Replay {
+                    start: stage_start,
+                    rows: r.rows.clone(),
+                    next: Rc::new(Cell::new(ctx.index)),
+                    stride: ctx.threads,
+                    speed: r.speed,
+                },
+            ),
+            (None, Load::Closed { concurrency }) => (
                 share(concurrency as u64, ctx.index, ctx.threads),
                 Pacing::Closed,
             ),
-            Load::Open {
-                rate,
-                max_in_flight,
-            } => (
+            (
+                None,
+                Load::Open {
+                    rate,
+                    max_in_flight,
+                },
+            ) => (
                 share(max_in_flight as u64, ctx.index, ctx.threads).max(1),
                 Pacing::Open {
                     start: stage_start,
@@ -739,6 +762,7 @@ async fn worker<C: ObjectClient>(
         if ctx.cancel.is_cancelled() {
             break;
         }
+        let mut row = None;
         let (due, late) = match &pacing {
             Pacing::Closed => {
                 if !backoff.is_zero() {
@@ -770,6 +794,30 @@ async fn worker<C: ObjectClient>(
                 }
                 (due, late)
             }
+            Pacing::Replay {
+                start,
+                rows,
+                next,
+                stride,
+                speed,
+            } => {
+                let k = next.get();
+                let Some(r) = rows.get(k) else { break };
+                next.set(k + stride);
+                let due = *start + Duration::from_nanos((r.t_ns as f64 / speed) as u64);
+                if stage_end.is_some_and(|end| due >= end) {
+                    break;
+                }
+                let late = Instant::now() > due + LATE_TOLERANCE;
+                if !late {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(due) => {}
+                        _ = ctx.cancel.cancelled() => break,
+                    }
+                }
+                row = Some(*r);
+                (due, late)
+            }
         };
         if stage_end.is_some_and(|end| due >= end) {
             break;
@@ -781,7 +829,11 @@ async fn worker<C: ObjectClient>(
             }
             shared.budget.set(Some(b - 1));
         }
-        let op: &OpSpec = mix.pick(&mut st.rng);
+        // A replay's row says what to send; otherwise the mix picks.
+        let op: Option<&OpSpec> = match row {
+            Some(_) => None,
+            None => Some(mix.pick(&mut st.rng)),
+        };
         crate::oplog::set_due(
             due.into_std(),
             if measured {
@@ -799,9 +851,17 @@ async fn worker<C: ObjectClient>(
                 sent.saturating_duration_since(p).as_nanos() as u64,
             );
         }
-        let out = opctx.execute(op, &mut st).await;
+        let out = match (&row, op) {
+            (Some(r), _) => replay::execute(&opctx, r, &mut st).await,
+            (None, Some(op)) => opctx.execute(op, &mut st).await,
+            (None, None) => unreachable!("the mix picks when no row does"),
+        };
         let done = Instant::now();
-        let kind = st.record_as.take().unwrap_or(op.kind());
+        let kind = st.record_as.take().unwrap_or(match (&row, op) {
+            (Some(r), _) => replay::kind(r.op),
+            (None, Some(op)) => op.kind(),
+            (None, None) => OpKind::Get,
+        });
         let in_flight = shared.in_flight.get();
         shared.in_flight.set(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
@@ -848,6 +908,10 @@ async fn worker<C: ObjectClient>(
             ..ops::sample(&out, due, sent, done, kind.reads_body())
         };
         let mut rec = shared.recorder.borrow_mut();
+        if !matches!(pacing, Pacing::Closed) {
+            // How late the request started against its schedule.
+            rec.note_lateness(sent.saturating_duration_since(due).as_nanos() as u64);
+        }
         if measured {
             let second = done
                 .saturating_duration_since(shared.measure_start)

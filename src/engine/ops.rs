@@ -100,7 +100,7 @@ impl WorkerState {
         }
     }
 
-    fn wrote(&mut self, key: String) {
+    pub(super) fn wrote(&mut self, key: String) {
         if self.remember == 0 {
             return;
         }
@@ -127,7 +127,7 @@ pub struct OpContext<'a, C> {
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
-    fn data_key(&self, st: &mut WorkerState, index: u64) {
+    pub(super) fn data_key(&self, st: &mut WorkerState, index: u64) {
         st.key.clear();
         st.key.push_str(self.run_prefix);
         self.plan.key(index, self.date, &mut st.key);
@@ -358,7 +358,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
         out
     }
 
-    fn scratch_key(&self, st: &mut WorkerState) -> String {
+    pub(super) fn scratch_key(&self, st: &mut WorkerState) -> String {
         st.put_seq += 1;
         format!("{}put/{}/{:08}", self.run_prefix, st.id, st.put_seq)
     }

@@ -230,6 +230,23 @@ fn merge_client(results: &[RunResult]) -> ClientUsage {
     }
 }
 
+fn merge_lateness(
+    shards: &[&TargetPhaseResult],
+) -> anyhow::Result<Option<crate::report::model::Lateness>> {
+    let mut h: Option<hdrhistogram::Histogram<u64>> = None;
+    for l in shards.iter().filter_map(|t| t.lateness.as_ref()) {
+        let one = crate::stats::codec::decode(&l.histogram)?;
+        match &mut h {
+            Some(h) => {
+                let _ = h.add(&one);
+            }
+            None => h = Some(one),
+        }
+    }
+    Ok(h.as_ref()
+        .map(crate::report::model::Lateness::from_histogram))
+}
+
 fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResult> {
     let first = shards[0];
     Ok(TargetPhaseResult {
@@ -241,6 +258,7 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         rounds: merge_rounds(shards.iter().map(|t| t.rounds.as_slice())),
         timeseries: merge_timeseries(shards.iter().map(|t| t.timeseries.as_slice())),
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
+        lateness: merge_lateness(shards).context("lateness")?,
         loader: merge_loader(shards)?,
     })
 }

@@ -264,6 +264,44 @@ pub struct TargetPhaseResult {
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
     pub loader: Option<LoaderResult>,
+    /// Open-loop and replay phases: how late requests started against when
+    /// they were due, measured and warm-up alike (a client that could not
+    /// keep up with the schedule shows here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness: Option<Lateness>,
+}
+
+/// A request that started more than this after it was due is late (1 ms).
+pub const LATE_NS: u64 = 1_000_000;
+
+/// How late scheduled requests started against when they were due.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Lateness {
+    /// Requests with a due time.
+    pub count: u64,
+    /// Of them, started more than 1 ms after they were due.
+    pub late: u64,
+    /// Start minus due time, microseconds (0 = on time).
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    /// The delays, ns (HdrHistogram V2 + DEFLATE, base64), for merging shards.
+    pub histogram: String,
+}
+
+impl Lateness {
+    /// From the histogram of the delays (ns).
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Lateness {
+        let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+        Lateness {
+            count: h.len(),
+            late: h.count_between(LATE_NS + 1, u64::MAX),
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+            max_us: h.max() as f64 / 1e3,
+            histogram: crate::stats::codec::encode(h),
+        }
+    }
 }
 
 // The loader's part of the contract lives with its rendering and merge.

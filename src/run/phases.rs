@@ -374,6 +374,22 @@ pub fn load_label(phase: &Phase) -> String {
     if let Some(l) = &phase.loader {
         return super::loader::label(l);
     }
+    if let Some(r) = &phase.replay {
+        return format!(
+            "replay of {} logged requests from {} at {}x speed ({} spread), at most {} in flight",
+            r.rows.len(),
+            r.file.file_name().map_or_else(
+                || r.file.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            ),
+            r.speed,
+            match r.spread {
+                crate::scenario::Spread::Even => "even",
+                crate::scenario::Spread::Poisson => "Poisson",
+            },
+            r.max_in_flight
+        );
+    }
     let one = |l: &Load| match l {
         Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
         Load::Open {

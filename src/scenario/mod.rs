@@ -8,6 +8,7 @@ mod key;
 pub mod loader;
 pub mod plan;
 mod raw;
+pub mod replay;
 mod validate;
 
 use std::fmt;

@@ -8,6 +8,7 @@ mod doctor;
 mod express_ops;
 mod express_run;
 mod faults;
+mod import;
 mod loader;
 mod moto;
 mod oplog;
