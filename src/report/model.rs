@@ -60,7 +60,7 @@ pub struct RunResult {
     pub warnings: Vec<String>,
     /// The request logs written with `run --op-log`: one for a run, one per
     /// shard in a merged result (empty without `--op-log`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub op_logs: Vec<OpLogInfo>,
 }
 
@@ -267,7 +267,7 @@ pub struct TargetPhaseResult {
     /// Open-loop and replay phases: how late requests started against when
     /// they were due, measured and warm-up alike (a client that could not
     /// keep up with the schedule shows here).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub lateness: Option<Lateness>,
 }
 

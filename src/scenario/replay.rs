@@ -135,7 +135,7 @@ impl ReplaySpec {
     }
 }
 
-/// Rows per target at most, so a schedule's memory stays bounded (40 bytes a row).
+/// Rows per replay phase at most, so a schedule's memory stays bounded (48 bytes a row).
 pub const MAX_ROWS: usize = 50_000_000;
 
 /// Reads a sidecar: `Err` names the row (1-based line) and what is wrong.
