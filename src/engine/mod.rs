@@ -763,7 +763,9 @@ async fn worker<C: ObjectClient>(
             break;
         }
         let mut row = None;
-        let (due, late) = match &pacing {
+        // When the next request is due: now in a closed loop, else on the
+        // schedule (a fixed rate's slot, or a replay's row).
+        let scheduled = match &pacing {
             Pacing::Closed => {
                 if !backoff.is_zero() {
                     tokio::select! {
@@ -771,7 +773,7 @@ async fn worker<C: ObjectClient>(
                         _ = ctx.cancel.cancelled() => break,
                     }
                 }
-                (Instant::now(), false)
+                None
             }
             Pacing::Open {
                 start,
@@ -781,18 +783,7 @@ async fn worker<C: ObjectClient>(
             } => {
                 let k = next_slot.get();
                 next_slot.set(k + 1);
-                let due = *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
-                if stage_end.is_some_and(|end| due >= end) {
-                    break;
-                }
-                let late = Instant::now() > due + LATE_TOLERANCE;
-                if !late {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(due) => {}
-                        _ = ctx.cancel.cancelled() => break,
-                    }
-                }
-                (due, late)
+                Some(*start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64))
             }
             Pacing::Replay {
                 start,
@@ -804,7 +795,13 @@ async fn worker<C: ObjectClient>(
                 let k = next.get();
                 let Some(r) = rows.get(k) else { break };
                 next.set(k + stride);
-                let due = *start + Duration::from_nanos((r.t_ns as f64 / speed) as u64);
+                row = Some(*r);
+                Some(*start + Duration::from_nanos((r.t_ns as f64 / speed) as u64))
+            }
+        };
+        let (due, late) = match scheduled {
+            None => (Instant::now(), false),
+            Some(due) => {
                 if stage_end.is_some_and(|end| due >= end) {
                     break;
                 }
@@ -815,7 +812,6 @@ async fn worker<C: ObjectClient>(
                         _ = ctx.cancel.cancelled() => break,
                     }
                 }
-                row = Some(*r);
                 (due, late)
             }
         };

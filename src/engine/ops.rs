@@ -100,7 +100,7 @@ impl WorkerState {
         }
     }
 
-    pub(super) fn wrote(&mut self, key: String) {
+    fn wrote(&mut self, key: String) {
         if self.remember == 0 {
             return;
         }
@@ -358,7 +358,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
         out
     }
 
-    pub(super) fn scratch_key(&self, st: &mut WorkerState) -> String {
+    fn scratch_key(&self, st: &mut WorkerState) -> String {
         st.put_seq += 1;
         format!("{}put/{}/{:08}", self.run_prefix, st.id, st.put_seq)
     }

@@ -4,7 +4,7 @@
 
 use crate::client::{ObjectClient, Outcome};
 use crate::s3::OpKind;
-use crate::scenario::{ReplayOp, ReplayRow};
+use crate::scenario::{OpSpec, ReplayOp, ReplayRow, SizeDist};
 
 use super::ops::{OpContext, WorkerState};
 
@@ -45,41 +45,26 @@ pub(super) async fn execute<C: ObjectClient>(
             cx.data_key(st, row.object);
             cx.client.head(&st.key).await
         }
+        // Writes, deletes and lists as the mix's ops do them: a PUT writes a
+        // new key under the run prefix, a DELETE deletes what this worker
+        // wrote (never the data set, which later reads need).
         ReplayOp::Put => {
-            let key = cx.scratch_key(st);
-            let out = cx.client.put(&key, row.length).await;
-            if out.error.is_none() {
-                st.wrote(key);
-            }
-            out
+            let size = Some(SizeDist::Fixed(row.length));
+            cx.execute(&OpSpec::Put { size }, st).await
         }
         ReplayOp::MultipartPut => {
-            let key = cx.scratch_key(st);
-            let out = cx
-                .client
-                .multipart_put(&key, row.length, row.part_size)
-                .await;
-            if out.error.is_none() {
-                st.wrote(key);
-            }
-            out
+            let (size, part_size) = (row.length, row.part_size);
+            cx.execute(&OpSpec::MultipartPut { size, part_size }, st)
+                .await
         }
-        ReplayOp::Delete => {
-            // A replay never deletes the data set (later reads need it): it
-            // deletes what this worker wrote, or a key that is not there.
-            let key = st
-                .written
-                .pop_front()
-                .unwrap_or_else(|| format!("{}scratch/{}/absent", cx.run_prefix, st.id));
-            cx.client.delete(&key).await
-        }
+        ReplayOp::Delete => cx.execute(&OpSpec::Delete, st).await,
         ReplayOp::List => {
-            let (out, next) = cx
-                .client
-                .list(cx.run_prefix, 1000, false, st.list_token.take())
-                .await;
-            st.list_token = next;
-            out
+            let list = OpSpec::List {
+                prefix: None,
+                page_size: 1000,
+                delimiter: false,
+            };
+            cx.execute(&list, st).await
         }
         ReplayOp::Copy => {
             cx.data_key(st, row.object);

@@ -867,7 +867,11 @@ impl Derived {
              # p50 20 ms / p99 60 ms General Purpose, p50 4 ms / p99 10 ms Express), not S3.\n\
              # `s3bench run THIS_FILE --duration 1m` compresses the timeline, keeping its shape."
         );
-        let _ = writeln!(t, "\nname = \"{}\"", self.name);
+        let _ = writeln!(
+            t,
+            "\nname = \"{}\"",
+            self.name.replace('\\', "\\\\").replace('"', "\\\"")
+        );
         let _ = writeln!(t, "description = \"imported traffic\"");
         let _ = writeln!(t, "rounds = 2");
         t.push_str(

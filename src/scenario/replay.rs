@@ -312,6 +312,7 @@ pub(super) fn phase(
     p: &RawPhase,
     r: &Spanned<RawReplay>,
     dataset: Option<&Dataset>,
+    stop: Stop,
 ) -> Phase {
     let rb = format!("{base}.replay");
     let not_here: [(&str, Option<Range<usize>>); 7] = [
@@ -381,21 +382,12 @@ pub(super) fn phase(
     } else {
         (rows.len() as f64 / span.as_secs_f64()).clamp(1e-3, 1e6)
     };
-    let duration = p
-        .duration
-        .as_ref()
-        .and_then(|d| cx.positive_duration(d, &format!("{base}.duration")));
-    let ops = p
-        .ops
-        .as_ref()
-        .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
-        .map(|o| o as u64);
     Phase {
         name,
         stop: Stop {
             // The schedule's span, with a millisecond for its last request.
-            duration: Some(duration.unwrap_or(span + Duration::from_millis(1))),
-            ops,
+            duration: Some(stop.duration.unwrap_or(span + Duration::from_millis(1))),
+            ops: stop.ops,
         },
         warmup: Duration::ZERO,
         stages: vec![Stage {

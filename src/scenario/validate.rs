@@ -916,7 +916,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
     if let Some(r) = &p.replay {
-        return super::replay::phase(cx, &base, name, p, r, env.dataset);
+        return super::replay::phase(cx, &base, name, p, r, env.dataset, Stop { duration, ops });
     }
     if let Some(l) = &p.loader {
         return super::loader::phase(cx, &base, name, p, l, env.dataset);
