@@ -661,6 +661,40 @@ mod tests {
         assert_eq!(m[2].op, "put");
     }
 
+    /// Each shard's op log is listed in the merged result, and the shards'
+    /// lateness histograms add up exactly.
+    #[test]
+    fn merge_lists_every_shards_op_log_and_adds_lateness() {
+        let mut parts = Vec::new();
+        for (i, delays) in [[1_000u64, 2_000_000], [3_000, 40_000]].iter().enumerate() {
+            let mut r = result_from(&[1_000_000]);
+            r.op_logs = vec![crate::report::model::OpLogInfo {
+                file: "ops.csv.gz".into(),
+                shard: Some(i as u32),
+                rows: 10 + i as u64,
+                ..Default::default()
+            }];
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            for d in delays {
+                h.record(*d).unwrap();
+            }
+            r.phases[0].targets[0].lateness =
+                Some(crate::report::model::Lateness::from_histogram(&h));
+            parts.push(r);
+        }
+        let m = merge(&parts).unwrap();
+        let shards: Vec<(Option<u32>, u64)> = m.op_logs.iter().map(|l| (l.shard, l.rows)).collect();
+        assert_eq!(shards, [(Some(0), 10), (Some(1), 11)]);
+        let l = m.phases[0].targets[0].lateness.as_ref().unwrap();
+        assert_eq!((l.count, l.late), (4, 1));
+        let md = crate::report::markdown::render(&m);
+        assert!(
+            md.contains("shard 1: `ops.csv.gz` in its run folder: 11 rows"),
+            "{md}"
+        );
+        assert!(md.contains("1 of 4 requests more than 1 ms late"), "{md}");
+    }
+
     /// One target, one op, built from the given samples (ns).
     fn result_from(samples: &[u64]) -> RunResult {
         static TEMPLATE: std::sync::OnceLock<RunResult> = std::sync::OnceLock::new();

@@ -646,3 +646,52 @@ fn cloudtrail_and_json_access_logs_and_wrong_formats() {
     assert!(!fresh.path().join("mine.toml").exists());
     assert!(!fresh.path().join("mine.replay.csv.gz").exists());
 }
+
+/// The command line: `s3bench import` writes a scenario `s3bench validate`
+/// accepts; a file of another format is exit code 2 and one sentence.
+#[test]
+fn import_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = written_access_log(dir.path());
+    let out = dir.path().join("cli.toml");
+    let bin = env!("CARGO_BIN_EXE_s3bench");
+    let run = |args: &[&str]| std::process::Command::new(bin).args(args).output().unwrap();
+    let o = run(&[
+        "import",
+        "access-log",
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--replay",
+        "-q",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        out.to_str().unwrap()
+    );
+    let v = run(&["validate", out.to_str().unwrap()]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let bad = dir.path().join("bad.toml");
+    let o = run(&[
+        "import",
+        "cloudtrail",
+        a.to_str().unwrap(),
+        "--out",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is not a CloudTrail log file"), "{err}");
+    assert!(!bad.exists());
+}
