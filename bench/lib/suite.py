@@ -468,10 +468,11 @@ def oplog_only():
                    f"{fmt(long['bytes'] / 2**20 if long.get('bytes') else None)} MiB of gzip CSV "
                    f"({fmt(per_row)} bytes a row), {long.get('stalls')} writer stalls; RSS {fmt(early / 1024)} MiB at "
                    f"60 s, {fmt(late / 1024)} MiB at {late_t:.0f} s, peak {fmt(long['maxrss_kib'] / 1024)} MiB.")
-    crit = [c for c in criterion_numbers() if c[0].startswith("oplog_")]
+    crit = [c for c in criterion_numbers() if "oplog_" in c[0]]
     if crit:
-        out.append("\nCriterion (`oplog_record`: the request's own task, copying its row into the thread's batch; "
-                   "`oplog_cpu_per_row`: process CPU per row, the writer's CSV and gzip included; low / estimate / high):\n")
+        out.append("\nCriterion (`oplog_record`: what the request's own task spends, copying its row into the "
+                   "thread's batch, timed batch by batch while the writer keeps up; `oplog_cpu_per_row`: the "
+                   "process's CPU per row, the writer's CSV formatting and gzip included; low / estimate / high):\n")
         out.append("| bench | time |\n|---|---:|")
         for name, lo, mid, hi in crit:
             out.append(f"| {name} | {lo} / **{mid}** / {hi} |")

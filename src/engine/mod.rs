@@ -305,6 +305,10 @@ impl Engine {
                         &rt,
                         thread_main(index, threads, connector, live2, cancel, rx, ready),
                     );
+                    // Tasks abandoned at a stop log their requests as they
+                    // are dropped: send those rows too.
+                    drop(local);
+                    crate::oplog::flush_thread();
                 })?;
             out.push(EngineThread { tx, join, live });
         }
@@ -578,6 +582,11 @@ async fn run_job<C: ObjectClient + 'static>(
     // What is still in flight after the grace is abandoned; what completed is kept.
     for h in &handles {
         h.abort();
+    }
+    if !handles.is_empty() {
+        // Let the aborted tasks drop now, so their op log rows (`abandoned`)
+        // belong to this job.
+        tokio::task::yield_now().await;
     }
     if let (Some(g), JobKind::Phase(i) | JobKind::Loader { phase: i, .. }) = (&shared.gap, job.kind)
     {

@@ -469,6 +469,12 @@ pub async fn execute(
                 s.path.display(),
                 s.lost
             ));
+        } else if s.lost > 0 {
+            result.warnings.push(format!(
+                "The op log {} lacks {} rows of requests recorded after it was finished.",
+                s.path.display(),
+                s.lost
+            ));
         }
         if s.stalls > 0 {
             result.warnings.push(format!(
