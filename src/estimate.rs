@@ -227,7 +227,12 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
             e.ops += ops;
             e.requests += requests;
             e.bytes += bytes;
-            usage.add(op, phase, requests, bytes);
+            // The cleanup deletes with DeleteObjects (a POST).
+            usage.add(
+                crate::report::cost::billing(op, phase == "cleanup"),
+                requests,
+                bytes,
+            );
         };
         if plan.prepare.enabled && !sizes.is_empty() {
             let mut m = BTreeMap::new();
