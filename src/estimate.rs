@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::report::compare::sig;
 use crate::report::cost::{Cost, Usage, fmt_usd, prices};
-use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, SizeDist, TargetKind};
+use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, RunStage, SizeDist, TargetKind};
 use crate::units::format_bytes;
 
 /// Objects per ListObjectsV2 page and per DeleteObjects call in cleanup.
@@ -227,9 +227,10 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
             e.ops += ops;
             e.requests += requests;
             e.bytes += bytes;
-            // The cleanup deletes with DeleteObjects (a POST).
+            // The cleanup deletes with DeleteObjects (a POST); no measured
+            // phase may take its name.
             usage.add(
-                crate::report::cost::billing(op, phase == "cleanup"),
+                crate::report::cost::billing(op, phase == RunStage::Cleanup.name()),
                 requests,
                 bytes,
             );

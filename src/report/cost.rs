@@ -7,8 +7,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::report::headline::SETUP_PHASES;
-use crate::report::model::{OpResult, RunResult};
+use crate::report::model::{LoadShape, OpResult, RunResult};
 use crate::s3::OpKind;
 
 /// The price list shipped with this build.
@@ -247,12 +246,12 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
                 let Some(tp) = p.targets.iter().find(|x| x.target == t.name) else {
                     continue;
                 };
-                let batches = p.name == "cleanup";
+                let batches = p.shape == LoadShape::Cleanup;
                 for (op, o) in tp.ops.iter().chain(tp.warmup.iter()) {
                     let (req, bytes) = billed(o);
                     usage.add(billing(op, batches), req, bytes);
                 }
-                if p.name == "prepare" {
+                if matches!(p.shape, LoadShape::Prepare { .. }) {
                     let written: u64 = tp
                         .ops
                         .iter()
@@ -261,7 +260,7 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
                         .sum();
                     dataset = Some(dataset.unwrap_or(0) + written);
                 }
-                if SETUP_PHASES.contains(&p.name.as_str()) {
+                if !p.is_measured() {
                     continue;
                 }
                 for (op, o) in &tp.ops {

@@ -6,9 +6,6 @@ use crate::report::compare::{Metric, comparison_pair, ratio, ratio_ci, sig};
 use crate::report::model::{OpResult, PhaseResult, RunResult};
 use crate::units::format_bytes as fmt_bytes;
 
-/// Phases that set up or tear down: no headline for them.
-pub const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
-
 /// Failed operations of one op on one target, split the way a reader cares
 /// about: throttled by S3 (503 SlowDown) or failed otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -116,11 +113,7 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         return Vec::new();
     };
     let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
-    let measured: Vec<&PhaseResult> = r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-        .collect();
+    let measured: Vec<&PhaseResult> = r.phases.iter().filter(|p| p.is_measured()).collect();
     let mut lines = crate::report::loader::headline(r);
     for p in &measured {
         let (Some(td), Some(tg)) = (

@@ -540,6 +540,20 @@ pub(crate) mod tests {
         r.phases.truncate(1);
         let p = &mut r.phases[0];
         p.name = "train".into();
+        p.role = crate::report::model::PhaseRole::Measured;
+        p.shape = crate::report::model::LoadShape::Dataloader {
+            accelerators: 16,
+            search: true,
+            batch_size: 4,
+            record_bytes: None,
+            compute_s: 0.05,
+            prefetch: 2,
+            read_concurrency: 4,
+            epochs: None,
+            au_target: 0.9,
+            duration_s: Some(10.0),
+        };
+        p.load = p.shape.label();
         let steps = |caps: &[(u64, f64)]| LoaderSearch {
             max: 16,
             found_by_round: vec![

@@ -17,9 +17,6 @@ use crate::report::table::{Align, Table};
 /// Host CPU above this means the client, not S3, may be what was measured.
 const HOST_CPU_WARN_PERCENT: f64 = 85.0;
 
-/// Phases that set up or tear down; they get one compact table.
-const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
-
 /// Ops in the order of the op vocabulary; unknown ops follow alphabetically.
 fn op_rank(op: &str) -> usize {
     crate::s3::OpKind::report_rank(op)
@@ -33,6 +30,18 @@ macro_rules! line {
     ($dst:expr, $($arg:tt)*) => {{
         let _ = writeln!($dst, $($arg)*);
     }};
+}
+
+/// Whether two results' phases sent the same load: their shapes as the
+/// label shows them (results converted from schema version 2 lack the
+/// warm-up and stop, so those are left out), or, when either shape is
+/// unknown, their labels.
+fn same_load(a: &PhaseResult, b: &PhaseResult) -> bool {
+    use crate::report::model::LoadShape::Unknown;
+    match (&a.shape, &b.shape) {
+        (Unknown, _) | (_, Unknown) => a.load == b.load,
+        (x, y) => x.label() == y.label(),
+    }
 }
 
 /// Renders the whole report.
@@ -466,11 +475,7 @@ fn summary(md: &mut String, r: &RunResult) {
     ])
     .with_align(1, Align::Left)
     .with_align(7, Align::Left);
-    for p in r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-    {
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
         let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
             continue;
         };
@@ -514,11 +519,7 @@ fn summary(md: &mut String, r: &RunResult) {
         "Latencies and ratios are of successful requests only; failures are counted apart."
     );
     line!(md);
-    for p in r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-    {
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
         let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
             continue;
         };
@@ -666,7 +667,8 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
     }
     crate::report::loader::section(md, p, pair);
     let ops = op_names(p);
-    if SETUP_PHASES.contains(&p.name.as_str()) {
+    // The run's own setup gets one compact table.
+    if !p.is_measured() {
         compact_table(md, p, &ops);
     } else {
         let pair = pair.and_then(|(d, g)| Some((find(p, d)?, find(p, g)?)));
@@ -1245,7 +1247,7 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         };
         line!(md, "## Phase {}", pa.name);
         line!(md);
-        if pa.load != pb.load {
+        if !same_load(pa, pb) {
             line!(
                 md,
                 "> **Note:** load differs: A {}; B {}.",

@@ -20,6 +20,7 @@ pub mod plots;
 pub mod schema;
 pub mod summary;
 pub mod table;
+pub mod upgrade;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::engine::loader::SearchStep;
 use crate::engine::{JobResult, OpRecorder};
-use crate::report::model::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
+use crate::report::model::{LoadShape, LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
 use crate::report::summary::summarize;
 use crate::scenario::{Accelerators, LoaderSpec, Phase, Plan, SampleUnit};
 use crate::stats::codec;
@@ -44,30 +44,28 @@ pub fn sample_bytes(plan: &Plan, spec: &LoaderSpec) -> u64 {
     }
 }
 
-/// "loader: 8 accelerators, batch 32, 50ms compute per batch, ..." for the
-/// phase's `load` line.
-pub fn label(spec: &LoaderSpec) -> String {
-    let who = match spec.accelerators {
-        Accelerators::Fixed(n) => format!("{n} simulated accelerators"),
-        Accelerators::Search { max } => format!(
-            "search for the most simulated accelerators (up to {max}) at AU >= {}%",
-            spec.au * 100.0
-        ),
+/// A loader phase's load shape for the result (its label says "loader:
+/// 8 simulated accelerators, batches of 32 samples, ...").
+pub fn shape(phase: &Phase, spec: &LoaderSpec) -> LoadShape {
+    let (accelerators, search) = match spec.accelerators {
+        Accelerators::Fixed(n) => (n, false),
+        Accelerators::Search { max } => (max, true),
     };
-    let sample = match spec.sample {
-        SampleUnit::Object => "whole objects".to_string(),
-        SampleUnit::Record { size } => {
-            format!("{} records of the shards", crate::units::format_bytes(size))
-        }
-    };
-    let stop = match spec.epochs {
-        Some(e) => format!(", {e} epochs"),
-        None => String::new(),
-    };
-    format!(
-        "loader: {who}, batches of {} samples ({sample}), {:?} compute per batch, {} batches read ahead, {} reads in flight per accelerator{stop}",
-        spec.batch_size, spec.compute, spec.prefetch, spec.read_concurrency
-    )
+    LoadShape::Dataloader {
+        accelerators,
+        search,
+        batch_size: spec.batch_size,
+        record_bytes: match spec.sample {
+            SampleUnit::Object => None,
+            SampleUnit::Record { size } => Some(size),
+        },
+        compute_s: spec.compute.as_secs_f64(),
+        prefetch: spec.prefetch,
+        read_concurrency: spec.read_concurrency,
+        epochs: spec.epochs,
+        au_target: spec.au,
+        duration_s: phase.stop.duration.map(|d| d.as_secs_f64()),
+    }
 }
 
 /// Expected measured time of one round of a loader phase on one target (for

@@ -4,6 +4,7 @@
 mod cli;
 mod cluster;
 mod common;
+mod contract;
 mod doctor;
 mod express_ops;
 mod express_run;
