@@ -318,6 +318,9 @@ fn failure_groups(errors: &[(&str, u64)]) -> BTreeMap<String, FailureResult> {
         };
         let f = out.entry(group.to_string()).or_default();
         f.count += n;
+        if let Some(status) = kind.get(..3).and_then(|s| s.parse::<u16>().ok()) {
+            *f.statuses.entry(status).or_insert(0) += n;
+        }
         let mut h =
             codec::decode(&f.histogram).unwrap_or_else(|_| crate::stats::recorder::latency_hist());
         for _ in 0..*n {

@@ -210,6 +210,12 @@ mod tests {
         );
         assert_eq!(r.phases[3].shape, LoadShape::Unknown);
         assert_eq!(r.phases[4].shape, LoadShape::Cleanup);
+        // Throttled failures get the statuses their kinds name.
+        let head = &r.phases[1].targets[0].ops["head"];
+        assert_eq!(
+            head.failures["throttled"].statuses,
+            [(503, head.errors_by_kind["503"])].into()
+        );
         // The labels and numbers are what version 2 wrote.
         let raw: serde_json::Value = serde_json::from_str(text).unwrap();
         for (p, raw) in r.phases.iter().zip(raw["phases"].as_array().unwrap()) {

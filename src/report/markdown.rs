@@ -8,11 +8,14 @@ use std::fmt::Write as _;
 use crate::report::compare::{
     Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
 };
-use crate::report::headline::{conditional_count, is_conditional_kind};
+use crate::report::headline::{
+    conditional_count, group_count, is_conditional_kind, throttle_statuses,
+};
 use crate::report::model::{
     LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
 };
 use crate::report::table::{Align, Table};
+use crate::stats::FailureGroup;
 
 /// Host CPU above this means the client, not S3, may be what was measured.
 const HOST_CPU_WARN_PERCENT: f64 = 85.0;
@@ -611,10 +614,10 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
                     (Some(a), Some(b)) => format!(" from {} to {}", clock(a.1), clock(b.1 + 1)),
                     _ => String::new(),
                 };
-                let transport = o.failures.get("transport").map_or(0, |f| f.count);
+                let transport = group_count(o, FailureGroup::Transport);
                 let hint = if transport * 10 >= errors * 9 && errors * 2 >= o.count {
                     " - the endpoint stopped answering"
-                } else if o.failures.get("throttled").map_or(0, |f| f.count) * 2 >= errors {
+                } else if group_count(o, FailureGroup::Throttled) * 2 >= errors {
                     " - throttled: the request rate was above what the bucket or prefix takes"
                 } else {
                     ""
@@ -1110,8 +1113,9 @@ fn errors_section(md: &mut String, p: &PhaseResult) {
         let total: u64 = throttled.iter().map(|s| s.throttled).sum();
         line!(
             md,
-            "{}: {total} throttled (503) responses in {} of {} measured seconds.",
+            "{}: {total} throttled ({}) responses in {} of {} measured seconds.",
             tr.target,
+            throttle_statuses(tr.ops.values()),
             hit.len(),
             seconds.len()
         );

@@ -363,6 +363,15 @@ fn merge_op(parts: &[&OpResult]) -> anyhow::Result<OpResult> {
                     .filter_map(|p| p.failures.get(g))
                     .map(|f| f.count)
                     .sum(),
+                statuses: {
+                    let mut m = BTreeMap::new();
+                    for f in parts.iter().filter_map(|p| p.failures.get(g)) {
+                        for (s, n) in &f.statuses {
+                            *m.entry(*s).or_insert(0) += n;
+                        }
+                    }
+                    m
+                },
                 latency_us: summarize(&h),
                 histogram: codec::encode(&h),
             },

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// 3: each phase says its role (`setup` or `measured`) and its load shape as
-/// data (`shape`); `load` is a label rendered from it, never read back.
+/// data (`shape`); `load` is a label rendered from it, never read back; each
+/// failure group counts its HTTP statuses (`statuses`).
 /// Version 2 results are read by converting them (`report::upgrade`).
 ///
 /// 2: latency, ops/s and MiB/s describe successful operations only; failed
@@ -553,6 +554,10 @@ pub struct OpResult {
 pub struct FailureResult {
     /// Failed operations in this group.
     pub count: u64,
+    /// How many of them were answered with each HTTP status (`throttled`:
+    /// 503 and 429; none for `transport`, which had no answer).
+    #[serde(default)]
+    pub statuses: BTreeMap<u16, u64>,
     /// How long they took until they failed, microseconds.
     pub latency_us: LatencySummary,
     /// Serialized histogram of that latency (V2 + DEFLATE, base64; ns).

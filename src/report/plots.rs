@@ -430,7 +430,11 @@ pub fn timeseries_data(p: &PhaseResult) -> TimeSeriesData {
             points: pts(ok),
         });
         d.throttled_per_s.push(Series {
-            label: format!("{} throttled (503)", t.target),
+            label: format!(
+                "{} throttled ({})",
+                t.target,
+                crate::report::headline::throttle_statuses(t.ops.values())
+            ),
             target: t.target.clone(),
             points: pts(thr),
         });
@@ -983,8 +987,17 @@ mod tests {
             o.count = total;
             o.errors = thr;
             o.errors_by_kind.clear();
+            o.failures.clear();
             if thr > 0 {
                 o.errors_by_kind.insert("503 SlowDown".into(), thr);
+                o.failures.insert(
+                    "throttled".into(),
+                    crate::report::model::FailureResult {
+                        count: thr,
+                        statuses: [(503, thr)].into(),
+                        ..Default::default()
+                    },
+                );
             }
             targets.push(t);
         }
@@ -1046,7 +1059,9 @@ mod tests {
             .unwrap();
         let svg = render(&r, &f).unwrap();
         assert!(
-            svg.contains("standard throttled (503)") && svg.contains("express throttled (503)")
+            svg.contains("standard throttled (503)")
+                && svg.contains("express throttled (503 or 429)"),
+            "{svg}"
         );
     }
 

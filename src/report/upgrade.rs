@@ -37,9 +37,53 @@ pub fn from_v2(mut value: Value) -> anyhow::Result<Value> {
             "shape".into(),
             serde_json::to_value(shape).context("a load shape always serializes")?,
         );
+        for t in p
+            .get_mut("targets")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            for map in ["ops", "warmup"] {
+                for o in t
+                    .get_mut(map)
+                    .and_then(Value::as_object_mut)
+                    .into_iter()
+                    .flat_map(|m| m.values_mut())
+                {
+                    throttle_statuses(o);
+                }
+            }
+        }
     }
     value["schema_version"] = SCHEMA_VERSION.into();
     Ok(value)
+}
+
+/// Version 2 kept no statuses per failure group; its client put exactly
+/// the 503 and 429 answers in `throttled`, and their kinds start with the
+/// status (`503 SlowDown`, `429 TooManyRequests`), so the group's statuses
+/// are those kinds' counts.
+fn throttle_statuses(op: &mut Value) {
+    let mut statuses = serde_json::Map::new();
+    for (kind, n) in op
+        .get("errors_by_kind")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let status = kind.split(' ').next().unwrap_or_default();
+        if matches!(status, "503" | "429") {
+            let sum = statuses.get(status).and_then(Value::as_u64).unwrap_or(0);
+            statuses.insert(status.into(), (sum + n.as_u64().unwrap_or(0)).into());
+        }
+    }
+    if let Some(group) = op
+        .get_mut("failures")
+        .and_then(|f| f.get_mut("throttled"))
+        .and_then(Value::as_object_mut)
+    {
+        group.insert("statuses".into(), Value::Object(statuses));
+    }
 }
 
 /// A version-2 phase's role and shape. A measured phase could be named
