@@ -255,7 +255,7 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
         for phase in &plan.phases {
             if let Some(l) = &phase.loader {
                 // At most what the accelerators consume at AU = 100%.
-                let (reads, secs_round) = crate::scenario::loader::reads_upper_bound(
+                let (reads, secs_round) = crate::scenario::dataloader::reads_upper_bound(
                     l,
                     phase.stop.duration,
                     plan.dataset.objects,

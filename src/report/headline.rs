@@ -132,7 +132,7 @@ pub fn headline(r: &RunResult) -> Vec<String> {
     };
     let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
     let measured: Vec<&PhaseResult> = r.phases.iter().filter(|p| p.is_measured()).collect();
-    let mut lines = crate::report::loader::headline(r);
+    let mut lines = crate::report::dataloader::headline(r);
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),

@@ -668,7 +668,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         line!(md);
         return;
     }
-    crate::report::loader::section(md, p, pair);
+    crate::report::dataloader::section(md, p, pair);
     let ops = op_names(p);
     // The run's own setup gets one compact table.
     if !p.is_measured() {

@@ -6,13 +6,13 @@
 
 pub mod compare;
 pub mod cost;
+pub mod dataloader;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod headline;
 pub mod hlog;
 pub mod index;
 pub mod json;
-pub mod loader;
 pub mod markdown;
 pub mod merge;
 pub mod model;

@@ -483,14 +483,16 @@ pub struct TargetPhaseResult {
     /// then the endpoint's request counts match these, not `ops.*.requests`.
     #[serde(default)]
     pub attempts: BTreeMap<String, AttemptResult>,
-    /// Loader phases only: what the simulated accelerators measured (AU,
+    /// Dataloader phases only: what the simulated accelerators measured (AU,
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
-    pub loader: Option<LoaderResult>,
+    pub loader: Option<DataloaderResult>,
 }
 
 // The loader's part of the contract lives with its rendering and merge.
-pub use super::loader::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
+pub use super::dataloader::{
+    DataloaderMeasured, DataloaderResult, DataloaderSearch, DataloaderStep,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AttemptResult {

@@ -38,7 +38,7 @@ pub enum PlotKind {
     /// Offered vs achieved rate of one open-loop phase.
     Rate { phase: String },
     /// AU by simulated accelerator count of a loader phase's search steps.
-    LoaderSearch { phase: String },
+    DataloaderSearch { phase: String },
 }
 
 impl PlotKind {
@@ -48,7 +48,7 @@ impl PlotKind {
             PlotKind::Spectrum { phase, .. }
             | PlotKind::TimeSeries { phase }
             | PlotKind::Rate { phase }
-            | PlotKind::LoaderSearch { phase } => phase,
+            | PlotKind::DataloaderSearch { phase } => phase,
         }
     }
 }
@@ -124,7 +124,7 @@ pub fn plan(r: &RunResult) -> Vec<PlotFile> {
             out.push(PlotFile {
                 file: format!("loader-search-{}.svg", safe(&p.name)),
                 title: format!("{}: accelerator utilization by accelerator count", p.name),
-                kind: PlotKind::LoaderSearch {
+                kind: PlotKind::DataloaderSearch {
                     phase: p.name.clone(),
                 },
             });
@@ -158,7 +158,7 @@ pub fn render(r: &RunResult, f: &PlotFile) -> anyhow::Result<String> {
         PlotKind::Spectrum { phase: p, op } => draw_spectrum(r, phase(p)?, op, &f.title),
         PlotKind::TimeSeries { phase: p } => draw_timeseries(r, phase(p)?, &f.title),
         PlotKind::Rate { phase: p } => draw_rate(r, phase(p)?, &f.title),
-        PlotKind::LoaderSearch { phase: p } => draw_loader_search(r, phase(p)?, &f.title),
+        PlotKind::DataloaderSearch { phase: p } => draw_loader_search(r, phase(p)?, &f.title),
     }
 }
 
@@ -1115,11 +1115,11 @@ mod tests {
 
     #[test]
     fn plots_loader_search_shows_au_by_count_per_target() {
-        let r = crate::report::loader::tests::loader_run();
+        let r = crate::report::dataloader::tests::loader_run();
         let planned = plan(&r);
         let f = planned
             .iter()
-            .find(|f| matches!(f.kind, PlotKind::LoaderSearch { .. }))
+            .find(|f| matches!(f.kind, PlotKind::DataloaderSearch { .. }))
             .expect("a search plot");
         assert_eq!(f.file, "loader-search-train.svg");
         let (series, mark) = loader_search_data(&r.phases[0]);
@@ -1155,7 +1155,7 @@ mod tests {
         assert!(
             !plan(&fixed)
                 .iter()
-                .any(|f| matches!(f.kind, PlotKind::LoaderSearch { .. }))
+                .any(|f| matches!(f.kind, PlotKind::DataloaderSearch { .. }))
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(&f.file);

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use super::assemble::TargetAcc;
 use super::cleanup;
+use super::dataloader::DataloaderAcc;
 use super::host::{host_cpu, process_cpu_s};
-use super::loader::LoaderAcc;
 use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
@@ -57,7 +57,7 @@ pub fn planned_time(plan: &Plan) -> Duration {
 
 fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
-        return super::loader::round_time(p);
+        return super::dataloader::round_time(p);
     }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
@@ -216,10 +216,10 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
-            let mut loaders: Vec<Option<LoaderAcc>> = plan
+            let mut loaders: Vec<Option<DataloaderAcc>> = plan
                 .targets
                 .iter()
-                .map(|_| phase.loader.as_ref().map(|l| LoaderAcc::new(&plan, l)))
+                .map(|_| phase.loader.as_ref().map(|l| DataloaderAcc::new(&plan, l)))
                 .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
@@ -237,13 +237,13 @@ impl Runner<'_> {
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
-                            let (found, steps) = crate::engine::loader::search(
+                            let (found, steps) = crate::engine::dataloader::search(
                                 spec.max_accelerators(),
                                 spec.au,
                                 self.cancel,
                                 |n| {
                                     self.run_watched(self.job(
-                                        JobKind::Loader {
+                                        JobKind::Dataloader {
                                             phase: pi,
                                             accelerators: n,
                                         },
@@ -254,7 +254,7 @@ impl Runner<'_> {
                             )
                             .await?;
                             acc.add_search(round, found, &steps)?;
-                            super::loader::steps_as_round(&steps)
+                            super::dataloader::steps_as_round(&steps)
                         }
                         (_, acc) => {
                             let r = self
@@ -293,7 +293,7 @@ impl Runner<'_> {
                     .zip(loaders)
                     .zip(&plan.targets)
                     .map(|((a, l), t)| TargetPhaseResult {
-                        loader: l.map(LoaderAcc::finish),
+                        loader: l.map(DataloaderAcc::finish),
                         ..a.finish(&t.name, phase.warmup, open)
                     })
                     .collect(),
@@ -376,7 +376,7 @@ pub async fn cleanup(
 /// A measured phase's load as the result records it.
 pub fn load_shape(phase: &Phase) -> LoadShape {
     if let Some(l) = &phase.loader {
-        return super::loader::shape(phase, l);
+        return super::dataloader::shape(phase, l);
     }
     let secs = |d: Duration| d.as_secs_f64();
     LoadShape::Stages {

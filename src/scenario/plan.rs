@@ -206,10 +206,10 @@ pub struct Phase {
     pub mix: Vec<WeightedOp>,
     /// A loader phase (`[phase.loader]`): simulated accelerators instead of
     /// stages and a mix (both empty then).
-    pub loader: Option<LoaderSpec>,
+    pub loader: Option<DataloaderSpec>,
 }
 
-pub use super::loader::{Accelerators, LoaderSpec, SampleUnit};
+pub use super::dataloader::{Accelerators, DataloaderSpec, SampleUnit};
 
 /// When a phase (per target, per round) ends: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -925,7 +925,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
     if let Some(l) = &p.loader {
-        return super::loader::phase(cx, &base, name, p, l, env.dataset);
+        return super::dataloader::phase(cx, &base, name, p, l, env.dataset);
     }
     let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
 
