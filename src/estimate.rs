@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::report::compare::sig;
 use crate::report::cost::{Cost, Usage, fmt_usd, prices};
+use crate::report::format::sig;
 use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, RunStage, SizeDist, TargetKind};
 use crate::units::format_bytes;
 

@@ -322,7 +322,7 @@ pub fn fmt_usd(v: f64) -> String {
         return "$0".into();
     }
     if v < 1.0 {
-        format!("${}", crate::report::compare::sig(v, 3))
+        format!("${}", crate::report::format::sig(v, 3))
     } else {
         format!("${v:.2}")
     }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{LatencySummary, PhaseResult, RunResult, TargetPhaseResult};
-use crate::report::compare::sig;
+use crate::report::format::sig;
 use crate::report::summary::summarize;
 use crate::report::table::Table;
 use crate::stats::codec;

@@ -2,8 +2,9 @@
 //! how Express compares with General Purpose, how sure we are, and what
 //! failed. Also used by the results index.
 
-use crate::report::compare::{Metric, comparison_pair, ratio, ratio_ci, sig};
+use crate::report::format::sig;
 use crate::report::model::{OpResult, PhaseResult, RunResult};
+use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
 use crate::stats::FailureGroup;
 use crate::units::format_bytes as fmt_bytes;
 

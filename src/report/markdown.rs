@@ -5,15 +5,14 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::report::compare::{
-    Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
-};
+use crate::report::format::{fmt_ms, fmt_percent, fmt_rate, fmt_ratio, sig};
 use crate::report::headline::{
     conditional_count, group_count, is_conditional_kind, throttle_statuses,
 };
 use crate::report::model::{
     LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
 };
+use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
 use crate::report::table::{Align, Table};
 use crate::stats::FailureGroup;
 

@@ -4,11 +4,11 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
-pub mod compare;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod format;
 pub mod headline;
 pub mod hlog;
 pub mod index;
@@ -17,6 +17,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod plots;
+pub mod ratio;
 pub mod schema;
 pub mod summary;
 pub mod table;

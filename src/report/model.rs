@@ -157,6 +157,11 @@ pub struct BarrierWait {
     pub late_s: f64,
 }
 
+/// `TargetInfo::kind` of S3 Express One Zone directory buckets.
+pub const KIND_DIRECTORY: &str = "directory";
+/// `TargetInfo::kind` of S3 General Purpose buckets.
+pub const KIND_GENERAL_PURPOSE: &str = "general-purpose";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetInfo {
     /// Name from `[targets.NAME]`.

@@ -19,8 +19,9 @@ use anyhow::{Context as _, anyhow};
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
-use crate::report::compare::{KIND_DIRECTORY, KIND_GENERAL_PURPOSE, sig};
+use crate::report::format::sig;
 use crate::report::hlog::safe;
+use crate::report::model::{KIND_DIRECTORY, KIND_GENERAL_PURPOSE};
 use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
 use crate::stats::codec;
 

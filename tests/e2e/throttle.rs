@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use s3bench::engine::Cancel;
-use s3bench::report::compare::fmt_percent;
+use s3bench::report::format::fmt_percent;
 use s3bench::report::headline::{failure_share, pct};
 use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
 
