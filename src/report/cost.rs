@@ -483,6 +483,42 @@ mod tests {
         assert_eq!(gp.cost.unwrap().transfer_usd, 0.0);
     }
 
+    /// What is setup is read from the role and shape, not the name: a
+    /// measured phase that happens to be called `cleanup` (a result written
+    /// before such names were refused) is billed and listed as measured.
+    #[test]
+    fn cost_setup_is_the_role_not_the_name() {
+        let r = sample_result();
+        let mut named = r.clone();
+        named.phases[1].name = "cleanup".into();
+        let (a, b) = (run_costs(&r, prices()), run_costs(&named, prices()));
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(
+                (a.usage, a.cost, a.dataset_bytes),
+                (b.usage, b.cost, b.dataset_bytes)
+            );
+            assert!(
+                b.per_op
+                    .iter()
+                    .any(|o| o.phase == "cleanup" && o.op == "get")
+            );
+        }
+        // The run's own cleanup's deletes are DeleteObjects (POSTs).
+        let cleanup = r
+            .phases
+            .iter()
+            .find(|p| p.shape == LoadShape::Cleanup)
+            .unwrap();
+        let deletes: u64 = cleanup.targets[0].ops["delete"].requests;
+        assert!(deletes > 0);
+        let mut free = r.clone();
+        let last = free.phases.len() - 1;
+        free.phases[last].shape = LoadShape::Unknown;
+        let (a, b) = (&run_costs(&r, prices())[0], &run_costs(&free, prices())[0]);
+        assert_eq!(a.usage.tier1 - b.usage.tier1, deletes);
+        assert_eq!(b.usage.deletes - a.usage.deletes, deletes);
+    }
+
     #[test]
     fn cost_missing_region_has_no_price() {
         let mut r = sample_result();

@@ -267,6 +267,23 @@ mod tests {
         assert_eq!(throttle_statuses([&OpResult::default()]), "503 or 429");
     }
 
+    /// A measured phase is headlined whatever its name; a setup phase
+    /// never is.
+    #[test]
+    fn headline_follows_the_role() {
+        let r = fixtures::sample_result();
+        let mut named = r.clone();
+        named.phases[1].name = "prepare".into();
+        let lines = headline(&named);
+        assert!(
+            lines.iter().any(|l| l.starts_with("**prepare / GET")),
+            "{lines:?}"
+        );
+        named.phases[1].role = crate::report::model::PhaseRole::Setup;
+        named.phases[2].role = crate::report::model::PhaseRole::Setup;
+        assert_eq!(headline(&named), Vec::<String>::new());
+    }
+
     #[test]
     fn headline_says_no_measurable_difference_when_ci_contains_one() {
         let r = fixtures::sample_result();
