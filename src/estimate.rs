@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::report::compare::sig;
 use crate::report::cost::{Cost, Usage, fmt_usd, prices};
-use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, SizeDist, TargetKind};
+use crate::report::format::sig;
+use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, RunStage, SizeDist, TargetKind};
 use crate::units::format_bytes;
 
 /// Objects per ListObjectsV2 page and per DeleteObjects call in cleanup.
@@ -227,7 +227,13 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
             e.ops += ops;
             e.requests += requests;
             e.bytes += bytes;
-            usage.add(op, phase, requests, bytes);
+            // The cleanup deletes with DeleteObjects (a POST); no measured
+            // phase may take its name.
+            usage.add(
+                crate::report::cost::billing(op, phase == RunStage::Cleanup.name()),
+                requests,
+                bytes,
+            );
         };
         if plan.prepare.enabled && !sizes.is_empty() {
             let mut m = BTreeMap::new();
@@ -249,7 +255,7 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
         for phase in &plan.phases {
             if let Some(l) = &phase.loader {
                 // At most what the accelerators consume at AU = 100%.
-                let (reads, secs_round) = crate::scenario::loader::reads_upper_bound(
+                let (reads, secs_round) = crate::scenario::dataloader::reads_upper_bound(
                     l,
                     phase.stop.duration,
                     plan.dataset.objects,
