@@ -1,9 +1,5 @@
-//! Command line: clap definitions and the dispatch that `main` calls.
-//! Exit codes: 0 success, 1 failure during the run, 2 bad input (scenario,
-//! flags, unreachable targets), 3 stopped by the error policy, 4 the cleanup
-//! left objects behind, 5 the start barrier did not complete, 6 the results
-//! could not be uploaded to `--results`, 130 interrupted (Ctrl-C), 143
-//! terminated (SIGTERM).
+//! Command line: clap definitions and the dispatch that `main` calls. Every
+//! command ends in one of the documented exit codes ([`crate::exit`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Cancel;
+use crate::exit::{ExitCode, InputError};
 use crate::run::{RunOptions, run_file};
 
 #[derive(Debug, Parser)]
@@ -359,27 +356,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// with their whole chain, never as a panic.
 pub async fn main(cli: Cli) -> i32 {
     match dispatch(cli).await {
-        Ok(code) => code,
+        Ok(code) => code.code(),
         Err(e) => {
             eprintln!("error: {e:#}");
             if e.downcast_ref::<crate::scenario::ScenarioError>().is_some()
                 || e.downcast_ref::<InputError>().is_some()
                 || e.downcast_ref::<crate::run::OptionsError>().is_some()
             {
-                2
+                ExitCode::BadInput.code()
             } else {
-                1
+                ExitCode::Failure.code()
             }
         }
     }
 }
 
-/// An error in what the user gave us (flags, targets): exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InputError(pub String);
-
-async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => {
             if !a.yes {
@@ -479,9 +471,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
             Ok(if left > 0 {
-                crate::run::EXIT_LEFT_BEHIND
+                ExitCode::LeftBehind
             } else {
-                0
+                ExitCode::Success
             })
         }
         Command::Validate { scenarios } => {
@@ -500,7 +492,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     }
                 }
             }
-            Ok(if bad > 0 { 2 } else { 0 })
+            Ok(if bad > 0 {
+                ExitCode::BadInput
+            } else {
+                ExitCode::Success
+            })
         }
         Command::Plan(a) => {
             let mut plan = crate::cluster::load_scenario(&a.scenario)?;
@@ -525,7 +521,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             let e = crate::estimate::estimate(&plan, &opts);
             print!("{}", crate::estimate::render(&e));
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::Serve(a) => {
             let mut cfg = crate::server::ServerConfig {
@@ -596,16 +592,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
             crate::server::serve_forever(cfg, injections, buckets).await?;
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::Report { result, out } => {
             let path = crate::report::rerender(&result, out.as_deref())?;
             println!("{}", path.display());
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::Compare { a, b } => {
             print!("{}", crate::report::compare_files(&a, &b)?);
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::Setup(a) => crate::doctor::setup::setup(a).await,
         Command::Doctor { scenario, embedded } => crate::doctor::doctor(&scenario, embedded).await,
@@ -632,7 +628,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let docs = crate::cluster::k8s::manifests(&plan, &file_name, &text, &opts)
                 .map_err(|e| InputError(format!("{e:#}")))?;
             print!("{}", crate::cluster::k8s::to_yaml(&docs)?);
-            Ok(0)
+            Ok(ExitCode::Success)
         }
         Command::Batch(a) => {
             let (plan, text, run_id, results) =
@@ -655,7 +651,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     "submitJob": submit,
                 }))?
             );
-            Ok(0)
+            Ok(ExitCode::Success)
         }
     }
 }
@@ -740,7 +736,7 @@ fn spawn_signal_handlers(cancel: Arc<Cancel>) {
         eprintln!(
             "\n{name}: letting requests in flight finish, then publishing the report and cleaning up ({again} to quit now)"
         );
-        let code = first.exit_code();
+        let code = crate::run::stop_exit_code(&first).code();
         cancel.cancel_with(first);
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

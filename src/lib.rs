@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod doctor;
 pub mod engine;
 pub mod estimate;
+pub mod exit;
 pub mod report;
 pub mod run;
 pub mod s3;

@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use super::S3Url;
+use crate::exit::{ExitCode, Retry};
 use crate::scenario::{Load, Plan, Stop, TargetKind};
 
 /// Annotation that keeps Karpenter from voluntarily disrupting (consolidating,
@@ -24,16 +25,6 @@ pub const ZONE_ID_LABEL: &str = "topology.k8s.aws/zone-id";
 /// uploads them to S3; 120 s leaves room for cleaning up a large data set and
 /// a slow upload, and costs nothing when a shard finishes sooner.
 pub const GRACE_SECONDS: u64 = 120;
-/// Exit code of bad input (invalid scenario, bad flags, missing bucket):
-/// the same on every retry.
-pub const EXIT_BAD_INPUT: i64 = 2;
-/// Exit codes after which a retry cannot help: the shard got past (or gave
-/// up at) the start barrier, so a retry would start alone, after the others
-/// (and time out at the barrier, whose objects the others removed). 3 the
-/// error policy stopped it, 4 its cleanup left objects, 5 the barrier did
-/// not complete, 6 its results were not uploaded, 130 / 143 interrupted by
-/// SIGINT / SIGTERM (its partial result is already published).
-pub const EXIT_NO_RETRY: [i64; 6] = [3, 4, 5, 6, 130, 143];
 /// Label of the Karpenter NodePool and taint key of its nodes.
 pub const NODEPOOL: &str = "s3bench";
 const TAINT_KEY: &str = "s3bench.dev/benchmark";
@@ -334,11 +325,16 @@ pub fn manifests(
             "completions": o.shards,
             "parallelism": o.shards,
             "backoffLimitPerIndex": 1,
+            // Bad input fails the same on every retry; a shard past the
+            // start barrier would start alone, after the others (and an
+            // interrupted one has published its partial result).
             "podFailurePolicy": { "rules": [
                 { "action": "FailIndex", "onExitCodes": {
-                    "containerName": "s3bench", "operator": "In", "values": [EXIT_BAD_INPUT] } },
+                    "containerName": "s3bench", "operator": "In",
+                    "values": ExitCode::with_retry(Retry::SameInput) } },
                 { "action": "FailIndex", "onExitCodes": {
-                    "containerName": "s3bench", "operator": "In", "values": EXIT_NO_RETRY } },
+                    "containerName": "s3bench", "operator": "In",
+                    "values": ExitCode::with_retry(Retry::PastBarrier) } },
             ]},
             "ttlSecondsAfterFinished": 86400,
             "template": { "metadata": pod_meta, "spec": pod },
@@ -351,13 +347,15 @@ pub fn manifests(
              1 CPU per 64 in flight = {cpu} CPU, 256 MiB + 2 MiB per in flight = {mem} MiB,\n\
              no CPU limit (throttling would show up as latency). Zone: {zone}.\n\
              Retries: a shard is retried once (a crash while preparing), except for exit\n\
-             code 2 (bad input: the same every time) and 3, 4, 5, 6, 130, 143 (it reached\n\
+             code {bad} (bad input: the same every time) and {past} (it reached\n\
              or gave up at the start barrier: a retry would start alone, after the\n\
              others; an interrupted shard has published its partial result).\n\
              terminationGracePeriodSeconds {g}: after\n\
              SIGTERM s3bench gives in-flight requests ~5 s, deletes what it wrote and\n\
              uploads its partial result to {url}.",
             n = o.shards,
+            bad = codes(Retry::SameInput),
+            past = codes(Retry::PastBarrier),
             id = o.run_id,
             c = size.concurrency,
             cpu = size.cpus,
@@ -434,6 +432,15 @@ pub fn manifests(
         object: merge_job,
     });
     Ok(docs)
+}
+
+/// The exit codes of one retry class, as the comment lists them: `3, 4, 5`.
+fn codes(r: Retry) -> String {
+    ExitCode::with_retry(r)
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn pod_spec(o: &K8sOptions, affinity: &Value) -> Value {

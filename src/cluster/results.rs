@@ -400,8 +400,8 @@ pub fn shard_section(shards: &[ShardResult], missing: &[u32], total: u32) -> Str
 /// `<results>/<run id>/merged/`. Returns the exit code: 0, or 1 when shards
 /// are missing and `--allow-missing` is not given (the merged report is
 /// written either way).
-pub async fn merge_command(a: crate::cli::MergeArgs) -> anyhow::Result<i32> {
-    use crate::cli::InputError;
+pub async fn merge_command(a: crate::cli::MergeArgs) -> anyhow::Result<crate::exit::ExitCode> {
+    use crate::exit::{ExitCode, InputError};
     let input_err = |e: String| anyhow::Error::from(InputError(e));
     let results_url = a
         .results
@@ -473,7 +473,11 @@ pub async fn merge_command(a: crate::cli::MergeArgs) -> anyhow::Result<i32> {
     if missing {
         eprintln!("warning: {}", merged.warnings[0]);
     }
-    Ok(if missing && !a.allow_missing { 1 } else { 0 })
+    Ok(if missing && !a.allow_missing {
+        ExitCode::Failure
+    } else {
+        ExitCode::Success
+    })
 }
 
 fn merge_missing(m: &RunResult) -> bool {

@@ -85,7 +85,10 @@ impl Environment {
 
 /// `s3bench doctor`: runs every check on every target of the scenario and
 /// prints one line per finding; exit code 2 when any check failed.
-pub async fn doctor(path: &std::path::Path, embedded: bool) -> anyhow::Result<i32> {
+pub async fn doctor(
+    path: &std::path::Path,
+    embedded: bool,
+) -> anyhow::Result<crate::exit::ExitCode> {
     let plan = crate::scenario::load(path)?;
     let server = if embedded {
         Some(crate::run::start_embedded(&plan)?)
@@ -128,5 +131,9 @@ pub async fn doctor(path: &std::path::Path, embedded: bool) -> anyhow::Result<i3
         path.display(),
         targets.len()
     );
-    Ok(if errors > 0 { 2 } else { 0 })
+    Ok(if errors > 0 {
+        crate::exit::ExitCode::BadInput
+    } else {
+        crate::exit::ExitCode::Success
+    })
 }

@@ -15,7 +15,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use toml_edit::{DocumentMut, Item, Table, value};
 
-use crate::cli::InputError;
+use crate::exit::{ExitCode, InputError};
 
 /// The prefix s3bench writes under; `--delete` removes only these keys.
 const OWN_PREFIX: &str = "s3bench/";
@@ -183,7 +183,7 @@ async fn client(a: &SetupArgs) -> aws_sdk_s3::Client {
 }
 
 /// Runs `s3bench setup`; returns the exit code.
-pub async fn setup(a: SetupArgs) -> anyhow::Result<i32> {
+pub async fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
     check_block(&a)?;
     let c = client(&a).await;
     let (gp, dir) = pair_names(&a.name, &a.zone_id);
@@ -264,7 +264,7 @@ pub async fn setup(a: SetupArgs) -> anyhow::Result<i32> {
             eprintln!("wrote the [targets] of {}", path.display());
         }
     }
-    Ok(0)
+    Ok(ExitCode::Success)
 }
 
 /// The CreateBucket configuration of a directory bucket in one zone.
@@ -345,7 +345,7 @@ fn create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 /// Deletes each bucket that holds only `s3bench/` keys; refuses, before
 /// deleting anything, when any bucket holds something else.
-async fn delete_pair(c: &aws_sdk_s3::Client, buckets: &[String]) -> anyhow::Result<i32> {
+async fn delete_pair(c: &aws_sdk_s3::Client, buckets: &[String]) -> anyhow::Result<ExitCode> {
     let mut plan = Vec::new();
     for b in buckets {
         match bucket_state(c, b).await? {
@@ -403,7 +403,7 @@ async fn delete_pair(c: &aws_sdk_s3::Client, buckets: &[String]) -> anyhow::Resu
             keys.len()
         );
     }
-    Ok(0)
+    Ok(ExitCode::Success)
 }
 
 async fn list_all(c: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Vec<String>> {

@@ -66,18 +66,7 @@ pub enum StopReason {
     FailurePolicy(String),
 }
 
-/// Exit code of a run the error policy stopped.
-pub const EXIT_FAILURE_POLICY: i32 = 3;
-
 impl StopReason {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            StopReason::Interrupt => 130,
-            StopReason::Terminate => 143,
-            StopReason::FailurePolicy(_) => EXIT_FAILURE_POLICY,
-        }
-    }
-
     pub fn describe(&self) -> String {
         match self {
             StopReason::Interrupt => {

@@ -23,6 +23,7 @@ use anyhow::Context as _;
 
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, StopReason};
+use crate::exit::ExitCode;
 use crate::report::model::{ClientUsage, HostInfo, RunResult, SCHEMA_VERSION, TargetInfo};
 use crate::scenario::{Load, Plan, TargetKind};
 use crate::server::{EmbeddedServer, ServerConfig};
@@ -47,26 +48,28 @@ pub struct RunOutput {
 
 impl RunOutput {
     /// The documented exit code of this outcome (see README "Exit codes").
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> ExitCode {
         match &self.stopped {
-            Some(r) => r.exit_code(),
-            None if self.start_failed.is_some() => EXIT_BARRIER_FAILED,
-            None if !self.result.left_behind.is_empty() => EXIT_LEFT_BEHIND,
-            None if self.upload_failed.is_some() => EXIT_RESULTS_NOT_UPLOADED,
-            None => 0,
+            Some(r) => stop_exit_code(r),
+            // The shard prepared and cleaned up, but measured nothing.
+            None if self.start_failed.is_some() => ExitCode::BarrierFailed,
+            None if !self.result.left_behind.is_empty() => ExitCode::LeftBehind,
+            // The local copy in `dir` is complete; stderr names the upload.
+            None if self.upload_failed.is_some() => ExitCode::ResultsNotUploaded,
+            None => ExitCode::Success,
         }
     }
 }
 
-/// Exit code of a run whose cleanup could not delete everything it wrote.
-pub const EXIT_LEFT_BEHIND: i32 = 4;
-/// Exit code of a shard whose start barrier did not complete (a shard never
-/// arrived within `--barrier-timeout`, or S3 refused the barrier's
-/// requests): it prepared and cleaned up, but measured nothing.
-pub const EXIT_BARRIER_FAILED: i32 = 5;
-/// Exit code of a run that finished but could not upload its results to
-/// `--results` (the local copy is complete; stderr names it).
-pub const EXIT_RESULTS_NOT_UPLOADED: i32 = 6;
+/// The exit code of a run stopped early for `r`.
+pub fn stop_exit_code(r: &StopReason) -> ExitCode {
+    match r {
+        StopReason::Interrupt => ExitCode::Interrupted,
+        StopReason::Terminate => ExitCode::Terminated,
+        StopReason::FailurePolicy(_) => ExitCode::FailurePolicy,
+    }
+}
+
 /// How long the `--results` upload may take: the run's files are small,
 /// and after SIGTERM the pod's grace period is running.
 pub const RESULTS_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -98,7 +98,7 @@ mix = [{ op = "get", weight = 1 }]"#,
         "{:?}",
         out.stopped
     );
-    assert_eq!(out.exit_code(), 3);
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::FailurePolicy);
     assert!(!r.complete);
     let get = op(r, "get", "standard", "get");
     assert!(get.successes > 50, "{}", get.successes);
@@ -281,7 +281,7 @@ mix = [{ op = "get", weight = 1 }]"#,
         "a timed-out request counted as success"
     );
     assert!(out.result.complete);
-    assert_eq!(out.exit_code(), 0);
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::Success);
 }
 
 /// With 20% of every object request answered 503 (PUTs, GETs, LISTs and
@@ -318,7 +318,7 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
         out.result.left_behind
     );
     assert_eq!(server.object_count("faults-gp"), Some(0));
-    assert_eq!(out.exit_code(), 0);
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::Success);
 }
 
 fn bin() -> &'static str {
