@@ -375,7 +375,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => {
             if !a.yes {
-                let plan = crate::cluster::load_scenario(&a.scenario)?;
+                let plan = crate::scenario::load(&a.scenario)?;
                 if let Some(q) = crate::run::confirm::question(&plan, a.embedded, a.confirm_above)
                     && !confirmed(&q)
                 {
@@ -434,7 +434,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
         } => {
             crate::run::options::check_run_id(&run_id)?;
-            let plan = crate::cluster::load_scenario(&scenario)?;
+            let plan = crate::scenario::load(&scenario)?;
             let prefix = format!("s3bench/{run_id}/");
             let mut left = 0u64;
             for t in &plan.targets {
@@ -479,7 +479,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { scenarios } => {
             let mut bad = 0;
             for s in &scenarios {
-                match crate::cluster::load_scenario(s) {
+                match crate::scenario::load(s) {
                     Ok(plan) => println!(
                         "{}: ok ({} targets, {} phases)",
                         s.display(),
@@ -499,7 +499,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Plan(a) => {
-            let mut plan = crate::cluster::load_scenario(&a.scenario)?;
+            let mut plan = crate::scenario::load(&a.scenario)?;
             if let Some(d) = a.duration {
                 if d.is_zero() {
                     return Err(InputError("--duration must be above zero".into()).into());

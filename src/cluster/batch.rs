@@ -6,7 +6,7 @@
 //! ([`super::shard_index_from_env`]). Batch has no ConfigMap: the scenario
 //! travels in the `S3BENCH_SCENARIO_TOML` environment variable and the
 //! shards run `s3bench run env:S3BENCH_SCENARIO_TOML`
-//! ([`super::load_scenario`]).
+//! ([`crate::scenario::read`]).
 
 use std::time::Duration;
 

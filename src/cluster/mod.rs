@@ -111,39 +111,6 @@ pub async fn s3_client(endpoint_url: Option<&str>) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(b.build())
 }
 
-/// Loads a scenario given as a path, or as `env:NAME`: the text of
-/// environment variable NAME (AWS Batch jobs get their scenario this way,
-/// see [`batch`]). Problems name `env:NAME` where they would name the file
-/// (`env:S3BENCH_SCENARIO_TOML:12:1: phase[0].ops: ...`).
-pub fn load_scenario(
-    spec: &std::path::Path,
-) -> Result<crate::scenario::Plan, crate::scenario::ScenarioError> {
-    let Some(var) = spec.to_str().and_then(|s| s.strip_prefix("env:")) else {
-        return crate::scenario::load(spec);
-    };
-    let problem = |message: String| {
-        crate::scenario::ScenarioError::new(vec![crate::scenario::Problem {
-            file: spec.to_path_buf(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message,
-        }])
-    };
-    match std::env::var(var) {
-        Ok(text) if text.trim().is_empty() => Err(problem(format!(
-            "environment variable {var} is empty: it should hold the scenario's TOML text"
-        ))),
-        Ok(text) => crate::scenario::parse(&text, spec),
-        Err(std::env::VarError::NotPresent) => Err(problem(format!(
-            "environment variable {var} is not set: it should hold the scenario's TOML text"
-        ))),
-        Err(std::env::VarError::NotUnicode(_)) => Err(problem(format!(
-            "environment variable {var} is not UTF-8 text"
-        ))),
-    }
-}
-
 /// A run id for a run that was not given one: UTC time, scenario name and a
 /// random suffix (the same shape `s3bench run` generates).
 pub fn generate_run_id(scenario: &str, now: SystemTime) -> String {

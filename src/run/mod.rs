@@ -83,7 +83,7 @@ pub async fn run_file(
     cancel: Arc<Cancel>,
 ) -> anyhow::Result<RunOutput> {
     opts.validate()?;
-    let plan = crate::cluster::load_scenario(path)?;
+    let plan = crate::scenario::load(path)?;
     if !embedded {
         let mut targets = Vec::new();
         for t in &plan.targets {
