@@ -437,8 +437,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let plan = crate::scenario::load(&scenario)?;
             let prefix = format!("s3bench/{run_id}/");
             let mut left = 0u64;
-            for t in &plan.targets {
-                let cfg = crate::client::TargetConfig::from_environment(t, &plan.client).await;
+            for (t, cfg) in plan
+                .targets
+                .iter()
+                .zip(crate::targets::from_environment(&plan).await)
+            {
                 let client = cfg.build_client();
                 let done =
                     crate::run::cleanup::delete_prefix(&client, &t.bucket, &prefix, dry_run, |k| {
@@ -584,10 +587,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(path) = &a.scenario {
                 let plan = crate::scenario::load(path)?;
-                for t in &plan.targets {
-                    buckets.push(t.bucket.clone());
-                    if let Some(inj) = &t.embedded {
-                        injections.push((t.bucket.clone(), inj.clone()));
+                for (bucket, injection) in crate::targets::embedded_buckets(&plan) {
+                    buckets.push(bucket.to_string());
+                    if let Some(inj) = injection {
+                        injections.push((bucket.to_string(), inj.clone()));
                     }
                 }
             }

@@ -20,4 +20,5 @@ pub mod scenario;
 pub mod server;
 pub mod stats;
 pub mod synthetic;
+pub mod targets;
 pub mod units;

@@ -81,6 +81,17 @@ impl Environment {
             client_zone: client_zone_id().await,
         }
     }
+
+    /// [`detect`](Self::detect) for real targets; for the embedded
+    /// endpoint, whose buckets live on this machine, nothing (no zone to
+    /// compare).
+    pub async fn for_targets(embedded: bool) -> Environment {
+        if embedded {
+            Environment::default()
+        } else {
+            Environment::detect().await
+        }
+    }
 }
 
 /// `s3bench doctor`: runs every check on every target of the scenario and
@@ -90,30 +101,12 @@ pub async fn doctor(
     embedded: bool,
 ) -> anyhow::Result<crate::exit::ExitCode> {
     let plan = crate::scenario::load(path)?;
-    let server = if embedded {
-        Some(crate::run::start_embedded(&plan)?)
-    } else {
-        None
-    };
-    let targets = match &server {
-        Some(s) => crate::run::embedded_targets(&plan, s),
-        None => {
-            let mut v = Vec::new();
-            for t in &plan.targets {
-                v.push(crate::client::TargetConfig::from_environment(t, &plan.client).await);
-            }
-            v
-        }
-    };
-    // The embedded endpoint's buckets live on this machine: no zone to compare.
-    let env = if embedded {
-        Environment::default()
-    } else {
-        Environment::detect().await
-    };
+    let resolved = crate::targets::resolve(&plan, embedded).await?;
+    let targets = &resolved.configs;
+    let env = Environment::for_targets(resolved.is_embedded()).await;
     let mut errors = 0;
     let mut warnings = 0;
-    for t in &targets {
+    for t in targets {
         for f in check_target(t, &env).await {
             match f.severity {
                 Severity::Error => errors += 1,
@@ -123,13 +116,12 @@ pub async fn doctor(
             println!("{f}");
         }
     }
-    if let Some(s) = server {
-        s.shutdown();
-    }
+    let count = targets.len();
+    resolved.shutdown();
     println!(
         "{}: {} target(s), {errors} error(s), {warnings} warning(s)",
         path.display(),
-        targets.len()
+        count
     );
     Ok(if errors > 0 {
         crate::exit::ExitCode::BadInput

@@ -19,14 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::Context as _;
-
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, StopReason};
 use crate::exit::ExitCode;
 use crate::report::model::{ClientUsage, HostInfo, RunResult, SCHEMA_VERSION, TargetInfo};
 use crate::scenario::{Load, Plan, TargetKind};
-use crate::server::{EmbeddedServer, ServerConfig};
 
 pub use options::{OptionsError, RunOptions, Shard};
 pub use preflight::PreflightError;
@@ -84,55 +81,11 @@ pub async fn run_file(
 ) -> anyhow::Result<RunOutput> {
     opts.validate()?;
     let plan = crate::scenario::load(path)?;
-    if !embedded {
-        let mut targets = Vec::new();
-        for t in &plan.targets {
-            targets.push(TargetConfig::from_environment(t, &plan.client).await);
-        }
-        return execute(plan, targets, false, opts, cancel).await;
-    }
-    let server = start_embedded(&plan)?;
-    let targets = embedded_targets(&plan, &server);
-    let out = execute(plan, targets, true, opts, cancel).await;
-    server.shutdown();
+    let resolved = crate::targets::resolve(&plan, embedded).await?;
+    let configs = resolved.configs.clone();
+    let out = execute(plan, configs, embedded, opts, cancel).await;
+    resolved.shutdown();
     out
-}
-
-/// Starts the embedded endpoint with the plan's buckets and injections.
-pub fn start_embedded(plan: &Plan) -> anyhow::Result<EmbeddedServer> {
-    start_embedded_with(plan, ServerConfig::default())
-}
-
-/// [`start_embedded`] with a server configuration of the caller's (a short
-/// session lifetime, say, so a test sees sessions renewed mid-phase).
-pub fn start_embedded_with(plan: &Plan, cfg: ServerConfig) -> anyhow::Result<EmbeddedServer> {
-    let server = EmbeddedServer::start(cfg)
-        .context("could not start the embedded S3 endpoint on 127.0.0.1")?;
-    for t in &plan.targets {
-        server
-            .create_bucket(&t.bucket)
-            .map_err(|e| anyhow::anyhow!("embedded endpoint: bucket '{}': {e}", t.bucket))?;
-        if let Some(inj) = &t.embedded {
-            server.set_injection(&t.bucket, inj.clone());
-        }
-    }
-    Ok(server)
-}
-
-/// Points every target of the plan at `server`.
-pub fn embedded_targets(plan: &Plan, server: &EmbeddedServer) -> Vec<TargetConfig> {
-    plan.targets
-        .iter()
-        .map(|t| {
-            TargetConfig::with_static_keys(
-                t,
-                &plan.client,
-                &server.endpoint(),
-                server.access_key(),
-                server.secret_key(),
-            )
-        })
-        .collect()
 }
 
 /// Runs `plan` against ready-made targets. Tests call this with targets
@@ -173,12 +126,7 @@ pub async fn execute(
 
     // Preflight: the doctor's checks, one plain sentence per problem,
     // before anything is written.
-    let env = if embedded {
-        // The embedded endpoint's buckets live on this machine: no zone.
-        crate::doctor::Environment::default()
-    } else {
-        crate::doctor::Environment::detect().await
-    };
+    let env = crate::doctor::Environment::for_targets(embedded).await;
     let mut main_clients = Vec::new();
     let mut problems = Vec::new();
     let mut preflights = Vec::new();

@@ -8,8 +8,9 @@ use clap::Parser;
 use s3bench::cli::{Cli, main};
 use s3bench::client::TargetConfig;
 use s3bench::engine::Cancel;
-use s3bench::run::{PreflightError, RunOptions, execute, start_embedded};
+use s3bench::run::{PreflightError, RunOptions, execute};
 use s3bench::scenario::parse;
+use s3bench::targets::start_embedded;
 
 async fn exit_code(args: &[&str]) -> i32 {
     main(Cli::try_parse_from(args).expect("arguments parse")).await

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use s3bench::cluster::{S3Url, barrier, results};
 use s3bench::engine::Cancel;
-use s3bench::run::{RunOptions, Shard, embedded_targets, execute, start_embedded};
+use s3bench::run::{RunOptions, Shard, execute};
 use s3bench::scenario::parse;
+use s3bench::targets::{embedded_targets, start_embedded};
 
 use crate::common::{client, start_server};
 

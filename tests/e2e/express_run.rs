@@ -13,9 +13,10 @@ use s3bench::client::checksum::upload_checksum;
 use s3bench::client::direct::sign::{Creds, Signer, ToSign, amz_date};
 use s3bench::engine::Cancel;
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{ChecksumMode, parse};
 use s3bench::server::EmbeddedServer;
+use s3bench::targets::{embedded_targets, start_embedded};
 
 use crate::common;
 

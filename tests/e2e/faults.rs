@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use s3bench::engine::{Cancel, StopReason};
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{Plan, parse};
 use s3bench::server::EmbeddedServer;
+use s3bench::targets::{embedded_targets, start_embedded};
 
 fn plan(toml: &str) -> Plan {
     parse(toml, Path::new("faults.toml")).expect("valid test scenario")
@@ -753,7 +754,7 @@ mix = [{{ op = "get", weight = 1 }}]
             session_lifetime: Duration::from_secs(lifetime),
             ..Default::default()
         };
-        let server = Arc::new(s3bench::run::start_embedded_with(&plan, cfg).unwrap());
+        let server = Arc::new(s3bench::targets::start_embedded_with(&plan, cfg).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
         let run = tokio::spawn({

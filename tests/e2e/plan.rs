@@ -10,8 +10,9 @@ use std::sync::Arc;
 use s3bench::engine::Cancel;
 use s3bench::estimate::{EstimateOptions, estimate};
 use s3bench::report::cost::{prices, run_costs};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::parse;
+use s3bench::targets::{embedded_targets, start_embedded};
 
 const SCENARIO: &str = r#"
 name = "plan-vs-run"

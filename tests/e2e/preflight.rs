@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use s3bench::engine::Cancel;
 use s3bench::run::phases::PrepareCollision;
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{Plan, parse};
+use s3bench::targets::{embedded_targets, start_embedded};
 
 use crate::common::{client, preflight};
 

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use s3bench::engine::Cancel;
 use s3bench::report::model::{OpResult, RunResult, TargetPhaseResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{Plan, parse};
 use s3bench::server::EmbeddedServer;
+use s3bench::targets::{embedded_targets, start_embedded};
 
 use crate::common::preflight;
 
