@@ -94,38 +94,38 @@ impl Environment {
     }
 }
 
-/// `s3bench doctor`: runs every check on every target of the scenario and
-/// prints one line per finding; exit code 2 when any check failed.
-pub async fn doctor(
-    path: &std::path::Path,
+/// What `s3bench doctor` found, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub targets: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// `s3bench doctor`: runs every check on every target of `plan` (on a
+/// freshly started embedded endpoint when `embedded`), handing each finding
+/// to `found` as it comes.
+pub async fn check_plan(
+    plan: &crate::scenario::Plan,
     embedded: bool,
-) -> anyhow::Result<crate::exit::ExitCode> {
-    let plan = crate::scenario::load(path)?;
-    let resolved = crate::targets::resolve(&plan, embedded).await?;
-    let targets = &resolved.configs;
+    mut found: impl FnMut(&Finding),
+) -> anyhow::Result<Summary> {
+    let resolved = crate::targets::resolve(plan, embedded).await?;
     let env = Environment::for_targets(resolved.is_embedded()).await;
-    let mut errors = 0;
-    let mut warnings = 0;
-    for t in targets {
+    let mut summary = Summary {
+        targets: resolved.configs.len(),
+        ..Summary::default()
+    };
+    for t in &resolved.configs {
         for f in check_target(t, &env).await {
             match f.severity {
-                Severity::Error => errors += 1,
-                Severity::Warn => warnings += 1,
+                Severity::Error => summary.errors += 1,
+                Severity::Warn => summary.warnings += 1,
                 Severity::Ok => {}
             }
-            println!("{f}");
+            found(&f);
         }
     }
-    let count = targets.len();
     resolved.shutdown();
-    println!(
-        "{}: {} target(s), {errors} error(s), {warnings} warning(s)",
-        path.display(),
-        count
-    );
-    Ok(if errors > 0 {
-        crate::exit::ExitCode::BadInput
-    } else {
-        crate::exit::ExitCode::Success
-    })
+    Ok(summary)
 }

@@ -20,33 +20,26 @@ use crate::exit::{ExitCode, InputError};
 /// The prefix s3bench writes under; `--delete` removes only these keys.
 const OWN_PREFIX: &str = "s3bench/";
 
-#[derive(Debug, clap::Args)]
-pub struct SetupArgs {
+/// What `s3bench setup` is asked to do.
+#[derive(Debug, Clone)]
+pub struct SetupOptions {
     /// AWS region of both buckets, e.g. us-east-1.
-    #[arg(long)]
     pub region: String,
-    /// Availability Zone ID of the directory bucket, e.g. use1-az4 (run the
-    /// client in the same zone; `aws ec2 describe-availability-zones` lists them).
-    #[arg(long)]
+    /// Availability Zone ID of the directory bucket, e.g. use1-az4.
     pub zone_id: String,
-    /// Base name: the General Purpose bucket; the directory bucket is BASE--ZONE--x-s3.
-    #[arg(long)]
+    /// Base name: the General Purpose bucket; the directory bucket is
+    /// `BASE--ZONE--x-s3`.
     pub name: String,
     /// S3 endpoint override (an S3-compatible server); default: AWS.
-    #[arg(long)]
     pub endpoint: Option<String>,
     /// aws-config profile for the credentials (default: the standard chain).
-    #[arg(long)]
     pub profile: Option<String>,
-    /// Write the [targets] block into this scenario (replacing its
-    /// [targets], keeping the rest) instead of printing it.
-    #[arg(long)]
+    /// Write the `[targets]` block into this scenario (replacing its
+    /// `[targets]`, keeping the rest) instead of printing it.
     pub scenario: Option<PathBuf>,
     /// Use buckets that already exist instead of refusing.
-    #[arg(long)]
     pub reuse: bool,
     /// Delete the pair instead, only when it holds nothing but s3bench/ keys.
-    #[arg(long, conflicts_with_all = ["reuse", "scenario"])]
     pub delete: bool,
 }
 
@@ -65,7 +58,7 @@ pub fn pair_names(base: &str, zone_id: &str) -> (String, String) {
 
 /// The `[targets]` table of a pair: `standard` (general purpose) and
 /// `express` (directory), as `s3bench validate` accepts it.
-pub fn targets_table(a: &SetupArgs) -> Table {
+pub fn targets_table(a: &SetupOptions) -> Table {
     let (gp, dir) = pair_names(&a.name, &a.zone_id);
     let mut targets = Table::new();
     targets.set_implicit(true);
@@ -94,7 +87,7 @@ pub fn targets_table(a: &SetupArgs) -> Table {
 }
 
 /// The block to paste into a scenario.
-pub fn targets_block(a: &SetupArgs) -> String {
+pub fn targets_block(a: &SetupOptions) -> String {
     let mut doc = DocumentMut::new();
     doc.insert("targets", Item::Table(targets_table(a)));
     doc.to_string()
@@ -114,7 +107,7 @@ concurrency = 1
 mix = [{ op = "get" }]
 "#;
 
-fn check_block(a: &SetupArgs) -> Result<(), InputError> {
+fn check_block(a: &SetupOptions) -> Result<(), InputError> {
     let text = format!("name = \"setup\"\n\n{}{CHECK_TAIL}", targets_block(a));
     crate::scenario::parse(&text, Path::new("<setup --name/--zone-id/--region>"))
         .map(|_| ())
@@ -127,7 +120,7 @@ fn check_block(a: &SetupArgs) -> Result<(), InputError> {
 
 /// Replaces the scenario's `[targets]` with the pair's, keeping the rest of
 /// the file (comments included) and each kept target's `embedded` table.
-pub fn rewrite_scenario(text: &str, a: &SetupArgs) -> Result<String, InputError> {
+pub fn rewrite_scenario(text: &str, a: &SetupOptions) -> Result<String, InputError> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e| InputError(format!("the scenario is not valid TOML: {e}")))?;
@@ -168,7 +161,7 @@ pub fn rewrite_scenario(text: &str, a: &SetupArgs) -> Result<String, InputError>
     Ok(doc.to_string())
 }
 
-async fn client(a: &SetupArgs) -> aws_sdk_s3::Client {
+async fn client(a: &SetupOptions) -> aws_sdk_s3::Client {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(a.region.clone()));
     if let Some(p) = &a.profile {
@@ -183,7 +176,7 @@ async fn client(a: &SetupArgs) -> aws_sdk_s3::Client {
 }
 
 /// Runs `s3bench setup`; returns the exit code.
-pub async fn setup(a: SetupArgs) -> anyhow::Result<ExitCode> {
+pub async fn setup(a: SetupOptions) -> anyhow::Result<ExitCode> {
     check_block(&a)?;
     let c = client(&a).await;
     let (gp, dir) = pair_names(&a.name, &a.zone_id);
@@ -462,8 +455,8 @@ async fn abort_own_uploads(c: &aws_sdk_s3::Client, bucket: &str) {
 mod tests {
     use super::*;
 
-    fn args() -> SetupArgs {
-        SetupArgs {
+    fn args() -> SetupOptions {
+        SetupOptions {
             region: "us-east-1".into(),
             zone_id: "use1-az4".into(),
             name: "bench".into(),
@@ -486,7 +479,7 @@ mod tests {
         );
         assert!(block.contains("profile = \"lab\""), "{block}");
         check_block(&a).unwrap();
-        let bad = SetupArgs {
+        let bad = SetupOptions {
             zone_id: "az4".into(),
             ..args()
         };
