@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod engine;
 pub mod estimate;
 pub mod exit;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod s3;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::Execute;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, InputError};
 
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
@@ -26,7 +26,7 @@ impl Execute for CleanupArgs {
     /// stdout); exit code 4 when objects are left.
     async fn execute(self) -> anyhow::Result<ExitCode> {
         let (run_id, dry_run) = (&self.run_id, self.dry_run);
-        crate::run::options::check_run_id(run_id)?;
+        crate::plan::run_id::check(run_id).map_err(InputError)?;
         let plan = crate::scenario::load(&self.scenario)?;
         let prefix = format!("s3bench/{run_id}/");
         let mut left = 0u64;

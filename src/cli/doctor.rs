@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::Execute;
 use crate::exit::ExitCode;
+use crate::plan::{RunOptions, RunPlan};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -20,8 +21,8 @@ pub struct DoctorArgs {
 impl Execute for DoctorArgs {
     /// One line per finding, then a count; exit code 2 when any check failed.
     async fn execute(self) -> anyhow::Result<ExitCode> {
-        let plan = crate::scenario::load(&self.scenario)?;
-        let s = crate::doctor::check_plan(&plan, self.embedded, |f| println!("{f}")).await?;
+        let plan = RunPlan::load(&self.scenario, self.embedded, RunOptions::default())?;
+        let s = crate::doctor::check_plan(&plan, |f| println!("{f}")).await?;
         println!(
             "{}: {} target(s), {} error(s), {} warning(s)",
             self.scenario.display(),

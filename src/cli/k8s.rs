@@ -91,9 +91,9 @@ impl ClusterInputs {
         let plan = crate::scenario::parse(&text, scenario)?;
         let run_id = match run_id {
             Some(id) => id.to_string(),
-            None => crate::cluster::generate_run_id(&plan.name, std::time::SystemTime::now()),
+            None => crate::plan::run_id::generate(&plan.name, std::time::SystemTime::now()),
         };
-        crate::cluster::check_run_id(&run_id).map_err(InputError)?;
+        crate::plan::run_id::check(&run_id).map_err(InputError)?;
         let results = S3Url::parse(results).map_err(|e| InputError(format!("--results: {e}")))?;
         Ok(ClusterInputs {
             plan,

@@ -121,7 +121,7 @@ pub async fn main(cli: Cli) -> i32 {
 fn error_exit_code(e: &anyhow::Error) -> ExitCode {
     if e.downcast_ref::<crate::scenario::ScenarioError>().is_some()
         || e.downcast_ref::<InputError>().is_some()
-        || e.downcast_ref::<crate::run::OptionsError>().is_some()
+        || e.downcast_ref::<crate::plan::OptionsError>().is_some()
         || e.downcast_ref::<crate::run::PreflightError>().is_some()
     {
         ExitCode::BadInput

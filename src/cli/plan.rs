@@ -9,6 +9,7 @@ use clap::Args;
 use super::{Execute, parse};
 use crate::estimate::{EstimateOptions, estimate, render};
 use crate::exit::{ExitCode, InputError};
+use crate::plan::{RunOptions, RunPlan};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -28,19 +29,14 @@ pub struct PlanArgs {
 
 impl Execute for PlanArgs {
     async fn execute(self) -> anyhow::Result<ExitCode> {
-        let mut plan = crate::scenario::load(&self.scenario)?;
-        if let Some(d) = self.duration {
-            if d.is_zero() {
-                return Err(InputError("--duration must be above zero".into()).into());
-            }
-            plan.override_duration(d);
-        }
-        if let Some(r) = self.rounds {
-            if r == 0 {
-                return Err(InputError("--rounds must be at least 1".into()).into());
-            }
-            plan.rounds = r;
-        }
+        // The run plan `run` would build from these flags, so both print
+        // and ask about the same estimate.
+        let options = RunOptions {
+            duration: self.duration,
+            rounds: self.rounds,
+            ..RunOptions::default()
+        };
+        let plan = RunPlan::load(&self.scenario, false, options)?;
         let opts = match self.assume_latency {
             Some(d) if d.is_zero() => {
                 return Err(InputError("--assume-latency must be above zero".into()).into());
@@ -48,7 +44,7 @@ impl Execute for PlanArgs {
             Some(d) => EstimateOptions::with_latency(d),
             None => EstimateOptions::default(),
         };
-        print!("{}", render(&estimate(&plan, &opts)));
+        print!("{}", render(&estimate(&plan.scenario, &opts)));
         Ok(ExitCode::Success)
     }
 }

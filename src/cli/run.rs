@@ -11,7 +11,10 @@ use clap::Args;
 use super::{Execute, parse};
 use crate::engine::Cancel;
 use crate::exit::{ExitCode, InputError};
-use crate::run::{RunOptions, run_file};
+use crate::plan::{RunOptions, RunPlan, shard_from};
+use crate::run::confirm::question;
+use crate::run::run_plan;
+use crate::s3::url::S3Url;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -80,31 +83,21 @@ pub struct RunArgs {
     pub results_endpoint_url: Option<String>,
 }
 
-impl Execute for RunArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
-        if !self.yes {
-            let plan = crate::scenario::load(&self.scenario)?;
-            if let Some(q) = crate::run::confirm::question(&plan, self.embedded, self.confirm_above)
-                && !confirmed(&q)
-            {
-                return Err(
-                    InputError(format!("not started: {q}; pass --yes to run it anyway")).into(),
-                );
-            }
-        }
-        let shard = crate::run::options::shard_from(self.shard_index, self.shard_count, |k| {
+impl RunArgs {
+    /// Low args -> high: the flags as the run's options (the scenario and
+    /// `--embedded` stay with the caller).
+    fn options(&self) -> anyhow::Result<RunOptions> {
+        let shard = shard_from(self.shard_index, self.shard_count, |k| {
             std::env::var(k).ok()
         })?;
         let results = self
             .results
             .as_deref()
-            .map(crate::cluster::S3Url::parse)
+            .map(S3Url::parse)
             .transpose()
             .map_err(|e| InputError(format!("--results: {e}")))?;
-        let cancel = Arc::new(Cancel::default());
-        spawn_signal_handlers(cancel.clone());
-        let opts = RunOptions {
-            out: self.out,
+        Ok(RunOptions {
+            out: self.out.clone(),
             duration: self.duration,
             rounds: self.rounds,
             threads: self.threads,
@@ -112,14 +105,34 @@ impl Execute for RunArgs {
             resume: self.resume,
             progress: !self.quiet,
             scenario_file: self.scenario.display().to_string(),
-            run_id: self.run_id,
+            run_id: self.run_id.clone(),
             shard,
             start_at: self.start_at,
             barrier: self.barrier.then_some(self.barrier_timeout),
             results,
-            results_endpoint: self.results_endpoint_url,
-        };
-        let out = run_file(&self.scenario, self.embedded, opts, cancel.clone()).await?;
+            results_endpoint: self.results_endpoint_url.clone(),
+        })
+    }
+}
+
+impl Execute for RunArgs {
+    /// The report's path on stdout, where it and result.json are on stderr;
+    /// the exit code says how the run ended.
+    async fn execute(self) -> anyhow::Result<ExitCode> {
+        // One plan, the flags applied: the cost question prices the run
+        // that then runs.
+        let plan = RunPlan::load(&self.scenario, self.embedded, self.options()?)?;
+        if !self.yes
+            && let Some(q) = question(&plan, self.confirm_above)
+            && !confirmed(&q)
+        {
+            return Err(
+                InputError(format!("not started: {q}; pass --yes to run it anyway")).into(),
+            );
+        }
+        let cancel = Arc::new(Cancel::default());
+        spawn_signal_handlers(cancel.clone());
+        let out = run_plan(plan, cancel).await?;
         let report = out.dir.join("report.md");
         println!("{}", report.display());
         eprintln!(
@@ -130,7 +143,6 @@ impl Execute for RunArgs {
         if let Some(why) = &out.result.interrupted {
             eprintln!("incomplete: {why}");
         }
-
         Ok(out.exit_code())
     }
 }

@@ -160,10 +160,19 @@ pub fn estimated_duration(plan: &Plan, barrier_timeout: Duration) -> Option<Dura
     Some(total)
 }
 
-/// A Kubernetes object name from the run id: DNS-1123 (lowercase letters,
-/// digits and '-'), short enough for the `-merge` suffix and pod names.
+/// Room for the run id in an object name: `s3bench-` + id + `-scenario`
+/// (the longest suffix) stays within 63 characters, which a Job's name must
+/// (it becomes its pods' `job-name` label).
+const NAME_ROOM: usize = 63 - "s3bench-".len() - "-scenario".len();
+
+/// A Kubernetes object (and AWS Batch job) name from the run id. A run id
+/// that is already a lowercase DNS label and short enough is used as is
+/// (`s3bench-nightly-42`); any other (uppercase, `_`, `.`, long) is
+/// lowercased, mapped to `-`, shortened, and given 6 hex digits of a hash of
+/// the exact id, so two run ids never share a name (`Run_A` and `run-a`
+/// would both read `run-a`).
 pub fn object_name(run_id: &str) -> String {
-    let mut s: String = run_id
+    let dns: String = run_id
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -173,9 +182,14 @@ pub fn object_name(run_id: &str) -> String {
             }
         })
         .collect();
-    s.truncate(40);
-    let s = s.trim_matches('-');
-    format!("s3bench-{s}")
+    if dns == run_id && run_id.len() <= NAME_ROOM {
+        return format!("s3bench-{run_id}");
+    }
+    use sha2::Digest as _;
+    let hash = hex::encode(&sha2::Sha256::digest(run_id.as_bytes())[..3]);
+    let stem: String = dns.chars().take(NAME_ROOM - hash.len() - 1).collect();
+    let stem = stem.trim_matches('-');
+    format!("s3bench-{stem}-{hash}")
 }
 
 /// One YAML document: a comment header and the object.
@@ -470,14 +484,24 @@ fn container_security() -> Value {
     })
 }
 
-/// A label value: at most 63 of letters, digits, '-', '_' and '.', starting
-/// and ending alphanumeric. Run ids already use only those characters.
+/// A label value: at most 63 of letters, digits, '-', '_' and '.',
+/// starting and ending alphanumeric. A run id is one as it is (its rule,
+/// `plan::run_id`); a scenario's name may hold other characters, which
+/// become '-'.
 fn label_value(s: &str) -> String {
-    let mut v: String = s.chars().take(63).collect();
-    while v.ends_with(['-', '_', '.']) {
-        v.pop();
-    }
-    v
+    let v: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 fn karpenter(zone: Option<&str>) -> Vec<Document> {
@@ -676,5 +700,37 @@ mod tests {
         // Open and closed phases keep their own numbers.
         let closed = plan("concurrency = 12\nmix = [{ op = \"get\", weight = 1 }]");
         assert_eq!(max_concurrency(&closed), 12);
+    }
+
+    /// Object names hold the run id when they can, and never let two run
+    /// ids share one; every name fits a Job's 63 characters with its suffixes.
+    #[test]
+    fn object_names_derive_from_the_run_id() {
+        assert_eq!(object_name("nightly-42"), "s3bench-nightly-42");
+        let a = object_name("Run_A");
+        let b = object_name("run-a");
+        assert_eq!(b, "s3bench-run-a");
+        assert!(a.starts_with("s3bench-run-a-") && a != b, "{a}");
+        let long = "x".repeat(63);
+        let other = format!("{}y", "x".repeat(62));
+        assert_ne!(object_name(&long), object_name(&other));
+        for id in [
+            "a",
+            "A.b_c",
+            &long,
+            &other,
+            "20261129-120000-ml-shards-3fa2c1",
+        ] {
+            crate::plan::run_id::check(id).unwrap();
+            let n = object_name(id);
+            assert!(n.len() + "-scenario".len() <= 63, "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !n.ends_with('-'),
+                "{n} is no DNS label"
+            );
+        }
+        assert_eq!(label_value("ML shards (v2)"), "ML-shards--v2");
     }
 }

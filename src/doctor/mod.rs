@@ -103,14 +103,13 @@ pub struct Summary {
 }
 
 /// `s3bench doctor`: runs every check on every target of `plan` (on a
-/// freshly started embedded endpoint when `embedded`), handing each finding
-/// to `found` as it comes.
+/// freshly started embedded endpoint when the plan says `embedded`),
+/// handing each finding to `found` as it comes.
 pub async fn check_plan(
-    plan: &crate::scenario::Plan,
-    embedded: bool,
+    plan: &crate::plan::RunPlan,
     mut found: impl FnMut(&Finding),
 ) -> anyhow::Result<Summary> {
-    let resolved = crate::targets::resolve(plan, embedded).await?;
+    let resolved = crate::targets::resolve(&plan.scenario, plan.embedded).await?;
     let env = Environment::for_targets(resolved.is_embedded()).await;
     let mut summary = Summary {
         targets: resolved.configs.len(),

@@ -9,7 +9,6 @@ pub mod cleanup;
 pub mod confirm;
 pub mod host;
 mod loader;
-pub mod options;
 pub mod phases;
 pub mod policy;
 pub mod preflight;
@@ -22,10 +21,10 @@ use std::time::SystemTime;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, StopReason};
 use crate::exit::ExitCode;
+use crate::plan::{RunPlan, Shard};
 use crate::report::model::{ClientUsage, HostInfo, RunResult, SCHEMA_VERSION, TargetInfo};
-use crate::scenario::{Load, Plan, TargetKind};
+use crate::scenario::{Load, TargetKind};
 
-pub use options::{OptionsError, RunOptions, Shard};
 pub use preflight::PreflightError;
 
 /// What a finished (or interrupted) run leaves behind.
@@ -71,46 +70,31 @@ pub fn stop_exit_code(r: &StopReason) -> ExitCode {
 /// and after SIGTERM the pod's grace period is running.
 pub const RESULTS_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Loads a scenario and runs it against its own targets, or against a
-/// freshly started embedded endpoint when `embedded` is set.
-pub async fn run_file(
-    path: &Path,
-    embedded: bool,
-    opts: RunOptions,
-    cancel: Arc<Cancel>,
-) -> anyhow::Result<RunOutput> {
-    opts.validate()?;
-    let plan = crate::scenario::load(path)?;
-    let resolved = crate::targets::resolve(&plan, embedded).await?;
+/// Runs `plan` against its targets: the scenario's own, or a freshly
+/// started embedded endpoint's when the plan says `embedded`.
+pub async fn run_plan(plan: RunPlan, cancel: Arc<Cancel>) -> anyhow::Result<RunOutput> {
+    let resolved = crate::targets::resolve(&plan.scenario, plan.embedded).await?;
     let configs = resolved.configs.clone();
-    let out = execute(plan, configs, embedded, opts, cancel).await;
+    let out = run_on_targets(plan, configs, cancel).await;
     resolved.shutdown();
     out
 }
 
-/// Runs `plan` against ready-made targets. Tests call this with targets
-/// pointing at their own embedded endpoint.
-pub async fn execute(
-    mut plan: Plan,
+/// Runs `plan` against ready-made targets, one per target of its scenario.
+/// Tests call this with targets pointing at their own embedded endpoint.
+pub async fn run_on_targets(
+    run: RunPlan,
     targets: Vec<TargetConfig>,
-    embedded: bool,
-    opts: RunOptions,
     cancel: Arc<Cancel>,
 ) -> anyhow::Result<RunOutput> {
-    opts.validate()?;
-    if let Some(d) = opts.duration {
-        plan.override_duration(d);
-    }
-    if let Some(r) = opts.rounds {
-        plan.rounds = r;
-    }
+    let RunPlan {
+        scenario: plan,
+        embedded,
+        run_id,
+        options: opts,
+    } = run;
     let started_at = utc_now();
     let date = date_of(&started_at);
-    let run_id = match &opts.run_id {
-        Some(id) => id.clone(),
-        None => crate::cluster::generate_run_id(&plan.name, SystemTime::now()),
-    };
-    options::check_run_id(&run_id)?;
     // Each shard of an array job has its own prefix and result directory;
     // `s3bench merge` joins them.
     let (dir_name, run_prefix) = match opts.shard {

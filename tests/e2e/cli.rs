@@ -4,11 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::run_against;
 use clap::Parser;
 use s3bench::cli::{Cli, main};
 use s3bench::client::TargetConfig;
 use s3bench::engine::Cancel;
-use s3bench::run::{PreflightError, RunOptions, execute};
+use s3bench::plan::RunOptions;
+use s3bench::run::PreflightError;
 use s3bench::scenario::parse;
 use s3bench::targets::start_embedded;
 
@@ -80,7 +82,7 @@ async fn preflight_error(target: TargetConfig) -> String {
         out: dir.path().to_path_buf(),
         ..RunOptions::default()
     };
-    let err = execute(plan, vec![target], true, opts, Arc::new(Cancel::default()))
+    let err = run_against(plan, vec![target], opts, Arc::new(Cancel::default()))
         .await
         .err()
         .expect("preflight must fail");

@@ -7,9 +7,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::run_against;
 use s3bench::cluster::{S3Url, barrier, results};
 use s3bench::engine::Cancel;
-use s3bench::run::{RunOptions, Shard, execute};
+use s3bench::plan::{RunOptions, Shard};
 use s3bench::scenario::parse;
 use s3bench::targets::{embedded_targets, start_embedded};
 
@@ -500,7 +501,7 @@ mix = [{ op = "get", weight = 1 }]
             ..RunOptions::default()
         };
         let targets = embedded_targets(&plan, &server);
-        let out = execute(plan.clone(), targets, true, o, Arc::new(Cancel::default()))
+        let out = run_against(plan.clone(), targets, o, Arc::new(Cancel::default()))
             .await
             .unwrap();
         shard_counts.push(get_count(&out.result));

@@ -111,3 +111,55 @@ pub fn preflight(r: &s3bench::report::model::RunResult, target: &str, op: &str) 
         .copied()
         .unwrap_or(0)
 }
+
+/// Runs `plan` with `opts` against `targets` (the test's own embedded
+/// endpoint), as `s3bench run --embedded` would: the run plan is built and
+/// checked first, as the command does.
+pub async fn run_against(
+    plan: s3bench::scenario::Plan,
+    targets: Vec<s3bench::client::TargetConfig>,
+    opts: s3bench::plan::RunOptions,
+    cancel: std::sync::Arc<s3bench::engine::Cancel>,
+) -> anyhow::Result<s3bench::run::RunOutput> {
+    let run = s3bench::plan::RunPlan::new(plan, true, opts)?;
+    s3bench::run::run_on_targets(run, targets, cancel).await
+}
+
+/// The `s3bench` binary in a hermetic AWS environment: HOME is an empty
+/// directory, `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` point at
+/// files that do not exist, instance metadata is off, and every other
+/// `AWS_*` and `S3BENCH_*` variable (and the shard indexes Kubernetes and
+/// Batch set) is removed, so a developer's `~/.aws` or shell never leaks
+/// into a test. A test adds what it needs (`.env(...)`, [`with_keys`]).
+pub fn s3bench() -> std::process::Command {
+    let home = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("hermetic-home");
+    std::fs::create_dir_all(&home).expect("the hermetic HOME can be made");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_s3bench"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("AWS_")
+            || k.starts_with("S3BENCH_")
+            || k == "JOB_COMPLETION_INDEX"
+            || k == "SSL_CERT_FILE"
+            || k == "SSL_CERT_DIR"
+        {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+    cmd.env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// [`s3bench`] with the credentials and region of `server` in the
+/// environment, as a user of `s3bench serve` would set them.
+pub fn s3bench_for(server: &EmbeddedServer) -> std::process::Command {
+    let mut cmd = s3bench();
+    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
+        .env("AWS_REGION", server.region());
+    cmd
+}

@@ -7,13 +7,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::run_against;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use s3bench::client::checksum::upload_checksum;
 use s3bench::client::direct::sign::{Creds, Signer, ToSign, amz_date};
 use s3bench::engine::Cancel;
+use s3bench::plan::RunOptions;
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{ChecksumMode, parse};
 use s3bench::server::EmbeddedServer;
 use s3bench::targets::{embedded_targets, start_embedded};
@@ -80,7 +81,7 @@ async fn run(server: &EmbeddedServer, toml: &str, dir: &Path) -> RunResult {
         threads: Some(2),
         ..RunOptions::default()
     };
-    execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .expect("run succeeds")
         .result

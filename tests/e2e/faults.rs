@@ -9,9 +9,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::run_against;
 use s3bench::engine::{Cancel, StopReason};
+use s3bench::plan::RunOptions;
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{Plan, parse};
 use s3bench::server::EmbeddedServer;
 use s3bench::targets::{embedded_targets, start_embedded};
@@ -81,7 +82,7 @@ mix = [{ op = "get", weight = 1 }]"#,
     let started = Instant::now();
     let run = tokio::spawn({
         let dir = dir.path().to_path_buf();
-        async move { execute(plan, targets, true, opts(&dir), Arc::new(Cancel::default())).await }
+        async move { run_against(plan, targets, opts(&dir), Arc::new(Cancel::default())).await }
     });
     // Prepare takes well under a second; the phase then runs.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -181,15 +182,9 @@ mix = [{ op = "get", weight = 1 }]"#,
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     let get = op(&out.result, "get", "standard", "get");
     assert!(get.errors > 100 && get.successes > 100, "{get:?}");
     assert!(
@@ -254,15 +249,9 @@ mix = [{ op = "get", weight = 1 }]"#,
         tokio::time::sleep(Duration::from_millis(2500)).await;
         s2.stall(Duration::from_millis(1500));
     });
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     let get = op(&out.result, "get", "standard", "get");
     assert!(get.errors >= 2, "{get:?}");
     assert!(
@@ -302,15 +291,9 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     let put = op(&out.result, "writes", "standard", "put");
     assert!(put.successes > 100 && put.errors > 10, "{put:?}");
     assert!(
@@ -759,7 +742,7 @@ mix = [{{ op = "get", weight = 1 }}]
         let targets = embedded_targets(&plan, &server);
         let run = tokio::spawn({
             let dir = dir.path().to_path_buf();
-            async move { execute(plan, targets, true, opts(&dir), Arc::new(Cancel::default())).await }
+            async move { run_against(plan, targets, opts(&dir), Arc::new(Cancel::default())).await }
         });
         // Once the data set is written, the handshakes start failing.
         let t0 = Instant::now();
@@ -888,15 +871,9 @@ async fn run_plan(plan: Plan) -> (s3bench::run::RunOutput, EmbeddedServer, tempf
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     (out, server, dir)
 }
 

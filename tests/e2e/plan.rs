@@ -7,10 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::common::run_against;
 use s3bench::engine::Cancel;
 use s3bench::estimate::{EstimateOptions, estimate};
+use s3bench::plan::RunOptions;
 use s3bench::report::cost::{prices, run_costs};
-use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::parse;
 use s3bench::targets::{embedded_targets, start_embedded};
 
@@ -47,7 +48,7 @@ async fn plan_counts_and_cost_match_the_run() {
         out: dir.path().to_path_buf(),
         ..RunOptions::default()
     };
-    let out = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    let out = run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .unwrap();
     let costs = run_costs(&out.result, prices());
@@ -119,4 +120,89 @@ mix = [{ op = "list" }]
     assert!(err.contains("estimated to cost about $"), "{err}");
     assert!(err.contains("pass --yes"), "{err}");
     assert!(!dir.path().join("r").exists(), "nothing started");
+}
+
+/// `run` and `plan` read one run plan: with `--duration` and `--rounds`,
+/// the cost `run` asks about (its question is in the refusal when nobody
+/// can answer) is the estimate `plan` prints, and both differ from the
+/// scenario's own length. Before, `run` priced the scenario before the flags
+/// applied (a 5 s smoke run of a 10 min scenario was refused as costly).
+#[test]
+fn run_and_plan_ask_about_the_same_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    std::fs::write(
+        &path,
+        r#"
+[targets.gp]
+kind = "general-purpose"
+bucket = "bench"
+region = "us-east-1"
+[targets.express]
+kind = "directory"
+bucket = "bench--use1-az4--x-s3"
+region = "us-east-1"
+[dataset]
+objects = 100
+size = "1MiB"
+[[phase]]
+name = "p"
+duration = "10m"
+rate = 2000
+mix = [{ op = "put", weight = 1, size = "64KiB" }, { op = "get", weight = 3 }]
+"#,
+    )
+    .unwrap();
+    let s = path.to_str().unwrap();
+    let planned = |flags: &[&str]| {
+        let out = crate::common::s3bench()
+            .args(["plan", s])
+            .args(flags)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        let cost = text
+            .split("estimated cost ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or_else(|| panic!("plan prints a cost: {text}"));
+        cost.to_string()
+    };
+    let asked = |flags: &[&str]| {
+        let out = crate::common::s3bench()
+            .args(["run", s, "--confirm-above", "0", "-q"])
+            .args(["--out", dir.path().join("r").to_str().unwrap()])
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("pass --yes"), "{err}");
+        assert!(!dir.path().join("r").exists(), "nothing started");
+        let cost = err
+            .split("estimated to cost about ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or_else(|| panic!("run asks about a cost: {err}"));
+        (cost.to_string(), err)
+    };
+    let whole = planned(&[]);
+    assert_eq!(asked(&[]).0, whole, "no flags");
+    for flags in [
+        &["--duration", "5s"][..],
+        &["--rounds", "10"],
+        &["--duration", "5s", "--rounds", "3"],
+    ] {
+        let plan = planned(flags);
+        let (run, err) = asked(flags);
+        assert_eq!(
+            run, plan,
+            "{flags:?}: run asks about {run}, plan prints {plan}"
+        );
+        assert_ne!(plan, whole, "{flags:?} changes the estimate");
+        // The question names the plan command that prints the same estimate.
+        let cmd = format!("`s3bench plan {s} {}`", flags.join(" "));
+        assert!(err.contains(&cmd), "{err}");
+    }
 }

@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::run_against;
 use s3bench::engine::Cancel;
+use s3bench::plan::RunOptions;
 use s3bench::run::phases::PrepareCollision;
-use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{Plan, parse};
 use s3bench::targets::{embedded_targets, start_embedded};
 
@@ -76,10 +77,9 @@ async fn prepare_never_overwrites_or_deletes_a_rivals_object() {
         }
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
-        let err = match execute(
+        let err = match run_against(
             plan,
             targets,
-            true,
             opts(dir.path(), &run_id),
             Arc::new(Cancel::default()),
         )
@@ -156,10 +156,9 @@ async fn a_reused_run_prefix_is_refused_and_left_alone() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let err = execute(
+    let err = run_against(
         plan,
         targets,
-        true,
         opts(dir.path(), "reused"),
         Arc::new(Cancel::default()),
     )
@@ -245,10 +244,9 @@ async fn https_endpoint_with_a_private_ca_needs_ca_file() {
         assert!(server.endpoint().starts_with("https://127.0.0.1:"));
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
-        let out = execute(
+        let out = run_against(
             plan,
             targets,
-            true,
             opts(dir.path(), &format!("tls-{path}")),
             Arc::new(Cancel::default()),
         )
@@ -288,10 +286,9 @@ async fn https_endpoint_with_a_private_ca_needs_ca_file() {
     let server = tls_server(&plan);
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let err = execute(
+    let err = run_against(
         plan,
         targets,
-        true,
         opts(dir.path(), "tls-untrusted"),
         Arc::new(Cancel::default()),
     )
@@ -337,15 +334,9 @@ async fn resume_keeps_an_earlier_runs_data_set() {
         ..opts(dir.path(), "again")
     };
     let targets = embedded_targets(&plan, &server);
-    execute(
-        plan.clone(),
-        targets,
-        true,
-        first,
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    run_against(plan.clone(), targets, first, Arc::new(Cancel::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     for b in [GP, DIR] {
         assert_eq!(server.object_count(b), Some(6), "{b}: the kept data set");
     }
@@ -368,7 +359,7 @@ async fn resume_keeps_an_earlier_runs_data_set() {
         ..opts(dir.path(), "again")
     };
     let targets = embedded_targets(&plan, &server);
-    let out = execute(plan, targets, true, second, Arc::new(Cancel::default()))
+    let out = run_against(plan, targets, second, Arc::new(Cancel::default()))
         .await
         .unwrap_or_else(|e| panic!("--resume: {e:#}"));
     let r = &out.result;

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::run_against;
 use s3bench::engine::Cancel;
+use s3bench::plan::RunOptions;
 use s3bench::report::model::{OpResult, RunResult, TargetPhaseResult};
-use s3bench::run::{RunOptions, execute};
 use s3bench::scenario::{Plan, parse};
 use s3bench::server::EmbeddedServer;
 use s3bench::targets::{embedded_targets, start_embedded};
@@ -30,7 +31,7 @@ fn opts(dir: &Path) -> RunOptions {
 
 pub(crate) async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
     let targets = embedded_targets(&plan, server);
-    execute(plan, targets, true, opts(dir), Arc::new(Cancel::default()))
+    run_against(plan, targets, opts(dir), Arc::new(Cancel::default()))
         .await
         .expect("run succeeds")
         .result
@@ -569,8 +570,8 @@ mix = [{ op = "head", weight = 1 }]
 /// prefixes, and merge into one result whose histograms are the exact sum.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_merge_losslessly() {
+    use s3bench::plan::Shard;
     use s3bench::report::summary::summarize;
-    use s3bench::run::Shard;
     use s3bench::stats::codec;
     let plan = plan(&single_target(
         r#"latency = "1ms""#,
@@ -591,7 +592,7 @@ mix = [{ op = "get", weight = 1 }]"#,
             ..opts(dir.path())
         };
         let targets = embedded_targets(&plan, &server);
-        let out = execute(plan.clone(), targets, true, o, Arc::new(Cancel::default()))
+        let out = run_against(plan.clone(), targets, o, Arc::new(Cancel::default()))
             .await
             .unwrap();
         assert!(out.dir.ends_with(format!("sharded-run-shard{index}")));
@@ -711,7 +712,7 @@ mix = [{ op = "get", weight = 1 }]"#,
     });
     let started = std::time::Instant::now();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(plan, targets, true, opts(dir.path()), cancel)
+    let out = run_against(plan, targets, opts(dir.path()), cancel)
         .await
         .unwrap();
     assert!(
@@ -823,16 +824,10 @@ async fn virtual_host_addressing_with_resolve_override() {
             t.spec.resolve = Some("127.0.0.1".parse().unwrap());
         }
         let dir = tempfile::tempdir().unwrap();
-        let r = execute(
-            plan,
-            targets,
-            true,
-            opts(dir.path()),
-            Arc::new(Cancel::default()),
-        )
-        .await
-        .expect("run succeeds")
-        .result;
+        let r = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+            .await
+            .expect("run succeeds")
+            .result;
         let c = server.counters();
         for (name, bucket) in [
             ("standard", "spine-gp"),
