@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::{Execute, parse};
 use crate::exit::{ExitCode, InputError};
+use crate::s3::inject::{Injection, LatencyDist, Settings};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -50,16 +51,17 @@ pub struct ServeArgs {
     /// Fraction of requests (0..1) on the --bucket buckets answered with --error-status.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
-    /// HTTP status of injected errors.
+    /// HTTP status of injected errors (400 to 599).
     #[arg(long, default_value_t = 503)]
     pub error_status: u16,
-    /// S3 error code of injected errors.
-    #[arg(long, default_value = "SlowDown")]
-    pub error_code: String,
+    /// S3 error code of injected errors (default: SlowDown for 503,
+    /// InternalError for 500; other statuses need one).
+    #[arg(long)]
+    pub error_code: Option<String>,
     /// Per-prefix request-rate limit READS:WRITES per second on the --bucket
     /// buckets (S3: 5500:3500); above it requests get 503 SlowDown.
     #[arg(long, value_parser = parse_prefix_limit)]
-    pub prefix_limit: Option<crate::server::PrefixLimit>,
+    pub prefix_limit: Option<(i64, i64)>,
     /// Fraction of GET responses (0..1) on the --bucket buckets whose body
     /// is cut half-way by closing the connection.
     #[arg(long, default_value_t = 0.0)]
@@ -75,29 +77,50 @@ pub struct ServeArgs {
     /// The most requests each --bucket bucket works on at once; the rest
     /// queue before their latency starts (an aggregate throughput cap of
     /// N / latency requests per second).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long)]
     pub max_in_flight: Option<u32>,
 }
 
-fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
+/// `READS:WRITES`, two whole numbers; their range is the injection's rule
+/// (`Injection::from_settings`), as for a scenario's `prefix_limit`.
+fn parse_prefix_limit(s: &str) -> Result<(i64, i64), String> {
     let (r, w) = s
         .split_once(':')
         .ok_or_else(|| format!("expected READS:WRITES per second like 5500:3500, got {s:?}"))?;
     let n = |x: &str| {
         x.trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|v| *v > 0)
-            .ok_or_else(|| format!("expected a positive whole number, got {x:?}"))
+            .parse::<i64>()
+            .map_err(|_| format!("expected a whole number, got {x:?}"))
     };
-    Ok(crate::server::PrefixLimit {
-        reads_per_sec: n(r)?,
-        writes_per_sec: n(w)?,
-    })
+    Ok((n(r)?, n(w)?))
+}
+
+impl ServeArgs {
+    /// The injection the fault flags ask for on the --bucket buckets,
+    /// checked by the same rules as a scenario's `[targets.NAME.embedded]`.
+    fn injection(&self) -> Result<Injection, InputError> {
+        let (injection, problems) = Injection::from_settings(Settings {
+            latency: self.latency.map(LatencyDist::Fixed),
+            error_rate: Some(self.error_rate),
+            error_status: Some(i64::from(self.error_status)),
+            error_code: self.error_code.clone(),
+            prefix_limit: self.prefix_limit.map(|(r, w)| (Some(r), Some(w))),
+            body_reset_rate: Some(self.body_reset_rate),
+            corrupt_rate: Some(self.corrupt_rate),
+            session_error_rate: Some(self.session_error_rate),
+            max_in_flight: self.max_in_flight.map(i64::from),
+            ..Settings::default()
+        });
+        match problems.first() {
+            None => Ok(injection),
+            Some(p) => Err(InputError(format!("{}: {}", p.setting.flag(), p.message))),
+        }
+    }
 }
 
 impl Execute for ServeArgs {
     async fn execute(self) -> anyhow::Result<ExitCode> {
+        let flags = self.injection()?;
         let mut cfg = crate::server::ServerConfig {
             listen: self.listen,
             region: self.region,
@@ -126,32 +149,9 @@ impl Execute for ServeArgs {
                 })?,
             );
         }
-        for (flag, v) in [
-            ("--error-rate", self.error_rate),
-            ("--body-reset-rate", self.body_reset_rate),
-            ("--corrupt-rate", self.corrupt_rate),
-            ("--session-error-rate", self.session_error_rate),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(InputError(format!("{flag} must be between 0 and 1, got {v}")).into());
-            }
-        }
-        let flags = crate::server::Injection {
-            latency: self.latency.map(crate::server::LatencyDist::Fixed),
-            error_latency: None,
-            bandwidth: None,
-            error_rate: self.error_rate,
-            error_status: self.error_status,
-            error_code: self.error_code,
-            prefix_limit: self.prefix_limit,
-            body_reset_rate: self.body_reset_rate,
-            corrupt_rate: self.corrupt_rate,
-            session_error_rate: self.session_error_rate,
-            max_in_flight: self.max_in_flight,
-        };
         let mut buckets = self.buckets;
-        let mut injections: Vec<(String, crate::server::Injection)> = Vec::new();
-        if flags != crate::server::Injection::default() {
+        let mut injections: Vec<(String, Injection)> = Vec::new();
+        if flags != Injection::default() {
             injections.extend(buckets.iter().map(|b| (b.clone(), flags.clone())));
         }
         if let Some(path) = &self.scenario {

@@ -45,19 +45,6 @@ pub struct K8sOptions {
     pub barrier_timeout: Duration,
 }
 
-/// The zone ID in a directory bucket name: `bench--use1-az4--x-s3` ->
-/// `use1-az4` (Local Zones: `bench--usw2-lax1-az1--x-s3` -> `usw2-lax1-az1`).
-pub fn zone_id_of_bucket(bucket: &str) -> Option<&str> {
-    let stem = bucket.strip_suffix("--x-s3")?;
-    let (_, zone) = stem.rsplit_once("--")?;
-    let ok = !zone.is_empty()
-        && zone.contains("-az")
-        && zone
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    ok.then_some(zone)
-}
-
 /// The one zone ID every directory target of the plan is in; None when the
 /// plan has no directory target.
 pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
@@ -67,7 +54,7 @@ pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
         .iter()
         .filter(|t| t.kind == TargetKind::Directory)
     {
-        let z = zone_id_of_bucket(&t.bucket).with_context(|| {
+        let z = crate::s3::bucket::zone_id(&t.bucket).with_context(|| {
             format!(
                 "target {}: directory bucket name {:?} does not end in --ZONE-ID--x-s3",
                 t.name, t.bucket

@@ -800,7 +800,7 @@ pub(crate) fn kind_problem(
     location_type: Option<&str>,
     location_name: Option<&str>,
 ) -> Option<String> {
-    let zone = crate::doctor::setup::zone_of(bucket);
+    let zone = crate::s3::bucket::zone_id(bucket);
     match (directory, location_type) {
         (true, None) => Some(format!(
             "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
@@ -1070,7 +1070,7 @@ fn check_zone(cx: &Cx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     }
     let (Some(client), Some(bucket)) = (
         env.client_zone.as_deref(),
-        crate::doctor::setup::zone_of(&cx.bucket),
+        crate::s3::bucket::zone_id(&cx.bucket),
     ) else {
         return;
     };

@@ -43,14 +43,6 @@ pub struct SetupOptions {
     pub delete: bool,
 }
 
-/// The zone ID in a directory bucket name (`use1-az4` of `b--use1-az4--x-s3`).
-pub fn zone_of(bucket: &str) -> Option<&str> {
-    bucket
-        .strip_suffix("--x-s3")?
-        .rsplit_once("--")
-        .map(|(_, z)| z)
-}
-
 /// The two bucket names of a pair.
 pub fn pair_names(base: &str, zone_id: &str) -> (String, String) {
     (base.to_string(), format!("{base}--{zone_id}--x-s3"))

@@ -19,7 +19,7 @@ use super::http::{Req, Resp, RespBody};
 use super::ingest::{Alg, digest_segments};
 use super::store::{
     Bucket, BucketKind, ListQuery, MAX_PART_NUMBER, Object, Part, Segment, Upload, UploadChecksum,
-    Watch, bucket_az, classify_bucket_name, slice_segments,
+    Watch, classify_bucket_name, slice_segments,
 };
 use super::xml::{self, HEAD, NS, elem, esc};
 
@@ -243,7 +243,7 @@ fn check_bucket_configuration(
                     ),
                 ));
             }
-            let az = bucket_az(name).unwrap_or_default();
+            let az = crate::s3::bucket::zone_id(name).unwrap_or_default();
             let missing = |what: &str| {
                 S3Error::invalid_argument(format!(
                     "The CreateBucketConfiguration of directory bucket {name} lacks {what}."
@@ -313,7 +313,7 @@ fn head_bucket(req: &Req<'_>) -> Result<Resp, S3Error> {
         );
         h.insert(
             "x-amz-bucket-location-name",
-            header_value(bucket_az(&b.name).unwrap_or_default())?,
+            header_value(crate::s3::bucket::zone_id(&b.name).unwrap_or_default())?,
         );
     }
     Ok(r)
