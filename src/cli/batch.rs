@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::k8s::ClusterInputs;
-use super::{Execute, parse};
+use super::{RunCommand, parse};
 use crate::cluster::batch::{BatchOptions, documents};
 use crate::exit::{ExitCode, InputError};
 
@@ -38,8 +38,8 @@ pub struct BatchArgs {
     pub barrier_timeout: Duration,
 }
 
-impl Execute for BatchArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for BatchArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let c = ClusterInputs::read(&self.scenario, self.run_id.as_deref(), &self.results)?;
         let opts = BatchOptions {
             shards: self.shards,

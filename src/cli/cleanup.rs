@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Execute;
+use super::RunCommand;
 use crate::exit::{ExitCode, InputError};
 
 #[derive(Debug, Args)]
@@ -21,10 +21,10 @@ pub struct CleanupArgs {
     pub dry_run: bool,
 }
 
-impl Execute for CleanupArgs {
+impl RunCommand for CleanupArgs {
     /// One line per target on stderr (with `--dry-run`, every key on
     /// stdout); exit code 4 when objects are left.
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let (run_id, dry_run) = (&self.run_id, self.dry_run);
         crate::plan::run_id::check(run_id).map_err(InputError)?;
         let plan = crate::scenario::load(&self.scenario)?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Execute;
+use super::RunCommand;
 use crate::exit::ExitCode;
 
 #[derive(Debug, Args)]
@@ -15,8 +15,8 @@ pub struct CompareArgs {
     pub b: PathBuf,
 }
 
-impl Execute for CompareArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for CompareArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         print!("{}", crate::report::compare_files(&self.a, &self.b)?);
         Ok(ExitCode::Success)
     }

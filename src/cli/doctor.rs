@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Execute;
+use super::RunCommand;
 use crate::exit::ExitCode;
 use crate::plan::{RunOptions, RunPlan};
 
@@ -18,9 +18,9 @@ pub struct DoctorArgs {
     pub embedded: bool,
 }
 
-impl Execute for DoctorArgs {
+impl RunCommand for DoctorArgs {
     /// One line per finding, then a count; exit code 2 when any check failed.
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let plan = RunPlan::load(&self.scenario, self.embedded, RunOptions::default())?;
         let s = crate::doctor::check_plan(&plan, |f| println!("{f}")).await?;
         println!(

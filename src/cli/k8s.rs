@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Execute, parse};
+use super::{RunCommand, parse};
 use crate::cluster::S3Url;
 use crate::cluster::k8s::{K8sOptions, manifests, to_yaml};
 use crate::exit::{ExitCode, InputError};
@@ -45,8 +45,8 @@ pub struct K8sArgs {
     pub barrier_timeout: Duration,
 }
 
-impl Execute for K8sArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for K8sArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let c = ClusterInputs::read(&self.scenario, self.run_id.as_deref(), &self.results)?;
         let file_name = self
             .scenario

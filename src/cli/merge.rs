@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Execute, parse};
+use super::{RunCommand, parse};
 use crate::cluster::S3Url;
 use crate::cluster::results::{MergeOptions, MergeSource, merge_run};
 use crate::exit::{ExitCode, InputError};
@@ -80,10 +80,10 @@ impl MergeArgs {
     }
 }
 
-impl Execute for MergeArgs {
+impl RunCommand for MergeArgs {
     /// Exit code 0, or 1 when shards are missing and `--allow-missing` is
     /// not given (the merged report is written either way).
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let allow_missing = self.allow_missing;
         let merged = merge_run(self.options()?).await?;
         if let Some(to) = &merged.uploaded {

@@ -3,7 +3,7 @@
 //! (ripgrep's low args -> high args), its output and its exit code
 //! ([`crate::exit`]). Nothing below this module imports it.
 //!
-//! Adding a subcommand is a new file whose arguments implement [`Execute`],
+//! Adding a subcommand is a new file whose arguments implement [`RunCommand`],
 //! and one line in the `commands!` table below.
 
 mod batch;
@@ -53,8 +53,8 @@ pub struct Cli {
 
 /// A subcommand's parsed arguments, which know how to carry it out: convert
 /// themselves into options, call the library, print, pick the exit code.
-trait Execute {
-    async fn execute(self) -> anyhow::Result<ExitCode>;
+trait RunCommand {
+    async fn run(self) -> anyhow::Result<ExitCode>;
 }
 
 /// The subcommands: each line is a variant of [`Command`] (its doc comment
@@ -68,7 +68,7 @@ macro_rules! commands {
 
         async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             match command {
-                $( Command::$variant(a) => a.execute().await, )+
+                $( Command::$variant(a) => a.run().await, )+
             }
         }
     };

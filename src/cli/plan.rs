@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Execute, parse};
+use super::{RunCommand, parse};
 use crate::estimate::{EstimateOptions, estimate, render};
 use crate::exit::{ExitCode, InputError};
 use crate::plan::{RunOptions, RunPlan};
@@ -27,8 +27,8 @@ pub struct PlanArgs {
     pub assume_latency: Option<Duration>,
 }
 
-impl Execute for PlanArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for PlanArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         // The run plan `run` would build from these flags, so both print
         // and ask about the same estimate.
         let options = RunOptions {

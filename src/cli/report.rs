@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Execute;
+use super::RunCommand;
 use crate::exit::ExitCode;
 
 #[derive(Debug, Args)]
@@ -16,8 +16,8 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-impl Execute for ReportArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for ReportArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let path = crate::report::rerender(&self.result, self.out.as_deref())?;
         println!("{}", path.display());
         Ok(ExitCode::Success)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Execute, parse};
+use super::{RunCommand, parse};
 use crate::engine::Cancel;
 use crate::exit::{ExitCode, InputError};
 use crate::plan::{RunOptions, RunPlan, shard_from};
@@ -115,10 +115,10 @@ impl RunArgs {
     }
 }
 
-impl Execute for RunArgs {
+impl RunCommand for RunArgs {
     /// The report's path on stdout, where it and result.json are on stderr;
     /// the exit code says how the run ended.
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         // One plan, the flags applied: the cost question prices the run
         // that then runs.
         let plan = RunPlan::load(&self.scenario, self.embedded, self.options()?)?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Execute, parse};
+use super::{RunCommand, parse};
 use crate::exit::{ExitCode, InputError};
 use crate::s3::inject::{Injection, LatencyDist, Settings};
 
@@ -118,8 +118,8 @@ impl ServeArgs {
     }
 }
 
-impl Execute for ServeArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for ServeArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let flags = self.injection()?;
         let mut cfg = crate::server::ServerConfig {
             listen: self.listen,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Execute;
+use super::RunCommand;
 use crate::doctor::setup::{SetupOptions, setup};
 use crate::exit::ExitCode;
 
@@ -54,8 +54,8 @@ impl From<SetupArgs> for SetupOptions {
     }
 }
 
-impl Execute for SetupArgs {
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+impl RunCommand for SetupArgs {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         setup(self.into()).await
     }
 }

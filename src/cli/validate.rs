@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Execute;
+use super::RunCommand;
 use crate::exit::ExitCode;
 
 #[derive(Debug, Args)]
@@ -14,10 +14,10 @@ pub struct ValidateArgs {
     pub scenarios: Vec<PathBuf>,
 }
 
-impl Execute for ValidateArgs {
+impl RunCommand for ValidateArgs {
     /// One line per good file on stdout, every problem of a bad one on
     /// stderr; exit code 2 when any file is bad.
-    async fn execute(self) -> anyhow::Result<ExitCode> {
+    async fn run(self) -> anyhow::Result<ExitCode> {
         let mut bad = 0;
         for s in &self.scenarios {
             match crate::scenario::load(s) {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::S3Url;
 use crate::exit::{ExitCode, Retry};
-use crate::scenario::{Load, Plan, Stop, TargetKind};
+use crate::scenario::{Plan, Stop, TargetKind};
 
 /// Annotation that keeps Karpenter from voluntarily disrupting (consolidating,
 /// drifting) a node while a shard runs on it.
@@ -79,30 +79,6 @@ pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Most requests one shard has in flight at once, over the prepare step and
-/// every stage of every phase (a loader phase: its most accelerators times
-/// their reads in flight).
-pub fn max_concurrency(plan: &Plan) -> usize {
-    let stages = plan.phases.iter().flat_map(|p| p.stages.iter());
-    let load = stages
-        .map(|s| match s.load {
-            Load::Closed { concurrency } => concurrency,
-            Load::Open { max_in_flight, .. } => max_in_flight,
-        })
-        .chain(plan.phases.iter().filter_map(|p| {
-            let l = p.loader.as_ref()?;
-            Some(l.max_accelerators() as usize * l.read_concurrency as usize)
-        }))
-        .max()
-        .unwrap_or(1);
-    let prepare = if plan.prepare.enabled {
-        plan.prepare.concurrency
-    } else {
-        0
-    };
-    load.max(prepare).max(1)
-}
-
 /// Pod resources for one shard. One core per 64 requests in flight: the
 /// client spends about 30 us of CPU per small request (see RESULTS.md), so
 /// 64 in flight at S3's 5-20 ms latency keep a core about a third busy,
@@ -119,7 +95,7 @@ pub struct Sizing {
 }
 
 pub fn sizing(plan: &Plan) -> Sizing {
-    let concurrency = max_concurrency(plan);
+    let concurrency = crate::plan::max_in_flight(plan);
     Sizing {
         concurrency,
         cpus: (concurrency as u64).div_ceil(64).clamp(1, 64),
@@ -193,6 +169,25 @@ pub fn manifests(
     scenario_text: &str,
     o: &K8sOptions,
 ) -> anyhow::Result<Vec<Document>> {
+    check_options(o, scenario_file_name)?;
+    let zone = match &o.zone_id {
+        Some(z) => Some(z.clone()),
+        None => plan_zone_id(plan)?,
+    };
+    let mut docs = Vec::new();
+
+    if o.karpenter {
+        docs.extend(karpenter(zone.as_deref()));
+    }
+
+    docs.push(config_map(plan, scenario_file_name, scenario_text, o));
+    docs.push(shard_job(plan, scenario_file_name, o, zone.as_deref()));
+    docs.push(merge_job(plan, o));
+    Ok(docs)
+}
+
+/// The options `manifests` cannot use, said before anything is built.
+fn check_options(o: &K8sOptions, scenario_file_name: &str) -> anyhow::Result<()> {
     if o.shards == 0 {
         bail!("--shards must be at least 1");
     }
@@ -209,48 +204,62 @@ pub fn manifests(
              (letters, digits, '-', '_' and '.' only): rename the file"
         );
     }
-    let zone = match &o.zone_id {
-        Some(z) => Some(z.clone()),
-        None => plan_zone_id(plan)?,
-    };
-    let name = object_name(&o.run_id);
-    let cm_name = format!("{name}-scenario");
-    let size = sizing(plan);
-    let meta = |n: &str| {
-        let mut m = json!({
-            "name": n,
-            "labels": {
-                "app.kubernetes.io/name": "s3bench",
-                "s3bench.dev/run-id": label_value(&o.run_id),
-            }
-        });
-        if let Some(ns) = &o.namespace {
-            m["namespace"] = json!(ns);
+    Ok(())
+}
+
+/// The metadata every namespaced object of the run carries: its name, the
+/// run's labels and the namespace.
+fn metadata(o: &K8sOptions, name: &str) -> Value {
+    let mut m = json!({
+        "name": name,
+        "labels": {
+            "app.kubernetes.io/name": "s3bench",
+            "s3bench.dev/run-id": label_value(&o.run_id),
         }
-        m
-    };
-    let run_url = o.results.join(&o.run_id);
-    let mut docs = Vec::new();
-
-    if o.karpenter {
-        docs.extend(karpenter(zone.as_deref()));
+    });
+    if let Some(ns) = &o.namespace {
+        m["namespace"] = json!(ns);
     }
+    m
+}
 
+/// The ConfigMap holding the scenario file's exact text.
+fn config_map(
+    plan: &Plan,
+    scenario_file_name: &str,
+    scenario_text: &str,
+    o: &K8sOptions,
+) -> Document {
+    let cm_name = format!("{}-scenario", object_name(&o.run_id));
     let mut cm = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": meta(&cm_name),
+        "metadata": metadata(o, &cm_name),
         "data": { scenario_file_name: scenario_text },
     });
     cm["metadata"]["labels"]["s3bench.dev/scenario"] = json!(label_value(&plan.name));
-    docs.push(Document {
+    Document {
         comment: format!(
             "Scenario {:?} exactly as in {scenario_file_name}; mounted at /scenario.",
             plan.name
         ),
         object: cm,
-    });
+    }
+}
 
+/// The Indexed Job of the shards: one pod per shard, pinned to the
+/// directory bucket's zone, spread over nodes, retried only when a retry
+/// can help.
+fn shard_job(
+    plan: &Plan,
+    scenario_file_name: &str,
+    o: &K8sOptions,
+    zone: Option<&str>,
+) -> Document {
+    let name = object_name(&o.run_id);
+    let cm_name = format!("{name}-scenario");
+    let size = sizing(plan);
+    let run_url = o.results.join(&o.run_id);
     let mut affinity = json!({
         // Spread shards over nodes: two shards on one node share its NIC
         // and measure each other.
@@ -264,7 +273,7 @@ pub fn manifests(
             }]
         }
     });
-    if let Some(z) = &zone {
+    if let Some(z) = zone {
         affinity["nodeAffinity"] = json!({
             "requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{
@@ -320,7 +329,7 @@ pub fn manifests(
     let job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": meta(&name),
+        "metadata": metadata(o, &name),
         "spec": {
             "completionMode": "Indexed",
             "completions": o.shards,
@@ -341,7 +350,7 @@ pub fn manifests(
             "template": { "metadata": pod_meta, "spec": pod },
         }
     });
-    docs.push(Document {
+    Document {
         comment: format!(
             "{n} shards of run {id}, one pod each (JOB_COMPLETION_INDEX = shard index).\n\
              Resources: the scenario has at most {c} requests in flight per shard;\n\
@@ -369,11 +378,15 @@ pub fn manifests(
             url = run_url,
         ),
         object: job,
-    });
+    }
+}
 
-    // The merge Job is applied with the shards: it polls S3 for every
-    // shard's result.json (a shard publishes it once, when it finishes or is
-    // interrupted) instead of needing kubectl and RBAC to watch the Job.
+/// The merge Job, applied with the shards: it polls S3 for every shard's
+/// result.json (a shard publishes it once, when it finishes or is
+/// interrupted) instead of needing kubectl and RBAC to watch the Job.
+fn merge_job(plan: &Plan, o: &K8sOptions) -> Document {
+    let name = object_name(&o.run_id);
+    let run_url = o.results.join(&o.run_id);
     let wait = estimated_duration(plan, o.barrier_timeout)
         .map(|d| d * 2 + Duration::from_secs(1800))
         .unwrap_or(Duration::from_secs(4 * 3600));
@@ -402,7 +415,7 @@ pub fn manifests(
         "volumeMounts": [{ "name": "results", "mountPath": "/results" }],
     }]);
     merge_pod["volumes"] = json!([{ "name": "results", "emptyDir": {} }]);
-    let mut merge_meta = meta(&format!("{name}-merge"));
+    let mut merge_meta = metadata(o, &format!("{name}-merge"));
     merge_meta["labels"]["s3bench.dev/role"] = json!("merge");
     let merge_job = json!({
         "apiVersion": "batch/v1",
@@ -417,7 +430,7 @@ pub fn manifests(
             },
         }
     });
-    docs.push(Document {
+    Document {
         comment: format!(
             "Merges the shards' results once all {n} result.json files are in {url}\n\
              (it waits up to {w}: twice the scenario's estimated length plus 30 min),\n\
@@ -431,8 +444,7 @@ pub fn manifests(
             gw = go_duration(wait),
         ),
         object: merge_job,
-    });
-    Ok(docs)
+    }
 }
 
 /// The exit codes of one retry class, as the comment lists them: `3, 4, 5`.
@@ -662,7 +674,7 @@ mod tests {
         let fixed = plan(
             "[phase.loader]\naccelerators = 40\nbatch_size = 8\ncompute = \"50ms\"\nread_concurrency = 4",
         );
-        assert_eq!(max_concurrency(&fixed), 160);
+        assert_eq!(crate::plan::max_in_flight(&fixed), 160);
         assert_eq!(
             sizing(&fixed),
             Sizing {
@@ -678,7 +690,7 @@ mod tests {
         let search = plan(
             "[phase.loader]\naccelerators = { max = 16, au = 0.9 }\nbatch_size = 8\ncompute = \"50ms\"\nread_concurrency = 2",
         );
-        assert_eq!(max_concurrency(&search), 32);
+        assert_eq!(crate::plan::max_in_flight(&search), 32);
         // 1, 2, 4, 8, 16, then up to 3 bisection steps.
         assert_eq!(
             estimated_duration(&search, Duration::from_secs(60)),
@@ -686,7 +698,7 @@ mod tests {
         );
         // Open and closed phases keep their own numbers.
         let closed = plan("concurrency = 12\nmix = [{ op = \"get\", weight = 1 }]");
-        assert_eq!(max_concurrency(&closed), 12);
+        assert_eq!(crate::plan::max_in_flight(&closed), 12);
     }
 
     /// Object names hold the run id when they can, and never let two run

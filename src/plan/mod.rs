@@ -11,7 +11,7 @@ mod shard;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::scenario::Plan;
+use crate::scenario::{Load, Plan};
 
 pub use options::{
     DEFAULT_BARRIER_TIMEOUT, OptionsError, RunOptions, StartAtError, validate_start_at,
@@ -80,6 +80,31 @@ impl RunPlan {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
+}
+
+/// Most requests one process has in flight at once, over the prepare step
+/// (when it runs) and every stage of every phase (a data-loader phase: its
+/// most accelerators times their reads in flight). Sizes the engine's
+/// connection pools and a shard's pod.
+pub fn max_in_flight(plan: &Plan) -> usize {
+    let stages = plan.phases.iter().flat_map(|p| p.stages.iter());
+    let load = stages
+        .map(|s| match s.load {
+            Load::Closed { concurrency } => concurrency,
+            Load::Open { max_in_flight, .. } => max_in_flight,
+        })
+        .chain(plan.phases.iter().filter_map(|p| {
+            let l = p.loader.as_ref()?;
+            Some(l.max_accelerators() as usize * l.read_concurrency as usize)
+        }))
+        .max()
+        .unwrap_or(1);
+    let prepare = if plan.prepare.enabled {
+        plan.prepare.concurrency
+    } else {
+        0
+    };
+    load.max(prepare).max(1)
 }
 
 #[cfg(test)]

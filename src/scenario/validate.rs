@@ -866,39 +866,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
     }
     let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
 
-    // Exactly one way to say how load is generated.
-    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
-    if let Some(c) = &p.concurrency {
-        given.push(("concurrency", c.span()));
-    }
-    if let Some(r) = &p.rate {
-        given.push(("rate", r.span()));
-    }
-    if let Some(s) = &p.stages {
-        given.push(("stages", s.span()));
-    }
-    match given.as_slice() {
-        [] => cx.at(
-            &p.name,
-            &base,
-            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
-        ),
-        [_] => {}
-        [(first, _), (second, span), ..] => cx.report(
-            Some(span.clone()),
-            &format!("{base}.{second}"),
-            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
-        ),
-    }
-    if let Some(m) = &p.max_in_flight
-        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
-    {
-        cx.at(
-            m,
-            &format!("{base}.max_in_flight"),
-            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
-        );
-    }
+    load_kind(cx, &base, p);
 
     let mut stop = Stop { duration, ops };
     let stages = if let Some(s) = &p.stages {
@@ -993,6 +961,43 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+    }
+}
+
+/// Exactly one way to say how a phase's load is generated: `concurrency`
+/// (closed loop), `rate` (open loop, with its `max_in_flight`) or `stages`.
+fn load_kind(cx: &mut Ctx<'_>, base: &str, p: &RawPhase) {
+    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
+    if let Some(c) = &p.concurrency {
+        given.push(("concurrency", c.span()));
+    }
+    if let Some(r) = &p.rate {
+        given.push(("rate", r.span()));
+    }
+    if let Some(s) = &p.stages {
+        given.push(("stages", s.span()));
+    }
+    match given.as_slice() {
+        [] => cx.at(
+            &p.name,
+            base,
+            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
+        ),
+        [_] => {}
+        [(first, _), (second, span), ..] => cx.report(
+            Some(span.clone()),
+            &format!("{base}.{second}"),
+            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
+        ),
+    }
+    if let Some(m) = &p.max_in_flight
+        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
+    {
+        cx.at(
+            m,
+            &format!("{base}.max_in_flight"),
+            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
+        );
     }
 }
 

@@ -28,7 +28,9 @@ pub(crate) const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
 /// Largest XML request body accepted.
 const MAX_XML: u64 = 4 * 1024 * 1024;
 
-pub(crate) async fn execute(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+/// Answers one S3 operation of an authenticated request (the op is known,
+/// the signature checked): the handler of each op, by name.
+pub(crate) async fn serve_op(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     match req.op {
         Op::ListBuckets => list_buckets(req, BucketKind::GeneralPurpose),
         Op::ListDirectoryBuckets => list_buckets(req, BucketKind::Directory),
