@@ -9,24 +9,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::run_against;
+use crate::common::{opts, run_against, scenario as plan};
 use s3bench::engine::{Cancel, StopReason};
-use s3bench::plan::RunOptions;
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::scenario::{Plan, parse};
+use s3bench::scenario::Plan;
 use s3bench::server::EmbeddedServer;
 use s3bench::targets::{embedded_targets, start_embedded};
-
-fn plan(toml: &str) -> Plan {
-    parse(toml, Path::new("faults.toml")).expect("valid test scenario")
-}
-
-fn opts(dir: &Path) -> RunOptions {
-    RunOptions {
-        out: dir.to_path_buf(),
-        ..RunOptions::default()
-    }
-}
 
 fn op<'a>(r: &'a RunResult, phase: &str, target: &str, op: &str) -> &'a OpResult {
     let p = r.phases.iter().find(|p| p.name == phase).expect("phase");
@@ -305,10 +293,6 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     assert_eq!(out.exit_code(), s3bench::exit::ExitCode::Success);
 }
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_s3bench")
-}
-
 /// A scenario file for the s3bench binary, pointing at `server`.
 fn scenario_file(dir: &Path, server: &EmbeddedServer, phase: &str) -> std::path::PathBuf {
     let text = format!(
@@ -334,25 +318,6 @@ size = "4KiB"
     path
 }
 
-/// Credentials only from what the test gives: no instance metadata, no
-/// shared credentials file, `home` as HOME, the config file `config`.
-fn isolated_env(cmd: &mut Command, home: &Path, config: &str) {
-    cmd.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join(config))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("HOME", home);
-}
-
-fn with_keys(cmd: &mut Command, server: &EmbeddedServer, home: &Path) {
-    isolated_env(cmd, home, "no-config");
-    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_key());
-}
-
 /// SIGTERM mid-phase (a Kubernetes eviction): the report is written with
 /// the phase marked, the bucket is empty afterwards, the exit code is 143.
 #[test]
@@ -370,7 +335,7 @@ concurrency = 4
 mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     );
     let out = dir.path().join("results");
-    let mut cmd = Command::new(bin());
+    let mut cmd = crate::common::s3bench_for(&server);
     cmd.args([
         "run",
         scenario.to_str().unwrap(),
@@ -378,7 +343,6 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
         out.to_str().unwrap(),
         "-q",
     ]);
-    with_keys(&mut cmd, &server, dir.path());
     let mut child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -461,9 +425,8 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }]"#,
     }
     let out = dir.path().join("results");
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(bin());
+        let mut cmd = crate::common::s3bench_for(&server);
         cmd.args(args);
-        with_keys(&mut cmd, &server, dir.path());
         cmd.output().unwrap()
     };
     let s = scenario.to_str().unwrap();
@@ -602,26 +565,14 @@ mix = [{ op = "get", weight = 1 }]"#,
 /// response validation buys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_bodies_are_caught_only_by_response_checksums() {
-    const GP: &str = "faults-gp";
-    const DIR: &str = "faults--use1-az4--x-s3";
+    use crate::common::{DIR, GP, scenario_text, two_targets};
+    let targets = two_targets()
+        .standard("[targets.standard.embedded]\ncorrupt_rate = 0.25")
+        .express("[targets.express.embedded]\ncorrupt_rate = 0.25");
     for path in ["direct", "sdk"] {
         for checksum in ["crc32c", "none"] {
-            let toml = format!(
+            let rest = format!(
                 r#"
-name = "corrupt"
-rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-[targets.standard.embedded]
-corrupt_rate = 0.25
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-[targets.express.embedded]
-corrupt_rate = 0.25
 [dataset]
 objects = 8
 size = "64KiB"
@@ -638,6 +589,7 @@ concurrency = 2
 mix = [{{ op = "get", weight = 1 }}]
 "#
             );
+            let toml = scenario_text("name = \"corrupt\"\nrounds = 1", &targets, &rest);
             let (out, server, _dir) = run_plan(plan(&toml)).await;
             let r = &out.result;
             for (target, bucket) in [("standard", GP), ("express", DIR)] {
@@ -970,9 +922,14 @@ print(json.dumps({{"Version": 1, "AccessKeyId": {ak:?}, "SecretAccessKey": {secr
     log
 }
 
-fn with_profile(cmd: &mut Command, home: &Path) {
-    isolated_env(cmd, home, "config");
-    cmd.env("AWS_PROFILE", "expiring");
+/// The binary ([`crate::common::s3bench`]) whose credentials come from
+/// profile `expiring` of the config file in `home`.
+fn with_profile(home: &Path) -> Command {
+    let mut cmd = crate::common::s3bench();
+    cmd.env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_PROFILE", "expiring")
+        .env("HOME", home);
+    cmd
 }
 
 /// Base credentials from a `credential_process` that last 6 s, on the
@@ -1001,11 +958,10 @@ mix = [{{ op = "get", weight = 1 }}]"#
     let log = expiring_profile(dir.path(), &server, 6, 3_600);
     let scenario = scenario_file(dir.path(), &server, &phase(10));
     let out = dir.path().join("results");
-    let mut cmd = Command::new(bin());
+    let mut cmd = with_profile(dir.path());
     cmd.args(["run", scenario.to_str().unwrap(), "--out"])
         .arg(&out)
         .arg("-q");
-    with_profile(&mut cmd, dir.path());
     let o = cmd.output().unwrap();
     assert_eq!(
         o.status.code(),
@@ -1030,11 +986,10 @@ mix = [{{ op = "get", weight = 1 }}]"#
     let scenario = scenario_file(dir.path(), &server, &phase(60));
     let out = dir.path().join("results");
     let started = Instant::now();
-    let mut cmd = Command::new(bin());
+    let mut cmd = with_profile(dir.path());
     cmd.args(["run", scenario.to_str().unwrap(), "--out"])
         .arg(&out)
         .arg("-q");
-    with_profile(&mut cmd, dir.path());
     let o = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");

@@ -3,29 +3,20 @@
 //! from the same formula as the report's, and `run` refuses a costly AWS run
 //! without `--yes` before sending anything.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
-use crate::common::run_against;
+use crate::common::{DIR, GP, run_against, s3bench, scenario, scenario_text, two_targets};
 use s3bench::engine::Cancel;
 use s3bench::estimate::{EstimateOptions, estimate};
 use s3bench::plan::RunOptions;
 use s3bench::report::cost::{prices, run_costs};
-use s3bench::scenario::parse;
 use s3bench::targets::{embedded_targets, start_embedded};
 
-const SCENARIO: &str = r#"
+const HEAD: &str = r#"
 name = "plan-vs-run"
 rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "plan-gp"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "plan--use1-az4--x-s3"
-region = "us-east-1"
+"#;
+const REST: &str = r#"
 [dataset]
 objects = 20
 size = "4KiB"
@@ -39,7 +30,7 @@ mix = [{ op = "get", weight = 3 }, { op = "put", weight = 1, size = "1KiB" }]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_counts_and_cost_match_the_run() {
-    let plan = parse(SCENARIO, Path::new("plan.toml")).unwrap();
+    let plan = scenario(&scenario_text(HEAD, two_targets(), REST));
     let est = estimate(&plan, &EstimateOptions::default());
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -53,7 +44,7 @@ async fn plan_counts_and_cost_match_the_run() {
         .unwrap();
     let costs = run_costs(&out.result, prices());
     let c = server.counters();
-    for (t, bucket) in [("standard", "plan-gp"), ("express", "plan--use1-az4--x-s3")] {
+    for (t, bucket) in [("standard", GP), ("express", DIR)] {
         let e = est.targets.iter().find(|e| e.target == t).unwrap();
         let ops = e.ops_by_op();
         // Open loop: 600 ops in all, exactly; the 3:1 mix splits them at random.
@@ -108,11 +99,9 @@ mix = [{ op = "list" }]
 "#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    let out = s3bench()
         .args(["run", path.to_str().unwrap(), "--confirm-above", "1", "-q"])
         .args(["--out", dir.path().join("r").to_str().unwrap()])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -131,17 +120,8 @@ mix = [{ op = "list" }]
 fn run_and_plan_ask_about_the_same_estimate() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.toml");
-    std::fs::write(
-        &path,
-        r#"
-[targets.gp]
-kind = "general-purpose"
-bucket = "bench"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "bench--use1-az4--x-s3"
-region = "us-east-1"
+    // No endpoint: AWS targets, which the run prices and asks about.
+    let rest = r#"
 [dataset]
 objects = 100
 size = "1MiB"
@@ -150,16 +130,11 @@ name = "p"
 duration = "10m"
 rate = 2000
 mix = [{ op = "put", weight = 1, size = "64KiB" }, { op = "get", weight = 3 }]
-"#,
-    )
-    .unwrap();
+"#;
+    std::fs::write(&path, scenario_text("", two_targets(), rest)).unwrap();
     let s = path.to_str().unwrap();
     let planned = |flags: &[&str]| {
-        let out = crate::common::s3bench()
-            .args(["plan", s])
-            .args(flags)
-            .output()
-            .unwrap();
+        let out = s3bench().args(["plan", s]).args(flags).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "{text}");
         let cost = text
@@ -170,7 +145,7 @@ mix = [{ op = "put", weight = 1, size = "64KiB" }, { op = "get", weight = 3 }]
         cost.to_string()
     };
     let asked = |flags: &[&str]| {
-        let out = crate::common::s3bench()
+        let out = s3bench()
             .args(["run", s, "--confirm-above", "0", "-q"])
             .args(["--out", dir.path().join("r").to_str().unwrap()])
             .args(flags)

@@ -9,26 +9,14 @@ use crate::common::run_against;
 use s3bench::engine::Cancel;
 use s3bench::plan::RunOptions;
 use s3bench::run::phases::PrepareCollision;
-use s3bench::scenario::{Plan, parse};
+use s3bench::scenario::Plan;
 use s3bench::targets::{embedded_targets, start_embedded};
 
-use crate::common::{client, preflight};
-
-const GP: &str = "race-gp";
-const DIR: &str = "race--use1-az4--x-s3";
+use crate::common::{self, DIR, GP, client, preflight, scenario, scenario_text, two_targets};
 
 fn plan(request_path: &str, objects: u64) -> Plan {
-    let toml = format!(
+    let rest = format!(
         r#"
-name = "race"
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
 [dataset]
 objects = {objects}
 size = "2KiB"
@@ -41,15 +29,14 @@ concurrency = 2
 mix = [{{ op = "get" }}]
 "#
     );
-    parse(&toml, Path::new("race.toml")).unwrap_or_else(|e| panic!("{e}"))
+    scenario(&scenario_text("name = \"race\"", two_targets(), &rest))
 }
 
+/// [`common::opts`] with a run id.
 fn opts(dir: &Path, run_id: &str) -> RunOptions {
     RunOptions {
-        out: dir.to_path_buf(),
-        threads: Some(2),
         run_id: Some(run_id.to_string()),
-        ..RunOptions::default()
+        ..common::opts(dir)
     }
 }
 
@@ -203,20 +190,8 @@ fn tls_server(plan: &Plan) -> s3bench::server::EmbeddedServer {
 
 fn with_ca_file(request_path: &str) -> Plan {
     let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
-    let toml = format!(
+    let rest = format!(
         r#"
-name = "tls"
-rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-ca_file = "{ca}"
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-ca_file = "{ca}"
 [dataset]
 objects = 8
 size = "2KiB"
@@ -229,7 +204,8 @@ concurrency = 2
 mix = [{{ op = "get" }}, {{ op = "put" }}]
 "#
     );
-    parse(&toml, Path::new("tls.toml")).unwrap_or_else(|e| panic!("{e}"))
+    let targets = two_targets().both(&format!("ca_file = \"{ca}\""));
+    scenario(&scenario_text("name = \"tls\"\nrounds = 1", targets, &rest))
 }
 
 /// Over HTTPS with a private CA: a target's `ca_file` is what both the
