@@ -1,7 +1,9 @@
 //! The load engine: a fixed set of OS threads, each with its own
 //! current-thread tokio runtime, its own SDK client per target and its own
 //! recorder. One runtime per core costs 35-45% less CPU per request than one
-//! multi-thread runtime (S3-FACTS.md), and lets workers record into an
+//! multi-thread runtime (measured on the team's 2-core VM with aws-sdk-s3,
+//! 4 KiB GETs, the client alone on one core: about 80-88 us of client CPU
+//! per request against about 130 us), and lets workers record into an
 //! `Rc<RefCell<Recorder>>`: no lock, no atomic RMW contention and no channel
 //! send per request. Threads persist across phases and rounds so connection
 //! pools and directory-bucket sessions carry over like in a real client.
