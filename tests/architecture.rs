@@ -66,14 +66,10 @@ fn top_level_modules(src: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every `.rs` file of a top-level module.
-fn files_of(src: &Path, module: &str) -> Vec<PathBuf> {
-    let dir = src.join(module);
-    if !dir.is_dir() {
-        return vec![src.join(format!("{module}.rs"))];
-    }
+/// Every `.rs` file under `dir`, sorted.
+fn rs_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut stack = vec![dir];
+    let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
@@ -86,6 +82,16 @@ fn files_of(src: &Path, module: &str) -> Vec<PathBuf> {
     }
     files.sort();
     files
+}
+
+/// Every `.rs` file of a top-level module.
+fn files_of(src: &Path, module: &str) -> Vec<PathBuf> {
+    let dir = src.join(module);
+    if dir.is_dir() {
+        rs_files(&dir)
+    } else {
+        vec![src.join(format!("{module}.rs"))]
+    }
 }
 
 /// The top-level modules a piece of source names through `crate::`:
@@ -501,19 +507,7 @@ fn long_functions(code: &str, max: usize) -> Vec<(String, usize, usize)> {
 /// Every `.rs` file of `src/` that is not a test: files declared
 /// `#[cfg(test)] mod x;` are left out.
 fn non_test_sources(src: &Path) -> Vec<(PathBuf, String)> {
-    let mut files = Vec::new();
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = rs_files(src);
     let mut skip = BTreeSet::new();
     let mut out = Vec::new();
     for f in &files {

@@ -94,7 +94,7 @@ impl ClusterInputs {
             None => crate::plan::run_id::generate(&plan.name, std::time::SystemTime::now()),
         };
         crate::plan::run_id::check(&run_id).map_err(InputError)?;
-        let results = S3Url::parse(results).map_err(|e| InputError(format!("--results: {e}")))?;
+        let results = parse::results_url(Some(results))?.expect("given");
         Ok(ClusterInputs {
             plan,
             text,

@@ -41,12 +41,7 @@ pub struct MergeArgs {
 impl MergeArgs {
     /// Local result.json files, or one `s3://.../RUN_ID/` URL.
     fn options(self) -> Result<MergeOptions, InputError> {
-        let results = self
-            .results
-            .as_deref()
-            .map(S3Url::parse)
-            .transpose()
-            .map_err(|e| InputError(format!("--results: {e}")))?;
+        let results = parse::results_url(self.results.as_deref())?;
         let source = if self.inputs.iter().any(|i| i.starts_with("s3://")) {
             let [url] = self.inputs.as_slice() else {
                 return Err(InputError(

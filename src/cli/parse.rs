@@ -3,6 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::exit::InputError;
+use crate::s3::url::S3Url;
+
 /// `30s`, `500ms`, `1h 5m`.
 pub fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
@@ -13,4 +16,11 @@ pub fn duration(s: &str) -> Result<Duration, String> {
 pub fn time(s: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(s)
         .map_err(|e| format!("expected a UTC time like 2026-11-29T12:00:00Z: {e}"))
+}
+
+/// `--results s3://BUCKET/PREFIX/`, when given.
+pub fn results_url(url: Option<&str>) -> Result<Option<S3Url>, InputError> {
+    url.map(S3Url::parse)
+        .transpose()
+        .map_err(|e| InputError(format!("--results: {e}")))
 }

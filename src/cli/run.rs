@@ -14,7 +14,6 @@ use crate::exit::{ExitCode, InputError};
 use crate::plan::{RunOptions, RunPlan, shard_from};
 use crate::run::confirm::question;
 use crate::run::run_plan;
-use crate::s3::url::S3Url;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -90,12 +89,7 @@ impl RunArgs {
         let shard = shard_from(self.shard_index, self.shard_count, |k| {
             std::env::var(k).ok()
         })?;
-        let results = self
-            .results
-            .as_deref()
-            .map(S3Url::parse)
-            .transpose()
-            .map_err(|e| InputError(format!("--results: {e}")))?;
+        let results = parse::results_url(self.results.as_deref())?;
         Ok(RunOptions {
             out: self.out.clone(),
             duration: self.duration,

@@ -488,17 +488,7 @@ fn container_security() -> Value {
 /// `plan::run_id`); a scenario's name may hold other characters, which
 /// become '-'.
 fn label_value(s: &str) -> String {
-    let v: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(63)
-        .collect();
+    let v: String = crate::plan::run_id::id_chars(s).take(63).collect();
     v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
         .to_string()
 }

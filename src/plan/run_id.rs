@@ -19,6 +19,18 @@ use std::time::SystemTime;
 /// The longest run id: a Kubernetes label value's limit.
 pub const MAX_LEN: usize = 63;
 
+/// `s` in the characters a run id (and a Kubernetes label value) may hold:
+/// any other becomes '-'.
+pub fn id_chars(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            c
+        } else {
+            '-'
+        }
+    })
+}
+
 /// Checks a run id against the one rule; the error is the sentence to show.
 pub fn check(id: &str) -> Result<(), String> {
     let alnum = |c: char| c.is_ascii_alphanumeric();
@@ -48,17 +60,7 @@ pub fn generate(scenario: &str, now: SystemTime) -> String {
         .replace('T', "-");
     let suffix = format!("{:06x}", fastrand::u32(..0x100_0000));
     let room = MAX_LEN - stamp.len() - suffix.len() - 2;
-    let name: String = scenario
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(room)
-        .collect();
+    let name: String = id_chars(scenario).take(room).collect();
     format!("{stamp}-{name}-{suffix}")
 }
 
