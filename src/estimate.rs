@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::report::compare::sig;
 use crate::report::cost::{Cost, Usage, fmt_usd, prices};
-use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, SizeDist, TargetKind};
+use crate::report::format::sig;
+use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, RunStage, SizeDist, TargetKind};
 use crate::units::format_bytes;
 
 /// Objects per ListObjectsV2 page and per DeleteObjects call in cleanup.
@@ -248,7 +248,13 @@ impl Tally {
         e.ops += ops;
         e.requests += requests;
         e.bytes += bytes;
-        self.usage.add(op, phase, requests, bytes);
+        // The cleanup deletes with DeleteObjects (a POST); no measured
+        // phase may take its name.
+        self.usage.add(
+            crate::report::cost::billing(op, phase == RunStage::Cleanup.name()),
+            requests,
+            bytes,
+        );
     }
 }
 
@@ -301,7 +307,7 @@ fn estimate_target(
     for phase in &plan.phases {
         if let Some(l) = &phase.loader {
             // At most what the accelerators consume at AU = 100%.
-            let (reads, secs_round) = crate::scenario::loader::reads_upper_bound(
+            let (reads, secs_round) = crate::scenario::dataloader::reads_upper_bound(
                 l,
                 phase.stop.duration,
                 plan.dataset.objects,

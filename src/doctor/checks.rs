@@ -426,6 +426,15 @@ fn tls_distrust(chain: &str) -> Option<String> {
 /// Sentences for answers the checks tell apart; None leaves the wording to
 /// `describe_preflight`.
 fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
+    // Every caller's request was retried through the throttle first.
+    if let Some(what) = kept_throttling(a) {
+        return Some((
+            "endpoint",
+            format!(
+                "{what}: it is rate-limiting this client; try again later, or lower the load other clients put on it"
+            ),
+        ));
+    }
     let code = a.code.as_deref().unwrap_or("");
     let lower = a.chain.to_lowercase();
     let declared = &cx.t.spec.region;
@@ -606,9 +615,23 @@ async fn check_prefix(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> 
     true
 }
 
-/// Sends a request again after a 5xx other than 501 (503 SlowDown, an
-/// injected fault), which is transient: 10 attempts with a backoff of 0.2 s
-/// doubling to 2 s (about 13 s in all) before taking the answer.
+/// Attempts [`retrying`] makes before taking a transient answer.
+const ATTEMPTS: u32 = 10;
+
+/// The wait before attempt `attempt + 1`: 0.2 s doubling to 2 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(16)).min(2_000))
+}
+
+/// A transient answer, worth asking again: a throttle (429, or 503
+/// SlowDown: the client grouping the run uses) or another 5xx but 501.
+fn transient(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status) && status != 501
+}
+
+/// Sends a request again after a transient answer ([`transient`]):
+/// [`ATTEMPTS`] attempts with [`backoff`] between them (about 13 s in all)
+/// before taking the answer.
 async fn retrying<T, E, F, Fut>(mut send: F) -> Result<T, SdkError<E, HttpResponse>>
 where
     F: FnMut() -> Fut,
@@ -618,17 +641,37 @@ where
     loop {
         attempt += 1;
         let r = send().await;
-        let transient = match &r {
+        let again = match &r {
             Err(e) => e
                 .raw_response()
-                .is_some_and(|r| r.status().is_server_error() && r.status().as_u16() != 501),
+                .is_some_and(|r| transient(r.status().as_u16())),
             Ok(_) => false,
         };
-        if !transient || attempt >= 10 {
+        if !again || attempt >= ATTEMPTS {
             return r;
         }
-        tokio::time::sleep(Duration::from_millis((100u64 << attempt).min(2_000))).await;
+        tokio::time::sleep(backoff(attempt)).await;
     }
+}
+
+/// A throttle that outlasted every retry: "the endpoint kept throttling
+/// (HTTP 429 TooManyRequests to all 10 attempts over about 13 s)", else None.
+fn kept_throttling(a: &Answer) -> Option<String> {
+    if !matches!(a.status, Some(429 | 503)) {
+        return None;
+    }
+    let waited: Duration = (1..ATTEMPTS).map(backoff).sum();
+    Some(format!(
+        "the endpoint kept throttling ({} to all {ATTEMPTS} attempts over about {} s)",
+        short(a),
+        waited.as_secs()
+    ))
+}
+
+/// What an answer said, for a failure sentence: a throttle that outlasted
+/// the retries says so.
+fn answer_text(a: &Answer) -> String {
+    kept_throttling(a).unwrap_or_else(|| short(a))
 }
 
 fn describe<E: ProvideErrorMetadata + StdError + 'static>(
@@ -860,7 +903,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
         if e.status == Some(403) {
             denied("PUT", e)
         } else {
-            format!("the probe PUT of {key} failed: {}", short(e))
+            format!("the probe PUT of {key} failed: {}", answer_text(e))
         }
     };
     // A server without conditional writes answers 501 NotImplemented (or
@@ -925,7 +968,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
             let what = if a.status == Some(403) {
                 denied("GET", &a)
             } else {
-                format!("the probe GET of {key} failed: {}", short(&a))
+                format!("the probe GET of {key} failed: {}", answer_text(&a))
             };
             out.push(cx.finding(Severity::Error, "probe", what));
             // Best effort: the GET already failed, which is the finding.
@@ -947,7 +990,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
         Err(a) => cx.finding(
             Severity::Error,
             "probe",
-            format!("the probe DELETE of {key} failed: {}", short(&a)),
+            format!("the probe DELETE of {key} failed: {}", answer_text(&a)),
         ),
         Ok(()) => cx.finding(
             Severity::Ok,
@@ -1179,5 +1222,38 @@ mod tests {
         let c = aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "Environment");
         assert_eq!(provider_name(&c), "Environment");
         assert!(!format!("{c:?}").contains("SECRET"));
+    }
+
+    /// A throttle is retried like the other transient answers, and one that
+    /// outlasts the retries is named for what it is.
+    #[test]
+    fn throttles_are_transient_and_named_when_they_persist() {
+        for s in [429, 500, 502, 503, 504] {
+            assert!(transient(s), "{s}");
+        }
+        for s in [400, 403, 404, 409, 412, 501] {
+            assert!(!transient(s), "{s}");
+        }
+        let waited: Duration = (1..ATTEMPTS).map(backoff).sum();
+        assert_eq!(waited, Duration::from_millis(13_000));
+        let a = |status: u16, code: &str| Answer {
+            status: Some(status),
+            code: Some(code.into()),
+            message: None,
+            region_header: None,
+            chain: String::new(),
+        };
+        assert_eq!(
+            answer_text(&a(429, "TooManyRequests")),
+            "the endpoint kept throttling (HTTP 429 TooManyRequests to all 10 attempts over about 13 s)"
+        );
+        assert!(
+            answer_text(&a(503, "SlowDown"))
+                .starts_with("the endpoint kept throttling (HTTP 503 SlowDown")
+        );
+        assert_eq!(
+            answer_text(&a(500, "InternalError")),
+            "HTTP 500 InternalError"
+        );
     }
 }

@@ -12,9 +12,9 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
-pub mod loader;
+pub mod dataloader;
 #[cfg(test)]
-mod loader_tests;
+mod dataloader_tests;
 pub mod ops;
 #[cfg(test)]
 mod tests;
@@ -185,7 +185,7 @@ pub enum JobKind {
     Phase(usize),
     /// A loader phase with this many accelerators (one step of a search;
     /// `Phase` runs a loader phase with its fixed count).
-    Loader { phase: usize, accelerators: u32 },
+    Dataloader { phase: usize, accelerators: u32 },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -209,13 +209,13 @@ pub struct JobResult {
     /// Measured seconds: from the end of warm-up to the last completion.
     pub elapsed_s: f64,
     /// What the simulated accelerators measured (loader phases only).
-    pub loader: Option<crate::stats::loader::LoaderStats>,
+    pub loader: Option<crate::stats::dataloader::DataloaderStats>,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
-    loader: Option<crate::stats::loader::LoaderStats>,
+    loader: Option<crate::stats::dataloader::DataloaderStats>,
 }
 
 struct Work {
@@ -338,7 +338,7 @@ impl Engine {
         }
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
-        let mut loader: Option<crate::stats::loader::LoaderStats> = None;
+        let mut loader: Option<crate::stats::dataloader::DataloaderStats> = None;
         for rx in replies {
             let r = rx
                 .await
@@ -373,14 +373,14 @@ impl Engine {
 /// The load of stage `stage` of the job's phase (None for prepare).
 fn phase_load(job: &Job, stage: usize) -> Option<Load> {
     match job.kind {
-        JobKind::Prepare | JobKind::Loader { .. } => None,
+        JobKind::Prepare | JobKind::Dataloader { .. } => None,
         JobKind::Phase(i) => job.plan.phases[i].stages.get(stage).map(|s| s.load),
     }
 }
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare | JobKind::Loader { .. } => Duration::ZERO,
+        JobKind::Prepare | JobKind::Dataloader { .. } => Duration::ZERO,
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -450,7 +450,7 @@ struct Shared {
     last_done: Cell<Option<Instant>>,
     measure_start: Instant,
     /// What this thread's accelerators measured (loader phases).
-    loader: RefCell<Option<crate::stats::loader::LoaderStats>>,
+    loader: RefCell<Option<crate::stats::dataloader::DataloaderStats>>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -498,7 +498,7 @@ async fn run_job<C: ObjectClient + 'static>(
                 JobKind::Phase(i) => {
                     run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
                 }
-                JobKind::Loader {
+                JobKind::Dataloader {
                     phase,
                     accelerators,
                 } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
@@ -518,7 +518,8 @@ async fn run_job<C: ObjectClient + 'static>(
     for h in &handles {
         h.abort();
     }
-    if let (Some(g), JobKind::Phase(i) | JobKind::Loader { phase: i, .. }) = (&shared.gap, job.kind)
+    if let (Some(g), JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. }) =
+        (&shared.gap, job.kind)
     {
         let g = g.borrow();
         if !g.is_empty() {
@@ -555,7 +556,7 @@ async fn run_loader<C: ObjectClient + 'static>(
 ) {
     let phase = &job.plan.phases[phase];
     let Some(spec) = &phase.loader else { return };
-    loader::run(
+    dataloader::run(
         ctx,
         job,
         spec,

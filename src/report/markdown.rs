@@ -5,20 +5,19 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::report::compare::{
-    Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
+use crate::report::format::{fmt_ms, fmt_percent, fmt_rate, fmt_ratio, sig};
+use crate::report::headline::{
+    conditional_count, group_count, is_conditional_kind, throttle_statuses,
 };
-use crate::report::headline::{conditional_count, is_conditional_kind};
 use crate::report::model::{
     LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
 };
+use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
 use crate::report::table::{Align, Table};
+use crate::stats::FailureGroup;
 
 /// Host CPU above this means the client, not S3, may be what was measured.
 const HOST_CPU_WARN_PERCENT: f64 = 85.0;
-
-/// Phases that set up or tear down; they get one compact table.
-const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
 
 /// Ops in the order of the op vocabulary; unknown ops follow alphabetically.
 fn op_rank(op: &str) -> usize {
@@ -33,6 +32,18 @@ macro_rules! line {
     ($dst:expr, $($arg:tt)*) => {{
         let _ = writeln!($dst, $($arg)*);
     }};
+}
+
+/// Whether two results' phases sent the same load: their shapes as the
+/// label shows them (results converted from schema version 2 lack the
+/// warm-up and stop, so those are left out), or, when either shape is
+/// unknown, their labels.
+fn same_load(a: &PhaseResult, b: &PhaseResult) -> bool {
+    use crate::report::model::LoadShape::Unknown;
+    match (&a.shape, &b.shape) {
+        (Unknown, _) | (_, Unknown) => a.load == b.load,
+        (x, y) => x.label() == y.label(),
+    }
 }
 
 /// Renders the whole report.
@@ -466,11 +477,7 @@ fn summary(md: &mut String, r: &RunResult) {
     ])
     .with_align(1, Align::Left)
     .with_align(7, Align::Left);
-    for p in r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-    {
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
         let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
             continue;
         };
@@ -514,11 +521,7 @@ fn summary(md: &mut String, r: &RunResult) {
         "Latencies and ratios are of successful requests only; failures are counted apart."
     );
     line!(md);
-    for p in r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-    {
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
         let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
             continue;
         };
@@ -610,10 +613,10 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
                     (Some(a), Some(b)) => format!(" from {} to {}", clock(a.1), clock(b.1 + 1)),
                     _ => String::new(),
                 };
-                let transport = o.failures.get("transport").map_or(0, |f| f.count);
+                let transport = group_count(o, FailureGroup::Transport);
                 let hint = if transport * 10 >= errors * 9 && errors * 2 >= o.count {
                     " - the endpoint stopped answering"
-                } else if o.failures.get("throttled").map_or(0, |f| f.count) * 2 >= errors {
+                } else if group_count(o, FailureGroup::Throttled) * 2 >= errors {
                     " - throttled: the request rate was above what the bucket or prefix takes"
                 } else {
                     ""
@@ -664,9 +667,10 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         line!(md);
         return;
     }
-    crate::report::loader::section(md, p, pair);
+    crate::report::dataloader::section(md, p, pair);
     let ops = op_names(p);
-    if SETUP_PHASES.contains(&p.name.as_str()) {
+    // The run's own setup gets one compact table.
+    if !p.is_measured() {
         compact_table(md, p, &ops);
     } else {
         let pair = pair.and_then(|(d, g)| Some((find(p, d)?, find(p, g)?)));
@@ -1108,8 +1112,9 @@ fn errors_section(md: &mut String, p: &PhaseResult) {
         let total: u64 = throttled.iter().map(|s| s.throttled).sum();
         line!(
             md,
-            "{}: {total} throttled (503) responses in {} of {} measured seconds.",
+            "{}: {total} throttled ({}) responses in {} of {} measured seconds.",
             tr.target,
+            throttle_statuses(tr.ops.values()),
             hit.len(),
             seconds.len()
         );
@@ -1200,7 +1205,7 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         };
         line!(md, "## Phase {}", pa.name);
         line!(md);
-        if pa.load != pb.load {
+        if !same_load(pa, pb) {
             line!(
                 md,
                 "> **Note:** load differs: A {}; B {}.",

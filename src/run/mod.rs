@@ -7,8 +7,8 @@
 pub mod assemble;
 pub mod cleanup;
 pub mod confirm;
+mod dataloader;
 pub mod host;
-mod loader;
 pub mod phases;
 pub mod policy;
 pub mod preflight;

@@ -4,8 +4,8 @@
 //!
 //! The file format is documented in `docs/scenario-format.md`.
 
+pub mod dataloader;
 mod key;
-pub mod loader;
 pub mod plan;
 mod raw;
 mod validate;
@@ -278,6 +278,6 @@ fn nanos_to_duration(ns: u128) -> Duration {
 }
 
 #[cfg(test)]
-mod loader_tests;
+mod dataloader_tests;
 #[cfg(test)]
 mod tests;

@@ -852,6 +852,20 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             format!("expected a phase name of letters, digits, '-', '_' or '.' (at most 64), got {name:?}"),
         );
     }
+    // The run's own stages appear next to the phases in its report and
+    // result.json under these names: a phase of the same name would be
+    // taken for the stage (or collide with its entry).
+    if RunStage::named(&name).is_some() {
+        let taken: Vec<&str> = RunStage::ALL.iter().map(|s| s.name()).collect();
+        cx.at(
+            &p.name,
+            &format!("{base}.name"),
+            format!(
+                "expected a phase name other than the run's own stages ({}), got {name:?}",
+                taken.join(", ")
+            ),
+        );
+    }
     let duration = p
         .duration
         .as_ref()
@@ -862,7 +876,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
     if let Some(l) = &p.loader {
-        return super::loader::phase(cx, &base, name, p, l, env.dataset);
+        return super::dataloader::phase(cx, &base, name, p, l, env.dataset);
     }
     let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
 

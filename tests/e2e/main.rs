@@ -4,14 +4,16 @@
 mod cli;
 mod cluster;
 mod common;
+mod contract;
+mod dataloader;
 mod doctor;
 mod express_ops;
 mod express_run;
 mod faults;
-mod loader;
 mod moto;
 mod plan;
 mod preflight;
 mod run;
 mod server;
 mod setup;
+mod throttle;

@@ -235,7 +235,19 @@ async fn spine(path: &str) {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
             .unwrap();
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(
+        json["schema_version"],
+        s3bench::report::model::SCHEMA_VERSION
+    );
+    // Schema 3: each phase's role and load shape as data.
+    assert_eq!(json["phases"][0]["role"], "setup");
+    assert_eq!(json["phases"][0]["shape"]["kind"], "prepare");
+    assert_eq!(json["phases"][1]["role"], "measured");
+    assert_eq!(
+        json["phases"][1]["shape"]["stages"][0],
+        serde_json::json!({"loop": "closed", "concurrency": 6, "duration_s": null})
+    );
+    assert_eq!(json["phases"][1]["shape"]["warmup_s"], 0.2);
     let get = &json["phases"][1]["targets"][0]["ops"]["get"];
     for k in ["count", "errors", "bytes", "ops_per_sec"] {
         assert!(get[k].is_number(), "missing {k}");

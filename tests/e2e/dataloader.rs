@@ -1,4 +1,4 @@
-//! Loader phases end to end: simulated accelerators reading through the real
+//! Dataloader phases end to end: simulated accelerators reading through the real
 //! request path from the embedded endpoint, whose injected latency fixes
 //! what AU must come out (docs/loader.md), and whose counters must match the
 //! report's requests.
