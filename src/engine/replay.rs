@@ -50,21 +50,21 @@ pub(super) async fn execute<C: ObjectClient>(
         // wrote (never the data set, which later reads need).
         ReplayOp::Put => {
             let size = Some(SizeDist::Fixed(row.length));
-            cx.execute(&OpSpec::Put { size }, st).await
+            cx.perform(&OpSpec::Put { size }, st).await
         }
         ReplayOp::MultipartPut => {
             let (size, part_size) = (row.length, row.part_size);
-            cx.execute(&OpSpec::MultipartPut { size, part_size }, st)
+            cx.perform(&OpSpec::MultipartPut { size, part_size }, st)
                 .await
         }
-        ReplayOp::Delete => cx.execute(&OpSpec::Delete, st).await,
+        ReplayOp::Delete => cx.perform(&OpSpec::Delete, st).await,
         ReplayOp::List => {
             let list = OpSpec::List {
                 prefix: None,
                 page_size: 1000,
                 delimiter: false,
             };
-            cx.execute(&list, st).await
+            cx.perform(&list, st).await
         }
         ReplayOp::Copy => {
             cx.data_key(st, row.object);

@@ -323,17 +323,52 @@ impl Profile {
                 }
                 replay = Some((ReplayOp::Put, 0, size.max(1), 0));
             }
-            Op::CreateMultipart => {
-                if self.uploads.len() < MAX_UPLOADS {
-                    self.uploads.insert(
-                        h,
-                        Upload {
-                            t_ns: e.time_ns,
-                            window_ns: e.resolution_ns,
-                            ..Upload::default()
-                        },
-                    );
-                }
+            Op::CreateMultipart | Op::UploadPart | Op::CompleteMultipart => self.multipart(e, h)?,
+            Op::List => {
+                self.lists += 1;
+                replay = Some((ReplayOp::List, 0, 0, 0));
+            }
+            Op::Delete => {
+                self.deletes += 1;
+                replay = Some((ReplayOp::Delete, 0, 0, 0));
+            }
+            Op::AbortMultipart | Op::CreateSession => {}
+            Op::Bucket(n) => *self.bucket_ops.entry(n.clone()).or_default() += 1,
+            Op::Unsupported(n) => *self.unsupported.entry(n.clone()).or_default() += 1,
+        }
+        if let Some((op, size, length, part)) = replay {
+            *self
+                .per_second
+                .entry(e.time_ns.div_euclid(1_000_000_000))
+                .or_default() += 1;
+            if let Some(spool) = &mut self.spool {
+                spool.push(Rec {
+                    t_ns: e.time_ns,
+                    window_ns: e.resolution_ns,
+                    op: op_index(op),
+                    key_hash: h,
+                    size,
+                    length,
+                    part_size: part,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A multipart upload's requests: followed by upload (bounded), replayed
+    /// as one multipart PUT when the upload began.
+    fn multipart(&mut self, e: &Event, h: u64) -> anyhow::Result<()> {
+        match &e.op {
+            Op::CreateMultipart if self.uploads.len() < MAX_UPLOADS => {
+                self.uploads.insert(
+                    h,
+                    Upload {
+                        t_ns: e.time_ns,
+                        window_ns: e.resolution_ns,
+                        ..Upload::default()
+                    },
+                );
             }
             Op::UploadPart => {
                 let part = e.object_size.or(e.bytes).unwrap_or(0);
@@ -380,34 +415,7 @@ impl Profile {
                     .entry(e.time_ns.div_euclid(1_000_000_000))
                     .or_default() += 1;
             }
-            Op::List => {
-                self.lists += 1;
-                replay = Some((ReplayOp::List, 0, 0, 0));
-            }
-            Op::Delete => {
-                self.deletes += 1;
-                replay = Some((ReplayOp::Delete, 0, 0, 0));
-            }
-            Op::AbortMultipart | Op::CreateSession => {}
-            Op::Bucket(n) => *self.bucket_ops.entry(n.clone()).or_default() += 1,
-            Op::Unsupported(n) => *self.unsupported.entry(n.clone()).or_default() += 1,
-        }
-        if let Some((op, size, length, part)) = replay {
-            *self
-                .per_second
-                .entry(e.time_ns.div_euclid(1_000_000_000))
-                .or_default() += 1;
-            if let Some(spool) = &mut self.spool {
-                spool.push(Rec {
-                    t_ns: e.time_ns,
-                    window_ns: e.resolution_ns,
-                    op: op_index(op),
-                    key_hash: h,
-                    size,
-                    length,
-                    part_size: part,
-                })?;
-            }
+            _ => {}
         }
         Ok(())
     }
@@ -419,8 +427,8 @@ impl Profile {
         }
     }
 
-    /// The derived scenario's parts.
-    pub fn derive(&mut self, opts: &ImportOptions, name: &str) -> anyhow::Result<Derived> {
+    /// The scenario's opening comments: what the log held.
+    fn comments(&self, opts: &ImportOptions, name: &str) -> String {
         let mut c = String::new();
         let files: Vec<String> = opts
             .files
@@ -537,6 +545,13 @@ impl Profile {
                 let _ = writeln!(c, "{line} ({} requests)", h.len());
             }
         }
+        c
+    }
+
+    /// The derived scenario's parts.
+    pub fn derive(&mut self, opts: &ImportOptions, name: &str) -> anyhow::Result<Derived> {
+        let mut c = self.comments(opts, name);
+        let span = std::time::Duration::from_nanos(self.span_ns());
         // The data set: the objects read, at the sizes seen.
         let objects = (self.keys.len() as u64).max(1);
         let mut key_sizes = Sizes::default();
@@ -563,7 +578,24 @@ impl Profile {
         let _ = writeln!(c, "# Key shape (no names copied): {}.", notes.join("; "));
         let max_object = dataset_dist.iter().map(|(s, _)| *s).max().unwrap_or(1);
 
-        // The mix, weighted by how often each op ran.
+        let mix = self.mix(max_object, &mut c);
+
+        // The arrival rate over time, as open-loop stages.
+        let stages = self.stages();
+        Ok(Derived {
+            header: c,
+            name: name.to_string(),
+            objects,
+            dataset: dist_text(&dataset_dist),
+            key: template,
+            mix,
+            stages,
+            span,
+        })
+    }
+
+    /// The mix, weighted by how often each op ran; what is left out is said in `c`.
+    fn mix(&self, max_object: u64, c: &mut String) -> Vec<String> {
         let mut mix: Vec<String> = Vec::new();
         let counts = [
             self.gets,
@@ -666,18 +698,7 @@ impl Profile {
             ));
         }
 
-        // The arrival rate over time, as open-loop stages.
-        let stages = self.stages();
-        Ok(Derived {
-            header: c,
-            name: name.to_string(),
-            objects,
-            dataset: dist_text(&dataset_dist),
-            key: template,
-            mix,
-            stages,
-            span,
-        })
+        mix
     }
 
     /// Mix operations per second, cut into at most 20 stages of equal length.

@@ -521,6 +521,13 @@ impl OpLog {
         self.sink.recorded.load(Ordering::Relaxed)
     }
 
+    /// Finishes the file and deletes it (a run that never started).
+    pub fn discard(self) {
+        let path = self.path.clone();
+        self.finish();
+        let _ = std::fs::remove_file(path);
+    }
+
     /// Finishes the file (every engine thread has flushed by now) and says
     /// what was written.
     pub fn finish(mut self) -> Summary {

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use s3bench::engine::Cancel;
 use s3bench::import::{Format, ImportOptions, import};
 use s3bench::oplog::read::read_all;
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::plan::RunOptions;
+use s3bench::targets::{embedded_targets, start_embedded};
+
+use crate::common::run_against;
 
 const SIZE_SMALL: u64 = 4096;
 const SIZE_LARGE: u64 = 1 << 20;
@@ -371,7 +374,7 @@ async fn imported_scenario_runs_on_the_embedded_endpoint() {
         threads: Some(2),
         ..RunOptions::default()
     };
-    let r = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    let r = run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .unwrap()
         .result;
@@ -420,7 +423,7 @@ async fn run_replay(
         op_log: true,
         ..RunOptions::default()
     };
-    let r = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    let r = run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .unwrap()
         .result;
@@ -544,7 +547,7 @@ mix = [
         op_log: true,
         ..RunOptions::default()
     };
-    execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .unwrap();
     let log = run_dir(&first).join("ops.csv.gz");

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use s3bench::engine::Cancel;
 use s3bench::oplog::read::{OpRow, read_all};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
-use s3bench::server::EmbeddedServer;
+use s3bench::plan::RunOptions;
+use s3bench::targets::{embedded_targets, start_embedded};
 
-use crate::run::plan;
+use crate::common::run_against;
+use s3bench::server::EmbeddedServer;
 
 const MIXED: &str = r#"
 name = "oplog"
@@ -50,7 +51,7 @@ mix = [
 "#;
 
 async fn run_logged(toml: &str, dir: &Path) -> (s3bench::report::model::RunResult, EmbeddedServer) {
-    let plan = plan(toml);
+    let plan = crate::common::scenario(toml);
     let server = start_embedded(&plan).unwrap();
     let targets = embedded_targets(&plan, &server);
     let opts = RunOptions {
@@ -59,7 +60,7 @@ async fn run_logged(toml: &str, dir: &Path) -> (s3bench::report::model::RunResul
         op_log: true,
         ..RunOptions::default()
     };
-    let out = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    let out = run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .expect("run succeeds");
     (out.result, server)
