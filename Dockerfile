@@ -17,6 +17,9 @@ RUN apt-get update \
  && useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin s3bench \
  && mkdir /results && chown s3bench:s3bench /results
 COPY --from=builder /src/target/release/s3bench /usr/local/bin/s3bench
+# The shipped scenarios, so a first run needs no file of one's own:
+#   docker run --rm s3bench run /usr/share/s3bench/scenarios/mixed.toml --embedded --duration 5s
+COPY scenarios/ /usr/share/s3bench/scenarios/
 USER 10001:10001
 WORKDIR /results
 ENTRYPOINT ["s3bench"]

@@ -148,6 +148,45 @@ fn multipart_requests(size: u64, part_size: u64) -> u64 {
     2 + size.div_ceil(part_size.max(1)).max(1)
 }
 
+/// Bytes per second one request moves to or from S3 when nothing else
+/// limits it: about 90 MB/s per connection (AWS's performance guidelines).
+pub const S3_REQUEST_BANDWIDTH: u64 = 90_000_000;
+
+/// The per-request bandwidth a target's ops move their payload at: the
+/// scenario's model of it (`[targets.NAME.embedded] bandwidth`), else
+/// [`S3_REQUEST_BANDWIDTH`]; true when it is the scenario's.
+fn request_bandwidth(t: &crate::scenario::TargetSpec) -> (u64, bool) {
+    match t.embedded.as_ref().and_then(|e| e.bandwidth) {
+        Some(b) if b > 0 => (b, true),
+        _ => (S3_REQUEST_BANDWIDTH, false),
+    }
+}
+
+/// The payload one op of a mix phase moves on average (weighted by the
+/// mix): what bandwidth adds to its latency. CopyObject moves its bytes
+/// inside S3; HEAD, LIST and DELETE move none.
+fn mean_op_bytes(phase: &Phase, mean_object: f64) -> f64 {
+    let weight: f64 = phase.mix.iter().map(|w| f64::from(w.weight)).sum();
+    if weight == 0.0 {
+        return 0.0;
+    }
+    let bytes = |op: &OpSpec| match op {
+        OpSpec::Get => mean_object,
+        OpSpec::RangedGet { size, .. } => *size as f64,
+        OpSpec::Put { size } => size.as_ref().map_or(mean_object, mean_size),
+        OpSpec::MultipartPut { size, .. } => *size as f64,
+        OpSpec::Append { size, .. } | OpSpec::ConditionalPut { size, .. } => *size as f64,
+        OpSpec::Rename { size, .. } => mean_size(size),
+        OpSpec::Head | OpSpec::List { .. } | OpSpec::Delete | OpSpec::Copy => 0.0,
+    };
+    phase
+        .mix
+        .iter()
+        .map(|w| f64::from(w.weight) * bytes(&w.op))
+        .sum::<f64>()
+        / weight
+}
+
 /// Operations one round of a phase sends on one target, and its seconds.
 fn phase_round(phase: &Phase, latency: Duration) -> (f64, f64, bool) {
     let mut ops = 0.0;
@@ -232,6 +271,9 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
 #[derive(Default)]
 struct Tally {
     usage: Usage,
+    /// The target is General Purpose: a `rename` with a `gp_equivalent` is
+    /// CopyObject + DeleteObject there (priced as the report prices it).
+    general_purpose: bool,
 }
 
 impl Tally {
@@ -250,11 +292,14 @@ impl Tally {
         e.bytes += bytes;
         // The cleanup deletes with DeleteObjects (a POST); no measured
         // phase may take its name.
-        self.usage.add(
-            crate::report::cost::billing(op, phase == RunStage::Cleanup.name()),
+        self.usage.merge(&crate::report::cost::op_usage(
+            op,
+            ops,
             requests,
             bytes,
-        );
+            phase == RunStage::Cleanup.name(),
+            self.general_purpose,
+        ));
     }
 }
 
@@ -325,8 +370,12 @@ fn estimate_target(
         dataset_bytes as f64 / sizes.len() as f64
     };
     let latency = opts.latency(t.kind);
+    let (bandwidth, modelled) = request_bandwidth(t);
     let mut by_phase = Vec::new();
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        general_purpose: t.kind == TargetKind::GeneralPurpose,
+        ..Tally::default()
+    };
     let mut secs = 0.0;
     let mut assumed_any = false;
     let mut objects = 0u64;
@@ -375,7 +424,11 @@ fn estimate_target(
             by_phase.push((phase.name.clone(), m));
             continue;
         }
-        let (ops_round, secs_round, assumed) = phase_round(phase, latency);
+        // A closed-loop op takes its latency plus its payload's transfer
+        // time at the target's per-request bandwidth.
+        let op_time =
+            latency + Duration::from_secs_f64(mean_op_bytes(phase, mean_object) / bandwidth as f64);
+        let (ops_round, secs_round, assumed) = phase_round(phase, op_time);
         assumed_any |= assumed;
         let total_ops = ops_round * f64::from(plan.rounds);
         secs += secs_round * f64::from(plan.rounds);
@@ -408,9 +461,15 @@ fn estimate_target(
     }
     if assumed_any {
         assumptions.push(format!(
-            "{}: closed-loop counts (without an ops stop) and prepare/closed-loop times assume {} ms per operation (change with --assume-latency).",
+            "{}: closed-loop counts (without an ops stop) and prepare/closed-loop times assume {} ms per operation (change with --assume-latency), plus each op's payload at {} per request ({}).",
             t.name,
-            sig(latency.as_secs_f64() * 1e3, 3)
+            sig(latency.as_secs_f64() * 1e3, 3),
+            crate::units::format_bytes(bandwidth) + "/s",
+            if modelled {
+                "the target's embedded bandwidth"
+            } else {
+                "about what one S3 connection moves"
+            }
         ));
     }
     let (written, read) = (usage.upload_bytes, usage.retrieval_bytes);
@@ -488,7 +547,9 @@ fn mix_phase(
                 tally.add(&phase.name, &mut m, "put", n, n, b);
                 puts += n;
                 put_bytes += b;
-                (if gp.is_some() { 2 * n } else { n }, 0)
+                // CopyObject + DeleteObject on General Purpose targets only.
+                let stand_in = gp.is_some() && tally.general_purpose;
+                (if stand_in { 2 * n } else { n }, 0)
             }
             OpSpec::ConditionalPut { size, .. } => (n, n * size),
             OpSpec::Copy => {
@@ -660,8 +721,46 @@ mix = [ { op = "get", weight = 4 }, { op = "put", weight = 1, size = "4KiB" } ]
         );
         let p = plan(&closed);
         let read = &e.targets[0].by_phase[1].1;
-        let want = 4.0 / 0.01 * (10.0 + p.phases[0].warmup.as_secs_f64()) * 2.0;
+        // Each op: the latency plus the mix's mean payload at one S3
+        // connection's bandwidth.
+        let mean = (4.0 * 1048576.0 + 4096.0) / 5.0;
+        let op = 0.01 + mean / S3_REQUEST_BANDWIDTH as f64;
+        let want = 4.0 / op * (10.0 + p.phases[0].warmup.as_secs_f64()) * 2.0;
         assert_eq!((read["get"].ops + read["put"].ops) as f64, want.round());
+    }
+
+    /// ml-shards' closed-loop phases move 4 MiB ranges and 32 MiB
+    /// checkpoints at 64 MiB/s per request: the bytes the plan expects can
+    /// be no more than every worker moving at that bandwidth the whole time
+    /// (before, Express was estimated at about 16 times that).
+    #[test]
+    fn estimate_bytes_are_capped_by_the_targets_bandwidth() {
+        let p = plan(include_str!("../scenarios/ml-shards.toml"));
+        let e = estimate(&p, &EstimateOptions::default());
+        let bw = 64.0 * 1048576.0;
+        for t in &e.targets {
+            let mut cap = 0.0;
+            let mut moved = 0.0;
+            for ph in p.phases.iter().filter(|ph| ph.loader.is_none()) {
+                let Load::Closed { concurrency } = ph.stages[0].load else {
+                    panic!("ml-shards' mix phases are closed loops");
+                };
+                let secs = (ph.stop.duration.unwrap() + ph.warmup).as_secs_f64();
+                cap += concurrency as f64 * bw * secs * f64::from(p.rounds);
+                let m = &t.by_phase.iter().find(|(n, _)| *n == ph.name).unwrap().1;
+                moved += m.values().map(|o| o.bytes as f64).sum::<f64>();
+            }
+            assert!(moved <= cap * 1.001, "{}: {moved} > {cap}", t.target);
+            // And not far below it: latency is small next to the transfer.
+            assert!(moved > cap * 0.5, "{}: {moved} vs {cap}", t.target);
+        }
+        assert!(
+            e.assumptions
+                .iter()
+                .any(|a| a.contains("64 MiB/s per request (the target's embedded bandwidth)")),
+            "{:?}",
+            e.assumptions
+        );
     }
 
     #[test]

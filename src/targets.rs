@@ -55,6 +55,13 @@ pub async fn resolve(plan: &Plan, embedded: bool) -> anyhow::Result<Resolved> {
     })
 }
 
+/// CPU seconds the embedded endpoints running in this process have used so
+/// far (0 when none runs here): the part of the process's CPU that is the
+/// endpoint's, not the client's.
+pub fn embedded_cpu_s() -> f64 {
+    crate::server::in_process_cpu_time().as_secs_f64()
+}
+
 /// Each target as the scenario declares it, with credentials from
 /// aws-config's chain (the target's `profile`, if it names one).
 pub async fn from_environment(plan: &Plan) -> Vec<TargetConfig> {

@@ -23,18 +23,36 @@ pub struct CleanupArgs {
 
 impl RunCommand for CleanupArgs {
     /// One line per target on stderr (with `--dry-run`, every key on
-    /// stdout); exit code 4 when objects are left.
+    /// stdout); exit code 4 when objects are left. A target it cannot list
+    /// (no credentials, no such bucket, an endpoint that does not answer)
+    /// is said first with `run`'s sentence, and nothing is deleted: exit
+    /// code 2, with `--dry-run` too ("nothing there" would be a guess).
     async fn run(self) -> anyhow::Result<ExitCode> {
         let (run_id, dry_run) = (&self.run_id, self.dry_run);
         crate::plan::run_id::check(run_id).map_err(InputError)?;
         let plan = crate::scenario::load(&self.scenario)?;
         let prefix = format!("s3bench/{run_id}/");
+        let configs = crate::targets::from_environment(&plan).await;
+        let mut cannot = Vec::new();
+        for cfg in &configs {
+            let found = crate::doctor::check_reach(cfg).await;
+            cannot.extend(
+                found
+                    .into_iter()
+                    .filter(|f| f.is_error())
+                    .map(|f| f.sentence),
+            );
+        }
+        if !cannot.is_empty() {
+            return Err(InputError(format!(
+                "cannot list the run prefix {prefix} of every target, so nothing was {}:\n{}",
+                if dry_run { "listed" } else { "deleted" },
+                cannot.join("\n")
+            ))
+            .into());
+        }
         let mut left = 0u64;
-        for (t, cfg) in plan
-            .targets
-            .iter()
-            .zip(crate::targets::from_environment(&plan).await)
-        {
+        for (t, cfg) in plan.targets.iter().zip(configs) {
             let client = cfg.build_client();
             let done =
                 crate::run::cleanup::delete_prefix(&client, &t.bucket, &prefix, dry_run, |k| {
@@ -44,6 +62,13 @@ impl RunCommand for CleanupArgs {
                 })
                 .await;
             match (&done.left, dry_run) {
+                (Some((n, why)), true) if why != crate::run::cleanup::DRY_RUN => {
+                    left += 1;
+                    eprintln!(
+                        "{}: could not list all of s3://{}/{prefix} ({n} objects seen): {why}",
+                        t.name, t.bucket
+                    );
+                }
                 (Some((n, _)), true) => {
                     eprintln!(
                         "{}: would delete {n} objects under s3://{}/{prefix}",
@@ -52,6 +77,14 @@ impl RunCommand for CleanupArgs {
                 }
                 (None, true) => {
                     eprintln!("{}: nothing under s3://{}/{prefix}", t.name, t.bucket)
+                }
+                (Some((0, why)), false) => {
+                    // The listing failed: how much is left is not known.
+                    left += 1;
+                    eprintln!(
+                        "{}: deleted {}, then could not list s3://{}/{prefix} to see what is left: {why}",
+                        t.name, done.deleted, t.bucket
+                    );
                 }
                 (Some((n, why)), false) => {
                     left += (*n).max(1);
@@ -66,7 +99,9 @@ impl RunCommand for CleanupArgs {
                 ),
             }
         }
-        Ok(if left > 0 {
+        Ok(if left > 0 && dry_run {
+            ExitCode::Failure
+        } else if left > 0 {
             ExitCode::LeftBehind
         } else {
             ExitCode::Success

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::RunCommand;
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, InputError};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -16,8 +16,35 @@ pub struct CompareArgs {
 }
 
 impl RunCommand for CompareArgs {
+    /// The comparison on stdout. Exit code 2 when a file is missing or not
+    /// a result, and when the two runs have no measured phase in common
+    /// (unrelated scenarios: only their prepare and cleanup would be
+    /// compared, which says nothing about the targets).
     async fn run(self) -> anyhow::Result<ExitCode> {
-        print!("{}", crate::report::compare_files(&self.a, &self.b)?);
+        let a = super::parse::result_file(&self.a)?;
+        let b = super::parse::result_file(&self.b)?;
+        if crate::report::measured_in_common(&a, &b).is_empty() {
+            let names = |r| {
+                let n = crate::report::measured_names(r);
+                if n.is_empty() {
+                    "none".to_string()
+                } else {
+                    n.join(", ")
+                }
+            };
+            return Err(InputError(format!(
+                "{} and {} have no measured phase in common (A: {}; B: {}): compare two runs of the same scenario",
+                self.a.display(),
+                self.b.display(),
+                names(&a),
+                names(&b)
+            ))
+            .into());
+        }
+        print!(
+            "{}",
+            crate::report::compare_results(&a, &b, &self.a, &self.b)
+        );
         Ok(ExitCode::Success)
     }
 }

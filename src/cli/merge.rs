@@ -63,7 +63,9 @@ impl MergeArgs {
             if self.wait.is_some() {
                 return Err(InputError("--wait applies only to an s3:// URL".into()));
             }
-            MergeSource::Files(self.inputs.iter().map(PathBuf::from).collect())
+            let files: Vec<PathBuf> = self.inputs.iter().map(PathBuf::from).collect();
+            parse::existing_files(files.iter().map(PathBuf::as_path))?;
+            MergeSource::Files(files)
         };
         Ok(MergeOptions {
             source,

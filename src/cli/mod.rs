@@ -46,12 +46,18 @@ pub use validate::ValidateArgs;
     about = "Load-test S3 General Purpose and S3 Express One Zone directory buckets side by side",
     long_about = "Load-test S3 General Purpose and S3 Express One Zone directory buckets side by side, \
 on the same workload, with latency from HdrHistograms (coordinated-omission corrected under a fixed \
-rate) and a Markdown + JSON report under results/."
+rate) and a Markdown + JSON report under results/.",
+    after_help = FIRST_RUN
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// What `s3bench --help` ends with: what to run first.
+const FIRST_RUN: &str = "First run (no AWS account needed: a local S3 endpoint with both bucket kinds):
+  s3bench run scenarios/mixed.toml --embedded --duration 5s
+Before a run on AWS: `s3bench plan SCENARIO` (requests, bytes, cost), then `s3bench doctor SCENARIO`.";
 
 /// A subcommand's parsed arguments, which know how to carry it out: convert
 /// themselves into options, call the library, print, pick the exit code.
@@ -132,5 +138,98 @@ fn error_exit_code(e: &anyhow::Error) -> ExitCode {
         ExitCode::BadInput
     } else {
         ExitCode::Failure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// `s3bench --help` says what to run first.
+    #[test]
+    fn help_says_what_to_run_first() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("s3bench run scenarios/mixed.toml --embedded --duration 5s"),
+            "{help}"
+        );
+    }
+
+    /// What the docs said that the binary does not do (issue 29): a SIGTERM
+    /// grace other than the engine's, a `cluster k8s` command, a CLI that
+    /// "will" wire `serve`, a paragraph splitting the `[prepare]` table, a
+    /// CI for every percentile.
+    #[test]
+    fn docs_agree_with_the_binary() {
+        let one = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let distributed = one(include_str!("../../docs/distributed.md"));
+        let grace = crate::engine::STOP_GRACE.as_secs();
+        assert!(
+            distributed.contains(&format!("gives in-flight requests {grace} s")),
+            "docs/distributed.md gives another SIGTERM grace than {grace} s"
+        );
+        assert!(!distributed.contains("about 5 s") && !distributed.contains("~5 s"));
+        let loader = include_str!("../../docs/loader.md");
+        assert!(!loader.contains("cluster k8s"));
+        let embedded = one(include_str!("../../docs/embedded-endpoint.md"));
+        assert!(!embedded.contains("until the CLI wires it"));
+        let format = include_str!("../../docs/scenario-format.md");
+        let prepare = &format[format.find("## `[prepare]`").unwrap()..];
+        let table: Vec<&str> = prepare
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        for field in ["enabled", "concurrency", "multipart_threshold", "part_size"] {
+            assert!(
+                table.iter().any(|l| l.starts_with(&format!("| `{field}`"))),
+                "[prepare] table lacks {field}: {table:?}"
+            );
+        }
+        let readme = one(include_str!("../../README.md"));
+        assert!(!readme.contains("ratio per percentile"));
+    }
+
+    /// The README's command table has a row for every subcommand, and that
+    /// row names every flag of it, so a flag added without documenting it
+    /// fails here.
+    #[test]
+    fn readme_command_table_names_every_subcommand_and_flag() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("## Commands").expect("README has ## Commands");
+        let table: Vec<&str> = readme[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let mut missing = Vec::new();
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            let row = table.iter().find(|l| {
+                l.starts_with(&format!("| `s3bench {name} "))
+                    || l.starts_with(&format!("| `s3bench {name}`"))
+            });
+            let Some(row) = row else {
+                missing.push(format!("no row for `s3bench {name}`"));
+                continue;
+            };
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if arg.is_hide_set() || long == "help" || long == "version" {
+                    continue;
+                }
+                let flag = format!("--{long}");
+                let named = row.match_indices(&flag).any(|(i, _)| {
+                    !row[i + flag.len()..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+                });
+                if !named {
+                    missing.push(format!("`s3bench {name}` row lacks {flag}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "README command table: {missing:#?}");
     }
 }

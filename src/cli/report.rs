@@ -11,14 +11,16 @@ use crate::exit::ExitCode;
 pub struct ReportArgs {
     /// A result.json written by `s3bench run` or `s3bench merge`.
     pub result: PathBuf,
-    /// Directory for the new report.md (default: next to result.json).
+    /// Directory for the new report.md and its plots, created when missing
+    /// (default: next to result.json); a path ending in .md names the file.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
 impl RunCommand for ReportArgs {
     async fn run(self) -> anyhow::Result<ExitCode> {
-        let path = crate::report::rerender(&self.result, self.out.as_deref())?;
+        let r = super::parse::result_file(&self.result)?;
+        let path = crate::report::rerender_result(&r, &self.result, self.out.as_deref())?;
         println!("{}", path.display());
         Ok(ExitCode::Success)
     }

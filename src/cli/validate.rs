@@ -22,10 +22,10 @@ impl RunCommand for ValidateArgs {
         for s in &self.scenarios {
             match crate::scenario::load(s) {
                 Ok(plan) => println!(
-                    "{}: ok ({} targets, {} phases)",
+                    "{}: ok ({}, {})",
                     s.display(),
-                    plan.targets.len(),
-                    plan.phases.len()
+                    counted(plan.targets.len(), "target"),
+                    counted(plan.phases.len(), "phase")
                 ),
                 Err(e) => {
                     eprintln!("{e}");
@@ -38,5 +38,24 @@ impl RunCommand for ValidateArgs {
         } else {
             ExitCode::Success
         })
+    }
+}
+
+/// "1 phase", "3 phases".
+pub(super) fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(super::counted(1, "phase"), "1 phase");
+        assert_eq!(super::counted(2, "target"), "2 targets");
+        assert_eq!(super::counted(0, "phase"), "0 phases");
     }
 }

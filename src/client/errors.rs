@@ -157,16 +157,28 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     while let Some(next) = cur.source() {
         cur = next;
     }
-    let mut s = cur.to_string();
-    if s.len() > 120 {
-        let mut cut = 117;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push_str("...");
+    shorten(&cur.to_string(), 120)
+}
+
+/// `s` in at most `max` bytes: cut at the last word boundary that fits,
+/// with "..." after it, never in the middle of a word.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
     }
-    s
+    let mut cut = max.saturating_sub(3);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &s[..cut];
+    // The next character starts a new word: the cut is already between words.
+    let between = s[cut..].starts_with(char::is_whitespace);
+    let head = match head.rfind(char::is_whitespace) {
+        _ if between => head,
+        Some(i) if i > 0 => &head[..i],
+        _ => head,
+    };
+    format!("{}...", head.trim_end_matches([' ', ',', ';', ':']))
 }
 
 /// How to run a directory-bucket workload on a server without directory
@@ -264,6 +276,20 @@ mod tests {
     use aws_sdk_s3::error::ErrorMetadata;
     use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
     use aws_smithy_types::body::SdkBody;
+
+    #[test]
+    fn shortened_messages_end_between_words() {
+        assert_eq!(shorten("short text", 120), "short text");
+        let long = "request forbidden: IMDS is disabled or the caller has insufficient permissions to do this";
+        let s = shorten(long, 60);
+        assert!(s.len() <= 60, "{s}");
+        assert_eq!(
+            s,
+            "request forbidden: IMDS is disabled or the caller has..."
+        );
+        // One word longer than the limit is cut (nothing else fits).
+        assert_eq!(shorten(&"x".repeat(20), 10), "xxxxxxx...");
+    }
 
     fn service_error(status: u16, code: Option<&str>) -> ErrorKind {
         let mut meta = ErrorMetadata::builder();

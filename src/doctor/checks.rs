@@ -43,6 +43,19 @@ pub async fn check_target(t: &TargetConfig, env: &Environment) -> Vec<Finding> {
         .findings
 }
 
+/// The checks a command that only lists and deletes needs (`s3bench
+/// cleanup`): credentials, the bucket name and access (ListObjectsV2, or
+/// CreateSession on a directory bucket), with the sentences `run`'s
+/// preflight gives. Writes nothing.
+pub async fn check_reach(t: &TargetConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let cx = Cx::new(t);
+    let _ = check_credentials(&cx, &mut out).await
+        && check_name(&cx, &mut out)
+        && check_access(&cx, Scope::Doctor { prefix: "s3bench/" }, &mut out).await;
+    out
+}
+
 /// Where the checks list and probe.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
@@ -265,8 +278,7 @@ async fn check_credentials(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
         }
         Auth::Shared(sdk) => sdk.credentials_provider(),
     };
-    let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or \
-`aws sso login`, or name a profile with profile = \"NAME\" on the target";
+    let hint = NO_CREDENTIALS_HINT;
     let Some(provider) = provider else {
         out.push(cx.finding(
             Severity::Error,
@@ -331,6 +343,12 @@ async fn check_credentials(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
         }
     }
 }
+
+/// What to do about missing or unusable AWS credentials, the end of every
+/// credentials sentence: how to get some, or how to try s3bench without.
+pub const NO_CREDENTIALS_HINT: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure` or \
+`aws sso login`, or name a profile with profile = \"NAME\" on the target; to try s3bench without \
+AWS, add --embedded (a local S3 endpoint with both bucket kinds)";
 
 /// The provider name ("Environment", "ProfileFile", "Sso", "Ec2InstanceMetadata",
 /// ...). `Credentials` has no getter for it, but its Debug output names it

@@ -15,7 +15,8 @@ mod tls;
 use std::fmt;
 
 pub use checks::{
-    Checked, Scope, check_target, check_target_in, validate_session, validate_session_credentials,
+    Checked, NO_CREDENTIALS_HINT, Scope, check_reach, check_target, check_target_in,
+    validate_session, validate_session_credentials,
 };
 pub use imds::client_zone_id;
 

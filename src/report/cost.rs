@@ -114,6 +114,51 @@ pub fn billing(op: &str, deletes_are_batches: bool) -> (BillingTier, Transfer) {
     }
 }
 
+/// The billable usage of `requests` HTTP requests recorded under op key
+/// `op` for `count` operations that moved `bytes`, each request priced by
+/// what it is rather than by the op it served:
+/// - `rename` on a General Purpose target whose stand-in is CopyObject +
+///   DeleteObject (`copy_delete`): one COPY per op, and every further
+///   request is its DeleteObject, a DELETE (free);
+/// - `conditional_put`: one PUT per op, and every further request is the
+///   HEAD a compare-and-swap sends when it knows no ETag (GET tier);
+/// - anything else: the op table ([`billing`]).
+///
+/// Requests beyond one per op are the second request of those ops (the
+/// measured phases send no retries by default; with `max_attempts` above 1
+/// a retry counts as that second request).
+pub fn op_usage(
+    op: &str,
+    count: u64,
+    requests: u64,
+    bytes: u64,
+    deletes_are_batches: bool,
+    copy_delete: bool,
+) -> Usage {
+    let extra = requests.saturating_sub(count);
+    let mut u = Usage::default();
+    match OpKind::from_key(op) {
+        Some(OpKind::Rename) if copy_delete => {
+            u.add(billing(op, false), requests - extra, bytes);
+            u.add((BillingTier::Delete, Transfer::None), extra, 0);
+        }
+        Some(OpKind::ConditionalPut) => {
+            u.add(billing(op, false), requests - extra, bytes);
+            u.add((BillingTier::GetAndOther, Transfer::None), extra, 0);
+        }
+        _ => u.add(billing(op, deletes_are_batches), requests, bytes),
+    }
+    u
+}
+
+/// Whether a phase's `rename` on a target of `kind` is the General Purpose
+/// stand-in (CopyObject + DeleteObject).
+pub fn rename_is_copy_delete(shape: &LoadShape, kind: &str) -> bool {
+    kind == "general-purpose"
+        && matches!(shape, LoadShape::Stages { gp_stand_ins, .. }
+            if gp_stand_ins.contains(&crate::report::model::GpStandIn::RenameCopyDelete))
+}
+
 /// Billable counts: what a price turns into dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Usage {
@@ -247,9 +292,10 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
                     continue;
                 };
                 let batches = p.shape == LoadShape::Cleanup;
+                let copy_delete = rename_is_copy_delete(&p.shape, &t.kind);
                 for (op, o) in tp.ops.iter().chain(tp.warmup.iter()) {
                     let (req, bytes) = billed(o);
-                    usage.add(billing(op, batches), req, bytes);
+                    usage.merge(&op_usage(op, o.count, req, bytes, batches, copy_delete));
                 }
                 if matches!(p.shape, LoadShape::Prepare { .. }) {
                     let written: u64 = tp
@@ -274,10 +320,13 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
                     let bpo = bytes as f64 / ok as f64;
                     let per_million = price.as_ref().map(|pr| {
                         // Price a million ops exactly as the run's totals are priced.
-                        let u = Usage::of(
-                            billing(op, batches),
+                        let u = op_usage(
+                            op,
+                            1_000_000,
                             (rpo * 1e6).round() as u64,
                             (bpo * 1e6).round() as u64,
+                            batches,
+                            copy_delete,
                         );
                         pr.cost(&u).total()
                     });
@@ -310,6 +359,57 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
             }
         })
         .collect()
+}
+
+/// What one target paid per unit of work in one measured phase: per
+/// million operations of the phase's mix and per GiB read, so targets that
+/// did unequal work (a closed loop on the faster one does more) compare
+/// like for like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitCost {
+    pub target: String,
+    pub phase: String,
+    /// Measured operations of the phase.
+    pub ops: u64,
+    /// USD per million operations of the phase's op mix.
+    pub per_million_ops: f64,
+    /// USD per GiB read (None when the phase read nothing).
+    pub per_gib_read: Option<f64>,
+}
+
+/// [`UnitCost`] of every priced target in every measured phase, from the
+/// per-op prices of [`run_costs`].
+pub fn unit_costs(r: &RunResult, costs: &[TargetCost]) -> Vec<UnitCost> {
+    let mut out = Vec::new();
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
+        for c in costs {
+            let Some(tp) = p.targets.iter().find(|t| t.target == c.target) else {
+                continue;
+            };
+            let (mut ops, mut usd, mut read) = (0u64, 0.0, 0u64);
+            for o in c.per_op.iter().filter(|o| o.phase == p.name) {
+                let Some(res) = tp.ops.get(&o.op) else {
+                    continue;
+                };
+                ops += res.count;
+                usd += o.per_million * res.count as f64 / 1e6;
+                if billing(&o.op, false).1 == Transfer::Download {
+                    read += res.bytes;
+                }
+            }
+            if ops == 0 {
+                continue;
+            }
+            out.push(UnitCost {
+                target: c.target.clone(),
+                phase: p.name.clone(),
+                ops,
+                per_million_ops: usd * 1e6 / ops as f64,
+                per_gib_read: (read > 0).then(|| usd * BYTES_PER_GB / read as f64),
+            });
+        }
+    }
+    out
 }
 
 /// Dollars for people: "$0.0123", "$1.23", "$1,234.50"-ish (4 significant
@@ -517,6 +617,76 @@ mod tests {
         let (a, b) = (&run_costs(&r, prices())[0], &run_costs(&free, prices())[0]);
         assert_eq!(a.usage.tier1 - b.usage.tier1, deletes);
         assert_eq!(b.usage.deletes - a.usage.deletes, deletes);
+    }
+
+    /// Each request is priced by what it is: the General Purpose rename
+    /// stand-in's DeleteObject is a DELETE (free), a compare-and-swap's
+    /// HEAD is a GET-tier request, never a PUT.
+    #[test]
+    fn cost_prices_each_request_by_what_it_is() {
+        let gp = prices().find("us-east-1", "general-purpose").unwrap();
+        // 1,000 renames as CopyObject + DeleteObject: 1,000 COPYs, 1,000 free DELETEs.
+        let u = op_usage("rename", 1000, 2000, 0, false, true);
+        assert_eq!((u.tier1, u.tier2, u.deletes), (1000, 0, 1000));
+        assert!((gp.cost(&u).total() - 0.005).abs() < 1e-15, "{u:?}");
+        // A directory bucket's RenameObject: one request per op, a PUT-tier one.
+        let u = op_usage("rename", 1000, 1000, 0, false, false);
+        assert_eq!((u.tier1, u.deletes), (1000, 0));
+        // 1,000 compare-and-swaps, 300 of which first HEADed the key.
+        let u = op_usage("conditional_put", 1000, 1300, 4096, false, false);
+        assert_eq!((u.tier1, u.tier2, u.upload_bytes), (1000, 300, 4096));
+        let want = 1000.0 * gp.tier1_per_1000 / 1000.0 + 300.0 * gp.tier2_per_1000 / 1000.0;
+        assert!((gp.cost(&u).total() - want).abs() < 1e-15);
+        // Other ops follow the op table.
+        assert_eq!(
+            op_usage("get", 10, 10, 100, false, true),
+            Usage::of(billing("get", false), 10, 100)
+        );
+        // The stand-in is read from the phase's shape and the target's kind.
+        let shape = LoadShape::Stages {
+            stages: Vec::new(),
+            warmup_s: None,
+            stop_after_s: None,
+            stop_after_ops: None,
+            gp_stand_ins: vec![crate::report::model::GpStandIn::RenameCopyDelete],
+        };
+        assert!(rename_is_copy_delete(&shape, "general-purpose"));
+        assert!(!rename_is_copy_delete(&shape, "directory"));
+    }
+
+    /// Unit costs divide each phase's cost by its own work: doubling one
+    /// target's counts doubles its bill but not its cost per million ops.
+    #[test]
+    fn cost_per_unit_of_work_ignores_how_much_work() {
+        let r = sample_result();
+        let base = unit_costs(&r, &run_costs(&r, prices()));
+        assert!(!base.is_empty());
+        let mut twice = r.clone();
+        for p in twice.phases.iter_mut() {
+            for o in p.targets[0].ops.values_mut() {
+                o.count *= 2;
+                o.successes *= 2;
+                o.errors *= 2;
+                o.requests *= 2;
+                o.bytes *= 2;
+            }
+        }
+        let more = unit_costs(&twice, &run_costs(&twice, prices()));
+        for (a, b) in base.iter().zip(&more) {
+            assert_eq!((&a.target, &a.phase), (&b.target, &b.phase));
+            assert!(
+                (a.per_million_ops - b.per_million_ops).abs() < 1e-9 * a.per_million_ops.max(1.0),
+                "{a:?} {b:?}"
+            );
+        }
+        let t0 = &r.targets[0].name;
+        let (a, b) = (
+            base.iter().find(|u| &u.target == t0).unwrap(),
+            more.iter().find(|u| &u.target == t0).unwrap(),
+        );
+        assert_eq!(b.ops, 2 * a.ops);
+        // A phase that reads has a price per GiB read.
+        assert!(base.iter().any(|u| u.per_gib_read.is_some()));
     }
 
     #[test]

@@ -539,6 +539,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             cpu_us_per_request: 96.5,
             host_cpu_percent: Some(23.5),
             threads: 16,
+            ..ClientUsage::default()
         },
         shards: 1,
         warnings: vec![
@@ -589,6 +590,7 @@ pub fn injected_result() -> RunResult {
         cpu_us_per_request: 412.0,
         host_cpu_percent: Some(93.0),
         threads: 2,
+        ..ClientUsage::default()
     };
     r.warnings = vec!["embedded endpoint with injected latency: numbers are a model".into()];
     r

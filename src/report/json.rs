@@ -50,6 +50,11 @@ fn make_finite(r: &mut RunResult) {
     finite(&mut r.client.cpu_s);
     finite(&mut r.client.cpu_us_per_request);
     r.client.host_cpu_percent = r.client.host_cpu_percent.filter(|p| p.is_finite());
+    r.client.endpoint_cpu_s = r.client.endpoint_cpu_s.filter(|p| p.is_finite());
+    r.client.endpoint_cpu_us_per_request = r
+        .client
+        .endpoint_cpu_us_per_request
+        .filter(|p| p.is_finite());
     for t in r.phases.iter_mut().flat_map(|p| p.targets.iter_mut()) {
         finite(&mut t.elapsed_s);
         t.ops

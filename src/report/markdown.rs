@@ -291,6 +291,7 @@ fn cost_section(md: &mut String, r: &RunResult) {
         md.push_str(&per.render());
         line!(md);
     }
+    super::usage::unit_cost_table(md, r, &costs);
     let mut notes = Vec::new();
     for c in &costs {
         match &c.price {
@@ -466,6 +467,10 @@ fn client_usage(md: &mut String, r: &RunResult) {
         sig(c.cpu_us_per_request, 3),
         c.threads
     );
+    if let Some(line) = super::usage::endpoint_cpu_line(c) {
+        line!(md);
+        line!(md, "{line}");
+    }
     if let Some(p) = c.host_cpu_percent.filter(|p| *p > HOST_CPU_WARN_PERCENT) {
         line!(md);
         line!(
@@ -506,6 +511,7 @@ fn legend(md: &mut String, r: &RunResult) {
             "- No Express / General Purpose ratio: the run lacks a directory or a general-purpose target."
         ),
     }
+    super::usage::conditional_legend(md, r);
     line!(md);
 }
 

@@ -227,6 +227,14 @@ fn merge_client(results: &[RunResult]) -> ClientUsage {
             .filter_map(|r| r.client.host_cpu_percent)
             .reduce(f64::max),
         threads: results.iter().map(|r| r.client.threads).sum(),
+        endpoint_cpu_s: results
+            .iter()
+            .filter_map(|r| r.client.endpoint_cpu_s)
+            .reduce(|a, b| a + b),
+        endpoint_cpu_us_per_request: {
+            let e: f64 = results.iter().filter_map(|r| r.client.endpoint_cpu_s).sum();
+            (e > 0.0 && requests > 0.0).then(|| e * 1e6 / requests)
+        },
     }
 }
 

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod summary;
 pub mod table;
 pub mod upgrade;
+pub mod usage;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,28 +91,76 @@ pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
 /// the result. Returns the path written.
 pub fn rerender(result_json: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     let r = json::read_result(result_json)?;
+    rerender_result(&r, result_json, out)
+}
+
+/// [`rerender`] of a result already read from `result_json`.
+pub fn rerender_result(
+    r: &RunResult,
+    result_json: &Path,
+    out: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
     let dest = match out {
-        Some(p) if p.is_dir() => p.join(REPORT_FILE),
+        Some(p) if out_is_dir(p) => {
+            std::fs::create_dir_all(p)
+                .with_context(|| format!("cannot create output directory {}", p.display()))?;
+            p.join(REPORT_FILE)
+        }
         Some(p) => p.to_path_buf(),
         None => match result_json.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.join(REPORT_FILE),
             _ => PathBuf::from(REPORT_FILE),
         },
     };
-    render_into(&r, &dest)?;
+    render_into(r, &dest)?;
     Ok(dest)
+}
+
+/// Whether `report --out PATH` names a directory (report.md and its plots
+/// go in it, created when missing): an existing directory, a path ending in
+/// `/`, or any path that does not end in `.md` (a file name the user chose).
+fn out_is_dir(p: &Path) -> bool {
+    p.is_dir()
+        || p.as_os_str().to_string_lossy().ends_with(['/', '\\'])
+        || p.extension().is_none_or(|e| !e.eq_ignore_ascii_case("md"))
 }
 
 /// Markdown comparing two stored results op by op (B relative to A).
 pub fn compare_files(a: &Path, b: &Path) -> anyhow::Result<String> {
     let ra = json::read_result(a)?;
     let rb = json::read_result(b)?;
+    Ok(compare_results(&ra, &rb, a, b))
+}
+
+/// The measured phases (by name) both results have, in A's order: what a
+/// comparison compares. Empty for two runs of unrelated scenarios, whose
+/// only common phases are prepare and cleanup.
+pub fn measured_in_common(a: &RunResult, b: &RunResult) -> Vec<String> {
+    a.phases
+        .iter()
+        .filter(|p| p.is_measured())
+        .filter(|p| b.phases.iter().any(|q| q.is_measured() && q.name == p.name))
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// The measured phases of `r` by name, for saying what each side has.
+pub fn measured_names(r: &RunResult) -> Vec<String> {
+    r.phases
+        .iter()
+        .filter(|p| p.is_measured())
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// [`compare_files`] of two results already read from `a` and `b`.
+pub fn compare_results(ra: &RunResult, rb: &RunResult, a: &Path, b: &Path) -> String {
     let body =
-        markdown::render_comparison(&ra, &rb, &a.display().to_string(), &b.display().to_string());
+        markdown::render_comparison(ra, rb, &a.display().to_string(), &b.display().to_string());
     // Each run's own headline goes under the title, above the comparison.
     let (title, rest) = body.split_once("\n\n").unwrap_or((body.as_str(), ""));
     let mut md = format!("{title}\n\n");
-    for (label, r, path) in [("A", &ra, a), ("B", &rb, b)] {
+    for (label, r, path) in [("A", ra, a), ("B", rb, b)] {
         let head = headline::headline(r);
         if !head.is_empty() {
             md.push_str(&format!("Headline of {label} ({}):\n\n", path.display()));
@@ -122,7 +171,7 @@ pub fn compare_files(a: &Path, b: &Path) -> anyhow::Result<String> {
         }
     }
     md.push_str(rest);
-    Ok(md)
+    md
 }
 
 /// Writes via a temporary file in the same directory and a rename, so
@@ -282,6 +331,28 @@ mod tests {
             rerender(&json_path, Some(&sub)).unwrap(),
             sub.join(REPORT_FILE)
         );
+
+        // A directory that does not exist yet, with or without a slash:
+        // created, report.md and the plots go in it (never a file named
+        // like the directory, never plots in the working directory).
+        for name in ["newdir", "other/"] {
+            let d = base.path().join(name);
+            let written = rerender(&json_path, Some(&d)).unwrap();
+            assert_eq!(written, d.join(REPORT_FILE), "{name}");
+            assert!(d.is_dir() && written.is_file(), "{name}");
+            let svgs = std::fs::read_dir(&d)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "svg")
+                })
+                .count();
+            let md = std::fs::read_to_string(&written).unwrap();
+            assert_eq!(svgs, md.matches(".svg)").count(), "{name}: {md}");
+        }
 
         let e = format!(
             "{:#}",

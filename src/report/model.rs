@@ -750,10 +750,22 @@ pub struct SecondRow {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ClientUsage {
-    /// CPU seconds (user + system) the s3bench process used during measured phases.
+    /// CPU seconds (user + system) the s3bench client used during measured
+    /// phases: the process's, less the in-process embedded endpoint's
+    /// (`endpoint_cpu_s`).
     pub cpu_s: f64,
-    /// CPU microseconds per HTTP request (includes the embedded endpoint when it runs in-process).
+    /// The client's CPU microseconds per HTTP request (the in-process
+    /// embedded endpoint's is `endpoint_cpu_us_per_request`).
     pub cpu_us_per_request: f64,
+    /// CPU seconds the in-process embedded endpoint (`--embedded`) used
+    /// during measured phases, apart from the client's; None when the
+    /// endpoint ran elsewhere (AWS, `s3bench serve`, MinIO) or in results
+    /// written before this field.
+    #[serde(default)]
+    pub endpoint_cpu_s: Option<f64>,
+    /// The in-process embedded endpoint's CPU microseconds per request.
+    #[serde(default)]
+    pub endpoint_cpu_us_per_request: Option<f64>,
     /// Host CPU busy percentage during measured phases (all processes), if known.
     pub host_cpu_percent: Option<f64>,
     /// Worker threads (one current-thread runtime each).

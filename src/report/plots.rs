@@ -365,6 +365,10 @@ pub struct TimeSeriesData {
     pub throttled_per_s: Vec<Series>,
     /// Other failures per second, per target.
     pub failed_per_s: Vec<Series>,
+    /// Conditional writes and appends that lost a race (412, 409, 400
+    /// InvalidWriteOffset) per second, per target: an outcome, not a
+    /// failure of the tool, so not among `failed_per_s`.
+    pub lost_races_per_s: Vec<Series>,
     /// Where round 2, 3, ... start on the x axis (measured seconds).
     pub round_starts: Vec<f64>,
 }
@@ -375,6 +379,7 @@ impl TimeSeriesData {
         self.throttled_per_s
             .iter()
             .chain(&self.failed_per_s)
+            .chain(&self.lost_races_per_s)
             .any(|s| s.points.iter().any(|p| p.1 > 0.0))
     }
 }
@@ -396,6 +401,34 @@ fn round_offsets(t: &TargetPhaseResult) -> BTreeMap<u32, f64> {
     out
 }
 
+/// A second shorter than this (the end of a round) is too short to be a
+/// rate: left out of the per-second rates rather than scaled up from a few
+/// operations.
+const MIN_SPAN_S: f64 = 0.1;
+
+/// The ops of a target whose failures other than throttling are all lost
+/// conditional races: their per-second non-throttled errors are races.
+fn race_ops(t: &TargetPhaseResult) -> std::collections::BTreeSet<&str> {
+    t.ops
+        .iter()
+        .filter(|(_, o)| {
+            let group = |g: &str| o.failures.get(g).map_or(0, |f| f.count);
+            let races = group("conditional");
+            races > 0 && o.errors.saturating_sub(group("throttled")) == races
+        })
+        .map(|(op, _)| op.as_str())
+        .collect()
+}
+
+/// How much of second `second` of a round `round_len` seconds long was
+/// measured: 1, or less for the round's last, partial second.
+pub fn second_span(round_len: Option<f64>, second: u32) -> f64 {
+    match round_len {
+        Some(len) if len > 0.0 => (len - f64::from(second)).clamp(0.0, 1.0),
+        _ => 1.0,
+    }
+}
+
 pub fn timeseries_data(p: &PhaseResult) -> TimeSeriesData {
     let mut d = TimeSeriesData::default();
     for t in &p.targets {
@@ -403,28 +436,52 @@ pub fn timeseries_data(p: &PhaseResult) -> TimeSeriesData {
         if d.round_starts.is_empty() {
             d.round_starts = offsets.values().skip(1).copied().collect();
         }
+        let round_len: BTreeMap<u32, f64> =
+            t.rounds.iter().map(|r| (r.round, r.elapsed_s)).collect();
+        let races = race_ops(t);
         let mut ok: BTreeMap<i64, f64> = BTreeMap::new();
         let mut thr: BTreeMap<i64, f64> = BTreeMap::new();
         let mut fail: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut lost: BTreeMap<i64, f64> = BTreeMap::new();
+        let mut spans: BTreeMap<i64, f64> = BTreeMap::new();
         type Points = Vec<(f64, f64)>;
         // Per op: (p50 points, p99 points).
         let mut lat: BTreeMap<String, (Points, Points)> = BTreeMap::new();
         for s in &t.timeseries {
             let x = offsets.get(&s.round).copied().unwrap_or(0.0) + f64::from(s.second);
             let key = x as i64;
-            // A row covers [x, x+1): draw it at the middle of its second.
-            let x = x + 0.5;
-            let throttled = s.throttled.min(s.errors);
-            *ok.entry(key).or_insert(0.0) += s.count.saturating_sub(s.errors) as f64;
-            *thr.entry(key).or_insert(0.0) += throttled as f64;
-            *fail.entry(key).or_insert(0.0) += (s.errors - throttled) as f64;
+            let span = second_span(round_len.get(&s.round).copied(), s.second);
+            // A row covers [x, x + span): draw it at the middle of that.
+            let x = x + span.min(1.0) / 2.0;
+            if span >= MIN_SPAN_S {
+                spans.insert(key, span);
+                let throttled = s.throttled.min(s.errors);
+                *ok.entry(key).or_insert(0.0) += s.count.saturating_sub(s.errors) as f64;
+                *thr.entry(key).or_insert(0.0) += throttled as f64;
+                let other = (s.errors - throttled) as f64;
+                if races.contains(s.op.as_str()) {
+                    *lost.entry(key).or_insert(0.0) += other;
+                    fail.entry(key).or_insert(0.0);
+                } else {
+                    *fail.entry(key).or_insert(0.0) += other;
+                    lost.entry(key).or_insert(0.0);
+                }
+            }
             if s.count > s.errors && s.p50 > 0.0 {
                 let e = lat.entry(s.op.clone()).or_default();
                 e.0.push((x, s.p50 / 1e3));
                 e.1.push((x, s.p99 / 1e3));
             }
         }
-        let pts = |m: BTreeMap<i64, f64>| m.into_iter().map(|(k, v)| (k as f64 + 0.5, v)).collect();
+        // Counts over the part of the second that was measured: a rate.
+        let pts = |m: BTreeMap<i64, f64>| {
+            m.into_iter()
+                .map(|(k, v)| {
+                    let span = spans.get(&k).copied().unwrap_or(1.0);
+                    (k as f64 + span / 2.0, v / span)
+                })
+                .collect()
+        };
         d.ok_per_s.push(Series {
             label: t.target.clone(),
             target: t.target.clone(),
@@ -443,6 +500,11 @@ pub fn timeseries_data(p: &PhaseResult) -> TimeSeriesData {
             label: format!("{} other failures", t.target),
             target: t.target.clone(),
             points: pts(fail),
+        });
+        d.lost_races_per_s.push(Series {
+            label: format!("{} lost conditional races (412/409)", t.target),
+            target: t.target.clone(),
+            points: pts(lost),
         });
         for (op, (p50, p99)) in lat {
             let v = d.latency.entry(op).or_default();
@@ -514,11 +576,7 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
             for s in &d.ok_per_s {
                 let (main, _) = colours(r, &s.target);
                 let style = main.stroke_width(2);
-                chart
-                    .draw_series(LineSeries::new(s.points.clone(), style))
-                    .map_err(err)?
-                    .label(&s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+                draw_rounds(&mut chart, s, &d.round_starts, style, None)?;
             }
             legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
@@ -542,7 +600,8 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
                 .configure_mesh()
                 .x_desc(x_desc.as_str())
                 .y_desc("latency [ms]")
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_labels(x_label_count(xmax))
+                .x_label_formatter(&|x| x_tick(*x))
                 .y_label_formatter(&|y| sig(*y, 2))
                 .max_light_lines(1)
                 .label_style((FAMILY, 13))
@@ -558,11 +617,7 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
                 } else {
                     main.stroke_width(3)
                 };
-                chart
-                    .draw_series(LineSeries::new(s.points.clone(), style))
-                    .map_err(err)?
-                    .label(&s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+                draw_rounds(&mut chart, s, &d.round_starts, style, None)?;
             }
             legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
@@ -571,10 +626,20 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
                 .throttled_per_s
                 .iter()
                 .chain(&d.failed_per_s)
+                .chain(&d.lost_races_per_s)
                 .cloned()
                 .collect();
+            let races = d
+                .lost_races_per_s
+                .iter()
+                .any(|s| s.points.iter().any(|p| p.1 > 0.0));
+            let caption = if races {
+                "failed operations and lost conditional races per second"
+            } else {
+                "failed operations per second"
+            };
             let mut chart = ChartBuilder::on(area)
-                .caption("failed operations per second", (FAMILY, 16))
+                .caption(caption, (FAMILY, 16))
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(72)
@@ -584,11 +649,16 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
             for s in &d.throttled_per_s {
                 let (main, _) = colours(r, &s.target);
                 let style = main.stroke_width(3);
-                chart
-                    .draw_series(LineSeries::new(s.points.clone(), style))
-                    .map_err(err)?
-                    .label(&s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+                draw_rounds(&mut chart, s, &d.round_starts, style, None)?;
+            }
+            for s in d
+                .lost_races_per_s
+                .iter()
+                .filter(|s| s.points.iter().any(|p| p.1 > 0.0))
+            {
+                let (main, _) = colours(r, &s.target);
+                let style = main.stroke_width(1);
+                draw_rounds(&mut chart, s, &d.round_starts, style, Some((2, 3)))?;
             }
             for s in d
                 .failed_per_s
@@ -597,17 +667,77 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
             {
                 let (_, light) = colours(r, &s.target);
                 let style = light.stroke_width(2);
-                chart
-                    .draw_series(DashedLineSeries::new(s.points.clone(), 6, 4, style))
-                    .map_err(err)?
-                    .label(&s.label)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+                draw_rounds(&mut chart, s, &d.round_starts, style, Some((6, 4)))?;
             }
             legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         root.present().map_err(err)?;
     }
     Ok(svg)
+}
+
+/// Draws a series as one line per round (labelled once), solid or with
+/// `dash` (dash and gap lengths).
+fn draw_rounds<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    s: &Series,
+    round_starts: &[f64],
+    style: ShapeStyle,
+    dash: Option<(u32, u32)>,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    for (i, seg) in segments(&s.points, round_starts).into_iter().enumerate() {
+        let drawn = match dash {
+            None => chart.draw_series(LineSeries::new(seg, style)),
+            Some((size, gap)) => chart.draw_series(DashedLineSeries::new(seg, size, gap, style)),
+        }
+        .map_err(err)?;
+        if i == 0 {
+            drawn
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        }
+    }
+    Ok(())
+}
+
+/// The points of a line split where a round starts, so rounds are drawn
+/// apart, not joined across the boundary by one line.
+pub fn segments(points: &[(f64, f64)], round_starts: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut round = usize::MAX;
+    for &(x, y) in points {
+        let r = round_starts.iter().filter(|s| x >= **s).count();
+        if r != round {
+            out.push(Vec::new());
+            round = r;
+        }
+        if let Some(last) = out.last_mut() {
+            last.push((x, y));
+        }
+    }
+    out
+}
+
+/// How many labels a time axis of `xmax` seconds gets: one per whole
+/// second on a short axis, about ten on a long one, so no two labels
+/// round to the same number.
+pub fn x_label_count(xmax: f64) -> usize {
+    (xmax.floor() as usize + 1).clamp(2, 11)
+}
+
+/// A time axis label: whole seconds as "3", others with one decimal, so
+/// labels never read `0 0 1 2 2 2 3`.
+pub fn x_tick(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-6 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.1}")
+    }
 }
 
 fn mesh<'a, DB: DrawingBackend + 'a>(
@@ -622,11 +752,13 @@ fn mesh<'a, DB: DrawingBackend + 'a>(
 where
     DB::ErrorType: 'static,
 {
+    let xmax = chart.x_range().end;
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_labels(x_label_count(xmax))
+        .x_label_formatter(&|x| x_tick(*x))
         .y_label_formatter(&|y| sig(*y, 3))
         .max_light_lines(1)
         .label_style((FAMILY, 13))
@@ -907,6 +1039,103 @@ mod tests {
             "{} is not a PNG",
             png.display()
         );
+    }
+
+    /// Per-second rates: a round's last partial second is a rate over its
+    /// real length (not a "collapse" to a few ops at every boundary), rounds
+    /// are drawn apart, short axes get distinct ticks, and lost
+    /// conditional races are their own series, not "other failures".
+    #[test]
+    fn timeseries_partial_seconds_rounds_ticks_and_races() {
+        use crate::report::model::{FailureResult, RoundResult};
+        let mut t = target_phase(
+            "express",
+            2,
+            3,
+            8,
+            &[OpSpec::new("conditional_put", 4000.0, 8000.0, 100)],
+            7,
+        );
+        t.timeseries.clear();
+        for round in 1..=2u32 {
+            for second in 0..4u32 {
+                // 3.5 s rounds: the fourth second is half a second long
+                // and holds half a second's operations.
+                let (count, errors) = if second == 3 { (50, 10) } else { (100, 20) };
+                t.timeseries.push(SecondRow {
+                    round,
+                    second,
+                    op: "conditional_put".into(),
+                    count,
+                    errors,
+                    throttled: 0,
+                    bytes: 0,
+                    p50: 4000.0,
+                    p99: 8000.0,
+                    in_flight: 8,
+                    histogram: None,
+                });
+            }
+        }
+        t.rounds = (1..=2)
+            .map(|round| RoundResult {
+                round,
+                elapsed_s: 3.5,
+                ops: BTreeMap::new(),
+            })
+            .collect();
+        let o = t.ops.get_mut("conditional_put").unwrap();
+        o.errors = 60;
+        o.failures.clear();
+        o.failures.insert(
+            "conditional".into(),
+            FailureResult {
+                count: 60,
+                statuses: [(412, 60)].into(),
+                ..Default::default()
+            },
+        );
+        let mut p = sample_result()
+            .phases
+            .into_iter()
+            .find(|p| p.is_measured())
+            .unwrap();
+        p.targets = vec![t];
+        let d = timeseries_data(&p);
+        let ok = &d.ok_per_s[0].points;
+        assert_eq!(ok.len(), 8);
+        // Every second, the partial ones included, is 80 successes/s.
+        assert!(ok.iter().all(|(_, v)| (*v - 80.0).abs() < 1e-9), "{ok:?}");
+        // The partial second sits at the middle of its half second.
+        assert!((ok[3].0 - 3.25).abs() < 1e-9, "{ok:?}");
+        assert_eq!(d.round_starts, [4.0]);
+        // The rounds are two lines, not one.
+        let segs = segments(ok, &d.round_starts);
+        assert_eq!(segs.len(), 2);
+        assert_eq!((segs[0].len(), segs[1].len()), (4, 4));
+        // 412s: lost races at 20/s, none under "other failures".
+        let lost = &d.lost_races_per_s[0].points;
+        assert!(
+            lost.iter().all(|(_, v)| (*v - 20.0).abs() < 1e-9),
+            "{lost:?}"
+        );
+        assert!(d.failed_per_s[0].points.iter().all(|(_, v)| *v == 0.0));
+        assert!(d.any_failures());
+        // A second of under 0.1 s is not a rate.
+        assert!((second_span(Some(3.02), 3) - 0.02).abs() < 1e-9);
+        assert!(second_span(Some(3.02), 3) < MIN_SPAN_S);
+        assert_eq!(second_span(None, 3), 1.0);
+        // Ticks: distinct labels on a 4.5 s axis.
+        let n = x_label_count(4.5);
+        assert_eq!(n, 5);
+        let labels: Vec<String> = (0..n).map(|i| x_tick(i as f64)).collect();
+        assert_eq!(labels, ["0", "1", "2", "3", "4"]);
+        assert_eq!(x_tick(2.5), "2.5");
+        assert_eq!(x_label_count(120.0), 11);
+        // The chart draws.
+        let svg = draw_timeseries(&sample_result(), &p, "t").unwrap();
+        check_svg(&svg, "races.svg");
+        assert!(svg.contains("lost conditional races"), "legend");
     }
 
     #[test]

@@ -24,6 +24,9 @@ const PASSES: u32 = 6;
 const BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(3);
 
+/// `Cleaned::left`'s reason after a dry run that listed every key.
+pub const DRY_RUN: &str = "dry run";
+
 /// What one target's cleanup did.
 pub struct Cleaned {
     /// Its LIST and DELETE requests, for the report's cleanup phase.
@@ -104,7 +107,12 @@ pub async fn delete_prefix(
                 recorder: rec,
                 elapsed_s: t0.elapsed().as_secs_f64(),
                 deleted: 0,
-                left: (seen > 0).then(|| (seen, "dry run".to_string())),
+                // A listing that failed is said (it is not "nothing there").
+                left: if failed {
+                    Some((seen, last_error))
+                } else {
+                    (seen > 0).then(|| (seen, DRY_RUN.to_string()))
+                },
             };
         }
         if seen == 0 && !failed {

@@ -103,6 +103,7 @@ pub async fn run_on_targets(
     } = run;
     let place = Place::of(&run_id, opts.shard);
     // Validate where results go before any request is sent.
+    refuse_reused_dir(&opts.out, &place.dir_name, opts.resume)?;
     let dir = crate::report::prepare_out_dir(&opts.out, &place.dir_name)?;
     let run_prefix: Arc<str> = Arc::from(place.run_prefix);
     // Every request from here on gets its row (`--op-log`).
@@ -331,6 +332,24 @@ fn note_how_it_ended(
 
 /// Where a run writes: its local folder's name and its S3 prefix. Each
 /// shard of an array job has its own of both; `s3bench merge` joins them.
+/// A reused `--run-id` is refused (bad input, exit code 2) when
+/// `<out>/<dir>/` already holds a run's result: the new run would replace
+/// that report. `--resume` says the reuse is meant.
+fn refuse_reused_dir(
+    out: &std::path::Path,
+    dir: &str,
+    resume: bool,
+) -> Result<(), crate::exit::InputError> {
+    let earlier = out.join(dir).join(crate::report::RESULT_FILE);
+    if resume || !earlier.exists() {
+        return Ok(());
+    }
+    Err(crate::exit::InputError(format!(
+        "run id {dir:?} was used before: {} holds its result; choose another --run-id (or leave it out for a fresh one), move that folder away, or pass --resume to go on with it",
+        earlier.display()
+    )))
+}
+
 struct Place {
     dir_name: String,
     run_prefix: String,

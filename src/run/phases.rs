@@ -31,6 +31,8 @@ pub struct PrepareCollision(pub String);
 #[derive(Default)]
 pub struct Usage {
     cpu_s: f64,
+    /// Of `cpu_s`, what the in-process embedded endpoint used (`--embedded`).
+    endpoint_cpu_s: f64,
     requests: u64,
     host_busy: (u64, u64),
 }
@@ -232,6 +234,7 @@ impl Runner<'_> {
                         self.engine,
                     );
                     let cpu0 = process_cpu_s();
+                    let endpoint0 = crate::targets::embedded_cpu_s();
                     let host0 = host_cpu();
                     let r = match (&phase.loader, &mut loaders[ti]) {
                         (Some(spec), Some(acc))
@@ -268,6 +271,7 @@ impl Runner<'_> {
                     };
                     self.progress.finish(phase_time(phase));
                     self.usage.cpu_s += process_cpu_s() - cpu0;
+                    self.usage.endpoint_cpu_s += crate::targets::embedded_cpu_s() - endpoint0;
                     self.usage.requests += r.recorder.requests();
                     if let (Some(a), Some(b)) = (host0, host_cpu()) {
                         self.usage.host_busy.0 += b.0 - a.0;
@@ -299,12 +303,21 @@ impl Runner<'_> {
                     .collect(),
             });
             let u = &self.usage;
-            result.client.cpu_s = u.cpu_s;
-            result.client.cpu_us_per_request = if u.requests > 0 {
-                u.cpu_s * 1e6 / u.requests as f64
-            } else {
-                0.0
+            // The client's own CPU: the process's, less the in-process
+            // embedded endpoint's (reported apart).
+            let client_cpu = (u.cpu_s - u.endpoint_cpu_s).max(0.0);
+            let per_request = |cpu: f64| {
+                if u.requests > 0 {
+                    cpu * 1e6 / u.requests as f64
+                } else {
+                    0.0
+                }
             };
+            result.client.cpu_s = client_cpu;
+            result.client.cpu_us_per_request = per_request(client_cpu);
+            result.client.endpoint_cpu_s = (u.endpoint_cpu_s > 0.0).then_some(u.endpoint_cpu_s);
+            result.client.endpoint_cpu_us_per_request =
+                (u.endpoint_cpu_s > 0.0).then(|| per_request(u.endpoint_cpu_s));
             result.client.host_cpu_percent =
                 (u.host_busy.1 > 0).then(|| 100.0 * u.host_busy.0 as f64 / u.host_busy.1 as f64);
             result.finished_at = super::utc_now();

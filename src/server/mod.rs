@@ -254,6 +254,31 @@ impl State {
     }
 }
 
+/// The thread ids of every endpoint started in this process (while it runs).
+static IN_PROCESS: Mutex<Vec<std::sync::Weak<Mutex<Vec<i32>>>>> = Mutex::new(Vec::new());
+
+/// CPU time the threads of every embedded endpoint running in this process
+/// have used so far: what a run with `--embedded` (or a test's in-process
+/// endpoint) must take out of the process's CPU to report the client's own.
+/// Threads that already ended are not counted.
+pub fn in_process_cpu_time() -> Duration {
+    let mut live = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    live.retain(|w| w.strong_count() > 0);
+    let mut total = 0u64;
+    for tids in live.iter().filter_map(std::sync::Weak::upgrade) {
+        for tid in tids.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            total += thread_cpu_ns(*tid).unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(total)
+}
+
+/// CPU nanoseconds one thread of this process used (`schedstat`).
+fn thread_cpu_ns(tid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    s.split_whitespace().next()?.parse::<u64>().ok()
+}
+
 /// A running endpoint. Dropping it shuts it down.
 pub struct EmbeddedServer {
     state: Arc<State>,
@@ -272,6 +297,10 @@ impl EmbeddedServer {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let tids = Arc::new(Mutex::new(Vec::new()));
+        IN_PROCESS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&tids));
         let timer = PreciseTimer::start(tids.clone())?;
         let host_id = HeaderValue::from_str(&random_string(24, UPPER_ALNUM))
             .unwrap_or_else(|_| HeaderValue::from_static("s3bench"));
@@ -457,8 +486,7 @@ impl EmbeddedServer {
         let tids = self.tids.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut total = 0u64;
         for tid in tids {
-            let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
-            total += s.split_whitespace().next()?.parse::<u64>().ok()?;
+            total += thread_cpu_ns(tid)?;
         }
         Some(Duration::from_nanos(total))
     }

@@ -207,3 +207,183 @@ fn every_command_reads_a_scenario_from_env() {
         "env:S3BENCH_SCENARIO_TOML: environment variable S3BENCH_SCENARIO_TOML is not set"
     ),);
 }
+
+/// A two-target scenario small enough for a one-second run on the
+/// embedded endpoint (targets in us-east-1, so without `--embedded` it
+/// names AWS).
+const TINY: &str = r#"name = "tiny"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "s3bench-gp"
+region = "us-east-1"
+[targets.express]
+kind = "directory"
+bucket = "s3bench--use1-az4--x-s3"
+region = "us-east-1"
+[dataset]
+objects = 4
+size = "1KiB"
+[[phase]]
+name = "reads"
+warmup = "0s"
+duration = "1s"
+concurrency = 2
+mix = [{ op = "get", weight = 1 }]
+"#;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Issue 29, "commands that don't surprise", through the binary as a user
+/// runs it: progress lines without a terminal, a reused run id refused,
+/// `report --out DIR`, `compare` of unrelated runs, missing files, flag
+/// mistakes in words, "1 phase".
+#[test]
+fn commands_do_not_surprise() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, TINY).unwrap();
+    let s = scenario.to_str().unwrap();
+    let out = dir.path().join("results");
+    let o = out.to_str().unwrap();
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let run = |args: &[&str]| {
+        crate::common::s3bench()
+            .args(args)
+            .current_dir(&cwd)
+            .output()
+            .unwrap()
+    };
+
+    // Without a terminal (stderr is a pipe here), progress is lines with
+    // ops/s and errors, not phase names only.
+    let first = run(&["run", s, "--embedded", "--out", o, "--run-id", "reuse-me"]);
+    let err = text(&first.stderr);
+    assert_eq!(first.status.code(), Some(0), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("done:") && l.contains("ops/s") && l.contains("errors")),
+        "{err}"
+    );
+
+    // The same run id again is refused before anything runs, exit 2.
+    let again = run(&["run", s, "--embedded", "--out", o, "--run-id", "reuse-me"]);
+    let err = text(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("was used before") && err.contains("--run-id"),
+        "{err}"
+    );
+
+    // `report --out DIR` (with or without a slash) writes into DIR, plots
+    // included; nothing lands in the working directory.
+    let result = out.join("reuse-me").join("result.json");
+    let r = result.to_str().unwrap();
+    for d in ["newdir", "slashed/"] {
+        let to = dir.path().join(d);
+        let o = run(&["report", r, "--out", to.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{d}: {}", text(&o.stderr));
+        assert!(to.join("report.md").is_file(), "{d}");
+        assert!(
+            std::fs::read_dir(&to).unwrap().any(|e| e
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")),
+            "{d}: the plots go with the report"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "cwd stays empty"
+    );
+
+    // Two runs with no measured phase in common: said, exit 2.
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    for p in other["phases"].as_array_mut().unwrap() {
+        if p["role"] == "measured" {
+            p["name"] = "writes".into();
+        }
+    }
+    let other_path = dir.path().join("other.json");
+    std::fs::write(&other_path, other.to_string()).unwrap();
+    let c = run(&["compare", r, other_path.to_str().unwrap()]);
+    let err = text(&c.stderr);
+    assert_eq!(c.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no measured phase in common") && err.contains("A: reads; B: writes"),
+        "{err}"
+    );
+    assert!(c.stdout.is_empty());
+    let same = run(&["compare", r, r]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
+
+    // Missing files are bad input: exit 2, like a missing scenario.
+    for args in [
+        &["report", "/no/such/result.json"][..],
+        &["compare", "/no/such/a.json", r],
+        &["merge", "/no/such/shard.json"],
+        &["run", "/no/such/scenario.toml"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+    }
+
+    // Flag mistakes in words.
+    let abc = text(&run(&["run", s, "--duration", "abc"]).stderr);
+    assert!(abc.contains("\"30s\"") && !abc.contains("at 0"), "{abc}");
+    let bare = text(&run(&["run", s, "--duration", "3"]).stderr);
+    assert!(
+        bare.contains("add a unit") && !bare.contains("3sec"),
+        "{bare}"
+    );
+
+    // "1 phase", singular.
+    let v = text(&run(&["validate", s]).stdout);
+    assert!(v.contains("ok (2 targets, 1 phase)"), "{v}");
+}
+
+/// `cleanup` that cannot list (no credentials here) says so with the
+/// credentials sentence `run` gives, suggests `--embedded`, deletes
+/// nothing and exits 2, with `--dry-run` too (never "nothing under ...").
+#[test]
+fn cleanup_that_cannot_list_says_so_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("tiny.toml");
+    std::fs::write(&scenario, TINY).unwrap();
+    for dry in [true, false] {
+        let mut cmd = crate::common::s3bench();
+        cmd.args(["cleanup", scenario.to_str().unwrap(), "--run-id", "gone"]);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let o = cmd.output().unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "dry {dry}: {err}");
+        assert!(
+            err.contains("cannot list the run prefix s3bench/gone/"),
+            "{err}"
+        );
+        assert!(err.contains("no AWS credentials were found"), "{err}");
+        assert!(err.contains("--embedded"), "{err}");
+        assert!(!err.contains("nothing under"), "{err}");
+        assert!(o.stdout.is_empty(), "no key listed: {}", text(&o.stdout));
+    }
+}
+
+/// `--help` says what to run first.
+#[test]
+fn help_says_what_to_run_first() {
+    let o = crate::common::s3bench().arg("--help").output().unwrap();
+    let out = text(&o.stdout);
+    assert!(o.status.success());
+    assert!(
+        out.contains("s3bench run scenarios/mixed.toml --embedded --duration 5s"),
+        "{out}"
+    );
+}

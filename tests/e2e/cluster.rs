@@ -693,6 +693,14 @@ fn cluster_dockerfile_builds_what_ci_builds() {
     for p in ["target/", "results/", ".git"] {
         assert!(ignore.lines().any(|l| l.trim() == p), "{p}");
     }
+    // The shipped scenarios travel with the image (a first run needs no
+    // file of one's own), and the path the docs give is where they are.
+    assert!(
+        docker.contains("COPY scenarios/ /usr/share/s3bench/scenarios/"),
+        "the image carries the scenarios"
+    );
+    let docs = std::fs::read_to_string("docs/distributed.md").unwrap();
+    assert!(docs.contains("/usr/share/s3bench/scenarios/mixed.toml"));
     // No CARGO_TARGET_DIR or profile override moves the binary elsewhere.
     assert!(!docker.contains("CARGO_TARGET_DIR") && !docker.contains("--target "));
 }

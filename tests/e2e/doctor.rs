@@ -495,6 +495,17 @@ fn doctor_embedded_passes_on_a_shipped_scenario() {
         text.contains("2 target(s), 0 error(s), 0 warning(s)"),
         "{text}"
     );
+    // It says what it checked (an endpoint it started, not the scenario's)
+    // and which checks it skipped, and why.
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("embedded endpoint this command just started")),
+        "{text}"
+    );
+    for skipped in ["skip: zone:", "skip: tls:"] {
+        assert!(text.contains(skipped), "{skipped}: {text}");
+    }
 }
 
 /// An endpoint that corrupts every GET body (one bit flipped): the probe is
