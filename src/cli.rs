@@ -2,8 +2,8 @@
 //! Exit codes: 0 success, 1 failure during the run, 2 bad input (scenario,
 //! flags, unreachable targets), 3 stopped by the error policy, 4 the cleanup
 //! left objects behind, 5 the start barrier did not complete, 6 the results
-//! could not be uploaded to `--results`, 130 interrupted (Ctrl-C), 143
-//! terminated (SIGTERM).
+//! could not be uploaded to `--results`, 7 a check failed (`run`, `report`,
+//! `compare`, `merge`), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -51,6 +51,10 @@ pub enum Command {
         /// Directory for the new report.md (default: next to result.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Judge the result on this check too (repeatable), with its own
+        /// checks; exit code 7 when one fails.
+        #[arg(long = "check", value_name = "EXPR")]
+        checks: Vec<String>,
     },
     /// Compare two stored results op by op (Markdown on stdout).
     Compare {
@@ -58,6 +62,9 @@ pub enum Command {
         a: PathBuf,
         /// Result.json to compare against the baseline.
         b: PathBuf,
+        /// Judge B on this check (repeatable); exit code 7 when one fails.
+        #[arg(long = "check", value_name = "EXPR")]
+        checks: Vec<String>,
     },
     /// Delete what a run left behind (after --keep-data, or a cleanup that
     /// could not finish): every key under s3bench/<run id>/ of the scenario's targets, nothing else.
@@ -115,6 +122,10 @@ pub struct MergeArgs {
     /// S3 endpoint override (tests, S3-compatible stores); path-style addressing.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// Judge the merged result on this check too (repeatable), with the
+    /// shards' own checks; exit code 7 when one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +269,11 @@ pub struct RunArgs {
     /// credentials from the aws-config default chain.
     #[arg(long, value_name = "URL")]
     pub results_endpoint_url: Option<String>,
+    /// A pass/fail check judged on the result, like 'express/get/p99 < 10ms'
+    /// (repeatable; with the scenario's [[check]] tables); exit code 7 when
+    /// one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 }
 
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
@@ -365,6 +381,8 @@ pub async fn main(cli: Cli) -> i32 {
             if e.downcast_ref::<crate::scenario::ScenarioError>().is_some()
                 || e.downcast_ref::<InputError>().is_some()
                 || e.downcast_ref::<crate::run::OptionsError>().is_some()
+                || e.downcast_ref::<crate::report::checks::BadCheck>()
+                    .is_some()
             {
                 2
             } else {
@@ -419,6 +437,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 barrier: a.barrier.then_some(a.barrier_timeout),
                 results,
                 results_endpoint: a.results_endpoint_url,
+                checks: a.checks,
             };
             let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
                 .await
@@ -433,7 +452,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if let Some(why) = &out.result.interrupted {
                 eprintln!("incomplete: {why}");
             }
-
             Ok(out.exit_code())
         }
         Command::Cleanup {
@@ -598,14 +616,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::server::serve_forever(cfg, injections, buckets).await?;
             Ok(0)
         }
-        Command::Report { result, out } => {
-            let path = crate::report::rerender(&result, out.as_deref())?;
+        Command::Report {
+            result,
+            out,
+            checks,
+        } => {
+            let (path, passed) = crate::report::rerender_judged(&result, out.as_deref(), &checks)?;
             println!("{}", path.display());
-            Ok(0)
+            Ok(if passed {
+                0
+            } else {
+                crate::run::EXIT_CHECKS_FAILED
+            })
         }
-        Command::Compare { a, b } => {
-            print!("{}", crate::report::compare_files(&a, &b)?);
-            Ok(0)
+        Command::Compare { a, b, checks } => {
+            let (md, passed) = crate::report::compare_judged(&a, &b, &checks)?;
+            print!("{md}");
+            Ok(if passed {
+                0
+            } else {
+                crate::run::EXIT_CHECKS_FAILED
+            })
         }
         Command::Setup(a) => crate::doctor::setup::setup(a).await,
         Command::Doctor { scenario, embedded } => crate::doctor::doctor(&scenario, embedded).await,

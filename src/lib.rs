@@ -4,8 +4,10 @@
 //! The modules follow the pipeline: `scenario` (file -> validated plan),
 //! `engine` (worker pool, pacing), `client` (SDK and direct-path clients), `stats`
 //! (histograms, time series), `report` (JSON contract, Markdown), and
-//! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest).
+//! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest);
+//! `check` is the language of pass/fail checks.
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod cluster;

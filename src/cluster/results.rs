@@ -451,7 +451,13 @@ pub async fn merge_command(a: crate::cli::MergeArgs) -> anyhow::Result<i32> {
         }
         out
     };
-    let (merged, section) = merge_shards(&shards, a.shards)?;
+    let (mut merged, section) = merge_shards(&shards, a.shards)?;
+    if !a.checks.is_empty() {
+        let names = crate::report::checks::names_of(&merged);
+        let specs = crate::report::checks::parse_flags(&a.checks, &names)
+            .map_err(crate::report::checks::BadCheck)?;
+        merged.checks = crate::report::checks::rejudge(&merged, &specs);
+    }
     let dir = crate::report::prepare_out_dir(&a.out, &format!("{}-merged", merged.run_id))?;
     crate::report::publish(&merged, &dir)?;
     let report = dir.join(crate::report::REPORT_FILE);
@@ -473,7 +479,16 @@ pub async fn merge_command(a: crate::cli::MergeArgs) -> anyhow::Result<i32> {
     if missing {
         eprintln!("warning: {}", merged.warnings[0]);
     }
-    Ok(if missing && !a.allow_missing { 1 } else { 0 })
+    for c in merged.checks.iter().filter(|c| !c.passed) {
+        eprintln!("check {}", crate::report::checks::sentence(c));
+    }
+    Ok(if missing && !a.allow_missing {
+        1
+    } else if !crate::report::checks::all_passed(&merged.checks) {
+        crate::run::EXIT_CHECKS_FAILED
+    } else {
+        0
+    })
 }
 
 fn merge_missing(m: &RunResult) -> bool {

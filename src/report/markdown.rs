@@ -60,6 +60,7 @@ pub fn render(r: &RunResult) -> String {
         );
         line!(md);
     }
+    md.push_str(&crate::report::checks::section(r));
     let head = crate::report::headline::headline(r);
     for h in &head {
         line!(md, "- {h}");

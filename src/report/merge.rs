@@ -127,6 +127,15 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
                 .with_context(|| format!("phase {}, target {}", phase.name, target.target))?;
         }
     }
+    // Each shard judged its checks on its own slice; the run's verdict is
+    // on the merged result.
+    let mut specs: Vec<crate::check::CheckSpec> = Vec::new();
+    for s in results.iter().flat_map(crate::report::checks::stored_specs) {
+        if !specs.contains(&s) {
+            specs.push(s);
+        }
+    }
+    out.checks = crate::report::checks::judge(&specs, &out);
     Ok(out)
 }
 

@@ -63,6 +63,47 @@ pub struct RunResult {
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+    /// Pass/fail checks (the scenario's `[[check]]` tables and `--check`
+    /// flags), judged on this result: one entry per check after wildcards
+    /// expanded, in the order written. Empty without checks, and in results
+    /// written before checks existed.
+    #[serde(default)]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One check judged on a result (`report::checks`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    /// The check as written, normalised (`express/*/p99 < 10ms`): the same
+    /// for every entry a wildcard expanded into. `report`, `compare` and
+    /// `merge` judge it again from this text.
+    pub expr: String,
+    /// Where it was written: `scenario` (a `[[check]]` table) or `flag`
+    /// (`--check`).
+    pub source: String,
+    /// The `[[check]]` table's `name`, if it has one.
+    pub name: Option<String>,
+    /// This entry, wildcards filled in (`express/get/p99 < 10ms`); equal to
+    /// `expr` when it has none.
+    pub instance: String,
+    /// What the value covers: `phase mixed`, `phases a + b merged`, and for
+    /// a ratio which targets (`express / standard, phase mixed`).
+    pub covers: String,
+    /// True when the value was measured and holds against the limit.
+    pub passed: bool,
+    /// The measured value in `unit`; null when the run did not produce the
+    /// statistic (the check then fails, with `reason`).
+    pub value: Option<f64>,
+    /// The limit in `unit`.
+    pub limit: f64,
+    /// Unit of `value`, `limit` and `margin`: `us`, `fraction`, `ops/s`,
+    /// `MiB/s`, `count` or `ratio`.
+    pub unit: String,
+    /// How far the value is on the passing side of the limit (negative: how
+    /// far past it), in `unit`; null without a value.
+    pub margin: Option<f64>,
+    /// Why the check failed without a value.
+    pub reason: Option<String>,
 }
 
 /// Objects a run wrote and could not delete.

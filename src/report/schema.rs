@@ -46,6 +46,31 @@ mod tests {
         merge(&[a, b]).expect("fixtures merge")
     }
 
+    /// Checks with and without a name, a value and a reason.
+    fn judged() -> RunResult {
+        use crate::check::{CheckSpec, Source, parse};
+        let mut r = sample_result();
+        let spec = |s: &str, name: Option<&str>| CheckSpec {
+            check: parse(s).unwrap(),
+            source: if name.is_some() {
+                Source::Scenario
+            } else {
+                Source::Flag
+            },
+            name: name.map(str::to_string),
+        };
+        r.checks = crate::report::checks::judge(
+            &[
+                spec("*/get/p99 < 100ms", Some("GET SLO")),
+                spec("express/copy/count > 0", None),
+                spec("ratio/*/ops_per_sec >= 1", None),
+            ],
+            &r,
+        );
+        assert!(r.checks.iter().any(|c| c.value.is_none()));
+        r
+    }
+
     #[test]
     fn real_results_validate() {
         // Together these exercise every Option both ways.
@@ -54,6 +79,7 @@ mod tests {
             ("interrupted", interrupted_result()),
             ("injected", injected_result()),
             ("merged", sharded()),
+            ("judged", judged()),
         ] {
             let v = serde_json::to_value(&r).unwrap();
             assert_eq!(errors(&v), Vec::<String>::new(), "{name}");

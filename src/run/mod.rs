@@ -46,13 +46,21 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    /// The documented exit code of this outcome (see README "Exit codes").
+    /// The documented exit code of this outcome (see README "Exit codes"):
+    /// a stopped or failed run keeps its own; a failed check is the last
+    /// word on a run that went right otherwise. A shard of an array job
+    /// judges its checks on its own slice and reports them, but `merge`
+    /// gives the run's verdict (exit code 7 there).
     pub fn exit_code(&self) -> i32 {
+        let shard = self.result.hosts.first().is_some_and(|h| h.shard.is_some());
         match &self.stopped {
             Some(r) => r.exit_code(),
             None if self.start_failed.is_some() => EXIT_BARRIER_FAILED,
             None if !self.result.left_behind.is_empty() => EXIT_LEFT_BEHIND,
             None if self.upload_failed.is_some() => EXIT_RESULTS_NOT_UPLOADED,
+            None if !shard && !crate::report::checks::all_passed(&self.result.checks) => {
+                EXIT_CHECKS_FAILED
+            }
             None => 0,
         }
     }
@@ -67,6 +75,11 @@ pub const EXIT_BARRIER_FAILED: i32 = 5;
 /// Exit code of a run that finished but could not upload its results to
 /// `--results` (the local copy is complete; stderr names it).
 pub const EXIT_RESULTS_NOT_UPLOADED: i32 = 6;
+/// Exit code of a run that completed (its data cleaned up, its report
+/// whole) but failed a check (`[[check]]`, `--check`); also of `report`,
+/// `compare` and `merge` when a check they judge fails. 7: the next code
+/// after 0-6, under the 126+ range shells reserve.
+pub const EXIT_CHECKS_FAILED: i32 = 7;
 /// How long the `--results` upload may take: the run's files are small,
 /// and after SIGTERM the pod's grace period is running.
 pub const RESULTS_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -148,6 +161,13 @@ pub async fn execute(
     if let Some(r) = opts.rounds {
         plan.rounds = r;
     }
+    // Checks name what the scenario has: a wrong one stops the run here,
+    // before anything is sent.
+    let mut checks = plan.checks.clone();
+    checks.extend(
+        crate::report::checks::parse_flags(&opts.checks, &plan.check_names())
+            .map_err(OptionsError)?,
+    );
     let started_at = utc_now();
     let date = date_of(&started_at);
     let run_id = match &opts.run_id {
@@ -308,6 +328,7 @@ pub async fn execute(
         },
         shards: 1,
         warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        checks: Vec::new(),
     };
     if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
         result.warnings.push(
@@ -408,7 +429,9 @@ pub async fn execute(
     }
     result.complete = stopped.is_none() && start_failed.is_none();
     result.finished_at = utc_now();
+    result.checks = crate::report::checks::judge(&checks, &result);
     crate::report::publish(&result, &dir)?;
+    report_checks(&result, &progress);
     for w in crate::report::markdown::failure_warnings(&result) {
         progress.always(&format!("warning: {w}"));
     }
@@ -425,6 +448,27 @@ pub async fn execute(
         start_failed,
         upload_failed,
     })
+}
+
+/// The checks' verdicts on stderr: a count, and a line per failed check.
+fn report_checks(result: &RunResult, progress: &progress::Progress) {
+    if result.checks.is_empty() {
+        return;
+    }
+    let failed: Vec<_> = result.checks.iter().filter(|c| !c.passed).collect();
+    progress.always(&format!(
+        "checks: {} passed, {} failed{}",
+        result.checks.len() - failed.len(),
+        failed.len(),
+        if result.complete {
+            ""
+        } else {
+            " (judged on an incomplete run)"
+        }
+    ));
+    for c in failed {
+        progress.always(&format!("  {}", crate::report::checks::sentence(c)));
+    }
 }
 
 /// Waits at the start barrier, then until the common start. Records the

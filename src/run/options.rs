@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// Endpoint override for the `--results` upload (tests, S3-compatible
     /// stores); credentials come from the aws-config default chain.
     pub results_endpoint: Option<String>,
+    /// `--check` expressions, judged on the result with the scenario's
+    /// `[[check]]` tables; checked against the scenario before anything is sent.
+    pub checks: Vec<String>,
 }
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
@@ -76,6 +79,7 @@ impl Default for RunOptions {
             barrier: None,
             results: None,
             results_endpoint: None,
+            checks: Vec::new(),
         }
     }
 }

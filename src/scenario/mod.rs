@@ -234,6 +234,47 @@ impl Plan {
         self.dataset.size.pick(u)
     }
 
+    /// What a check on this scenario may name: its targets, its measured
+    /// phases and the ops each produces (the mix's, a rename's checkpoint
+    /// PUT, a dataloader's reads).
+    pub fn check_names(&self) -> crate::check::Names {
+        use crate::check::{Names, PhaseName, TargetName};
+        use crate::s3::OpKind;
+        Names {
+            what: "the scenario",
+            targets: self
+                .targets
+                .iter()
+                .map(|t| TargetName {
+                    name: t.name.clone(),
+                    directory: t.kind == TargetKind::Directory,
+                })
+                .collect(),
+            phases: self
+                .phases
+                .iter()
+                .map(|p| {
+                    let mut ops: Vec<OpKind> = p.mix.iter().map(|m| m.op.kind()).collect();
+                    if ops.contains(&OpKind::Rename) {
+                        ops.push(OpKind::Put);
+                    }
+                    if let Some(l) = &p.loader {
+                        ops.push(match l.sample {
+                            SampleUnit::Object => OpKind::Get,
+                            SampleUnit::Record { .. } => OpKind::RangedGet,
+                        });
+                    }
+                    PhaseName {
+                        name: p.name.clone(),
+                        loader: p.loader.is_some(),
+                        ops: Some(ops),
+                    }
+                })
+                .collect(),
+            setup: vec!["prepare".into(), "cleanup".into()],
+        }
+    }
+
     /// The targets that are S3 Express One Zone directory buckets.
     pub fn directory_targets(&self) -> impl Iterator<Item = &TargetSpec> {
         self.targets

@@ -27,7 +27,12 @@ pub struct Plan {
     pub rounds: u32,
     /// Seed for sizes, key hashes and op choice, so every target sees the same workload.
     pub seed: u64,
+    /// `[[check]]` tables: pass/fail checks judged on the result, their
+    /// names already checked against the targets, phases and mixes.
+    pub checks: Vec<CheckSpec>,
 }
+
+pub use crate::check::CheckSpec;
 
 /// A target's bucket kind (the shared S3 domain type).
 pub use crate::s3::BucketKind as TargetKind;

@@ -33,6 +33,19 @@ pub struct RawScenario {
     pub client: Option<RawClient>,
     #[serde(default)]
     pub phase: Vec<RawPhase>,
+    /// `[[check]]`: pass/fail checks judged on the result.
+    #[serde(default)]
+    pub check: Vec<RawCheck>,
+}
+
+/// One `[[check]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// The check, like `express/get/p99 < 10ms`.
+    pub expr: Spanned<String>,
+    /// A name for the report and JUnit XML.
+    pub name: Option<Spanned<String>>,
 }
 
 /// A TOML table whose keys are names chosen by the user, kept in file order

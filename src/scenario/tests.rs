@@ -1479,3 +1479,74 @@ fn phase_names_of_the_runs_own_stages_are_refused() {
     );
     ok(&BASE.replace(r#"name = "p""#, r#"name = "prepare-hot""#));
 }
+
+#[test]
+fn check_tables_become_the_plans_checks() {
+    let text = format!(
+        "{BASE}\n[[check]]\nexpr = \"express/get/p99 < 10ms\"\nname = \"GET SLO\"\n\n[[check]]\nexpr = 'ratio/get/p50 < 0.5'\n"
+    );
+    let plan = ok(&text);
+    let got: Vec<(String, Option<&str>)> = plan
+        .checks
+        .iter()
+        .map(|c| (c.check.to_string(), c.name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("express/get/p99 < 10ms".to_string(), Some("GET SLO")),
+            ("ratio/get/p50 < 0.5".to_string(), None)
+        ]
+    );
+    assert!(
+        plan.checks
+            .iter()
+            .all(|c| c.source == crate::check::Source::Scenario)
+    );
+}
+
+/// A mistake in a check points at its column in the file, as a compiler
+/// would: the file, line and column of the character, the field, one sentence.
+#[test]
+fn a_bad_check_is_reported_at_its_column_in_the_file() {
+    // Line 24 is `expr = "..."`; the expression starts at column 9.
+    let with = |expr: &str| format!("{BASE}\n[[check]]\nexpr = {expr}\n");
+    let p = one(
+        &with("\"express/get/p99 < 10\""),
+        24,
+        9 + 20,
+        "check[0].expr",
+    );
+    assert!(p.message.contains("`p99` is a duration"), "{p}");
+    let p = one(&with("'expres/get/p99 < 10ms'"), 24, 9, "check[0].expr");
+    assert_eq!(
+        p.to_string(),
+        "scenarios/x.toml:24:9: check[0].expr: the scenario has no target `expres`; expected one of `standard`, `express` or `*`"
+    );
+    let p = one(
+        &with("\"express/put/p99 < 1s\""),
+        24,
+        9 + 8,
+        "check[0].expr",
+    );
+    assert!(p.message.contains("no `put` in any measured phase"), "{p}");
+    let p = one(&with("\"q:express/get/p99 < 1s\""), 24, 9, "check[0].expr");
+    assert!(
+        p.message
+            .contains("no measured phase `q`; expected one of `p`"),
+        "{p}"
+    );
+    // An escape in the string: the position falls back to the string's start.
+    let p = one(
+        &with("\"express/get/p99 \\u003c 10\""),
+        24,
+        8,
+        "check[0].expr",
+    );
+    assert!(p.message.contains("duration"), "{p}");
+    // Unknown keys are named like everywhere else.
+    let ps = problems(&format!(
+        "{BASE}\n[[check]]\nexpr = \"express/get/p99 < 1s\"\nlimit = 3\n"
+    ));
+    assert!(ps[0].message.contains("unknown field `limit`"), "{ps:?}");
+}

@@ -248,7 +248,7 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         phases.push(phase);
     }
 
-    Plan {
+    let mut plan = Plan {
         name,
         source: source.to_path_buf(),
         description: raw.description.clone(),
@@ -260,7 +260,64 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         client,
         rounds,
         seed,
+        checks: Vec::new(),
+    };
+    plan.checks = checks(cx, &raw.check, &plan);
+    plan
+}
+
+/// `[[check]]` tables: each expression parsed and its names checked against
+/// the plan; a mistake is reported at its column in the file.
+fn checks(cx: &mut Ctx<'_>, raw: &[RawCheck], plan: &Plan) -> Vec<CheckSpec> {
+    let names = plan.check_names();
+    let mut out = Vec::new();
+    for (i, c) in raw.iter().enumerate() {
+        let field = format!("check[{i}].expr");
+        let text = c.expr.get_ref();
+        let parsed = crate::check::parse_spanned(text).and_then(|(check, spans)| {
+            crate::check::validate(&check, &spans, &names).map(|()| check)
+        });
+        match parsed {
+            Ok(check) => out.push(CheckSpec {
+                check,
+                source: crate::check::Source::Scenario,
+                name: c
+                    .name
+                    .as_ref()
+                    .map(|n| n.get_ref().trim().to_string())
+                    .filter(|n| !n.is_empty()),
+            }),
+            Err(e) => {
+                let span = c.expr.span();
+                let at = expr_offset(cx.text, span.clone(), text, e.column).unwrap_or(span.start);
+                cx.report(Some(at..at), &field, e.message);
+            }
+        }
+        if let Some(n) = &c.name
+            && (n.get_ref().trim().is_empty() || n.get_ref().contains('\n'))
+        {
+            cx.at(
+                n,
+                &format!("check[{i}].name"),
+                "expected a non-empty, single-line name",
+            );
+        }
     }
+    out
+}
+
+/// Byte offset in the file of column `column` (1-based, in characters) of
+/// a string value spanning `span`, when the file spells it without escapes
+/// (a plain `"..."` or `'...'`); None otherwise.
+fn expr_offset(text: &str, span: Range<usize>, value: &str, column: usize) -> Option<usize> {
+    let raw = text.get(span.clone())?;
+    let quote = raw.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+    let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+    if raw.len() < 2 || !raw.ends_with(quote) || inner != value {
+        return None;
+    }
+    let within: usize = value.chars().take(column - 1).map(char::len_utf8).sum();
+    Some(span.start + 1 + within)
 }
 
 fn default_key() -> KeyTemplate {
