@@ -274,6 +274,14 @@ pub struct RunArgs {
     /// one fails.
     #[arg(long = "check", value_name = "EXPR")]
     pub checks: Vec<String>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run
+    /// goes on (e.g. 127.0.0.1:9464; 0.0.0.0:9464 in a pod).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long --metrics-listen keeps serving after the run, so a last
+    /// scrape sees the totals.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, requires = "metrics_listen")]
+    pub metrics_linger: Duration,
 }
 
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
@@ -438,8 +446,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 results,
                 results_endpoint: a.results_endpoint_url,
                 checks: a.checks,
+                metrics_listen: a.metrics_listen,
+                metrics_linger: a.metrics_linger,
             };
-            let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
+            let mut out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
                 .await
                 .map_err(classify_run_error)?;
             let report = out.dir.join("report.md");
@@ -452,6 +462,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             if let Some(why) = &out.result.interrupted {
                 eprintln!("incomplete: {why}");
             }
+            // The metrics endpoint stays up a little, so a last scrape sees
+            // the totals.
+            out.linger(&cancel).await;
             Ok(out.exit_code())
         }
         Command::Cleanup {

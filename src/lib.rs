@@ -5,7 +5,8 @@
 //! `engine` (worker pool, pacing), `client` (SDK and direct-path clients), `stats`
 //! (histograms, time series), `report` (JSON contract, Markdown), and
 //! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest);
-//! `check` is the language of pass/fail checks.
+//! `check` is the language of pass/fail checks and `metrics` the live
+//! Prometheus exporter.
 
 pub mod check;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod cluster;
 pub mod doctor;
 pub mod engine;
 pub mod estimate;
+pub mod metrics;
 pub mod report;
 pub mod run;
 pub mod s3;

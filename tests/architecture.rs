@@ -61,6 +61,7 @@ fn modules_depend_only_as_documented() {
     check("client", &["s3", "scenario", "stats", "synthetic"]);
     check("engine", &["s3", "scenario", "stats", "client"]);
     check("report", &["s3", "stats", "units", "check"]);
+    check("metrics", &["s3", "stats"]);
 }
 
 #[test]

@@ -229,6 +229,8 @@ struct ThreadResult {
 
 struct Work {
     job: Arc<Job>,
+    /// Live counters for an exporter: thread `i` counts into block `i`.
+    live: Option<crate::stats::live::ThreadBlocks>,
     reply: oneshot::Sender<ThreadResult>,
 }
 
@@ -334,12 +336,23 @@ impl Engine {
 
     /// Runs one job on every thread and merges their recorders.
     pub async fn run(&self, job: Job) -> anyhow::Result<JobResult> {
+        self.run_live(job, None).await
+    }
+
+    /// [`run`](Self::run), with each thread also counting into its block of
+    /// `live` (one per thread) as it records, for a live exporter.
+    pub async fn run_live(
+        &self,
+        job: Job,
+        live: Option<crate::stats::live::ThreadBlocks>,
+    ) -> anyhow::Result<JobResult> {
         let job = Arc::new(job);
         let mut replies = Vec::with_capacity(self.threads.len());
         for t in &self.threads {
             let (reply, rx) = oneshot::channel();
             t.tx.send(Work {
                 job: job.clone(),
+                live: live.clone(),
                 reply,
             })
             .map_err(|_| anyhow::anyhow!("an engine thread has stopped"))?;
@@ -439,7 +452,8 @@ async fn thread_main<C: Connector>(
         cancel,
     });
     while let Some(work) = rx.recv().await {
-        let result = run_job(&ctx, &work.job).await;
+        let live = work.live.as_ref().and_then(|b| b.get(index).cloned());
+        let result = run_job(&ctx, &work.job, live).await;
         let _ = work.reply.send(result);
     }
 }
@@ -465,6 +479,19 @@ struct Shared {
     /// choosing the next op. The next request's signing and send are part
     /// of its own latency, not of this gap. bench/run.sh reports it; off by default.
     gap: Option<RefCell<hdrhistogram::Histogram<u64>>>,
+    /// This thread's live counters for the job, if an exporter reads them.
+    live: Option<Arc<crate::stats::live::LiveBlock>>,
+}
+
+impl Shared {
+    /// Requests this thread has in flight, also for the live exporter.
+    #[inline]
+    fn set_in_flight(&self, n: u64) {
+        self.in_flight.set(n);
+        if let Some(l) = &self.live {
+            l.set_in_flight(n);
+        }
+    }
 }
 
 /// Set to measure the recording gap (see `Shared::gap`).
@@ -485,10 +512,14 @@ enum Pacing {
 async fn run_job<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
+    live: Option<Arc<crate::stats::live::LiveBlock>>,
 ) -> ThreadResult {
     let warmup = job_warmup(job);
     let shared = Rc::new(Shared {
-        recorder: RefCell::new(OpRecorder::default()),
+        recorder: RefCell::new(match &live {
+            Some(b) => OpRecorder::with_live(b.clone()),
+            None => OpRecorder::default(),
+        }),
         in_flight: Cell::new(0),
         budget: Cell::new(None),
         last_done: Cell::new(None),
@@ -496,6 +527,7 @@ async fn run_job<C: ObjectClient + 'static>(
         loader: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
+        live,
     });
     // Attempts recorded by this thread's clients before this job are not its own.
     let _ = crate::client::take_thread_log();
@@ -527,6 +559,7 @@ async fn run_job<C: ObjectClient + 'static>(
     for h in &handles {
         h.abort();
     }
+    shared.set_in_flight(0);
     if let (Some(g), JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. }) =
         (&shared.gap, job.kind)
     {
@@ -742,7 +775,7 @@ async fn worker<C: ObjectClient>(
         }
         let op: &OpSpec = mix.pick(&mut st.rng);
         let before = client.session_marker();
-        shared.in_flight.set(shared.in_flight.get() + 1);
+        shared.set_in_flight(shared.in_flight.get() + 1);
         let sent = Instant::now();
         if let (Some(g), Some(p), Pacing::Closed) = (&shared.gap, prev_done, &pacing) {
             crate::stats::recorder::record(
@@ -754,7 +787,7 @@ async fn worker<C: ObjectClient>(
         let done = Instant::now();
         let kind = st.record_as.take().unwrap_or(op.kind());
         let in_flight = shared.in_flight.get();
-        shared.in_flight.set(in_flight - 1);
+        shared.set_in_flight(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
         // A request the op sent first (a rename's checkpoint PUT) is its
         // own sample; the op's own starts when that one ended.

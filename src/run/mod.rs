@@ -43,6 +43,9 @@ pub struct RunOutput {
     /// `--results` was given and the upload failed; the local copy in
     /// `dir` is complete.
     pub upload_failed: Option<String>,
+    /// The `--metrics-listen` server, still serving the final totals, and
+    /// how long it should go on after the run ([`RunOutput::linger`]).
+    pub metrics: Option<(crate::metrics::MetricsServer, std::time::Duration)>,
 }
 
 impl RunOutput {
@@ -63,6 +66,26 @@ impl RunOutput {
             }
             None => 0,
         }
+    }
+}
+
+impl RunOutput {
+    /// Keeps the metrics endpoint up for `--metrics-linger` after the run,
+    /// so a last scrape sees the totals, then stops it. A Ctrl-C or SIGTERM
+    /// during the wait ends it (after a run a signal stopped, the signal
+    /// handler's second signal does).
+    pub async fn linger(&mut self, cancel: &Cancel) {
+        if let Some((_, d)) = &self.metrics {
+            if self.stopped.is_some() || cancel.is_cancelled() {
+                tokio::time::sleep(*d).await;
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(*d) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        }
+        self.metrics = None;
     }
 }
 
@@ -186,6 +209,38 @@ pub async fn execute(
     };
     // Validate where results go before any request is sent.
     let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // The metrics endpoint is bound now: an address in use is bad input,
+    // said before anything is sent.
+    let metrics = match opts.metrics_listen {
+        Some(addr) => {
+            let m = crate::metrics::Metrics::new(
+                &run_id,
+                &plan.name,
+                opts.shard.map(|s| s.index),
+                threads,
+                &plan
+                    .targets
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>(),
+                plan.rounds,
+            );
+            let server = m.serve(addr).map_err(|e| {
+                let _ = std::fs::remove_dir(&dir);
+                OptionsError(format!("--metrics-listen {addr}: cannot listen there: {e}"))
+            })?;
+            eprintln!("metrics: http://{}/metrics", server.local_addr());
+            for t in &targets {
+                let probe = t.probe.clone();
+                m.add_sessions(&t.spec.name, Arc::new(move || probe.totals()));
+            }
+            Some((m, server))
+        }
+        None => None,
+    };
     let run_prefix: Arc<str> = Arc::from(run_prefix);
 
     // Preflight: the doctor's checks, one plain sentence per problem,
@@ -245,9 +300,6 @@ pub async fn execute(
         t.create_only = p.conditional_writes;
     }
 
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let max_conc = plan
         .phases
         .iter()
@@ -336,6 +388,11 @@ pub async fn execute(
         );
     }
     crate::report::publish(&result, &dir)?;
+    if let Some((m, _)) = &metrics {
+        for t in &result.targets {
+            m.set_preflight(&t.name, &t.preflight_requests);
+        }
+    }
 
     let progress = progress::Progress::new(opts.progress, phases::planned_time(&plan));
     let mut runner = phases::Runner {
@@ -349,6 +406,7 @@ pub async fn execute(
         date,
         dir: &dir,
         usage: phases::Usage::default(),
+        metrics: metrics.as_ref().map(|(m, _)| m.clone()),
     };
     runner.prepare(&mut result).await?;
     if let Some(at) = opts.start_at {
@@ -424,6 +482,7 @@ pub async fn execute(
             &opts.scenario_file,
             &progress,
             &mut result,
+            metrics.as_ref().map(|(m, _)| m),
         )
         .await;
     }
@@ -432,6 +491,10 @@ pub async fn execute(
     result.checks = crate::report::checks::judge(&checks, &result);
     crate::report::publish(&result, &dir)?;
     report_checks(&result, &progress);
+    if let Some((m, _)) = &metrics {
+        let failed = result.checks.iter().filter(|c| !c.passed).count();
+        m.finish(result.checks.len() - failed, failed);
+    }
     for w in crate::report::markdown::failure_warnings(&result) {
         progress.always(&format!("warning: {w}"));
     }
@@ -447,6 +510,7 @@ pub async fn execute(
         stopped,
         start_failed,
         upload_failed,
+        metrics: metrics.map(|(_, server)| (server, opts.metrics_linger)),
     })
 }
 

@@ -49,7 +49,16 @@ pub struct RunOptions {
     /// `--check` expressions, judged on the result with the scenario's
     /// `[[check]]` tables; checked against the scenario before anything is sent.
     pub checks: Vec<String>,
+    /// `--metrics-listen`: serve live Prometheus metrics at
+    /// `http://ADDR/metrics` while the run goes on.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the metrics endpoint stays up after the run has ended, so
+    /// a last scrape sees the totals (`--metrics-linger`).
+    pub metrics_linger: Duration,
 }
+
+/// Default `--metrics-linger`: a scrape every 5 s or more often sees the totals.
+pub const DEFAULT_METRICS_LINGER: Duration = Duration::from_secs(5);
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
 /// waiting for a node while others have finished preparing.
@@ -80,6 +89,8 @@ impl Default for RunOptions {
             results: None,
             results_endpoint: None,
             checks: Vec::new(),
+            metrics_listen: None,
+            metrics_linger: DEFAULT_METRICS_LINGER,
         }
     }
 }

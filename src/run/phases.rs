@@ -47,6 +47,8 @@ pub struct Runner<'a> {
     pub date: (i32, u32, u32),
     pub dir: &'a Path,
     pub usage: Usage,
+    /// Live metrics (`--metrics-listen`), if served.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// Measured time the plan asks for, warm-ups included (for the ETA).
@@ -83,12 +85,39 @@ impl Runner<'_> {
 
     /// Runs a job, stopping the run when the error policy says so.
     async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
-        let run = self.engine.run(job);
+        let live = self.metrics.as_ref().map(|m| {
+            let (phase, accelerators) = match job.kind {
+                JobKind::Prepare => ("prepare", None),
+                JobKind::Phase(i) => (
+                    self.plan.phases[i].name.as_str(),
+                    self.plan.phases[i]
+                        .loader
+                        .as_ref()
+                        .map(|l| u64::from(l.max_accelerators())),
+                ),
+                JobKind::Dataloader {
+                    phase,
+                    accelerators,
+                } => (
+                    self.plan.phases[phase].name.as_str(),
+                    Some(u64::from(accelerators)),
+                ),
+            };
+            let target = &self.plan.targets[job.target].name;
+            m.job_started(phase, target, job.round, accelerators);
+            m.blocks(target, phase)
+        });
+        let run = self.engine.run_live(job, live);
         tokio::pin!(run);
         let mut dog = Watchdog::new(self.plan.client.stop_on_failures, self.engine.live());
         loop {
             tokio::select! {
-                r = &mut run => return r,
+                r = &mut run => {
+                    if let Some(m) = &self.metrics {
+                        m.job_ended();
+                    }
+                    return r;
+                }
                 _ = tokio::time::sleep(CHECK_EVERY) => {
                     if let Some(why) = dog.check(self.engine.live(), std::time::Instant::now()) {
                         self.cancel.cancel_with(StopReason::FailurePolicy(why));
@@ -298,6 +327,13 @@ impl Runner<'_> {
                     })
                     .collect(),
             });
+            if let (Some(m), Some(p)) = (&self.metrics, result.phases.last()) {
+                for t in &p.targets {
+                    if let Some(l) = &t.loader {
+                        m.set_loader_result(&t.target, &p.name, l.measured.au, l.accelerators);
+                    }
+                }
+            }
             let u = &self.usage;
             result.client.cpu_s = u.cpu_s;
             result.client.cpu_us_per_request = if u.requests > 0 {
@@ -327,6 +363,7 @@ pub async fn cleanup(
     scenario_file: &str,
     progress: &Progress,
     result: &mut RunResult,
+    metrics: Option<&crate::metrics::Metrics>,
 ) {
     let mut cleaned = Vec::new();
     for ((t, c), client) in plan.targets.iter().zip(targets).zip(clients) {
@@ -348,6 +385,9 @@ pub async fn cleanup(
             );
             progress.always(&format!("error: {}", cleanup::describe_left(&l)));
             result.left_behind.push(l);
+        }
+        if let Some(m) = metrics {
+            m.absorb(&t.name, "cleanup", &done.recorder);
         }
         let mut acc = TargetAcc::default();
         acc.add_round(

@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod dataloader;
+pub mod live;
 pub mod recorder;
 pub mod sparse;
 

@@ -476,6 +476,10 @@ pub struct Recorder<const N: usize> {
     live: [LiveCell; N],
     /// Scratch space for encoding sparse histograms.
     buf: Vec<u8>,
+    /// Live counters this recorder also counts every sample into, for an
+    /// exporter to read during the run (`--metrics-listen`). Written only
+    /// by the thread that owns this recorder. Not merged.
+    live_block: Option<std::sync::Arc<super::live::LiveBlock>>,
 }
 
 impl<const N: usize> Default for Recorder<N> {
@@ -488,14 +492,27 @@ impl<const N: usize> Default for Recorder<N> {
             live_second: 0,
             live: std::array::from_fn(|_| LiveCell::default()),
             buf: Vec::new(),
+            live_block: None,
         }
     }
 }
 
 impl<const N: usize> Recorder<N> {
+    /// An empty recorder that also counts every sample into `block` (its
+    /// thread must be the block's only writer).
+    pub fn with_live(block: std::sync::Arc<super::live::LiveBlock>) -> Self {
+        Recorder {
+            live_block: Some(block),
+            ..Recorder::default()
+        }
+    }
+
     /// Records a measured sample that completed `second` seconds after measurement began.
     #[inline]
     pub fn record(&mut self, op: usize, second: usize, s: &Sample<'_>) {
+        if let Some(b) = &self.live_block {
+            b.note(op, s, true);
+        }
         self.ops[op].get_or_insert_with(OpStats::default).record(s);
         if second != self.live_second {
             if second < self.live_second {
@@ -553,6 +570,9 @@ impl<const N: usize> Recorder<N> {
     /// Records a sample that completed during warm-up.
     #[inline]
     pub fn record_warmup(&mut self, op: usize, s: &Sample<'_>) {
+        if let Some(b) = &self.live_block {
+            b.note(op, s, false);
+        }
         self.warmup[op]
             .get_or_insert_with(OpStats::default)
             .record(s);

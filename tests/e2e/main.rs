@@ -11,6 +11,7 @@ mod doctor;
 mod express_ops;
 mod express_run;
 mod faults;
+mod metrics;
 mod moto;
 mod plan;
 mod preflight;
