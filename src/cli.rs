@@ -159,6 +159,10 @@ pub struct K8sArgs {
     /// How long each shard waits at the start barrier for the others.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub barrier_timeout: Duration,
+    /// Port of each shard's live Prometheus metrics (container port
+    /// `metrics`, prometheus.io/* scrape annotations); 0: none.
+    #[arg(long, default_value_t = crate::cluster::k8s::METRICS_PORT)]
+    pub metrics_port: u16,
 }
 
 #[derive(Debug, Args)]
@@ -672,6 +676,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 run_id,
                 zone_id: a.zone_id,
                 barrier_timeout: a.barrier_timeout,
+                metrics_port: (a.metrics_port != 0).then_some(a.metrics_port),
             };
             let docs = crate::cluster::k8s::manifests(&plan, &file_name, &text, &opts)
                 .map_err(|e| InputError(format!("{e:#}")))?;

@@ -34,6 +34,17 @@ pub const EXIT_BAD_INPUT: i64 = 2;
 /// not complete, 6 its results were not uploaded, 130 / 143 interrupted by
 /// SIGINT / SIGTERM (its partial result is already published).
 pub const EXIT_NO_RETRY: [i64; 6] = [3, 4, 5, 6, 130, 143];
+/// Default port of each shard's live metrics (`run --metrics-listen`).
+/// Any free port works: it is the pod's own.
+pub const METRICS_PORT: u16 = 9464;
+/// How long a shard keeps serving its metrics after its run, so the last
+/// scrape at a common 30 s interval sees its totals (well inside the
+/// termination grace).
+pub const METRICS_LINGER: &str = "30s";
+/// Exit codes after which the merge Job is not retried: 2 (bad input, e.g.
+/// a --check naming what the run lacks) and 7 (the merged run failed a
+/// check: the same verdict every time).
+pub const MERGE_NO_RETRY: [i64; 2] = [2, 7];
 /// Label of the Karpenter NodePool and taint key of its nodes.
 pub const NODEPOOL: &str = "s3bench";
 const TAINT_KEY: &str = "s3bench.dev/benchmark";
@@ -52,6 +63,9 @@ pub struct K8sOptions {
     pub zone_id: Option<String>,
     /// How long each shard waits at the start barrier for the others.
     pub barrier_timeout: Duration,
+    /// Port of each shard's live Prometheus metrics, announced to
+    /// Prometheus by scrape annotations; None: no metrics.
+    pub metrics_port: Option<u16>,
 }
 
 /// The zone ID in a directory bucket name: `bench--use1-az4--x-s3` ->
@@ -282,17 +296,31 @@ pub fn manifests(
         });
     }
     let mut pod = pod_spec(o, &affinity);
+    let mut args = vec![
+        "run".to_string(),
+        format!("/scenario/{scenario_file_name}"),
+        "--results".into(),
+        o.results.to_string(),
+        "--barrier".into(),
+        "--barrier-timeout".into(),
+        humantime::format_duration(o.barrier_timeout).to_string(),
+        "--out".into(),
+        "/results".into(),
+        "--quiet".into(),
+    ];
+    if let Some(port) = o.metrics_port {
+        // All interfaces: Prometheus scrapes the pod's IP.
+        args.extend([
+            "--metrics-listen".into(),
+            format!("0.0.0.0:{port}"),
+            "--metrics-linger".into(),
+            METRICS_LINGER.into(),
+        ]);
+    }
     pod["containers"] = json!([{
         "name": "s3bench",
         "image": o.image,
-        "args": [
-            "run", format!("/scenario/{scenario_file_name}"),
-            "--results", o.results.to_string(),
-            "--barrier",
-            "--barrier-timeout", humantime::format_duration(o.barrier_timeout).to_string(),
-            "--out", "/results",
-            "--quiet",
-        ],
+        "args": args,
         "env": [
             { "name": "S3BENCH_RUN_ID", "value": o.run_id },
             { "name": "S3BENCH_SHARD_COUNT", "value": o.shards.to_string() },
@@ -307,6 +335,10 @@ pub fn manifests(
             { "name": "results", "mountPath": "/results" },
         ],
     }]);
+    if let Some(port) = o.metrics_port {
+        pod["containers"][0]["ports"] =
+            json!([{ "name": "metrics", "containerPort": port, "protocol": "TCP" }]);
+    }
     pod["volumes"] = json!([
         { "name": "scenario", "configMap": { "name": cm_name } },
         { "name": "results", "emptyDir": {} },
@@ -325,6 +357,15 @@ pub fn manifests(
         "annotations": { DO_NOT_DISRUPT: "true" },
     });
     pod_meta["labels"]["s3bench.dev/role"] = json!("shard");
+    if let Some(port) = o.metrics_port {
+        // What Prometheus' kubernetes-pods scrape job (and most agents)
+        // read; the Prometheus Operator's PodMonitor selects the labels and
+        // the port name instead (docs/distributed.md).
+        let a = &mut pod_meta["annotations"];
+        a["prometheus.io/scrape"] = json!("true");
+        a["prometheus.io/port"] = json!(port.to_string());
+        a["prometheus.io/path"] = json!("/metrics");
+    }
     let job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -356,7 +397,8 @@ pub fn manifests(
              others; an interrupted shard has published its partial result).\n\
              terminationGracePeriodSeconds {g}: after\n\
              SIGTERM s3bench gives in-flight requests ~5 s, deletes what it wrote and\n\
-             uploads its partial result to {url}.",
+             uploads its partial result to {url}.\n\
+             {metrics}",
             n = o.shards,
             id = o.run_id,
             c = size.concurrency,
@@ -368,6 +410,13 @@ pub fn manifests(
             },
             g = GRACE_SECONDS,
             url = run_url,
+            metrics = match o.metrics_port {
+                Some(p) => format!(
+                    "Live metrics: http://POD_IP:{p}/metrics (port `metrics`, prometheus.io/* scrape\n\
+                     annotations), up to {METRICS_LINGER} after the shard's run so the last scrape sees its totals."
+                ),
+                None => "Live metrics: off (--metrics-port 0).".to_string(),
+            },
         ),
         object: job,
     });
@@ -411,6 +460,10 @@ pub fn manifests(
         "metadata": merge_meta,
         "spec": {
             "backoffLimit": 2,
+            "podFailurePolicy": { "rules": [
+                { "action": "FailJob", "onExitCodes": {
+                    "containerName": "merge", "operator": "In", "values": MERGE_NO_RETRY } },
+            ]},
             "ttlSecondsAfterFinished": 86400,
             "template": {
                 "metadata": { "labels": { "app.kubernetes.io/name": "s3bench", "s3bench.dev/role": "merge" } },
@@ -423,7 +476,9 @@ pub fn manifests(
             "Merges the shards' results once all {n} result.json files are in {url}\n\
              (it waits up to {w}: twice the scenario's estimated length plus 30 min),\n\
              then writes {url}merged/report.md. A shard that never published is listed\n\
-             as MISSING in the merged report. Then:\n  \
+             as MISSING in the merged report. It judges the run's checks ([[check]],\n\
+             --check) on the merged result: exit code 7, and the Job fails without\n\
+             a retry, when one fails. Then:\n  \
              kubectl wait --for=condition=complete job/{name}-merge --timeout={gw}\n  \
              aws s3 cp {url}merged/report.md -",
             n = o.shards,

@@ -8,8 +8,9 @@
 //! blocks when a scrape comes. Locks here are taken when a job starts or
 //! ends and at scrape time, never per request.
 //!
-//! The metrics (every name starts with `s3bench_`; docs/metrics.md has the
-//! list with their labels and the dashboard that reads them):
+//! The metrics (every name starts with `s3bench_`, every series has a
+//! `run_id` label; docs/metrics.md has the list with their labels and the
+//! dashboard that reads them):
 //! - `s3bench_operations_total{target,phase,op,outcome}`: completed
 //!   operations, warm-up included, by `success` or failure group
 //!   (`throttled`, `http`: other HTTP errors, `transport`, `conditional`);
@@ -264,19 +265,33 @@ impl<V> Family<V> {
     }
 }
 
-fn counters(enc: &mut DescriptorEncoder, f: &Family<u64>) -> fmt::Result {
+/// Every series carries the run id, so a dashboard sums a run's shards
+/// (one process each) with `sum by (target)` and tells runs apart.
+fn with_run(run: &str, labels: &Labels) -> Labels {
+    let mut l = Vec::with_capacity(labels.len() + 1);
+    l.push(("run_id", run.to_string()));
+    l.extend(labels.iter().cloned());
+    l
+}
+
+fn counters(enc: &mut DescriptorEncoder, run: &str, f: &Family<u64>) -> fmt::Result {
     let mut m = enc.encode_descriptor(f.name, f.help, f.unit.as_ref(), MetricType::Counter)?;
     for (labels, v) in &f.samples {
-        m.encode_family(labels)?
+        m.encode_family(&with_run(run, labels))?
             .encode_counter::<NoLabelSet, _, u64>(v, None)?;
     }
     Ok(())
 }
 
-fn gauges(enc: &mut DescriptorEncoder, f: &Family<f64>) -> fmt::Result {
+fn gauges(enc: &mut DescriptorEncoder, run: &str, f: &Family<f64>) -> fmt::Result {
     let mut m = enc.encode_descriptor(f.name, f.help, f.unit.as_ref(), MetricType::Gauge)?;
     for (labels, v) in &f.samples {
-        ConstGauge::new(*v).encode(m.encode_family(labels)?)?;
+        let labels = if labels.iter().any(|(k, _)| *k == "run_id") {
+            labels.clone()
+        } else {
+            with_run(run, labels)
+        };
+        ConstGauge::new(*v).encode(m.encode_family(&labels)?)?;
     }
     Ok(())
 }
@@ -284,6 +299,7 @@ fn gauges(enc: &mut DescriptorEncoder, f: &Family<f64>) -> fmt::Result {
 impl Collector for Collect {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         let s = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        let run = s.run_id.as_str();
         let mut ops = Family::new(
             "s3bench_operations",
             "Completed operations (warm-up included) by outcome: success, or the failure group (throttled: 503 SlowDown and 429; http: other HTTP errors; transport: connection, timeout, body; conditional: a lost race of a conditional write).",
@@ -343,10 +359,10 @@ impl Collector for Collect {
                 }
             }
         }
-        counters(&mut enc, &ops)?;
-        counters(&mut enc, &warm)?;
-        counters(&mut enc, &reqs)?;
-        counters(&mut enc, &bytes)?;
+        counters(&mut enc, run, &ops)?;
+        counters(&mut enc, run, &warm)?;
+        counters(&mut enc, run, &reqs)?;
+        counters(&mut enc, run, &bytes)?;
 
         {
             let mut m = enc.encode_descriptor(
@@ -363,12 +379,8 @@ impl Collector for Collect {
                     .zip(b.iter().copied())
                     .collect();
                 let count = b.iter().sum();
-                m.encode_family(labels)?.encode_histogram::<NoLabelSet>(
-                    *sum_ns as f64 / 1e9,
-                    count,
-                    &buckets,
-                    None,
-                )?;
+                m.encode_family(&with_run(run, labels))?
+                    .encode_histogram::<NoLabelSet>(*sum_ns as f64 / 1e9, count, &buckets, None)?;
             }
         }
 
@@ -377,7 +389,7 @@ impl Collector for Collect {
             .into_iter()
             .map(|(t, v)| (vec![("target", t)], v))
             .collect();
-        gauges(&mut enc, &g)?;
+        gauges(&mut enc, run, &g)?;
 
         let mut sess = Family::new(
             "s3bench_create_sessions",
@@ -392,8 +404,8 @@ impl Collector for Collect {
             sess.samples.push((vec![("target", t.clone())], n));
             sess_err.samples.push((vec![("target", t.clone())], e));
         }
-        counters(&mut enc, &sess)?;
-        counters(&mut enc, &sess_err)?;
+        counters(&mut enc, run, &sess)?;
+        counters(&mut enc, run, &sess_err)?;
 
         let mut pre = Family::new(
             "s3bench_preflight_requests",
@@ -404,7 +416,7 @@ impl Collector for Collect {
             .iter()
             .map(|((t, op), n)| (vec![("target", t.clone()), ("operation", op.clone())], *n))
             .collect();
-        counters(&mut enc, &pre)?;
+        counters(&mut enc, run, &pre)?;
 
         let mut au = Family::new(
             "s3bench_dataloader_au",
@@ -429,8 +441,8 @@ impl Collector for Collect {
                 acc.samples.push((labels, n as f64));
             }
         }
-        gauges(&mut enc, &au)?;
-        gauges(&mut enc, &acc)?;
+        gauges(&mut enc, run, &au)?;
+        gauges(&mut enc, run, &acc)?;
 
         let mut phase = Family::new(
             "s3bench_phase_info",
@@ -445,14 +457,14 @@ impl Collector for Collect {
             r = f64::from(*n);
         }
         round.samples.push((Vec::new(), r));
-        gauges(&mut enc, &phase)?;
-        gauges(&mut enc, &round)?;
+        gauges(&mut enc, run, &phase)?;
+        gauges(&mut enc, run, &round)?;
         let mut rounds = Family::new(
             "s3bench_rounds",
             "Rounds per target the run is planned for.",
         );
         rounds.samples.push((Vec::new(), f64::from(s.rounds)));
-        gauges(&mut enc, &rounds)?;
+        gauges(&mut enc, run, &rounds)?;
 
         let mut info = Family::new("s3bench_run_info", "The run: its id, scenario and shard.");
         info.samples.push((
@@ -463,14 +475,14 @@ impl Collector for Collect {
             ],
             1.0,
         ));
-        gauges(&mut enc, &info)?;
+        gauges(&mut enc, run, &info)?;
         let mut fin = Family::new(
             "s3bench_run_finished",
             "1 once the run has ended and its result is final (the counters are its totals).",
         );
         fin.samples
             .push((Vec::new(), if s.finished { 1.0 } else { 0.0 }));
-        gauges(&mut enc, &fin)?;
+        gauges(&mut enc, run, &fin)?;
         let mut checks = Family::new(
             "s3bench_checks",
             "The run's pass/fail checks by verdict, once judged at its end.",
@@ -483,7 +495,7 @@ impl Collector for Collect {
                 .samples
                 .push((vec![("verdict", "fail".to_string())], f as f64));
         }
-        gauges(&mut enc, &checks)?;
+        gauges(&mut enc, run, &checks)?;
         Ok(())
     }
 }

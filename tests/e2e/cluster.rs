@@ -140,6 +140,22 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
             .unwrap()["value"]
             .clone()
     };
+    // Live metrics: on all interfaces of the pod, a named port, and the
+    // scrape annotations Prometheus' kubernetes-pods job reads.
+    let at = args.iter().position(|a| *a == "--metrics-listen").unwrap();
+    assert_eq!(args[at + 1], "0.0.0.0:9464");
+    assert!(
+        args.windows(2).any(|w| w == ["--metrics-linger", "30s"]),
+        "{args:?}"
+    );
+    assert_eq!(
+        c["ports"],
+        serde_json::json!([{ "name": "metrics", "containerPort": 9464, "protocol": "TCP" }])
+    );
+    let notes = &pod["metadata"]["annotations"];
+    assert_eq!(notes["prometheus.io/scrape"], "true");
+    assert_eq!(notes["prometheus.io/port"], "9464");
+    assert_eq!(notes["prometheus.io/path"], "/metrics");
     assert_eq!(env("S3BENCH_RUN_ID"), "ml-2026-12-02a");
     assert_eq!(env("S3BENCH_SHARD_COUNT"), "6");
     // ml-shards.toml: 16 workers -> 1 CPU, 256 + 32 MiB.
@@ -162,6 +178,12 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
             "--shards",
             "6"
         ]
+    );
+    // A merged run that fails a check (7) or bad input (2) is not retried.
+    assert_eq!(
+        merge["spec"]["podFailurePolicy"]["rules"][0],
+        serde_json::json!({ "action": "FailJob", "onExitCodes": {
+            "containerName": "merge", "operator": "In", "values": [2, 7] } })
     );
 
     let pool = kind(&docs, "NodePool", "s3bench");
@@ -259,6 +281,46 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
         .output()
         .unwrap();
     assert!(!v.status.success());
+}
+
+/// `--metrics-port 0`: no metrics flag, port or scrape annotation.
+#[test]
+fn cluster_k8s_metrics_can_be_turned_off() {
+    let out = bin()
+        .args([
+            "k8s",
+            "scenarios/mixed.toml",
+            "--shards",
+            "2",
+            "--image",
+            "i:1",
+        ])
+        .args([
+            "--results",
+            "s3://bench-results/p/",
+            "--run-id",
+            "r1",
+            "--metrics-port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let docs = documents(&yaml);
+    let pod = &kind(&docs, "Job", "s3bench-r1")["spec"]["template"];
+    assert!(pod["spec"]["containers"][0].get("ports").is_none());
+    assert!(
+        pod["metadata"]["annotations"]
+            .get("prometheus.io/scrape")
+            .is_none()
+    );
+    assert!(!yaml.contains("--metrics-listen"), "{yaml}");
+    assert!(yaml.contains("Live metrics: off"), "{yaml}");
 }
 
 #[test]
