@@ -496,3 +496,100 @@ fn equal_to_the_endpoint(m: &[Sample], r: &RunResult, server: &EmbeddedServer) {
         );
     }
 }
+
+const SMALL: &str = r#"
+name = "live-small"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "live-small"
+region = "us-east-1"
+[dataset]
+objects = 4
+size = "1KiB"
+[[phase]]
+name = "reads"
+ops = 40
+concurrency = 2
+mix = [{ op = "get" }]
+"#;
+
+/// An address already in use is bad input, said before any request is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_address_in_use_is_bad_input_before_anything_is_sent() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let plan = super::run::plan(SMALL);
+    let server = s3bench::run::start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let targets = s3bench::run::embedded_targets(&plan, &server);
+    let opts = s3bench::run::RunOptions {
+        out: dir.path().to_path_buf(),
+        metrics_listen: Some(addr),
+        ..Default::default()
+    };
+    let err = s3bench::run::execute(plan, targets, true, opts, Arc::new(Default::default()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.downcast_ref::<s3bench::run::OptionsError>().is_some(),
+        "{err:#}"
+    );
+    assert!(
+        format!("{err:#}").starts_with(&format!("--metrics-listen {addr}: cannot listen there:")),
+        "{err:#}"
+    );
+    assert_eq!(server.counters().total_requests("live-small"), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no run folder"
+    );
+}
+
+/// In the library the run's output holds the server, still serving the
+/// totals, until it is dropped (the CLI waits --metrics-linger first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_output_keeps_serving_the_totals() {
+    let plan = super::run::plan(SMALL);
+    let server = s3bench::run::start_embedded(&plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let targets = s3bench::run::embedded_targets(&plan, &server);
+    let opts = s3bench::run::RunOptions {
+        out: dir.path().to_path_buf(),
+        threads: Some(2),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        checks: vec!["reads:standard/get/count == 40".into()],
+        ..Default::default()
+    };
+    let mut out = s3bench::run::execute(plan, targets, true, opts, Arc::new(Default::default()))
+        .await
+        .unwrap();
+    let addr = out.metrics.as_ref().unwrap().0.local_addr().to_string();
+    let text = tokio::task::spawn_blocking(move || scrape(&addr, false))
+        .await
+        .unwrap();
+    let run = &out.result.run_id;
+    for (series, want) in [
+        (format!("s3bench_run_finished{{run_id=\"{run}\"}}"), 1.0),
+        (
+            format!("s3bench_checks{{run_id=\"{run}\",verdict=\"pass\"}}"),
+            1.0,
+        ),
+        (
+            format!(
+                "s3bench_operations_total{{run_id=\"{run}\",target=\"standard\",phase=\"reads\",op=\"get\",outcome=\"success\"}}"
+            ),
+            40.0,
+        ),
+    ] {
+        let got = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{series} ")))
+            .unwrap_or_else(|| panic!("{series}\n{text}"));
+        assert_eq!(got.parse::<f64>().unwrap(), want, "{series}");
+    }
+    assert_eq!(out.exit_code(), 0);
+    out.metrics.take();
+}
