@@ -189,7 +189,7 @@ impl OpStat {
 
 /// A statistic of a dataloader phase on one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LoaderStat {
+pub enum DataloaderStat {
     /// Accelerator utilization: compute time over wall time.
     Au,
     /// The lowest AU of a single accelerator.
@@ -201,31 +201,35 @@ pub enum LoaderStat {
     Stall(Pct),
 }
 
-impl LoaderStat {
-    pub fn all() -> Vec<LoaderStat> {
-        let mut v = vec![LoaderStat::Au, LoaderStat::AuMin, LoaderStat::Accelerators];
-        v.extend(Pct::ALL.iter().map(|p| LoaderStat::Stall(*p)));
+impl DataloaderStat {
+    pub fn all() -> Vec<DataloaderStat> {
+        let mut v = vec![
+            DataloaderStat::Au,
+            DataloaderStat::AuMin,
+            DataloaderStat::Accelerators,
+        ];
+        v.extend(Pct::ALL.iter().map(|p| DataloaderStat::Stall(*p)));
         v
     }
 
     pub fn name(self) -> String {
         match self {
-            LoaderStat::Au => "au".into(),
-            LoaderStat::AuMin => "au_min".into(),
-            LoaderStat::Accelerators => "accelerators".into(),
-            LoaderStat::Stall(p) => format!("stall_{}", p.name()),
+            DataloaderStat::Au => "au".into(),
+            DataloaderStat::AuMin => "au_min".into(),
+            DataloaderStat::Accelerators => "accelerators".into(),
+            DataloaderStat::Stall(p) => format!("stall_{}", p.name()),
         }
     }
 
-    pub fn from_name(s: &str) -> Option<LoaderStat> {
-        LoaderStat::all().into_iter().find(|o| o.name() == s)
+    pub fn from_name(s: &str) -> Option<DataloaderStat> {
+        DataloaderStat::all().into_iter().find(|o| o.name() == s)
     }
 
     pub fn quantity(self) -> Quantity {
         match self {
-            LoaderStat::Au | LoaderStat::AuMin => Quantity::Fraction,
-            LoaderStat::Accelerators => Quantity::Count,
-            LoaderStat::Stall(_) => Quantity::Duration,
+            DataloaderStat::Au | DataloaderStat::AuMin => Quantity::Fraction,
+            DataloaderStat::Accelerators => Quantity::Count,
+            DataloaderStat::Stall(_) => Quantity::Duration,
         }
     }
 }
@@ -243,10 +247,10 @@ pub enum Subject {
     /// purpose target's (the first of each kind, as the report's ratios).
     Ratio { op: OpSel, stat: OpStat },
     /// `PHASE/STAT` (every target) or `PHASE/TARGET/STAT` of a dataloader phase.
-    Loader {
+    Dataloader {
         phase: Name,
         target: Option<Name>,
-        stat: LoaderStat,
+        stat: DataloaderStat,
     },
 }
 
@@ -256,7 +260,7 @@ impl Subject {
         match self {
             Subject::Op { stat, .. } => stat.quantity(),
             Subject::Ratio { .. } => Quantity::Ratio,
-            Subject::Loader { stat, .. } => stat.quantity(),
+            Subject::Dataloader { stat, .. } => stat.quantity(),
         }
     }
 }
@@ -266,12 +270,12 @@ impl fmt::Display for Subject {
         match self {
             Subject::Op { target, op, stat } => write!(f, "{target}/{op}/{}", stat.name()),
             Subject::Ratio { op, stat } => write!(f, "{RATIO}/{op}/{}", stat.name()),
-            Subject::Loader {
+            Subject::Dataloader {
                 phase,
                 target: None,
                 stat,
             } => write!(f, "{phase}/{}", stat.name()),
-            Subject::Loader {
+            Subject::Dataloader {
                 phase,
                 target: Some(t),
                 stat,
@@ -678,7 +682,7 @@ pub fn validate(check: &Check, spans: &Spans, names: &Names) -> Result<(), Check
             }
             op(spans.parts[1], o, *stat)?;
         }
-        Subject::Loader {
+        Subject::Dataloader {
             phase, target: t, ..
         } => {
             if let Name::Is(p) = phase {

@@ -303,7 +303,7 @@ impl Parser {
 fn stat_name(s: &Subject) -> String {
     match s {
         Subject::Op { stat, .. } | Subject::Ratio { stat, .. } => stat.name(),
-        Subject::Loader { stat, .. } => stat.name(),
+        Subject::Dataloader { stat, .. } => stat.name(),
     }
 }
 
@@ -421,7 +421,7 @@ fn loader_stat_list() -> String {
 /// `PHASE/STAT` or `PHASE/TARGET/STAT` (dataloader statistics).
 fn subject(scope: Option<&Part>, parts: &[Part]) -> Result<Subject, CheckError> {
     let last = &parts[parts.len() - 1];
-    let loader = LoaderStat::from_name(&last.text);
+    let loader = DataloaderStat::from_name(&last.text);
     let op_stat = OpStat::from_name(&last.text);
     if parts.len() > 3 {
         return fail(
@@ -481,7 +481,7 @@ fn subject(scope: Option<&Part>, parts: &[Part]) -> Result<Subject, CheckError> 
                 ),
             );
         }
-        return Ok(Subject::Loader {
+        return Ok(Subject::Dataloader {
             phase: name(&parts[0], "phase")?,
             target: match parts.len() {
                 3 => Some(name(&parts[1], "target")?),

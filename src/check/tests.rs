@@ -64,10 +64,10 @@ fn the_issues_examples_parse() {
     let c = ok("train/au >= 0.9");
     assert_eq!(
         c.subject,
-        Subject::Loader {
+        Subject::Dataloader {
             phase: Name::Is("train".into()),
             target: None,
-            stat: LoaderStat::Au
+            stat: DataloaderStat::Au
         }
     );
     assert_eq!(c.cmp, Cmp::Ge);
@@ -349,9 +349,9 @@ fn subject() -> impl Strategy<Value = Subject> {
         (
             name(),
             prop::option::of(name()),
-            prop::sample::select(LoaderStat::all())
+            prop::sample::select(DataloaderStat::all())
         )
-            .prop_map(|(phase, target, stat)| Subject::Loader {
+            .prop_map(|(phase, target, stat)| Subject::Dataloader {
                 phase,
                 target,
                 stat
@@ -402,7 +402,7 @@ fn check() -> impl Strategy<Value = Check> {
     let cmp = prop::sample::select(vec![Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge, Cmp::Eq]);
     (subject(), prop::option::of(name()), cmp).prop_flat_map(|(subject, scope, cmp)| {
         let scope = match subject {
-            Subject::Loader { .. } => None,
+            Subject::Dataloader { .. } => None,
             _ => scope,
         };
         limit(subject.quantity()).prop_map(move |limit| Check {

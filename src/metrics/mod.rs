@@ -93,9 +93,9 @@ struct State {
     sessions: Vec<(String, SessionCounts)>,
     preflight: BTreeMap<(String, String), u64>,
     /// A finished dataloader phase's AU and accelerators, per (target, phase).
-    loader_final: BTreeMap<(String, String), (f64, u64)>,
+    dataloader_final: BTreeMap<(String, String), (f64, u64)>,
     /// Accelerators of the dataloader job running now, per (target, phase).
-    loader_now: BTreeMap<(String, String), u64>,
+    dataloader_now: BTreeMap<(String, String), u64>,
     finished: bool,
     checks: Option<(usize, usize)>,
 }
@@ -175,7 +175,7 @@ impl Metrics {
         let mut s = self.state();
         s.current = Some((phase.to_string(), target.to_string(), round));
         if let Some(n) = accelerators {
-            s.loader_now
+            s.dataloader_now
                 .insert((target.to_string(), phase.to_string()), n);
         }
     }
@@ -199,11 +199,11 @@ impl Metrics {
 
     /// A dataloader phase has ended: its AU and accelerators as the report
     /// gives them.
-    pub fn set_loader_result(&self, target: &str, phase: &str, au: f64, accelerators: u64) {
+    pub fn set_dataloader_result(&self, target: &str, phase: &str, au: f64, accelerators: u64) {
         let mut s = self.state();
         let key = (target.to_string(), phase.to_string());
-        s.loader_now.remove(&key);
-        s.loader_final.insert(key, (au, accelerators));
+        s.dataloader_now.remove(&key);
+        s.dataloader_final.insert(key, (au, accelerators));
     }
 
     /// The run has ended: its result is final, its checks judged.
@@ -427,14 +427,14 @@ impl Collector for Collect {
             "Simulated accelerators of a dataloader phase: of the job running now, or the report's figure once it has ended (in search mode, the most that kept the AU mark).",
         );
         let mut keys: Vec<&(String, String)> =
-            au_live.keys().chain(s.loader_final.keys()).collect();
+            au_live.keys().chain(s.dataloader_final.keys()).collect();
         keys.sort();
         keys.dedup();
         for k in keys {
             let labels = vec![("target", k.0.clone()), ("phase", k.1.clone())];
-            let (v, n) = match s.loader_final.get(k) {
+            let (v, n) = match s.dataloader_final.get(k) {
                 Some(&(a, n)) => (a, Some(n)),
-                None => (au_live[k], s.loader_now.get(k).copied()),
+                None => (au_live[k], s.dataloader_now.get(k).copied()),
             };
             au.samples.push((labels.clone(), v));
             if let Some(n) = n {

@@ -235,7 +235,7 @@ fn sessions_preflight_and_dataloader_gauges() {
         8.0
     );
     // Once the phase has ended, the report's figure.
-    m.set_loader_result("express", "train", 0.87, 6);
+    m.set_dataloader_result("express", "train", 0.87, 6);
     let text = m.encode(false);
     assert_eq!(value(&text, au), 0.87);
     assert_eq!(

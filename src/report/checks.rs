@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use crate::check::{
-    self, Check, CheckSpec, LoaderStat, Name, Names, OpSel, OpStat, Pct, PhaseName, Source,
+    self, Check, CheckSpec, DataloaderStat, Name, Names, OpSel, OpStat, Pct, PhaseName, Source,
     Subject, TargetName, Timing,
 };
 use crate::report::format::sig;
@@ -267,7 +267,7 @@ fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
                 }
             }
         },
-        Subject::Loader {
+        Subject::Dataloader {
             phase,
             target,
             stat,
@@ -307,7 +307,7 @@ fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
                         _ => Err(not_reached(&pname)),
                     };
                     let inst = Check {
-                        subject: Subject::Loader {
+                        subject: Subject::Dataloader {
                             phase: Name::Is(pname.clone()),
                             target: t.map(Name::Is),
                             stat: *stat,
@@ -327,7 +327,7 @@ fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
             Err(format!(
                 "`{c}` matched nothing: no {} of the result has this statistic",
                 match &c.subject {
-                    Subject::Loader { .. } => "dataloader phase",
+                    Subject::Dataloader { .. } => "dataloader phase",
                     _ => "target, op and measured phase",
                 }
             )),
@@ -578,7 +578,7 @@ fn at(s: &LatencySummary, p: Pct) -> f64 {
     }
 }
 
-fn loader_value(p: &PhaseResult, t: Option<&str>, stat: LoaderStat) -> Value {
+fn loader_value(p: &PhaseResult, t: Option<&str>, stat: DataloaderStat) -> Value {
     let Some(t) = t else {
         return Err(format!("phase `{}` holds no dataloader result", p.name));
     };
@@ -594,17 +594,17 @@ fn loader_value(p: &PhaseResult, t: Option<&str>, stat: LoaderStat) -> Value {
             )
         })?;
     let m = &l.measured;
-    if m.accelerator_runs == 0 && stat != LoaderStat::Accelerators {
+    if m.accelerator_runs == 0 && stat != DataloaderStat::Accelerators {
         return Err(format!(
             "no accelerator of phase `{}` on `{t}` finished a measured batch",
             p.name
         ));
     }
     Ok(match stat {
-        LoaderStat::Au => m.au,
-        LoaderStat::AuMin => m.au_min,
-        LoaderStat::Accelerators => l.accelerators as f64,
-        LoaderStat::Stall(pct) => at(&m.stall_us, pct),
+        DataloaderStat::Au => m.au,
+        DataloaderStat::AuMin => m.au_min,
+        DataloaderStat::Accelerators => l.accelerators as f64,
+        DataloaderStat::Stall(pct) => at(&m.stall_us, pct),
     })
 }
 

@@ -330,7 +330,7 @@ impl Runner<'_> {
             if let (Some(m), Some(p)) = (&self.metrics, result.phases.last()) {
                 for t in &p.targets {
                     if let Some(l) = &t.loader {
-                        m.set_loader_result(&t.target, &p.name, l.measured.au, l.accelerators);
+                        m.set_dataloader_result(&t.target, &p.name, l.measured.au, l.accelerators);
                     }
                 }
             }

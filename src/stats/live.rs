@@ -96,7 +96,7 @@ pub struct LiveOp {
 
 /// What one thread's simulated accelerators measured so far.
 #[derive(Debug, Default)]
-pub struct LiveLoader {
+pub struct LiveDataloader {
     /// Compute time of measured batches, ns.
     pub compute_ns: AtomicU64,
     /// Time spent waiting for measured batches, ns.
@@ -110,7 +110,7 @@ pub struct LiveBlock {
     pub ops: Box<[LiveOp]>,
     /// Requests this thread has in flight now.
     pub in_flight: AtomicU64,
-    pub loader: LiveLoader,
+    pub dataloader: LiveDataloader,
 }
 
 impl LiveBlock {
@@ -119,7 +119,7 @@ impl LiveBlock {
         LiveBlock {
             ops: (0..ops).map(|_| LiveOp::default()).collect(),
             in_flight: AtomicU64::new(0),
-            loader: LiveLoader::default(),
+            dataloader: LiveDataloader::default(),
         }
     }
 
@@ -151,12 +151,12 @@ impl LiveBlock {
 
     /// A measured batch an accelerator waited `stall_ns` for.
     pub fn note_stall(&self, stall_ns: u64) {
-        bump(&self.loader.stall_ns, stall_ns);
+        bump(&self.dataloader.stall_ns, stall_ns);
     }
 
     /// Compute time an accelerator spent on a measured batch.
     pub fn note_compute(&self, compute_ns: u64) {
-        bump(&self.loader.compute_ns, compute_ns);
+        bump(&self.dataloader.compute_ns, compute_ns);
     }
 
     /// Adds everything `rec` recorded (for work recorded outside the
@@ -249,8 +249,8 @@ pub fn sum<'a>(blocks: impl IntoIterator<Item = &'a LiveBlock>) -> LiveTotals {
             acc.latency_sum_ns += o.latency_sum_ns.load(Relaxed);
         }
         t.in_flight += b.in_flight.load(Relaxed);
-        t.compute_ns += b.loader.compute_ns.load(Relaxed);
-        t.stall_ns += b.loader.stall_ns.load(Relaxed);
+        t.compute_ns += b.dataloader.compute_ns.load(Relaxed);
+        t.stall_ns += b.dataloader.stall_ns.load(Relaxed);
     }
     t
 }
