@@ -472,8 +472,9 @@ def render_metrics(started, load_start, load_end):
     crit = {c[0]: c for c in criterion_numbers()}
     if "record_sample" in crit and "record_sample_live" in crit:
         off, on = to_ns(crit["record_sample"][2]), to_ns(crit["record_sample_live"][2])
-        out.append("Recording one sample on an engine thread (criterion, low / estimate / high): the live "
-                   "counters add what a request costs with metrics on, on the request path.\n")
+        out.append("Recording one sample on an engine thread (criterion, low / estimate / high; run just before "
+                   "the runs below, on the same machine and load): the live counters add what a request costs "
+                   "with metrics on, on the request path.\n")
         out.append("| bench | time |\n|---|---:|")
         for n in ("record_sample", "record_sample_live", "metrics_scrape_encode"):
             if n in crit:

@@ -188,6 +188,10 @@ fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
     match &c.subject {
         Subject::Op { target, op, stat } => {
             for scope in &scopes {
+                if let Scope::Missing(p) = scope {
+                    out.push(verdict(spec, c, format!("phase {p}"), Err(not_reached(p))));
+                    continue;
+                }
                 let phases = phases_of(scope);
                 // `*` targets: those that ran the op (any op, for `*/*`).
                 let targets = targets_for(r, target, |t| {
@@ -232,6 +236,10 @@ fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
             Some((d, g)) => {
                 let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
                 for scope in &scopes {
+                    if let Scope::Missing(p) = scope {
+                        out.push(verdict(spec, c, format!("phase {p}"), Err(not_reached(p))));
+                        continue;
+                    }
                     let phases = phases_of(scope);
                     let on_gp = ops_with_data(r, &phases, gn, *stat);
                     let both: Vec<OpKind> = ops_with_data(r, &phases, dn, *stat)

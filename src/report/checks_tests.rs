@@ -238,15 +238,22 @@ fn statistics_the_run_did_not_produce_fail_with_the_reason() {
     );
     // A phase the run never reached (stopped before it).
     let i = interrupted_result();
-    let c = one("paced-get:express/get/p99 < 10s", &i);
-    assert!(!c.passed && c.value.is_none());
-    assert!(
-        c.reason
-            .as_deref()
-            .unwrap()
-            .contains("the run stopped before it"),
-        "{c:?}"
-    );
+    for s in [
+        "paced-get:express/get/p99 < 10s",
+        "paced-get:*/*/p99 < 10s",
+        "paced-get:ratio/get/p50 < 1",
+    ] {
+        let c = one(s, &i);
+        assert!(!c.passed && c.value.is_none());
+        assert!(
+            c.reason
+                .as_deref()
+                .unwrap()
+                .contains("the run stopped before it"),
+            "{c:?}"
+        );
+        assert_eq!(c.covers, "phase paced-get");
+    }
     // A literal target and op that did not run.
     let c = one("express/copy/p99 < 10s", &r);
     assert!(
