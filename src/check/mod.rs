@@ -571,6 +571,25 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// Parses `--check` expressions and checks their names against `names`:
+/// the first bad one is an error naming the flag, its column and what was
+/// expected (bad input, exit code 2).
+pub fn parse_flags(exprs: &[String], names: &Names) -> Result<Vec<CheckSpec>, String> {
+    exprs
+        .iter()
+        .map(|e| {
+            parse_spanned(e)
+                .and_then(|(c, spans)| validate(&c, &spans, names).map(|()| c))
+                .map(|check| CheckSpec {
+                    check,
+                    source: Source::Flag,
+                    name: None,
+                })
+                .map_err(|err| format!("--check {e:?}: {err}"))
+        })
+        .collect()
+}
+
 /// Checks every name `check` uses against `names`: a target, phase or op
 /// the scenario (or result) lacks is an error pointing at its column, said
 /// before anything is sent.

@@ -843,7 +843,7 @@ pub(crate) fn kind_problem(
     location_type: Option<&str>,
     location_name: Option<&str>,
 ) -> Option<String> {
-    let zone = crate::doctor::setup::zone_of(bucket);
+    let zone = crate::s3::bucket::zone_id(bucket);
     match (directory, location_type) {
         (true, None) => Some(format!(
             "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
@@ -947,40 +947,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
             format!("the endpoint does not honour If-None-Match: * on PutObject ({why}): the data set is written without it, so only the check that the run prefix is empty guards objects already there"),
         ),
     });
-    // A body cut off mid-way (a reset connection) is a transport failure,
-    // retried like a 5xx. A whole body with other bytes, or one the SDK's
-    // checksum validation refused, is corruption: retried too, so an
-    // endpoint that corrupts now and then is told from one that always does.
-    const GETS: u32 = 10;
-    let (mut cut, mut corrupt) = (0u32, 0u32);
-    let got = loop {
-        let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(&key).send()).await;
-        let o = match got {
-            Ok(o) => o,
-            Err(e) => break Err(e),
-        };
-        let last = match o.body.collect().await {
-            Ok(b) => {
-                if b.into_bytes()[..] == body[..] {
-                    break Ok(None);
-                }
-                corrupt += 1;
-                "it returned other bytes than were PUT".to_string()
-            }
-            Err(e) if crate::client::is_checksum_mismatch(&e) => {
-                corrupt += 1;
-                format!("{e}")
-            }
-            Err(e) => {
-                cut += 1;
-                format!("{e}")
-            }
-        };
-        if cut + corrupt >= GETS {
-            break Ok(Some(last));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let ProbeGets { got, cut, corrupt } = probe_gets(cx, &key, &body).await;
     match got {
         Ok(None) => {}
         Ok(Some(last)) => {
@@ -997,8 +964,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
             let _ = delete_probe(cx, &key).await;
             return Some(conditional.is_ok());
         }
-        Err(e) => {
-            let a = answer(&e);
+        Err(a) => {
             let what = if a.status == Some(403) {
                 denied("GET", &a)
             } else {
@@ -1034,6 +1000,57 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
     };
     out.push(f);
     Some(conditional.is_ok())
+}
+
+/// How many times the probe GET is tried when its body comes back wrong.
+const GETS: u32 = 10;
+
+/// What the probe GETs found: the right body (`Ok(None)`), a body wrong
+/// [`GETS`] times (`Ok(Some(last error))`), or an answer that is no body.
+struct ProbeGets {
+    got: Result<Option<String>, Answer>,
+    /// Bodies cut off before their last byte.
+    cut: u32,
+    /// Whole bodies with other bytes, or refused by checksum validation.
+    corrupt: u32,
+}
+
+/// GETs the probe object until its body is `body`. A body cut off mid-way
+/// (a reset connection) is a transport failure, retried like a 5xx. A whole
+/// body with other bytes, or one the SDK's checksum validation refused, is
+/// corruption: retried too, so an endpoint that corrupts now and then is
+/// told from one that always does.
+async fn probe_gets(cx: &Cx<'_>, key: &str, body: &[u8]) -> ProbeGets {
+    let (mut cut, mut corrupt) = (0u32, 0u32);
+    let got = loop {
+        let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(key).send()).await;
+        let o = match got {
+            Ok(o) => o,
+            Err(e) => break Err(answer(&e)),
+        };
+        let last = match o.body.collect().await {
+            Ok(b) => {
+                if b.into_bytes()[..] == body[..] {
+                    break Ok(None);
+                }
+                corrupt += 1;
+                "it returned other bytes than were PUT".to_string()
+            }
+            Err(e) if crate::client::is_checksum_mismatch(&e) => {
+                corrupt += 1;
+                format!("{e}")
+            }
+            Err(e) => {
+                cut += 1;
+                format!("{e}")
+            }
+        };
+        if cut + corrupt >= GETS {
+            break Ok(Some(last));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    ProbeGets { got, cut, corrupt }
 }
 
 async fn delete_probe(cx: &Cx<'_>, key: &str) -> Result<(), Answer> {
@@ -1113,7 +1130,7 @@ fn check_zone(cx: &Cx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     }
     let (Some(client), Some(bucket)) = (
         env.client_zone.as_deref(),
-        crate::doctor::setup::zone_of(&cx.bucket),
+        crate::s3::bucket::zone_id(&cx.bucket),
     ) else {
         return;
     };

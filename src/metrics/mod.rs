@@ -299,205 +299,238 @@ fn gauges(enc: &mut DescriptorEncoder, run: &str, f: &Family<f64>) -> fmt::Resul
 impl Collector for Collect {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         let s = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
-        let run = s.run_id.as_str();
-        let mut ops = Family::new(
-            "s3bench_operations",
-            "Completed operations (warm-up included) by outcome: success, or the failure group (throttled: 503 SlowDown and 429; http: other HTTP errors; transport: connection, timeout, body; conditional: a lost race of a conditional write).",
-        );
-        let mut warm = Family::new(
-            "s3bench_warmup_operations",
-            "Completed operations that completed during warm-up (counted in s3bench_operations_total too, kept out of the report's numbers).",
-        );
-        let mut reqs = Family::new(
-            "s3bench_requests",
-            "HTTP requests sent by completed operations (a multipart upload sends several); what the endpoint counts, CreateSession excluded.",
-        );
-        let mut bytes = Family::new(
-            "s3bench_payload",
-            "Payload bytes read or written by successful operations (warm-up included).",
-        );
-        bytes.unit = Some(Unit::Bytes);
-        let mut in_flight: BTreeMap<String, f64> =
-            s.targets.iter().map(|t| (t.clone(), 0.0)).collect();
-        let mut hist: Vec<(Labels, [u64; BUCKETS], u64)> = Vec::new();
-        let mut au_live: BTreeMap<(String, String), f64> = BTreeMap::new();
-        for ((target, phase), blocks) in &s.blocks {
-            let t = live::sum(blocks.iter().map(|b| &**b));
-            let running = s
-                .current
-                .as_ref()
-                .is_some_and(|(p, tg, _)| p == phase && tg == target);
-            if running {
-                *in_flight.entry(target.clone()).or_default() += t.in_flight as f64;
-            }
-            if t.compute_ns + t.stall_ns > 0 {
-                au_live.insert(
-                    (target.clone(), phase.clone()),
-                    t.compute_ns as f64 / (t.compute_ns + t.stall_ns) as f64,
-                );
-            }
-            for (i, o) in t.ops.iter().enumerate() {
-                if o.count() == 0 {
-                    continue;
-                }
-                let op = OpKind::from_index(i).map_or("unknown", OpKind::key);
-                let base: Labels = vec![
-                    ("target", target.clone()),
-                    ("phase", phase.clone()),
-                    ("op", op.to_string()),
-                ];
-                for k in 0..OUTCOMES {
-                    let mut l = base.clone();
-                    l.push(("outcome", outcome_name(k).to_string()));
-                    ops.samples.push((l, o.outcomes[k]));
-                }
-                warm.samples.push((base.clone(), o.warmup));
-                reqs.samples.push((base.clone(), o.requests));
-                bytes.samples.push((base.clone(), o.bytes));
-                if o.buckets.iter().any(|n| *n > 0) {
-                    hist.push((base, o.buckets, o.latency_sum_ns));
-                }
-            }
-        }
-        counters(&mut enc, run, &ops)?;
-        counters(&mut enc, run, &warm)?;
-        counters(&mut enc, run, &reqs)?;
-        counters(&mut enc, run, &bytes)?;
-
-        {
-            let mut m = enc.encode_descriptor(
-                "s3bench_latency",
-                "Latency of measured successful operations (from when the request was due under a fixed rate), warm-up excluded, as the report's percentiles.",
-                Some(&Unit::Seconds),
-                MetricType::Histogram,
-            )?;
-            for (labels, b, sum_ns) in &hist {
-                let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_NS
-                    .iter()
-                    .map(|ns| *ns as f64 / 1e9)
-                    .chain([f64::INFINITY])
-                    .zip(b.iter().copied())
-                    .collect();
-                let count = b.iter().sum();
-                m.encode_family(&with_run(run, labels))?
-                    .encode_histogram::<NoLabelSet>(*sum_ns as f64 / 1e9, count, &buckets, None)?;
-            }
-        }
-
-        let mut g = Family::new("s3bench_in_flight", "Requests in flight now, per target.");
-        g.samples = in_flight
-            .into_iter()
-            .map(|(t, v)| (vec![("target", t)], v))
-            .collect();
-        gauges(&mut enc, run, &g)?;
-
-        let mut sess = Family::new(
-            "s3bench_create_sessions",
-            "Directory-bucket CreateSession calls finished (the SDK's session cache; every 5 minutes or so per client).",
-        );
-        let mut sess_err = Family::new(
-            "s3bench_create_session_errors",
-            "Directory-bucket CreateSession calls that failed.",
-        );
-        for (t, f) in &s.sessions {
-            let (n, e) = f();
-            sess.samples.push((vec![("target", t.clone())], n));
-            sess_err.samples.push((vec![("target", t.clone())], e));
-        }
-        counters(&mut enc, run, &sess)?;
-        counters(&mut enc, run, &sess_err)?;
-
-        let mut pre = Family::new(
-            "s3bench_preflight_requests",
-            "Requests the preflight checks sent before the load, by S3 operation.",
-        );
-        pre.samples = s
-            .preflight
-            .iter()
-            .map(|((t, op), n)| (vec![("target", t.clone()), ("operation", op.clone())], *n))
-            .collect();
-        counters(&mut enc, run, &pre)?;
-
-        let mut au = Family::new(
-            "s3bench_dataloader_au",
-            "Accelerator utilization of a dataloader phase (compute over wall time): live while it runs, the report's figure once it has ended.",
-        );
-        let mut acc = Family::new(
-            "s3bench_dataloader_accelerators",
-            "Simulated accelerators of a dataloader phase: of the job running now, or the report's figure once it has ended (in search mode, the most that kept the AU mark).",
-        );
-        let mut keys: Vec<&(String, String)> =
-            au_live.keys().chain(s.dataloader_final.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        for k in keys {
-            let labels = vec![("target", k.0.clone()), ("phase", k.1.clone())];
-            let (v, n) = match s.dataloader_final.get(k) {
-                Some(&(a, n)) => (a, Some(n)),
-                None => (au_live[k], s.dataloader_now.get(k).copied()),
-            };
-            au.samples.push((labels.clone(), v));
-            if let Some(n) = n {
-                acc.samples.push((labels, n as f64));
-            }
-        }
-        gauges(&mut enc, run, &au)?;
-        gauges(&mut enc, run, &acc)?;
-
-        let mut phase = Family::new(
-            "s3bench_phase_info",
-            "1 for the phase and target the run is measuring now (none between jobs).",
-        );
-        let mut round = Family::new("s3bench_round", "The round running now (0 between jobs).");
-        let mut r = 0.0;
-        if let Some((p, t, n)) = &s.current {
-            phase
-                .samples
-                .push((vec![("phase", p.clone()), ("target", t.clone())], 1.0));
-            r = f64::from(*n);
-        }
-        round.samples.push((Vec::new(), r));
-        gauges(&mut enc, run, &phase)?;
-        gauges(&mut enc, run, &round)?;
-        let mut rounds = Family::new(
-            "s3bench_rounds",
-            "Rounds per target the run is planned for.",
-        );
-        rounds.samples.push((Vec::new(), f64::from(s.rounds)));
-        gauges(&mut enc, run, &rounds)?;
-
-        let mut info = Family::new("s3bench_run_info", "The run: its id, scenario and shard.");
-        info.samples.push((
-            vec![
-                ("run_id", s.run_id.clone()),
-                ("scenario", s.scenario.clone()),
-                ("shard", s.shard.map(|i| i.to_string()).unwrap_or_default()),
-            ],
-            1.0,
-        ));
-        gauges(&mut enc, run, &info)?;
-        let mut fin = Family::new(
-            "s3bench_run_finished",
-            "1 once the run has ended and its result is final (the counters are its totals).",
-        );
-        fin.samples
-            .push((Vec::new(), if s.finished { 1.0 } else { 0.0 }));
-        gauges(&mut enc, run, &fin)?;
-        let mut checks = Family::new(
-            "s3bench_checks",
-            "The run's pass/fail checks by verdict, once judged at its end.",
-        );
-        if let Some((p, f)) = s.checks {
-            checks
-                .samples
-                .push((vec![("verdict", "pass".to_string())], p as f64));
-            checks
-                .samples
-                .push((vec![("verdict", "fail".to_string())], f as f64));
-        }
-        gauges(&mut enc, run, &checks)?;
-        Ok(())
+        let live = encode_operations(&mut enc, &s)?;
+        encode_in_flight(&mut enc, &s, live.in_flight)?;
+        encode_sessions(&mut enc, &s)?;
+        encode_dataloader(&mut enc, &s, &live.au)?;
+        encode_run(&mut enc, &s)
     }
+}
+
+/// What the operation counters' pass over the blocks found for the gauges:
+/// requests in flight per target (of the job running now) and the live AU
+/// per (target, phase).
+struct LiveGauges {
+    in_flight: BTreeMap<String, f64>,
+    au: BTreeMap<(String, String), f64>,
+}
+
+/// The counters and the latency histogram of every (target, phase, op)
+/// that completed an operation, summed over the engine threads' blocks.
+fn encode_operations(enc: &mut DescriptorEncoder, s: &State) -> Result<LiveGauges, fmt::Error> {
+    let run = s.run_id.as_str();
+    let mut ops = Family::new(
+        "s3bench_operations",
+        "Completed operations (warm-up included) by outcome: success, or the failure group (throttled: 503 SlowDown and 429; http: other HTTP errors; transport: connection, timeout, body; conditional: a lost race of a conditional write).",
+    );
+    let mut warm = Family::new(
+        "s3bench_warmup_operations",
+        "Completed operations that completed during warm-up (counted in s3bench_operations_total too, kept out of the report's numbers).",
+    );
+    let mut reqs = Family::new(
+        "s3bench_requests",
+        "HTTP requests sent by completed operations (a multipart upload sends several); what the endpoint counts, CreateSession excluded.",
+    );
+    let mut bytes = Family::new(
+        "s3bench_payload",
+        "Payload bytes read or written by successful operations (warm-up included).",
+    );
+    bytes.unit = Some(Unit::Bytes);
+    let mut gauges = LiveGauges {
+        in_flight: s.targets.iter().map(|t| (t.clone(), 0.0)).collect(),
+        au: BTreeMap::new(),
+    };
+    let mut hist: Vec<(Labels, [u64; BUCKETS], u64)> = Vec::new();
+    for ((target, phase), blocks) in &s.blocks {
+        let t = live::sum(blocks.iter().map(|b| &**b));
+        let running = s
+            .current
+            .as_ref()
+            .is_some_and(|(p, tg, _)| p == phase && tg == target);
+        if running {
+            *gauges.in_flight.entry(target.clone()).or_default() += t.in_flight as f64;
+        }
+        if t.compute_ns + t.stall_ns > 0 {
+            gauges.au.insert(
+                (target.clone(), phase.clone()),
+                t.compute_ns as f64 / (t.compute_ns + t.stall_ns) as f64,
+            );
+        }
+        for (i, o) in t.ops.iter().enumerate() {
+            if o.count() == 0 {
+                continue;
+            }
+            let op = OpKind::from_index(i).map_or("unknown", OpKind::key);
+            let base: Labels = vec![
+                ("target", target.clone()),
+                ("phase", phase.clone()),
+                ("op", op.to_string()),
+            ];
+            for k in 0..OUTCOMES {
+                let mut l = base.clone();
+                l.push(("outcome", outcome_name(k).to_string()));
+                ops.samples.push((l, o.outcomes[k]));
+            }
+            warm.samples.push((base.clone(), o.warmup));
+            reqs.samples.push((base.clone(), o.requests));
+            bytes.samples.push((base.clone(), o.bytes));
+            if o.buckets.iter().any(|n| *n > 0) {
+                hist.push((base, o.buckets, o.latency_sum_ns));
+            }
+        }
+    }
+    for f in [&ops, &warm, &reqs, &bytes] {
+        counters(enc, run, f)?;
+    }
+    let mut m = enc.encode_descriptor(
+        "s3bench_latency",
+        "Latency of measured successful operations (from when the request was due under a fixed rate), warm-up excluded, as the report's percentiles.",
+        Some(&Unit::Seconds),
+        MetricType::Histogram,
+    )?;
+    for (labels, b, sum_ns) in &hist {
+        let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS_NS
+            .iter()
+            .map(|ns| *ns as f64 / 1e9)
+            .chain([f64::INFINITY])
+            .zip(b.iter().copied())
+            .collect();
+        let count = b.iter().sum();
+        m.encode_family(&with_run(run, labels))?
+            .encode_histogram::<NoLabelSet>(*sum_ns as f64 / 1e9, count, &buckets, None)?;
+    }
+    Ok(gauges)
+}
+
+fn encode_in_flight(
+    enc: &mut DescriptorEncoder,
+    s: &State,
+    in_flight: BTreeMap<String, f64>,
+) -> fmt::Result {
+    let mut g = Family::new("s3bench_in_flight", "Requests in flight now, per target.");
+    g.samples = in_flight
+        .into_iter()
+        .map(|(t, v)| (vec![("target", t)], v))
+        .collect();
+    gauges(enc, &s.run_id, &g)
+}
+
+/// CreateSession counts and the preflight's requests.
+fn encode_sessions(enc: &mut DescriptorEncoder, s: &State) -> fmt::Result {
+    let run = s.run_id.as_str();
+    let mut sess = Family::new(
+        "s3bench_create_sessions",
+        "Directory-bucket CreateSession calls finished (the SDK's session cache; every 5 minutes or so per client).",
+    );
+    let mut sess_err = Family::new(
+        "s3bench_create_session_errors",
+        "Directory-bucket CreateSession calls that failed.",
+    );
+    for (t, f) in &s.sessions {
+        let (n, e) = f();
+        sess.samples.push((vec![("target", t.clone())], n));
+        sess_err.samples.push((vec![("target", t.clone())], e));
+    }
+    counters(enc, run, &sess)?;
+    counters(enc, run, &sess_err)?;
+    let mut pre = Family::new(
+        "s3bench_preflight_requests",
+        "Requests the preflight checks sent before the load, by S3 operation.",
+    );
+    pre.samples = s
+        .preflight
+        .iter()
+        .map(|((t, op), n)| (vec![("target", t.clone()), ("operation", op.clone())], *n))
+        .collect();
+    counters(enc, run, &pre)
+}
+
+/// A dataloader phase's AU and accelerators: live while it runs, the
+/// report's once it has ended.
+fn encode_dataloader(
+    enc: &mut DescriptorEncoder,
+    s: &State,
+    au_live: &BTreeMap<(String, String), f64>,
+) -> fmt::Result {
+    let mut au = Family::new(
+        "s3bench_dataloader_au",
+        "Accelerator utilization of a dataloader phase (compute over wall time): live while it runs, the report's figure once it has ended.",
+    );
+    let mut acc = Family::new(
+        "s3bench_dataloader_accelerators",
+        "Simulated accelerators of a dataloader phase: of the job running now, or the report's figure once it has ended (in search mode, the most that kept the AU mark).",
+    );
+    let mut keys: Vec<&(String, String)> =
+        au_live.keys().chain(s.dataloader_final.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let labels = vec![("target", k.0.clone()), ("phase", k.1.clone())];
+        let (v, n) = match s.dataloader_final.get(k) {
+            Some(&(a, n)) => (a, Some(n)),
+            None => (au_live[k], s.dataloader_now.get(k).copied()),
+        };
+        au.samples.push((labels.clone(), v));
+        if let Some(n) = n {
+            acc.samples.push((labels, n as f64));
+        }
+    }
+    gauges(enc, &s.run_id, &au)?;
+    gauges(enc, &s.run_id, &acc)
+}
+
+/// What the run is doing now, what it is, and how it ended.
+fn encode_run(enc: &mut DescriptorEncoder, s: &State) -> fmt::Result {
+    let run = s.run_id.as_str();
+    let mut phase = Family::new(
+        "s3bench_phase_info",
+        "1 for the phase and target the run is measuring now (none between jobs).",
+    );
+    let mut round = Family::new("s3bench_round", "The round running now (0 between jobs).");
+    let mut r = 0.0;
+    if let Some((p, t, n)) = &s.current {
+        phase
+            .samples
+            .push((vec![("phase", p.clone()), ("target", t.clone())], 1.0));
+        r = f64::from(*n);
+    }
+    round.samples.push((Vec::new(), r));
+    let mut rounds = Family::new(
+        "s3bench_rounds",
+        "Rounds per target the run is planned for.",
+    );
+    rounds.samples.push((Vec::new(), f64::from(s.rounds)));
+    let mut info = Family::new("s3bench_run_info", "The run: its id, scenario and shard.");
+    info.samples.push((
+        vec![
+            ("run_id", s.run_id.clone()),
+            ("scenario", s.scenario.clone()),
+            ("shard", s.shard.map(|i| i.to_string()).unwrap_or_default()),
+        ],
+        1.0,
+    ));
+    let mut fin = Family::new(
+        "s3bench_run_finished",
+        "1 once the run has ended and its result is final (the counters are its totals).",
+    );
+    fin.samples
+        .push((Vec::new(), if s.finished { 1.0 } else { 0.0 }));
+    let mut checks = Family::new(
+        "s3bench_checks",
+        "The run's pass/fail checks by verdict, once judged at its end.",
+    );
+    if let Some((p, f)) = s.checks {
+        checks
+            .samples
+            .push((vec![("verdict", "pass".to_string())], p as f64));
+        checks
+            .samples
+            .push((vec![("verdict", "fail".to_string())], f as f64));
+    }
+    for f in [&phase, &round, &rounds, &info, &fin, &checks] {
+        gauges(enc, run, f)?;
+    }
+    Ok(())
 }
 
 /// Every metric name the exposition can hold (series names: counters with

@@ -84,24 +84,7 @@ pub fn names_of(r: &RunResult) -> Names {
     }
 }
 
-/// Parses `--check` expressions and checks their names against `names`:
-/// the first bad one is an error naming the flag, its column and what was
-/// expected (exit code 2).
-pub fn parse_flags(exprs: &[String], names: &Names) -> Result<Vec<CheckSpec>, String> {
-    exprs
-        .iter()
-        .map(|e| {
-            check::parse_spanned(e)
-                .and_then(|(c, spans)| check::validate(&c, &spans, names).map(|()| c))
-                .map(|check| CheckSpec {
-                    check,
-                    source: Source::Flag,
-                    name: None,
-                })
-                .map_err(|err| format!("--check {e:?}: {err}"))
-        })
-        .collect()
-}
+pub use crate::check::parse_flags;
 
 /// The checks a stored result was judged on (its scenario's and flags'),
 /// read back from its `checks`, each once.
@@ -168,168 +151,68 @@ enum Scope {
 /// A statistic's value, or why the run did not produce it.
 type Value = Result<f64, String>;
 
+/// What one check is judged over: the result, its measured phases (by
+/// index), and the scopes its phase scope stands for.
+struct Judging<'a> {
+    spec: &'a CheckSpec,
+    r: &'a RunResult,
+    measured: Vec<usize>,
+    scopes: Vec<Scope>,
+    /// `*:` stands for every measured phase that has the statistic.
+    every_phase: bool,
+}
+
+impl Judging<'_> {
+    /// A named phase, or the note that the result lacks it.
+    fn named_phase(&self, p: &str) -> Scope {
+        match self.measured.iter().find(|&&i| self.r.phases[i].name == p) {
+            Some(&i) => Scope::Phase(i),
+            None => Scope::Missing(p.to_string()),
+        }
+    }
+
+    fn verdict(&self, instance: &Check, covers: String, value: Value) -> CheckResult {
+        verdict(self.spec, instance, covers, value)
+    }
+
+    /// The check with its wildcards filled in for `scope` and `subject`.
+    fn instance(&self, scope: &Scope, subject: Subject) -> Check {
+        Check {
+            scope: concrete_scope(&self.spec.check, scope, self.r),
+            subject,
+            ..self.spec.check.clone()
+        }
+    }
+}
+
 fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
     let c = &spec.check;
     let measured: Vec<usize> = (0..r.phases.len())
         .filter(|&i| is_measured(&r.phases[i]))
         .collect();
-    let named_phase = |p: &str| match measured.iter().find(|&&i| r.phases[i].name == p) {
-        Some(&i) => Scope::Phase(i),
-        None => Scope::Missing(p.to_string()),
+    let mut j = Judging {
+        spec,
+        r,
+        measured,
+        scopes: Vec::new(),
+        every_phase: matches!(c.scope, Some(Name::Any)),
     };
-    let scopes: Vec<Scope> = match &c.scope {
-        None => vec![Scope::Merged(measured.clone())],
-        Some(Name::Is(p)) => vec![named_phase(p)],
-        Some(Name::Any) => measured.iter().map(|&i| Scope::Phase(i)).collect(),
+    j.scopes = match &c.scope {
+        None => vec![Scope::Merged(j.measured.clone())],
+        Some(Name::Is(p)) => vec![j.named_phase(p)],
+        Some(Name::Any) => j.measured.iter().map(|&i| Scope::Phase(i)).collect(),
     };
-    // `*:` stands for every measured phase that has the statistic.
-    let every_phase = matches!(c.scope, Some(Name::Any));
-    let mut out = Vec::new();
-    match &c.subject {
-        Subject::Op { target, op, stat } => {
-            for scope in &scopes {
-                if let Scope::Missing(p) = scope {
-                    out.push(verdict(spec, c, format!("phase {p}"), Err(not_reached(p))));
-                    continue;
-                }
-                let phases = phases_of(scope);
-                // `*` targets: those that ran the op (any op, for `*/*`).
-                let targets = targets_for(r, target, |t| {
-                    let with = ops_with_data(r, &phases, t, *stat);
-                    match op {
-                        OpSel::Is(o) => with.contains(o),
-                        OpSel::Any => !with.is_empty(),
-                    }
-                });
-                for t in targets {
-                    let with_data = ops_with_data(r, &phases, &t, *stat);
-                    for o in ops_for(op, &with_data) {
-                        if every_phase && !with_data.contains(&o) {
-                            continue;
-                        }
-                        let inst = Check {
-                            scope: concrete_scope(c, scope, r),
-                            subject: Subject::Op {
-                                target: Name::Is(t.clone()),
-                                op: OpSel::Is(o),
-                                stat: *stat,
-                            },
-                            ..c.clone()
-                        };
-                        let value = op_value(r, scope, &t, o, *stat);
-                        let covers = covers(r, &ran(r, scope, &[&t], o), None);
-                        out.push(verdict(spec, &inst, covers, value));
-                    }
-                }
-            }
-        }
-        Subject::Ratio { op, stat } => match comparison_pair(&r.targets) {
-            None => out.push(verdict(
-                spec,
-                c,
-                String::new(),
-                Err(
-                    "the result has no directory and general-purpose target to take a ratio of"
-                        .into(),
-                ),
-            )),
-            Some((d, g)) => {
-                let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
-                for scope in &scopes {
-                    if let Scope::Missing(p) = scope {
-                        out.push(verdict(spec, c, format!("phase {p}"), Err(not_reached(p))));
-                        continue;
-                    }
-                    let phases = phases_of(scope);
-                    let on_gp = ops_with_data(r, &phases, gn, *stat);
-                    let both: Vec<OpKind> = ops_with_data(r, &phases, dn, *stat)
-                        .into_iter()
-                        .filter(|o| on_gp.contains(o))
-                        .collect();
-                    for o in ops_for(op, &both) {
-                        if every_phase && !both.contains(&o) {
-                            continue;
-                        }
-                        let inst = Check {
-                            scope: concrete_scope(c, scope, r),
-                            subject: Subject::Ratio {
-                                op: OpSel::Is(o),
-                                stat: *stat,
-                            },
-                            ..c.clone()
-                        };
-                        let value = op_value(r, scope, dn, o, *stat).and_then(|dv| {
-                            let gv = op_value(r, scope, gn, o, *stat)?;
-                            if gv > 0.0 {
-                                Ok(dv / gv)
-                            } else {
-                                Err(format!(
-                                    "the ratio has no value: `{gn}`'s {} is 0",
-                                    stat.name()
-                                ))
-                            }
-                        });
-                        let covers = covers(r, &ran(r, scope, &[dn, gn], o), Some((dn, gn)));
-                        out.push(verdict(spec, &inst, covers, value));
-                    }
-                }
-            }
-        },
+    let mut out = match &c.subject {
+        Subject::Op { target, op, stat } => judge_op(&j, target, op, *stat),
+        Subject::Ratio { op, stat } => judge_ratio(&j, op, *stat),
         Subject::Dataloader {
             phase,
             target,
             stat,
-        } => {
-            let loader_phases: Vec<Scope> = match phase {
-                Name::Is(p) => vec![named_phase(p)],
-                Name::Any => measured
-                    .iter()
-                    .filter(|&&i| r.phases[i].targets.iter().any(|t| t.loader.is_some()))
-                    .map(|&i| Scope::Phase(i))
-                    .collect(),
-            };
-            for scope in &loader_phases {
-                let (pname, with_loader): (String, Vec<String>) = match scope {
-                    Scope::Phase(i) => (
-                        r.phases[*i].name.clone(),
-                        r.phases[*i]
-                            .targets
-                            .iter()
-                            .filter(|t| t.loader.is_some())
-                            .map(|t| t.target.clone())
-                            .collect(),
-                    ),
-                    Scope::Missing(p) => (p.clone(), Vec::new()),
-                    Scope::Merged(_) => continue,
-                };
-                // Which targets: the one named, else each that has a loader
-                // result; a named phase without any still gets its verdict.
-                let targets: Vec<Option<String>> = match target {
-                    Some(Name::Is(t)) => vec![Some(t.clone())],
-                    _ if !with_loader.is_empty() => with_loader.into_iter().map(Some).collect(),
-                    _ => vec![None],
-                };
-                for t in targets {
-                    let value = match scope {
-                        Scope::Phase(i) => loader_value(&r.phases[*i], t.as_deref(), *stat),
-                        _ => Err(not_reached(&pname)),
-                    };
-                    let inst = Check {
-                        subject: Subject::Dataloader {
-                            phase: Name::Is(pname.clone()),
-                            target: t.map(Name::Is),
-                            stat: *stat,
-                        },
-                        ..c.clone()
-                    };
-                    out.push(verdict(spec, &inst, format!("phase {pname}"), value));
-                }
-            }
-        }
-    }
+        } => judge_dataloader(&j, phase, target.as_ref(), *stat),
+    };
     if out.is_empty() {
-        out.push(verdict(
-            spec,
+        out.push(j.verdict(
             c,
             String::new(),
             Err(format!(
@@ -340,6 +223,159 @@ fn judge_one(spec: &CheckSpec, r: &RunResult) -> Vec<CheckResult> {
                 }
             )),
         ));
+    }
+    out
+}
+
+/// `TARGET/OP/STAT`: one verdict per scope, target and op.
+fn judge_op(j: &Judging<'_>, target: &Name, op: &OpSel, stat: OpStat) -> Vec<CheckResult> {
+    let (r, c) = (j.r, &j.spec.check);
+    let mut out = Vec::new();
+    for scope in &j.scopes {
+        if let Scope::Missing(p) = scope {
+            out.push(j.verdict(c, format!("phase {p}"), Err(not_reached(p))));
+            continue;
+        }
+        let phases = phases_of(scope);
+        // `*` targets: those that ran the op (any op, for `*/*`).
+        let targets = targets_for(r, target, |t| {
+            let with = ops_with_data(r, &phases, t, stat);
+            match op {
+                OpSel::Is(o) => with.contains(o),
+                OpSel::Any => !with.is_empty(),
+            }
+        });
+        for t in targets {
+            let with_data = ops_with_data(r, &phases, &t, stat);
+            for o in ops_for(op, &with_data) {
+                if j.every_phase && !with_data.contains(&o) {
+                    continue;
+                }
+                let inst = j.instance(
+                    scope,
+                    Subject::Op {
+                        target: Name::Is(t.clone()),
+                        op: OpSel::Is(o),
+                        stat,
+                    },
+                );
+                let value = op_value(r, scope, &t, o, stat);
+                let covers = covers(r, &ran(r, scope, &[&t], o), None);
+                out.push(j.verdict(&inst, covers, value));
+            }
+        }
+    }
+    out
+}
+
+/// `ratio/OP/STAT`: the directory target's value over the general-purpose
+/// target's, one verdict per scope and op.
+fn judge_ratio(j: &Judging<'_>, op: &OpSel, stat: OpStat) -> Vec<CheckResult> {
+    let (r, c) = (j.r, &j.spec.check);
+    let Some((d, g)) = comparison_pair(&r.targets) else {
+        return vec![j.verdict(
+            c,
+            String::new(),
+            Err("the result has no directory and general-purpose target to take a ratio of".into()),
+        )];
+    };
+    let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
+    let mut out = Vec::new();
+    for scope in &j.scopes {
+        if let Scope::Missing(p) = scope {
+            out.push(j.verdict(c, format!("phase {p}"), Err(not_reached(p))));
+            continue;
+        }
+        let phases = phases_of(scope);
+        let on_gp = ops_with_data(r, &phases, gn, stat);
+        let both: Vec<OpKind> = ops_with_data(r, &phases, dn, stat)
+            .into_iter()
+            .filter(|o| on_gp.contains(o))
+            .collect();
+        for o in ops_for(op, &both) {
+            if j.every_phase && !both.contains(&o) {
+                continue;
+            }
+            let inst = j.instance(
+                scope,
+                Subject::Ratio {
+                    op: OpSel::Is(o),
+                    stat,
+                },
+            );
+            let value = op_value(r, scope, dn, o, stat).and_then(|dv| {
+                let gv = op_value(r, scope, gn, o, stat)?;
+                if gv > 0.0 {
+                    Ok(dv / gv)
+                } else {
+                    Err(format!(
+                        "the ratio has no value: `{gn}`'s {} is 0",
+                        stat.name()
+                    ))
+                }
+            });
+            let covers = covers(r, &ran(r, scope, &[dn, gn], o), Some((dn, gn)));
+            out.push(j.verdict(&inst, covers, value));
+        }
+    }
+    out
+}
+
+/// `PHASE/STAT`, `PHASE/TARGET/STAT`: one verdict per dataloader phase and
+/// target.
+fn judge_dataloader(
+    j: &Judging<'_>,
+    phase: &Name,
+    target: Option<&Name>,
+    stat: DataloaderStat,
+) -> Vec<CheckResult> {
+    let r = j.r;
+    let loader_phases: Vec<Scope> = match phase {
+        Name::Is(p) => vec![j.named_phase(p)],
+        Name::Any => j
+            .measured
+            .iter()
+            .filter(|&&i| r.phases[i].targets.iter().any(|t| t.loader.is_some()))
+            .map(|&i| Scope::Phase(i))
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for scope in &loader_phases {
+        let (pname, with_loader): (String, Vec<String>) = match scope {
+            Scope::Phase(i) => (
+                r.phases[*i].name.clone(),
+                r.phases[*i]
+                    .targets
+                    .iter()
+                    .filter(|t| t.loader.is_some())
+                    .map(|t| t.target.clone())
+                    .collect(),
+            ),
+            Scope::Missing(p) => (p.clone(), Vec::new()),
+            Scope::Merged(_) => continue,
+        };
+        // Which targets: the one named, else each that has a dataloader
+        // result; a named phase without any still gets its verdict.
+        let targets: Vec<Option<String>> = match target {
+            Some(Name::Is(t)) => vec![Some(t.clone())],
+            _ if !with_loader.is_empty() => with_loader.into_iter().map(Some).collect(),
+            _ => vec![None],
+        };
+        for t in targets {
+            let value = match scope {
+                Scope::Phase(i) => loader_value(&r.phases[*i], t.as_deref(), stat),
+                _ => Err(not_reached(&pname)),
+            };
+            let inst = Check {
+                subject: Subject::Dataloader {
+                    phase: Name::Is(pname.clone()),
+                    target: t.map(Name::Is),
+                    stat,
+                },
+                ..j.spec.check.clone()
+            };
+            out.push(j.verdict(&inst, format!("phase {pname}"), value));
+        }
     }
     out
 }

@@ -377,7 +377,12 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     }
     md.push_str(&table.render());
     md.push('\n');
-    for (t, l) in &ls {
+    search_tables(md, &ls);
+}
+
+/// Each search's steps: accelerators tried per round, and how each did.
+fn search_tables(md: &mut String, ls: &[(&TargetPhaseResult, &DataloaderResult)]) {
+    for (t, l) in ls {
         let Some(s) = &l.search else { continue };
         md.push_str(&format!(
             "Search on {} (doubling from 1 up to {}, then bisecting; a step passes at AU >= {}):\n\n",

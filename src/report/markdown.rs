@@ -1197,52 +1197,7 @@ fn sessions_section(md: &mut String, p: &PhaseResult) {
 /// what only one run has is listed, not compared.
 pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &str) -> String {
     let mut md = String::new();
-    line!(md, "# s3bench compare");
-    line!(md);
-    let mut t = Table::text(["", "A", "B"]);
-    t.push(["file", a_label, b_label]);
-    t.push(["run id", &a.run_id, &b.run_id]);
-    t.push(["scenario", &a.scenario, &b.scenario]);
-    t.push(["started (UTC)", &a.started_at, &b.started_at]);
-    t.push(["s3bench", &a.s3bench_version, &b.s3bench_version]);
-    t.push(["aws-sdk-s3", &a.sdk_version, &b.sdk_version]);
-    let complete = |r: &RunResult| if r.complete { "yes" } else { "**no**" };
-    t.push(["complete", complete(a), complete(b)]);
-    let injected = |r: &RunResult| match r.injection.len() {
-        0 => "none".to_string(),
-        n => format!("**{n} injected latency/fault rules**"),
-    };
-    t.push(["injection".to_string(), injected(a), injected(b)]);
-    md.push_str(&t.render());
-    line!(md);
-
-    let mut notes = Vec::new();
-    if a.scenario != b.scenario {
-        notes.push("the runs are of different scenarios: compare with care".to_string());
-    }
-    if !a.complete || !b.complete {
-        notes.push("at least one run is incomplete".to_string());
-    }
-    if a.injection != b.injection {
-        notes.push(
-            "the runs had different injected latency/faults: differences may be the model's"
-                .to_string(),
-        );
-    }
-    if !notes.is_empty() {
-        line!(md, "> **Note:**");
-        for n in &notes {
-            line!(md, "> - {n}.");
-        }
-        line!(md);
-    }
-    line!(
-        md,
-        "Ratios are B / A: for latency **below 1 means B is faster**; for ops/s above 1 means B did more. \
-         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1); with few rounds (under 5) it is rough and tends to be too narrow."
-    );
-    line!(md);
-
+    comparison_header(&mut md, a, b, a_label, b_label);
     let mut only = Vec::new();
     for pa in &a.phases {
         let Some(pb) = b.phases.iter().find(|p| p.name == pa.name) else {
@@ -1360,6 +1315,56 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         line!(md);
     }
     md
+}
+
+/// The head of a comparison: the two runs side by side, what makes them
+/// hard to compare, and how to read the ratios.
+fn comparison_header(md: &mut String, a: &RunResult, b: &RunResult, a_label: &str, b_label: &str) {
+    line!(md, "# s3bench compare");
+    line!(md);
+    let mut t = Table::text(["", "A", "B"]);
+    t.push(["file", a_label, b_label]);
+    t.push(["run id", &a.run_id, &b.run_id]);
+    t.push(["scenario", &a.scenario, &b.scenario]);
+    t.push(["started (UTC)", &a.started_at, &b.started_at]);
+    t.push(["s3bench", &a.s3bench_version, &b.s3bench_version]);
+    t.push(["aws-sdk-s3", &a.sdk_version, &b.sdk_version]);
+    let complete = |r: &RunResult| if r.complete { "yes" } else { "**no**" };
+    t.push(["complete", complete(a), complete(b)]);
+    let injected = |r: &RunResult| match r.injection.len() {
+        0 => "none".to_string(),
+        n => format!("**{n} injected latency/fault rules**"),
+    };
+    t.push(["injection".to_string(), injected(a), injected(b)]);
+    md.push_str(&t.render());
+    line!(md);
+
+    let mut notes = Vec::new();
+    if a.scenario != b.scenario {
+        notes.push("the runs are of different scenarios: compare with care".to_string());
+    }
+    if !a.complete || !b.complete {
+        notes.push("at least one run is incomplete".to_string());
+    }
+    if a.injection != b.injection {
+        notes.push(
+            "the runs had different injected latency/faults: differences may be the model's"
+                .to_string(),
+        );
+    }
+    if !notes.is_empty() {
+        line!(md, "> **Note:**");
+        for n in &notes {
+            line!(md, "> - {n}.");
+        }
+        line!(md);
+    }
+    line!(
+        md,
+        "Ratios are B / A: for latency **below 1 means B is faster**; for ops/s above 1 means B did more. \
+         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1); with few rounds (under 5) it is rough and tends to be too narrow."
+    );
+    line!(md);
 }
 
 /// "endpoint clock +12 ms (±40 ms)": a host's clock offset as the report

@@ -11,8 +11,10 @@ use std::process::{Command, Output};
 use s3bench::report::model::RunResult;
 use s3bench::server::EmbeddedServer;
 
+use crate::common::{s3bench, s3bench_for};
+
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    s3bench()
 }
 
 /// The scenario: one General Purpose target with 5 ms of injected latency
@@ -61,7 +63,7 @@ fn server() -> EmbeddedServer {
 }
 
 fn run(server: &EmbeddedServer, scenario: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut cmd = bin();
+    let mut cmd = s3bench_for(server);
     cmd.args([
         "run",
         scenario.to_str().unwrap(),
@@ -69,24 +71,8 @@ fn run(server: &EmbeddedServer, scenario: &Path, out: &Path, extra: &[&str]) -> 
         out.to_str().unwrap(),
         "-q",
     ])
-    .args(extra)
-    .env("AWS_ACCESS_KEY_ID", server.access_key())
-    .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
-    .env("AWS_EC2_METADATA_DISABLED", "true")
-    .env("AWS_CONFIG_FILE", empty_file("config"))
-    .env("AWS_SHARED_CREDENTIALS_FILE", empty_file("credentials"))
-    .env_remove("AWS_PROFILE")
-    .env_remove("AWS_SESSION_TOKEN");
+    .args(extra);
     cmd.output().unwrap()
-}
-
-/// An empty AWS config or credentials file: nothing from the machine's.
-fn empty_file(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("empty-aws-{name}"));
-    if !p.exists() {
-        std::fs::write(&p, "").unwrap();
-    }
-    p
 }
 
 fn text(o: &Output) -> String {

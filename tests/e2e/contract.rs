@@ -3,24 +3,17 @@
 //! names the run uses for its own stages are refused before anything runs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// A real schema-2 result.json, written by the s3bench of 56ac1d5 from
 /// tests/fixtures/v2-result.toml.
 const V2_RESULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v2-result.json");
 
-/// The binary, run with no AWS environment of the developer's.
-fn s3bench(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_s3bench"))
+/// The binary, run with no AWS environment of the developer's
+/// ([`crate::common::s3bench`]).
+fn s3bench(args: &[&str]) -> Output {
+    crate::common::s3bench()
         .args(args)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("HOME", home)
         .output()
         .expect("the s3bench binary runs")
 }
@@ -42,15 +35,12 @@ fn a_stored_v2_result_still_renders() {
     let json = stored_v2(dir.path(), "result.json");
     let out_dir = dir.path().join("again");
     std::fs::create_dir(&out_dir).unwrap();
-    let o = s3bench(
-        dir.path(),
-        &[
-            "report",
-            json.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-    );
+    let o = s3bench(&[
+        "report",
+        json.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     // Measured phases are headlined (throttled as throttled), setup phases
@@ -85,10 +75,7 @@ fn a_stored_v2_result_compares_and_merges() {
     let dir = tempfile::tempdir().unwrap();
     let a = stored_v2(dir.path(), "a.json");
     let b = stored_v2(dir.path(), "b.json");
-    let o = s3bench(
-        dir.path(),
-        &["compare", a.to_str().unwrap(), b.to_str().unwrap()],
-    );
+    let o = s3bench(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let md = text(&o.stdout);
     for phase in ["steady", "ramp", "train"] {
@@ -97,16 +84,13 @@ fn a_stored_v2_result_compares_and_merges() {
     assert!(!md.contains("load differs"), "{md}");
 
     let out = dir.path().join("merged");
-    let o = s3bench(
-        dir.path(),
-        &[
-            "merge",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let o = s3bench(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let report = PathBuf::from(text(&o.stdout).trim());
     let merged = s3bench::report::json::read_result(&report.with_file_name("result.json")).unwrap();
@@ -165,30 +149,27 @@ fn a_phase_named_like_a_run_stage_is_refused() {
         let want = format!(
             "{f}:10:8: phase[0].name: expected a phase name other than the run's own stages (preflight, prepare, cleanup), got \"{name}\""
         );
-        let o = s3bench(dir.path(), &["validate", f]);
+        let o = s3bench(&["validate", f]);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
         let err = text(&o.stderr);
         assert!(err.contains(&want), "{err}");
         assert_eq!(err.matches(f).count(), 1, "one sentence: {err}");
 
         let results = dir.path().join("results");
-        let o = s3bench(
-            dir.path(),
-            &[
-                "run",
-                f,
-                "--embedded",
-                "--out",
-                results.to_str().unwrap(),
-                "-q",
-            ],
-        );
+        let o = s3bench(&[
+            "run",
+            f,
+            "--embedded",
+            "--out",
+            results.to_str().unwrap(),
+            "-q",
+        ]);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
         assert!(text(&o.stderr).contains(&want), "{}", text(&o.stderr));
         assert!(!results.exists(), "nothing may be written");
     }
     // The same file with another name runs.
     let file = scenario_with_phase(dir.path(), "cleanup-heavy");
-    let o = s3bench(dir.path(), &["validate", file.to_str().unwrap()]);
+    let o = s3bench(&["validate", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
 }

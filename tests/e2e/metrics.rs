@@ -226,7 +226,7 @@ fn live_metrics_grow_during_the_run_and_end_equal_to_report_and_endpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let scenario = scenario(tmp.path(), &server);
     let out = tmp.path().join("results");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3bench"));
+    let mut cmd = crate::common::s3bench_for(&server);
     cmd.args([
         "run",
         scenario.to_str().unwrap(),
@@ -235,16 +235,6 @@ fn live_metrics_grow_during_the_run_and_end_equal_to_report_and_endpoint() {
         "-q",
     ])
     .args(["--metrics-listen", "127.0.0.1:0", "--metrics-linger", "60s"])
-    .env("AWS_ACCESS_KEY_ID", server.access_key())
-    .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
-    .env("AWS_EC2_METADATA_DISABLED", "true")
-    .env("AWS_CONFIG_FILE", tmp.path().join("no-config"))
-    .env(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        tmp.path().join("no-credentials"),
-    )
-    .env_remove("AWS_PROFILE")
-    .env_remove("AWS_SESSION_TOKEN")
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut run = Run(cmd.spawn().unwrap());
@@ -519,21 +509,20 @@ mix = [{ op = "get" }]
 async fn a_metrics_address_in_use_is_bad_input_before_anything_is_sent() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let plan = super::run::plan(SMALL);
-    let server = s3bench::run::start_embedded(&plan).unwrap();
+    let plan = crate::common::scenario(SMALL);
+    let server = s3bench::targets::start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let targets = s3bench::run::embedded_targets(&plan, &server);
-    let opts = s3bench::run::RunOptions {
-        out: dir.path().to_path_buf(),
+    let targets = s3bench::targets::embedded_targets(&plan, &server);
+    let opts = s3bench::plan::RunOptions {
         metrics_listen: Some(addr),
-        ..Default::default()
+        ..crate::common::opts(dir.path())
     };
-    let err = s3bench::run::execute(plan, targets, true, opts, Arc::new(Default::default()))
+    let err = crate::common::run_against(plan, targets, opts, Arc::new(Default::default()))
         .await
         .err()
         .expect("refused");
     assert!(
-        err.downcast_ref::<s3bench::run::OptionsError>().is_some(),
+        err.downcast_ref::<s3bench::plan::OptionsError>().is_some(),
         "{err:#}"
     );
     assert!(
@@ -552,18 +541,16 @@ async fn a_metrics_address_in_use_is_bad_input_before_anything_is_sent() {
 /// totals, until it is dropped (the CLI waits --metrics-linger first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_output_keeps_serving_the_totals() {
-    let plan = super::run::plan(SMALL);
-    let server = s3bench::run::start_embedded(&plan).unwrap();
+    let plan = crate::common::scenario(SMALL);
+    let server = s3bench::targets::start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let targets = s3bench::run::embedded_targets(&plan, &server);
-    let opts = s3bench::run::RunOptions {
-        out: dir.path().to_path_buf(),
-        threads: Some(2),
+    let targets = s3bench::targets::embedded_targets(&plan, &server);
+    let opts = s3bench::plan::RunOptions {
         metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
         checks: vec!["reads:standard/get/count == 40".into()],
-        ..Default::default()
+        ..crate::common::opts(dir.path())
     };
-    let mut out = s3bench::run::execute(plan, targets, true, opts, Arc::new(Default::default()))
+    let mut out = crate::common::run_against(plan, targets, opts, Arc::new(Default::default()))
         .await
         .unwrap();
     let addr = out.metrics.as_ref().unwrap().0.local_addr().to_string();
@@ -590,6 +577,6 @@ async fn the_run_output_keeps_serving_the_totals() {
             .unwrap_or_else(|| panic!("{series}\n{text}"));
         assert_eq!(got.parse::<f64>().unwrap(), want, "{series}");
     }
-    assert_eq!(out.exit_code(), 0);
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::Success);
     out.metrics.take();
 }

@@ -4,16 +4,15 @@
 //! them in.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use s3bench::engine::Cancel;
 use s3bench::report::format::fmt_percent;
 use s3bench::report::headline::{failure_share, pct};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
+use s3bench::targets::{embedded_targets, start_embedded};
 
-use crate::common::preflight;
-use crate::run::{plan, target};
+use crate::common::{opts, preflight, run_against, s3bench, scenario as plan};
+use crate::run::target;
 
 /// General Purpose answers `rate` of its object requests with `status
 /// code`; Express (when there) answers all. Prepare is off (its PUTs would
@@ -62,12 +61,7 @@ async fn a_429_is_throttling_exactly_as_a_503_is() {
         let server = start_embedded(&plan).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
-        let opts = RunOptions {
-            out: dir.path().to_path_buf(),
-            threads: Some(2),
-            ..RunOptions::default()
-        };
-        let out = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+        let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
             .await
             .unwrap_or_else(|e| panic!("{status}: the preflight retries a throttle: {e:#}"));
         let r = &out.result;
@@ -148,12 +142,9 @@ fn a_preflight_that_is_always_throttled_says_so() {
     // One target: its first request (ListObjectsV2) outlasts the retries.
     std::fs::write(&file, scenario(429, "TooManyRequests", 1.0, false)).unwrap();
     let results = dir.path().join("results");
-    let o = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    let o = s3bench()
         .args(["run", file.to_str().unwrap(), "--embedded", "-q", "--out"])
         .arg(&results)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", dir.path())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);

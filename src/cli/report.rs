@@ -1,0 +1,35 @@
+//! `s3bench report`: report.md re-rendered from a stored result.json.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::RunCommand;
+use crate::exit::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result.json written by `s3bench run` or `s3bench merge`.
+    pub result: PathBuf,
+    /// Directory for the new report.md (default: next to result.json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Judge the result on this check too (repeatable), with its own
+    /// checks; exit code 7 when one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
+}
+
+impl RunCommand for ReportArgs {
+    /// The report's path on stdout; exit code 7 when a check fails.
+    async fn run(self) -> anyhow::Result<ExitCode> {
+        let (path, passed) =
+            crate::report::rerender_judged(&self.result, self.out.as_deref(), &self.checks)?;
+        println!("{}", path.display());
+        Ok(if passed {
+            ExitCode::Success
+        } else {
+            ExitCode::ChecksFailed
+        })
+    }
+}
