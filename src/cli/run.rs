@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// scrape sees the totals.
     #[arg(long, default_value = "5s", value_parser = parse::duration, requires = "metrics_listen")]
     pub metrics_linger: Duration,
+    /// Write one row per request sent (preflight, prepare, phases, cleanup;
+    /// each retry attempt and CreateSession too) to ops.csv.gz in the run
+    /// folder: gzip CSV that DuckDB, pandas and Spark read (docs/op-log.md).
+    #[arg(long)]
+    pub op_log: bool,
 }
 
 impl RunArgs {
@@ -121,6 +126,7 @@ impl RunArgs {
             checks: self.checks.clone(),
             metrics_listen: self.metrics_listen,
             metrics_linger: self.metrics_linger,
+            op_log: self.op_log,
         })
     }
 }
@@ -209,6 +215,8 @@ fn spawn_signal_handlers(cancel: Arc<Cancel>) {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
+        // Leave a complete op log behind even now (`run --op-log`).
+        crate::oplog::finish_all_now(std::time::Duration::from_secs(2));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();

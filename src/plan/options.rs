@@ -58,6 +58,9 @@ pub struct RunOptions {
     /// How long the metrics endpoint stays up after the run has ended, so
     /// a last scrape sees the totals (`--metrics-linger`).
     pub metrics_linger: Duration,
+    /// Write one row per request to `ops.csv.gz` in the run folder
+    /// (`--op-log`, docs/op-log.md).
+    pub op_log: bool,
 }
 
 /// Default `--metrics-linger`: a scrape every 5 s or more often sees the totals.
@@ -87,6 +90,7 @@ impl Default for RunOptions {
             checks: Vec::new(),
             metrics_listen: None,
             metrics_linger: DEFAULT_METRICS_LINGER,
+            op_log: false,
         }
     }
 }

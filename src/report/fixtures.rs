@@ -213,6 +213,7 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        lateness: None,
         rounds: round_ops
             .into_iter()
             .enumerate()
@@ -545,6 +546,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
                 .into(),
         ],
         checks: Vec::new(),
+        op_logs: Vec::new(),
     }
 }
 

@@ -183,6 +183,11 @@ impl TargetAcc {
             rounds: self.rounds,
             timeseries: self.timeseries,
             loader: None,
+            lateness: self
+                .total
+                .lateness
+                .as_ref()
+                .map(crate::report::model::Lateness::from_histogram),
             attempts: self
                 .total
                 .attempts
@@ -217,6 +222,7 @@ pub(super) fn merge_totals(into: &mut OpRecorder, from: &OpRecorder) {
         }
     }
     into.attempts.merge(&from.attempts);
+    crate::stats::recorder::merge_lateness(&mut into.lateness, &from.lateness);
 }
 
 #[cfg(test)]
