@@ -7,6 +7,7 @@
 mod key;
 pub mod loader;
 pub mod plan;
+pub mod presets;
 mod raw;
 mod validate;
 
