@@ -572,6 +572,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 latency: a.latency.map(crate::server::LatencyDist::Fixed),
                 error_latency: None,
                 bandwidth: None,
+                upload_bandwidth: None,
                 error_rate: a.error_rate,
                 error_status: a.error_status,
                 error_code: a.error_code,

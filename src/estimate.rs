@@ -247,6 +247,48 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
             by_phase.push(("prepare".to_string(), m));
         }
         for phase in &plan.phases {
+            if let Some(c) = &phase.checkpoint {
+                // Every rank writes its share `writes` times per round (one
+                // multipart upload each) and reads it back in parts.
+                let rounds = u64::from(plan.rounds);
+                let (w, r) = (u64::from(c.writes) * rounds, u64::from(c.reads) * rounds);
+                let ranks = u64::from(c.ranks);
+                let write_requests: u64 = c.parts_total() + 2 * ranks;
+                let mut m = BTreeMap::new();
+                add(
+                    &phase.name,
+                    &mut m,
+                    "multipart_put",
+                    w * ranks,
+                    w * write_requests,
+                    w * c.size,
+                );
+                add(
+                    &phase.name,
+                    &mut m,
+                    "ranged_get",
+                    r * c.parts_total(),
+                    r * c.parts_total(),
+                    r * c.size,
+                );
+                by_phase.push((phase.name.clone(), m));
+                let in_flight = crate::client::PART_CONCURRENCY as u64;
+                let round_secs = (c.step_time_at(latency, true, in_flight) * c.writes
+                    + c.step_time_at(latency, false, in_flight) * c.reads)
+                    .as_secs_f64();
+                let round_secs = phase
+                    .stop
+                    .duration
+                    .map_or(round_secs, |d| round_secs.min(d.as_secs_f64()));
+                secs += round_secs * rounds as f64;
+                assumed_any = true;
+                // Every round writes the same keys: `writes` checkpoints stay.
+                if c.writes > 0 {
+                    objects += u64::from(c.writes) * ranks;
+                    held += u64::from(c.writes) * c.size;
+                }
+                continue;
+            }
             if let Some(l) = &phase.loader {
                 // At most what the accelerators consume at AU = 100%.
                 let (reads, secs_round) = crate::scenario::loader::reads_upper_bound(

@@ -115,6 +115,10 @@ pub fn max_concurrency(plan: &Plan) -> usize {
             let l = p.loader.as_ref()?;
             Some(l.max_accelerators() as usize * l.read_concurrency as usize)
         }))
+        .chain(plan.phases.iter().filter_map(|p| {
+            let c = p.checkpoint.as_ref()?;
+            Some(c.ranks as usize * crate::client::PART_CONCURRENCY)
+        }))
         .max()
         .unwrap_or(1);
     let prepare = if plan.prepare.enabled {
@@ -155,6 +159,16 @@ pub fn sizing(plan: &Plan) -> Sizing {
 pub fn estimated_duration(plan: &Plan, barrier_timeout: Duration) -> Option<Duration> {
     let mut total = barrier_timeout;
     for p in &plan.phases {
+        if let Some(c) = &p.checkpoint {
+            // No duration of its own: a generous bound of one second per
+            // request of the slowest rank (its `duration` caps it).
+            let in_flight = crate::client::PART_CONCURRENCY as u64;
+            let at = |write| c.step_time_at(Duration::from_secs(1), write, in_flight);
+            let round = at(true) * c.writes + at(false) * c.reads;
+            let round = p.stop.duration.map_or(round, |d| round.min(d));
+            total += round * plan.rounds * plan.targets.len() as u32;
+            continue;
+        }
         let stages: Option<Duration> = match p.stop {
             Stop {
                 duration: Some(d), ..

@@ -10,6 +10,9 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
+pub mod checkpoint;
+#[cfg(test)]
+mod checkpoint_tests;
 pub mod loader;
 #[cfg(test)]
 mod loader_tests;
@@ -195,6 +198,13 @@ pub enum JobKind {
     /// A loader phase with this many accelerators (one step of a search;
     /// `Phase` runs a loader phase with its fixed count).
     Loader { phase: usize, accelerators: u32 },
+    /// One step of a checkpoint phase (every rank of `ranks` writes or
+    /// reads its share of one checkpoint).
+    Checkpoint {
+        phase: usize,
+        step: crate::scenario::CheckpointStep,
+        ranks: crate::scenario::RankSet,
+    },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -219,12 +229,15 @@ pub struct JobResult {
     pub elapsed_s: f64,
     /// What the simulated accelerators measured (loader phases only).
     pub loader: Option<crate::stats::loader::LoaderStats>,
+    /// The ranks' times (checkpoint steps only).
+    pub checkpoint: Option<crate::stats::checkpoint::RankTimes>,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
     loader: Option<crate::stats::loader::LoaderStats>,
+    checkpoint: Option<crate::stats::checkpoint::RankTimes>,
 }
 
 struct Work {
@@ -348,6 +361,7 @@ impl Engine {
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
         let mut loader: Option<crate::stats::loader::LoaderStats> = None;
+        let mut checkpoint: Option<crate::stats::checkpoint::RankTimes> = None;
         for rx in replies {
             let r = rx
                 .await
@@ -355,6 +369,9 @@ impl Engine {
             recorder.merge(&r.recorder);
             if let Some(l) = &r.loader {
                 loader.get_or_insert_with(Default::default).merge(l);
+            }
+            if let Some(c) = &r.checkpoint {
+                checkpoint.get_or_insert_with(Default::default).merge(c);
             }
             // Each thread measures on its own clock (tokio's, which a test
             // may pause), so each measures its own elapsed time.
@@ -367,6 +384,7 @@ impl Engine {
             recorder,
             elapsed_s,
             loader,
+            checkpoint,
         })
     }
 
@@ -382,14 +400,14 @@ impl Engine {
 /// The load of stage `stage` of the job's phase (None for prepare).
 fn phase_load(job: &Job, stage: usize) -> Option<Load> {
     match job.kind {
-        JobKind::Prepare | JobKind::Loader { .. } => None,
+        JobKind::Prepare | JobKind::Loader { .. } | JobKind::Checkpoint { .. } => None,
         JobKind::Phase(i) => job.plan.phases[i].stages.get(stage).map(|s| s.load),
     }
 }
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare | JobKind::Loader { .. } => Duration::ZERO,
+        JobKind::Prepare | JobKind::Loader { .. } | JobKind::Checkpoint { .. } => Duration::ZERO,
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -460,6 +478,8 @@ struct Shared {
     measure_start: Instant,
     /// What this thread's accelerators measured (loader phases).
     loader: RefCell<Option<crate::stats::loader::LoaderStats>>,
+    /// What this thread's checkpoint ranks measured (checkpoint steps).
+    checkpoint: RefCell<Option<crate::stats::checkpoint::RankTimes>>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -494,6 +514,7 @@ async fn run_job<C: ObjectClient + 'static>(
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
         loader: RefCell::new(None),
+        checkpoint: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
     });
@@ -511,6 +532,22 @@ async fn run_job<C: ObjectClient + 'static>(
                     phase,
                     accelerators,
                 } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
+                JobKind::Checkpoint { phase, step, ranks } => {
+                    let p = &job.plan.phases[phase];
+                    if let Some(spec) = &p.checkpoint {
+                        checkpoint::run(
+                            ctx,
+                            job,
+                            &p.name,
+                            spec,
+                            step,
+                            ranks,
+                            &shared,
+                            &mut handles,
+                        )
+                        .await;
+                    }
+                }
             }
         };
         tokio::pin!(work);
@@ -549,6 +586,7 @@ async fn run_job<C: ObjectClient + 'static>(
         recorder,
         last_done: shared.last_done.get(),
         loader: shared.loader.borrow_mut().take(),
+        checkpoint: shared.checkpoint.borrow_mut().take(),
     }
 }
 

@@ -213,6 +213,7 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        checkpoint: None,
         rounds: round_ops
             .into_iter()
             .enumerate()

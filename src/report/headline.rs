@@ -122,6 +122,7 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
         .collect();
     let mut lines = crate::report::loader::headline(r);
+    lines.extend(crate::report::checkpoint::headline(r));
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),

@@ -665,6 +665,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         return;
     }
     crate::report::loader::section(md, p, pair);
+    crate::report::checkpoint::section(md, p, pair);
     let ops = op_names(p);
     if SETUP_PHASES.contains(&p.name.as_str()) {
         compact_table(md, p, &ops);

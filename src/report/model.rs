@@ -239,7 +239,14 @@ pub struct TargetPhaseResult {
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
     pub loader: Option<LoaderResult>,
+    /// Checkpoint phases only: MLPerf's duration (slowest rank) and
+    /// throughput (lowest rank) of each checkpoint written and read.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointResult>,
 }
+
+// The checkpoint's part of the contract lives with its rendering and merge.
+pub use super::checkpoint::{CheckpointResult, CheckpointStepResult, CheckpointSummary};
 
 // The loader's part of the contract lives with its rendering and merge.
 pub use super::loader::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};

@@ -54,6 +54,12 @@ mod tests {
             ("interrupted", interrupted_result()),
             ("injected", injected_result()),
             ("merged", sharded()),
+            ("loader and checkpoint", {
+                let mut r = crate::report::loader::tests::loader_run();
+                r.phases[0].targets[0].checkpoint =
+                    Some(crate::report::checkpoint::tests::fixture());
+                r
+            }),
         ] {
             let v = serde_json::to_value(&r).unwrap();
             assert_eq!(errors(&v), Vec::<String>::new(), "{name}");

@@ -182,6 +182,7 @@ impl TargetAcc {
             rounds: self.rounds,
             timeseries: self.timeseries,
             loader: None,
+            checkpoint: None,
             attempts: self
                 .total
                 .attempts

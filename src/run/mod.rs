@@ -5,6 +5,7 @@
 //! interrupted run still leaves what it measured.
 
 pub mod assemble;
+mod checkpoint;
 pub mod cleanup;
 pub mod confirm;
 pub mod host;
@@ -243,6 +244,13 @@ pub async fn execute(
                 .filter_map(|p| p.loader.as_ref())
                 .map(|l| l.max_accelerators() as usize * l.read_concurrency as usize),
         )
+        .chain(
+            // A checkpoint's ranks each keep their parts in flight.
+            plan.phases
+                .iter()
+                .filter_map(|p| p.checkpoint.as_ref())
+                .map(|c| c.ranks as usize * crate::client::PART_CONCURRENCY),
+        )
         .max()
         .unwrap_or(1);
     for t in &mut targets {
@@ -328,6 +336,7 @@ pub async fn execute(
         date,
         dir: &dir,
         usage: phases::Usage::default(),
+        shard: opts.shard,
     };
     runner.prepare(&mut result).await?;
     if let Some(at) = opts.start_at {

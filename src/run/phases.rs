@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::assemble::TargetAcc;
+use super::checkpoint::CheckpointAcc;
 use super::cleanup;
 use super::host::{host_cpu, process_cpu_s};
 use super::loader::LoaderAcc;
@@ -45,6 +46,9 @@ pub struct Runner<'a> {
     pub date: (i32, u32, u32),
     pub dir: &'a Path,
     pub usage: Usage,
+    /// This process's shard of an array job (a checkpoint phase runs its
+    /// share of the ranks).
+    pub shard: Option<super::Shard>,
 }
 
 /// Measured time the plan asks for, warm-ups included (for the ETA).
@@ -57,6 +61,9 @@ fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
         return super::loader::round_time(p);
     }
+    if p.checkpoint.is_some() {
+        return super::checkpoint::round_time(p);
+    }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
         (Some(d), Some(s)) => d.min(s),
@@ -67,7 +74,7 @@ fn phase_time(p: &Phase) -> Option<Duration> {
 }
 
 impl Runner<'_> {
-    fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
+    pub(super) fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
         Job {
             plan: self.plan.clone(),
             kind,
@@ -80,7 +87,7 @@ impl Runner<'_> {
     }
 
     /// Runs a job, stopping the run when the error policy says so.
-    async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
+    pub(super) async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
         let run = self.engine.run(job);
         tokio::pin!(run);
         let mut dog = Watchdog::new(self.plan.client.stop_on_failures, self.engine.live());
@@ -216,6 +223,11 @@ impl Runner<'_> {
                 .iter()
                 .map(|_| phase.loader.as_ref().map(|l| LoaderAcc::new(&plan, l)))
                 .collect();
+            let mut checkpoints: Vec<Option<CheckpointAcc>> = plan
+                .targets
+                .iter()
+                .map(|_| phase.checkpoint.as_ref().map(CheckpointAcc::new))
+                .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
                     if self.cancel.is_cancelled() {
@@ -229,6 +241,11 @@ impl Runner<'_> {
                     let cpu0 = process_cpu_s();
                     let host0 = host_cpu();
                     let r = match (&phase.loader, &mut loaders[ti]) {
+                        _ if let (Some(spec), Some(acc)) =
+                            (&phase.checkpoint, &mut checkpoints[ti]) =>
+                        {
+                            acc.round(self, pi, phase, spec, ti, round).await?
+                        }
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
@@ -283,9 +300,11 @@ impl Runner<'_> {
                 targets: accs
                     .into_iter()
                     .zip(loaders)
+                    .zip(checkpoints)
                     .zip(&plan.targets)
-                    .map(|((a, l), t)| TargetPhaseResult {
+                    .map(|(((a, l), c), t)| TargetPhaseResult {
                         loader: l.map(LoaderAcc::finish),
+                        checkpoint: c.map(CheckpointAcc::finish),
                         ..a.finish(&t.name, phase.warmup, open)
                     })
                     .collect(),
@@ -348,6 +367,7 @@ pub async fn cleanup(
                 recorder: done.recorder,
                 elapsed_s: done.elapsed_s,
                 loader: None,
+                checkpoint: None,
             },
         );
         // The cleanup's client makes its own CreateSession on directory buckets.
@@ -366,6 +386,9 @@ pub async fn cleanup(
 pub fn load_label(phase: &Phase) -> String {
     if let Some(l) = &phase.loader {
         return super::loader::label(l);
+    }
+    if let Some(c) = &phase.checkpoint {
+        return super::checkpoint::label(c);
     }
     let one = |l: &Load| match l {
         Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),

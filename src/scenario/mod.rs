@@ -4,6 +4,7 @@
 //!
 //! The file format is documented in `docs/scenario-format.md`.
 
+pub mod checkpoint;
 mod key;
 pub mod loader;
 pub mod plan;

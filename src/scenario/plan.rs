@@ -174,8 +174,12 @@ pub struct Phase {
     /// A loader phase (`[phase.loader]`): simulated accelerators instead of
     /// stages and a mix (both empty then).
     pub loader: Option<LoaderSpec>,
+    /// A checkpoint phase (`[phase.checkpoint]`): ranks writing and reading
+    /// a checkpoint instead of stages and a mix (both empty then).
+    pub checkpoint: Option<CheckpointSpec>,
 }
 
+pub use super::checkpoint::{CheckpointSpec, CheckpointStep, RankSet};
 pub use super::loader::{Accelerators, LoaderSpec, SampleUnit};
 
 /// When a phase (per target, per round) ends: whichever comes first.

@@ -93,6 +93,7 @@ pub struct RawEmbedded {
     pub latency: Option<Spanned<RawLatency>>,
     pub error_latency: Option<Spanned<RawLatency>>,
     pub bandwidth: Option<Spanned<ByteSize>>,
+    pub upload_bandwidth: Option<Spanned<ByteSize>>,
     pub error_rate: Option<Spanned<f64>>,
     pub error_status: Option<Spanned<i64>>,
     pub error_code: Option<Spanned<String>>,
@@ -368,6 +369,7 @@ pub struct RawPhase {
     /// Required unless the phase is a loader (`[phase.loader]`).
     pub mix: Option<Spanned<Vec<RawOp>>>,
     pub loader: Option<Spanned<super::loader::RawLoader>>,
+    pub checkpoint: Option<Spanned<super::checkpoint::RawCheckpoint>>,
 }
 
 #[derive(Debug, Deserialize)]

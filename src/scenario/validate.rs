@@ -73,7 +73,7 @@ impl Ctx<'_> {
     }
 
     /// A byte size within `min..=max`, with an optional reason for the limits.
-    fn size(
+    pub(super) fn size(
         &mut self,
         v: &Spanned<ByteSize>,
         field: &str,
@@ -473,6 +473,14 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
+    let upload_bandwidth = e.upload_bandwidth.as_ref().and_then(|b| {
+        cx.size(
+            b,
+            &format!("{base}.upload_bandwidth"),
+            (1, ""),
+            (u64::MAX, ""),
+        )
+    });
     let fraction = |cx: &mut Ctx<'_>, r: &Option<Spanned<f64>>, name: &str| match r {
         Some(r) => {
             let v = *r.get_ref();
@@ -563,6 +571,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         latency,
         error_latency,
         bandwidth,
+        upload_bandwidth,
         error_rate,
         error_status,
         error_code,
@@ -910,6 +919,9 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(c) = &p.checkpoint {
+        return super::checkpoint::phase(cx, &base, name, p, c);
+    }
     if let Some(l) = &p.loader {
         return super::loader::phase(cx, &base, name, p, l, env.dataset);
     }
@@ -1000,7 +1012,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             cx.at(
                 &p.name,
                 &format!("{base}.mix"),
-                "expected a `mix` of operations (or a [phase.loader] table), got none",
+                "expected a `mix` of operations (or a [phase.loader] or [phase.checkpoint] table), got none",
             );
             Vec::new()
         }
@@ -1042,6 +1054,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+        checkpoint: None,
     }
 }
 
