@@ -51,6 +51,10 @@ pub enum Command {
         /// Directory for the new report.md (default: next to result.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// USD per accelerator-hour: price the loader phases' idle
+        /// accelerator time (instead of the price the run was given, if any).
+        #[arg(long, value_name = "USD")]
+        gpu_hour: Option<f64>,
     },
     /// Compare two stored results op by op (Markdown on stdout).
     Compare {
@@ -258,6 +262,11 @@ pub struct RunArgs {
     /// credentials from the aws-config default chain.
     #[arg(long, value_name = "URL")]
     pub results_endpoint_url: Option<String>,
+    /// USD per accelerator-hour: the report prices the loader phases' idle
+    /// accelerator time next to the bucket's bill (overrides the scenario's
+    /// `[pricing] gpu_hour`).
+    #[arg(long, value_name = "USD")]
+    pub gpu_hour: Option<f64>,
 }
 
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
@@ -419,6 +428,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 barrier: a.barrier.then_some(a.barrier_timeout),
                 results,
                 results_endpoint: a.results_endpoint_url,
+                gpu_hour: a.gpu_hour,
             };
             let out = run_file(&a.scenario, a.embedded, opts, cancel.clone())
                 .await
@@ -599,8 +609,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::server::serve_forever(cfg, injections, buckets).await?;
             Ok(0)
         }
-        Command::Report { result, out } => {
-            let path = crate::report::rerender(&result, out.as_deref())?;
+        Command::Report {
+            result,
+            out,
+            gpu_hour,
+        } => {
+            if let Some(g) = gpu_hour {
+                crate::report::gpu::check_gpu_hour(g).map_err(InputError)?;
+            }
+            let path = crate::report::rerender_priced(&result, out.as_deref(), gpu_hour)?;
             println!("{}", path.display());
             Ok(0)
         }

@@ -501,6 +501,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             "client AZ use1-az6 differs from express bucket AZ use1-az4: cross-AZ latency included"
                 .into(),
         ],
+        gpu_hour_usd: None,
     }
 }
 

@@ -123,6 +123,10 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         .collect();
     let mut lines = crate::report::loader::headline(r);
     lines.extend(crate::report::checkpoint::headline(r));
+    lines.extend(crate::report::gpu::headline(
+        r,
+        crate::report::cost::prices(),
+    ));
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),

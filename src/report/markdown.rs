@@ -103,7 +103,7 @@ pub fn render(r: &RunResult) -> String {
     let pair = comparison_pair(&r.targets)
         .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
     for (i, phase) in r.phases.iter().enumerate() {
-        render_phase(&mut md, phase, i + 1, r.phases.len(), pair);
+        render_phase(&mut md, r, phase, i + 1, r.phases.len(), pair);
         plots_section(&mut md, phase, &plots);
     }
     if r.phases.is_empty() {
@@ -630,7 +630,14 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
     out
 }
 
-fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Option<(&str, &str)>) {
+fn render_phase(
+    md: &mut String,
+    r: &RunResult,
+    p: &PhaseResult,
+    n: usize,
+    of: usize,
+    pair: Option<(&str, &str)>,
+) {
     line!(md, "## Phase {n}/{of}: {}", p.name);
     line!(md);
     let rounds = if p.rounds == 1 {
@@ -665,6 +672,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         return;
     }
     crate::report::loader::section(md, p, pair);
+    crate::report::gpu::section(md, r, p, crate::report::cost::prices());
     crate::report::checkpoint::section(md, p, pair);
     let ops = op_names(p);
     if SETUP_PHASES.contains(&p.name.as_str()) {

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod cost;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod gpu;
 pub mod headline;
 pub mod hlog;
 pub mod index;
@@ -88,7 +89,20 @@ pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
 /// `out` (a file, or a directory to put `report.md` in), by default next to
 /// the result. Returns the path written.
 pub fn rerender(result_json: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let r = json::read_result(result_json)?;
+    rerender_priced(result_json, out, None)
+}
+
+/// [`rerender`] with a GPU-hour price (`report --gpu-hour`) in place of
+/// the one the result carries, if any.
+pub fn rerender_priced(
+    result_json: &Path,
+    out: Option<&Path>,
+    gpu_hour: Option<f64>,
+) -> anyhow::Result<PathBuf> {
+    let mut r = json::read_result(result_json)?;
+    if gpu_hour.is_some() {
+        r.gpu_hour_usd = gpu_hour;
+    }
     let dest = match out {
         Some(p) if p.is_dir() => p.join(REPORT_FILE),
         Some(p) => p.to_path_buf(),

@@ -58,6 +58,11 @@ pub struct RunResult {
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+    /// USD per accelerator-hour (`--gpu-hour`, or the scenario's `[pricing]
+    /// gpu_hour`): the report prices loader phases' idle accelerator time
+    /// with it. Null when none was given.
+    #[serde(default)]
+    pub gpu_hour_usd: Option<f64>,
 }
 
 /// Objects a run wrote and could not delete.

@@ -54,8 +54,9 @@ mod tests {
             ("interrupted", interrupted_result()),
             ("injected", injected_result()),
             ("merged", sharded()),
-            ("loader and checkpoint", {
+            ("loader, checkpoint and a GPU-hour price", {
                 let mut r = crate::report::loader::tests::loader_run();
+                r.gpu_hour_usd = Some(2.5);
                 r.phases[0].targets[0].checkpoint =
                     Some(crate::report::checkpoint::tests::fixture());
                 r

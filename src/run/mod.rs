@@ -316,6 +316,7 @@ pub async fn execute(
         },
         shards: 1,
         warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        gpu_hour_usd: opts.gpu_hour.or(plan.pricing.gpu_hour),
     };
     if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
         result.warnings.push(

@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// Endpoint override for the `--results` upload (tests, S3-compatible
     /// stores); credentials come from the aws-config default chain.
     pub results_endpoint: Option<String>,
+    /// `--gpu-hour`: USD per accelerator-hour for the report's GPU cost
+    /// (overrides the scenario's `[pricing] gpu_hour`).
+    pub gpu_hour: Option<f64>,
 }
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
@@ -76,6 +79,7 @@ impl Default for RunOptions {
             barrier: None,
             results: None,
             results_endpoint: None,
+            gpu_hour: None,
         }
     }
 }
@@ -147,6 +151,9 @@ impl RunOptions {
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(OptionsError("--duration must be longer than 0s".into()));
+        }
+        if let Some(g) = self.gpu_hour {
+            crate::report::gpu::check_gpu_hour(g).map_err(OptionsError)?;
         }
         if let Some(id) = &self.run_id {
             check_run_id(id)?;

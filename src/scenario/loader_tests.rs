@@ -236,3 +236,13 @@ fn mlperf_v3_presets_carry_the_b200_configs() {
         assert!(plan.description.as_deref().unwrap().contains("v3.0"));
     }
 }
+
+/// `[pricing] gpu_hour`: what an idle accelerator-hour costs in the report.
+#[test]
+fn gpu_hour_pricing_is_validated() {
+    let with = |v: &str| format!("{BASE}\n[pricing]\ngpu_hour = {v}\n");
+    assert_eq!(ok(&with("2.5")).pricing.gpu_hour, Some(2.5));
+    assert_eq!(ok(BASE).pricing.gpu_hour, None);
+    let p = one(&with("-1.0"), 24, 12, "pricing.gpu_hour");
+    assert!(p.message.contains("US dollars per accelerator-hour"), "{p}");
+}

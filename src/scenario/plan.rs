@@ -27,6 +27,16 @@ pub struct Plan {
     pub rounds: u32,
     /// Seed for sizes, key hashes and op choice, so every target sees the same workload.
     pub seed: u64,
+    /// `[pricing]`: prices the report uses beside the S3 price list.
+    pub pricing: Pricing,
+}
+
+/// The scenario's `[pricing]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pricing {
+    /// USD per accelerator-hour (`gpu_hour`): what idle accelerator time
+    /// costs in the report (`run --gpu-hour` overrides it).
+    pub gpu_hour: Option<f64>,
 }
 
 /// A target's bucket kind (the shared S3 domain type).

@@ -31,8 +31,17 @@ pub struct RawScenario {
     pub dataset: Option<RawDataset>,
     pub prepare: Option<RawPrepare>,
     pub client: Option<RawClient>,
+    pub pricing: Option<RawPricing>,
     #[serde(default)]
     pub phase: Vec<RawPhase>,
+}
+
+/// `[pricing]`: prices beside the S3 price list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    /// USD per accelerator-hour.
+    pub gpu_hour: Option<Spanned<f64>>,
 }
 
 /// A TOML table whose keys are names chosen by the user, kept in file order

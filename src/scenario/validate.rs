@@ -260,7 +260,26 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         client,
         rounds,
         seed,
+        pricing: pricing(cx, raw.pricing.as_ref()),
     }
+}
+
+/// `[pricing]`: a GPU-hour price must be a positive number of dollars.
+fn pricing(cx: &mut Ctx<'_>, raw: Option<&super::raw::RawPricing>) -> super::plan::Pricing {
+    let gpu_hour = raw.and_then(|r| r.gpu_hour.as_ref()).and_then(|v| {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Some(x)
+        } else {
+            cx.at(
+                v,
+                "pricing.gpu_hour",
+                format!("expected US dollars per accelerator-hour above 0 (e.g. 2.50), got {x}"),
+            );
+            None
+        }
+    });
+    super::plan::Pricing { gpu_hour }
 }
 
 fn default_key() -> KeyTemplate {
