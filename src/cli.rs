@@ -56,6 +56,10 @@ pub enum Command {
         #[arg(long, value_name = "USD")]
         gpu_hour: Option<f64>,
     },
+    /// Predict accelerator utilization (AU) and idle time per target from a
+    /// stored result's measured request latencies, for other accelerator
+    /// counts and loader settings (no network).
+    Whatif(WhatifArgs),
     /// Compare two stored results op by op (Markdown on stdout).
     Compare {
         /// Baseline result.json.
@@ -179,6 +183,69 @@ pub struct BatchArgs {
     /// How long each shard waits at the start barrier for the others.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub barrier_timeout: Duration,
+}
+
+/// `s3bench whatif`: its flags become a `whatif::WhatifOptions`.
+#[derive(Debug, Args)]
+pub struct WhatifArgs {
+    /// A result.json written by `s3bench run` or `s3bench merge`.
+    pub result: PathBuf,
+    /// The phase whose measured GET (or ranged GET) latencies are drawn from.
+    #[arg(long)]
+    pub phase: String,
+    /// Accelerators to simulate (default: the phase's, if it was a loader phase).
+    #[arg(long, conflicts_with = "search")]
+    pub accelerators: Option<u32>,
+    /// Find the most accelerators, up to MAX, that keep the AU mark.
+    #[arg(long, value_name = "MAX")]
+    pub search: Option<u32>,
+    /// Samples per batch.
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// Compute time per batch (e.g. 162ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub compute: Option<Duration>,
+    /// Reads in flight per accelerator.
+    #[arg(long)]
+    pub read_concurrency: Option<u32>,
+    /// Batches read ahead per accelerator.
+    #[arg(long)]
+    pub prefetch: Option<u32>,
+    /// What a sample is: "object" (one GET) or a record size (one ranged GET), e.g. 150KiB.
+    #[arg(long, value_parser = parse_sample)]
+    pub sample: Option<crate::scenario::SampleUnit>,
+    /// An MLPerf Storage workload: unet3d-b200, retinanet-b200, retinanet-mi355,
+    /// unet3d-h100, unet3d-a100, resnet50-h100, resnet50-a100, cosmoflow-h100,
+    /// cosmoflow-a100 (flags above override its values).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    /// AU pass mark (default: the preset's, the phase's, or 0.90).
+    #[arg(long)]
+    pub au: Option<f64>,
+    /// Simulated time per accelerator count.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub duration: Duration,
+    /// Seed of the latency draws (the same seed, the same prediction).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// USD per accelerator-hour: price the idle accelerator time.
+    #[arg(long, value_name = "USD")]
+    pub gpu_hour: Option<f64>,
+    /// One JSON object per target, one per line, instead of Markdown.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_sample(s: &str) -> Result<crate::scenario::SampleUnit, String> {
+    if s.trim().eq_ignore_ascii_case("object") {
+        return Ok(crate::scenario::SampleUnit::Object);
+    }
+    match crate::units::ByteSize::parse(s) {
+        Ok(b) if b.0 > 0 => Ok(crate::scenario::SampleUnit::Record { size: b.0 }),
+        _ => Err(format!(
+            "expected \"object\" or a record size like \"150KiB\", got {s:?}"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -619,6 +686,36 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             let path = crate::report::rerender_priced(&result, out.as_deref(), gpu_hour)?;
             println!("{}", path.display());
+            Ok(0)
+        }
+        Command::Whatif(a) => {
+            let r = crate::report::json::read_result(&a.result)?;
+            let opts = crate::whatif::WhatifOptions {
+                phase: a.phase,
+                accelerators: a.accelerators,
+                search: a.search,
+                batch_size: a.batch_size,
+                compute: a.compute,
+                read_concurrency: a.read_concurrency,
+                prefetch: a.prefetch,
+                sample: a.sample,
+                preset: a.preset,
+                au: a.au,
+                duration: Some(a.duration),
+                seed: a.seed,
+                gpu_hour: a.gpu_hour,
+            };
+            let w = crate::whatif::predict(&r, &opts).await.map_err(|e| {
+                match e.downcast::<crate::whatif::WhatifError>() {
+                    Ok(w) => InputError(w.0).into(),
+                    Err(e) => e,
+                }
+            })?;
+            if a.json {
+                print!("{}", crate::whatif::render::json_lines(&w)?);
+            } else {
+                print!("{}", crate::whatif::render::markdown(&w));
+            }
             Ok(0)
         }
         Command::Compare { a, b } => {

@@ -20,3 +20,4 @@ pub mod server;
 pub mod stats;
 pub mod synthetic;
 pub mod units;
+pub mod whatif;

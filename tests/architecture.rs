@@ -60,6 +60,12 @@ fn modules_depend_only_as_documented() {
     check("client", &["s3", "scenario", "stats", "synthetic"]);
     check("engine", &["s3", "scenario", "stats", "client"]);
     check("report", &["s3", "stats", "units"]);
+    check(
+        "whatif",
+        &[
+            "engine", "scenario", "stats", "report", "client", "s3", "units",
+        ],
+    );
 }
 
 #[test]

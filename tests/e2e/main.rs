@@ -16,3 +16,4 @@ mod preflight;
 mod run;
 mod server;
 mod setup;
+mod whatif;
