@@ -50,6 +50,7 @@ impl ErrorKind {
         crate::stats::Failure {
             kind: &self.key,
             group: self.group(),
+            status: self.status,
         }
     }
 }

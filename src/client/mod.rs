@@ -29,9 +29,7 @@ use aws_smithy_http_client::tls;
 pub use attempts::take_thread_log;
 pub use body::synthetic_body;
 pub use errors::{AS_PLAIN_BUCKET, ErrorKind, classify, describe_preflight, is_checksum_mismatch};
-pub use object::{
-    ObjectClient, Outcome, PART_CONCURRENCY, S3Client, WriteCondition, sdk_algorithm,
-};
+pub use object::{ObjectClient, Outcome, S3Client, WriteCondition, sdk_algorithm};
 pub use session::{SessionDelta, SessionProbe};
 
 use crate::scenario::{ChecksumMode, ClientSettings, TargetSpec};

@@ -17,8 +17,8 @@ use crate::scenario::ChecksumMode;
 
 /// At most this many parts of one multipart PUT are in flight at once, as a
 /// checkpoint writer would upload them (a checkpoint rank reads its share
-/// back with as many ranged GETs in flight).
-pub const PART_CONCURRENCY: usize = 8;
+/// back with as many ranged GETs in flight: one number for both).
+const PART_CONCURRENCY: usize = crate::scenario::checkpoint::PARTS_IN_FLIGHT;
 
 /// What one operation did. Errors are data, never a panic or an `Err`.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@
 //! pool as processes on one host share its network.
 //!
 //! A write is one multipart upload of the rank's share (parts up to
-//! `PART_CONCURRENCY` in flight), recorded as `multipart_put`; a read is
+//! `PARTS_IN_FLIGHT` in flight), recorded as `multipart_put`; a read is
 //! ranged GETs of `part_size` over the share, as many in flight, recorded
 //! as `ranged_get`. A request that fails is retried (after a backoff when
 //! there was no HTTP answer) until it succeeds or the run stops: a training
@@ -22,8 +22,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{BACKOFF_MAX, BACKOFF_MIN, Job, Shared, ThreadCtx, ops};
-use crate::client::{ObjectClient, Outcome, PART_CONCURRENCY, SessionProbe};
+use crate::client::{ObjectClient, Outcome, SessionProbe};
 use crate::s3::OpKind;
+use crate::scenario::checkpoint::PARTS_IN_FLIGHT;
 use crate::scenario::{CheckpointSpec, CheckpointStep, RankSet};
 use crate::stats::Sample;
 use crate::stats::checkpoint::RankTimes;
@@ -153,7 +154,7 @@ async fn write<C: ObjectClient>(
     .await
 }
 
-/// Ranged GETs of `part_size` over the share, `PART_CONCURRENCY` in flight;
+/// Ranged GETs of `part_size` over the share, `PARTS_IN_FLIGHT` in flight;
 /// done when the last one is.
 async fn read<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
@@ -168,7 +169,7 @@ async fn read<C: ObjectClient + 'static>(
     let last = Rc::new(Cell::new(None::<Instant>));
     let stopped = Rc::new(Cell::new(false));
     let mut readers = Vec::new();
-    for _ in 0..PART_CONCURRENCY.min(parts as usize) {
+    for _ in 0..PARTS_IN_FLIGHT.min(parts as usize) {
         let (ctx, shared, next, last, stopped, key) = (
             ctx.clone(),
             shared.clone(),

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::loader_tests::run_one;
+use super::dataloader_tests::run_one;
 use super::tests::Script;
 use super::*;
 use crate::scenario::{CheckpointStep, RankSet};

@@ -137,7 +137,9 @@ impl<C: ObjectClient> OpContext<'_, C> {
         st.rng.u64(0..self.plan.dataset.objects.max(1))
     }
 
-    pub async fn execute(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
+    /// Carries out one op of the mix (its requests, on this worker's
+    /// client) and returns its outcome; the worker times and records it.
+    pub async fn perform(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
         match op {
             OpSpec::Get => {
                 let i = self.random_object(st);

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{PhaseResult, RunResult, TargetPhaseResult};
-use crate::report::compare::sig;
+use crate::report::format::sig;
 use crate::report::table::Table;
 use crate::units::format_bytes;
 

@@ -6,26 +6,15 @@
 //! side by side: "Express: $X more per month for storage and requests, Y
 //! fewer idle GPU-hours per day ($Z a day at $P per GPU-hour)".
 
-use crate::report::compare::sig;
 use crate::report::cost::{PriceBook, Usage, fmt_usd, run_costs};
-use crate::report::model::{LoaderMeasured, LoaderResult, PhaseResult, RunResult};
+use crate::report::format::sig;
+use crate::report::model::{DataloaderMeasured, DataloaderResult, PhaseResult, RunResult};
 use crate::report::table::Table;
 
 /// Hours in a day of training.
 pub const HOURS_PER_DAY: f64 = 24.0;
 /// Hours in a month, as AWS prices a month of storage (365 x 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
-
-/// A GPU-hour price (`--gpu-hour`): US dollars above zero.
-pub fn check_gpu_hour(usd: f64) -> Result<(), String> {
-    if usd.is_finite() && usd > 0.0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "--gpu-hour must be US dollars per accelerator-hour above 0 (e.g. 2.50), got {usd}"
-        ))
-    }
-}
 
 /// Idle accelerator-hours per day: `accelerators` x 24 h x (1 - AU).
 pub fn idle_hours_per_day(accelerators: f64, au: f64) -> f64 {
@@ -64,8 +53,8 @@ impl GpuCost {
 /// step with (its answer may differ per target, the fleet may not).
 /// Returns the count and, per target, that fleet's measured numbers (a
 /// search's steps with the count, over every round).
-pub fn fleet(p: &PhaseResult) -> Option<(u64, Vec<LoaderMeasured>)> {
-    let ls: Vec<&LoaderResult> = p.targets.iter().filter_map(|t| t.loader.as_ref()).collect();
+pub fn fleet(p: &PhaseResult) -> Option<(u64, Vec<DataloaderMeasured>)> {
+    let ls: Vec<&DataloaderResult> = p.targets.iter().filter_map(|t| t.loader.as_ref()).collect();
     if ls.is_empty() || ls.len() != p.targets.len() {
         return None;
     }
@@ -73,7 +62,7 @@ pub fn fleet(p: &PhaseResult) -> Option<(u64, Vec<LoaderMeasured>)> {
         let n = ls[0].accelerators;
         return Some((n, ls.iter().map(|l| l.measured.clone()).collect()));
     }
-    let counts = |l: &LoaderResult| -> Vec<u64> {
+    let counts = |l: &DataloaderResult| -> Vec<u64> {
         l.search
             .as_ref()
             .map(|s| s.steps.iter().map(|st| st.accelerators).collect())
@@ -83,11 +72,11 @@ pub fn fleet(p: &PhaseResult) -> Option<(u64, Vec<LoaderMeasured>)> {
         .into_iter()
         .filter(|n| ls.iter().all(|l| counts(l).contains(n)))
         .max()?;
-    let at = |l: &LoaderResult| -> LoaderMeasured {
+    let at = |l: &DataloaderResult| -> DataloaderMeasured {
         let Some(s) = &l.search else {
             return l.measured.clone();
         };
-        let mut m = LoaderMeasured::default();
+        let mut m = DataloaderMeasured::default();
         for st in s.steps.iter().filter(|st| st.accelerators == n) {
             m.accelerator_runs += st.measured.accelerator_runs;
             m.samples += st.measured.samples;
@@ -140,8 +129,7 @@ pub fn phase_costs(
             };
             let reads = price.map(|pr| {
                 let u = Usage::of(
-                    op,
-                    &p.name,
+                    crate::report::cost::billing(op, false),
                     (per_sec(m.samples) * month).round() as u64,
                     (per_sec(m.bytes) * month).round() as u64,
                 );
@@ -275,7 +263,7 @@ mod tests {
     /// General Purpose and 95% on Express, 10 s each) after the sample
     /// run's prepare phase (its data set).
     fn fixed() -> RunResult {
-        let mut r = crate::report::loader::tests::loader_run();
+        let mut r = crate::report::dataloader::tests::loader_run();
         for t in &mut r.phases[0].targets {
             let l = t.loader.as_mut().unwrap();
             l.search = None;
@@ -352,7 +340,7 @@ mod tests {
     /// General Purpose stepped 1, 2, 4, 3 and Express 1, 2, 4, 8, ...: 4.
     #[test]
     fn a_search_compares_at_the_largest_common_count() {
-        let r = crate::report::loader::tests::loader_run();
+        let r = crate::report::dataloader::tests::loader_run();
         let (n, m) = fleet(&r.phases[0]).unwrap();
         assert_eq!(n, 4);
         assert!((m[0].au - 0.61).abs() < 1e-9, "{:?}", m[0]);

@@ -256,12 +256,12 @@ fn merge_checkpoint(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<Chec
     }
 }
 
-/// Loader results add up losslessly (see `report::loader::merge`).
-fn merge_loader(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<LoaderResult>> {
-    let parts: Vec<&LoaderResult> = shards.iter().filter_map(|t| t.loader.as_ref()).collect();
+/// Dataloader results add up losslessly (see `report::dataloader::merge`).
+fn merge_loader(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<DataloaderResult>> {
+    let parts: Vec<&DataloaderResult> = shards.iter().filter_map(|t| t.loader.as_ref()).collect();
     match parts.len() {
         0 => Ok(None),
-        n if n == shards.len() => crate::report::loader::merge(&parts)
+        n if n == shards.len() => crate::report::dataloader::merge(&parts)
             .context("loader")
             .map(Some),
         _ => anyhow::bail!("some shards ran a loader phase and others did not"),
@@ -379,6 +379,15 @@ fn merge_op(parts: &[&OpResult]) -> anyhow::Result<OpResult> {
                     .filter_map(|p| p.failures.get(g))
                     .map(|f| f.count)
                     .sum(),
+                statuses: {
+                    let mut m = BTreeMap::new();
+                    for f in parts.iter().filter_map(|p| p.failures.get(g)) {
+                        for (s, n) in &f.statuses {
+                            *m.entry(*s).or_insert(0) += n;
+                        }
+                    }
+                    m
+                },
                 latency_us: summarize(&h),
                 histogram: codec::encode(&h),
             },

@@ -55,7 +55,7 @@ mod tests {
             ("injected", injected_result()),
             ("merged", sharded()),
             ("loader, checkpoint and a GPU-hour price", {
-                let mut r = crate::report::loader::tests::loader_run();
+                let mut r = crate::report::dataloader::tests::loader_run();
                 r.gpu_hour_usd = Some(2.5);
                 r.phases[0].targets[0].checkpoint =
                     Some(crate::report::checkpoint::tests::fixture());
@@ -127,6 +127,37 @@ mod tests {
         let mut loose = Vec::new();
         walk("#", &schema(), &mut loose);
         assert_eq!(loose, Vec::<String>::new());
+    }
+
+    /// The schema names every op of the op table, in its order, and no
+    /// other: an op added to `op_vocabulary!` without a schema entry fails.
+    #[test]
+    fn schema_op_keys_are_the_op_table() {
+        let keys: Vec<&str> = crate::s3::OpKind::ALL.iter().map(|o| o.key()).collect();
+        let schema = schema();
+        let listed: Vec<&str> = schema["$defs"]["OpKey"]["enum"]
+            .as_array()
+            .expect("$defs.OpKey.enum")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(listed, keys);
+        // An op key outside the table does not validate.
+        let mut v = serde_json::to_value(sample_result()).unwrap();
+        let get = v["phases"][1]["targets"][0]["ops"]["get"].clone();
+        v["phases"][1]["targets"][0]["ops"]["select"] = get;
+        assert!(!errors(&v).is_empty());
+    }
+
+    /// A stored schema-2 result, read (converted) and written again, is a
+    /// valid result of this version.
+    #[test]
+    fn schema_a_converted_v2_result_validates() {
+        let r =
+            crate::report::json::parse_result(include_str!("../../tests/fixtures/v2-result.json"))
+                .unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(errors(&v), Vec::<String>::new());
     }
 
     #[test]

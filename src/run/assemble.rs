@@ -31,6 +31,7 @@ pub fn op_result(o: &OpStats, elapsed_s: f64, open_loop: bool) -> OpResult {
                     g.key().to_string(),
                     FailureResult {
                         count: f.count,
+                        statuses: f.statuses.iter().copied().collect(),
                         latency_us: summarize(&f.latency),
                         histogram: codec::encode(&f.latency),
                     },
@@ -246,6 +247,7 @@ mod tests {
         let slow = Failure {
             kind: "503 SlowDown",
             group: FailureGroup::Throttled,
+            status: Some(503),
         };
         for _ in 0..100 {
             o.record(&sample(1_000, Some(slow)));
@@ -262,6 +264,7 @@ mod tests {
         assert_eq!(r.errors_by_kind["503 SlowDown"], 100);
         let t = &r.failures["throttled"];
         assert_eq!(t.count, 100);
+        assert_eq!(t.statuses, [(503, 100)].into());
         assert!(t.latency_us.p50 < 2.0, "{}", t.latency_us.p50);
         assert!(r.service_us.is_none());
         assert!(r.ttfb_us.is_some());

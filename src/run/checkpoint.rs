@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::phases::Runner;
 use crate::engine::{JobKind, JobResult, OpRecorder};
-use crate::report::model::{CheckpointResult, CheckpointStepResult};
+use crate::report::model::{CheckpointResult, CheckpointStepResult, LoadShape};
 use crate::scenario::{CheckpointSpec, CheckpointStep, Phase, RankSet};
 use crate::stats::checkpoint::RankTimes;
 
@@ -46,19 +46,17 @@ pub fn step_result(
     }
 }
 
-/// "checkpoint: 8 ranks write 256 MiB in parts of 8 MiB, 10 times, then
-/// read it back 10 times" for the phase's `load` line.
-pub fn label(spec: &CheckpointSpec) -> String {
-    let bytes = crate::units::format_bytes;
-    format!(
-        "checkpoint: {} ranks each write their share of a {} checkpoint (multipart, parts of {}, {} in flight), {} times, then read it back with ranged GETs, {} times",
-        spec.ranks,
-        bytes(spec.size),
-        bytes(spec.part_size),
-        crate::client::PART_CONCURRENCY,
-        spec.writes,
-        spec.reads
-    )
+/// A checkpoint phase's load as the result records it.
+pub fn shape(phase: &Phase, spec: &CheckpointSpec) -> LoadShape {
+    LoadShape::Checkpoint {
+        ranks: u64::from(spec.ranks),
+        size_bytes: spec.size,
+        part_size: spec.part_size,
+        parts_in_flight: crate::scenario::checkpoint::PARTS_IN_FLIGHT as u32,
+        writes: spec.writes,
+        reads: spec.reads,
+        stop_after_s: phase.stop.duration.map(|d| d.as_secs_f64()),
+    }
 }
 
 /// One target's checkpoint numbers over the rounds of one phase.
@@ -73,7 +71,7 @@ impl CheckpointAcc {
                 size_bytes: spec.size,
                 ranks: u64::from(spec.ranks),
                 part_size: spec.part_size,
-                parts_in_flight: crate::client::PART_CONCURRENCY as u32,
+                parts_in_flight: crate::scenario::checkpoint::PARTS_IN_FLIGHT as u32,
                 writes: spec.writes,
                 reads: spec.reads,
                 ..CheckpointResult::default()

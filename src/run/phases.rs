@@ -11,14 +11,16 @@ use tokio::time::Instant;
 use super::assemble::TargetAcc;
 use super::checkpoint::CheckpointAcc;
 use super::cleanup;
+use super::dataloader::DataloaderAcc;
 use super::host::{host_cpu, process_cpu_s};
-use super::loader::LoaderAcc;
 use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
-use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
-use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan};
+use crate::report::model::{
+    GpStandIn, LoadShape, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
+};
+use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan, RunStage};
 
 /// Prepare met objects that were already at its keys (412 to a
 /// create-only PUT): the run stops and deletes nothing.
@@ -59,7 +61,7 @@ pub fn planned_time(plan: &Plan) -> Duration {
 
 fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
-        return super::loader::round_time(p);
+        return super::dataloader::round_time(p);
     }
     if p.checkpoint.is_some() {
         return super::checkpoint::round_time(p);
@@ -158,12 +160,15 @@ impl Runner<'_> {
             }
             prepared.push(acc.finish(&t.name, Duration::ZERO, false));
         }
+        let shape = LoadShape::Prepare {
+            objects: plan.dataset.objects,
+            concurrency: plan.prepare.concurrency as u64,
+        };
         result.phases.push(PhaseResult {
-            name: "prepare".into(),
-            load: format!(
-                "write {} objects, {} at once",
-                plan.dataset.objects, plan.prepare.concurrency
-            ),
+            name: RunStage::Prepare.name().into(),
+            role: PhaseRole::Setup,
+            load: shape.label(),
+            shape,
             rounds: 1,
             interrupted: self.cancel.reason().map(|r| r.describe()),
             targets: prepared,
@@ -218,10 +223,10 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
-            let mut loaders: Vec<Option<LoaderAcc>> = plan
+            let mut loaders: Vec<Option<DataloaderAcc>> = plan
                 .targets
                 .iter()
-                .map(|_| phase.loader.as_ref().map(|l| LoaderAcc::new(&plan, l)))
+                .map(|_| phase.loader.as_ref().map(|l| DataloaderAcc::new(&plan, l)))
                 .collect();
             let mut checkpoints: Vec<Option<CheckpointAcc>> = plan
                 .targets
@@ -249,13 +254,13 @@ impl Runner<'_> {
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
-                            let (found, steps) = crate::engine::loader::search(
+                            let (found, steps) = crate::engine::dataloader::search(
                                 spec.max_accelerators(),
                                 spec.au,
                                 self.cancel,
                                 |n| {
                                     self.run_watched(self.job(
-                                        JobKind::Loader {
+                                        JobKind::Dataloader {
                                             phase: pi,
                                             accelerators: n,
                                         },
@@ -266,7 +271,7 @@ impl Runner<'_> {
                             )
                             .await?;
                             acc.add_search(round, found, &steps)?;
-                            super::loader::steps_as_round(&steps)
+                            super::dataloader::steps_as_round(&steps)
                         }
                         (_, acc) => {
                             let r = self
@@ -290,9 +295,12 @@ impl Runner<'_> {
                 }
             }
             let open = is_open_loop(phase);
+            let shape = load_shape(phase);
             result.phases.push(PhaseResult {
                 name: phase.name.clone(),
-                load: load_label(phase),
+                role: PhaseRole::Measured,
+                load: shape.label(),
+                shape,
                 rounds: plan.rounds,
                 // The phase a signal or the error policy cut short is kept,
                 // with what it measured, and says so.
@@ -303,7 +311,7 @@ impl Runner<'_> {
                     .zip(checkpoints)
                     .zip(&plan.targets)
                     .map(|(((a, l), c), t)| TargetPhaseResult {
-                        loader: l.map(LoaderAcc::finish),
+                        loader: l.map(DataloaderAcc::finish),
                         checkpoint: c.map(CheckpointAcc::finish),
                         ..a.finish(&t.name, phase.warmup, open)
                     })
@@ -375,56 +383,60 @@ pub async fn cleanup(
         cleaned.push(acc.finish(&t.name, Duration::ZERO, false));
     }
     result.phases.push(PhaseResult {
-        name: "cleanup".into(),
-        load: "list and delete everything under the run prefix".into(),
+        name: RunStage::Cleanup.name().into(),
+        role: PhaseRole::Setup,
+        load: LoadShape::Cleanup.label(),
+        shape: LoadShape::Cleanup,
         rounds: 1,
         interrupted: None,
         targets: cleaned,
     });
 }
 
-pub fn load_label(phase: &Phase) -> String {
+/// A measured phase's load as the result records it.
+pub fn load_shape(phase: &Phase) -> LoadShape {
     if let Some(l) = &phase.loader {
-        return super::loader::label(l);
+        return super::dataloader::shape(phase, l);
     }
     if let Some(c) = &phase.checkpoint {
-        return super::checkpoint::label(c);
+        return super::checkpoint::shape(phase, c);
     }
-    let one = |l: &Load| match l {
-        Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
-        Load::Open {
-            rate,
-            max_in_flight,
-        } => format!("open loop, {rate} req/s, at most {max_in_flight} in flight"),
-    };
-    let mut label = match phase.stages.as_slice() {
-        [s] => one(&s.load),
-        stages => {
-            let parts: Vec<String> = stages
-                .iter()
-                .map(|s| {
-                    let d = s
-                        .duration
-                        .map(|d| format!(" for {d:?}"))
-                        .unwrap_or_default();
-                    format!("{}{d}", one(&s.load))
-                })
-                .collect();
-            format!("stages: {}", parts.join("; "))
-        }
-    };
-    // A General Purpose target runs the stand-in of a directory-only op
-    // under the op's name: say which, so its row is read for what it is.
-    for m in &phase.mix {
-        let stand_in = match m.op {
-            OpSpec::Append { gp: Some(_), .. } => "append is a full rewrite of the object",
-            OpSpec::Rename { gp: Some(_), .. } => "rename is CopyObject + DeleteObject",
-            _ => continue,
-        };
-        label.push_str("; on General Purpose targets ");
-        label.push_str(stand_in);
+    let secs = |d: Duration| d.as_secs_f64();
+    LoadShape::Stages {
+        stages: phase
+            .stages
+            .iter()
+            .map(|s| match s.load {
+                Load::Closed { concurrency } => StageShape::Closed {
+                    concurrency: concurrency as u64,
+                    duration_s: s.duration.map(secs),
+                },
+                Load::Open {
+                    rate,
+                    max_in_flight,
+                } => StageShape::Open {
+                    rate,
+                    max_in_flight: max_in_flight as u64,
+                    duration_s: s.duration.map(secs),
+                },
+            })
+            .collect(),
+        warmup_s: Some(secs(phase.warmup)),
+        stop_after_s: phase.stop.duration.map(secs),
+        stop_after_ops: phase.stop.ops,
+        // A General Purpose target runs the stand-in of a directory-only op
+        // under the op's name: the label says which, so its row is read
+        // for what it is.
+        gp_stand_ins: phase
+            .mix
+            .iter()
+            .filter_map(|m| match m.op {
+                OpSpec::Append { gp: Some(_), .. } => Some(GpStandIn::AppendRewrite),
+                OpSpec::Rename { gp: Some(_), .. } => Some(GpStandIn::RenameCopyDelete),
+                _ => None,
+            })
+            .collect(),
     }
-    label
 }
 
 fn is_open_loop(phase: &Phase) -> bool {

@@ -1,7 +1,8 @@
 //! The fault-injection model: pure data that a scenario's
-//! `[targets.NAME.embedded]` table produces and the embedded endpoint
-//! applies. One type for both sides, so a scenario and `s3bench serve` mean
-//! the same thing by "latency 20ms".
+//! `[targets.NAME.embedded]` table or `s3bench serve`'s flags produce and the
+//! embedded endpoint applies. One type for both sides, so a scenario and
+//! `s3bench serve` mean the same thing by "latency 20ms", and one set of
+//! rules ([`Injection::from_settings`]) that both check it with.
 
 use std::time::Duration;
 
@@ -143,6 +144,190 @@ impl Injection {
     }
 }
 
+/// An injection setting with a rule, named so a problem can be said where
+/// its user wrote it: a scenario's field or a `serve` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    ErrorRate,
+    ErrorStatus,
+    ErrorCode,
+    BodyResetRate,
+    CorruptRate,
+    SessionErrorRate,
+    MaxInFlight,
+    PrefixReads,
+    PrefixWrites,
+}
+
+impl Setting {
+    /// Its field in a scenario's `[targets.NAME.embedded]` table.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::ErrorRate => "error_rate",
+            Setting::ErrorStatus => "error_status",
+            Setting::ErrorCode => "error_code",
+            Setting::BodyResetRate => "body_reset_rate",
+            Setting::CorruptRate => "corrupt_rate",
+            Setting::SessionErrorRate => "session_error_rate",
+            Setting::MaxInFlight => "max_in_flight",
+            Setting::PrefixReads => "prefix_limit.reads",
+            Setting::PrefixWrites => "prefix_limit.writes",
+        }
+    }
+
+    /// Its `s3bench serve` flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::ErrorRate => "--error-rate",
+            Setting::ErrorStatus => "--error-status",
+            Setting::ErrorCode => "--error-code",
+            Setting::BodyResetRate => "--body-reset-rate",
+            Setting::CorruptRate => "--corrupt-rate",
+            Setting::SessionErrorRate => "--session-error-rate",
+            Setting::MaxInFlight => "--max-in-flight",
+            Setting::PrefixReads | Setting::PrefixWrites => "--prefix-limit",
+        }
+    }
+}
+
+/// A setting that breaks its rule, and the sentence that says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingProblem {
+    pub setting: Setting,
+    pub message: String,
+}
+
+/// An injection as written, before its rules are checked: `None` is "not
+/// given" (the default applies). Latencies and bandwidth come parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub latency: Option<LatencyDist>,
+    pub error_latency: Option<LatencyDist>,
+    pub bandwidth: Option<u64>,
+    pub upload_bandwidth: Option<u64>,
+    pub error_rate: Option<f64>,
+    pub error_status: Option<i64>,
+    pub error_code: Option<String>,
+    /// A per-prefix limit, with reads and writes per second where given
+    /// (S3's 5,500 and 3,500 otherwise).
+    pub prefix_limit: Option<(Option<i64>, Option<i64>)>,
+    pub body_reset_rate: Option<f64>,
+    pub corrupt_rate: Option<f64>,
+    pub session_error_rate: Option<f64>,
+    pub max_in_flight: Option<i64>,
+}
+
+/// Range of injected error statuses: client and server errors.
+const ERROR_STATUS: (i64, i64) = (400, 599);
+/// Range of `max_in_flight`.
+const MAX_IN_FLIGHT: (i64, i64) = (1, 1_000_000);
+/// Range of a per-prefix limit's reads or writes per second.
+const PREFIX_RATE: (i64, i64) = (1, 100_000_000);
+
+impl Injection {
+    /// The one set of rules of an injection, for scenarios and `serve`
+    /// alike: fractions from 0 to 1, an error status from 400 to 599 whose
+    /// code defaults only for 503 (`SlowDown`) and 500 (`InternalError`),
+    /// an alphanumeric error code, 1 to 1,000,000 in flight, 1 to 100,000,000
+    /// requests per second per prefix. Returns the injection with every bad
+    /// setting at its default, and the problems (empty when all is well).
+    pub fn from_settings(s: Settings) -> (Injection, Vec<SettingProblem>) {
+        let mut problems = Vec::new();
+        let p = &mut problems;
+        let error_rate = fraction(p, Setting::ErrorRate, s.error_rate);
+        let body_reset_rate = fraction(p, Setting::BodyResetRate, s.body_reset_rate);
+        let corrupt_rate = fraction(p, Setting::CorruptRate, s.corrupt_rate);
+        let session_error_rate = fraction(p, Setting::SessionErrorRate, s.session_error_rate);
+        let error_status =
+            within(p, Setting::ErrorStatus, s.error_status, ERROR_STATUS).map_or(503, |n| n as u16);
+        let error_code = match s.error_code {
+            Some(c) => {
+                let code = c.trim();
+                if code.is_empty() || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+                    p.push(SettingProblem {
+                        setting: Setting::ErrorCode,
+                        message: format!(
+                            "expected an S3 error code like \"SlowDown\" or \"InternalError\", got {code:?}"
+                        ),
+                    });
+                }
+                code.to_string()
+            }
+            None => match error_status {
+                503 => "SlowDown".to_string(),
+                500 => "InternalError".to_string(),
+                other => {
+                    if error_rate > 0.0 || session_error_rate > 0.0 {
+                        p.push(SettingProblem {
+                            setting: Setting::ErrorCode,
+                            message: format!(
+                                "expected an error_code for error_status {other} (only 500 and 503 have defaults)"
+                            ),
+                        });
+                    }
+                    String::new()
+                }
+            },
+        };
+        let max_in_flight =
+            within(p, Setting::MaxInFlight, s.max_in_flight, MAX_IN_FLIGHT).map(|n| n as u32);
+        let prefix_limit = s.prefix_limit.map(|(reads, writes)| PrefixLimit {
+            reads_per_sec: within(p, Setting::PrefixReads, reads, PREFIX_RATE)
+                .map_or(PrefixLimit::S3_DEFAULT.reads_per_sec, |n| n as u32),
+            writes_per_sec: within(p, Setting::PrefixWrites, writes, PREFIX_RATE)
+                .map_or(PrefixLimit::S3_DEFAULT.writes_per_sec, |n| n as u32),
+        });
+        let injection = Injection {
+            latency: s.latency,
+            error_latency: s.error_latency,
+            bandwidth: s.bandwidth,
+            upload_bandwidth: s.upload_bandwidth,
+            error_rate,
+            error_status,
+            error_code,
+            prefix_limit,
+            body_reset_rate,
+            corrupt_rate,
+            session_error_rate,
+            max_in_flight,
+        };
+        (injection, problems)
+    }
+}
+
+/// A fraction from 0 to 1; 0 (and a problem) when out of range.
+fn fraction(problems: &mut Vec<SettingProblem>, setting: Setting, v: Option<f64>) -> f64 {
+    match v {
+        Some(v) if !(0.0..=1.0).contains(&v) => {
+            problems.push(SettingProblem {
+                setting,
+                message: format!(
+                    "expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"
+                ),
+            });
+            0.0
+        }
+        Some(v) => v,
+        None => 0.0,
+    }
+}
+
+/// A whole number within `min..=max`; None (and a problem) when outside.
+fn within(
+    problems: &mut Vec<SettingProblem>,
+    setting: Setting,
+    v: Option<i64>,
+    (min, max): (i64, i64),
+) -> Option<i64> {
+    let message = match v? {
+        n if n < min => format!("expected at least {min}, got {n}"),
+        n if n > max => format!("expected at most {max}, got {n}"),
+        n => return Some(n),
+    };
+    problems.push(SettingProblem { setting, message });
+    None
+}
+
 /// A distribution of injected latencies.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LatencyDist {
@@ -205,4 +390,84 @@ impl PrefixLimit {
         reads_per_sec: crate::s3::limits::PREFIX_READS_PER_SEC,
         writes_per_sec: crate::s3::limits::PREFIX_WRITES_PER_SEC,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_set_of_rules() {
+        let (ok, problems) = Injection::from_settings(Settings {
+            error_rate: Some(0.3),
+            error_status: Some(429),
+            error_code: Some("TooManyRequests".into()),
+            prefix_limit: Some((Some(10), None)),
+            max_in_flight: Some(4),
+            ..Settings::default()
+        });
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            (ok.error_status, ok.error_code.as_str()),
+            (429, "TooManyRequests")
+        );
+        assert_eq!(
+            ok.prefix_limit,
+            Some(PrefixLimit {
+                reads_per_sec: 10,
+                writes_per_sec: 3500
+            })
+        );
+        let defaults = |status| {
+            Injection::from_settings(Settings {
+                error_rate: Some(0.1),
+                error_status: Some(status),
+                ..Settings::default()
+            })
+        };
+        assert_eq!(defaults(503).0.error_code, "SlowDown");
+        assert_eq!(defaults(500).0.error_code, "InternalError");
+        let (_, p) = defaults(404);
+        assert_eq!(p[0].setting, Setting::ErrorCode);
+        assert!(
+            p[0].message.contains("only 500 and 503 have defaults"),
+            "{p:?}"
+        );
+
+        let (inj, p) = Injection::from_settings(Settings {
+            error_rate: Some(1.5),
+            error_status: Some(200),
+            error_code: Some("Slow Down".into()),
+            max_in_flight: Some(0),
+            prefix_limit: Some((Some(0), Some(200_000_000))),
+            ..Settings::default()
+        });
+        let said: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.setting.flag(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "--error-rate",
+                    "expected a fraction from 0 to 1 (0.01 = 1% of requests), got 1.5"
+                ),
+                ("--error-status", "expected at least 400, got 200"),
+                (
+                    "--error-code",
+                    "expected an S3 error code like \"SlowDown\" or \"InternalError\", got \"Slow Down\""
+                ),
+                ("--max-in-flight", "expected at least 1, got 0"),
+                ("--prefix-limit", "expected at least 1, got 0"),
+                (
+                    "--prefix-limit",
+                    "expected at most 100000000, got 200000000"
+                ),
+            ]
+        );
+        // Bad settings fall back to their defaults.
+        assert_eq!((inj.error_rate, inj.error_status), (0.0, 503));
+        assert_eq!(Setting::PrefixReads.field(), "prefix_limit.reads");
+    }
 }

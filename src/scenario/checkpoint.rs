@@ -27,6 +27,9 @@ pub const DEFAULT_WRITES: u32 = 10;
 pub const DEFAULT_READS: u32 = 10;
 /// Part size when the table names none.
 pub const DEFAULT_PART_SIZE: u64 = 16 * 1024 * 1024;
+/// Parts of one rank's upload, and ranged reads of its read-back, in flight
+/// at once (the client's multipart uploads keep as many).
+pub const PARTS_IN_FLIGHT: usize = 8;
 const MAX_RANKS: i64 = 100_000;
 const MAX_CHECKPOINTS: i64 = 1000;
 

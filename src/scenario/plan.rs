@@ -39,6 +39,18 @@ pub struct Pricing {
     pub gpu_hour: Option<f64>,
 }
 
+/// A GPU-hour price given as a flag (`--gpu-hour`): US dollars above zero,
+/// the rule `[pricing] gpu_hour` follows too.
+pub fn check_gpu_hour(usd: f64) -> Result<(), String> {
+    if usd.is_finite() && usd > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "--gpu-hour must be US dollars per accelerator-hour above 0 (e.g. 2.50), got {usd}"
+        ))
+    }
+}
+
 /// A target's bucket kind (the shared S3 domain type).
 pub use crate::s3::BucketKind as TargetKind;
 
@@ -172,6 +184,39 @@ pub struct Prepare {
     pub part_size: u64,
 }
 
+/// The run's own stages around the measured phases. Their names appear in
+/// the run's output next to the phases' (the result's setup phases, the
+/// progress lines, the probe object), so no scenario phase may take one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStage {
+    /// The checks before anything is written (`doctor`'s, in the run's scope).
+    Preflight,
+    /// Writing the data set.
+    Prepare,
+    /// Deleting everything under the run prefix.
+    Cleanup,
+}
+
+impl RunStage {
+    pub const ALL: [RunStage; 3] = [RunStage::Preflight, RunStage::Prepare, RunStage::Cleanup];
+
+    /// The stage's name in the run's output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RunStage::Preflight => "preflight",
+            RunStage::Prepare => "prepare",
+            RunStage::Cleanup => "cleanup",
+        }
+    }
+
+    /// The stage a phase name would be mistaken for (case ignored).
+    pub fn named(name: &str) -> Option<RunStage> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Phase {
     pub name: String,
@@ -183,14 +228,14 @@ pub struct Phase {
     pub mix: Vec<WeightedOp>,
     /// A loader phase (`[phase.loader]`): simulated accelerators instead of
     /// stages and a mix (both empty then).
-    pub loader: Option<LoaderSpec>,
+    pub loader: Option<DataloaderSpec>,
     /// A checkpoint phase (`[phase.checkpoint]`): ranks writing and reading
     /// a checkpoint instead of stages and a mix (both empty then).
     pub checkpoint: Option<CheckpointSpec>,
 }
 
 pub use super::checkpoint::{CheckpointSpec, CheckpointStep, RankSet};
-pub use super::loader::{Accelerators, LoaderSpec, SampleUnit};
+pub use super::dataloader::{Accelerators, DataloaderSpec, SampleUnit};
 
 /// When a phase (per target, per round) ends: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::loader::SampleUnit;
+use super::dataloader::SampleUnit;
 
 /// One workload on one accelerator.
 #[derive(Debug, Clone, Copy, PartialEq)]

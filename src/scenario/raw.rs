@@ -377,7 +377,7 @@ pub struct RawPhase {
     pub stages: Option<Spanned<Vec<RawStage>>>,
     /// Required unless the phase is a loader (`[phase.loader]`).
     pub mix: Option<Spanned<Vec<RawOp>>>,
-    pub loader: Option<Spanned<super::loader::RawLoader>>,
+    pub loader: Option<Spanned<super::dataloader::RawDataloader>>,
     pub checkpoint: Option<Spanned<super::checkpoint::RawCheckpoint>>,
 }
 

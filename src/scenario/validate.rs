@@ -12,14 +12,14 @@ use toml::Spanned;
 use super::plan::*;
 use super::raw::*;
 use super::{Problem, ScenarioError, line_col};
+use crate::s3::inject::{Setting, Settings};
 use crate::units::{ByteSize, HumanDuration, format_duration};
 
 const MIB: u64 = ByteSize::MIB;
 
 use crate::s3::limits::{
     MAX_OBJECT_SIZE as MAX_OBJECT, MAX_PART_SIZE as MAX_PART, MAX_SINGLE_PUT,
-    MIN_PART_SIZE as MIN_PART, PREFIX_READS_PER_SEC as S3_PREFIX_READS,
-    PREFIX_WRITES_PER_SEC as S3_PREFIX_WRITES,
+    MIN_PART_SIZE as MIN_PART,
 };
 const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 const MAX_CONCURRENCY: i64 = 100_000;
@@ -478,6 +478,9 @@ fn endpoint_host_is_localhost(s: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A target's `[targets.NAME.embedded]` table, checked by the injection's
+/// own rules (`Injection::from_settings`, which `s3bench serve`'s flags
+/// use too); each problem is said at the value it is about.
 fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
     let base = format!("{base}.embedded");
     let error_latency = e
@@ -500,106 +503,54 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
             (u64::MAX, ""),
         )
     });
-    let fraction = |cx: &mut Ctx<'_>, r: &Option<Spanned<f64>>, name: &str| match r {
-        Some(r) => {
-            let v = *r.get_ref();
-            if !(0.0..=1.0).contains(&v) {
-                cx.at(
-                    r,
-                    &format!("{base}.{name}"),
-                    format!("expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"),
-                );
-                0.0
-            } else {
-                v
-            }
-        }
-        None => 0.0,
+    let value = |v: &Option<Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
+    let (reads, writes) = match e.prefix_limit.as_ref().map(Spanned::get_ref) {
+        Some(RawPrefixLimit::Table(t)) => (t.reads.as_ref(), t.writes.as_ref()),
+        _ => (None, None),
     };
-    let error_rate = fraction(cx, &e.error_rate, "error_rate");
-    let body_reset_rate = fraction(cx, &e.body_reset_rate, "body_reset_rate");
-    let corrupt_rate = fraction(cx, &e.corrupt_rate, "corrupt_rate");
-    let session_error_rate = fraction(cx, &e.session_error_rate, "session_error_rate");
-    let error_status = e
-        .error_status
-        .as_ref()
-        .and_then(|s| cx.int(s, &format!("{base}.error_status"), 400, 599))
-        .map_or(503, |s| s as u16);
-    let error_code = match &e.error_code {
-        Some(c) => {
-            let code = c.get_ref().trim();
-            if code.is_empty() || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-                cx.at(
-                    c,
-                    &format!("{base}.error_code"),
-                    format!("expected an S3 error code like \"SlowDown\" or \"InternalError\", got {code:?}"),
-                );
-            }
-            code.to_string()
-        }
-        None => match error_status {
-            503 => "SlowDown".to_string(),
-            500 => "InternalError".to_string(),
-            other => {
-                if error_rate > 0.0 || session_error_rate > 0.0 {
-                    let span = e.error_status.as_ref().map(|s| s.span());
-                    cx.report(
-                        span,
-                        &format!("{base}.error_code"),
-                        format!(
-                            "expected an error_code for error_status {other} (only 500 and 503 have defaults)"
-                        ),
-                    );
-                }
-                String::new()
-            }
-        },
-    };
-    let max_in_flight = e
-        .max_in_flight
-        .as_ref()
-        .and_then(|n| cx.int(n, &format!("{base}.max_in_flight"), 1, 1_000_000))
-        .map(|n| n as u32);
-    let prefix_limit = e.prefix_limit.as_ref().and_then(|p| {
-        let field = format!("{base}.prefix_limit");
-        match p.get_ref() {
-            RawPrefixLimit::Enabled(false) => None,
-            RawPrefixLimit::Enabled(true) => Some(PrefixLimit {
-                reads_per_sec: S3_PREFIX_READS,
-                writes_per_sec: S3_PREFIX_WRITES,
-            }),
-            RawPrefixLimit::Table(t) => {
-                let reads = t
-                    .reads
-                    .as_ref()
-                    .and_then(|r| cx.int(r, &format!("{field}.reads"), 1, 100_000_000))
-                    .map_or(S3_PREFIX_READS, |r| r as u32);
-                let writes = t
-                    .writes
-                    .as_ref()
-                    .and_then(|w| cx.int(w, &format!("{field}.writes"), 1, 100_000_000))
-                    .map_or(S3_PREFIX_WRITES, |w| w as u32);
-                Some(PrefixLimit {
-                    reads_per_sec: reads,
-                    writes_per_sec: writes,
-                })
-            }
-        }
-    });
-    Injection {
+    let settings = Settings {
         latency,
         error_latency,
         bandwidth,
         upload_bandwidth,
-        error_rate,
-        error_status,
-        error_code,
-        prefix_limit,
-        body_reset_rate,
-        corrupt_rate,
-        session_error_rate,
-        max_in_flight,
+        error_rate: value(&e.error_rate),
+        error_status: e.error_status.as_ref().map(|s| *s.get_ref()),
+        error_code: e.error_code.as_ref().map(|c| c.get_ref().clone()),
+        prefix_limit: match e.prefix_limit.as_ref().map(Spanned::get_ref) {
+            None | Some(RawPrefixLimit::Enabled(false)) => None,
+            Some(RawPrefixLimit::Enabled(true)) => Some((None, None)),
+            Some(RawPrefixLimit::Table(_)) => {
+                Some((reads.map(|r| *r.get_ref()), writes.map(|w| *w.get_ref())))
+            }
+        },
+        body_reset_rate: value(&e.body_reset_rate),
+        corrupt_rate: value(&e.corrupt_rate),
+        session_error_rate: value(&e.session_error_rate),
+        max_in_flight: e.max_in_flight.as_ref().map(|n| *n.get_ref()),
+    };
+    let (injection, problems) = Injection::from_settings(settings);
+    for p in problems {
+        let span = |v: Option<&Spanned<f64>>| v.map(Spanned::span);
+        let int = |v: Option<&Spanned<i64>>| v.map(Spanned::span);
+        let at = match p.setting {
+            Setting::ErrorRate => span(e.error_rate.as_ref()),
+            Setting::BodyResetRate => span(e.body_reset_rate.as_ref()),
+            Setting::CorruptRate => span(e.corrupt_rate.as_ref()),
+            Setting::SessionErrorRate => span(e.session_error_rate.as_ref()),
+            Setting::ErrorStatus => int(e.error_status.as_ref()),
+            // A missing code is said where the status that needs one is.
+            Setting::ErrorCode => e
+                .error_code
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| int(e.error_status.as_ref())),
+            Setting::MaxInFlight => int(e.max_in_flight.as_ref()),
+            Setting::PrefixReads => int(reads),
+            Setting::PrefixWrites => int(writes),
+        };
+        cx.report(at, &format!("{base}.{}", p.setting.field()), p.message);
     }
+    injection
 }
 
 fn latency(cx: &mut Ctx<'_>, field: &str, l: &Spanned<RawLatency>) -> Option<LatencyDist> {
@@ -929,6 +880,20 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             format!("expected a phase name of letters, digits, '-', '_' or '.' (at most 64), got {name:?}"),
         );
     }
+    // The run's own stages appear next to the phases in its report and
+    // result.json under these names: a phase of the same name would be
+    // taken for the stage (or collide with its entry).
+    if RunStage::named(&name).is_some() {
+        let taken: Vec<&str> = RunStage::ALL.iter().map(|s| s.name()).collect();
+        cx.at(
+            &p.name,
+            &format!("{base}.name"),
+            format!(
+                "expected a phase name other than the run's own stages ({}), got {name:?}",
+                taken.join(", ")
+            ),
+        );
+    }
     let duration = p
         .duration
         .as_ref()
@@ -942,43 +907,11 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         return super::checkpoint::phase(cx, &base, name, p, c);
     }
     if let Some(l) = &p.loader {
-        return super::loader::phase(cx, &base, name, p, l, env.dataset);
+        return super::dataloader::phase(cx, &base, name, p, l, env.dataset);
     }
     let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
 
-    // Exactly one way to say how load is generated.
-    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
-    if let Some(c) = &p.concurrency {
-        given.push(("concurrency", c.span()));
-    }
-    if let Some(r) = &p.rate {
-        given.push(("rate", r.span()));
-    }
-    if let Some(s) = &p.stages {
-        given.push(("stages", s.span()));
-    }
-    match given.as_slice() {
-        [] => cx.at(
-            &p.name,
-            &base,
-            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
-        ),
-        [_] => {}
-        [(first, _), (second, span), ..] => cx.report(
-            Some(span.clone()),
-            &format!("{base}.{second}"),
-            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
-        ),
-    }
-    if let Some(m) = &p.max_in_flight
-        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
-    {
-        cx.at(
-            m,
-            &format!("{base}.max_in_flight"),
-            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
-        );
-    }
+    load_kind(cx, &base, p);
 
     let mut stop = Stop { duration, ops };
     let stages = if let Some(s) = &p.stages {
@@ -1074,6 +1007,43 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         mix,
         loader: None,
         checkpoint: None,
+    }
+}
+
+/// Exactly one way to say how a phase's load is generated: `concurrency`
+/// (closed loop), `rate` (open loop, with its `max_in_flight`) or `stages`.
+fn load_kind(cx: &mut Ctx<'_>, base: &str, p: &RawPhase) {
+    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
+    if let Some(c) = &p.concurrency {
+        given.push(("concurrency", c.span()));
+    }
+    if let Some(r) = &p.rate {
+        given.push(("rate", r.span()));
+    }
+    if let Some(s) = &p.stages {
+        given.push(("stages", s.span()));
+    }
+    match given.as_slice() {
+        [] => cx.at(
+            &p.name,
+            base,
+            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
+        ),
+        [_] => {}
+        [(first, _), (second, span), ..] => cx.report(
+            Some(span.clone()),
+            &format!("{base}.{second}"),
+            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
+        ),
+    }
+    if let Some(m) = &p.max_in_flight
+        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
+    {
+        cx.at(
+            m,
+            &format!("{base}.max_in_flight"),
+            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
+        );
     }
 }
 

@@ -833,7 +833,7 @@ pub(crate) async fn handle(
                     injected_fault = true;
                     Err(e)
                 }
-                _ => ops::execute(&mut req).await,
+                _ => ops::serve_op(&mut req).await,
             },
         },
     };

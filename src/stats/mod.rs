@@ -2,7 +2,7 @@
 
 pub mod checkpoint;
 pub mod codec;
-pub mod loader;
+pub mod dataloader;
 pub mod recorder;
 pub mod sparse;
 

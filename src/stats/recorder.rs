@@ -78,11 +78,13 @@ impl FailureGroup {
     }
 }
 
-/// A failed operation: its kind (e.g. `503 SlowDown`, `connection`) and group.
+/// A failed operation: its kind (e.g. `503 SlowDown`, `connection`), group
+/// and HTTP status, when there was an answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Failure<'a> {
     pub kind: &'a str,
     pub group: FailureGroup,
+    pub status: Option<u16>,
 }
 
 /// Outcome of one operation, as the engine hands it to the recorder.
@@ -120,6 +122,25 @@ pub struct FailureStats {
     pub count: u64,
     /// Latency of the failed operations (due or sent -> failure), ns.
     pub latency: Histogram<u64>,
+    /// The HTTP statuses among them, with counts (a few at most: a Vec).
+    pub statuses: Vec<(u16, u64)>,
+}
+
+impl FailureStats {
+    fn new() -> Self {
+        FailureStats {
+            count: 0,
+            latency: latency_hist(),
+            statuses: Vec::new(),
+        }
+    }
+
+    fn add_status(&mut self, status: u16, n: u64) {
+        match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, c)) => *c += n,
+            None => self.statuses.push((status, n)),
+        }
+    }
 }
 
 /// Everything recorded for one operation kind. Latency, TTFB, service time
@@ -183,12 +204,12 @@ impl OpStats {
             Some(f) => {
                 self.errors += 1;
                 add_error(&mut self.errors_by_kind, f.kind, 1);
-                let g = self.failures[f.group as usize].get_or_insert_with(|| FailureStats {
-                    count: 0,
-                    latency: latency_hist(),
-                });
+                let g = self.failures[f.group as usize].get_or_insert_with(FailureStats::new);
                 g.count += 1;
                 record(&mut g.latency, s.latency_ns);
+                if let Some(status) = f.status {
+                    g.add_status(status, 1);
+                }
             }
         }
     }
@@ -212,12 +233,12 @@ impl OpStats {
         }
         for (mine, theirs) in self.failures.iter_mut().zip(&other.failures) {
             if let Some(t) = theirs {
-                let m = mine.get_or_insert_with(|| FailureStats {
-                    count: 0,
-                    latency: latency_hist(),
-                });
+                let m = mine.get_or_insert_with(FailureStats::new);
                 m.count += t.count;
                 add_hist(&mut m.latency, &t.latency);
+                for &(status, n) in &t.statuses {
+                    m.add_status(status, n);
+                }
             }
         }
         self.requests += other.requests;
@@ -684,6 +705,7 @@ mod tests {
                 } else {
                     FailureGroup::Transport
                 },
+                status: kind.starts_with("503").then_some(503),
             }),
             late_start: false,
             behind_session: false,

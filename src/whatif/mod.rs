@@ -21,14 +21,14 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::engine::{Cancel, Engine, EngineOptions, Job, JobKind, JobResult};
-use crate::report::model::{LoaderResult, OpResult, PhaseResult, RunResult};
-use crate::scenario::loader::{DEFAULT_AU, DEFAULT_PREFETCH, DEFAULT_READ_CONCURRENCY};
+use crate::report::model::{DataloaderResult, OpResult, PhaseResult, RunResult};
+use crate::scenario::dataloader::{DEFAULT_AU, DEFAULT_PREFETCH, DEFAULT_READ_CONCURRENCY};
 use crate::scenario::presets::{Preset, preset};
 use crate::scenario::{
-    Accelerators, ClientSettings, Dataset, KeyTemplate, LoaderSpec, Phase, Plan, Prepare, Pricing,
-    SampleUnit, SizeDist, Stop, TargetKind, TargetSpec,
+    Accelerators, ClientSettings, DataloaderSpec, Dataset, KeyTemplate, Phase, Plan, Prepare,
+    Pricing, SampleUnit, SizeDist, Stop, TargetKind, TargetSpec,
 };
-use crate::stats::loader::LoaderStats;
+use crate::stats::dataloader::DataloaderStats;
 use client::{DrawnConnector, Sampler};
 
 /// Simulated time per accelerator count when `--duration` is not given.
@@ -110,7 +110,7 @@ pub struct Settings {
     pub preset: Option<String>,
     pub seed: u64,
     #[serde(skip)]
-    spec: Option<LoaderSpec>,
+    spec: Option<DataloaderSpec>,
 }
 
 /// One step of a predicted search.
@@ -181,7 +181,7 @@ fn find_phase<'a>(r: &'a RunResult, name: &str) -> anyhow::Result<&'a PhaseResul
 }
 
 /// The phase's loader settings, if it was a loader phase.
-fn loader_of(p: &PhaseResult) -> Option<&LoaderResult> {
+fn loader_of(p: &PhaseResult) -> Option<&DataloaderResult> {
     p.targets.iter().find_map(|t| t.loader.as_ref())
 }
 
@@ -189,21 +189,15 @@ fn mean_bytes(o: &OpResult) -> u64 {
     o.bytes / o.successes.max(1)
 }
 
-/// Works out the settings from the phase (if a loader phase), then the
-/// preset, then the flags, and checks them.
-pub fn settings(r: &RunResult, o: &WhatifOptions) -> anyhow::Result<Settings> {
-    let p = find_phase(r, &o.phase)?;
-    let measured = loader_of(p);
-    let pre: Option<&Preset> = match &o.preset {
-        Some(n) => Some(preset(n).ok_or_else(|| {
-            bad(format!(
-                "--preset {n:?}: no such preset (there are: {})",
-                crate::scenario::presets::names()
-            ))
-        })?),
-        None => None,
-    };
-    // Which op's latency, and what a sample is.
+/// Which op's latency a prediction draws from (`get` for whole-object
+/// samples, `ranged_get` for records) and what a sample is: from the flag,
+/// the preset or the loader phase, else what the phase measured.
+fn sample_and_op(
+    p: &PhaseResult,
+    o: &WhatifOptions,
+    pre: Option<&Preset>,
+    measured: Option<&DataloaderResult>,
+) -> anyhow::Result<(SampleUnit, &'static str, u64)> {
     let has = |op: &str| {
         p.targets
             .iter()
@@ -236,25 +230,73 @@ pub fn settings(r: &RunResult, o: &WhatifOptions) -> anyhow::Result<Settings> {
             )));
         }
     };
+    let measured_bytes = p
+        .targets
+        .iter()
+        .find_map(|t| t.ops.get(op).filter(|o| o.successes > 0).map(mean_bytes));
     let sample = sample.unwrap_or(if op == "get" {
         SampleUnit::Object
     } else {
         SampleUnit::Record {
-            size: p
-                .targets
-                .iter()
-                .find_map(|t| t.ops.get(op).map(mean_bytes))
-                .unwrap_or(1),
+            size: measured_bytes.unwrap_or(1),
         }
     });
     let sample_bytes = match sample {
         SampleUnit::Record { size } => size,
-        SampleUnit::Object => p
-            .targets
-            .iter()
-            .find_map(|t| t.ops.get(op).filter(|o| o.successes > 0).map(mean_bytes))
-            .unwrap_or(0),
+        SampleUnit::Object => measured_bytes.unwrap_or(0),
     };
+    Ok((sample, op, sample_bytes))
+}
+
+/// The settings' limits, each broken one said as its flag.
+fn check_ranges(
+    counts: [(&str, u32, u32); 5],
+    compute: Duration,
+    au_mark: f64,
+    duration: Duration,
+    gpu_hour: Option<f64>,
+) -> anyhow::Result<()> {
+    for (flag, v, max) in counts {
+        if v == 0 || v > max {
+            return Err(bad(format!("{flag} must be between 1 and {max}, got {v}")));
+        }
+    }
+    if compute.is_zero() {
+        return Err(bad("--compute must be above 0"));
+    }
+    if !(au_mark > 0.0 && au_mark <= 1.0) {
+        return Err(bad(format!(
+            "--au must be above 0 and at most 1 (0.90 = 90%), got {au_mark}"
+        )));
+    }
+    if duration < compute * 4 || duration > MAX_DURATION {
+        return Err(bad(format!(
+            "--duration must be at least 4 batches of compute ({:?}) and at most {:?}, got {duration:?}",
+            compute * 4,
+            MAX_DURATION
+        )));
+    }
+    if let Some(g) = gpu_hour {
+        crate::scenario::check_gpu_hour(g).map_err(bad)?;
+    }
+    Ok(())
+}
+
+/// Works out the settings from the phase (if a loader phase), then the
+/// preset, then the flags, and checks them.
+pub fn settings(r: &RunResult, o: &WhatifOptions) -> anyhow::Result<Settings> {
+    let p = find_phase(r, &o.phase)?;
+    let measured = loader_of(p);
+    let pre: Option<&Preset> = match &o.preset {
+        Some(n) => Some(preset(n).ok_or_else(|| {
+            bad(format!(
+                "--preset {n:?}: no such preset (there are: {})",
+                crate::scenario::presets::names()
+            ))
+        })?),
+        None => None,
+    };
+    let (sample, op, sample_bytes) = sample_and_op(p, o, pre, measured)?;
     let batch_size = o
         .batch_size
         .or(pre.map(|p| p.batch_size))
@@ -298,36 +340,20 @@ pub fn settings(r: &RunResult, o: &WhatifOptions) -> anyhow::Result<Settings> {
         },
     };
     let duration = o.duration.unwrap_or(DEFAULT_DURATION);
-    for (flag, v, max) in [
-        ("--accelerators", accelerators.unwrap_or(1), 100_000),
-        ("--search", o.search.unwrap_or(1), 100_000),
-        ("--batch-size", batch_size, 1_000_000),
-        ("--read-concurrency", read_concurrency, 4096),
-        ("--prefetch", prefetch, 4096),
-    ] {
-        if v == 0 || v > max {
-            return Err(bad(format!("{flag} must be between 1 and {max}, got {v}")));
-        }
-    }
-    if compute.is_zero() {
-        return Err(bad("--compute must be above 0"));
-    }
-    if !(au_mark > 0.0 && au_mark <= 1.0) {
-        return Err(bad(format!(
-            "--au must be above 0 and at most 1 (0.90 = 90%), got {au_mark}"
-        )));
-    }
-    if duration < compute * 4 || duration > MAX_DURATION {
-        return Err(bad(format!(
-            "--duration must be at least 4 batches of compute ({:?}) and at most {:?}, got {duration:?}",
-            compute * 4,
-            MAX_DURATION
-        )));
-    }
-    if let Some(g) = o.gpu_hour {
-        crate::report::gpu::check_gpu_hour(g).map_err(bad)?;
-    }
-    let spec = LoaderSpec {
+    check_ranges(
+        [
+            ("--accelerators", accelerators.unwrap_or(1), 100_000),
+            ("--search", o.search.unwrap_or(1), 100_000),
+            ("--batch-size", batch_size, 1_000_000),
+            ("--read-concurrency", read_concurrency, 4096),
+            ("--prefetch", prefetch, 4096),
+        ],
+        compute,
+        au_mark,
+        duration,
+        o.gpu_hour,
+    )?;
+    let spec = DataloaderSpec {
         accelerators: match accelerators {
             Some(n) => Accelerators::Fixed(n),
             None => Accelerators::Search {
@@ -443,7 +469,7 @@ async fn simulate(
     )?;
     let job = Job {
         plan,
-        kind: JobKind::Loader {
+        kind: JobKind::Dataloader {
             phase: 0,
             accelerators,
         },
@@ -461,7 +487,7 @@ async fn simulate(
 }
 
 fn au_of(r: &JobResult) -> f64 {
-    r.loader.as_ref().map_or(0.0, LoaderStats::au)
+    r.loader.as_ref().map_or(0.0, DataloaderStats::au)
 }
 
 /// The phase's measured AU at `n` accelerators, if it was a loader phase
@@ -532,7 +558,7 @@ pub async fn predict(r: &RunResult, o: &WhatifOptions) -> anyhow::Result<Whatif>
                 let max = s.search.unwrap_or(1);
                 let cancel = Cancel::default();
                 let (found, steps) =
-                    crate::engine::loader::search(max, s.au_mark, &cancel, run).await?;
+                    crate::engine::dataloader::search(max, s.au_mark, &cancel, run).await?;
                 let shown: Vec<StepPrediction> = steps
                     .iter()
                     .map(|st| StepPrediction {

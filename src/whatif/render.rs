@@ -1,8 +1,8 @@
 //! `whatif`'s output: a Markdown table (default) or one JSON object per
 //! target, one per line (`--json`).
 
-use crate::report::compare::sig;
 use crate::report::cost::fmt_usd;
+use crate::report::format::sig;
 use crate::report::table::{Align, Table};
 use crate::units::format_bytes;
 

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use s3bench::engine::Cancel;
+use s3bench::plan::{RunOptions, Shard};
 use s3bench::report::model::{CheckpointResult, RunResult};
-use s3bench::run::{RunOptions, Shard, embedded_targets, execute, start_embedded};
+use s3bench::targets::{embedded_targets, start_embedded};
 
 use super::cluster::{Serve, keys, stderr_of, wait_exit};
-use super::run::{plan, reported, run_on, target};
+use super::run::{reported, target};
+use crate::common::{run_against, run_on, scenario as plan};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -223,7 +225,7 @@ async fn checkpoint_shards_merge_to_the_slowest_rank_of_all() {
             shard: Some(Shard { index, count: 2 }),
             ..RunOptions::default()
         };
-        execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+        run_against(plan, targets, opts, Arc::new(Cancel::default()))
     };
     let (a, b) = tokio::join!(shard(0), shard(1));
     let (a, b) = (a.unwrap().result, b.unwrap().result);
@@ -311,7 +313,7 @@ reads = 10
     let scenario = home.path().join("ckpt.toml");
     std::fs::write(&scenario, text(&serve.endpoint)).unwrap();
     let mut child = serve
-        .command(home.path())
+        .command()
         .arg("run")
         .arg(&scenario)
         .args(["-q", "--threads", "2", "--out"])

@@ -4,13 +4,13 @@
 //! with R reads in flight of latency L takes ceil(B / R) x L to read; AU =
 //! min(1, compute / that)).
 
-use std::process::Command;
 use std::time::Duration;
 
-use s3bench::run::start_embedded;
+use s3bench::targets::start_embedded;
 use s3bench::whatif::{WhatifOptions, predict};
 
-use super::run::{plan, run_on, target};
+use super::run::target;
+use crate::common::{run_on, scenario as plan};
 
 /// General Purpose answers in 50 ms, Express in 10 ms; 2 accelerators of 8
 /// samples, 4 reads in flight, 50 ms of compute: read-bound on General
@@ -116,7 +116,7 @@ async fn whatif_predicts_the_measured_au_and_the_analytic_moves() {
     let json = dir.path().join("result.json");
     std::fs::write(&json, s3bench::report::json::to_json(&r)).unwrap();
     let bin = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_s3bench"));
+        let mut c = crate::common::s3bench();
         c.arg("whatif").arg(&json);
         c
     };
