@@ -15,10 +15,12 @@ const RULES: &[(&str, &[&str])] = &[
     ("units", &[]),
     ("synthetic", &[]),
     ("stats", &[]),
+    ("oplog", &[]),
     ("scenario", &["s3", "units"]),
     ("server", &["s3", "synthetic"]),
-    ("client", &["s3", "scenario", "stats", "synthetic"]),
-    ("engine", &["s3", "scenario", "stats", "client"]),
+    ("client", &["s3", "scenario", "stats", "synthetic", "oplog"]),
+    ("engine", &["s3", "scenario", "stats", "client", "oplog"]),
+    ("import", &["scenario", "oplog", "s3", "stats", "units"]),
     ("report", &["s3", "stats", "units"]),
     ("estimate", &["report", "scenario", "units"]),
     ("plan", &["s3", "scenario"]),
@@ -31,8 +33,8 @@ const RULES: &[(&str, &[&str])] = &[
     (
         "run",
         &[
-            "client", "cluster", "doctor", "engine", "estimate", "exit", "plan", "report", "s3",
-            "scenario", "stats", "targets", "units",
+            "client", "cluster", "doctor", "engine", "estimate", "exit", "oplog", "plan", "report",
+            "s3", "scenario", "stats", "targets", "units",
         ],
     ),
     (

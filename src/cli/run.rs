@@ -85,6 +85,11 @@ pub struct RunArgs {
     /// `[pricing] gpu_hour`).
     #[arg(long, value_name = "USD")]
     pub gpu_hour: Option<f64>,
+    /// Write one row per request sent (preflight, prepare, phases, cleanup;
+    /// each retry attempt and CreateSession too) to ops.csv.gz in the run
+    /// folder: gzip CSV that DuckDB, pandas and Spark read (docs/op-log.md).
+    #[arg(long)]
+    pub op_log: bool,
 }
 
 impl RunArgs {
@@ -111,6 +116,7 @@ impl RunArgs {
             results,
             results_endpoint: self.results_endpoint_url.clone(),
             gpu_hour: self.gpu_hour,
+            op_log: self.op_log,
         })
     }
 }
@@ -196,6 +202,8 @@ fn spawn_signal_handlers(cancel: Arc<Cancel>) {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
+        // Leave a complete op log behind even now (`run --op-log`).
+        crate::oplog::finish_all_now(std::time::Duration::from_secs(2));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();

@@ -57,7 +57,8 @@ pub(super) async fn run<C: ObjectClient + 'static>(
             shared.clone(),
             phase.to_string(),
         );
-        mine.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        mine.push(tokio::task::spawn_local(logged.logged(async move {
             let mut key = job.run_prefix.to_string();
             spec.key(&phase, step.index(), rank, &mut key);
             let share = spec.share(rank);
@@ -72,7 +73,7 @@ pub(super) async fn run<C: ObjectClient + 'static>(
                     t.record(ns, share);
                 }
             }
-        }));
+        })));
     }
     // A rank's upload stops itself on a stop (and aborts the upload); what
     // is still running after the stop's grace is abandoned like any request.
@@ -104,6 +105,7 @@ where
         let before = client.session_marker();
         shared.in_flight.set(shared.in_flight.get() + 1);
         let sent = Instant::now();
+        crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Measured);
         let out = op().await;
         let done = Instant::now();
         let in_flight = shared.in_flight.get();
@@ -178,7 +180,8 @@ async fn read<C: ObjectClient + 'static>(
             stopped.clone(),
             key.to_string(),
         );
-        readers.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        readers.push(tokio::task::spawn_local(logged.logged(async move {
             let client = &ctx.clients[target];
             loop {
                 let p = next.get();
@@ -200,7 +203,7 @@ async fn read<C: ObjectClient + 'static>(
                     }
                 }
             }
-        }));
+        })));
     }
     for r in readers {
         let _ = r.await;

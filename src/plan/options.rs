@@ -52,6 +52,9 @@ pub struct RunOptions {
     /// `--gpu-hour`: USD per accelerator-hour for the report's GPU cost
     /// (overrides the scenario's `[pricing] gpu_hour`).
     pub gpu_hour: Option<f64>,
+    /// Write one row per request to `ops.csv.gz` in the run folder
+    /// (`--op-log`, docs/op-log.md).
+    pub op_log: bool,
 }
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
@@ -76,6 +79,7 @@ impl Default for RunOptions {
             results: None,
             results_endpoint: None,
             gpu_hour: None,
+            op_log: false,
         }
     }
 }

@@ -214,6 +214,7 @@ pub fn target_phase(
         attempts: BTreeMap::new(),
         loader: None,
         checkpoint: None,
+        lateness: None,
         rounds: round_ops
             .into_iter()
             .enumerate()
@@ -546,6 +547,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
                 .into(),
         ],
         gpu_hour_usd: None,
+        op_logs: Vec::new(),
     }
 }
 

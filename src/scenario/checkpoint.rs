@@ -167,7 +167,7 @@ pub(super) fn phase(
     c: &Spanned<RawCheckpoint>,
 ) -> Phase {
     let cb = format!("{base}.checkpoint");
-    let not_here: [(&str, Option<Range<usize>>); 8] = [
+    let not_here: [(&str, Option<Range<usize>>); 9] = [
         ("concurrency", p.concurrency.as_ref().map(|v| v.span())),
         ("rate", p.rate.as_ref().map(|v| v.span())),
         ("max_in_flight", p.max_in_flight.as_ref().map(|v| v.span())),
@@ -176,12 +176,13 @@ pub(super) fn phase(
         ("mix", p.mix.as_ref().map(|v| v.span())),
         ("warmup", p.warmup.as_ref().map(|v| v.span())),
         ("loader", p.loader.as_ref().map(|v| v.span())),
+        ("replay", p.replay.as_ref().map(|v| v.span())),
     ];
     for (field, span) in not_here {
         if let Some(span) = span {
             let why = match field {
                 "warmup" => "every checkpoint counts, as in MLPerf",
-                "loader" => "a phase is a checkpoint phase or a loader phase, not both",
+                "loader" | "replay" => "a checkpoint phase is a phase of its own kind",
                 _ => "the ranks are the load: set them in [phase.checkpoint]",
             };
             cx.report(
@@ -283,6 +284,7 @@ pub(super) fn phase(
         mix: Vec::new(),
         loader: None,
         checkpoint: Some(spec),
+        replay: None,
     }
 }
 
@@ -393,7 +395,7 @@ mod tests {
         ));
         assert!(
             ps.iter()
-                .any(|p| p.field == "phase[0].loader" && p.message.contains("not both")),
+                .any(|p| p.field == "phase[0].loader" && p.message.contains("of its own kind")),
             "{ps:?}"
         );
     }

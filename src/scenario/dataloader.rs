@@ -420,6 +420,7 @@ pub(super) fn phase(
         mix: Vec::new(),
         loader: Some(spec),
         checkpoint: None,
+        replay: None,
     }
 }
 

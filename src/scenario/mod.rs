@@ -10,6 +10,7 @@ mod key;
 pub mod plan;
 pub mod presets;
 mod raw;
+pub mod replay;
 mod validate;
 
 use std::fmt;

@@ -232,10 +232,14 @@ pub struct Phase {
     /// A checkpoint phase (`[phase.checkpoint]`): ranks writing and reading
     /// a checkpoint instead of stages and a mix (both empty then).
     pub checkpoint: Option<CheckpointSpec>,
+    /// A replay phase (`[phase.replay]`): a recorded schedule of requests
+    /// instead of a mix (one open-loop stage gives its average rate).
+    pub replay: Option<ReplaySpec>,
 }
 
 pub use super::checkpoint::{CheckpointSpec, CheckpointStep, RankSet};
 pub use super::dataloader::{Accelerators, DataloaderSpec, SampleUnit};
+pub use super::replay::{ReplayOp, ReplayRow, ReplaySpec, Spread};
 
 /// When a phase (per target, per round) ends: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -379,6 +379,7 @@ pub struct RawPhase {
     pub mix: Option<Spanned<Vec<RawOp>>>,
     pub loader: Option<Spanned<super::dataloader::RawDataloader>>,
     pub checkpoint: Option<Spanned<super::checkpoint::RawCheckpoint>>,
+    pub replay: Option<Spanned<super::replay::RawReplay>>,
 }
 
 #[derive(Debug, Deserialize)]

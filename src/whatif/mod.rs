@@ -437,6 +437,7 @@ fn plan_for(s: &Settings, target: &str, kind: TargetKind, accelerators: u32) -> 
             mix: Vec::new(),
             loader: Some(spec),
             checkpoint: None,
+            replay: None,
         }],
         cleanup: false,
         client: ClientSettings::default(),
