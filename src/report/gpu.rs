@@ -162,6 +162,15 @@ fn kind_label(kind: &str, target: &str) -> String {
 /// How to get the cost line, for a report without a GPU-hour price.
 pub const HOW_TO: &str = "pass `--gpu-hour USD` to `s3bench run` or `s3bench report RESULT.json` (or set `gpu_hour` in the scenario's `[pricing]`) to put a price on the idle accelerator time next to the bucket's bill";
 
+/// "1 accelerator", "8 accelerators".
+fn accelerators(n: u64) -> String {
+    if n == 1 {
+        "1 accelerator".into()
+    } else {
+        format!("{n} accelerators")
+    }
+}
+
 /// The phase's GPU cost table (under its loader section).
 pub fn section(md: &mut String, r: &RunResult, p: &PhaseResult, book: &PriceBook) {
     let Some(costs) = phase_costs(r, p, r.gpu_hour_usd, book) else {
@@ -169,9 +178,9 @@ pub fn section(md: &mut String, r: &RunResult, p: &PhaseResult, book: &PriceBook
     };
     let Some(first) = costs.first() else { return };
     md.push_str(&format!(
-        "What idle accelerators cost: {} accelerators training around the clock, at the AU each bucket kind kept them at{}; \
+        "What idle accelerators cost: {} training around the clock, at the AU each bucket kind kept them at{}; \
          beside it, a month ({} hours) of keeping the data set and reading it at the rate those accelerators read it, at the listed S3 prices.\n\n",
-        first.accelerators,
+        accelerators(first.accelerators),
         match r.gpu_hour_usd {
             Some(g) => format!(", at {} per GPU-hour", fmt_usd(g)),
             None => String::new(),
@@ -239,9 +248,9 @@ pub fn headline(r: &RunResult, book: &PriceBook) -> Vec<String> {
             ("more", -hours)
         };
         out.push(format!(
-            "**{} / GPU cost ({} accelerators)**: {}: {bucket} per month for storage and requests, {} {fewer} idle GPU-hours per day ({} a day at {} per GPU-hour).",
+            "**{} / GPU cost ({})**: {}: {bucket} per month for storage and requests, {} {fewer} idle GPU-hours per day ({} a day at {} per GPU-hour).",
             p.name,
-            ex.accelerators,
+            accelerators(ex.accelerators),
             kind_label(&ex.kind, &ex.target),
             sig(hours, 3),
             fmt_usd(hours * g),
