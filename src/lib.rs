@@ -32,3 +32,4 @@ pub mod stats;
 pub mod synthetic;
 pub mod targets;
 pub mod units;
+pub mod whatif;

@@ -39,6 +39,12 @@ const RULES: &[(&str, &[&str])] = &[
             "plan", "report", "s3", "scenario", "stats", "targets", "units",
         ],
     ),
+    (
+        "whatif",
+        &[
+            "client", "engine", "report", "s3", "scenario", "stats", "units",
+        ],
+    ),
     ("cli", EVERY),
 ];
 

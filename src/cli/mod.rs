@@ -20,6 +20,7 @@ mod run;
 mod serve;
 mod setup;
 mod validate;
+mod whatif;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,7 @@ pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use setup::SetupArgs;
 pub use validate::ValidateArgs;
+pub use whatif::WhatifArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,6 +90,10 @@ commands! {
     Serve(ServeArgs);
     /// Re-render report.md from a stored result.json.
     Report(ReportArgs);
+    /// Predict accelerator utilization (AU) and idle time per target from a
+    /// stored result's measured request latencies, for other accelerator
+    /// counts and loader settings (no network).
+    Whatif(WhatifArgs);
     /// Compare two stored results op by op (Markdown on stdout).
     Compare(CompareArgs);
     /// Delete what a run left behind (after --keep-data, or a cleanup that

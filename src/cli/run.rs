@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// scrape sees the totals.
     #[arg(long, default_value = "5s", value_parser = parse::duration, requires = "metrics_listen")]
     pub metrics_linger: Duration,
+    /// USD per accelerator-hour: the report prices the loader phases' idle
+    /// accelerator time next to the bucket's bill (overrides the scenario's
+    /// `[pricing] gpu_hour`).
+    #[arg(long, value_name = "USD")]
+    pub gpu_hour: Option<f64>,
     /// Write one row per request sent (preflight, prepare, phases, cleanup;
     /// each retry attempt and CreateSession too) to ops.csv.gz in the run
     /// folder: gzip CSV that DuckDB, pandas and Spark read (docs/op-log.md).
@@ -126,6 +131,7 @@ impl RunArgs {
             checks: self.checks.clone(),
             metrics_listen: self.metrics_listen,
             metrics_linger: self.metrics_linger,
+            gpu_hour: self.gpu_hour,
             op_log: self.op_log,
         })
     }

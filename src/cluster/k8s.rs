@@ -119,6 +119,16 @@ pub fn sizing(plan: &Plan) -> Sizing {
 pub fn estimated_duration(plan: &Plan, barrier_timeout: Duration) -> Option<Duration> {
     let mut total = barrier_timeout;
     for p in &plan.phases {
+        if let Some(c) = &p.checkpoint {
+            // No duration of its own: a generous bound of one second per
+            // request of the slowest rank (its `duration` caps it).
+            let in_flight = crate::scenario::checkpoint::PARTS_IN_FLIGHT as u64;
+            let at = |write| c.step_time_at(Duration::from_secs(1), write, in_flight);
+            let round = at(true) * c.writes + at(false) * c.reads;
+            let round = p.stop.duration.map_or(round, |d| round.min(d));
+            total += round * plan.rounds * plan.targets.len() as u32;
+            continue;
+        }
         let stages: Option<Duration> = match p.stop {
             Stop {
                 duration: Some(d), ..

@@ -12,6 +12,9 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
+pub mod checkpoint;
+#[cfg(test)]
+mod checkpoint_tests;
 pub mod dataloader;
 #[cfg(test)]
 mod dataloader_tests;
@@ -187,6 +190,13 @@ pub enum JobKind {
     /// A loader phase with this many accelerators (one step of a search;
     /// `Phase` runs a loader phase with its fixed count).
     Dataloader { phase: usize, accelerators: u32 },
+    /// One step of a checkpoint phase (every rank of `ranks` writes or
+    /// reads its share of one checkpoint).
+    Checkpoint {
+        phase: usize,
+        step: crate::scenario::CheckpointStep,
+        ranks: crate::scenario::RankSet,
+    },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -211,12 +221,15 @@ pub struct JobResult {
     pub elapsed_s: f64,
     /// What the simulated accelerators measured (loader phases only).
     pub loader: Option<crate::stats::dataloader::DataloaderStats>,
+    /// The ranks' times (checkpoint steps only).
+    pub checkpoint: Option<crate::stats::checkpoint::RankTimes>,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
     loader: Option<crate::stats::dataloader::DataloaderStats>,
+    checkpoint: Option<crate::stats::checkpoint::RankTimes>,
 }
 
 struct Work {
@@ -369,6 +382,7 @@ impl Engine {
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
         let mut loader: Option<crate::stats::dataloader::DataloaderStats> = None;
+        let mut checkpoint: Option<crate::stats::checkpoint::RankTimes> = None;
         for rx in replies {
             let r = rx
                 .await
@@ -376,6 +390,9 @@ impl Engine {
             recorder.merge(&r.recorder);
             if let Some(l) = &r.loader {
                 loader.get_or_insert_with(Default::default).merge(l);
+            }
+            if let Some(c) = &r.checkpoint {
+                checkpoint.get_or_insert_with(Default::default).merge(c);
             }
             // Each thread measures on its own clock (tokio's, which a test
             // may pause), so each measures its own elapsed time.
@@ -388,6 +405,7 @@ impl Engine {
             recorder,
             elapsed_s,
             loader,
+            checkpoint,
         })
     }
 
@@ -403,14 +421,16 @@ impl Engine {
 /// The load of stage `stage` of the job's phase (None for prepare).
 fn phase_load(job: &Job, stage: usize) -> Option<Load> {
     match job.kind {
-        JobKind::Prepare | JobKind::Dataloader { .. } => None,
+        JobKind::Prepare | JobKind::Dataloader { .. } | JobKind::Checkpoint { .. } => None,
         JobKind::Phase(i) => job.plan.phases[i].stages.get(stage).map(|s| s.load),
     }
 }
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare | JobKind::Dataloader { .. } => Duration::ZERO,
+        JobKind::Prepare | JobKind::Dataloader { .. } | JobKind::Checkpoint { .. } => {
+            Duration::ZERO
+        }
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -485,6 +505,8 @@ struct Shared {
     measure_start: Instant,
     /// What this thread's accelerators measured (loader phases).
     loader: RefCell<Option<crate::stats::dataloader::DataloaderStats>>,
+    /// What this thread's checkpoint ranks measured (checkpoint steps).
+    checkpoint: RefCell<Option<crate::stats::checkpoint::RankTimes>>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -546,9 +568,9 @@ async fn run_job<C: ObjectClient + 'static>(
     let warmup = job_warmup(job);
     let (phase, stage) = match job.kind {
         JobKind::Prepare => (None, crate::oplog::Stage::Prepare),
-        JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. } => {
-            (Some(i as u16), crate::oplog::Stage::Measured)
-        }
+        JobKind::Phase(i)
+        | JobKind::Dataloader { phase: i, .. }
+        | JobKind::Checkpoint { phase: i, .. } => (Some(i as u16), crate::oplog::Stage::Measured),
     };
     let log_ctx = crate::oplog::Ctx {
         target: job.target as u16,
@@ -568,6 +590,7 @@ async fn run_job<C: ObjectClient + 'static>(
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
         loader: RefCell::new(None),
+        checkpoint: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
         live,
@@ -588,6 +611,22 @@ async fn run_job<C: ObjectClient + 'static>(
                     phase,
                     accelerators,
                 } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
+                JobKind::Checkpoint { phase, step, ranks } => {
+                    let p = &job.plan.phases[phase];
+                    if let Some(spec) = &p.checkpoint {
+                        checkpoint::run(
+                            ctx,
+                            job,
+                            &p.name,
+                            spec,
+                            step,
+                            ranks,
+                            &shared,
+                            &mut handles,
+                        )
+                        .await;
+                    }
+                }
             }
         };
         tokio::pin!(work);
@@ -633,6 +672,7 @@ async fn run_job<C: ObjectClient + 'static>(
         recorder,
         last_done: shared.last_done.get(),
         loader: shared.loader.borrow_mut().take(),
+        checkpoint: shared.checkpoint.borrow_mut().take(),
     }
 }
 

@@ -109,6 +109,11 @@ pub fn max_in_flight(plan: &Plan) -> usize {
             let l = p.loader.as_ref()?;
             Some(l.max_accelerators() as usize * l.read_concurrency as usize)
         }))
+        .chain(plan.phases.iter().filter_map(|p| {
+            // A checkpoint's ranks each keep their parts in flight.
+            let c = p.checkpoint.as_ref()?;
+            Some(c.ranks as usize * crate::scenario::checkpoint::PARTS_IN_FLIGHT)
+        }))
         .max()
         .unwrap_or(1);
     let prepare = if plan.prepare.enabled {

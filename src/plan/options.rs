@@ -58,6 +58,9 @@ pub struct RunOptions {
     /// How long the metrics endpoint stays up after the run has ended, so
     /// a last scrape sees the totals (`--metrics-linger`).
     pub metrics_linger: Duration,
+    /// `--gpu-hour`: USD per accelerator-hour for the report's GPU cost
+    /// (overrides the scenario's `[pricing] gpu_hour`).
+    pub gpu_hour: Option<f64>,
     /// Write one row per request to `ops.csv.gz` in the run folder
     /// (`--op-log`, docs/op-log.md).
     pub op_log: bool,
@@ -90,6 +93,7 @@ impl Default for RunOptions {
             checks: Vec::new(),
             metrics_listen: None,
             metrics_linger: DEFAULT_METRICS_LINGER,
+            gpu_hour: None,
             op_log: false,
         }
     }
@@ -137,6 +141,9 @@ impl RunOptions {
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(OptionsError("--duration must be longer than 0s".into()));
+        }
+        if let Some(g) = self.gpu_hour {
+            crate::scenario::check_gpu_hour(g).map_err(OptionsError)?;
         }
         if let Some(id) = &self.run_id {
             super::run_id::check(id).map_err(OptionsError)?;

@@ -213,6 +213,7 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        checkpoint: None,
         lateness: None,
         rounds: round_ops
             .into_iter()
@@ -546,6 +547,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
                 .into(),
         ],
         checks: Vec::new(),
+        gpu_hour_usd: None,
         op_logs: Vec::new(),
     }
 }

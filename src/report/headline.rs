@@ -134,6 +134,11 @@ pub fn headline(r: &RunResult) -> Vec<String> {
     let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
     let measured: Vec<&PhaseResult> = r.phases.iter().filter(|p| p.is_measured()).collect();
     let mut lines = crate::report::dataloader::headline(r);
+    lines.extend(crate::report::checkpoint::headline(r));
+    lines.extend(crate::report::gpu::headline(
+        r,
+        crate::report::cost::prices(),
+    ));
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),

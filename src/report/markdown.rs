@@ -165,7 +165,7 @@ pub fn render(r: &RunResult) -> String {
     let pair = comparison_pair(&r.targets)
         .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
     for (i, phase) in r.phases.iter().enumerate() {
-        render_phase(&mut md, phase, i + 1, r.phases.len(), pair);
+        render_phase(&mut md, r, phase, i + 1, r.phases.len(), pair);
         plots_section(&mut md, phase, &plots);
     }
     if r.phases.is_empty() {
@@ -684,7 +684,14 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
     out
 }
 
-fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Option<(&str, &str)>) {
+fn render_phase(
+    md: &mut String,
+    r: &RunResult,
+    p: &PhaseResult,
+    n: usize,
+    of: usize,
+    pair: Option<(&str, &str)>,
+) {
     line!(md, "## Phase {n}/{of}: {}", p.name);
     line!(md);
     let rounds = if p.rounds == 1 {
@@ -720,6 +727,8 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         return;
     }
     crate::report::dataloader::section(md, p, pair);
+    crate::report::gpu::section(md, r, p, crate::report::cost::prices());
+    crate::report::checkpoint::section(md, p, pair);
     let ops = op_names(p);
     // The run's own setup gets one compact table.
     if !p.is_measured() {

@@ -269,7 +269,23 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
         lateness: merge_lateness(shards).context("lateness")?,
         loader: merge_loader(shards)?,
+        checkpoint: merge_checkpoint(shards)?,
     })
+}
+
+/// Checkpoint results keep the slowest rank over every shard's ranks (see
+/// `report::checkpoint::merge`).
+fn merge_checkpoint(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<CheckpointResult>> {
+    let parts: Vec<&CheckpointResult> = shards
+        .iter()
+        .filter_map(|t| t.checkpoint.as_ref())
+        .collect();
+    match parts.len() {
+        0 => Ok(None),
+        _ => crate::report::checkpoint::merge(&parts)
+            .context("checkpoint")
+            .map(Some),
+    }
 }
 
 /// Dataloader results add up losslessly (see `report::dataloader::merge`).

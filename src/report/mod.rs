@@ -4,12 +4,14 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
+pub mod checkpoint;
 pub mod checks;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod format;
+pub mod gpu;
 pub mod headline;
 pub mod hlog;
 pub mod index;
@@ -112,14 +114,20 @@ fn report_path(result_json: &Path, out: Option<&Path>) -> PathBuf {
 }
 
 /// [`rerender`], judging the result again on its own checks plus
-/// `checks` (`--check` expressions; a bad one is a [`checks::BadCheck`]).
+/// `checks` (`--check` expressions; a bad one is a [`checks::BadCheck`]),
+/// and pricing idle accelerator time at `gpu_hour` (`report --gpu-hour`)
+/// in place of the price the result carries, if any.
 /// Returns the path written and whether every check passed.
 pub fn rerender_judged(
     result_json: &Path,
     out: Option<&Path>,
     check_flags: &[String],
+    gpu_hour: Option<f64>,
 ) -> anyhow::Result<(PathBuf, bool)> {
     let mut r = json::read_result(result_json)?;
+    if gpu_hour.is_some() {
+        r.gpu_hour_usd = gpu_hour;
+    }
     let specs =
         checks::parse_flags(check_flags, &checks::names_of(&r)).map_err(checks::BadCheck)?;
     r.checks = checks::rejudge(&r, &specs);

@@ -69,6 +69,11 @@ pub struct RunResult {
     /// written before checks existed.
     #[serde(default)]
     pub checks: Vec<CheckResult>,
+    /// USD per accelerator-hour (`--gpu-hour`, or the scenario's `[pricing]
+    /// gpu_hour`): the report prices loader phases' idle accelerator time
+    /// with it. Null when none was given.
+    #[serde(default)]
+    pub gpu_hour_usd: Option<f64>,
     /// The request logs written with `run --op-log`: one for a run, one per
     /// shard in a merged result (empty without `--op-log`).
     #[serde(default)]
@@ -364,6 +369,24 @@ pub enum LoadShape {
         /// Seconds per round (per search step); null when epochs alone end it.
         duration_s: Option<f64>,
     },
+    /// Ranks writing and reading back a checkpoint (`[phase.checkpoint]`):
+    /// each writes its share as one multipart upload, all at once, `writes`
+    /// times, then reads it back with ranged GETs, `reads` times.
+    Checkpoint {
+        /// Writers (all shards together).
+        ranks: u64,
+        /// Bytes of one whole checkpoint.
+        size_bytes: u64,
+        /// Multipart part size, and the range size of the reads.
+        part_size: u64,
+        /// Parts (and ranged reads) of one rank in flight at once.
+        parts_in_flight: u32,
+        writes: u32,
+        reads: u32,
+        /// No checkpoint starts after this many seconds per target and
+        /// round (null: none).
+        stop_after_s: Option<f64>,
+    },
     /// A recorded schedule of requests replayed open loop (`[phase.replay]`,
     /// written by `s3bench import --replay`).
     Replay {
@@ -527,6 +550,22 @@ impl LoadShape {
                     secs(*compute_s)
                 )
             }
+            LoadShape::Checkpoint {
+                ranks,
+                size_bytes,
+                part_size,
+                parts_in_flight,
+                writes,
+                reads,
+                ..
+            } => {
+                let bytes = crate::units::format_bytes;
+                format!(
+                    "checkpoint: {ranks} ranks each write their share of a {} checkpoint (multipart, parts of {}, {parts_in_flight} in flight), {writes} times, then read it back with ranged GETs, {reads} times",
+                    bytes(*size_bytes),
+                    bytes(*part_size),
+                )
+            }
             LoadShape::Replay {
                 requests,
                 file,
@@ -586,6 +625,10 @@ pub struct TargetPhaseResult {
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
     pub loader: Option<DataloaderResult>,
+    /// Checkpoint phases only: MLPerf's duration (slowest rank) and
+    /// throughput (lowest rank) of each checkpoint written and read.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointResult>,
     /// Open-loop and replay phases: how late requests started against when
     /// they were due, measured and warm-up alike (a client that could not
     /// keep up with the schedule shows here).
@@ -625,6 +668,9 @@ impl Lateness {
         }
     }
 }
+
+// The checkpoint's part of the contract lives with its rendering and merge.
+pub use super::checkpoint::{CheckpointResult, CheckpointStepResult, CheckpointSummary};
 
 // The loader's part of the contract lives with its rendering and merge.
 pub use super::dataloader::{

@@ -273,6 +273,7 @@ mod tests {
             sessions: Default::default(),
             attempts: Default::default(),
             loader: None,
+            checkpoint: None,
             lateness: None,
             rounds: rounds
                 .iter()

@@ -107,6 +107,13 @@ mod tests {
             ("injected", injected_result()),
             ("merged", sharded()),
             ("judged", judged()),
+            ("loader, checkpoint and a GPU-hour price", {
+                let mut r = crate::report::dataloader::tests::loader_run();
+                r.gpu_hour_usd = Some(2.5);
+                r.phases[0].targets[0].checkpoint =
+                    Some(crate::report::checkpoint::tests::fixture());
+                r
+            }),
             ("replay with op log", replayed()),
         ] {
             let v = serde_json::to_value(&r).unwrap();

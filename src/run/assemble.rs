@@ -183,6 +183,7 @@ impl TargetAcc {
             rounds: self.rounds,
             timeseries: self.timeseries,
             loader: None,
+            checkpoint: None,
             lateness: self
                 .total
                 .lateness

@@ -5,6 +5,7 @@
 //! interrupted run still leaves what it measured.
 
 pub mod assemble;
+mod checkpoint;
 pub mod cleanup;
 pub mod confirm;
 mod dataloader;
@@ -171,6 +172,7 @@ pub async fn run_on_targets(
         threads,
         shard: opts.shard,
         clock_offset,
+        gpu_hour: opts.gpu_hour.or(plan.pricing.gpu_hour),
     };
     let mut result = initial_result(&plan, &targets, &preflights, &start);
     crate::report::publish(&result, &dir)?;
@@ -194,6 +196,7 @@ pub async fn run_on_targets(
         dir: &dir,
         usage: phases::Usage::default(),
         metrics: metrics.as_ref().map(|(m, _)| m.clone()),
+        shard: opts.shard,
     };
     // The coordinator's requests while measuring are the start barrier's
     // (the engine's threads log their own).
@@ -541,6 +544,9 @@ struct Start<'a> {
     threads: usize,
     shard: Option<Shard>,
     clock_offset: Option<crate::report::model::ClockOffset>,
+    /// USD per accelerator-hour for the report (`--gpu-hour`, else the
+    /// scenario's `[pricing] gpu_hour`).
+    gpu_hour: Option<f64>,
 }
 
 /// The result before any phase ran: who, where and what, each target with
@@ -610,6 +616,7 @@ fn initial_result(
         shards: 1,
         warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
         checks: Vec::new(),
+        gpu_hour_usd: s.gpu_hour,
         op_logs: Vec::new(),
     };
     if s.embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {

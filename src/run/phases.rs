@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::assemble::TargetAcc;
+use super::checkpoint::CheckpointAcc;
 use super::cleanup;
 use super::dataloader::DataloaderAcc;
 use super::host::{host_cpu, process_cpu_s};
@@ -49,6 +50,9 @@ pub struct Runner<'a> {
     pub usage: Usage,
     /// Live metrics (`--metrics-listen`), if served.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// This process's shard of an array job (a checkpoint phase runs its
+    /// share of the ranks).
+    pub shard: Option<super::Shard>,
 }
 
 /// Measured time the plan asks for, warm-ups included (for the ETA).
@@ -61,6 +65,9 @@ fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
         return super::dataloader::round_time(p);
     }
+    if p.checkpoint.is_some() {
+        return super::checkpoint::round_time(p);
+    }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
         (Some(d), Some(s)) => d.min(s),
@@ -71,7 +78,7 @@ fn phase_time(p: &Phase) -> Option<Duration> {
 }
 
 impl Runner<'_> {
-    fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
+    pub(super) fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
         Job {
             plan: self.plan.clone(),
             kind,
@@ -84,7 +91,7 @@ impl Runner<'_> {
     }
 
     /// Runs a job, stopping the run when the error policy says so.
-    async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
+    pub(super) async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
         let live = self.metrics.as_ref().map(|m| {
             let (phase, accelerators) = match job.kind {
                 JobKind::Prepare => ("prepare", None),
@@ -102,6 +109,7 @@ impl Runner<'_> {
                     self.plan.phases[phase].name.as_str(),
                     Some(u64::from(accelerators)),
                 ),
+                JobKind::Checkpoint { phase, .. } => (self.plan.phases[phase].name.as_str(), None),
             };
             let target = &self.plan.targets[job.target].name;
             m.job_started(phase, target, job.round, accelerators);
@@ -250,6 +258,11 @@ impl Runner<'_> {
                 .iter()
                 .map(|_| phase.loader.as_ref().map(|l| DataloaderAcc::new(&plan, l)))
                 .collect();
+            let mut checkpoints: Vec<Option<CheckpointAcc>> = plan
+                .targets
+                .iter()
+                .map(|_| phase.checkpoint.as_ref().map(CheckpointAcc::new))
+                .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
                     if self.cancel.is_cancelled() {
@@ -263,6 +276,11 @@ impl Runner<'_> {
                     let cpu0 = process_cpu_s();
                     let host0 = host_cpu();
                     let r = match (&phase.loader, &mut loaders[ti]) {
+                        _ if let (Some(spec), Some(acc)) =
+                            (&phase.checkpoint, &mut checkpoints[ti]) =>
+                        {
+                            acc.round(self, pi, phase, spec, ti, round).await?
+                        }
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
@@ -320,9 +338,11 @@ impl Runner<'_> {
                 targets: accs
                     .into_iter()
                     .zip(loaders)
+                    .zip(checkpoints)
                     .zip(&plan.targets)
-                    .map(|((a, l), t)| TargetPhaseResult {
+                    .map(|(((a, l), c), t)| TargetPhaseResult {
                         loader: l.map(DataloaderAcc::finish),
+                        checkpoint: c.map(CheckpointAcc::finish),
                         ..a.finish(&t.name, phase.warmup, open)
                     })
                     .collect(),
@@ -403,6 +423,7 @@ pub async fn cleanup(
                 recorder: done.recorder,
                 elapsed_s: done.elapsed_s,
                 loader: None,
+                checkpoint: None,
             },
         );
         // The cleanup's client makes its own CreateSession on directory buckets.
@@ -424,6 +445,9 @@ pub async fn cleanup(
 pub fn load_shape(phase: &Phase) -> LoadShape {
     if let Some(l) = &phase.loader {
         return super::dataloader::shape(phase, l);
+    }
+    if let Some(c) = &phase.checkpoint {
+        return super::checkpoint::shape(phase, c);
     }
     let secs = |d: Duration| d.as_secs_f64();
     if let Some(r) = &phase.replay {

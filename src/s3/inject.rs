@@ -24,6 +24,11 @@ pub struct Injection {
     pub error_latency: Option<LatencyDist>,
     /// Response body bytes per second, per request.
     pub bandwidth: Option<u64>,
+    /// Request body bytes per second, per request: a request carrying N
+    /// bytes is answered no sooner than N / rate after the endpoint began
+    /// reading it (its latency then counts from there), as if its upload
+    /// had been paced to this rate.
+    pub upload_bandwidth: Option<u64>,
     /// Fraction (0..=1) of object requests answered with `error_status`/`error_code`.
     pub error_rate: f64,
     /// HTTP status of injected errors, e.g. 503.
@@ -80,6 +85,12 @@ impl Injection {
         if let Some(b) = s.bandwidth {
             parts.push(format!("bandwidth {} MiB/s per request", b / (1024 * 1024)));
         }
+        if let Some(b) = s.upload_bandwidth {
+            parts.push(format!(
+                "upload bandwidth {} MiB/s per request",
+                b / (1024 * 1024)
+            ));
+        }
         if s.error_rate > 0.0 {
             parts.push(format!(
                 "{:.2}% errors ({} {})",
@@ -123,6 +134,7 @@ impl Injection {
     pub fn is_noop(&self) -> bool {
         self.latency.is_none()
             && self.bandwidth.is_none()
+            && self.upload_bandwidth.is_none()
             && self.error_rate <= 0.0
             && self.prefix_limit.is_none()
             && self.body_reset_rate <= 0.0
@@ -192,6 +204,7 @@ pub struct Settings {
     pub latency: Option<LatencyDist>,
     pub error_latency: Option<LatencyDist>,
     pub bandwidth: Option<u64>,
+    pub upload_bandwidth: Option<u64>,
     pub error_rate: Option<f64>,
     pub error_status: Option<i64>,
     pub error_code: Option<String>,
@@ -268,6 +281,7 @@ impl Injection {
             latency: s.latency,
             error_latency: s.error_latency,
             bandwidth: s.bandwidth,
+            upload_bandwidth: s.upload_bandwidth,
             error_rate,
             error_status,
             error_code,

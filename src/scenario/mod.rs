@@ -4,9 +4,11 @@
 //!
 //! The file format is documented in `docs/scenario-format.md`.
 
+pub mod checkpoint;
 pub mod dataloader;
 mod key;
 pub mod plan;
+pub mod presets;
 mod raw;
 pub mod replay;
 mod validate;

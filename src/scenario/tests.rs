@@ -336,6 +336,7 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             }),
             error_latency: None,
             bandwidth: Some(100 << 20),
+            upload_bandwidth: None,
             error_rate: 0.01,
             error_status: 500,
             error_code: "InternalError".into(),

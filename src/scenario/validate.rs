@@ -78,7 +78,7 @@ impl Ctx<'_> {
     }
 
     /// A byte size within `min..=max`, with an optional reason for the limits.
-    fn size(
+    pub(super) fn size(
         &mut self,
         v: &Spanned<ByteSize>,
         field: &str,
@@ -265,6 +265,7 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         client,
         rounds,
         seed,
+        pricing: pricing(cx, raw.pricing.as_ref()),
         checks: Vec::new(),
     };
     plan.checks = checks(cx, &raw.check, &plan);
@@ -323,6 +324,24 @@ fn expr_offset(text: &str, span: Range<usize>, value: &str, column: usize) -> Op
     }
     let within: usize = value.chars().take(column - 1).map(char::len_utf8).sum();
     Some(span.start + 1 + within)
+}
+
+/// `[pricing]`: a GPU-hour price must be a positive number of dollars.
+fn pricing(cx: &mut Ctx<'_>, raw: Option<&super::raw::RawPricing>) -> super::plan::Pricing {
+    let gpu_hour = raw.and_then(|r| r.gpu_hour.as_ref()).and_then(|v| {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Some(x)
+        } else {
+            cx.at(
+                v,
+                "pricing.gpu_hour",
+                format!("expected US dollars per accelerator-hour above 0 (e.g. 2.50), got {x}"),
+            );
+            None
+        }
+    });
+    super::plan::Pricing { gpu_hour }
 }
 
 fn default_key() -> KeyTemplate {
@@ -538,6 +557,14 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
+    let upload_bandwidth = e.upload_bandwidth.as_ref().and_then(|b| {
+        cx.size(
+            b,
+            &format!("{base}.upload_bandwidth"),
+            (1, ""),
+            (u64::MAX, ""),
+        )
+    });
     let value = |v: &Option<Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
     let (reads, writes) = match e.prefix_limit.as_ref().map(Spanned::get_ref) {
         Some(RawPrefixLimit::Table(t)) => (t.reads.as_ref(), t.writes.as_ref()),
@@ -547,6 +574,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         latency,
         error_latency,
         bandwidth,
+        upload_bandwidth,
         error_rate: value(&e.error_rate),
         error_status: e.error_status.as_ref().map(|s| *s.get_ref()),
         error_code: e.error_code.as_ref().map(|c| c.get_ref().clone()),
@@ -937,6 +965,9 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(c) = &p.checkpoint {
+        return super::checkpoint::phase(cx, &base, name, p, c);
+    }
     if let Some(r) = &p.replay {
         return super::replay::phase(cx, &base, name, p, r, env.dataset, Stop { duration, ops });
     }
@@ -998,7 +1029,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             cx.at(
                 &p.name,
                 &format!("{base}.mix"),
-                "expected a `mix` of operations (or a [phase.loader] table), got none",
+                "expected a `mix` of operations (or a [phase.loader] or [phase.checkpoint] table), got none",
             );
             Vec::new()
         }
@@ -1040,6 +1071,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+        checkpoint: None,
         replay: None,
     }
 }

@@ -817,6 +817,8 @@ pub(crate) async fn handle(
     // latency both count from after this).
     let slot = site.slot().await;
     req.received_at = Instant::now();
+    // When the endpoint began reading the request (its upload's start).
+    let began = req.received_at;
     let mut injected_fault = false;
     let mut body_faulted = false;
     let result = match route_err {
@@ -845,11 +847,18 @@ pub(crate) async fn handle(
             (Some(e), true) => Some(e),
             _ => inj.latency.as_ref(),
         };
+        // A paced upload is fully received no sooner than its bytes at
+        // the upload rate after it began.
+        let received = match inj.upload_bandwidth {
+            Some(bw) if bw > 0 => req
+                .received_at
+                .max(began + Duration::from_secs_f64(req.bytes_in as f64 / bw as f64)),
+            _ => req.received_at,
+        };
         if let Some(lat) = lat {
-            state
-                .timer
-                .sleep_until(req.received_at + lat.sample())
-                .await;
+            state.timer.sleep_until(received + lat.sample()).await;
+        } else if received > req.received_at {
+            state.timer.sleep_until(received).await;
         }
         if let Some(bw) = inj.bandwidth {
             let body = std::mem::replace(resp.body_mut(), RespBody::empty());

@@ -1,5 +1,6 @@
 //! Latency histograms, per-second series and their exact merge. Knows nothing of S3.
 
+pub mod checkpoint;
 pub mod codec;
 pub mod dataloader;
 pub mod live;

@@ -762,10 +762,10 @@ fn cluster_dockerfile_builds_what_ci_builds() {
 /// `s3bench serve` as its own process on 127.0.0.1:0: the endpoint a
 /// cluster's shards share. Stopped by PID (SIGINT) in [`Serve::stop`],
 /// which returns the request counters it prints on the way out.
-struct Serve {
+pub(crate) struct Serve {
     child: std::process::Child,
     stdout: std::io::BufReader<std::process::ChildStdout>,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 const SERVE_KEY: &str = "cluster-access";
@@ -773,6 +773,16 @@ const SERVE_SECRET: &str = "cluster-secret-not-shown";
 
 impl Serve {
     fn start(buckets: &[&str]) -> Serve {
+        let mut args = vec!["--latency", "1ms"];
+        for b in buckets {
+            args.extend(["--bucket", b]);
+        }
+        Serve::start_with(&args)
+    }
+
+    /// `s3bench serve` with these arguments after its address and keys
+    /// (`--scenario FILE` for a scenario's buckets and injection).
+    pub(crate) fn start_with(args: &[&str]) -> Serve {
         use std::io::BufRead as _;
         let mut cmd = bin();
         cmd.args([
@@ -782,10 +792,8 @@ impl Serve {
             "--access-key",
             SERVE_KEY,
         ])
-        .args(["--secret-key", SERVE_SECRET, "--latency", "1ms"]);
-        for b in buckets {
-            cmd.args(["--bucket", b]);
-        }
+        .args(["--secret-key", SERVE_SECRET])
+        .args(args);
         let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -811,7 +819,7 @@ impl Serve {
     }
 
     /// Requests per (bucket, operation), as serve prints them at exit.
-    fn stop(mut self) -> std::collections::HashMap<(String, String), u64> {
+    pub(crate) fn stop(mut self) -> std::collections::HashMap<(String, String), u64> {
         use std::io::Read as _;
         // SAFETY: kill() sends SIGINT to the child we started, by its PID.
         unsafe {
@@ -834,7 +842,7 @@ impl Serve {
     }
 
     /// The s3bench binary (hermetic) with credentials for this endpoint only.
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = bin();
         cmd.env("AWS_ACCESS_KEY_ID", SERVE_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SERVE_SECRET)
@@ -842,7 +850,7 @@ impl Serve {
         cmd
     }
 
-    fn client(&self) -> aws_sdk_s3::Client {
+    pub(crate) fn client(&self) -> aws_sdk_s3::Client {
         use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
         aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::new()
@@ -889,7 +897,7 @@ mix = [{{ op = "get", weight = 1 }}]
 }
 
 /// Every key in a bucket.
-async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+pub(crate) async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
     c.list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
@@ -903,7 +911,10 @@ async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String>
 }
 
 /// Waits for a child, killing it after `limit`.
-fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+pub(crate) fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
     let began = Instant::now();
     loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -918,7 +929,7 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
     }
 }
 
-fn stderr_of(child: &mut std::process::Child) -> String {
+pub(crate) fn stderr_of(child: &mut std::process::Child) -> String {
     use std::io::Read as _;
     let mut s = String::new();
     if let Some(mut e) = child.stderr.take() {

@@ -1,6 +1,7 @@
 //! The project's one integration-test binary: each module drives a real
 //! client against an in-process endpoint over HTTP.
 
+mod checkpoint;
 mod checks;
 mod cli;
 mod cluster;
@@ -21,3 +22,4 @@ mod run;
 mod server;
 mod setup;
 mod throttle;
+mod whatif;
