@@ -29,8 +29,16 @@ impl ErrorKind {
             Some(503 | 429) => FailureGroup::Throttled,
             _ if self.conditional() => FailureGroup::Conditional,
             Some(_) => FailureGroup::Http,
+            None if self.integrity() => FailureGroup::Integrity,
             None => FailureGroup::Transport,
         }
+    }
+
+    /// A whole body that does not match the checksum it came with: the
+    /// client checked it (`[client] checksum`), so the answer arrived, and
+    /// what it holds is wrong.
+    pub fn integrity(&self) -> bool {
+        self.status.is_none() && self.key == super::checksum::MISMATCH
     }
 
     /// The answer of a condition that did not hold (412 PreconditionFailed,

@@ -804,7 +804,9 @@ async fn worker<C: ObjectClient>(
             // A condition that did not hold is the answer the op asked
             // for, not a failure for the error policy.
             Some(e) if e.conditional() => Duration::ZERO,
-            Some(e) if e.status.is_none() => {
+            // No whole answer: back off. A body that failed its checksum
+            // was a whole answer, so it does not.
+            Some(e) if e.status.is_none() && !e.integrity() => {
                 ctx.live.errors.fetch_add(1, Ordering::Relaxed);
                 (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
             }

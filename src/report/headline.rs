@@ -17,6 +17,9 @@ pub struct FailureShare {
     pub throttled: u64,
     /// Every other failure (timeouts, connection errors, other statuses).
     pub failed: u64,
+    /// Whole answers whose body did not match its checksum (`integrity`):
+    /// wrong bytes, not a dead connection.
+    pub integrity: u64,
     /// Conditions that did not hold (412, 409 ConditionalRequestConflict,
     /// 400 InvalidWriteOffset): outcomes of conditional writes and appends,
     /// neither successes nor failures of the tool.
@@ -32,10 +35,13 @@ impl FailureShare {
     pub fn failed_share(&self) -> f64 {
         share(self.failed, self.total)
     }
+    pub fn integrity_share(&self) -> f64 {
+        share(self.integrity, self.total)
+    }
     /// Operations that succeeded.
     pub fn succeeded(&self) -> u64 {
         self.total
-            .saturating_sub(self.throttled + self.failed + self.conditional)
+            .saturating_sub(self.throttled + self.failed + self.conditional + self.integrity)
     }
 }
 
@@ -54,9 +60,11 @@ fn share(part: u64, whole: u64) -> f64 {
 pub fn failure_share(o: &OpResult) -> FailureShare {
     let throttled = group_count(o, FailureGroup::Throttled).min(o.errors);
     let conditional = conditional_count(o).min(o.errors - throttled);
+    let integrity = group_count(o, FailureGroup::Integrity).min(o.errors - throttled - conditional);
     FailureShare {
         throttled,
-        failed: o.errors - throttled - conditional,
+        failed: o.errors - throttled - conditional - integrity,
+        integrity,
         conditional,
         total: o.count,
     }
