@@ -67,7 +67,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 pub use counters::{Counters, OpCounter};
 pub use hooks::temporary_token;
-pub use inject::{Injection, LatencyDist, PrefixLimit};
+pub use inject::{Broken, Injection, LatencyDist, PrefixLimit};
 pub use store::StorageStats;
 
 use counters::BucketCounters;
