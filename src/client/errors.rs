@@ -53,6 +53,14 @@ impl ErrorKind {
         }
     }
 
+    /// The request was certainly not carried out: the server refused it
+    /// (a 4xx, a condition that did not hold) or asked the client to slow
+    /// down (503, 429). Without an answer, or with another 5xx, it may
+    /// have been.
+    pub fn not_done(&self) -> bool {
+        matches!(self.status, Some(400..=499 | 503))
+    }
+
     /// The same as a recorder's failure.
     pub fn failure(&self) -> crate::stats::Failure<'_> {
         crate::stats::Failure {

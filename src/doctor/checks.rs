@@ -94,6 +94,12 @@ pub async fn check_target_in(t: &TargetConfig, env: &Environment, scope: Scope<'
     } else {
         None
     };
+    // doctor only: a run audits what its own conditional writes got. (Boxed:
+    // two SDK requests in flight at once make a large future, which would
+    // otherwise grow every caller's, the run's preflight's too.)
+    if conditional_writes == Some(true) && matches!(scope, Scope::Doctor { .. }) {
+        Box::pin(check_contention(&cx, scope.prefix(), &mut out)).await;
+    }
     check_clock(&cx, &mut out);
     check_zone(&cx, env, &mut out);
     if let Some(f) = super::tls::finding(&cx.name, t) {
@@ -1000,6 +1006,80 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
     };
     out.push(f);
     Some(conditional.is_ok())
+}
+
+/// Races of the contention probe.
+const RACES: u32 = 8;
+
+/// Two writers racing on one key: two create-only PUTs (`If-None-Match:
+/// *`) of a fresh key sent at once, [`RACES`] times. An endpoint whose
+/// conditional writes are atomic lets exactly one win each race (the other
+/// gets 412, or 409); one that checks and then writes lets both win. Each
+/// key is deleted again.
+async fn check_contention(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) {
+    let (mut decided, mut doubled) = (0u32, 0u32);
+    let mut failed = None;
+    for i in 0..RACES {
+        let key = format!("{prefix}contention-probe-{i}");
+        let put = || {
+            cx.client
+                .put_object()
+                .bucket(&cx.bucket)
+                .key(&key)
+                .body(ByteStream::from_static(b"contention probe"))
+                .if_none_match("*")
+                .send()
+        };
+        let (a, b) = tokio::join!(put(), put());
+        let mut won = 0;
+        let mut lost = 0;
+        for r in [a, b] {
+            match r {
+                Ok(_) => won += 1,
+                Err(e) if matches!(answer(&e).status, Some(412 | 409)) => lost += 1,
+                Err(e) => failed = Some(short(&answer(&e))),
+            }
+        }
+        if won + lost == 2 {
+            decided += 1;
+            doubled += u32::from(won == 2);
+        }
+        let _ = retrying(|| {
+            cx.client
+                .delete_object()
+                .bucket(&cx.bucket)
+                .key(&key)
+                .send()
+        })
+        .await;
+    }
+    let f = if doubled > 0 {
+        cx.finding(
+            Severity::Warn,
+            "contention",
+            format!(
+                "the endpoint's conditional writes are not atomic: in {doubled} of {decided} races of two create-only PUTs (If-None-Match: *) on one key both writers were told they won, so conditional-put numbers against it count lost races as wins (a run's audit says how many)"
+            ),
+        )
+    } else if decided == 0 {
+        cx.finding(
+            Severity::Warn,
+            "contention",
+            format!(
+                "two create-only PUTs racing on one key could not be told apart ({}): whether the endpoint's conditional writes are atomic is not known",
+                failed.unwrap_or_default()
+            ),
+        )
+    } else {
+        cx.finding(
+            Severity::Ok,
+            "contention",
+            format!(
+                "two create-only PUTs racing on one key: exactly one won, {decided} times in {decided}"
+            ),
+        )
+    };
+    out.push(f);
 }
 
 /// How many times the probe GET is tried when its body comes back wrong.

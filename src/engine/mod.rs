@@ -12,6 +12,7 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
+pub mod claims;
 pub mod dataloader;
 #[cfg(test)]
 mod dataloader_tests;
@@ -210,12 +211,15 @@ pub struct JobResult {
     pub elapsed_s: f64,
     /// What the simulated accelerators measured (loader phases only).
     pub loader: Option<crate::stats::dataloader::DataloaderStats>,
+    /// What the answers say the job left on the endpoint, for its audit.
+    pub claims: claims::Claims,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
     loader: Option<crate::stats::dataloader::DataloaderStats>,
+    claims: claims::Claims,
 }
 
 struct Work {
@@ -339,11 +343,13 @@ impl Engine {
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
         let mut loader: Option<crate::stats::dataloader::DataloaderStats> = None;
+        let mut claims = claims::Claims::default();
         for rx in replies {
             let r = rx
                 .await
                 .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
             recorder.merge(&r.recorder);
+            claims.merge(r.claims);
             if let Some(l) = &r.loader {
                 loader.get_or_insert_with(Default::default).merge(l);
             }
@@ -358,6 +364,7 @@ impl Engine {
             recorder,
             elapsed_s,
             loader,
+            claims,
         })
     }
 
@@ -451,6 +458,8 @@ struct Shared {
     measure_start: Instant,
     /// What this thread's accelerators measured (loader phases).
     loader: RefCell<Option<crate::stats::dataloader::DataloaderStats>>,
+    /// What this thread's workers claim they left on the endpoint.
+    claims: RefCell<claims::Claims>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -485,6 +494,7 @@ async fn run_job<C: ObjectClient + 'static>(
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
         loader: RefCell::new(None),
+        claims: RefCell::new(claims::Claims::default()),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
     });
@@ -541,6 +551,7 @@ async fn run_job<C: ObjectClient + 'static>(
         recorder,
         last_done: shared.last_done.get(),
         loader: shared.loader.borrow_mut().take(),
+        claims: std::mem::take(&mut *shared.claims.borrow_mut()),
     }
 }
 
@@ -833,6 +844,9 @@ async fn worker<C: ObjectClient>(
         }
         prev_done = Some(done);
     }
+    // Handed over once, when the worker stops (a worker cut off after the
+    // stop grace claims nothing: its last answers are unknown).
+    shared.claims.borrow_mut().merge(st.take_claims());
 }
 
 /// Attempts per object of the data set (backoff 50, 100, 200, 400 ms).

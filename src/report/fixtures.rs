@@ -199,6 +199,7 @@ pub fn target_phase(
                     ttfb: ttfb.map(|t| t.1),
                     service: service.map(|t| t.1),
                 },
+                audit: None,
             },
         );
     }
@@ -213,6 +214,7 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        audits: Vec::new(),
         rounds: round_ops
             .into_iter()
             .enumerate()
@@ -267,6 +269,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
         TargetInfo {
             name: "express".into(),
@@ -279,6 +282,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
     ]
 }

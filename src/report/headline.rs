@@ -136,12 +136,14 @@ fn times(r: f64) -> String {
 /// One headline line per measured phase and op that both targets ran (no
 /// list markers; Markdown is the caller's).
 pub fn headline(r: &RunResult) -> Vec<String> {
+    // What the endpoint did not do comes first, comparison or not.
+    let mut lines = crate::report::audit::headline(r);
     let Some((d, g)) = comparison_pair(&r.targets) else {
-        return Vec::new();
+        return lines;
     };
     let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
     let measured: Vec<&PhaseResult> = r.phases.iter().filter(|p| p.is_measured()).collect();
-    let mut lines = crate::report::dataloader::headline(r);
+    lines.extend(crate::report::dataloader::headline(r));
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),
@@ -204,6 +206,17 @@ pub fn headline(r: &RunResult) -> Vec<String> {
                 }
                 if f.failed > 0 {
                     caveats.push(format!("{label} failed {}", pct(f.failed_share())));
+                }
+                if o.audit == Some(crate::report::audit::AuditVerdict::Violated) {
+                    caveats.push(format!(
+                        "{label} failed its audit: these numbers time answers, not the operation (see Warnings)"
+                    ));
+                }
+                if f.integrity > 0 {
+                    caveats.push(format!(
+                        "{label} {} came back with a body that does not match its checksum",
+                        pct(f.integrity_share())
+                    ));
                 }
             }
             if !caveats.is_empty() {

@@ -97,7 +97,8 @@ pub fn render(r: &RunResult) -> String {
         }
         line!(md);
     }
-    let failures = failure_warnings(r);
+    let mut failures = crate::report::audit::warnings(r);
+    failures.extend(failure_warnings(r));
     if !r.warnings.is_empty() || !failures.is_empty() {
         line!(md, "## Warnings");
         line!(md);
@@ -713,6 +714,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         }
     }
     warmup_line(md, p);
+    crate::report::audit::section(md, p);
     conditional_section(md, p);
     errors_section(md, p);
     pacing_section(md, p);
@@ -851,12 +853,14 @@ fn op_section(md: &mut String, p: &PhaseResult, op: &str, pair: Pair) {
     let mut t = Table::numeric(headers);
     for tr in &p.targets {
         let Some(o) = tr.ops.get(op) else { continue };
-        let mut row = vec![
-            tr.target.clone(),
-            o.count.to_string(),
-            fmt_rate(o.ops_per_sec),
-            mib(o),
-        ];
+        // Numbers of requests the endpoint did not carry out: said in the row.
+        let target = match o.audit {
+            Some(crate::report::audit::AuditVerdict::Violated) => {
+                format!("{} (failed its audit)", tr.target)
+            }
+            _ => tr.target.clone(),
+        };
+        let mut row = vec![target, o.count.to_string(), fmt_rate(o.ops_per_sec), mib(o)];
         row.extend(latency_cells(o.count, &o.latency_us));
         row.push(o.errors.to_string());
         t.push(row);

@@ -197,6 +197,11 @@ pub struct TargetInfo {
     /// an endpoint's own counts equal the phases' plus these.
     #[serde(default)]
     pub preflight_requests: BTreeMap<String, u64>,
+    /// Requests the audits sent after the phases' rounds (`HeadObject`,
+    /// `CreateSession`), counted apart like the preflight's: the endpoint's
+    /// own counts are the phases' plus the preflight's plus these.
+    #[serde(default)]
+    pub audit_requests: BTreeMap<String, u64>,
 }
 
 fn sdk_path() -> String {
@@ -492,7 +497,14 @@ pub struct TargetPhaseResult {
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
     pub loader: Option<DataloaderResult>,
+    /// What the audits of this phase's ops read back after each round and
+    /// found: whether the endpoint did what it answered success to.
+    #[serde(default)]
+    pub audits: Vec<OpAudit>,
 }
+
+// The audits' part of the contract lives with their rendering and merge.
+pub use super::audit::{AuditCheck, AuditVerdict, OpAudit};
 
 // The loader's part of the contract lives with its rendering and merge.
 pub use super::dataloader::{
@@ -525,9 +537,10 @@ pub struct OpResult {
     /// other error responses; `transport`: connection, timeout, reset;
     /// `conditional`: 412, 409 ConditionalRequestConflict and 400
     /// InvalidWriteOffset, the outcomes of conditional writes and appends
-    /// that lost a race, which are no failure of the tool), each with its
-    /// own latency, so "General Purpose's 503s took p50 3 ms" is visible
-    /// without touching the success percentiles.
+    /// that lost a race, which are no failure of the tool; `integrity`: a
+    /// whole answer whose body does not match the checksum it came with),
+    /// each with its own latency, so "General Purpose's 503s took p50 3 ms"
+    /// is visible without touching the success percentiles.
     #[serde(default)]
     pub failures: BTreeMap<String, FailureResult>,
     /// HTTP requests sent by successful and failed operations alike
@@ -554,6 +567,13 @@ pub struct OpResult {
     pub service_us: Option<LatencySummary>,
     /// Serialized histograms (HdrHistogram V2 + DEFLATE, base64; values in nanoseconds).
     pub histograms: HistogramBlobs,
+    /// The verdict of this op's audits on this target (the worst of its
+    /// checks; null: not audited). `violated`: the endpoint answered
+    /// success without doing what these operations ask, so these numbers
+    /// time answers, not the operation; the target's `audits` say what was
+    /// found.
+    #[serde(default)]
+    pub audit: Option<AuditVerdict>,
 }
 
 /// Failed operations of one group.

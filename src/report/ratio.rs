@@ -273,6 +273,7 @@ mod tests {
             sessions: Default::default(),
             attempts: Default::default(),
             loader: None,
+            audits: Vec::new(),
             rounds: rounds
                 .iter()
                 .enumerate()

@@ -5,6 +5,7 @@
 //! interrupted run still leaves what it measured.
 
 pub mod assemble;
+pub mod audit;
 pub mod cleanup;
 pub mod confirm;
 mod dataloader;
@@ -154,6 +155,7 @@ pub async fn run_on_targets(
         date: date_of(&started_at),
         dir: &dir,
         usage: phases::Usage::default(),
+        auditor: audit::Auditor::new(&targets),
     };
     let start_failed = measure(&mut runner, &opts, &clients[0], &run_id, &mut result).await?;
     engine.shutdown();
@@ -194,7 +196,10 @@ pub async fn run_on_targets(
     result.complete = stopped.is_none() && start_failed.is_none();
     result.finished_at = utc_now();
     crate::report::publish(&result, &dir)?;
-    for w in crate::report::markdown::failure_warnings(&result) {
+    for w in crate::report::audit::warnings(&result)
+        .into_iter()
+        .chain(crate::report::markdown::failure_warnings(&result))
+    {
         progress.always(&format!("warning: {w}"));
     }
     // Published last, complete or not: after SIGTERM, a failure-policy stop
@@ -382,6 +387,7 @@ fn initial_result(
                 checksum_checked: 0,
                 checksum_unchecked: 0,
                 preflight_requests: p.requests.clone(),
+                audit_requests: Default::default(),
             })
             .collect(),
         phases: Vec::new(),

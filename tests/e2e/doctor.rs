@@ -85,6 +85,7 @@ async fn doctor_passes_on_a_good_pair_and_cleans_up() {
             "bucket",
             "probe",
             "conditional-writes",
+            "contention",
             "clock",
         ] {
             assert!(checks.contains(&c), "{kind:?} lacks {c}: {checks:?}");
@@ -101,14 +102,15 @@ async fn doctor_passes_on_a_good_pair_and_cleans_up() {
     }
     // The probe wrote one object per bucket, create-only; a second
     // create-only PUT of it got 412 (the endpoint honours If-None-Match);
-    // it was read and deleted again.
+    // it was read and deleted again. Then 8 races of two create-only PUTs
+    // on a fresh key: one winner and one 412 each, the key deleted again.
     let c = s.counters();
     for b in [GP, DIR] {
         let ops = &c.buckets[b];
-        assert_eq!(ops["PutObject"].requests, 2, "{b}: {ops:?}");
-        assert_eq!(ops["PutObject"].errors, 1, "{b}: {ops:?}");
+        assert_eq!(ops["PutObject"].requests, 2 + 16, "{b}: {ops:?}");
+        assert_eq!(ops["PutObject"].errors, 1 + 8, "{b}: {ops:?}");
         assert_eq!(ops["GetObject"].requests, 1, "{b}: {ops:?}");
-        assert_eq!(ops["DeleteObject"].requests, 1, "{b}: {ops:?}");
+        assert_eq!(ops["DeleteObject"].requests, 1 + 8, "{b}: {ops:?}");
         assert_eq!(s.object_count(b), Some(0), "{b}");
     }
     assert_eq!(c.buckets[DIR]["CreateSession"].errors, 0);
