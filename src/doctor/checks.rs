@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 
 use super::{Environment, Finding, Severity};
-use crate::client::{AS_PLAIN_BUCKET, Auth, TargetConfig, describe_preflight};
+use crate::client::{Auth, TargetConfig, as_plain_bucket, describe_preflight};
 use crate::scenario::TargetKind;
 
 /// SigV4 rejects requests dated more than 15 minutes off the server's clock.
@@ -510,13 +510,25 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
         ));
     }
     if code == "NotImplemented" || a.status == Some(501) {
+        if cx.directory() && cx.t.session_auth_off() {
+            // No CreateSession was sent: do not blame it, and do not
+            // advise the switch that is already set.
+            return Some((
+                "kind",
+                format!(
+                    "the endpoint answered 501 NotImplemented ({}) to a directory-bucket request with S3 Express session auth already off: it has no directory buckets; {}",
+                    a.message.as_deref().unwrap_or(code),
+                    as_plain_bucket()
+                ),
+            ));
+        }
         if cx.directory() {
             return Some((
                 "create-session",
                 format!(
                     "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; {}",
                     a.message.as_deref().unwrap_or(code),
-                    AS_PLAIN_BUCKET
+                    as_plain_bucket()
                 ),
             ));
         }
@@ -712,7 +724,8 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
             }
             Err(why) => {
                 out.push(cx.finding(Severity::Error, "create-session", format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; {AS_PLAIN_BUCKET}",
+                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; {}",
+                    as_plain_bucket()
                 )));
                 false
             }
@@ -732,7 +745,7 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                 None if a.status == Some(200) => cx.finding(Severity::Error, "create-session", format!(
                     "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); {}",
                     a.chain,
-                    AS_PLAIN_BUCKET
+                    as_plain_bucket()
                 )),
                 None => Finding::new(
                     Severity::Error,
@@ -831,14 +844,26 @@ async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                 Severity::Ok,
                 "bucket",
                 format!(
-                    "exists, is {kind}, in region {}",
-                    o.bucket_region().unwrap_or(declared)
+                    "exists, is {kind}, {}",
+                    region_text(o.bucket_region(), declared)
                 ),
             ));
         }
         None => {}
     }
     ok
+}
+
+/// Where HeadBucket says the bucket is: "in region R", or, when it sent no
+/// `x-amz-bucket-region` (s3rver, s3s-fs), that the declared region could
+/// not be checked, rather than the declared one as if it had been.
+fn region_text(said: Option<&str>, declared: &str) -> String {
+    match said {
+        Some(r) => format!("in region {r}"),
+        None => format!(
+            "in a region this endpoint does not say (HeadBucket sent no x-amz-bucket-region), so the declared region {declared} could not be checked"
+        ),
+    }
 }
 
 /// What HeadBucket's location headers say against the declared kind; None
@@ -852,7 +877,8 @@ pub(crate) fn kind_problem(
     let zone = crate::s3::bucket::zone_id(bucket);
     match (directory, location_type) {
         (true, None) => Some(format!(
-            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
+            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {}",
+            as_plain_bucket()
         )),
         (false, Some(t)) => Some(format!(
             "is declared general purpose but the endpoint reports a directory bucket (location type {t}): set kind = \"directory\""

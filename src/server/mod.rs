@@ -430,6 +430,12 @@ impl EmbeddedServer {
         self.state.hooks.set_rival_put(bucket, key, body);
     }
 
+    /// Test hook: HeadBucket answers without `x-amz-bucket-region`, as
+    /// s3rver and s3s-fs do.
+    pub fn set_no_region_header(&self, on: bool) {
+        self.state.hooks.set_no_region_header(on);
+    }
+
     /// A snapshot of all counters.
     pub fn counters(&self) -> Counters {
         let sites = self.state.sites.read().unwrap_or_else(|e| e.into_inner());

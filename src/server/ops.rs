@@ -326,7 +326,9 @@ fn head_bucket(req: &Req<'_>) -> Result<Resp, S3Error> {
     let b = bucket(req)?;
     let mut r = Response::new(RespBody::empty());
     let h = r.headers_mut();
-    h.insert("x-amz-bucket-region", header_value(&req.state.region)?);
+    if !req.state.hooks.no_region_header() {
+        h.insert("x-amz-bucket-region", header_value(&req.state.region)?);
+    }
     if b.kind == BucketKind::Directory {
         h.insert(
             "x-amz-bucket-location-type",
