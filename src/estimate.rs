@@ -258,6 +258,49 @@ impl Tally {
     }
 }
 
+/// A replay sends its schedule's rows (those due within the phase's
+/// duration), each round; returns them by op and the phase's seconds.
+fn replay_phase(
+    tally: &mut Tally,
+    plan: &Plan,
+    phase: &Phase,
+    r: &crate::scenario::ReplaySpec,
+) -> (BTreeMap<String, OpEstimate>, f64) {
+    use crate::scenario::ReplayOp as R;
+    let end = phase
+        .stop
+        .duration
+        .map_or(u64::MAX, |d| (d.as_nanos() as f64 * r.speed) as u64);
+    let rounds = u64::from(plan.rounds);
+    let mut m = BTreeMap::new();
+    for row in r.rows.iter().take_while(|row| row.t_ns < end) {
+        let (op, requests, bytes) = match row.op {
+            R::Get => ("get", 1, plan.object_size(row.object)),
+            R::RangedGet => ("ranged_get", 1, row.length),
+            R::Head => ("head", 1, 0),
+            R::Put => ("put", 1, row.length),
+            R::MultipartPut => (
+                "multipart_put",
+                multipart_requests(row.length, row.part_size),
+                row.length,
+            ),
+            R::Delete => ("delete", 1, 0),
+            R::List => ("list", 1, 0),
+            R::Copy => ("copy", 1, 0),
+        };
+        tally.add(
+            &phase.name,
+            &mut m,
+            op,
+            rounds,
+            requests * rounds,
+            bytes * rounds,
+        );
+    }
+    let secs = phase.stop.duration.unwrap_or(r.span()).as_secs_f64() * f64::from(plan.rounds);
+    (m, secs)
+}
+
 /// What a phase's writes leave behind until cleanup (unless it deletes).
 #[derive(Default)]
 struct Written {
@@ -323,6 +366,12 @@ fn estimate_target(
             };
             let mut m = BTreeMap::new();
             tally.add(&phase.name, &mut m, op, n, n, bytes);
+            by_phase.push((phase.name.clone(), m));
+            continue;
+        }
+        if let Some(r) = &phase.replay {
+            let (m, s) = replay_phase(&mut tally, plan, phase, r);
+            secs += s;
             by_phase.push((phase.name.clone(), m));
             continue;
         }

@@ -16,6 +16,8 @@ pub mod doctor;
 pub mod engine;
 pub mod estimate;
 pub mod exit;
+pub mod import;
+pub mod oplog;
 pub mod plan;
 pub mod report;
 pub mod run;

@@ -10,6 +10,7 @@ mod batch;
 mod cleanup;
 mod compare;
 mod doctor;
+mod import;
 mod k8s;
 mod merge;
 mod parse;
@@ -28,6 +29,7 @@ pub use batch::BatchArgs;
 pub use cleanup::CleanupArgs;
 pub use compare::CompareArgs;
 pub use doctor::DoctorArgs;
+pub use import::ImportArgs;
 pub use k8s::K8sArgs;
 pub use merge::MergeArgs;
 pub use plan::PlanArgs;
@@ -101,6 +103,9 @@ commands! {
     K8s(K8sArgs);
     /// Print an AWS Batch job definition and array-job submission (JSON) for a distributed run.
     Batch(BatchArgs);
+    /// Derive a scenario from your own traffic: S3 server access logs,
+    /// CloudTrail data events or a `run --op-log` file (docs/import.md).
+    Import(ImportArgs);
 }
 
 impl Cli {

@@ -81,6 +81,11 @@ pub struct RunArgs {
     /// credentials from the aws-config default chain.
     #[arg(long, value_name = "URL")]
     pub results_endpoint_url: Option<String>,
+    /// Write one row per request sent (preflight, prepare, phases, cleanup;
+    /// each retry attempt and CreateSession too) to ops.csv.gz in the run
+    /// folder: gzip CSV that DuckDB, pandas and Spark read (docs/op-log.md).
+    #[arg(long)]
+    pub op_log: bool,
 }
 
 impl RunArgs {
@@ -106,6 +111,7 @@ impl RunArgs {
             barrier: self.barrier.then_some(self.barrier_timeout),
             results,
             results_endpoint: self.results_endpoint_url.clone(),
+            op_log: self.op_log,
         })
     }
 }
@@ -191,6 +197,8 @@ fn spawn_signal_handlers(cancel: Arc<Cancel>) {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
+        // Leave a complete op log behind even now (`run --op-log`).
+        crate::oplog::finish_all_now(std::time::Duration::from_secs(2));
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let _ = std::io::stderr().flush();

@@ -256,7 +256,8 @@ async fn accelerator<C: ObjectClient + 'static>(
             shared.clone(),
             feed.clone(),
         );
-        readers.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        readers.push(tokio::task::spawn_local(logged.logged(async move {
             reader(
                 &ctx,
                 &job,
@@ -269,7 +270,7 @@ async fn accelerator<C: ObjectClient + 'static>(
                 steps,
             )
             .await
-        }));
+        })));
     }
     let mut totals = AcceleratorTotals::default();
     let mut first: Option<Instant> = None;
@@ -406,6 +407,7 @@ async fn reader<C: ObjectClient>(
             let before = client.session_marker();
             shared.in_flight.set(shared.in_flight.get() + 1);
             let sent = Instant::now();
+            crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Measured);
             let out = client.get(&key, range).await;
             let done = Instant::now();
             let in_flight = shared.in_flight.get();

@@ -17,6 +17,7 @@ pub mod dataloader;
 #[cfg(test)]
 mod dataloader_tests;
 pub mod ops;
+mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +33,7 @@ use tokio::task::LocalSet;
 use tokio::time::Instant;
 
 use crate::client::direct::DirectClient;
-use crate::client::{ObjectClient, S3Client, SessionProbe, TargetConfig};
+use crate::client::{ErrorKind, ObjectClient, S3Client, SessionProbe, TargetConfig};
 use crate::s3::OpKind;
 use crate::scenario::{Load, OpSpec, Phase, Plan};
 use crate::stats::{Recorder, Sample};
@@ -225,6 +226,8 @@ struct ThreadResult {
 struct Work {
     job: Arc<Job>,
     reply: oneshot::Sender<ThreadResult>,
+    /// The run's op log (`run --op-log`), if any.
+    log: Option<Arc<crate::oplog::Sink>>,
 }
 
 struct EngineThread {
@@ -246,6 +249,8 @@ pub struct EngineOptions {
 pub struct Engine {
     threads: Vec<EngineThread>,
     pub cancel: Arc<Cancel>,
+    /// Every request of every job goes into this op log (`run --op-log`).
+    op_log: Option<Arc<crate::oplog::Sink>>,
 }
 
 impl Engine {
@@ -295,6 +300,10 @@ impl Engine {
                         &rt,
                         thread_main(index, threads, connector, live2, cancel, rx, ready),
                     );
+                    // Tasks abandoned at a stop log their requests as they
+                    // are dropped: send those rows too.
+                    drop(local);
+                    crate::oplog::flush_thread();
                 })?;
             out.push(EngineThread { tx, join, live });
         }
@@ -309,7 +318,14 @@ impl Engine {
         Ok(Engine {
             threads: out,
             cancel,
+            op_log: None,
         })
+    }
+
+    /// Logs every request of the jobs this engine runs (`run --op-log`).
+    pub fn with_op_log(mut self, sink: Option<Arc<crate::oplog::Sink>>) -> Engine {
+        self.op_log = sink;
+        self
     }
 
     /// The threads' live counters, for a progress display.
@@ -336,6 +352,7 @@ impl Engine {
             t.tx.send(Work {
                 job: job.clone(),
                 reply,
+                log: self.op_log.clone(),
             })
             .map_err(|_| anyhow::anyhow!("an engine thread has stopped"))?;
             replies.push(rx);
@@ -437,7 +454,10 @@ async fn thread_main<C: Connector>(
         cancel,
     });
     while let Some(work) = rx.recv().await {
-        let result = run_job(&ctx, &work.job).await;
+        let result = run_job(&ctx, &work.job, work.log).await;
+        // Every row of the job is in the writer's hands before its result
+        // is: the log of a finished phase is complete.
+        crate::oplog::flush_thread();
         let _ = work.reply.send(result);
     }
 }
@@ -465,6 +485,16 @@ struct Shared {
     /// choosing the next op. The next request's signing and send are part
     /// of its own latency, not of this gap. bench/run.sh reports it; off by default.
     gap: Option<RefCell<hdrhistogram::Histogram<u64>>>,
+    /// The run's op log and where this job's requests belong in it.
+    op_log: Option<Arc<crate::oplog::Sink>>,
+    log_ctx: crate::oplog::Ctx,
+}
+
+impl Shared {
+    /// `fut` with its requests logged under this job (when logging).
+    fn logged<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
+        crate::oplog::scope(self.op_log.as_ref(), self.log_ctx, true, fut)
+    }
 }
 
 /// Set to measure the recording gap (see `Shared::gap`).
@@ -480,13 +510,37 @@ enum Pacing {
         stride_ns: f64,
         next_slot: Rc<Cell<u64>>,
     },
+    /// Row k of a replay schedule is due at `start + t_ns(k) / speed`; this
+    /// thread takes rows `next, next + stride, ...` in order.
+    Replay {
+        start: Instant,
+        rows: Arc<Vec<crate::scenario::ReplayRow>>,
+        next: Rc<Cell<usize>>,
+        stride: usize,
+        speed: f64,
+    },
 }
 
 async fn run_job<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
+    op_log: Option<Arc<crate::oplog::Sink>>,
 ) -> ThreadResult {
     let warmup = job_warmup(job);
+    let (phase, stage) = match job.kind {
+        JobKind::Prepare => (None, crate::oplog::Stage::Prepare),
+        JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. } => {
+            (Some(i as u16), crate::oplog::Stage::Measured)
+        }
+    };
+    let log_ctx = crate::oplog::Ctx {
+        target: job.target as u16,
+        phase,
+        round: job.round,
+        stage,
+        thread: Some(ctx.index as u16),
+        due: None,
+    };
     let shared = Rc::new(Shared {
         recorder: RefCell::new(OpRecorder::default()),
         in_flight: Cell::new(0),
@@ -497,6 +551,8 @@ async fn run_job<C: ObjectClient + 'static>(
         claims: RefCell::new(claims::Claims::default()),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
+        op_log,
+        log_ctx,
     });
     // Attempts recorded by this thread's clients before this job are not its own.
     let _ = crate::client::take_thread_log();
@@ -527,6 +583,11 @@ async fn run_job<C: ObjectClient + 'static>(
     // What is still in flight after the grace is abandoned; what completed is kept.
     for h in &handles {
         h.abort();
+    }
+    if !handles.is_empty() {
+        // Let the aborted tasks drop now, so their op log rows (`abandoned`)
+        // belong to this job.
+        tokio::task::yield_now().await;
     }
     if let (Some(g), JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. }) =
         (&shared.gap, job.kind)
@@ -610,15 +671,28 @@ async fn run_phase<C: ObjectClient + 'static>(
             None => phase_end,
         };
         tokio::time::sleep_until(stage_start).await;
-        let (workers, pacing) = match stage.load {
-            Load::Closed { concurrency } => (
+        let (workers, pacing) = match (&phase.replay, stage.load) {
+            (Some(r), _) => (
+                share(r.max_in_flight as u64, ctx.index, ctx.threads).max(1),
+                Pacing::Replay {
+                    start: stage_start,
+                    rows: r.rows.clone(),
+                    next: Rc::new(Cell::new(ctx.index)),
+                    stride: ctx.threads,
+                    speed: r.speed,
+                },
+            ),
+            (None, Load::Closed { concurrency }) => (
                 share(concurrency as u64, ctx.index, ctx.threads),
                 Pacing::Closed,
             ),
-            Load::Open {
-                rate,
-                max_in_flight,
-            } => (
+            (
+                None,
+                Load::Open {
+                    rate,
+                    max_in_flight,
+                },
+            ) => (
                 share(max_in_flight as u64, ctx.index, ctx.threads).max(1),
                 Pacing::Open {
                     start: stage_start,
@@ -630,7 +704,7 @@ async fn run_phase<C: ObjectClient + 'static>(
         };
         let mut stage_handles = Vec::with_capacity(workers as usize);
         for w in 0..workers {
-            let h = tokio::task::spawn_local(worker(
+            let h = tokio::task::spawn_local(shared.logged(worker(
                 ctx.clone(),
                 job.clone(),
                 shared.clone(),
@@ -639,7 +713,7 @@ async fn run_phase<C: ObjectClient + 'static>(
                 w as usize,
                 si,
                 stage_end,
-            ));
+            )));
             stage_handles.push(h);
         }
         handles.extend(stage_handles.iter().map(|h| h.abort_handle()));
@@ -723,6 +797,38 @@ fn record_before<C: ObjectClient>(
     b.done
 }
 
+/// When the next request of a fixed rate or a replay is due (and the
+/// replay's row); None when a replay's rows are done.
+fn next_scheduled(pacing: &Pacing) -> Option<(Instant, Option<crate::scenario::ReplayRow>)> {
+    match pacing {
+        Pacing::Closed => Some((Instant::now(), None)),
+        Pacing::Open {
+            start,
+            first_ns,
+            stride_ns,
+            next_slot,
+        } => {
+            let k = next_slot.get();
+            next_slot.set(k + 1);
+            let due = *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
+            Some((due, None))
+        }
+        Pacing::Replay {
+            start,
+            rows,
+            next,
+            stride,
+            speed,
+        } => {
+            let k = next.get();
+            let r = rows.get(k)?;
+            next.set(k + stride);
+            let due = *start + Duration::from_nanos((r.t_ns as f64 / speed) as u64);
+            Some((due, Some(*r)))
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn worker<C: ObjectClient>(
     ctx: Rc<ThreadCtx<C>>,
@@ -743,7 +849,10 @@ async fn worker<C: ObjectClient>(
         if ctx.cancel.is_cancelled() {
             break;
         }
-        let (due, late) = match &pacing {
+        let mut row = None;
+        // When the next request is due: now in a closed loop, else on the
+        // schedule (a fixed rate's slot, or a replay's row).
+        let scheduled = match &pacing {
             Pacing::Closed => {
                 if !backoff.is_zero() {
                     tokio::select! {
@@ -751,17 +860,19 @@ async fn worker<C: ObjectClient>(
                         _ = ctx.cancel.cancelled() => break,
                     }
                 }
-                (Instant::now(), false)
+                None
             }
-            Pacing::Open {
-                start,
-                first_ns,
-                stride_ns,
-                next_slot,
-            } => {
-                let k = next_slot.get();
-                next_slot.set(k + 1);
-                let due = *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
+            scheduled => match next_scheduled(scheduled) {
+                Some((due, r)) => {
+                    row = r;
+                    Some(due)
+                }
+                None => break,
+            },
+        };
+        let (due, late) = match scheduled {
+            None => (Instant::now(), false),
+            Some(due) => {
                 if stage_end.is_some_and(|end| due >= end) {
                     break;
                 }
@@ -785,7 +896,19 @@ async fn worker<C: ObjectClient>(
             }
             shared.budget.set(Some(b - 1));
         }
-        let op: &OpSpec = mix.pick(&mut st.rng);
+        // A replay's row says what to send; otherwise the mix picks.
+        let op: Option<&OpSpec> = match row {
+            Some(_) => None,
+            None => Some(mix.pick(&mut st.rng)),
+        };
+        crate::oplog::set_due(
+            due.into_std(),
+            if measured {
+                crate::oplog::Stage::Measured
+            } else {
+                crate::oplog::Stage::Warmup
+            },
+        );
         let before = client.session_marker();
         shared.in_flight.set(shared.in_flight.get() + 1);
         let sent = Instant::now();
@@ -795,9 +918,17 @@ async fn worker<C: ObjectClient>(
                 sent.saturating_duration_since(p).as_nanos() as u64,
             );
         }
-        let out = opctx.perform(op, &mut st).await;
+        let out = match (&row, op) {
+            (Some(r), _) => replay::execute(&opctx, r, &mut st).await,
+            (None, Some(op)) => opctx.perform(op, &mut st).await,
+            (None, None) => unreachable!("the mix picks when no row does"),
+        };
         let done = Instant::now();
-        let kind = st.record_as.take().unwrap_or(op.kind());
+        let kind = st.record_as.take().unwrap_or(match (&row, op) {
+            (Some(r), _) => replay::kind(r.op),
+            (None, Some(op)) => op.kind(),
+            (None, None) => OpKind::Get,
+        });
         let in_flight = shared.in_flight.get();
         shared.in_flight.set(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
@@ -810,28 +941,17 @@ async fn worker<C: ObjectClient>(
             }
             None => (due, sent),
         };
-        backoff = match &out.error {
-            None => Duration::ZERO,
-            // A condition that did not hold is the answer the op asked
-            // for, not a failure for the error policy.
-            Some(e) if e.conditional() => Duration::ZERO,
-            // No whole answer: back off. A body that failed its checksum
-            // was a whole answer, so it does not.
-            Some(e) if e.status.is_none() && !e.integrity() => {
-                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-                (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
-            }
-            Some(_) => {
-                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-                Duration::ZERO
-            }
-        };
+        backoff = next_backoff(&ctx.live, out.error.as_ref(), backoff);
         let sample = Sample {
             late_start: late,
             behind_session: SessionProbe::overlapped(before, client.session_marker()),
             ..ops::sample(&out, due, sent, done, kind.reads_body())
         };
         let mut rec = shared.recorder.borrow_mut();
+        if !matches!(pacing, Pacing::Closed) {
+            // How late the request started against its schedule.
+            rec.note_lateness(sent.saturating_duration_since(due).as_nanos() as u64);
+        }
         if measured {
             let second = done
                 .saturating_duration_since(shared.measure_start)
@@ -847,6 +967,28 @@ async fn worker<C: ObjectClient>(
     // Handed over once, when the worker stops (a worker cut off after the
     // stop grace claims nothing: its last answers are unknown).
     shared.claims.borrow_mut().merge(st.take_claims());
+}
+
+/// A closed-loop worker's pause before its next op after `error`, counting
+/// the failure for the live error policy.
+#[inline]
+fn next_backoff(live: &Live, error: Option<&ErrorKind>, backoff: Duration) -> Duration {
+    match error {
+        None => Duration::ZERO,
+        // A condition that did not hold is the answer the op asked
+        // for, not a failure for the error policy.
+        Some(e) if e.conditional() => Duration::ZERO,
+        // No whole answer: back off. A body that failed its checksum
+        // was a whole answer, so it does not.
+        Some(e) if e.status.is_none() && !e.integrity() => {
+            live.errors.fetch_add(1, Ordering::Relaxed);
+            (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
+        }
+        Some(_) => {
+            live.errors.fetch_add(1, Ordering::Relaxed);
+            Duration::ZERO
+        }
+    }
 }
 
 /// Attempts per object of the data set (backoff 50, 100, 200, 400 ms).
@@ -869,7 +1011,8 @@ async fn run_prepare<C: ObjectClient + 'static>(
     let mut hs = Vec::new();
     for _ in 0..workers {
         let (ctx, job, shared, next) = (ctx.clone(), job.clone(), shared.clone(), next.clone());
-        hs.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        hs.push(tokio::task::spawn_local(logged.logged(async move {
             let plan = &*job.plan;
             let client = &ctx.clients[job.target];
             let mut key = String::with_capacity(128);
@@ -887,6 +1030,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 plan.key(i, job.date, &mut key);
                 let size = plan.object_size(i);
                 let sent = Instant::now();
+                crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Prepare);
                 let kind = if size >= plan.prepare.multipart_threshold {
                     OpKind::MultipartPut
                 } else {
@@ -936,7 +1080,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                     .record(kind.index(), second, &sample);
                 shared.last_done.set(shared.last_done.get().max(Some(done)));
             }
-        }));
+        })));
     }
     handles.extend(hs.iter().map(|h| h.abort_handle()));
     for h in hs {

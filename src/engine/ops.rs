@@ -143,7 +143,7 @@ pub struct OpContext<'a, C> {
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
-    fn data_key(&self, st: &mut WorkerState, index: u64) {
+    pub(super) fn data_key(&self, st: &mut WorkerState, index: u64) {
         st.key.clear();
         st.key.push_str(self.run_prefix);
         self.plan.key(index, self.date, &mut st.key);

@@ -49,6 +49,9 @@ pub struct RunOptions {
     /// Endpoint override for the `--results` upload (tests, S3-compatible
     /// stores); credentials come from the aws-config default chain.
     pub results_endpoint: Option<String>,
+    /// Write one row per request to `ops.csv.gz` in the run folder
+    /// (`--op-log`, docs/op-log.md).
+    pub op_log: bool,
 }
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
@@ -72,6 +75,7 @@ impl Default for RunOptions {
             barrier: None,
             results: None,
             results_endpoint: None,
+            op_log: false,
         }
     }
 }

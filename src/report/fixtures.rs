@@ -215,6 +215,7 @@ pub fn target_phase(
         attempts: BTreeMap::new(),
         loader: None,
         audits: Vec::new(),
+        lateness: None,
         rounds: round_ops
             .into_iter()
             .enumerate()
@@ -548,6 +549,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             "client AZ use1-az6 differs from express bucket AZ use1-az4: cross-AZ latency included"
                 .into(),
         ],
+        op_logs: Vec::new(),
     }
 }
 

@@ -47,6 +47,55 @@ fn same_load(a: &PhaseResult, b: &PhaseResult) -> bool {
 }
 
 /// Renders the whole report.
+/// How late an open-loop (or replay) phase's requests started against
+/// their schedule: a client that could not keep up shows here.
+fn lateness(md: &mut String, p: &crate::report::model::PhaseResult) {
+    let parts: Vec<String> = p
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let l = t.lateness.as_ref()?;
+            Some(format!(
+                "{} p50 {} ms, p99 {} ms, max {} ms, {} of {} requests more than 1 ms late",
+                t.target,
+                sig(l.p50_us / 1e3, 3),
+                sig(l.p99_us / 1e3, 3),
+                sig(l.max_us / 1e3, 3),
+                l.late,
+                l.count
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        line!(
+            md,
+            "Schedule lateness (start minus due time): {}.",
+            parts.join("; ")
+        );
+    }
+}
+
+/// Where the request logs of `run --op-log` are, one line per file.
+fn op_logs(md: &mut String, r: &RunResult) {
+    if r.op_logs.is_empty() {
+        return;
+    }
+    line!(md, "## Request log");
+    line!(md);
+    for l in &r.op_logs {
+        let whose = match l.shard {
+            Some(s) => format!("shard {s}: `{}` in its run folder", l.file),
+            None => format!("`{}`", l.file),
+        };
+        line!(
+            md,
+            "- {whose}: {} rows, one per request (gzip CSV; columns in docs/op-log.md)",
+            l.rows
+        );
+    }
+    line!(md);
+}
+
 pub fn render(r: &RunResult) -> String {
     let mut md = String::new();
     line!(md, "# s3bench: {}", r.scenario);
@@ -107,6 +156,7 @@ pub fn render(r: &RunResult) -> String {
         }
         line!(md);
     }
+    op_logs(&mut md, r);
     client_usage(&mut md, r);
     legend(&mut md, r);
     summary(&mut md, r);
@@ -696,6 +746,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
             measured.join(", ")
         );
     }
+    lateness(md, p);
     line!(md);
     if p.targets.is_empty() {
         line!(md, "No target results were recorded for this phase.");

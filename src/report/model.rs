@@ -63,6 +63,31 @@ pub struct RunResult {
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+    /// The request logs written with `run --op-log`: one for a run, one per
+    /// shard in a merged result (empty without `--op-log`).
+    #[serde(default)]
+    pub op_logs: Vec<OpLogInfo>,
+}
+
+/// A request log (`run --op-log`): one CSV row per request (docs/op-log.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OpLogInfo {
+    /// The file, relative to the folder of the run (or shard) that wrote it.
+    pub file: String,
+    /// The shard that wrote it (None: a single-process run).
+    #[serde(default)]
+    pub shard: Option<u32>,
+    /// Rows written: one per request sent.
+    pub rows: u64,
+    /// Rows recorded but not written (a write error, said in the warnings).
+    #[serde(default)]
+    pub lost: u64,
+    /// Times an engine thread waited for the log's writer (the disk could
+    /// not keep up), and for how long in all.
+    #[serde(default)]
+    pub stalls: u64,
+    #[serde(default)]
+    pub stalled_ms: f64,
 }
 
 /// Objects a run wrote and could not delete.
@@ -303,6 +328,24 @@ pub enum LoadShape {
         /// Seconds per round (per search step); null when epochs alone end it.
         duration_s: Option<f64>,
     },
+    /// A recorded schedule of requests replayed open loop (`[phase.replay]`,
+    /// written by `s3bench import --replay`).
+    Replay {
+        /// Requests in the schedule (per target and round).
+        requests: u64,
+        /// The schedule's file name.
+        file: String,
+        /// Replay speed: 2 = twice as fast as logged.
+        speed: f64,
+        /// How requests logged at one instant were spread: `even` or `poisson`.
+        spread: String,
+        /// Requests in flight at most per target.
+        max_in_flight: u64,
+        /// The phase stops (per target and round) after this many seconds
+        /// or operations, whichever comes first.
+        stop_after_s: Option<f64>,
+        stop_after_ops: Option<u64>,
+    },
     /// The run writing its data set before the measured phases.
     Prepare {
         /// Objects of the data set.
@@ -448,6 +491,16 @@ impl LoadShape {
                     secs(*compute_s)
                 )
             }
+            LoadShape::Replay {
+                requests,
+                file,
+                speed,
+                spread,
+                max_in_flight,
+                ..
+            } => format!(
+                "replay of {requests} logged requests from {file} at {speed}x speed ({spread} spread), at most {max_in_flight} in flight"
+            ),
             LoadShape::Prepare {
                 objects,
                 concurrency,
@@ -501,6 +554,44 @@ pub struct TargetPhaseResult {
     /// found: whether the endpoint did what it answered success to.
     #[serde(default)]
     pub audits: Vec<OpAudit>,
+    /// Open-loop and replay phases: how late requests started against when
+    /// they were due, measured and warm-up alike (a client that could not
+    /// keep up with the schedule shows here).
+    #[serde(default)]
+    pub lateness: Option<Lateness>,
+}
+
+/// A request that started more than this after it was due is late (1 ms).
+pub const LATE_NS: u64 = 1_000_000;
+
+/// How late scheduled requests started against when they were due.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Lateness {
+    /// Requests with a due time.
+    pub count: u64,
+    /// Of them, started more than 1 ms after they were due.
+    pub late: u64,
+    /// Start minus due time, microseconds (0 = on time).
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    /// The delays, ns (HdrHistogram V2 + DEFLATE, base64), for merging shards.
+    pub histogram: String,
+}
+
+impl Lateness {
+    /// From the histogram of the delays (ns).
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Lateness {
+        let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+        Lateness {
+            count: h.len(),
+            late: h.count_between(LATE_NS + 1, u64::MAX),
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+            max_us: h.max() as f64 / 1e3,
+            histogram: crate::stats::codec::encode(h),
+        }
+    }
 }
 
 // The audits' part of the contract lives with their rendering and merge.

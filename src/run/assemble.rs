@@ -185,6 +185,11 @@ impl TargetAcc {
             timeseries: self.timeseries,
             loader: None,
             audits: Vec::new(),
+            lateness: self
+                .total
+                .lateness
+                .as_ref()
+                .map(crate::report::model::Lateness::from_histogram),
             attempts: self
                 .total
                 .attempts
@@ -219,6 +224,7 @@ pub(super) fn merge_totals(into: &mut OpRecorder, from: &OpRecorder) {
         }
     }
     into.attempts.merge(&from.attempts);
+    crate::stats::recorder::merge_lateness(&mut into.lateness, &from.lateness);
 }
 
 #[cfg(test)]

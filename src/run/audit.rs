@@ -47,6 +47,8 @@ pub trait Reader {
 /// retries off (the audit retries itself, so it counts every attempt).
 pub struct Auditor {
     clients: Vec<aws_sdk_s3::Client>,
+    /// The run's op log (`--op-log`): each audit request gets its row.
+    op_log: Option<std::sync::Arc<crate::oplog::Sink>>,
 }
 
 /// One job's audits and the requests they sent, by S3 operation name.
@@ -70,13 +72,30 @@ impl Auditor {
                 )
             })
             .collect();
-        Auditor { clients }
+        Auditor {
+            clients,
+            op_log: None,
+        }
     }
 
-    /// Audits what one job on target `ti` claims. CreateSession requests
-    /// its client made (a directory bucket) are counted from the target's
-    /// probe, which the caller took just before.
-    pub async fn audit(&self, target: &TargetConfig, ti: usize, claims: &Claims) -> Audited {
+    /// Logs the audits' requests in the run's op log, as stage `audit` of
+    /// the phase and round they check.
+    pub fn with_op_log(mut self, sink: Option<std::sync::Arc<crate::oplog::Sink>>) -> Auditor {
+        self.op_log = sink;
+        self
+    }
+
+    /// Audits what one job (phase `phase`, round `round`) on target `ti`
+    /// claims. CreateSession requests its client made (a directory bucket)
+    /// are counted from the target's probe, which the caller took just
+    /// before.
+    pub async fn audit(
+        &self,
+        target: &TargetConfig,
+        ti: usize,
+        (phase, round): (usize, u32),
+        claims: &Claims,
+    ) -> Audited {
         if claims.is_empty() {
             return Audited::default();
         }
@@ -84,7 +103,16 @@ impl Auditor {
             client: &self.clients[ti],
             bucket: &target.spec.bucket,
         };
-        let audits = check(claims, &reader).await;
+        let ctx = crate::oplog::Ctx {
+            target: ti as u16,
+            phase: Some(phase as u16),
+            round,
+            stage: crate::oplog::Stage::Audit,
+            thread: None,
+            due: None,
+        };
+        let audits =
+            crate::oplog::scope(self.op_log.as_ref(), ctx, false, check(claims, &reader)).await;
         let mut requests = BTreeMap::new();
         let heads: u64 = audits.iter().map(|a| a.requests).sum();
         if heads > 0 {

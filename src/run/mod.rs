@@ -20,8 +20,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::client::TargetConfig;
+use anyhow::Context as _;
+
 use crate::engine::{Cancel, Engine, StopReason};
 use crate::exit::ExitCode;
+use crate::oplog::Stage;
 use crate::plan::{RunOptions, RunPlan, Shard};
 use crate::report::model::{ClientUsage, HostInfo, RunResult, SCHEMA_VERSION, TargetInfo};
 use crate::scenario::TargetKind;
@@ -103,23 +106,33 @@ pub async fn run_on_targets(
     // Validate where results go before any request is sent.
     let dir = crate::report::prepare_out_dir(&opts.out, &place.dir_name)?;
     let run_prefix: Arc<str> = Arc::from(place.run_prefix);
-    let checked = match preflight_all(&targets, embedded, &run_prefix, opts.resume).await {
-        Ok(c) => c,
-        Err(e) => {
-            // Nothing was measured: leave no empty run folder behind.
-            let _ = std::fs::remove_dir(&dir);
-            return Err(e.into());
-        }
-    };
+    // Every request from here on gets its row (`--op-log`).
+    let mut targets = targets;
+    let (op_log, sink) = open_op_log(opts.op_log, &plan, &dir, &mut targets)?;
+    let checked =
+        match preflight_all(&targets, embedded, &run_prefix, opts.resume, sink.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was measured: leave no empty run folder behind (nor a
+                // request log of the checks).
+                if let Some(l) = op_log {
+                    l.discard();
+                }
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e.into());
+            }
+        };
     let Checked {
         clients,
         mut preflights,
     } = checked;
     let clock_offset = match opts.shard {
-        Some(_) => shard_clock(&targets[0], &clients[0], &run_prefix, &mut preflights[0]).await,
+        Some(_) => {
+            let probe = shard_clock(&targets[0], &clients[0], &run_prefix, &mut preflights[0]);
+            coordinator(sink.as_ref(), Stage::Preflight, probe).await
+        }
         None => None,
     };
-    let mut targets = targets;
     for (t, p) in targets.iter_mut().zip(&preflights) {
         t.create_only = p.conditional_writes;
     }
@@ -127,7 +140,7 @@ pub async fn run_on_targets(
     for t in &mut targets {
         t.pool_size = pool_size;
     }
-    let engine = Engine::start(targets.clone(), threads, cancel.clone())?;
+    let engine = Engine::start(targets.clone(), threads, cancel.clone())?.with_op_log(sink.clone());
 
     let plan = Arc::new(plan);
     let start = Start {
@@ -155,15 +168,18 @@ pub async fn run_on_targets(
         date: date_of(&started_at),
         dir: &dir,
         usage: phases::Usage::default(),
-        auditor: audit::Auditor::new(&targets),
+        auditor: audit::Auditor::new(&targets).with_op_log(sink.clone()),
     };
-    let start_failed = measure(&mut runner, &opts, &clients[0], &run_id, &mut result).await?;
+    // The coordinator's requests while measuring are the start barrier's
+    // (the engine's threads log their own).
+    let measured = measure(&mut runner, &opts, &clients[0], &run_id, &mut result);
+    let start_failed = coordinator(sink.as_ref(), Stage::Barrier, measured).await?;
     engine.shutdown();
     for (info, t) in result.targets.iter_mut().zip(&targets) {
         (info.checksum_checked, info.checksum_unchecked) = t.body_checks.get();
     }
     if let (Some(_), Some(shard)) = (opts.barrier, opts.shard) {
-        remove_barrier(
+        let removed = remove_barrier(
             &clients[0],
             &targets[0],
             &run_id,
@@ -171,8 +187,8 @@ pub async fn run_on_targets(
             &opts,
             &progress,
             &mut result,
-        )
-        .await;
+        );
+        coordinator(sink.as_ref(), Stage::Barrier, removed).await;
     }
 
     let stopped = cancel.reason();
@@ -190,8 +206,15 @@ pub async fn run_on_targets(
             &opts.scenario_file,
             &progress,
             &mut result,
+            sink.as_ref(),
         )
         .await;
+    }
+    drop(sink);
+    if let Some(l) = op_log {
+        // Finished before the last publish, stopped run or not: the file
+        // is complete, and the result says how many rows it holds.
+        finish_op_log(l, opts.shard, &mut result);
     }
     result.complete = stopped.is_none() && start_failed.is_none();
     result.finished_at = utc_now();
@@ -215,6 +238,79 @@ pub async fn run_on_targets(
         start_failed,
         upload_failed,
     })
+}
+
+/// The run's op log (`--op-log`) in its folder, and its sink, which the
+/// targets' clients then tag their requests for.
+type OpLogged = (Option<crate::oplog::OpLog>, Option<Arc<crate::oplog::Sink>>);
+
+fn open_op_log(
+    on: bool,
+    plan: &crate::scenario::Plan,
+    dir: &std::path::Path,
+    targets: &mut [TargetConfig],
+) -> anyhow::Result<OpLogged> {
+    for t in targets.iter_mut() {
+        t.op_log = on;
+    }
+    if !on {
+        return Ok((None, None));
+    }
+    let names = crate::oplog::Names {
+        targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+        phases: plan.phases.iter().map(|p| p.name.clone()).collect(),
+    };
+    let log =
+        crate::oplog::OpLog::create(dir, names, std::time::Instant::now()).with_context(|| {
+            format!(
+                "--op-log: cannot create {}",
+                dir.join(crate::oplog::FILE_NAME).display()
+            )
+        })?;
+    let sink = log.sink().clone();
+    Ok((Some(log), Some(sink)))
+}
+
+/// `fut` with the coordinator's requests logged under the first target
+/// and `stage` (when logging).
+fn coordinator<F: std::future::Future>(
+    sink: Option<&Arc<crate::oplog::Sink>>,
+    stage: Stage,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> + use<F> {
+    crate::oplog::scope(sink, crate::oplog::Ctx::coordinator(0, stage), false, fut)
+}
+
+/// Finishes the op log and says in the result what it holds.
+fn finish_op_log(l: crate::oplog::OpLog, shard: Option<Shard>, result: &mut RunResult) {
+    let s = l.finish();
+    if let Some(e) = &s.error {
+        result.warnings.push(format!(
+            "The op log {} is incomplete: writing it failed ({e}); {} rows were not written.",
+            s.path.display(),
+            s.lost
+        ));
+    } else if s.lost > 0 {
+        result.warnings.push(format!(
+            "The op log {} lacks {} rows of requests recorded after it was finished.",
+            s.path.display(),
+            s.lost
+        ));
+    }
+    if s.stalls > 0 {
+        result.warnings.push(format!(
+            "The op log's writer fell behind {} times: engine threads waited {:.1} ms in all for the disk, which delayed their next requests.",
+            s.stalls, s.stalled_ms
+        ));
+    }
+    result.op_logs.push(crate::report::model::OpLogInfo {
+        file: crate::oplog::FILE_NAME.to_string(),
+        shard: shard.map(|s| s.index),
+        rows: s.rows,
+        lost: s.lost,
+        stalls: s.stalls,
+        stalled_ms: s.stalled_ms,
+    });
 }
 
 /// Why the run ended early (a signal, the error policy, a failed start
@@ -274,13 +370,20 @@ async fn preflight_all(
     embedded: bool,
     run_prefix: &str,
     resume: bool,
+    sink: Option<&Arc<crate::oplog::Sink>>,
 ) -> Result<Checked, PreflightError> {
     let env = crate::doctor::Environment::for_targets(embedded).await;
     let mut clients = Vec::new();
     let mut problems = Vec::new();
     let mut preflights = Vec::new();
-    for t in targets {
-        match preflight::check(t, &env, run_prefix, resume).await {
+    for (ti, t) in targets.iter().enumerate() {
+        let checked = crate::oplog::scope(
+            sink,
+            crate::oplog::Ctx::coordinator(ti, Stage::Preflight),
+            false,
+            preflight::check(t, &env, run_prefix, resume),
+        );
+        match checked.await {
             Ok(p) => preflights.push(p),
             Err(p) => problems.push(p),
         }
@@ -400,6 +503,7 @@ fn initial_result(
         },
         shards: 1,
         warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        op_logs: Vec::new(),
     };
     if s.embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
         result.warnings.push(

@@ -285,7 +285,9 @@ impl Runner<'_> {
                     if !self.cancel.is_cancelled() {
                         // Boxed: its SDK requests' futures stay off the
                         // run's (already deep) future.
-                        let audit = self.auditor.audit(&self.targets[ti], ti, &r.claims);
+                        let audit =
+                            self.auditor
+                                .audit(&self.targets[ti], ti, (pi, round), &r.claims);
                         let done = Box::pin(audit).await;
                         add_all(&mut audits[ti], &done.audits);
                         let counts = &mut result.targets[ti].audit_requests;
@@ -349,11 +351,18 @@ pub async fn cleanup(
     scenario_file: &str,
     progress: &Progress,
     result: &mut RunResult,
+    op_log: Option<&Arc<crate::oplog::Sink>>,
 ) {
     let mut cleaned = Vec::new();
-    for ((t, c), client) in plan.targets.iter().zip(targets).zip(clients) {
+    for (ti, ((t, c), client)) in plan.targets.iter().zip(targets).zip(clients).enumerate() {
         progress.note(&format!("cleanup {}", t.name));
-        let done = cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}).await;
+        let done = crate::oplog::scope(
+            op_log,
+            crate::oplog::Ctx::coordinator(ti, crate::oplog::Stage::Cleanup),
+            false,
+            cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}),
+        )
+        .await;
         if let Some((objects, reason)) = done.left {
             let l = cleanup::left_behind(
                 &t.name,
@@ -402,6 +411,23 @@ pub fn load_shape(phase: &Phase) -> LoadShape {
         return super::dataloader::shape(phase, l);
     }
     let secs = |d: Duration| d.as_secs_f64();
+    if let Some(r) = &phase.replay {
+        return LoadShape::Replay {
+            requests: r.rows.len() as u64,
+            file: r.file.file_name().map_or_else(
+                || r.file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            speed: r.speed,
+            spread: match r.spread {
+                crate::scenario::Spread::Even => "even".into(),
+                crate::scenario::Spread::Poisson => "poisson".into(),
+            },
+            max_in_flight: r.max_in_flight as u64,
+            stop_after_s: phase.stop.duration.map(secs),
+            stop_after_ops: phase.stop.ops,
+        };
+    }
     LoadShape::Stages {
         stages: phase
             .stages

@@ -8,6 +8,7 @@ pub mod dataloader;
 mod key;
 pub mod plan;
 mod raw;
+pub mod replay;
 mod validate;
 
 use std::fmt;

@@ -207,9 +207,13 @@ pub struct Phase {
     /// A loader phase (`[phase.loader]`): simulated accelerators instead of
     /// stages and a mix (both empty then).
     pub loader: Option<DataloaderSpec>,
+    /// A replay phase (`[phase.replay]`): a recorded schedule of requests
+    /// instead of a mix (one open-loop stage gives its average rate).
+    pub replay: Option<ReplaySpec>,
 }
 
 pub use super::dataloader::{Accelerators, DataloaderSpec, SampleUnit};
+pub use super::replay::{ReplayOp, ReplayRow, ReplaySpec, Spread};
 
 /// When a phase (per target, per round) ends: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]

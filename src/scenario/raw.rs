@@ -370,6 +370,7 @@ pub struct RawPhase {
     /// Required unless the phase is a loader (`[phase.loader]`).
     pub mix: Option<Spanned<Vec<RawOp>>>,
     pub loader: Option<Spanned<super::dataloader::RawDataloader>>,
+    pub replay: Option<Spanned<super::replay::RawReplay>>,
 }
 
 #[derive(Debug, Deserialize)]

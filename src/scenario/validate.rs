@@ -54,6 +54,11 @@ impl Ctx<'_> {
         });
     }
 
+    /// The scenario file's folder, against which relative paths resolve.
+    pub(super) fn source_dir(&self) -> Option<&Path> {
+        self.source.parent()
+    }
+
     pub(super) fn at<T>(&mut self, v: &Spanned<T>, field: &str, message: impl Into<String>) {
         self.report(Some(v.span()), field, message);
     }
@@ -881,6 +886,9 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(r) = &p.replay {
+        return super::replay::phase(cx, &base, name, p, r, env.dataset, Stop { duration, ops });
+    }
     if let Some(l) = &p.loader {
         return super::dataloader::phase(cx, &base, name, p, l, env.dataset);
     }
@@ -981,6 +989,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+        replay: None,
     }
 }
 

@@ -466,6 +466,14 @@ fn dense(pairs: impl Iterator<Item = (usize, u64)>) -> Histogram<u64> {
     h
 }
 
+/// Adds `from`'s lateness histogram into `into`.
+pub fn merge_lateness(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    if let Some(f) = from {
+        let h = into.get_or_insert_with(latency_hist);
+        let _ = h.add(f);
+    }
+}
+
 /// All that one thread records for one (phase, target, round), for `N`
 /// op kinds (the engine uses one slot per entry of the op vocabulary).
 #[derive(Debug, Clone)]
@@ -474,6 +482,9 @@ pub struct Recorder<const N: usize> {
     pub warmup: [Option<OpStats>; N],
     /// Per-attempt timings (retries on only).
     pub attempts: AttemptLog,
+    /// Open-loop phases: how late each request started against when it
+    /// was due (ns; 0 = on time), measured and warm-up alike.
+    pub lateness: Option<Histogram<u64>>,
     /// Index = seconds since the measured part began. A second's cells land
     /// here when the recorder moves past it (see `live`).
     seconds: Vec<Second>,
@@ -494,6 +505,7 @@ impl<const N: usize> Default for Recorder<N> {
             ops: std::array::from_fn(|_| None),
             warmup: std::array::from_fn(|_| None),
             attempts: AttemptLog::default(),
+            lateness: None,
             seconds: Vec::new(),
             live_second: 0,
             live: std::array::from_fn(|_| LiveCell::default()),
@@ -575,8 +587,18 @@ impl<const N: usize> Recorder<N> {
         sec.in_flight = sec.in_flight.max(in_flight);
     }
 
+    /// Records how late a scheduled request started (ns after it was due).
+    #[inline]
+    pub fn note_lateness(&mut self, ns: u64) {
+        let h = self.lateness.get_or_insert_with(latency_hist);
+        if h.record(ns).is_err() {
+            h.saturating_record(ns);
+        }
+    }
+
     /// Exact merge of another thread's recorder.
     pub fn merge(&mut self, other: &Recorder<N>) {
+        merge_lateness(&mut self.lateness, &other.lateness);
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
         self.attempts.merge(&other.attempts);
