@@ -114,6 +114,18 @@ commands! {
     Import(ImportArgs);
 }
 
+impl Cli {
+    /// The log level when `RUST_LOG` does not say: `warn`, or `error` under
+    /// `run -q`, which promises no output but warnings s3bench itself
+    /// prints (the AWS SDK's own WARN lines are not among them).
+    pub fn log_level(&self) -> &'static str {
+        match &self.command {
+            Command::Run(a) if a.quiet => "error",
+            _ => "warn",
+        }
+    }
+}
+
 /// Runs the command; returns the process exit code. Errors are printed here
 /// with their whole chain, never as a panic.
 pub async fn main(cli: Cli) -> i32 {

@@ -48,7 +48,8 @@ pub struct RunArgs {
     /// this --run-id): keep the objects at the data set's keys instead of refusing.
     #[arg(long, requires = "run_id")]
     pub resume: bool,
-    /// No live progress on stderr.
+    /// No live progress on stderr, and no log lines below errors (the AWS
+    /// SDK's WARN lines); the run's own warnings are still printed.
     #[arg(long, short)]
     pub quiet: bool,
     /// Run id shared by every shard of an array job (letters, digits, - _ .).

@@ -29,6 +29,9 @@ pub struct Outcome {
     /// HTTP requests this operation sent (multipart PUT sends several).
     pub requests: u64,
     pub error: Option<ErrorKind>,
+    /// The object's size after the write, when the answer said it
+    /// (`x-amz-object-size` of an append).
+    pub object_size: Option<u64>,
 }
 
 impl Outcome {
@@ -57,6 +60,7 @@ impl From<Reply> for Outcome {
             bytes: r.bytes,
             requests: 1,
             error: r.error,
+            object_size: r.object_size,
         }
     }
 }
@@ -537,7 +541,10 @@ impl ObjectClient for S3Client {
             .send()
             .await
         {
-            Ok(_) => Outcome::ok(len),
+            Ok(o) => Outcome {
+                object_size: o.size().and_then(|n| u64::try_from(n).ok()),
+                ..Outcome::ok(len)
+            },
             Err(e) => Outcome::failed(1, classify(&e)),
         }
     }

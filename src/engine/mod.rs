@@ -15,6 +15,7 @@
 pub mod checkpoint;
 #[cfg(test)]
 mod checkpoint_tests;
+pub mod claims;
 pub mod dataloader;
 #[cfg(test)]
 mod dataloader_tests;
@@ -35,7 +36,7 @@ use tokio::task::LocalSet;
 use tokio::time::Instant;
 
 use crate::client::direct::DirectClient;
-use crate::client::{ObjectClient, S3Client, SessionProbe, TargetConfig};
+use crate::client::{ErrorKind, ObjectClient, S3Client, SessionProbe, TargetConfig};
 use crate::s3::OpKind;
 use crate::scenario::{Load, OpSpec, Phase, Plan};
 use crate::stats::{Recorder, Sample};
@@ -223,6 +224,8 @@ pub struct JobResult {
     pub loader: Option<crate::stats::dataloader::DataloaderStats>,
     /// The ranks' times (checkpoint steps only).
     pub checkpoint: Option<crate::stats::checkpoint::RankTimes>,
+    /// What the answers say the job left on the endpoint, for its audit.
+    pub claims: claims::Claims,
 }
 
 struct ThreadResult {
@@ -230,6 +233,7 @@ struct ThreadResult {
     last_done: Option<Instant>,
     loader: Option<crate::stats::dataloader::DataloaderStats>,
     checkpoint: Option<crate::stats::checkpoint::RankTimes>,
+    claims: claims::Claims,
 }
 
 struct Work {
@@ -383,11 +387,13 @@ impl Engine {
         let mut elapsed_s = 0.0f64;
         let mut loader: Option<crate::stats::dataloader::DataloaderStats> = None;
         let mut checkpoint: Option<crate::stats::checkpoint::RankTimes> = None;
+        let mut claims = claims::Claims::default();
         for rx in replies {
             let r = rx
                 .await
                 .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
             recorder.merge(&r.recorder);
+            claims.merge(r.claims);
             if let Some(l) = &r.loader {
                 loader.get_or_insert_with(Default::default).merge(l);
             }
@@ -406,6 +412,7 @@ impl Engine {
             elapsed_s,
             loader,
             checkpoint,
+            claims,
         })
     }
 
@@ -507,6 +514,8 @@ struct Shared {
     loader: RefCell<Option<crate::stats::dataloader::DataloaderStats>>,
     /// What this thread's checkpoint ranks measured (checkpoint steps).
     checkpoint: RefCell<Option<crate::stats::checkpoint::RankTimes>>,
+    /// What this thread's workers claim they left on the endpoint.
+    claims: RefCell<claims::Claims>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
@@ -591,6 +600,7 @@ async fn run_job<C: ObjectClient + 'static>(
         measure_start: job.start + warmup,
         loader: RefCell::new(None),
         checkpoint: RefCell::new(None),
+        claims: RefCell::new(claims::Claims::default()),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
         live,
@@ -673,6 +683,7 @@ async fn run_job<C: ObjectClient + 'static>(
         last_done: shared.last_done.get(),
         loader: shared.loader.borrow_mut().take(),
         checkpoint: shared.checkpoint.borrow_mut().take(),
+        claims: std::mem::take(&mut *shared.claims.borrow_mut()),
     }
 }
 
@@ -1001,20 +1012,7 @@ async fn worker<C: ObjectClient>(
             }
             None => (due, sent),
         };
-        backoff = match &out.error {
-            None => Duration::ZERO,
-            // A condition that did not hold is the answer the op asked
-            // for, not a failure for the error policy.
-            Some(e) if e.conditional() => Duration::ZERO,
-            Some(e) if e.status.is_none() => {
-                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-                (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
-            }
-            Some(_) => {
-                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-                Duration::ZERO
-            }
-        };
+        backoff = next_backoff(&ctx.live, out.error.as_ref(), backoff);
         let sample = Sample {
             late_start: late,
             behind_session: SessionProbe::overlapped(before, client.session_marker()),
@@ -1036,6 +1034,31 @@ async fn worker<C: ObjectClient>(
             rec.record_warmup(kind.index(), &sample);
         }
         prev_done = Some(done);
+    }
+    // Handed over once, when the worker stops (a worker cut off after the
+    // stop grace claims nothing: its last answers are unknown).
+    shared.claims.borrow_mut().merge(st.take_claims());
+}
+
+/// A closed-loop worker's pause before its next op after `error`, counting
+/// the failure for the live error policy.
+#[inline]
+fn next_backoff(live: &Live, error: Option<&ErrorKind>, backoff: Duration) -> Duration {
+    match error {
+        None => Duration::ZERO,
+        // A condition that did not hold is the answer the op asked
+        // for, not a failure for the error policy.
+        Some(e) if e.conditional() => Duration::ZERO,
+        // No whole answer: back off. A body that failed its checksum
+        // was a whole answer, so it does not.
+        Some(e) if e.status.is_none() && !e.integrity() => {
+            live.errors.fetch_add(1, Ordering::Relaxed);
+            (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
+        }
+        Some(_) => {
+            live.errors.fetch_add(1, Ordering::Relaxed);
+            Duration::ZERO
+        }
     }
 }
 

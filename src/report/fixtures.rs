@@ -199,6 +199,7 @@ pub fn target_phase(
                     ttfb: ttfb.map(|t| t.1),
                     service: service.map(|t| t.1),
                 },
+                audit: None,
             },
         );
     }
@@ -214,6 +215,7 @@ pub fn target_phase(
         attempts: BTreeMap::new(),
         loader: None,
         checkpoint: None,
+        audits: Vec::new(),
         lateness: None,
         rounds: round_ops
             .into_iter()
@@ -269,6 +271,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
         TargetInfo {
             name: "express".into(),
@@ -281,6 +284,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
     ]
 }

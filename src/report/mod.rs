@@ -4,6 +4,7 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
+pub mod audit;
 pub mod checkpoint;
 pub mod checks;
 pub mod cost;

@@ -268,6 +268,11 @@ pub struct TargetInfo {
     /// an endpoint's own counts equal the phases' plus these.
     #[serde(default)]
     pub preflight_requests: BTreeMap<String, u64>,
+    /// Requests the audits sent after the phases' rounds (`HeadObject`,
+    /// `CreateSession`), counted apart like the preflight's: the endpoint's
+    /// own counts are the phases' plus the preflight's plus these.
+    #[serde(default)]
+    pub audit_requests: BTreeMap<String, u64>,
 }
 
 fn sdk_path() -> String {
@@ -629,6 +634,10 @@ pub struct TargetPhaseResult {
     /// throughput (lowest rank) of each checkpoint written and read.
     #[serde(default)]
     pub checkpoint: Option<CheckpointResult>,
+    /// What the audits of this phase's ops read back after each round and
+    /// found: whether the endpoint did what it answered success to.
+    #[serde(default)]
+    pub audits: Vec<OpAudit>,
     /// Open-loop and replay phases: how late requests started against when
     /// they were due, measured and warm-up alike (a client that could not
     /// keep up with the schedule shows here).
@@ -671,6 +680,8 @@ impl Lateness {
 
 // The checkpoint's part of the contract lives with its rendering and merge.
 pub use super::checkpoint::{CheckpointResult, CheckpointStepResult, CheckpointSummary};
+// The audits' part of the contract lives with their rendering and merge.
+pub use super::audit::{AuditCheck, AuditVerdict, OpAudit};
 
 // The loader's part of the contract lives with its rendering and merge.
 pub use super::dataloader::{
@@ -703,9 +714,10 @@ pub struct OpResult {
     /// other error responses; `transport`: connection, timeout, reset;
     /// `conditional`: 412, 409 ConditionalRequestConflict and 400
     /// InvalidWriteOffset, the outcomes of conditional writes and appends
-    /// that lost a race, which are no failure of the tool), each with its
-    /// own latency, so "General Purpose's 503s took p50 3 ms" is visible
-    /// without touching the success percentiles.
+    /// that lost a race, which are no failure of the tool; `integrity`: a
+    /// whole answer whose body does not match the checksum it came with),
+    /// each with its own latency, so "General Purpose's 503s took p50 3 ms"
+    /// is visible without touching the success percentiles.
     #[serde(default)]
     pub failures: BTreeMap<String, FailureResult>,
     /// HTTP requests sent by successful and failed operations alike
@@ -732,6 +744,13 @@ pub struct OpResult {
     pub service_us: Option<LatencySummary>,
     /// Serialized histograms (HdrHistogram V2 + DEFLATE, base64; values in nanoseconds).
     pub histograms: HistogramBlobs,
+    /// The verdict of this op's audits on this target (the worst of its
+    /// checks; null: not audited). `violated`: the endpoint answered
+    /// success without doing what these operations ask, so these numbers
+    /// time answers, not the operation; the target's `audits` say what was
+    /// found.
+    #[serde(default)]
+    pub audit: Option<AuditVerdict>,
 }
 
 /// Failed operations of one group.

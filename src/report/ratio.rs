@@ -274,6 +274,7 @@ mod tests {
             attempts: Default::default(),
             loader: None,
             checkpoint: None,
+            audits: Vec::new(),
             lateness: None,
             rounds: rounds
                 .iter()

@@ -119,6 +119,7 @@ impl CheckpointAcc {
             elapsed_s,
             loader: None,
             checkpoint: None,
+            claims: Default::default(),
         })
     }
 

@@ -184,5 +184,6 @@ pub fn steps_as_round(steps: &[SearchStep]) -> JobResult {
         elapsed_s: steps.iter().map(|s| s.result.elapsed_s).sum(),
         loader: None,
         checkpoint: None,
+        claims: Default::default(),
     }
 }

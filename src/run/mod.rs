@@ -5,6 +5,7 @@
 //! interrupted run still leaves what it measured.
 
 pub mod assemble;
+pub mod audit;
 mod checkpoint;
 pub mod cleanup;
 pub mod confirm;
@@ -197,6 +198,7 @@ pub async fn run_on_targets(
         usage: phases::Usage::default(),
         metrics: metrics.as_ref().map(|(m, _)| m.clone()),
         shard: opts.shard,
+        auditor: audit::Auditor::new(&targets).with_op_log(sink.clone()),
     };
     // The coordinator's requests while measuring are the start barrier's
     // (the engine's threads log their own).
@@ -250,7 +252,10 @@ pub async fn run_on_targets(
     result.checks = crate::report::checks::judge(&checks, &result);
     crate::report::publish(&result, &dir)?;
     report_checks(&result, metrics.as_ref().map(|(m, _)| m), &progress);
-    for w in crate::report::markdown::failure_warnings(&result) {
+    for w in crate::report::audit::warnings(&result)
+        .into_iter()
+        .chain(crate::report::markdown::failure_warnings(&result))
+    {
         progress.always(&format!("warning: {w}"));
     }
     // Published last, complete or not: after SIGTERM, a failure-policy stop
@@ -603,6 +608,7 @@ fn initial_result(
                 checksum_checked: 0,
                 checksum_unchecked: 0,
                 preflight_requests: p.requests.clone(),
+                audit_requests: Default::default(),
             })
             .collect(),
         phases: Vec::new(),

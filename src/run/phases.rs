@@ -17,8 +17,9 @@ use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
+use crate::report::audit::add_all;
 use crate::report::model::{
-    GpStandIn, LoadShape, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
+    GpStandIn, LoadShape, OpAudit, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
 };
 use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan, RunStage};
 
@@ -53,6 +54,8 @@ pub struct Runner<'a> {
     /// This process's shard of an array job (a checkpoint phase runs its
     /// share of the ranks).
     pub shard: Option<super::Shard>,
+    /// Reads back what each round's answers said (`run::audit`).
+    pub auditor: super::audit::Auditor,
 }
 
 /// Measured time the plan asks for, warm-ups included (for the ETA).
@@ -253,6 +256,7 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
+            let mut audits: Vec<Vec<OpAudit>> = plan.targets.iter().map(|_| Vec::new()).collect();
             let mut loaders: Vec<Option<DataloaderAcc>> = plan
                 .targets
                 .iter()
@@ -322,6 +326,22 @@ impl Runner<'_> {
                     }
                     accs[ti].add_round(round, &r);
                     accs[ti].add_sessions(self.targets[ti].probe.take());
+                    // Before the next round writes there: did the endpoint
+                    // do what it answered? (Not after a stop: the run is
+                    // on its way out.)
+                    if !self.cancel.is_cancelled() {
+                        // Boxed: its SDK requests' futures stay off the
+                        // run's (already deep) future.
+                        let audit =
+                            self.auditor
+                                .audit(&self.targets[ti], ti, (pi, round), &r.claims);
+                        let done = Box::pin(audit).await;
+                        add_all(&mut audits[ti], &done.audits);
+                        let counts = &mut result.targets[ti].audit_requests;
+                        for (op, n) in done.requests {
+                            *counts.entry(op).or_default() += n;
+                        }
+                    }
                 }
             }
             let open = is_open_loop(phase);
@@ -339,11 +359,15 @@ impl Runner<'_> {
                     .into_iter()
                     .zip(loaders)
                     .zip(checkpoints)
+                    .zip(audits)
                     .zip(&plan.targets)
-                    .map(|(((a, l), c), t)| TargetPhaseResult {
-                        loader: l.map(DataloaderAcc::finish),
-                        checkpoint: c.map(CheckpointAcc::finish),
-                        ..a.finish(&t.name, phase.warmup, open)
+                    .map(|((((a, l), c), au), t)| {
+                        let tr = TargetPhaseResult {
+                            loader: l.map(DataloaderAcc::finish),
+                            checkpoint: c.map(CheckpointAcc::finish),
+                            ..a.finish(&t.name, phase.warmup, open)
+                        };
+                        super::audit::attach(tr, au)
                     })
                     .collect(),
             });
@@ -424,6 +448,7 @@ pub async fn cleanup(
                 elapsed_s: done.elapsed_s,
                 loader: None,
                 checkpoint: None,
+                claims: Default::default(),
             },
         );
         // The cleanup's client makes its own CreateSession on directory buckets.

@@ -124,6 +124,8 @@ pub struct RawEmbedded {
     pub corrupt_rate: Option<Spanned<f64>>,
     pub session_error_rate: Option<Spanned<f64>>,
     pub max_in_flight: Option<Spanned<i64>>,
+    /// Broken-server modes by name (`s3::inject::Broken::MODES`).
+    pub broken: Option<Spanned<Vec<String>>>,
 }
 
 /// `latency = "8ms"` or `{ p50 = .., p99 = .. }` or `{ min = .., max = .. }`.

@@ -282,6 +282,7 @@ bandwidth = "100MiB"
 error_rate = 0.01
 error_status = 500
 prefix_limit = true
+broken = ["racy-conditional-writes"]
 
 [dataset]
 objects = 10
@@ -348,6 +349,7 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             corrupt_rate: 0.0,
             session_error_rate: 0.0,
             max_in_flight: None,
+            broken: s3bench_broken(),
         })
     );
     assert_eq!(
@@ -937,6 +939,30 @@ fn embedded_settings_rules() {
         "targets.standard.embedded.prefix_limit",
     );
     assert!(p.message.contains("true, false"), "{p}");
+    let p = one(
+        &with("broken = [\"append-overwrites\", \"rename-as-put\"]"),
+        14,
+        10,
+        "targets.standard.embedded.broken",
+    );
+    assert!(
+        p.message.contains("expected one of \"append-overwrites\"")
+            && p.message.contains("got \"rename-as-put\""),
+        "{p}"
+    );
+    let plan = ok(&with(
+        "broken = [\"append-overwrites\", \"rename-as-empty-put\"]",
+    ));
+    let b = plan.targets[0].embedded.as_ref().unwrap().broken;
+    assert!(b.append_overwrites && b.rename_as_empty_put && !b.racy_conditional_writes);
+}
+
+/// The all-fields scenario's broken modes.
+fn s3bench_broken() -> crate::s3::inject::Broken {
+    crate::s3::inject::Broken {
+        racy_conditional_writes: true,
+        ..Default::default()
+    }
 }
 
 #[test]

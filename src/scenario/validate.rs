@@ -589,6 +589,11 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         corrupt_rate: value(&e.corrupt_rate),
         session_error_rate: value(&e.session_error_rate),
         max_in_flight: e.max_in_flight.as_ref().map(|n| *n.get_ref()),
+        broken: e
+            .broken
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default(),
     };
     let (injection, problems) = Injection::from_settings(settings);
     for p in problems {
@@ -609,6 +614,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
             Setting::MaxInFlight => int(e.max_in_flight.as_ref()),
             Setting::PrefixReads => int(reads),
             Setting::PrefixWrites => int(writes),
+            Setting::Broken => e.broken.as_ref().map(Spanned::span),
         };
         cx.report(at, &format!("{base}.{}", p.setting.field()), p.message);
     }

@@ -235,6 +235,8 @@ pub(crate) struct Req<'a> {
     /// When the request was fully received; injected latency counts from here.
     pub received_at: Instant,
     pub request_id: String,
+    /// How the bucket is broken on purpose (`Injection::broken`).
+    pub broken: crate::s3::inject::Broken,
 }
 
 impl Req<'_> {
@@ -809,9 +811,11 @@ pub(crate) async fn handle(
         bytes_in: 0,
         received_at: Instant::now(),
         request_id: state.next_request_id(),
+        broken: Default::default(),
     };
     let site = state.site(&req.bucket);
     let inj = site.injection();
+    req.broken = inj.as_deref().map(|i| i.broken).unwrap_or_default();
     // A request waits for a slot before anything else happens to it: its
     // body is not read and its latency has not started (drain and the
     // latency both count from after this).

@@ -311,7 +311,7 @@ mod tests {
         rec.record_warmup(1, &sample(9_000_000, None));
         let t = sum([&*block]);
         let get = &t.ops[0];
-        assert_eq!(get.outcomes, [2, 1, 0, 0, 0]);
+        assert_eq!(get.outcomes, [2, 1, 0, 0, 0, 0]);
         assert_eq!(
             (get.count(), get.warmup, get.requests, get.bytes),
             (3, 0, 6, 200)

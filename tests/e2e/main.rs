@@ -1,6 +1,7 @@
 //! The project's one integration-test binary: each module drives a real
 //! client against an in-process endpoint over HTTP.
 
+mod audit;
 mod checkpoint;
 mod checks;
 mod cli;

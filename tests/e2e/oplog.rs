@@ -124,7 +124,15 @@ async fn op_log_has_a_row_per_request_the_endpoint_counted() {
         );
         let stages: std::collections::BTreeSet<&str> =
             rows.iter().map(|r| r.stage.as_str()).collect();
-        for s in ["preflight", "prepare", "warmup", "measured", "cleanup"] {
+        // (audit: the HEADs reading back the round's copies and uploads.)
+        for s in [
+            "preflight",
+            "prepare",
+            "warmup",
+            "measured",
+            "audit",
+            "cleanup",
+        ] {
             assert!(stages.contains(s), "{path}: no {s} rows in {stages:?}");
         }
         assert!(
@@ -135,6 +143,15 @@ async fn op_log_has_a_row_per_request_the_endpoint_counted() {
             assert!(row.sent_ns <= row.last_byte_ns, "{row:?}");
             if let Some(f) = row.first_byte_ns {
                 assert!(row.sent_ns <= f && f <= row.last_byte_ns, "{row:?}");
+            }
+            if row.stage == "audit" {
+                assert_eq!(row.phase, "mixed");
+                assert!(
+                    row.op == "HeadObject" || row.op == "CreateSession",
+                    "{row:?}"
+                );
+                assert!(row.round == 1 || row.round == 2);
+                assert!(row.thread.is_none() && row.due_ns.is_none(), "{row:?}");
             }
             if row.stage == "measured" || row.stage == "warmup" {
                 assert_eq!(row.phase, "mixed");
