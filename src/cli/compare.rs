@@ -13,13 +13,17 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// Result.json to compare against the baseline.
     pub b: PathBuf,
+    /// Judge B on this check (repeatable); exit code 7 when one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 }
 
 impl RunCommand for CompareArgs {
     /// The comparison on stdout. Exit code 2 when a file is missing or not
     /// a result, and when the two runs have no measured phase in common
     /// (unrelated scenarios: only their prepare and cleanup would be
-    /// compared, which says nothing about the targets).
+    /// compared, which says nothing about the targets); exit code 7 when a
+    /// check of B fails.
     async fn run(self) -> anyhow::Result<ExitCode> {
         let a = super::parse::result_file(&self.a)?;
         let b = super::parse::result_file(&self.b)?;
@@ -41,10 +45,12 @@ impl RunCommand for CompareArgs {
             ))
             .into());
         }
-        print!(
-            "{}",
-            crate::report::compare_results(&a, &b, &self.a, &self.b)
-        );
-        Ok(ExitCode::Success)
+        let (md, passed) = crate::report::compare_judged(&a, b, &self.a, &self.b, &self.checks)?;
+        print!("{md}");
+        Ok(if passed {
+            ExitCode::Success
+        } else {
+            ExitCode::ChecksFailed
+        })
     }
 }

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
+use super::claims::Claims;
 use crate::client::{ObjectClient, Outcome, WriteCondition};
 use crate::scenario::{
     AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, TargetKind,
@@ -43,7 +44,8 @@ pub struct WorkerState {
     /// mix's DELETEs: at most `remember` of them (none without DELETE in the
     /// mix), so a long PUT phase does not grow memory. Keys dropped from
     /// here are still removed by the cleanup, which lists the run prefix.
-    pub written: VecDeque<String>,
+    /// Each says whether it was a multipart upload (an audited claim).
+    pub written: VecDeque<(String, bool)>,
     pub remember: usize,
     pub put_seq: u64,
     pub list_token: Option<String>,
@@ -67,6 +69,8 @@ pub struct WorkerState {
     /// Record the last op's outcome under this kind instead (a rename
     /// whose checkpoint PUT failed never sent its RenameObject).
     pub record_as: Option<OpKind>,
+    /// What the answers this worker got say it left on the endpoint.
+    pub claims: Claims,
 }
 
 /// A request an op sent first, recorded under its own op kind.
@@ -97,17 +101,29 @@ impl WorkerState {
             cas: None,
             before: None,
             record_as: None,
+            claims: Claims::new(seed),
         }
     }
 
-    fn wrote(&mut self, key: String) {
+    fn wrote(&mut self, key: String, multipart: bool) {
         if self.remember == 0 {
             return;
         }
         if self.written.len() >= self.remember {
             self.written.pop_front();
         }
-        self.written.push_back(key);
+        self.written.push_back((key, multipart));
+    }
+
+    /// The worker's claims once it stops: the object it was appending to
+    /// is as its appends left it.
+    pub fn take_claims(&mut self) -> Claims {
+        if let Some((key, size, _)) = self.appending.take()
+            && size > 0
+        {
+            self.claims.appended(key, size);
+        }
+        std::mem::take(&mut self.claims)
     }
 }
 
@@ -167,7 +183,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let key = self.scratch_key(st);
                 let out = self.client.put(&key, len).await;
                 if out.error.is_none() {
-                    st.wrote(key);
+                    st.wrote(key, false);
                 }
                 out
             }
@@ -175,7 +191,8 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let key = self.scratch_key(st);
                 let out = self.client.multipart_put(&key, *size, *part_size).await;
                 if out.error.is_none() {
-                    st.wrote(key);
+                    st.claims.uploaded(key.clone(), *size);
+                    st.wrote(key, true);
                 }
                 out
             }
@@ -213,7 +230,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     out: put,
                     done: Instant::now(),
                 });
-                match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
+                let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
                     Some(_) => {
                         let mut out = self.client.copy(&tmp, &dst).await;
                         if out.error.is_none() {
@@ -224,7 +241,11 @@ impl<C: ObjectClient> OpContext<'_, C> {
                         out
                     }
                     None => self.client.rename(&tmp, &dst).await,
+                };
+                if out.error.is_none() {
+                    st.claims.renamed(tmp, dst, len);
                 }
+                out
             }
             OpSpec::ConditionalPut {
                 size,
@@ -239,10 +260,13 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             "{}lock/{}/g{group}/{:08}",
                             self.run_prefix, st.scope, st.lock_seq
                         );
-                        self.client
+                        let out = self
+                            .client
                             .put_if(&key, *size, WriteCondition::CreateOnly)
                             .await
-                            .0
+                            .0;
+                        st.claims.create_only(&key, out.error.is_none());
+                        out
                     }
                     ConditionalMode::CompareAndSwap => {
                         let key = format!("{}cas/{}/g{group}", self.run_prefix, st.scope);
@@ -255,16 +279,26 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 self.data_key(st, i);
                 st.put_seq += 1;
                 let dst = format!("{}copy/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                self.client.copy(&st.key, &dst).await
+                let out = self.client.copy(&st.key, &dst).await;
+                if out.error.is_none() {
+                    st.claims.copied(dst, self.plan.object_size(i));
+                }
+                out
             }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
                 // wrote" true; with nothing written, a DELETE of an absent
                 // key under our prefix is still a real request (S3 answers 204).
-                let key = st
-                    .written
-                    .pop_front()
-                    .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
+                let (key, multipart) = st.written.pop_front().unwrap_or_else(|| {
+                    (
+                        format!("{}scratch/{}/absent", self.run_prefix, st.id),
+                        false,
+                    )
+                });
+                if multipart {
+                    // Deleted or perhaps deleted: no longer a claim.
+                    st.claims.upload_deleted(&key);
+                }
                 self.client.delete(&key).await
             }
         }
@@ -296,17 +330,27 @@ impl<C: ObjectClient> OpContext<'_, C> {
         } else {
             self.client.append(&key, offset, size).await
         };
-        if out.error.is_none() {
-            // The payload of this op is what it added to the object.
-            out.bytes = size;
-            let (offset, count) = (offset + size, count + 1);
-            let done = match end {
-                AppendEnd::Count(n) => count >= n,
-                AppendEnd::Size(max) => offset + size > max,
-            };
-            if !done {
-                st.appending = Some((key, offset, count));
+        match &out.error {
+            None => {
+                // The payload of this op is what it added to the object.
+                out.bytes = size;
+                let (offset, count) = (offset + size, count + 1);
+                st.claims.append_answer(out.object_size, offset);
+                let done = match end {
+                    AppendEnd::Count(n) => count >= n,
+                    AppendEnd::Size(max) => offset + size > max,
+                };
+                if done {
+                    st.claims.appended(key, offset);
+                } else {
+                    st.appending = Some((key, offset, count));
+                }
             }
+            // Refused: the object is as the earlier appends left it. An
+            // append that may have happened leaves its size unknown, so
+            // the object is no claim.
+            Some(e) if e.not_done() && offset > 0 => st.claims.appended(key, offset),
+            Some(_) => {}
         }
         out
     }
@@ -330,6 +374,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             .client
                             .put_if(key, size, WriteCondition::CreateOnly)
                             .await;
+                        st.claims.swap(key, size, out.error.as_ref());
                         out.requests += requests;
                         if let Some(t) = etag.filter(|_| out.error.is_none()) {
                             st.cas = Some((t, size));
@@ -353,6 +398,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
             .client
             .put_if(key, len + 1, WriteCondition::IfMatch(&etag))
             .await;
+        st.claims.swap(key, size, out.error.as_ref());
         out.requests += requests;
         if let Some(t) = new.filter(|_| out.error.is_none()) {
             st.cas = Some((t, len + 1));
@@ -432,11 +478,12 @@ mod tests {
     fn written_keys_are_bounded() {
         let mut st = WorkerState::new(1, "w".into(), 1, 3);
         for i in 0..10 {
-            st.wrote(format!("k{i}"));
+            st.wrote(format!("k{i}"), false);
         }
-        assert_eq!(st.written, ["k7", "k8", "k9"]);
+        let keys: Vec<&str> = st.written.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["k7", "k8", "k9"]);
         let mut none = WorkerState::new(1, "w".into(), 1, 0);
-        none.wrote("k".into());
+        none.wrote("k".into(), false);
         assert!(none.written.is_empty());
     }
 

@@ -4,11 +4,15 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
+pub mod audit;
+pub mod checkpoint;
+pub mod checks;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod format;
+pub mod gpu;
 pub mod headline;
 pub mod hlog;
 pub mod index;
@@ -75,7 +79,8 @@ pub fn publish(r: &RunResult, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the Markdown report to `report` and its plots next to it.
+/// Writes the Markdown report to `report` and its plots next to it, and
+/// with checks their JUnit XML (`checks.junit.xml`).
 pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
     write_atomic(report, markdown::render(r).as_bytes())?;
     let dir = match report.parent() {
@@ -83,6 +88,9 @@ pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
         _ => Path::new("."),
     };
     plots::write_all(r, dir)?;
+    if !r.checks.is_empty() {
+        write_atomic(&dir.join(checks::JUNIT_FILE), checks::junit(r).as_bytes())?;
+    }
     Ok(())
 }
 
@@ -100,7 +108,15 @@ pub fn rerender_result(
     result_json: &Path,
     out: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
-    let dest = match out {
+    let dest = report_path(result_json, out)?;
+    render_into(r, &dest)?;
+    Ok(dest)
+}
+
+/// Where `report` writes: into `out` when it names a directory (created
+/// when missing), at `out` when it names a .md file, else next to the result.
+fn report_path(result_json: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
+    Ok(match out {
         Some(p) if out_is_dir(p) => {
             std::fs::create_dir_all(p)
                 .with_context(|| format!("cannot create output directory {}", p.display()))?;
@@ -111,9 +127,51 @@ pub fn rerender_result(
             Some(parent) if !parent.as_os_str().is_empty() => parent.join(REPORT_FILE),
             _ => PathBuf::from(REPORT_FILE),
         },
-    };
-    render_into(r, &dest)?;
-    Ok(dest)
+    })
+}
+
+/// [`rerender_result`], judging the result again on its own checks plus
+/// `checks` (`--check` expressions; a bad one is a [`checks::BadCheck`]),
+/// and pricing idle accelerator time at `gpu_hour` (`report --gpu-hour`)
+/// in place of the price the result carries, if any.
+/// Returns the path written and whether every check passed.
+pub fn rerender_judged(
+    mut r: RunResult,
+    result_json: &Path,
+    out: Option<&Path>,
+    check_flags: &[String],
+    gpu_hour: Option<f64>,
+) -> anyhow::Result<(PathBuf, bool)> {
+    if gpu_hour.is_some() {
+        r.gpu_hour_usd = gpu_hour;
+    }
+    let specs =
+        checks::parse_flags(check_flags, &checks::names_of(&r)).map_err(checks::BadCheck)?;
+    r.checks = checks::rejudge(&r, &specs);
+    let dest = rerender_result(&r, result_json, out)?;
+    Ok((dest, checks::all_passed(&r.checks)))
+}
+
+/// [`compare_results`], with B judged on `checks` (`--check` expressions)
+/// in a section of its own. Returns the Markdown and whether every check passed.
+pub fn compare_judged(
+    ra: &RunResult,
+    mut rb: RunResult,
+    a: &Path,
+    b: &Path,
+    check_flags: &[String],
+) -> anyhow::Result<(String, bool)> {
+    let mut md = compare_results(ra, &rb, a, b);
+    if check_flags.is_empty() {
+        return Ok((md, true));
+    }
+    let specs =
+        checks::parse_flags(check_flags, &checks::names_of(&rb)).map_err(checks::BadCheck)?;
+    rb.checks = checks::judge(&specs, &rb);
+    let section = checks::section(&rb);
+    md.push('\n');
+    md.push_str(&section.replacen("## Checks", &format!("## Checks of B ({})", b.display()), 1));
+    Ok((md, checks::all_passed(&rb.checks)))
 }
 
 /// Whether `report --out PATH` names a directory (report.md and its plots

@@ -1132,7 +1132,9 @@ mod tests {
         assert_eq!(labels, ["0", "1", "2", "3", "4"]);
         assert_eq!(x_tick(2.5), "2.5");
         assert_eq!(x_label_count(120.0), 11);
-        // The chart draws.
+        // The chart draws (in its own process under nextest, so the font
+        // is registered here, as `render` does before drawing).
+        register_font().unwrap();
         let svg = draw_timeseries(&sample_result(), &p, "t").unwrap();
         check_svg(&svg, "races.svg");
         assert!(svg.contains("lost conditional races"), "legend");

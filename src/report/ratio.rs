@@ -273,6 +273,8 @@ mod tests {
             sessions: Default::default(),
             attempts: Default::default(),
             loader: None,
+            checkpoint: None,
+            audits: Vec::new(),
             lateness: None,
             rounds: rounds
                 .iter()

@@ -60,6 +60,7 @@ pub fn op_result(o: &OpStats, elapsed_s: f64, open_loop: bool) -> OpResult {
             ttfb: o.ttfb.as_ref().map(codec::encode),
             service: open_loop.then(|| codec::encode(&o.service)),
         },
+        audit: None,
     }
 }
 
@@ -183,6 +184,8 @@ impl TargetAcc {
             rounds: self.rounds,
             timeseries: self.timeseries,
             loader: None,
+            checkpoint: None,
+            audits: Vec::new(),
             lateness: self
                 .total
                 .lateness

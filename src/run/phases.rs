@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::assemble::TargetAcc;
+use super::checkpoint::CheckpointAcc;
 use super::cleanup;
 use super::dataloader::DataloaderAcc;
 use super::host::{host_cpu, process_cpu_s};
@@ -16,8 +17,9 @@ use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
+use crate::report::audit::add_all;
 use crate::report::model::{
-    GpStandIn, LoadShape, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
+    GpStandIn, LoadShape, OpAudit, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
 };
 use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan, RunStage};
 
@@ -37,6 +39,27 @@ pub struct Usage {
     host_busy: (u64, u64),
 }
 
+impl Usage {
+    /// The client's own CPU so far: the process's, less the in-process
+    /// embedded endpoint's (reported apart), and the host's busy share.
+    fn fill(&self, client: &mut crate::report::model::ClientUsage) {
+        let per_request = |cpu: f64| {
+            if self.requests > 0 {
+                cpu * 1e6 / self.requests as f64
+            } else {
+                0.0
+            }
+        };
+        let endpoint = (self.endpoint_cpu_s > 0.0).then_some(self.endpoint_cpu_s);
+        client.cpu_s = (self.cpu_s - self.endpoint_cpu_s).max(0.0);
+        client.cpu_us_per_request = per_request(client.cpu_s);
+        client.endpoint_cpu_s = endpoint;
+        client.endpoint_cpu_us_per_request = endpoint.map(per_request);
+        client.host_cpu_percent = (self.host_busy.1 > 0)
+            .then(|| 100.0 * self.host_busy.0 as f64 / self.host_busy.1 as f64);
+    }
+}
+
 pub struct Runner<'a> {
     pub plan: Arc<Plan>,
     pub engine: &'a Engine,
@@ -49,6 +72,13 @@ pub struct Runner<'a> {
     pub date: (i32, u32, u32),
     pub dir: &'a Path,
     pub usage: Usage,
+    /// Live metrics (`--metrics-listen`), if served.
+    pub metrics: Option<crate::metrics::Metrics>,
+    /// This process's shard of an array job (a checkpoint phase runs its
+    /// share of the ranks).
+    pub shard: Option<super::Shard>,
+    /// Reads back what each round's answers said (`run::audit`).
+    pub auditor: super::audit::Auditor,
 }
 
 /// Measured time the plan asks for, warm-ups included (for the ETA).
@@ -61,6 +91,9 @@ fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
         return super::dataloader::round_time(p);
     }
+    if p.checkpoint.is_some() {
+        return super::checkpoint::round_time(p);
+    }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
         (Some(d), Some(s)) => d.min(s),
@@ -71,7 +104,7 @@ fn phase_time(p: &Phase) -> Option<Duration> {
 }
 
 impl Runner<'_> {
-    fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
+    pub(super) fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
         Job {
             plan: self.plan.clone(),
             kind,
@@ -84,13 +117,41 @@ impl Runner<'_> {
     }
 
     /// Runs a job, stopping the run when the error policy says so.
-    async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
-        let run = self.engine.run(job);
+    pub(super) async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
+        let live = self.metrics.as_ref().map(|m| {
+            let (phase, accelerators) = match job.kind {
+                JobKind::Prepare => ("prepare", None),
+                JobKind::Phase(i) => (
+                    self.plan.phases[i].name.as_str(),
+                    self.plan.phases[i]
+                        .loader
+                        .as_ref()
+                        .map(|l| u64::from(l.max_accelerators())),
+                ),
+                JobKind::Dataloader {
+                    phase,
+                    accelerators,
+                } => (
+                    self.plan.phases[phase].name.as_str(),
+                    Some(u64::from(accelerators)),
+                ),
+                JobKind::Checkpoint { phase, .. } => (self.plan.phases[phase].name.as_str(), None),
+            };
+            let target = &self.plan.targets[job.target].name;
+            m.job_started(phase, target, job.round, accelerators);
+            m.blocks(target, phase)
+        });
+        let run = self.engine.run_live(job, live);
         tokio::pin!(run);
         let mut dog = Watchdog::new(self.plan.client.stop_on_failures, self.engine.live());
         loop {
             tokio::select! {
-                r = &mut run => return r,
+                r = &mut run => {
+                    if let Some(m) = &self.metrics {
+                        m.job_ended();
+                    }
+                    return r;
+                }
                 _ = tokio::time::sleep(CHECK_EVERY) => {
                     if let Some(why) = dog.check(self.engine.live(), std::time::Instant::now()) {
                         self.cancel.cancel_with(StopReason::FailurePolicy(why));
@@ -218,10 +279,16 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
+            let mut audits: Vec<Vec<OpAudit>> = plan.targets.iter().map(|_| Vec::new()).collect();
             let mut loaders: Vec<Option<DataloaderAcc>> = plan
                 .targets
                 .iter()
                 .map(|_| phase.loader.as_ref().map(|l| DataloaderAcc::new(&plan, l)))
+                .collect();
+            let mut checkpoints: Vec<Option<CheckpointAcc>> = plan
+                .targets
+                .iter()
+                .map(|_| phase.checkpoint.as_ref().map(CheckpointAcc::new))
                 .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
@@ -237,6 +304,11 @@ impl Runner<'_> {
                     let endpoint0 = crate::targets::embedded_cpu_s();
                     let host0 = host_cpu();
                     let r = match (&phase.loader, &mut loaders[ti]) {
+                        _ if let (Some(spec), Some(acc)) =
+                            (&phase.checkpoint, &mut checkpoints[ti]) =>
+                        {
+                            acc.round(self, pi, phase, spec, ti, round).await?
+                        }
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
@@ -279,6 +351,22 @@ impl Runner<'_> {
                     }
                     accs[ti].add_round(round, &r);
                     accs[ti].add_sessions(self.targets[ti].probe.take());
+                    // Before the next round writes there: did the endpoint
+                    // do what it answered? (Not after a stop: the run is
+                    // on its way out.)
+                    if !self.cancel.is_cancelled() {
+                        // Boxed: its SDK requests' futures stay off the
+                        // run's (already deep) future.
+                        let audit =
+                            self.auditor
+                                .audit(&self.targets[ti], ti, (pi, round), &r.claims);
+                        let done = Box::pin(audit).await;
+                        add_all(&mut audits[ti], &done.audits);
+                        let counts = &mut result.targets[ti].audit_requests;
+                        for (op, n) in done.requests {
+                            *counts.entry(op).or_default() += n;
+                        }
+                    }
                 }
             }
             let open = is_open_loop(phase);
@@ -295,31 +383,27 @@ impl Runner<'_> {
                 targets: accs
                     .into_iter()
                     .zip(loaders)
+                    .zip(checkpoints)
+                    .zip(audits)
                     .zip(&plan.targets)
-                    .map(|((a, l), t)| TargetPhaseResult {
-                        loader: l.map(DataloaderAcc::finish),
-                        ..a.finish(&t.name, phase.warmup, open)
+                    .map(|((((a, l), c), au), t)| {
+                        let tr = TargetPhaseResult {
+                            loader: l.map(DataloaderAcc::finish),
+                            checkpoint: c.map(CheckpointAcc::finish),
+                            ..a.finish(&t.name, phase.warmup, open)
+                        };
+                        super::audit::attach(tr, au)
                     })
                     .collect(),
             });
-            let u = &self.usage;
-            // The client's own CPU: the process's, less the in-process
-            // embedded endpoint's (reported apart).
-            let client_cpu = (u.cpu_s - u.endpoint_cpu_s).max(0.0);
-            let per_request = |cpu: f64| {
-                if u.requests > 0 {
-                    cpu * 1e6 / u.requests as f64
-                } else {
-                    0.0
+            if let (Some(m), Some(p)) = (&self.metrics, result.phases.last()) {
+                for t in &p.targets {
+                    if let Some(l) = &t.loader {
+                        m.set_dataloader_result(&t.target, &p.name, l.measured.au, l.accelerators);
+                    }
                 }
-            };
-            result.client.cpu_s = client_cpu;
-            result.client.cpu_us_per_request = per_request(client_cpu);
-            result.client.endpoint_cpu_s = (u.endpoint_cpu_s > 0.0).then_some(u.endpoint_cpu_s);
-            result.client.endpoint_cpu_us_per_request =
-                (u.endpoint_cpu_s > 0.0).then(|| per_request(u.endpoint_cpu_s));
-            result.client.host_cpu_percent =
-                (u.host_busy.1 > 0).then(|| 100.0 * u.host_busy.0 as f64 / u.host_busy.1 as f64);
+            }
+            self.usage.fill(&mut result.client);
             result.finished_at = super::utc_now();
             // Written after every phase: a later phase may fail or be interrupted.
             crate::report::publish(result, self.dir)?;
@@ -340,6 +424,7 @@ pub async fn cleanup(
     scenario_file: &str,
     progress: &Progress,
     result: &mut RunResult,
+    metrics: Option<&crate::metrics::Metrics>,
     op_log: Option<&Arc<crate::oplog::Sink>>,
 ) {
     let mut cleaned = Vec::new();
@@ -369,6 +454,9 @@ pub async fn cleanup(
             progress.always(&format!("error: {}", cleanup::describe_left(&l)));
             result.left_behind.push(l);
         }
+        if let Some(m) = metrics {
+            m.absorb(&t.name, "cleanup", &done.recorder);
+        }
         let mut acc = TargetAcc::default();
         acc.add_round(
             1,
@@ -376,6 +464,8 @@ pub async fn cleanup(
                 recorder: done.recorder,
                 elapsed_s: done.elapsed_s,
                 loader: None,
+                checkpoint: None,
+                claims: Default::default(),
             },
         );
         // The cleanup's client makes its own CreateSession on directory buckets.
@@ -397,6 +487,9 @@ pub async fn cleanup(
 pub fn load_shape(phase: &Phase) -> LoadShape {
     if let Some(l) = &phase.loader {
         return super::dataloader::shape(phase, l);
+    }
+    if let Some(c) = &phase.checkpoint {
+        return super::checkpoint::shape(phase, c);
     }
     let secs = |d: Duration| d.as_secs_f64();
     if let Some(r) = &phase.replay {

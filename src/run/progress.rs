@@ -222,6 +222,15 @@ pub fn plain_done(ops: u64, errors: u64, took: Duration) -> String {
     )
 }
 
+fn sum(lives: &[Arc<Live>]) -> (u64, u64) {
+    lives.iter().fold((0, 0), |(o, e), l| {
+        (
+            o + l.ops.load(Ordering::Relaxed),
+            e + l.errors.load(Ordering::Relaxed),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,13 +255,4 @@ mod tests {
         assert_eq!(plain_every(Some(s(2))), s(1));
         assert_eq!(plain_every(None), s(10));
     }
-}
-
-fn sum(lives: &[Arc<Live>]) -> (u64, u64) {
-    lives.iter().fold((0, 0), |(o, e), l| {
-        (
-            o + l.ops.load(Ordering::Relaxed),
-            e + l.errors.load(Ordering::Relaxed),
-        )
-    })
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-pub use crate::s3::inject::{Injection, LatencyDist, PrefixLimit};
+pub use crate::s3::inject::{Broken, Injection, LatencyDist, PrefixLimit};
 
 /// The partition prefix of a key: everything up to and including its last `/`.
 pub(crate) fn key_prefix(key: &str) -> &str {
