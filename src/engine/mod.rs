@@ -826,7 +826,13 @@ async fn run_prepare<C: ObjectClient + 'static>(
         return;
     }
     tokio::time::sleep_until(job.start).await;
-    // Thread i writes objects i, i + T, i + 2T, ...
+    // Only threads with a worker write (fewer than all when the prepare
+    // concurrency is below the thread count); active thread i writes
+    // objects i, i + A, i + 2A, ... of the A active ones.
+    let active = ctx.threads.min(plan.prepare.concurrency.max(1));
+    if ctx.index >= active {
+        return;
+    }
     let next = Rc::new(Cell::new(ctx.index as u64));
     let workers = share(plan.prepare.concurrency as u64, ctx.index, ctx.threads);
     let mut hs = Vec::new();
@@ -844,7 +850,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 if i >= plan.dataset.objects {
                     break;
                 }
-                next.set(i + ctx.threads as u64);
+                next.set(i + active as u64);
                 key.clear();
                 key.push_str(&job.run_prefix);
                 plan.key(i, job.date, &mut key);
