@@ -310,10 +310,26 @@ pub struct ServeArgs {
     /// S3 error code of injected errors.
     #[arg(long, default_value = "SlowDown")]
     pub error_code: String,
-    /// Per-prefix request-rate limit READS:WRITES per second on the --bucket
-    /// buckets (S3: 5500:3500); above it requests get 503 SlowDown.
-    #[arg(long, value_parser = parse_prefix_limit)]
-    pub prefix_limit: Option<crate::server::PrefixLimit>,
+    /// The partition model on the General Purpose --bucket buckets: READS:WRITES
+    /// per second per key range (S3: 5500:3500), one range at first, ranges
+    /// over their rate split (see --split-after); above it 503 SlowDown.
+    #[arg(long, value_parser = parse_rates)]
+    pub prefix_limit: Option<(u32, u32)>,
+    /// How long a key range stays over its rate before it splits (default
+    /// 5s, scaled for a laptop: S3 takes minutes), or "never".
+    #[arg(long, value_parser = parse_split_after)]
+    pub split_after: Option<Option<Duration>>,
+    /// The most key ranges a bucket is split into (default 256).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_partitions: Option<u32>,
+    /// A key where a range starts on a fresh bucket (repeatable): a bucket
+    /// S3 has already partitioned.
+    #[arg(long = "split-point")]
+    pub split_points: Vec<String>,
+    /// The per-bucket rate of the directory --bucket buckets, READS:WRITES
+    /// per second (S3 Express: 200000:100000); above it 503 SlowDown.
+    #[arg(long, value_parser = parse_rates)]
+    pub bucket_limit: Option<(u32, u32)>,
     /// Fraction of GET responses (0..1) on the --bucket buckets whose body
     /// is cut half-way by closing the connection.
     #[arg(long, default_value_t = 0.0)]
@@ -333,7 +349,21 @@ pub struct ServeArgs {
     pub max_in_flight: Option<u32>,
 }
 
-fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
+fn parse_split_after(s: &str) -> Result<Option<Duration>, String> {
+    if s.trim().eq_ignore_ascii_case("never") {
+        return Ok(None);
+    }
+    parse_duration(s)
+        .and_then(|d| {
+            (!d.is_zero())
+                .then_some(d)
+                .ok_or("expected more than 0".into())
+        })
+        .map(Some)
+        .map_err(|e| format!("{e}, or \"never\""))
+}
+
+fn parse_rates(s: &str) -> Result<(u32, u32), String> {
     let (r, w) = s
         .split_once(':')
         .ok_or_else(|| format!("expected READS:WRITES per second like 5500:3500, got {s:?}"))?;
@@ -344,10 +374,7 @@ fn parse_prefix_limit(s: &str) -> Result<crate::server::PrefixLimit, String> {
             .filter(|v| *v > 0)
             .ok_or_else(|| format!("expected a positive whole number, got {x:?}"))
     };
-    Ok(crate::server::PrefixLimit {
-        reads_per_sec: n(r)?,
-        writes_per_sec: n(w)?,
-    })
+    Ok((n(r)?, n(w)?))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -568,6 +595,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     );
                 }
             }
+            let (prefix_limit, bucket_limit) = crate::s3::inject::RateFlags {
+                prefix_limit: a.prefix_limit,
+                split_after: a.split_after,
+                max_partitions: a.max_partitions,
+                split_points: a.split_points,
+                bucket_limit: a.bucket_limit,
+            }
+            .models()
+            .map_err(InputError)?;
             let flags = crate::server::Injection {
                 latency: a.latency.map(crate::server::LatencyDist::Fixed),
                 error_latency: None,
@@ -575,7 +611,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 error_rate: a.error_rate,
                 error_status: a.error_status,
                 error_code: a.error_code,
-                prefix_limit: a.prefix_limit,
+                prefix_limit,
+                bucket_limit,
                 body_reset_rate: a.body_reset_rate,
                 corrupt_rate: a.corrupt_rate,
                 session_error_rate: a.session_error_rate,

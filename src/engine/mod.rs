@@ -15,6 +15,8 @@ pub mod loader;
 mod loader_tests;
 pub mod ops;
 #[cfg(test)]
+mod ordered_tests;
+#[cfg(test)]
 mod tests;
 
 use std::cell::{Cell, RefCell};
@@ -399,6 +401,8 @@ struct ThreadCtx<C> {
     threads: usize,
     /// This thread's client per target.
     clients: Vec<C>,
+    /// What this thread added to each target's data set (`key = "dataset"`).
+    grown: Vec<RefCell<ops::Grown>>,
     live: Arc<Live>,
     cancel: Arc<Cancel>,
 }
@@ -411,6 +415,8 @@ impl<C: ObjectClient> ThreadCtx<C> {
             run_prefix: &job.run_prefix,
             date: job.date,
             kind: job.plan.targets[job.target].kind,
+            grown: &self.grown[job.target],
+            thread: (self.index, self.threads),
         }
     }
 }
@@ -434,6 +440,7 @@ async fn thread_main<C: Connector>(
     let ctx = Rc::new(ThreadCtx {
         index,
         threads,
+        grown: clients.iter().map(|_| RefCell::default()).collect(),
         clients,
         live,
         cancel,
@@ -804,9 +811,15 @@ async fn worker<C: ObjectClient>(
                 .as_secs() as usize;
             rec.record(kind.index(), second, &sample);
             rec.note_in_flight(second, in_flight);
+            if let Some((key, data)) = st.throttled.take() {
+                let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
+                rec.throttled_prefixes
+                    .record(second, plan.throttle_prefix(rel, data));
+            }
             shared.last_done.set(shared.last_done.get().max(Some(done)));
         } else {
             rec.record_warmup(kind.index(), &sample);
+            st.throttled = None;
         }
         prev_done = Some(done);
     }

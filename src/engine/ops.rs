@@ -2,6 +2,7 @@
 //! through the target's [`ObjectClient`]. Each call returns an [`Outcome`]
 //! (errors are data); the caller times it and records it.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use tokio::time::Instant;
@@ -67,6 +68,10 @@ pub struct WorkerState {
     /// Record the last op's outcome under this kind instead (a rename
     /// whose checkpoint PUT failed never sent its RenameObject).
     pub record_as: Option<OpKind>,
+    /// The key of the last op's throttled request (503 SlowDown, 429) and
+    /// whether it is a key of the data set, for the report's throttling by
+    /// key prefix. Set on the error path only.
+    pub throttled: Option<(String, bool)>,
 }
 
 /// A request an op sent first, recorded under its own op kind.
@@ -97,6 +102,23 @@ impl WorkerState {
             cas: None,
             before: None,
             record_as: None,
+            throttled: None,
+        }
+    }
+
+    /// Remembers `key` when `out` was throttled.
+    #[inline]
+    fn note(&mut self, out: &Outcome, key: &str, data: bool) {
+        if out.error.as_ref().is_some_and(|e| e.throttled()) {
+            self.throttled = Some((key.to_string(), data));
+        }
+    }
+
+    /// [`WorkerState::note`] for the data set key in `self.key`.
+    #[inline]
+    fn note_data(&mut self, out: &Outcome) {
+        if out.error.as_ref().is_some_and(|e| e.throttled()) {
+            self.throttled = Some((self.key.clone(), true));
         }
     }
 
@@ -114,6 +136,20 @@ impl WorkerState {
 /// Keys of its own PUTs a worker keeps for DELETE.
 pub const REMEMBER_WRITTEN: usize = 4096;
 
+/// The objects one engine thread added to the data set of one target
+/// (`put` with `key = "dataset"`), shared by its workers; kept across
+/// phases and rounds, as the data set keeps growing.
+#[derive(Debug, Default)]
+pub struct Grown {
+    /// Data-set PUTs this thread has started: its k-th writes index
+    /// `objects + k * threads + thread`, so threads never collide and each
+    /// index is a pure function of the thread and its count.
+    pub started: u64,
+    /// Indices this thread wrote successfully, newest last, at most
+    /// [`crate::scenario::ordered::MAX_NEWEST`].
+    pub newest: VecDeque<u64>,
+}
+
 /// Fixed context of one (phase, target) for the operations.
 pub struct OpContext<'a, C> {
     pub client: &'a C,
@@ -124,6 +160,10 @@ pub struct OpContext<'a, C> {
     /// The target's bucket kind: directory-only ops take their General
     /// Purpose equivalent on a GP target.
     pub kind: TargetKind,
+    /// What this thread added to the target's data set.
+    pub grown: &'a RefCell<Grown>,
+    /// This engine thread's index and the number of threads.
+    pub thread: (usize, usize),
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
@@ -137,12 +177,53 @@ impl<C: ObjectClient> OpContext<'_, C> {
         st.rng.u64(0..self.plan.dataset.objects.max(1))
     }
 
+    /// One of the `window` newest objects this thread added to the data
+    /// set, or of the data set's last `window` before it added any.
+    fn newest_object(&self, st: &mut WorkerState, window: u64) -> u64 {
+        let g = self.grown.borrow();
+        let n = g.newest.len() as u64;
+        if n == 0 {
+            let objects = self.plan.dataset.objects.max(1);
+            return objects - 1 - st.rng.u64(0..window.min(objects));
+        }
+        g.newest[(n - 1 - st.rng.u64(0..window.min(n))) as usize]
+    }
+
     pub async fn execute(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
         match op {
             OpSpec::Get => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.client.get(&st.key, None).await
+                let out = self.client.get(&st.key, None).await;
+                st.note_data(&out);
+                out
+            }
+            OpSpec::GetNewest { window } => {
+                let i = self.newest_object(st, *window);
+                self.data_key(st, i);
+                let out = self.client.get(&st.key, None).await;
+                st.note_data(&out);
+                out
+            }
+            OpSpec::PutNext => {
+                let i = {
+                    let mut g = self.grown.borrow_mut();
+                    let (thread, threads) = self.thread;
+                    let i = self.plan.dataset.objects + g.started * threads as u64 + thread as u64;
+                    g.started += 1;
+                    i
+                };
+                self.data_key(st, i);
+                let out = self.client.put(&st.key, self.plan.object_size(i)).await;
+                if out.error.is_none() {
+                    let mut g = self.grown.borrow_mut();
+                    if g.newest.len() as u64 >= crate::scenario::ordered::MAX_NEWEST {
+                        g.newest.pop_front();
+                    }
+                    g.newest.push_back(i);
+                }
+                st.note_data(&out);
+                out
             }
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
@@ -150,12 +231,16 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let len = (*size)
                     .min(self.plan.object_size(i).saturating_sub(off))
                     .max(1);
-                self.client.get(&st.key, Some((off, off + len - 1))).await
+                let out = self.client.get(&st.key, Some((off, off + len - 1))).await;
+                st.note_data(&out);
+                out
             }
             OpSpec::Head => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.client.head(&st.key).await
+                let out = self.client.head(&st.key).await;
+                st.note_data(&out);
+                out
             }
             OpSpec::Put { size } => {
                 let len = match size {
@@ -164,6 +249,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 };
                 let key = self.scratch_key(st);
                 let out = self.client.put(&key, len).await;
+                st.note(&out, &key, false);
                 if out.error.is_none() {
                     st.wrote(key);
                 }
@@ -172,6 +258,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
             OpSpec::MultipartPut { size, part_size } => {
                 let key = self.scratch_key(st);
                 let out = self.client.multipart_put(&key, *size, *part_size).await;
+                st.note(&out, &key, false);
                 if out.error.is_none() {
                     st.wrote(key);
                 }
@@ -191,6 +278,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     .client
                     .list(&full, *page_size, *delimiter, st.list_token.take())
                     .await;
+                st.note(&out, &full, false);
                 // Continue where this page stopped; start over after the last page.
                 st.list_token = next;
                 out
@@ -203,6 +291,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
                 let put = self.client.put(&tmp, len).await;
                 if put.error.is_some() {
+                    st.note(&put, &tmp, false);
                     st.record_as = Some(OpKind::Put);
                     return put;
                 }
@@ -211,7 +300,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     out: put,
                     done: Instant::now(),
                 });
-                match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
+                let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
                     Some(_) => {
                         let mut out = self.client.copy(&tmp, &dst).await;
                         if out.error.is_none() {
@@ -222,7 +311,9 @@ impl<C: ObjectClient> OpContext<'_, C> {
                         out
                     }
                     None => self.client.rename(&tmp, &dst).await,
-                }
+                };
+                st.note(&out, &dst, false);
+                out
             }
             OpSpec::ConditionalPut {
                 size,
@@ -237,14 +328,19 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             "{}lock/{}/g{group}/{:08}",
                             self.run_prefix, st.scope, st.lock_seq
                         );
-                        self.client
+                        let out = self
+                            .client
                             .put_if(&key, *size, WriteCondition::CreateOnly)
                             .await
-                            .0
+                            .0;
+                        st.note(&out, &key, false);
+                        out
                     }
                     ConditionalMode::CompareAndSwap => {
                         let key = format!("{}cas/{}/g{group}", self.run_prefix, st.scope);
-                        self.compare_and_swap(st, &key, *size).await
+                        let out = self.compare_and_swap(st, &key, *size).await;
+                        st.note(&out, &key, false);
+                        out
                     }
                 }
             }
@@ -253,7 +349,9 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 self.data_key(st, i);
                 st.put_seq += 1;
                 let dst = format!("{}copy/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                self.client.copy(&st.key, &dst).await
+                let out = self.client.copy(&st.key, &dst).await;
+                st.note(&out, &dst, false);
+                out
             }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
@@ -263,7 +361,9 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     .written
                     .pop_front()
                     .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
-                self.client.delete(&key).await
+                let out = self.client.delete(&key).await;
+                st.note(&out, &key, false);
+                out
             }
         }
     }
@@ -294,6 +394,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
         } else {
             self.client.append(&key, offset, size).await
         };
+        st.note(&out, &key, false);
         if out.error.is_none() {
             // The payload of this op is what it added to the object.
             out.bytes = size;

@@ -385,6 +385,7 @@ mod tests {
             sessions: Default::default(),
             attempts: Default::default(),
             loader: None,
+            throttled_by_prefix: None,
             rounds: rounds
                 .iter()
                 .enumerate()

@@ -213,6 +213,7 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        throttled_by_prefix: None,
         rounds: round_ops
             .into_iter()
             .enumerate()

@@ -677,6 +677,7 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
     warmup_line(md, p);
     conditional_section(md, p);
     errors_section(md, p);
+    crate::report::prefixes::section(md, p);
     pacing_section(md, p);
     sessions_section(md, p);
     attempts_section(md, p);

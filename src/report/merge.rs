@@ -237,6 +237,7 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         timeseries: merge_timeseries(shards.iter().map(|t| t.timeseries.as_slice())),
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
         loader: merge_loader(shards)?,
+        throttled_by_prefix: crate::report::prefixes::merge(shards),
     })
 }
 

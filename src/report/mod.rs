@@ -17,6 +17,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod plots;
+pub mod prefixes;
 pub mod schema;
 pub mod summary;
 pub mod table;

@@ -286,7 +286,11 @@ impl Runner<'_> {
                     .zip(&plan.targets)
                     .map(|((a, l), t)| TargetPhaseResult {
                         loader: l.map(LoaderAcc::finish),
-                        ..a.finish(&t.name, phase.warmup, open)
+                        ..a.with_granularity(plan.throttle_granularity()).finish(
+                            &t.name,
+                            phase.warmup,
+                            open,
+                        )
                     })
                     .collect(),
             });

@@ -5,8 +5,11 @@
 //! The file format is documented in `docs/scenario-format.md`.
 
 mod key;
+pub mod layout;
 pub mod loader;
+pub mod ordered;
 pub mod plan;
+mod rates;
 mod raw;
 mod validate;
 

@@ -18,8 +18,7 @@ const MIB: u64 = ByteSize::MIB;
 
 use crate::s3::limits::{
     MAX_OBJECT_SIZE as MAX_OBJECT, MAX_PART_SIZE as MAX_PART, MAX_SINGLE_PUT,
-    MIN_PART_SIZE as MIN_PART, PREFIX_READS_PER_SEC as S3_PREFIX_READS,
-    PREFIX_WRITES_PER_SEC as S3_PREFIX_WRITES,
+    MIN_PART_SIZE as MIN_PART,
 };
 const MAX_PARTS: u64 = crate::s3::limits::MAX_PARTS as u64;
 const MAX_CONCURRENCY: i64 = 100_000;
@@ -382,7 +381,7 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
             }
         }
     });
-    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, e));
+    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, kind, e));
     TargetSpec {
         name: name.to_string(),
         kind,
@@ -459,7 +458,7 @@ fn endpoint_host_is_localhost(s: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
+fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> Injection {
     let base = format!("{base}.embedded");
     let error_latency = e
         .error_latency
@@ -533,32 +532,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         .as_ref()
         .and_then(|n| cx.int(n, &format!("{base}.max_in_flight"), 1, 1_000_000))
         .map(|n| n as u32);
-    let prefix_limit = e.prefix_limit.as_ref().and_then(|p| {
-        let field = format!("{base}.prefix_limit");
-        match p.get_ref() {
-            RawPrefixLimit::Enabled(false) => None,
-            RawPrefixLimit::Enabled(true) => Some(PrefixLimit {
-                reads_per_sec: S3_PREFIX_READS,
-                writes_per_sec: S3_PREFIX_WRITES,
-            }),
-            RawPrefixLimit::Table(t) => {
-                let reads = t
-                    .reads
-                    .as_ref()
-                    .and_then(|r| cx.int(r, &format!("{field}.reads"), 1, 100_000_000))
-                    .map_or(S3_PREFIX_READS, |r| r as u32);
-                let writes = t
-                    .writes
-                    .as_ref()
-                    .and_then(|w| cx.int(w, &format!("{field}.writes"), 1, 100_000_000))
-                    .map_or(S3_PREFIX_WRITES, |w| w as u32);
-                Some(PrefixLimit {
-                    reads_per_sec: reads,
-                    writes_per_sec: writes,
-                })
-            }
-        }
-    });
+    let (prefix_limit, bucket_limit) = super::rates::limits(cx, &base, kind, e);
     Injection {
         latency,
         error_latency,
@@ -567,6 +541,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         error_status,
         error_code,
         prefix_limit,
+        bucket_limit,
         body_reset_rate,
         corrupt_rate,
         session_error_rate,
@@ -1154,9 +1129,10 @@ fn mix(
 /// The fields each op takes besides `op` and `weight`.
 fn allowed_fields(op: OpKind) -> &'static [&'static str] {
     match op {
-        OpKind::Get | OpKind::Head | OpKind::Delete => &[],
+        OpKind::Get => &["newest"],
+        OpKind::Head | OpKind::Delete => &[],
         OpKind::RangedGet => &["range_size", "pattern"],
-        OpKind::Put => &["size"],
+        OpKind::Put => &["size", "key"],
         OpKind::MultipartPut => &["size", "part_size"],
         OpKind::List => &["prefix", "page_size", "delimiter"],
         OpKind::Append => &["size", "appends", "object_size", "gp_equivalent"],
@@ -1169,7 +1145,7 @@ fn allowed_fields(op: OpKind) -> &'static [&'static str] {
 fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<WeightedOp> {
     let name = *o.op.get_ref();
     let allowed = allowed_fields(name);
-    let present: [(&str, Option<Range<usize>>); 12] = [
+    let present: [(&str, Option<Range<usize>>); 14] = [
         ("range_size", o.range_size.as_ref().map(|v| v.span())),
         ("pattern", o.pattern.as_ref().map(|v| v.span())),
         ("size", o.size.as_ref().map(|v| v.span())),
@@ -1182,6 +1158,8 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         ("gp_equivalent", o.gp_equivalent.as_ref().map(|v| v.span())),
         ("mode", o.mode.as_ref().map(|v| v.span())),
         ("contention", o.contention.as_ref().map(|v| v.span())),
+        ("key", o.key.as_ref().map(|v| v.span())),
+        ("newest", o.newest.as_ref().map(|v| v.span())),
     ];
     let mut fits = true;
     for (field, span) in present {
@@ -1233,8 +1211,13 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         );
     }
 
+    let ordered = match name {
+        OpKind::Put if fits => super::ordered::put_next(cx, base, o, env.dataset),
+        _ => None,
+    };
     let spec = match name {
-        OpKind::Get => Some(OpSpec::Get),
+        _ if ordered.is_some() => ordered.flatten(),
+        OpKind::Get => super::ordered::get(cx, base, o),
         OpKind::Head => Some(OpSpec::Head),
         OpKind::Delete => Some(OpSpec::Delete),
         OpKind::RangedGet => {

@@ -2,7 +2,9 @@
 
 pub mod codec;
 pub mod loader;
+pub mod prefixes;
 pub mod recorder;
 pub mod sparse;
 
+pub use prefixes::PrefixSeries;
 pub use recorder::{Failure, FailureGroup, FailureStats, OpStats, Recorder, Sample, SecondStats};

@@ -443,6 +443,9 @@ pub struct Recorder<const N: usize> {
     pub warmup: [Option<OpStats>; N],
     /// Per-attempt timings (retries on only).
     pub attempts: AttemptLog,
+    /// Measured throttled requests by key prefix and second (the engine
+    /// names the prefix; only throttles are recorded).
+    pub throttled_prefixes: super::PrefixSeries,
     /// Index = seconds since the measured part began. A second's cells land
     /// here when the recorder moves past it (see `live`).
     seconds: Vec<Second>,
@@ -463,6 +466,7 @@ impl<const N: usize> Default for Recorder<N> {
             ops: std::array::from_fn(|_| None),
             warmup: std::array::from_fn(|_| None),
             attempts: AttemptLog::default(),
+            throttled_prefixes: super::PrefixSeries::default(),
             seconds: Vec::new(),
             live_second: 0,
             live: std::array::from_fn(|_| LiveCell::default()),
@@ -549,6 +553,7 @@ impl<const N: usize> Recorder<N> {
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
         self.attempts.merge(&other.attempts);
+        self.throttled_prefixes.merge(&other.throttled_prefixes);
         self.flush();
         if self.seconds.len() < other.seconds.len() {
             self.seconds
