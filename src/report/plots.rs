@@ -1040,6 +1040,30 @@ mod tests {
                     });
                 }
             }
+            // By key prefix: nine in ten on the data set's `ramp/0`, the
+            // rest on `put/`.
+            let rows: Vec<crate::report::model::PrefixRow> = t
+                .timeseries
+                .iter()
+                .filter(|s| s.throttled > 0)
+                .flat_map(|s| {
+                    let put = s.throttled / 10;
+                    [("ramp/0", s.throttled - put), ("put/", put)].map(|(prefix, n)| {
+                        crate::report::model::PrefixRow {
+                            round: s.round,
+                            second: s.second,
+                            prefix: prefix.into(),
+                            throttled: n,
+                        }
+                    })
+                })
+                .collect();
+            if !rows.is_empty() {
+                t.throttled_by_prefix = Some(crate::report::model::PrefixThrottling {
+                    granularity: "data set keys (`ramp/{index:06}.bin`) by `ramp/` and the first digit of `{index:06}`".into(),
+                    rows,
+                });
+            }
             let o = t.ops.get_mut("get").unwrap();
             let total: u64 = t.timeseries.iter().map(|s| s.count).sum();
             let thr: u64 = t.timeseries.iter().map(|s| s.throttled).sum();
@@ -1070,6 +1094,21 @@ mod tests {
     #[test]
     fn plots_ramp_shows_gp_503s_rising_and_express_flat() {
         let r = ramp_result();
+        assert!(
+            plan(&r)
+                .iter()
+                .any(|f| f.file == "throttling-by-prefix-ramp.svg"),
+            "{:?}",
+            plan(&r)
+        );
+        let by_prefix = crate::report::prefixes::plot_data(&r.phases[1].targets[0]);
+        assert_eq!(by_prefix.len(), 2);
+        assert_eq!(by_prefix[0].label, "ramp/0");
+        // Both rounds back to back: 60 seconds; the last stage's 800 503s
+        // a second, nine in ten on ramp/0.
+        assert_eq!(by_prefix[0].points.len(), 60);
+        assert_eq!(by_prefix[0].points[29], (29.5, 720.0));
+        assert_eq!(by_prefix[0].points[5], (5.5, 0.0));
         let d = timeseries_data(&r.phases[1]);
         let gp = throttled_points(&d, "standard").unwrap();
         let ex = throttled_points(&d, "express").unwrap();

@@ -154,11 +154,14 @@ pub fn section(md: &mut String, p: &PhaseResult) {
         let all = totals(t);
         let total: u64 = all.iter().map(|x| x.throttled).sum();
         if let Some(top) = all.first() {
+            let over = match all.len() {
+                1 => "all on one prefix".to_string(),
+                n => format!("over {n} prefixes"),
+            };
             let _ = writeln!(
                 md,
-                "{}: {total} throttled requests over {} prefixes; the busiest, {}, took {} of them, from second {} to {}.\n",
+                "{}: {total} throttled requests {over}; the busiest, {}, took {} of them, from second {} to {}.\n",
                 t.target,
-                all.len(),
                 shown(&top.prefix),
                 fmt_percent(top.throttled, total),
                 top.first_second,
@@ -310,7 +313,19 @@ pub fn draw(p: &PhaseResult, title: &str) -> anyhow::Result<String> {
         .into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let (top, body) = root.split_vertically(40);
-        top.titled(title, (FAMILY, 20))
+        // Targets with no throttles get no panel; the title names them.
+        let calm: Vec<&str> = p
+            .targets
+            .iter()
+            .filter(|t| !targets.iter().any(|x| x.target == t.target))
+            .map(|t| t.target.as_str())
+            .collect();
+        let title = if calm.is_empty() {
+            title.to_string()
+        } else {
+            format!("{title} (none throttled: {})", calm.join(", "))
+        };
+        top.titled(&title, (FAMILY, 20))
             .map_err(|e| anyhow!("{e}"))?;
         let areas = body.split_evenly((targets.len().max(1), 1));
         for (t, area) in targets.iter().zip(areas.iter()) {

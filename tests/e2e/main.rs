@@ -10,6 +10,7 @@ mod express_run;
 mod faults;
 mod loader;
 mod moto;
+mod partition;
 mod plan;
 mod preflight;
 mod run;
