@@ -6,6 +6,7 @@
 #   bench/run.sh            # about 20 minutes on 2 cores
 #   DURATION=3 LONG_S=30 bench/run.sh   # a quick pass (numbers too noisy to keep)
 #   ONLY=checksums bench/run.sh         # only the checksum section (~15 min)
+#   ONLY=oplog bench/run.sh             # only the op-log section (~7 min)
 #
 # Method: one `s3bench serve` process (1 thread, pinned to core 0) is the
 # endpoint for every S3 client; each client runs as its own process pinned to
@@ -62,6 +63,17 @@ if [ "${ONLY:-}" = checksums ]; then
         export CRITERION=$WORK/criterion-checksum.txt
     fi
     exec python3 "$ROOT/bench/lib/suite.py" checksums
+fi
+
+# 4 KiB GETs without and with `run --op-log`, and a long run with it;
+# rewrites that section of RESULTS.md only (OPLOG_REPEAT, OPLOG_S, OPLOG_LONG_S).
+if [ "${ONLY:-}" = oplog ]; then
+    build_s3bench
+    if [ "${SKIP_CRITERION:-0}" != 1 ]; then
+        cargo bench --bench hot_path -- oplog_ --noplot 2>&1 | tee "$WORK/criterion-oplog.txt" >&2
+        export CRITERION=$WORK/criterion-oplog.txt
+    fi
+    exec python3 "$ROOT/bench/lib/suite.py" oplog
 fi
 
 for tool in curl taskset python3; do

@@ -1,5 +1,6 @@
 //! The client's own cost on the per-request path: recording a sample,
-//! picking the next op and key, building a request, merging histograms.
+//! picking the next op and key, building a request, merging histograms,
+//! and what `run --op-log` adds per request.
 //! `cargo bench --bench hot_path`; numbers go to bench/RESULTS.md.
 
 use std::hint::black_box;
@@ -156,5 +157,100 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// `run --op-log` per request: `oplog_record` is what the request's own
+/// task spends (copying its row into the thread's batch, a full batch
+/// handed to the writer), timed batch by batch with the writer given time
+/// to drain in between, as at any request rate it keeps up with;
+/// `oplog_cpu_per_row` is the process's CPU per row, the writer thread's
+/// CSV formatting and gzip included, recording as fast as it can.
+fn oplog(c: &mut Criterion) {
+    use s3bench::oplog::{Ctx, OpLog, Request, Stage, scope};
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(format!("s3bench-bench-oplog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let names = s3bench::oplog::Names {
+        targets: vec!["standard".into()],
+        phases: vec!["get-4k".into()],
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let key = "s3bench/20261205-120000-get-4k-ab12cd/00000042";
+    let ctx = Ctx {
+        target: 0,
+        phase: Some(0),
+        round: 1,
+        stage: Stage::Measured,
+        thread: Some(0),
+        due: Some(Instant::now()),
+    };
+    let one = |t0: Instant, i: u64| Request {
+        op: "GetObject",
+        key,
+        range: None,
+        bytes: 4096,
+        sent: t0 + Duration::from_nanos(i * 40_000),
+        first_byte: Some(t0 + Duration::from_nanos(i * 40_000 + 300_000)),
+        done: t0 + Duration::from_nanos(i * 40_000 + 310_000),
+        status: 200,
+        group: "",
+        error: "",
+        attempt: 1,
+    };
+    // Criterion sizes the run by the timed part alone: keep the untimed
+    // waits for the writer to a few seconds.
+    let mut g = c.benchmark_group("oplog");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20);
+    g.bench_function("oplog_record", |b| {
+        let log = OpLog::create(&dir, names.clone(), Instant::now()).unwrap();
+        let sink = log.sink().clone();
+        let t0 = Instant::now();
+        rt.block_on(scope(Some(&sink), ctx, true, async {
+            let mut i = 0u64;
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(1024);
+                    let t = Instant::now();
+                    for _ in 0..n {
+                        i += 1;
+                        s3bench::oplog::record(black_box(&one(t0, i)));
+                    }
+                    spent += t.elapsed();
+                    left -= n;
+                    // The writer formats and compresses the batch meanwhile.
+                    std::thread::sleep(Duration::from_micros(400));
+                }
+                spent
+            });
+            s3bench::oplog::flush_thread();
+        }));
+        drop(sink);
+        log.finish();
+    });
+    g.finish();
+    c.bench_function("oplog_cpu_per_row", |b| {
+        b.iter_custom(|iters| {
+            let log = OpLog::create(&dir, names.clone(), Instant::now()).unwrap();
+            let sink = log.sink().clone();
+            let t0 = Instant::now();
+            let cpu0 = s3bench::run::host::process_cpu_s();
+            rt.block_on(scope(Some(&sink), ctx, true, async {
+                for i in 0..iters {
+                    s3bench::oplog::record(black_box(&one(t0, i)));
+                }
+                s3bench::oplog::flush_thread();
+            }));
+            drop(sink);
+            log.finish();
+            Duration::from_secs_f64(s3bench::run::host::process_cpu_s() - cpu0)
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench, oplog);
 criterion_main!(benches);

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::report::compare::sig;
 use crate::report::cost::{Cost, Usage, fmt_usd, prices};
-use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, SizeDist, TargetKind};
+use crate::report::format::sig;
+use crate::scenario::{AppendEnd, Load, OpSpec, Phase, Plan, RunStage, SizeDist, TargetKind};
 use crate::units::format_bytes;
 
 /// Objects per ListObjectsV2 page and per DeleteObjects call in cleanup.
@@ -32,8 +32,11 @@ pub struct EstimateOptions {
 
 impl Default for EstimateOptions {
     fn default() -> Self {
-        // Typical small-object latency in-region (S3-FACTS.md: Express
-        // single-digit ms, Standard tens of ms).
+        // Typical small-object latency in-region. S3 Express One Zone:
+        // "consistent single-digit millisecond" first-byte latency, "up to
+        // 10x faster than S3 Standard" (Amazon S3 User Guide, S3 Express One
+        // Zone performance); S3 Standard: tens of milliseconds (the figures
+        // AWS showed at the 2023 launch: about 3-10 ms against 10-200 ms).
         EstimateOptions {
             closed_latency_gp: Duration::from_millis(30),
             closed_latency_directory: Duration::from_millis(6),
@@ -197,201 +200,19 @@ fn phase_round(phase: &Phase, latency: Duration) -> (f64, f64, bool) {
     (ops, secs, assumed)
 }
 
-/// Estimates a run of `plan` (after any `--duration` / `--rounds` overrides).
+/// Estimates a run of `plan` (the run plan's scenario: `--duration` and
+/// `--rounds` already applied).
 pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
-    let book = prices();
     // The data set is a pure function of the seed: sum it exactly.
     let sizes: Vec<u64> = (0..plan.dataset.objects)
         .map(|i| plan.object_size(i))
         .collect();
-    let dataset_bytes: u64 = sizes.iter().sum();
-    let mean_object = if sizes.is_empty() {
-        0.0
-    } else {
-        dataset_bytes as f64 / sizes.len() as f64
-    };
     let mut assumptions = Vec::new();
-    let mut targets = Vec::new();
-    for t in &plan.targets {
-        let latency = opts.latency(t.kind);
-        let mut by_phase = Vec::new();
-        let mut usage = Usage::default();
-        let mut secs = 0.0;
-        let mut assumed_any = false;
-        let mut objects = 0u64;
-        let mut held = 0u64;
-        let mut add = |phase: &str,
-                       map: &mut BTreeMap<String, OpEstimate>,
-                       op: &str,
-                       ops: u64,
-                       requests: u64,
-                       bytes: u64| {
-            let e = map.entry(op.to_string()).or_default();
-            e.ops += ops;
-            e.requests += requests;
-            e.bytes += bytes;
-            usage.add(op, phase, requests, bytes);
-        };
-        if plan.prepare.enabled && !sizes.is_empty() {
-            let mut m = BTreeMap::new();
-            for s in &sizes {
-                if *s >= plan.prepare.multipart_threshold {
-                    let r = multipart_requests(*s, plan.prepare.part_size);
-                    add("prepare", &mut m, "multipart_put", 1, r, *s);
-                } else {
-                    add("prepare", &mut m, "put", 1, 1, *s);
-                }
-            }
-            objects += sizes.len() as u64;
-            held += dataset_bytes;
-            secs +=
-                sizes.len() as f64 * latency.as_secs_f64() / plan.prepare.concurrency.max(1) as f64;
-            assumed_any = true;
-            by_phase.push(("prepare".to_string(), m));
-        }
-        for phase in &plan.phases {
-            if let Some(l) = &phase.loader {
-                // At most what the accelerators consume at AU = 100%.
-                let (reads, secs_round) = crate::scenario::loader::reads_upper_bound(
-                    l,
-                    phase.stop.duration,
-                    plan.dataset.objects,
-                    mean_object,
-                );
-                let n = reads * u64::from(plan.rounds);
-                secs += secs_round * f64::from(plan.rounds);
-                let (op, bytes) = match l.sample {
-                    crate::scenario::SampleUnit::Object => {
-                        ("get", (n as f64 * mean_object).round() as u64)
-                    }
-                    crate::scenario::SampleUnit::Record { size } => ("ranged_get", n * size),
-                };
-                let mut m = BTreeMap::new();
-                add(&phase.name, &mut m, op, n, n, bytes);
-                by_phase.push((phase.name.clone(), m));
-                continue;
-            }
-            let (ops_round, secs_round, assumed) = phase_round(phase, latency);
-            assumed_any |= assumed;
-            let total_ops = ops_round * f64::from(plan.rounds);
-            secs += secs_round * f64::from(plan.rounds);
-            let weight: f64 = phase.mix.iter().map(|w| f64::from(w.weight)).sum();
-            let mut m = BTreeMap::new();
-            let (mut puts, mut put_bytes, mut deletes) = (0u64, 0u64, 0u64);
-            for w in &phase.mix {
-                if weight == 0.0 {
-                    break;
-                }
-                let n = (total_ops * f64::from(w.weight) / weight).round() as u64;
-                let name = w.op.kind().key();
-                let (requests, bytes) = match &w.op {
-                    OpSpec::Get | OpSpec::GetNewest { .. } => {
-                        (n, (n as f64 * mean_object).round() as u64)
-                    }
-                    OpSpec::PutNext => {
-                        let b = (n as f64 * mean_object).round() as u64;
-                        puts += n;
-                        put_bytes += b;
-                        (n, b)
-                    }
-                    OpSpec::RangedGet { size, .. } => (n, n * size),
-                    OpSpec::Put { size } => {
-                        let mean = size.as_ref().map_or(mean_object, mean_size);
-                        let b = (n as f64 * mean).round() as u64;
-                        puts += n;
-                        put_bytes += b;
-                        (n, b)
-                    }
-                    OpSpec::MultipartPut { size, part_size } => {
-                        puts += n;
-                        put_bytes += n * size;
-                        (n * multipart_requests(*size, *part_size), n * size)
-                    }
-                    OpSpec::Head | OpSpec::List { .. } => (n, 0),
-                    OpSpec::Delete => {
-                        deletes += n;
-                        (n, 0)
-                    }
-                    OpSpec::Append { size, end, gp } => {
-                        let per_object = match end {
-                            AppendEnd::Count(c) => u64::from(*c),
-                            AppendEnd::Size(m) => (m / size).max(1),
-                        };
-                        let objects = n.div_ceil(per_object);
-                        puts += objects;
-                        put_bytes += objects * per_object * size;
-                        // A rewrite PUTs the whole object each time: on
-                        // average half of its final size, plus one append.
-                        let b = match gp {
-                            Some(_) => n * size * (per_object + 1) / 2,
-                            None => n * size,
-                        };
-                        (n, b)
-                    }
-                    OpSpec::Rename { size, gp } => {
-                        // Each commit first PUTs its checkpoint (recorded as a put).
-                        let b = (n as f64 * mean_size(size)).round() as u64;
-                        add(&phase.name, &mut m, "put", n, n, b);
-                        puts += n;
-                        put_bytes += b;
-                        (if gp.is_some() { 2 * n } else { n }, 0)
-                    }
-                    OpSpec::ConditionalPut { size, .. } => (n, n * size),
-                    OpSpec::Copy => {
-                        puts += n;
-                        put_bytes += (n as f64 * mean_object).round() as u64;
-                        (n, 0)
-                    }
-                };
-                add(&phase.name, &mut m, name, n, requests, bytes);
-            }
-            // Scratch objects stay until cleanup unless the mix deletes them.
-            let kept = puts.saturating_sub(deletes);
-            objects += kept;
-            if let Some(per_put) = put_bytes.checked_div(puts) {
-                held += per_put * kept;
-            }
-            by_phase.push((phase.name.clone(), m));
-        }
-        if plan.cleanup && objects > 0 {
-            let mut m = BTreeMap::new();
-            let batches = objects.div_ceil(CLEANUP_BATCH);
-            add("cleanup", &mut m, "list", batches, batches, 0);
-            add("cleanup", &mut m, "delete", batches, batches, 0);
-            by_phase.push(("cleanup".to_string(), m));
-        }
-        let price = book.find(&t.region, t.kind.as_str());
-        let cost = price.map(|p| p.cost(&usage));
-        if price.is_none() {
-            assumptions.push(format!(
-                "{}: no prices for {} in {}: not in the total.",
-                t.name,
-                t.kind.as_str(),
-                t.region
-            ));
-        }
-        if assumed_any {
-            assumptions.push(format!(
-                "{}: closed-loop counts (without an ops stop) and prepare/closed-loop times assume {} ms per operation (change with --assume-latency).",
-                t.name,
-                sig(latency.as_secs_f64() * 1e3, 3)
-            ));
-        }
-        let (written, read) = (usage.upload_bytes, usage.retrieval_bytes);
-        targets.push(TargetEstimate {
-            target: t.name.clone(),
-            kind: t.kind.as_str().to_string(),
-            region: t.region.clone(),
-            by_phase,
-            bytes_written: written,
-            bytes_read: read,
-            peak_bytes: held,
-            duration: Duration::from_secs_f64(secs.max(0.0)),
-            usage,
-            cost,
-            assumed_latency: assumed_any,
-        });
-    }
+    let targets: Vec<TargetEstimate> = plan
+        .targets
+        .iter()
+        .map(|t| estimate_target(plan, t, opts, &sizes, &mut assumptions))
+        .collect();
     let total_cost_usd = targets
         .iter()
         .filter_map(|t| t.cost)
@@ -414,6 +235,293 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
         assumptions,
         layout,
     }
+}
+
+/// Requests, bytes and priced usage of one target, added up op by op.
+#[derive(Default)]
+struct Tally {
+    usage: Usage,
+}
+
+impl Tally {
+    fn add(
+        &mut self,
+        phase: &str,
+        map: &mut BTreeMap<String, OpEstimate>,
+        op: &str,
+        ops: u64,
+        requests: u64,
+        bytes: u64,
+    ) {
+        let e = map.entry(op.to_string()).or_default();
+        e.ops += ops;
+        e.requests += requests;
+        e.bytes += bytes;
+        // The cleanup deletes with DeleteObjects (a POST); no measured
+        // phase may take its name.
+        self.usage.add(
+            crate::report::cost::billing(op, phase == RunStage::Cleanup.name()),
+            requests,
+            bytes,
+        );
+    }
+}
+
+/// A replay sends its schedule's rows (those due within the phase's
+/// duration), each round; returns them by op and the phase's seconds.
+fn replay_phase(
+    tally: &mut Tally,
+    plan: &Plan,
+    phase: &Phase,
+    r: &crate::scenario::ReplaySpec,
+) -> (BTreeMap<String, OpEstimate>, f64) {
+    use crate::scenario::ReplayOp as R;
+    let end = phase
+        .stop
+        .duration
+        .map_or(u64::MAX, |d| (d.as_nanos() as f64 * r.speed) as u64);
+    let rounds = u64::from(plan.rounds);
+    let mut m = BTreeMap::new();
+    for row in r.rows.iter().take_while(|row| row.t_ns < end) {
+        let (op, requests, bytes) = match row.op {
+            R::Get => ("get", 1, plan.object_size(row.object)),
+            R::RangedGet => ("ranged_get", 1, row.length),
+            R::Head => ("head", 1, 0),
+            R::Put => ("put", 1, row.length),
+            R::MultipartPut => (
+                "multipart_put",
+                multipart_requests(row.length, row.part_size),
+                row.length,
+            ),
+            R::Delete => ("delete", 1, 0),
+            R::List => ("list", 1, 0),
+            R::Copy => ("copy", 1, 0),
+        };
+        tally.add(
+            &phase.name,
+            &mut m,
+            op,
+            rounds,
+            requests * rounds,
+            bytes * rounds,
+        );
+    }
+    let secs = phase.stop.duration.unwrap_or(r.span()).as_secs_f64() * f64::from(plan.rounds);
+    (m, secs)
+}
+
+/// What a phase's writes leave behind until cleanup (unless it deletes).
+#[derive(Default)]
+struct Written {
+    puts: u64,
+    put_bytes: u64,
+    deletes: u64,
+}
+
+/// One target's estimate: prepare, every phase over every round, cleanup,
+/// priced; what it had to assume goes into `assumptions`.
+fn estimate_target(
+    plan: &Plan,
+    t: &crate::scenario::TargetSpec,
+    opts: &EstimateOptions,
+    sizes: &[u64],
+    assumptions: &mut Vec<String>,
+) -> TargetEstimate {
+    let dataset_bytes: u64 = sizes.iter().sum();
+    let mean_object = if sizes.is_empty() {
+        0.0
+    } else {
+        dataset_bytes as f64 / sizes.len() as f64
+    };
+    let latency = opts.latency(t.kind);
+    let mut by_phase = Vec::new();
+    let mut tally = Tally::default();
+    let mut secs = 0.0;
+    let mut assumed_any = false;
+    let mut objects = 0u64;
+    let mut held = 0u64;
+    if plan.prepare.enabled && !sizes.is_empty() {
+        let mut m = BTreeMap::new();
+        for s in sizes {
+            if *s >= plan.prepare.multipart_threshold {
+                let r = multipart_requests(*s, plan.prepare.part_size);
+                tally.add("prepare", &mut m, "multipart_put", 1, r, *s);
+            } else {
+                tally.add("prepare", &mut m, "put", 1, 1, *s);
+            }
+        }
+        objects += sizes.len() as u64;
+        held += dataset_bytes;
+        secs += sizes.len() as f64 * latency.as_secs_f64() / plan.prepare.concurrency.max(1) as f64;
+        assumed_any = true;
+        by_phase.push(("prepare".to_string(), m));
+    }
+    for phase in &plan.phases {
+        if let Some(l) = &phase.loader {
+            // At most what the accelerators consume at AU = 100%.
+            let (reads, secs_round) = crate::scenario::dataloader::reads_upper_bound(
+                l,
+                phase.stop.duration,
+                plan.dataset.objects,
+                mean_object,
+            );
+            let n = reads * u64::from(plan.rounds);
+            secs += secs_round * f64::from(plan.rounds);
+            let (op, bytes) = match l.sample {
+                crate::scenario::SampleUnit::Object => {
+                    ("get", (n as f64 * mean_object).round() as u64)
+                }
+                crate::scenario::SampleUnit::Record { size } => ("ranged_get", n * size),
+            };
+            let mut m = BTreeMap::new();
+            tally.add(&phase.name, &mut m, op, n, n, bytes);
+            by_phase.push((phase.name.clone(), m));
+            continue;
+        }
+        if let Some(r) = &phase.replay {
+            let (m, s) = replay_phase(&mut tally, plan, phase, r);
+            secs += s;
+            by_phase.push((phase.name.clone(), m));
+            continue;
+        }
+        let (ops_round, secs_round, assumed) = phase_round(phase, latency);
+        assumed_any |= assumed;
+        let total_ops = ops_round * f64::from(plan.rounds);
+        secs += secs_round * f64::from(plan.rounds);
+        let (m, w) = mix_phase(&mut tally, phase, total_ops, mean_object);
+        // Scratch objects stay until cleanup unless the mix deletes them.
+        let kept = w.puts.saturating_sub(w.deletes);
+        objects += kept;
+        if let Some(per_put) = w.put_bytes.checked_div(w.puts) {
+            held += per_put * kept;
+        }
+        by_phase.push((phase.name.clone(), m));
+    }
+    if plan.cleanup && objects > 0 {
+        let mut m = BTreeMap::new();
+        let batches = objects.div_ceil(CLEANUP_BATCH);
+        tally.add("cleanup", &mut m, "list", batches, batches, 0);
+        tally.add("cleanup", &mut m, "delete", batches, batches, 0);
+        by_phase.push(("cleanup".to_string(), m));
+    }
+    let usage = tally.usage;
+    let price = prices().find(&t.region, t.kind.as_str());
+    let cost = price.map(|p| p.cost(&usage));
+    if price.is_none() {
+        assumptions.push(format!(
+            "{}: no prices for {} in {}: not in the total.",
+            t.name,
+            t.kind.as_str(),
+            t.region
+        ));
+    }
+    if assumed_any {
+        assumptions.push(format!(
+            "{}: closed-loop counts (without an ops stop) and prepare/closed-loop times assume {} ms per operation (change with --assume-latency).",
+            t.name,
+            sig(latency.as_secs_f64() * 1e3, 3)
+        ));
+    }
+    let (written, read) = (usage.upload_bytes, usage.retrieval_bytes);
+    TargetEstimate {
+        target: t.name.clone(),
+        kind: t.kind.as_str().to_string(),
+        region: t.region.clone(),
+        by_phase,
+        bytes_written: written,
+        bytes_read: read,
+        peak_bytes: held,
+        duration: Duration::from_secs_f64(secs.max(0.0)),
+        usage,
+        cost,
+        assumed_latency: assumed_any,
+    }
+}
+
+/// A mix phase's `total_ops` (all rounds) split over its ops by weight:
+/// requests and bytes per op, and what its writes leave behind.
+fn mix_phase(
+    tally: &mut Tally,
+    phase: &Phase,
+    total_ops: f64,
+    mean_object: f64,
+) -> (BTreeMap<String, OpEstimate>, Written) {
+    let weight: f64 = phase.mix.iter().map(|w| f64::from(w.weight)).sum();
+    let mut m = BTreeMap::new();
+    let (mut puts, mut put_bytes, mut deletes) = (0u64, 0u64, 0u64);
+    for w in &phase.mix {
+        if weight == 0.0 {
+            break;
+        }
+        let n = (total_ops * f64::from(w.weight) / weight).round() as u64;
+        let name = w.op.kind().key();
+        let (requests, bytes) = match &w.op {
+            OpSpec::Get | OpSpec::GetNewest { .. } => (n, (n as f64 * mean_object).round() as u64),
+            OpSpec::PutNext => {
+                let b = (n as f64 * mean_object).round() as u64;
+                puts += n;
+                put_bytes += b;
+                (n, b)
+            }
+            OpSpec::RangedGet { size, .. } => (n, n * size),
+            OpSpec::Put { size } => {
+                let mean = size.as_ref().map_or(mean_object, mean_size);
+                let b = (n as f64 * mean).round() as u64;
+                puts += n;
+                put_bytes += b;
+                (n, b)
+            }
+            OpSpec::MultipartPut { size, part_size } => {
+                puts += n;
+                put_bytes += n * size;
+                (n * multipart_requests(*size, *part_size), n * size)
+            }
+            OpSpec::Head | OpSpec::List { .. } => (n, 0),
+            OpSpec::Delete => {
+                deletes += n;
+                (n, 0)
+            }
+            OpSpec::Append { size, end, gp } => {
+                let per_object = match end {
+                    AppendEnd::Count(c) => u64::from(*c),
+                    AppendEnd::Size(m) => (m / size).max(1),
+                };
+                let objects = n.div_ceil(per_object);
+                puts += objects;
+                put_bytes += objects * per_object * size;
+                // A rewrite PUTs the whole object each time: on
+                // average half of its final size, plus one append.
+                let b = match gp {
+                    Some(_) => n * size * (per_object + 1) / 2,
+                    None => n * size,
+                };
+                (n, b)
+            }
+            OpSpec::Rename { size, gp } => {
+                // Each commit first PUTs its checkpoint (recorded as a put).
+                let b = (n as f64 * mean_size(size)).round() as u64;
+                tally.add(&phase.name, &mut m, "put", n, n, b);
+                puts += n;
+                put_bytes += b;
+                (if gp.is_some() { 2 * n } else { n }, 0)
+            }
+            OpSpec::ConditionalPut { size, .. } => (n, n * size),
+            OpSpec::Copy => {
+                puts += n;
+                put_bytes += (n as f64 * mean_object).round() as u64;
+                (n, 0)
+            }
+        };
+        tally.add(&phase.name, &mut m, name, n, requests, bytes);
+    }
+    (
+        m,
+        Written {
+            puts,
+            put_bytes,
+            deletes,
+        },
+    )
 }
 
 /// The estimate as text for a terminal (Markdown tables).

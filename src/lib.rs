@@ -2,9 +2,12 @@
 //! buckets side by side and reports honest latency numbers.
 //!
 //! The modules follow the pipeline: `scenario` (file -> validated plan),
-//! `engine` (worker pool, pacing), `client` (SDK and direct-path clients), `stats`
-//! (histograms, time series), `report` (JSON contract, Markdown), and
-//! `server` (the embedded S3 endpoint, which only speaks HTTP to the rest).
+//! `plan` (the scenario and the flags, checked once), `run` (the stages of
+//! one run), `engine` (worker pool, pacing), `client` (SDK and direct-path
+//! clients), `stats` (histograms, time series), `report` (JSON contract,
+//! Markdown), and `server` (the embedded S3 endpoint, which only speaks
+//! HTTP to the rest). `cli` is the command layer on top; nothing imports
+//! it. docs/architecture.md draws every module and what it may use.
 
 pub mod cli;
 pub mod client;
@@ -12,6 +15,10 @@ pub mod cluster;
 pub mod doctor;
 pub mod engine;
 pub mod estimate;
+pub mod exit;
+pub mod import;
+pub mod oplog;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod s3;
@@ -19,4 +26,5 @@ pub mod scenario;
 pub mod server;
 pub mod stats;
 pub mod synthetic;
+pub mod targets;
 pub mod units;

@@ -388,10 +388,105 @@ def render_checksums(started, load_start, load_end):
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def splice_section(md, section):
-    """`md` with its checksum section replaced by `section` (or inserted
-    before the hot-path section)."""
-    for heading in (CHECKSUM_HEADING, *OLD_CHECKSUM_HEADINGS):
+OPLOG_HEADING = "## Op log: `run --op-log`"
+OPLOG_REPEAT = int(os.environ.get("OPLOG_REPEAT", "3"))
+OPLOG_S = int(os.environ.get("OPLOG_S", "10"))
+OPLOG_LONG_S = int(os.environ.get("OPLOG_LONG_S", "300"))
+
+
+def oplog_only():
+    """4 KiB GETs (16 in flight, `get-4k.toml`) without and with
+    `--op-log`, OPLOG_REPEAT interleaved rounds, each row the median; then
+    one OPLOG_LONG_S run with it, its RSS sampled every 10 s; writes the
+    op-log section of RESULTS.md."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = Path("/proc/loadavg").read_text().split()[:3]
+    port, server = start_s3bench_server()
+    runs = {False: [], True: []}
+    long = {}
+    try:
+        for rep in range(OPLOG_REPEAT):
+            for logged in (False, True):
+                log(f"GET 4 KiB, 16 in flight, op log {'on' if logged else 'off'}, round {rep + 1}/{OPLOG_REPEAT}")
+                extra = ("--duration", f"{OPLOG_S}s", *(("--op-log",) if logged else ()))
+                result, m, srv = run_s3bench("get-4k", port, server, extra)
+                if result is None:
+                    continue
+                o = measured_phase(result, "get-4k")["ops"]["get"]
+                logs = result.get("op_logs") or [{}]
+                runs[logged].append(dict(ops_s=o["ops_per_sec"], cpu_us=result["client"]["cpu_us_per_request"],
+                                         p50=o["latency_us"]["p50"], p99=o["latency_us"]["p99"],
+                                         rss=m.maxrss_kib / 1024, rows=logs[0].get("rows"),
+                                         stalls=logs[0].get("stalls")))
+        log(f"long run with --op-log: {OPLOG_LONG_S} s, RSS every 10 s")
+        r, m, _ = run_s3bench("get-4k", port, server, ("--duration", f"{OPLOG_LONG_S}s", "--op-log"),
+                              sample_every=10, timeout=OPLOG_LONG_S + 180)
+        if r:
+            report_dir = Path(m.out.strip().splitlines()[-1]).parent
+            f = report_dir / "ops.csv.gz"
+            long = dict(samples=m.rss_samples, maxrss_kib=m.maxrss_kib, rows=r["op_logs"][0]["rows"],
+                        stalls=r["op_logs"][0]["stalls"], bytes=f.stat().st_size if f.exists() else None)
+            if f.exists():
+                f.unlink()
+    finally:
+        server.stop()
+    load_end = Path("/proc/loadavg").read_text().split()[:3]
+    out = [OPLOG_HEADING + "\n"]
+    out.append(f"`get-4k.toml` (4 KiB GETs, 16 in flight, {OPLOG_S} s after 1 s of warm-up, one engine thread "
+               f"pinned to core 1, `s3bench serve` on core 0) without and with `--op-log`, {OPLOG_REPEAT} "
+               f"interleaved rounds, each row the median (client CPU: min-max of the rounds too); "
+               f"{started:%Y-%m-%d %H:%M} UTC, load average {' '.join(load_start)} at start, "
+               f"{' '.join(load_end)} at end. Client CPU is s3bench's own getrusage per request, the op log's "
+               "writer thread included.\n")
+    out.append("| op log | ops/s | client CPU µs/request (min-max) | extra µs/request | p50 µs | p99 µs | peak RSS MiB | rows | writer stalls |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    base = None
+    for logged in (False, True):
+        got = runs[logged]
+        if not got:
+            out.append(f"| {'on' if logged else 'off'} | run failed | | | | | | | |")
+            continue
+        med = {k: median([g[k] for g in got if g[k] is not None]) if any(g[k] is not None for g in got) else None
+               for k in ("ops_s", "cpu_us", "p50", "p99", "rss")}
+        cpus = [g["cpu_us"] for g in got]
+        if not logged:
+            base = med["cpu_us"]
+        extra = med["cpu_us"] - base if logged and base is not None else None
+        rows = median([g["rows"] for g in got if g.get("rows")]) if logged else None
+        stalls = sum(g.get("stalls") or 0 for g in got) if logged else None
+        out.append(f"| {'on' if logged else 'off'} | {fmt(med['ops_s'], 0)} | {fmt(med['cpu_us'])} "
+                   f"({fmt(min(cpus))}-{fmt(max(cpus))}) | {fmt(extra) if logged else '-'} | {fmt(med['p50'], 0)} | "
+                   f"{fmt(med['p99'], 0)} | {fmt(med['rss'])} | {fmt(rows, 0) if rows else '-'} | "
+                   f"{stalls if logged else '-'} |")
+    samples = long.get("samples") or []
+    if samples:
+        early = next((kib for t, kib in samples if t >= 60), samples[0][1])
+        late_t, late = samples[-1]
+        per_row = long["bytes"] / long["rows"] if long.get("bytes") and long.get("rows") else None
+        out.append(f"\nLong run with `--op-log` ({OPLOG_LONG_S} s): {fmt(long['rows'], 0)} rows, "
+                   f"{fmt(long['bytes'] / 2**20 if long.get('bytes') else None)} MiB of gzip CSV "
+                   f"({fmt(per_row)} bytes a row), {long.get('stalls')} writer stalls; RSS {fmt(early / 1024)} MiB at "
+                   f"60 s, {fmt(late / 1024)} MiB at {late_t:.0f} s, peak {fmt(long['maxrss_kib'] / 1024)} MiB.")
+    crit = [c for c in criterion_numbers() if "oplog_" in c[0]]
+    if crit:
+        out.append("\nCriterion (`oplog_record`: what the request's own task spends, copying its row into the "
+                   "thread's batch, timed batch by batch while the writer keeps up; `oplog_cpu_per_row`: the "
+                   "process's CPU per row, the writer's CSV formatting and gzip included; low / estimate / high):\n")
+        out.append("| bench | time |\n|---|---:|")
+        for name, lo, mid, hi in crit:
+            out.append(f"| {name} | {lo} / **{mid}** / {hi} |")
+    section = "\n".join(out).rstrip("\n") + "\n"
+    path = BENCH / "RESULTS.md"
+    path.write_text(splice_section(path.read_text() if path.exists() else "", section, OPLOG_HEADING))
+    print(section)
+    log(f"written: the op-log section of {path}")
+
+
+def splice_section(md, section, heading=None):
+    """`md` with its checksum section (or the one under `heading`) replaced
+    by `section` (or inserted before the hot-path section)."""
+    for heading in ((heading,) if heading else (CHECKSUM_HEADING, *OLD_CHECKSUM_HEADINGS)):
         start = md.find(heading)
         if start >= 0:
             break
@@ -873,5 +968,7 @@ def render(started, finished, info, versions, results, nofile):
 if __name__ == "__main__":
     if sys.argv[1:] == ["checksums"]:
         checksums_only()
+    elif sys.argv[1:] == ["oplog"]:
+        oplog_only()
     else:
         main()

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod direct;
 mod errors;
 mod object;
+mod oplog;
 mod resolve;
 mod session;
 
@@ -63,6 +64,9 @@ pub struct TargetConfig {
     /// the data set is then written create-only, so a colliding run can
     /// never overwrite an object that is already there.
     pub create_only: bool,
+    /// `run --op-log`: clients tag each request with its operation and
+    /// attempt for the log.
+    pub op_log: bool,
 }
 
 impl TargetConfig {
@@ -85,6 +89,7 @@ impl TargetConfig {
             direct_threads: Arc::new(AtomicUsize::new(0)),
             body_checks: Arc::default(),
             create_only: false,
+            op_log: false,
         }
     }
 
@@ -113,6 +118,7 @@ impl TargetConfig {
             direct_threads: Arc::new(AtomicUsize::new(0)),
             body_checks: Arc::default(),
             create_only: false,
+            op_log: false,
         }
     }
 
@@ -162,7 +168,7 @@ impl TargetConfig {
             Some(ip) => http.build_with_resolver(resolve::FixedDns(ip)),
             None => http.build_https(),
         };
-        let http = session::CountingHttpClient::wrap(http, self.probe.clone());
+        let http = session::CountingHttpClient::wrap(http, self.probe.clone(), &self.spec.bucket);
         let mut b = match &self.auth {
             Auth::Shared(sdk) => aws_sdk_s3::config::Builder::from(&**sdk),
             Auth::Static(c) => aws_sdk_s3::config::Builder::new()
@@ -204,6 +210,9 @@ impl TargetConfig {
         }
         if s.max_attempts > 1 {
             b = b.interceptor(attempts::AttemptTimer);
+        }
+        if self.op_log {
+            b = b.interceptor(oplog::OpTagger);
         }
         aws_sdk_s3::Client::from_conf(b.build())
     }

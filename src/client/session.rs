@@ -104,11 +104,21 @@ fn is_create_session(uri: &str) -> bool {
 pub(crate) struct CountingHttpClient {
     inner: SharedHttpClient,
     probe: Arc<SessionProbe>,
+    /// The target's bucket, to tell its key in a request's path (op log).
+    bucket: Arc<str>,
 }
 
 impl CountingHttpClient {
-    pub(crate) fn wrap(inner: SharedHttpClient, probe: Arc<SessionProbe>) -> SharedHttpClient {
-        SharedHttpClient::new(CountingHttpClient { inner, probe })
+    pub(crate) fn wrap(
+        inner: SharedHttpClient,
+        probe: Arc<SessionProbe>,
+        bucket: &str,
+    ) -> SharedHttpClient {
+        SharedHttpClient::new(CountingHttpClient {
+            inner,
+            probe,
+            bucket: Arc::from(bucket),
+        })
     }
 }
 
@@ -121,6 +131,7 @@ impl HttpClient for CountingHttpClient {
         SharedHttpConnector::new(CountingConnector {
             inner: self.inner.http_connector(settings, components),
             probe: self.probe.clone(),
+            bucket: self.bucket.clone(),
         })
     }
 }
@@ -129,22 +140,37 @@ impl HttpClient for CountingHttpClient {
 struct CountingConnector {
     inner: SharedHttpConnector,
     probe: Arc<SessionProbe>,
+    bucket: Arc<str>,
 }
 
 impl HttpConnector for CountingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        if !is_create_session(request.uri()) {
+        let session = is_create_session(request.uri());
+        // With `run --op-log`, every request is logged (super::oplog).
+        let logged = super::oplog::outgoing(&request, &self.bucket, session);
+        if !session && logged.is_none() {
             return self.inner.call(request);
         }
-        let probe = self.probe.clone();
-        probe.started.fetch_add(1, Ordering::Relaxed);
+        let probe = session.then(|| self.probe.clone());
+        if let Some(p) = &probe {
+            p.started.fetch_add(1, Ordering::Relaxed);
+        }
         let start = Instant::now();
         let fut = self.inner.call(request);
         HttpConnectorFuture::new(async move {
             let res = fut.await;
-            let ok = matches!(&res, Ok(r) if r.status().is_success());
-            probe.finish(start, ok);
-            res
+            if let Some(p) = probe {
+                let ok = matches!(&res, Ok(r) if r.status().is_success());
+                p.finish(start, ok);
+            }
+            match (logged, res) {
+                (Some(l), Ok(r)) => Ok(l.answered(r)),
+                (Some(l), Err(e)) => {
+                    l.failed(&e);
+                    Err(e)
+                }
+                (None, res) => res,
+            }
         })
     }
 }

@@ -258,33 +258,9 @@ async fn meet(
     // one did is not "missing", though all N must be there at once to meet.
     let mut seen = vec![false; count as usize];
     let keys = loop {
-        let mut present = vec![false; count as usize];
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .list_objects_v2()
-                .bucket(bucket)
-                .prefix(&pfx)
-                .set_continuation_token(token.take())
-                .customize()
-                .interceptor(DateObserver::new(clock.clone()))
-                .send()
-                .await
-                .map_err(|e| s3("ListObjectsV2", describe(&e)))?;
-            for o in page.contents() {
-                let i = o
-                    .key()
-                    .and_then(|k| k.strip_prefix(pfx.as_str()))
-                    .and_then(|s| s.parse::<u32>().ok());
-                if let Some(i) = i.filter(|i| *i < count) {
-                    present[i as usize] = true;
-                }
-            }
-            match page.next_continuation_token() {
-                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        let present = present(client, bucket, &pfx, count, &clock)
+            .await
+            .map_err(|e| s3("ListObjectsV2", e))?;
         for (s, p) in seen.iter_mut().zip(&present) {
             *s |= *p;
         }
@@ -317,7 +293,77 @@ async fn meet(
     };
     let waited = written.elapsed();
 
-    // Read every record (16 at a time) for the written times.
+    let arrivals = arrivals(client, bucket, keys, count, location).await?;
+    let (last_arrival, last) = arrivals
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, t)| **t)
+        .map(|(i, t)| (i as u32, *t))
+        .expect("count >= 1");
+    let start_at = last + opts.margin;
+    let late_by = SystemTime::now().duration_since(start_at).ok();
+    let clock_offset = clock.lock().ok().and_then(|c| c.estimate());
+    Ok(BarrierOutcome {
+        start_at,
+        last_arrival,
+        waited,
+        arrivals,
+        clock_offset,
+        late_by,
+    })
+}
+
+/// Which shards' barrier objects are there now (one LIST, paged).
+async fn present(
+    client: &Client,
+    bucket: &str,
+    pfx: &str,
+    count: u32,
+    clock: &Arc<Mutex<ClockEstimate>>,
+) -> Result<Vec<bool>, String> {
+    let mut present = vec![false; count as usize];
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(pfx)
+            .set_continuation_token(token.take())
+            .customize()
+            .interceptor(DateObserver::new(clock.clone()))
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        for o in page.contents() {
+            let i = o
+                .key()
+                .and_then(|k| k.strip_prefix(pfx))
+                .and_then(|s| s.parse::<u32>().ok());
+            if let Some(i) = i.filter(|i| *i < count) {
+                present[i as usize] = true;
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => return Ok(present),
+        }
+    }
+}
+
+/// When each shard wrote its barrier object: every record read (16 at a
+/// time) and checked to be of a run with as many shards as this one.
+async fn arrivals(
+    client: &Client,
+    bucket: &str,
+    keys: Vec<String>,
+    count: u32,
+    location: &str,
+) -> Result<Vec<SystemTime>, BarrierError> {
+    let s3 = |op: &'static str, e: String| BarrierError::S3 {
+        location: location.to_string(),
+        op,
+        message: e,
+    };
     let mut arrivals = vec![UNIX_EPOCH; count as usize];
     let mut reads = futures_util::stream::iter(keys.into_iter().map(|key| async move {
         let out = client.get_object().bucket(bucket).key(&key).send().await;
@@ -350,23 +396,7 @@ async fn meet(
             *slot = UNIX_EPOCH + Duration::from_millis(r.written_at_ms);
         }
     }
-    let (last_arrival, last) = arrivals
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, t)| **t)
-        .map(|(i, t)| (i as u32, *t))
-        .expect("count >= 1");
-    let start_at = last + opts.margin;
-    let late_by = SystemTime::now().duration_since(start_at).ok();
-    let clock_offset = clock.lock().ok().and_then(|c| c.estimate());
-    Ok(BarrierOutcome {
-        start_at,
-        last_arrival,
-        waited,
-        arrivals,
-        clock_offset,
-        late_by,
-    })
+    Ok(arrivals)
 }
 
 /// Deletes this shard's barrier object (call once the shard's measured

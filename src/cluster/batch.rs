@@ -6,7 +6,7 @@
 //! ([`super::shard_index_from_env`]). Batch has no ConfigMap: the scenario
 //! travels in the `S3BENCH_SCENARIO_TOML` environment variable and the
 //! shards run `s3bench run env:S3BENCH_SCENARIO_TOML`
-//! ([`super::load_scenario`]).
+//! ([`crate::scenario::read`]).
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::S3Url;
 use super::k8s::{estimated_duration, object_name, sizing};
+use crate::exit::{ExitCode, Retry};
 use crate::scenario::Plan;
 
 /// Environment variable that carries the scenario text to Batch jobs.
@@ -107,7 +108,7 @@ pub fn documents(
         "containerProperties": container,
         // Retry a child once (a crash while preparing), except bad input
         // (exit 2: the same every time) and the exit codes of a shard that
-        // reached or gave up at the start barrier (see k8s::EXIT_NO_RETRY):
+        // reached or gave up at the start barrier (see `retry_rules`):
         // a retry would start alone, after the others.
         "retryStrategy": {
             "attempts": 2,
@@ -127,22 +128,22 @@ pub fn documents(
     Ok((definition, submit))
 }
 
-/// Exit code of a failure during the run (a crash while preparing, an I/O
-/// error): the one Batch retries, with the host going away under a child.
-const EXIT_FAILURE: i64 = 1;
-
 /// Batch's `evaluateOnExit` (at most 5 rules, first match wins): retry a
-/// child that failed with exit code 1 or whose host went away, exit
-/// otherwise, so bad input (2) and every code of
-/// [`super::k8s::EXIT_NO_RETRY`] are not
-/// retried (the Kubernetes pod failure policy names them one by one; Batch
-/// allows too few rules for that).
+/// child whose exit code says a retry helps (1: a crash while preparing, an
+/// I/O error) or whose host went away, exit otherwise, so bad input (2) and
+/// every code of a shard past the start barrier ([`Retry::PastBarrier`])
+/// are not retried (the Kubernetes pod failure policy names them one by
+/// one; Batch allows too few rules for that).
 fn retry_rules() -> Value {
-    json!([
-        { "onExitCode": EXIT_FAILURE.to_string(), "action": "RETRY" },
-        { "onStatusReason": "Host EC2*", "action": "RETRY" },
-        { "onReason": "*", "action": "EXIT" },
-    ])
+    let mut rules: Vec<Value> = ExitCode::with_retry(Retry::Helps)
+        .into_iter()
+        .map(|c| json!({ "onExitCode": c.to_string(), "action": "RETRY" }))
+        .collect();
+    rules.extend([
+        json!({ "onStatusReason": "Host EC2*", "action": "RETRY" }),
+        json!({ "onReason": "*", "action": "EXIT" }),
+    ]);
+    Value::Array(rules)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use super::S3Url;
-use crate::scenario::{Load, Plan, Stop, TargetKind};
+use crate::exit::{ExitCode, Retry};
+use crate::scenario::{Plan, Stop, TargetKind};
 
 /// Annotation that keeps Karpenter from voluntarily disrupting (consolidating,
 /// drifting) a node while a shard runs on it.
@@ -24,16 +25,6 @@ pub const ZONE_ID_LABEL: &str = "topology.k8s.aws/zone-id";
 /// uploads them to S3; 120 s leaves room for cleaning up a large data set and
 /// a slow upload, and costs nothing when a shard finishes sooner.
 pub const GRACE_SECONDS: u64 = 120;
-/// Exit code of bad input (invalid scenario, bad flags, missing bucket):
-/// the same on every retry.
-pub const EXIT_BAD_INPUT: i64 = 2;
-/// Exit codes after which a retry cannot help: the shard got past (or gave
-/// up at) the start barrier, so a retry would start alone, after the others
-/// (and time out at the barrier, whose objects the others removed). 3 the
-/// error policy stopped it, 4 its cleanup left objects, 5 the barrier did
-/// not complete, 6 its results were not uploaded, 130 / 143 interrupted by
-/// SIGINT / SIGTERM (its partial result is already published).
-pub const EXIT_NO_RETRY: [i64; 6] = [3, 4, 5, 6, 130, 143];
 /// Label of the Karpenter NodePool and taint key of its nodes.
 pub const NODEPOOL: &str = "s3bench";
 const TAINT_KEY: &str = "s3bench.dev/benchmark";
@@ -54,19 +45,6 @@ pub struct K8sOptions {
     pub barrier_timeout: Duration,
 }
 
-/// The zone ID in a directory bucket name: `bench--use1-az4--x-s3` ->
-/// `use1-az4` (Local Zones: `bench--usw2-lax1-az1--x-s3` -> `usw2-lax1-az1`).
-pub fn zone_id_of_bucket(bucket: &str) -> Option<&str> {
-    let stem = bucket.strip_suffix("--x-s3")?;
-    let (_, zone) = stem.rsplit_once("--")?;
-    let ok = !zone.is_empty()
-        && zone.contains("-az")
-        && zone
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    ok.then_some(zone)
-}
-
 /// The one zone ID every directory target of the plan is in; None when the
 /// plan has no directory target.
 pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
@@ -76,7 +54,7 @@ pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
         .iter()
         .filter(|t| t.kind == TargetKind::Directory)
     {
-        let z = zone_id_of_bucket(&t.bucket).with_context(|| {
+        let z = crate::s3::bucket::zone_id(&t.bucket).with_context(|| {
             format!(
                 "target {}: directory bucket name {:?} does not end in --ZONE-ID--x-s3",
                 t.name, t.bucket
@@ -101,30 +79,6 @@ pub fn plan_zone_id(plan: &Plan) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Most requests one shard has in flight at once, over the prepare step and
-/// every stage of every phase (a loader phase: its most accelerators times
-/// their reads in flight).
-pub fn max_concurrency(plan: &Plan) -> usize {
-    let stages = plan.phases.iter().flat_map(|p| p.stages.iter());
-    let load = stages
-        .map(|s| match s.load {
-            Load::Closed { concurrency } => concurrency,
-            Load::Open { max_in_flight, .. } => max_in_flight,
-        })
-        .chain(plan.phases.iter().filter_map(|p| {
-            let l = p.loader.as_ref()?;
-            Some(l.max_accelerators() as usize * l.read_concurrency as usize)
-        }))
-        .max()
-        .unwrap_or(1);
-    let prepare = if plan.prepare.enabled {
-        plan.prepare.concurrency
-    } else {
-        0
-    };
-    load.max(prepare).max(1)
-}
-
 /// Pod resources for one shard. One core per 64 requests in flight: the
 /// client spends about 30 us of CPU per small request (see RESULTS.md), so
 /// 64 in flight at S3's 5-20 ms latency keep a core about a third busy,
@@ -141,7 +95,7 @@ pub struct Sizing {
 }
 
 pub fn sizing(plan: &Plan) -> Sizing {
-    let concurrency = max_concurrency(plan);
+    let concurrency = crate::plan::max_in_flight(plan);
     Sizing {
         concurrency,
         cpus: (concurrency as u64).div_ceil(64).clamp(1, 64),
@@ -169,10 +123,19 @@ pub fn estimated_duration(plan: &Plan, barrier_timeout: Duration) -> Option<Dura
     Some(total)
 }
 
-/// A Kubernetes object name from the run id: DNS-1123 (lowercase letters,
-/// digits and '-'), short enough for the `-merge` suffix and pod names.
+/// Room for the run id in an object name: `s3bench-` + id + `-scenario`
+/// (the longest suffix) stays within 63 characters, which a Job's name must
+/// (it becomes its pods' `job-name` label).
+const NAME_ROOM: usize = 63 - "s3bench-".len() - "-scenario".len();
+
+/// A Kubernetes object (and AWS Batch job) name from the run id. A run id
+/// that is already a lowercase DNS label and short enough is used as is
+/// (`s3bench-nightly-42`); any other (uppercase, `_`, `.`, long) is
+/// lowercased, mapped to `-`, shortened, and given 6 hex digits of a hash of
+/// the exact id, so two run ids never share a name (`Run_A` and `run-a`
+/// would both read `run-a`).
 pub fn object_name(run_id: &str) -> String {
-    let mut s: String = run_id
+    let dns: String = run_id
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -182,9 +145,14 @@ pub fn object_name(run_id: &str) -> String {
             }
         })
         .collect();
-    s.truncate(40);
-    let s = s.trim_matches('-');
-    format!("s3bench-{s}")
+    if dns == run_id && run_id.len() <= NAME_ROOM {
+        return format!("s3bench-{run_id}");
+    }
+    use sha2::Digest as _;
+    let hash = hex::encode(&sha2::Sha256::digest(run_id.as_bytes())[..3]);
+    let stem: String = dns.chars().take(NAME_ROOM - hash.len() - 1).collect();
+    let stem = stem.trim_matches('-');
+    format!("s3bench-{stem}-{hash}")
 }
 
 /// One YAML document: a comment header and the object.
@@ -201,6 +169,25 @@ pub fn manifests(
     scenario_text: &str,
     o: &K8sOptions,
 ) -> anyhow::Result<Vec<Document>> {
+    check_options(o, scenario_file_name)?;
+    let zone = match &o.zone_id {
+        Some(z) => Some(z.clone()),
+        None => plan_zone_id(plan)?,
+    };
+    let mut docs = Vec::new();
+
+    if o.karpenter {
+        docs.extend(karpenter(zone.as_deref()));
+    }
+
+    docs.push(config_map(plan, scenario_file_name, scenario_text, o));
+    docs.push(shard_job(plan, scenario_file_name, o, zone.as_deref()));
+    docs.push(merge_job(plan, o));
+    Ok(docs)
+}
+
+/// The options `manifests` cannot use, said before anything is built.
+fn check_options(o: &K8sOptions, scenario_file_name: &str) -> anyhow::Result<()> {
     if o.shards == 0 {
         bail!("--shards must be at least 1");
     }
@@ -217,48 +204,62 @@ pub fn manifests(
              (letters, digits, '-', '_' and '.' only): rename the file"
         );
     }
-    let zone = match &o.zone_id {
-        Some(z) => Some(z.clone()),
-        None => plan_zone_id(plan)?,
-    };
-    let name = object_name(&o.run_id);
-    let cm_name = format!("{name}-scenario");
-    let size = sizing(plan);
-    let meta = |n: &str| {
-        let mut m = json!({
-            "name": n,
-            "labels": {
-                "app.kubernetes.io/name": "s3bench",
-                "s3bench.dev/run-id": label_value(&o.run_id),
-            }
-        });
-        if let Some(ns) = &o.namespace {
-            m["namespace"] = json!(ns);
+    Ok(())
+}
+
+/// The metadata every namespaced object of the run carries: its name, the
+/// run's labels and the namespace.
+fn metadata(o: &K8sOptions, name: &str) -> Value {
+    let mut m = json!({
+        "name": name,
+        "labels": {
+            "app.kubernetes.io/name": "s3bench",
+            "s3bench.dev/run-id": label_value(&o.run_id),
         }
-        m
-    };
-    let run_url = o.results.join(&o.run_id);
-    let mut docs = Vec::new();
-
-    if o.karpenter {
-        docs.extend(karpenter(zone.as_deref()));
+    });
+    if let Some(ns) = &o.namespace {
+        m["namespace"] = json!(ns);
     }
+    m
+}
 
+/// The ConfigMap holding the scenario file's exact text.
+fn config_map(
+    plan: &Plan,
+    scenario_file_name: &str,
+    scenario_text: &str,
+    o: &K8sOptions,
+) -> Document {
+    let cm_name = format!("{}-scenario", object_name(&o.run_id));
     let mut cm = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": meta(&cm_name),
+        "metadata": metadata(o, &cm_name),
         "data": { scenario_file_name: scenario_text },
     });
     cm["metadata"]["labels"]["s3bench.dev/scenario"] = json!(label_value(&plan.name));
-    docs.push(Document {
+    Document {
         comment: format!(
             "Scenario {:?} exactly as in {scenario_file_name}; mounted at /scenario.",
             plan.name
         ),
         object: cm,
-    });
+    }
+}
 
+/// The Indexed Job of the shards: one pod per shard, pinned to the
+/// directory bucket's zone, spread over nodes, retried only when a retry
+/// can help.
+fn shard_job(
+    plan: &Plan,
+    scenario_file_name: &str,
+    o: &K8sOptions,
+    zone: Option<&str>,
+) -> Document {
+    let name = object_name(&o.run_id);
+    let cm_name = format!("{name}-scenario");
+    let size = sizing(plan);
+    let run_url = o.results.join(&o.run_id);
     let mut affinity = json!({
         // Spread shards over nodes: two shards on one node share its NIC
         // and measure each other.
@@ -272,7 +273,7 @@ pub fn manifests(
             }]
         }
     });
-    if let Some(z) = &zone {
+    if let Some(z) = zone {
         affinity["nodeAffinity"] = json!({
             "requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [{
@@ -328,36 +329,43 @@ pub fn manifests(
     let job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": meta(&name),
+        "metadata": metadata(o, &name),
         "spec": {
             "completionMode": "Indexed",
             "completions": o.shards,
             "parallelism": o.shards,
             "backoffLimitPerIndex": 1,
+            // Bad input fails the same on every retry; a shard past the
+            // start barrier would start alone, after the others (and an
+            // interrupted one has published its partial result).
             "podFailurePolicy": { "rules": [
                 { "action": "FailIndex", "onExitCodes": {
-                    "containerName": "s3bench", "operator": "In", "values": [EXIT_BAD_INPUT] } },
+                    "containerName": "s3bench", "operator": "In",
+                    "values": ExitCode::with_retry(Retry::SameInput) } },
                 { "action": "FailIndex", "onExitCodes": {
-                    "containerName": "s3bench", "operator": "In", "values": EXIT_NO_RETRY } },
+                    "containerName": "s3bench", "operator": "In",
+                    "values": ExitCode::with_retry(Retry::PastBarrier) } },
             ]},
             "ttlSecondsAfterFinished": 86400,
             "template": { "metadata": pod_meta, "spec": pod },
         }
     });
-    docs.push(Document {
+    Document {
         comment: format!(
             "{n} shards of run {id}, one pod each (JOB_COMPLETION_INDEX = shard index).\n\
              Resources: the scenario has at most {c} requests in flight per shard;\n\
              1 CPU per 64 in flight = {cpu} CPU, 256 MiB + 2 MiB per in flight = {mem} MiB,\n\
              no CPU limit (throttling would show up as latency). Zone: {zone}.\n\
              Retries: a shard is retried once (a crash while preparing), except for exit\n\
-             code 2 (bad input: the same every time) and 3, 4, 5, 6, 130, 143 (it reached\n\
+             code {bad} (bad input: the same every time) and {past} (it reached\n\
              or gave up at the start barrier: a retry would start alone, after the\n\
              others; an interrupted shard has published its partial result).\n\
              terminationGracePeriodSeconds {g}: after\n\
              SIGTERM s3bench gives in-flight requests ~5 s, deletes what it wrote and\n\
              uploads its partial result to {url}.",
             n = o.shards,
+            bad = codes(Retry::SameInput),
+            past = codes(Retry::PastBarrier),
             id = o.run_id,
             c = size.concurrency,
             cpu = size.cpus,
@@ -370,11 +378,15 @@ pub fn manifests(
             url = run_url,
         ),
         object: job,
-    });
+    }
+}
 
-    // The merge Job is applied with the shards: it polls S3 for every
-    // shard's result.json (a shard publishes it once, when it finishes or is
-    // interrupted) instead of needing kubectl and RBAC to watch the Job.
+/// The merge Job, applied with the shards: it polls S3 for every shard's
+/// result.json (a shard publishes it once, when it finishes or is
+/// interrupted) instead of needing kubectl and RBAC to watch the Job.
+fn merge_job(plan: &Plan, o: &K8sOptions) -> Document {
+    let name = object_name(&o.run_id);
+    let run_url = o.results.join(&o.run_id);
     let wait = estimated_duration(plan, o.barrier_timeout)
         .map(|d| d * 2 + Duration::from_secs(1800))
         .unwrap_or(Duration::from_secs(4 * 3600));
@@ -403,7 +415,7 @@ pub fn manifests(
         "volumeMounts": [{ "name": "results", "mountPath": "/results" }],
     }]);
     merge_pod["volumes"] = json!([{ "name": "results", "emptyDir": {} }]);
-    let mut merge_meta = meta(&format!("{name}-merge"));
+    let mut merge_meta = metadata(o, &format!("{name}-merge"));
     merge_meta["labels"]["s3bench.dev/role"] = json!("merge");
     let merge_job = json!({
         "apiVersion": "batch/v1",
@@ -418,7 +430,7 @@ pub fn manifests(
             },
         }
     });
-    docs.push(Document {
+    Document {
         comment: format!(
             "Merges the shards' results once all {n} result.json files are in {url}\n\
              (it waits up to {w}: twice the scenario's estimated length plus 30 min),\n\
@@ -432,8 +444,16 @@ pub fn manifests(
             gw = go_duration(wait),
         ),
         object: merge_job,
-    });
-    Ok(docs)
+    }
+}
+
+/// The exit codes of one retry class, as the comment lists them: `3, 4, 5`.
+fn codes(r: Retry) -> String {
+    ExitCode::with_retry(r)
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn pod_spec(o: &K8sOptions, affinity: &Value) -> Value {
@@ -463,14 +483,14 @@ fn container_security() -> Value {
     })
 }
 
-/// A label value: at most 63 of letters, digits, '-', '_' and '.', starting
-/// and ending alphanumeric. Run ids already use only those characters.
+/// A label value: at most 63 of letters, digits, '-', '_' and '.',
+/// starting and ending alphanumeric. A run id is one as it is (its rule,
+/// `plan::run_id`); a scenario's name may hold other characters, which
+/// become '-'.
 fn label_value(s: &str) -> String {
-    let mut v: String = s.chars().take(63).collect();
-    while v.ends_with(['-', '_', '.']) {
-        v.pop();
-    }
-    v
+    let v: String = crate::plan::run_id::id_chars(s).take(63).collect();
+    v.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 fn karpenter(zone: Option<&str>) -> Vec<Document> {
@@ -644,7 +664,7 @@ mod tests {
         let fixed = plan(
             "[phase.loader]\naccelerators = 40\nbatch_size = 8\ncompute = \"50ms\"\nread_concurrency = 4",
         );
-        assert_eq!(max_concurrency(&fixed), 160);
+        assert_eq!(crate::plan::max_in_flight(&fixed), 160);
         assert_eq!(
             sizing(&fixed),
             Sizing {
@@ -660,7 +680,7 @@ mod tests {
         let search = plan(
             "[phase.loader]\naccelerators = { max = 16, au = 0.9 }\nbatch_size = 8\ncompute = \"50ms\"\nread_concurrency = 2",
         );
-        assert_eq!(max_concurrency(&search), 32);
+        assert_eq!(crate::plan::max_in_flight(&search), 32);
         // 1, 2, 4, 8, 16, then up to 3 bisection steps.
         assert_eq!(
             estimated_duration(&search, Duration::from_secs(60)),
@@ -668,6 +688,38 @@ mod tests {
         );
         // Open and closed phases keep their own numbers.
         let closed = plan("concurrency = 12\nmix = [{ op = \"get\", weight = 1 }]");
-        assert_eq!(max_concurrency(&closed), 12);
+        assert_eq!(crate::plan::max_in_flight(&closed), 12);
+    }
+
+    /// Object names hold the run id when they can, and never let two run
+    /// ids share one; every name fits a Job's 63 characters with its suffixes.
+    #[test]
+    fn object_names_derive_from_the_run_id() {
+        assert_eq!(object_name("nightly-42"), "s3bench-nightly-42");
+        let a = object_name("Run_A");
+        let b = object_name("run-a");
+        assert_eq!(b, "s3bench-run-a");
+        assert_eq!(a, "s3bench-run-a-922a93", "docs/distributed.md shows it");
+        let long = "x".repeat(63);
+        let other = format!("{}y", "x".repeat(62));
+        assert_ne!(object_name(&long), object_name(&other));
+        for id in [
+            "a",
+            "A.b_c",
+            &long,
+            &other,
+            "20261129-120000-ml-shards-3fa2c1",
+        ] {
+            crate::plan::run_id::check(id).unwrap();
+            let n = object_name(id);
+            assert!(n.len() + "-scenario".len() <= 63, "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !n.ends_with('-'),
+                "{n} is no DNS label"
+            );
+        }
+        assert_eq!(label_value("ML shards (v2)"), "ML-shards--v2");
     }
 }

@@ -395,85 +395,100 @@ pub fn shard_section(shards: &[ShardResult], missing: &[u32], total: u32) -> Str
     s
 }
 
-/// `s3bench merge`: local result.json files or one `s3://.../RUN_ID/` URL.
-/// Writes `<out>/<run id>-merged/` and, with `--results`, uploads it to
-/// `<results>/<run id>/merged/`. Returns the exit code: 0, or 1 when shards
-/// are missing and `--allow-missing` is not given (the merged report is
-/// written either way).
-pub async fn merge_command(a: crate::cli::MergeArgs) -> anyhow::Result<i32> {
-    use crate::cli::InputError;
-    let input_err = |e: String| anyhow::Error::from(InputError(e));
-    let results_url = a
-        .results
-        .as_deref()
-        .map(S3Url::parse)
-        .transpose()
-        .map_err(|e| input_err(format!("--results: {e}")))?;
-    let remote = a.inputs.iter().any(|i| i.starts_with("s3://"));
+/// Where the shards' results come from.
+#[derive(Debug, Clone)]
+pub enum MergeSource {
+    /// Local result.json files, one per shard.
+    Files(Vec<PathBuf>),
+    /// `s3://BUCKET/PREFIX/RUN_ID/`, under which each shard published
+    /// `shard-<i>/result.json`; waiting up to `wait` for all of them.
+    S3 { run: S3Url, wait: Duration },
+}
+
+/// What `s3bench merge` is asked to do.
+#[derive(Debug, Clone)]
+pub struct MergeOptions {
+    pub source: MergeSource,
+    /// Base directory for the merged report (`<out>/<run id>-merged/`).
+    pub out: PathBuf,
+    /// Number of shards the run had: missing ones are named in the report.
+    pub shards: Option<u32>,
+    /// Also upload the merged report to `<results>/<run id>/merged/`.
+    pub results: Option<S3Url>,
+    /// S3 endpoint override (tests, S3-compatible stores).
+    pub endpoint_url: Option<String>,
+}
+
+/// What a merge wrote.
+pub struct Merged {
+    /// The merged `report.md`.
+    pub report: PathBuf,
+    pub result: RunResult,
+    /// Where the merged report was uploaded, with `--results`.
+    pub uploaded: Option<S3Url>,
+    /// Shards were missing (the report names them).
+    pub missing: bool,
+}
+
+/// Merges the shards of one run: writes `<out>/<run id>-merged/` and, with
+/// `results`, uploads it to `<results>/<run id>/merged/`. The report is
+/// written even when shards are missing.
+pub async fn merge_run(o: MergeOptions) -> anyhow::Result<Merged> {
     let mut client = None;
-    let shards = if remote {
-        let [url] = a.inputs.as_slice() else {
-            return Err(input_err(
-                "merge takes either result.json files or one s3://BUCKET/PREFIX/RUN_ID/ URL".into(),
-            ));
-        };
-        let run = S3Url::parse(url).map_err(|e| input_err(e.to_string()))?;
-        if run.last_segment().is_none() {
-            return Err(input_err(format!(
-                "{url} names no run: expected s3://BUCKET/PREFIX/RUN_ID/"
-            )));
+    let shards = match &o.source {
+        MergeSource::S3 { run, wait } => {
+            let c = super::s3_client(o.endpoint_url.as_deref()).await;
+            let found = fetch_shards(&c, run, o.shards, *wait, Duration::from_secs(5)).await?;
+            client = Some(c);
+            if found.is_empty() {
+                bail!(
+                    "no shard-<i>/result.json under {run}: nothing to merge (was the run id right?)"
+                );
+            }
+            found
         }
-        let c = super::s3_client(a.endpoint_url.as_deref()).await;
-        let wait = a.wait.unwrap_or_default();
-        let found = fetch_shards(&c, &run, a.shards, wait, Duration::from_secs(5)).await?;
-        client = Some(c);
-        if found.is_empty() {
-            bail!("no shard-<i>/result.json under {run}: nothing to merge (was the run id right?)");
+        MergeSource::Files(paths) => {
+            let mut out = Vec::new();
+            for (i, path) in paths.iter().enumerate() {
+                let result = json::read_result(path)?;
+                let index = result
+                    .hosts
+                    .first()
+                    .and_then(|h| h.shard)
+                    .unwrap_or(i as u32);
+                out.push(ShardResult {
+                    index,
+                    key: path.display().to_string(),
+                    result,
+                });
+            }
+            out
         }
-        found
-    } else {
-        if a.wait.is_some() {
-            return Err(input_err("--wait applies only to an s3:// URL".into()));
-        }
-        let mut out = Vec::new();
-        for (i, path) in a.inputs.iter().enumerate() {
-            let result = json::read_result(Path::new(path))?;
-            let index = result
-                .hosts
-                .first()
-                .and_then(|h| h.shard)
-                .unwrap_or(i as u32);
-            out.push(ShardResult {
-                index,
-                key: path.clone(),
-                result,
-            });
-        }
-        out
     };
-    let (merged, section) = merge_shards(&shards, a.shards)?;
-    let dir = crate::report::prepare_out_dir(&a.out, &format!("{}-merged", merged.run_id))?;
+    let (merged, section) = merge_shards(&shards, o.shards)?;
+    let dir = crate::report::prepare_out_dir(&o.out, &format!("{}-merged", merged.run_id))?;
     crate::report::publish(&merged, &dir)?;
     let report = dir.join(crate::report::REPORT_FILE);
     let mut md = std::fs::read_to_string(&report)
         .with_context(|| format!("cannot read back {}", report.display()))?;
     md.push_str(&section);
     std::fs::write(&report, md).with_context(|| format!("cannot write {}", report.display()))?;
-    if let Some(dest) = &results_url {
+    let mut uploaded = None;
+    if let Some(dest) = &o.results {
         let c = match client {
             Some(c) => c,
-            None => super::s3_client(a.endpoint_url.as_deref()).await,
+            None => super::s3_client(o.endpoint_url.as_deref()).await,
         };
         let to = dest.join(&merged.run_id).join("merged");
         upload_files(&c, &to, &dir).await?;
-        eprintln!("uploaded: {to}");
+        uploaded = Some(to);
     }
-    println!("{}", report.display());
-    let missing = merge_missing(&merged);
-    if missing {
-        eprintln!("warning: {}", merged.warnings[0]);
-    }
-    Ok(if missing && !a.allow_missing { 1 } else { 0 })
+    Ok(Merged {
+        report,
+        missing: merge_missing(&merged),
+        result: merged,
+        uploaded,
+    })
 }
 
 fn merge_missing(m: &RunResult) -> bool {

@@ -426,6 +426,15 @@ fn tls_distrust(chain: &str) -> Option<String> {
 /// Sentences for answers the checks tell apart; None leaves the wording to
 /// `describe_preflight`.
 fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
+    // Every caller's request was retried through the throttle first.
+    if let Some(what) = kept_throttling(a) {
+        return Some((
+            "endpoint",
+            format!(
+                "{what}: it is rate-limiting this client; try again later, or lower the load other clients put on it"
+            ),
+        ));
+    }
     let code = a.code.as_deref().unwrap_or("");
     let lower = a.chain.to_lowercase();
     let declared = &cx.t.spec.region;
@@ -606,9 +615,23 @@ async fn check_prefix(cx: &Cx<'_>, scope: Scope<'_>, out: &mut Vec<Finding>) -> 
     true
 }
 
-/// Sends a request again after a 5xx other than 501 (503 SlowDown, an
-/// injected fault), which is transient: 10 attempts with a backoff of 0.2 s
-/// doubling to 2 s (about 13 s in all) before taking the answer.
+/// Attempts [`retrying`] makes before taking a transient answer.
+const ATTEMPTS: u32 = 10;
+
+/// The wait before attempt `attempt + 1`: 0.2 s doubling to 2 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(16)).min(2_000))
+}
+
+/// A transient answer, worth asking again: a throttle (429, or 503
+/// SlowDown: the client grouping the run uses) or another 5xx but 501.
+fn transient(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status) && status != 501
+}
+
+/// Sends a request again after a transient answer ([`transient`]):
+/// [`ATTEMPTS`] attempts with [`backoff`] between them (about 13 s in all)
+/// before taking the answer.
 async fn retrying<T, E, F, Fut>(mut send: F) -> Result<T, SdkError<E, HttpResponse>>
 where
     F: FnMut() -> Fut,
@@ -618,17 +641,37 @@ where
     loop {
         attempt += 1;
         let r = send().await;
-        let transient = match &r {
+        let again = match &r {
             Err(e) => e
                 .raw_response()
-                .is_some_and(|r| r.status().is_server_error() && r.status().as_u16() != 501),
+                .is_some_and(|r| transient(r.status().as_u16())),
             Ok(_) => false,
         };
-        if !transient || attempt >= 10 {
+        if !again || attempt >= ATTEMPTS {
             return r;
         }
-        tokio::time::sleep(Duration::from_millis((100u64 << attempt).min(2_000))).await;
+        tokio::time::sleep(backoff(attempt)).await;
     }
+}
+
+/// A throttle that outlasted every retry: "the endpoint kept throttling
+/// (HTTP 429 TooManyRequests to all 10 attempts over about 13 s)", else None.
+fn kept_throttling(a: &Answer) -> Option<String> {
+    if !matches!(a.status, Some(429 | 503)) {
+        return None;
+    }
+    let waited: Duration = (1..ATTEMPTS).map(backoff).sum();
+    Some(format!(
+        "the endpoint kept throttling ({} to all {ATTEMPTS} attempts over about {} s)",
+        short(a),
+        waited.as_secs()
+    ))
+}
+
+/// What an answer said, for a failure sentence: a throttle that outlasted
+/// the retries says so.
+fn answer_text(a: &Answer) -> String {
+    kept_throttling(a).unwrap_or_else(|| short(a))
 }
 
 fn describe<E: ProvideErrorMetadata + StdError + 'static>(
@@ -800,7 +843,7 @@ pub(crate) fn kind_problem(
     location_type: Option<&str>,
     location_name: Option<&str>,
 ) -> Option<String> {
-    let zone = crate::doctor::setup::zone_of(bucket);
+    let zone = crate::s3::bucket::zone_id(bucket);
     match (directory, location_type) {
         (true, None) => Some(format!(
             "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
@@ -860,7 +903,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
         if e.status == Some(403) {
             denied("PUT", e)
         } else {
-            format!("the probe PUT of {key} failed: {}", short(e))
+            format!("the probe PUT of {key} failed: {}", answer_text(e))
         }
     };
     // A server without conditional writes answers 501 NotImplemented (or
@@ -904,17 +947,86 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
             format!("the endpoint does not honour If-None-Match: * on PutObject ({why}): the data set is written without it, so only the check that the run prefix is empty guards objects already there"),
         ),
     });
-    // A body cut off mid-way (a reset connection) is a transport failure,
-    // retried like a 5xx. A whole body with other bytes, or one the SDK's
-    // checksum validation refused, is corruption: retried too, so an
-    // endpoint that corrupts now and then is told from one that always does.
-    const GETS: u32 = 10;
+    let ProbeGets { got, cut, corrupt } = probe_gets(cx, &key, &body).await;
+    match got {
+        Ok(None) => {}
+        Ok(Some(last)) => {
+            let what = if corrupt > 0 {
+                format!(
+                    "the probe GET of {key} returned other bytes than were PUT {corrupt} times in {GETS} (and was cut off {cut} times): the endpoint corrupts or caches objects"
+                )
+            } else {
+                format!(
+                    "the probe GET of {key} was cut off before its last byte {GETS} times in a row ({last}): the connection to the endpoint keeps breaking"
+                )
+            };
+            out.push(cx.finding(Severity::Error, "probe", what));
+            let _ = delete_probe(cx, &key).await;
+            return Some(conditional.is_ok());
+        }
+        Err(a) => {
+            let what = if a.status == Some(403) {
+                denied("GET", &a)
+            } else {
+                format!("the probe GET of {key} failed: {}", answer_text(&a))
+            };
+            out.push(cx.finding(Severity::Error, "probe", what));
+            // Best effort: the GET already failed, which is the finding.
+            let _ = delete_probe(cx, &key).await;
+            return Some(conditional.is_ok());
+        }
+    };
+    if corrupt > 0 {
+        out.push(cx.finding(
+            Severity::Warn,
+            "probe",
+            format!("the probe GET of {key} returned other bytes than were PUT {corrupt} times before it returned the right ones: the endpoint, or something on the way, corrupts data now and then; with [client] checksum set a run counts such GETs of whole objects as `{}`", crate::client::checksum::MISMATCH),
+        ));
+    }
+    let f = match delete_probe(cx, &key).await {
+        Err(a) if a.status == Some(403) => {
+            cx.finding(Severity::Error, "probe", denied("DELETE", &a))
+        }
+        Err(a) => cx.finding(
+            Severity::Error,
+            "probe",
+            format!("the probe DELETE of {key} failed: {}", answer_text(&a)),
+        ),
+        Ok(()) => cx.finding(
+            Severity::Ok,
+            "probe",
+            format!("a probe PUT, GET and DELETE under {prefix} worked"),
+        ),
+    };
+    out.push(f);
+    Some(conditional.is_ok())
+}
+
+/// How many times the probe GET is tried when its body comes back wrong.
+const GETS: u32 = 10;
+
+/// What the probe GETs found: the right body (`Ok(None)`), a body wrong
+/// [`GETS`] times (`Ok(Some(last error))`), or an answer that is no body.
+struct ProbeGets {
+    got: Result<Option<String>, Answer>,
+    /// Bodies cut off before their last byte.
+    cut: u32,
+    /// Whole bodies with other bytes, or refused by checksum validation.
+    corrupt: u32,
+}
+
+/// GETs the probe object until its body is `body`. A body cut off mid-way
+/// (a reset connection) is a transport failure, retried like a 5xx. A whole
+/// body with other bytes, or one the SDK's checksum validation refused, is
+/// corruption: retried too, so an endpoint that corrupts now and then is
+/// told from one that always does.
+async fn probe_gets(cx: &Cx<'_>, key: &str, body: &[u8]) -> ProbeGets {
     let (mut cut, mut corrupt) = (0u32, 0u32);
     let got = loop {
-        let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(&key).send()).await;
+        let got = retrying(|| cx.client.get_object().bucket(&cx.bucket).key(key).send()).await;
         let o = match got {
             Ok(o) => o,
-            Err(e) => break Err(e),
+            Err(e) => break Err(answer(&e)),
         };
         let last = match o.body.collect().await {
             Ok(b) => {
@@ -938,59 +1050,7 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    match got {
-        Ok(None) => {}
-        Ok(Some(last)) => {
-            let what = if corrupt > 0 {
-                format!(
-                    "the probe GET of {key} returned other bytes than were PUT {corrupt} times in {GETS} (and was cut off {cut} times): the endpoint corrupts or caches objects"
-                )
-            } else {
-                format!(
-                    "the probe GET of {key} was cut off before its last byte {GETS} times in a row ({last}): the connection to the endpoint keeps breaking"
-                )
-            };
-            out.push(cx.finding(Severity::Error, "probe", what));
-            let _ = delete_probe(cx, &key).await;
-            return Some(conditional.is_ok());
-        }
-        Err(e) => {
-            let a = answer(&e);
-            let what = if a.status == Some(403) {
-                denied("GET", &a)
-            } else {
-                format!("the probe GET of {key} failed: {}", short(&a))
-            };
-            out.push(cx.finding(Severity::Error, "probe", what));
-            // Best effort: the GET already failed, which is the finding.
-            let _ = delete_probe(cx, &key).await;
-            return Some(conditional.is_ok());
-        }
-    };
-    if corrupt > 0 {
-        out.push(cx.finding(
-            Severity::Warn,
-            "probe",
-            format!("the probe GET of {key} returned other bytes than were PUT {corrupt} times before it returned the right ones: the endpoint, or something on the way, corrupts data now and then; with [client] checksum set a run counts such GETs of whole objects as `{}`", crate::client::checksum::MISMATCH),
-        ));
-    }
-    let f = match delete_probe(cx, &key).await {
-        Err(a) if a.status == Some(403) => {
-            cx.finding(Severity::Error, "probe", denied("DELETE", &a))
-        }
-        Err(a) => cx.finding(
-            Severity::Error,
-            "probe",
-            format!("the probe DELETE of {key} failed: {}", short(&a)),
-        ),
-        Ok(()) => cx.finding(
-            Severity::Ok,
-            "probe",
-            format!("a probe PUT, GET and DELETE under {prefix} worked"),
-        ),
-    };
-    out.push(f);
-    Some(conditional.is_ok())
+    ProbeGets { got, cut, corrupt }
 }
 
 async fn delete_probe(cx: &Cx<'_>, key: &str) -> Result<(), Answer> {
@@ -1070,7 +1130,7 @@ fn check_zone(cx: &Cx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     }
     let (Some(client), Some(bucket)) = (
         env.client_zone.as_deref(),
-        crate::doctor::setup::zone_of(&cx.bucket),
+        crate::s3::bucket::zone_id(&cx.bucket),
     ) else {
         return;
     };
@@ -1162,5 +1222,38 @@ mod tests {
         let c = aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "Environment");
         assert_eq!(provider_name(&c), "Environment");
         assert!(!format!("{c:?}").contains("SECRET"));
+    }
+
+    /// A throttle is retried like the other transient answers, and one that
+    /// outlasts the retries is named for what it is.
+    #[test]
+    fn throttles_are_transient_and_named_when_they_persist() {
+        for s in [429, 500, 502, 503, 504] {
+            assert!(transient(s), "{s}");
+        }
+        for s in [400, 403, 404, 409, 412, 501] {
+            assert!(!transient(s), "{s}");
+        }
+        let waited: Duration = (1..ATTEMPTS).map(backoff).sum();
+        assert_eq!(waited, Duration::from_millis(13_000));
+        let a = |status: u16, code: &str| Answer {
+            status: Some(status),
+            code: Some(code.into()),
+            message: None,
+            region_header: None,
+            chain: String::new(),
+        };
+        assert_eq!(
+            answer_text(&a(429, "TooManyRequests")),
+            "the endpoint kept throttling (HTTP 429 TooManyRequests to all 10 attempts over about 13 s)"
+        );
+        assert!(
+            answer_text(&a(503, "SlowDown"))
+                .starts_with("the endpoint kept throttling (HTTP 503 SlowDown")
+        );
+        assert_eq!(
+            answer_text(&a(500, "InternalError")),
+            "HTTP 500 InternalError"
+        );
     }
 }

@@ -81,52 +81,50 @@ impl Environment {
             client_zone: client_zone_id().await,
         }
     }
+
+    /// [`detect`](Self::detect) for real targets; for the embedded
+    /// endpoint, whose buckets live on this machine, nothing (no zone to
+    /// compare).
+    pub async fn for_targets(embedded: bool) -> Environment {
+        if embedded {
+            Environment::default()
+        } else {
+            Environment::detect().await
+        }
+    }
 }
 
-/// `s3bench doctor`: runs every check on every target of the scenario and
-/// prints one line per finding; exit code 2 when any check failed.
-pub async fn doctor(path: &std::path::Path, embedded: bool) -> anyhow::Result<i32> {
-    let plan = crate::scenario::load(path)?;
-    let server = if embedded {
-        Some(crate::run::start_embedded(&plan)?)
-    } else {
-        None
+/// What `s3bench doctor` found, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub targets: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// `s3bench doctor`: runs every check on every target of `plan` (on a
+/// freshly started embedded endpoint when the plan says `embedded`),
+/// handing each finding to `found` as it comes.
+pub async fn check_plan(
+    plan: &crate::plan::RunPlan,
+    mut found: impl FnMut(&Finding),
+) -> anyhow::Result<Summary> {
+    let resolved = crate::targets::resolve(&plan.scenario, plan.embedded).await?;
+    let env = Environment::for_targets(resolved.is_embedded()).await;
+    let mut summary = Summary {
+        targets: resolved.configs.len(),
+        ..Summary::default()
     };
-    let targets = match &server {
-        Some(s) => crate::run::embedded_targets(&plan, s),
-        None => {
-            let mut v = Vec::new();
-            for t in &plan.targets {
-                v.push(crate::client::TargetConfig::from_environment(t, &plan.client).await);
-            }
-            v
-        }
-    };
-    // The embedded endpoint's buckets live on this machine: no zone to compare.
-    let env = if embedded {
-        Environment::default()
-    } else {
-        Environment::detect().await
-    };
-    let mut errors = 0;
-    let mut warnings = 0;
-    for t in &targets {
+    for t in &resolved.configs {
         for f in check_target(t, &env).await {
             match f.severity {
-                Severity::Error => errors += 1,
-                Severity::Warn => warnings += 1,
+                Severity::Error => summary.errors += 1,
+                Severity::Warn => summary.warnings += 1,
                 Severity::Ok => {}
             }
-            println!("{f}");
+            found(&f);
         }
     }
-    if let Some(s) = server {
-        s.shutdown();
-    }
-    println!(
-        "{}: {} target(s), {errors} error(s), {warnings} warning(s)",
-        path.display(),
-        targets.len()
-    );
-    Ok(if errors > 0 { 2 } else { 0 })
+    resolved.shutdown();
+    Ok(summary)
 }

@@ -15,47 +15,32 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use toml_edit::{DocumentMut, Item, Table, value};
 
-use crate::cli::InputError;
+use crate::exit::{ExitCode, InputError};
 
 /// The prefix s3bench writes under; `--delete` removes only these keys.
 const OWN_PREFIX: &str = "s3bench/";
 
-#[derive(Debug, clap::Args)]
-pub struct SetupArgs {
+/// What `s3bench setup` is asked to do.
+#[derive(Debug, Clone)]
+pub struct SetupOptions {
     /// AWS region of both buckets, e.g. us-east-1.
-    #[arg(long)]
     pub region: String,
-    /// Availability Zone ID of the directory bucket, e.g. use1-az4 (run the
-    /// client in the same zone; `aws ec2 describe-availability-zones` lists them).
-    #[arg(long)]
+    /// Availability Zone ID of the directory bucket, e.g. use1-az4.
     pub zone_id: String,
-    /// Base name: the General Purpose bucket; the directory bucket is BASE--ZONE--x-s3.
-    #[arg(long)]
+    /// Base name: the General Purpose bucket; the directory bucket is
+    /// `BASE--ZONE--x-s3`.
     pub name: String,
     /// S3 endpoint override (an S3-compatible server); default: AWS.
-    #[arg(long)]
     pub endpoint: Option<String>,
     /// aws-config profile for the credentials (default: the standard chain).
-    #[arg(long)]
     pub profile: Option<String>,
-    /// Write the [targets] block into this scenario (replacing its
-    /// [targets], keeping the rest) instead of printing it.
-    #[arg(long)]
+    /// Write the `[targets]` block into this scenario (replacing its
+    /// `[targets]`, keeping the rest) instead of printing it.
     pub scenario: Option<PathBuf>,
     /// Use buckets that already exist instead of refusing.
-    #[arg(long)]
     pub reuse: bool,
     /// Delete the pair instead, only when it holds nothing but s3bench/ keys.
-    #[arg(long, conflicts_with_all = ["reuse", "scenario"])]
     pub delete: bool,
-}
-
-/// The zone ID in a directory bucket name (`use1-az4` of `b--use1-az4--x-s3`).
-pub fn zone_of(bucket: &str) -> Option<&str> {
-    bucket
-        .strip_suffix("--x-s3")?
-        .rsplit_once("--")
-        .map(|(_, z)| z)
 }
 
 /// The two bucket names of a pair.
@@ -65,7 +50,7 @@ pub fn pair_names(base: &str, zone_id: &str) -> (String, String) {
 
 /// The `[targets]` table of a pair: `standard` (general purpose) and
 /// `express` (directory), as `s3bench validate` accepts it.
-pub fn targets_table(a: &SetupArgs) -> Table {
+pub fn targets_table(a: &SetupOptions) -> Table {
     let (gp, dir) = pair_names(&a.name, &a.zone_id);
     let mut targets = Table::new();
     targets.set_implicit(true);
@@ -94,7 +79,7 @@ pub fn targets_table(a: &SetupArgs) -> Table {
 }
 
 /// The block to paste into a scenario.
-pub fn targets_block(a: &SetupArgs) -> String {
+pub fn targets_block(a: &SetupOptions) -> String {
     let mut doc = DocumentMut::new();
     doc.insert("targets", Item::Table(targets_table(a)));
     doc.to_string()
@@ -114,7 +99,7 @@ concurrency = 1
 mix = [{ op = "get" }]
 "#;
 
-fn check_block(a: &SetupArgs) -> Result<(), InputError> {
+fn check_block(a: &SetupOptions) -> Result<(), InputError> {
     let text = format!("name = \"setup\"\n\n{}{CHECK_TAIL}", targets_block(a));
     crate::scenario::parse(&text, Path::new("<setup --name/--zone-id/--region>"))
         .map(|_| ())
@@ -127,7 +112,7 @@ fn check_block(a: &SetupArgs) -> Result<(), InputError> {
 
 /// Replaces the scenario's `[targets]` with the pair's, keeping the rest of
 /// the file (comments included) and each kept target's `embedded` table.
-pub fn rewrite_scenario(text: &str, a: &SetupArgs) -> Result<String, InputError> {
+pub fn rewrite_scenario(text: &str, a: &SetupOptions) -> Result<String, InputError> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e| InputError(format!("the scenario is not valid TOML: {e}")))?;
@@ -168,7 +153,7 @@ pub fn rewrite_scenario(text: &str, a: &SetupArgs) -> Result<String, InputError>
     Ok(doc.to_string())
 }
 
-async fn client(a: &SetupArgs) -> aws_sdk_s3::Client {
+async fn client(a: &SetupOptions) -> aws_sdk_s3::Client {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(a.region.clone()));
     if let Some(p) = &a.profile {
@@ -183,7 +168,7 @@ async fn client(a: &SetupArgs) -> aws_sdk_s3::Client {
 }
 
 /// Runs `s3bench setup`; returns the exit code.
-pub async fn setup(a: SetupArgs) -> anyhow::Result<i32> {
+pub async fn setup(a: SetupOptions) -> anyhow::Result<ExitCode> {
     check_block(&a)?;
     let c = client(&a).await;
     let (gp, dir) = pair_names(&a.name, &a.zone_id);
@@ -264,7 +249,7 @@ pub async fn setup(a: SetupArgs) -> anyhow::Result<i32> {
             eprintln!("wrote the [targets] of {}", path.display());
         }
     }
-    Ok(0)
+    Ok(ExitCode::Success)
 }
 
 /// The CreateBucket configuration of a directory bucket in one zone.
@@ -345,7 +330,7 @@ fn create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 /// Deletes each bucket that holds only `s3bench/` keys; refuses, before
 /// deleting anything, when any bucket holds something else.
-async fn delete_pair(c: &aws_sdk_s3::Client, buckets: &[String]) -> anyhow::Result<i32> {
+async fn delete_pair(c: &aws_sdk_s3::Client, buckets: &[String]) -> anyhow::Result<ExitCode> {
     let mut plan = Vec::new();
     for b in buckets {
         match bucket_state(c, b).await? {
@@ -403,7 +388,7 @@ async fn delete_pair(c: &aws_sdk_s3::Client, buckets: &[String]) -> anyhow::Resu
             keys.len()
         );
     }
-    Ok(0)
+    Ok(ExitCode::Success)
 }
 
 async fn list_all(c: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Vec<String>> {
@@ -462,8 +447,8 @@ async fn abort_own_uploads(c: &aws_sdk_s3::Client, bucket: &str) {
 mod tests {
     use super::*;
 
-    fn args() -> SetupArgs {
-        SetupArgs {
+    fn args() -> SetupOptions {
+        SetupOptions {
             region: "us-east-1".into(),
             zone_id: "use1-az4".into(),
             name: "bench".into(),
@@ -486,7 +471,7 @@ mod tests {
         );
         assert!(block.contains("profile = \"lab\""), "{block}");
         check_block(&a).unwrap();
-        let bad = SetupArgs {
+        let bad = SetupOptions {
             zone_id: "az4".into(),
             ..args()
         };

@@ -1,7 +1,9 @@
 //! The load engine: a fixed set of OS threads, each with its own
 //! current-thread tokio runtime, its own SDK client per target and its own
 //! recorder. One runtime per core costs 35-45% less CPU per request than one
-//! multi-thread runtime (S3-FACTS.md), and lets workers record into an
+//! multi-thread runtime (measured on the team's 2-core VM with aws-sdk-s3,
+//! 4 KiB GETs, the client alone on one core: about 80-88 us of client CPU
+//! per request against about 130 us), and lets workers record into an
 //! `Rc<RefCell<Recorder>>`: no lock, no atomic RMW contention and no channel
 //! send per request. Threads persist across phases and rounds so connection
 //! pools and directory-bucket sessions carry over like in a real client.
@@ -10,12 +12,13 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
-pub mod loader;
+pub mod dataloader;
 #[cfg(test)]
-mod loader_tests;
+mod dataloader_tests;
 pub mod ops;
 #[cfg(test)]
 mod ordered_tests;
+mod replay;
 #[cfg(test)]
 mod tests;
 
@@ -68,18 +71,7 @@ pub enum StopReason {
     FailurePolicy(String),
 }
 
-/// Exit code of a run the error policy stopped.
-pub const EXIT_FAILURE_POLICY: i32 = 3;
-
 impl StopReason {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            StopReason::Interrupt => 130,
-            StopReason::Terminate => 143,
-            StopReason::FailurePolicy(_) => EXIT_FAILURE_POLICY,
-        }
-    }
-
     pub fn describe(&self) -> String {
         match self {
             StopReason::Interrupt => {
@@ -196,7 +188,7 @@ pub enum JobKind {
     Phase(usize),
     /// A loader phase with this many accelerators (one step of a search;
     /// `Phase` runs a loader phase with its fixed count).
-    Loader { phase: usize, accelerators: u32 },
+    Dataloader { phase: usize, accelerators: u32 },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -220,18 +212,20 @@ pub struct JobResult {
     /// Measured seconds: from the end of warm-up to the last completion.
     pub elapsed_s: f64,
     /// What the simulated accelerators measured (loader phases only).
-    pub loader: Option<crate::stats::loader::LoaderStats>,
+    pub loader: Option<crate::stats::dataloader::DataloaderStats>,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
-    loader: Option<crate::stats::loader::LoaderStats>,
+    loader: Option<crate::stats::dataloader::DataloaderStats>,
 }
 
 struct Work {
     job: Arc<Job>,
     reply: oneshot::Sender<ThreadResult>,
+    /// The run's op log (`run --op-log`), if any.
+    log: Option<Arc<crate::oplog::Sink>>,
 }
 
 struct EngineThread {
@@ -253,6 +247,8 @@ pub struct EngineOptions {
 pub struct Engine {
     threads: Vec<EngineThread>,
     pub cancel: Arc<Cancel>,
+    /// Every request of every job goes into this op log (`run --op-log`).
+    op_log: Option<Arc<crate::oplog::Sink>>,
 }
 
 impl Engine {
@@ -302,6 +298,10 @@ impl Engine {
                         &rt,
                         thread_main(index, threads, connector, live2, cancel, rx, ready),
                     );
+                    // Tasks abandoned at a stop log their requests as they
+                    // are dropped: send those rows too.
+                    drop(local);
+                    crate::oplog::flush_thread();
                 })?;
             out.push(EngineThread { tx, join, live });
         }
@@ -316,7 +316,14 @@ impl Engine {
         Ok(Engine {
             threads: out,
             cancel,
+            op_log: None,
         })
+    }
+
+    /// Logs every request of the jobs this engine runs (`run --op-log`).
+    pub fn with_op_log(mut self, sink: Option<Arc<crate::oplog::Sink>>) -> Engine {
+        self.op_log = sink;
+        self
     }
 
     /// The threads' live counters, for a progress display.
@@ -343,13 +350,14 @@ impl Engine {
             t.tx.send(Work {
                 job: job.clone(),
                 reply,
+                log: self.op_log.clone(),
             })
             .map_err(|_| anyhow::anyhow!("an engine thread has stopped"))?;
             replies.push(rx);
         }
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
-        let mut loader: Option<crate::stats::loader::LoaderStats> = None;
+        let mut loader: Option<crate::stats::dataloader::DataloaderStats> = None;
         for rx in replies {
             let r = rx
                 .await
@@ -384,14 +392,14 @@ impl Engine {
 /// The load of stage `stage` of the job's phase (None for prepare).
 fn phase_load(job: &Job, stage: usize) -> Option<Load> {
     match job.kind {
-        JobKind::Prepare | JobKind::Loader { .. } => None,
+        JobKind::Prepare | JobKind::Dataloader { .. } => None,
         JobKind::Phase(i) => job.plan.phases[i].stages.get(stage).map(|s| s.load),
     }
 }
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare | JobKind::Loader { .. } => Duration::ZERO,
+        JobKind::Prepare | JobKind::Dataloader { .. } => Duration::ZERO,
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -446,7 +454,10 @@ async fn thread_main<C: Connector>(
         cancel,
     });
     while let Some(work) = rx.recv().await {
-        let result = run_job(&ctx, &work.job).await;
+        let result = run_job(&ctx, &work.job, work.log).await;
+        // Every row of the job is in the writer's hands before its result
+        // is: the log of a finished phase is complete.
+        crate::oplog::flush_thread();
         let _ = work.reply.send(result);
     }
 }
@@ -466,12 +477,22 @@ struct Shared {
     last_done: Cell<Option<Instant>>,
     measure_start: Instant,
     /// What this thread's accelerators measured (loader phases).
-    loader: RefCell<Option<crate::stats::loader::LoaderStats>>,
+    loader: RefCell<Option<crate::stats::dataloader::DataloaderStats>>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
     /// of its own latency, not of this gap. bench/run.sh reports it; off by default.
     gap: Option<RefCell<hdrhistogram::Histogram<u64>>>,
+    /// The run's op log and where this job's requests belong in it.
+    op_log: Option<Arc<crate::oplog::Sink>>,
+    log_ctx: crate::oplog::Ctx,
+}
+
+impl Shared {
+    /// `fut` with its requests logged under this job (when logging).
+    fn logged<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
+        crate::oplog::scope(self.op_log.as_ref(), self.log_ctx, true, fut)
+    }
 }
 
 /// Set to measure the recording gap (see `Shared::gap`).
@@ -487,13 +508,37 @@ enum Pacing {
         stride_ns: f64,
         next_slot: Rc<Cell<u64>>,
     },
+    /// Row k of a replay schedule is due at `start + t_ns(k) / speed`; this
+    /// thread takes rows `next, next + stride, ...` in order.
+    Replay {
+        start: Instant,
+        rows: Arc<Vec<crate::scenario::ReplayRow>>,
+        next: Rc<Cell<usize>>,
+        stride: usize,
+        speed: f64,
+    },
 }
 
 async fn run_job<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
+    op_log: Option<Arc<crate::oplog::Sink>>,
 ) -> ThreadResult {
     let warmup = job_warmup(job);
+    let (phase, stage) = match job.kind {
+        JobKind::Prepare => (None, crate::oplog::Stage::Prepare),
+        JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. } => {
+            (Some(i as u16), crate::oplog::Stage::Measured)
+        }
+    };
+    let log_ctx = crate::oplog::Ctx {
+        target: job.target as u16,
+        phase,
+        round: job.round,
+        stage,
+        thread: Some(ctx.index as u16),
+        due: None,
+    };
     let shared = Rc::new(Shared {
         recorder: RefCell::new(OpRecorder::default()),
         in_flight: Cell::new(0),
@@ -503,6 +548,8 @@ async fn run_job<C: ObjectClient + 'static>(
         loader: RefCell::new(None),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
+        op_log,
+        log_ctx,
     });
     // Attempts recorded by this thread's clients before this job are not its own.
     let _ = crate::client::take_thread_log();
@@ -514,7 +561,7 @@ async fn run_job<C: ObjectClient + 'static>(
                 JobKind::Phase(i) => {
                     run_phase(ctx, job, &job.plan.phases[i], &shared, &mut handles).await
                 }
-                JobKind::Loader {
+                JobKind::Dataloader {
                     phase,
                     accelerators,
                 } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
@@ -534,7 +581,13 @@ async fn run_job<C: ObjectClient + 'static>(
     for h in &handles {
         h.abort();
     }
-    if let (Some(g), JobKind::Phase(i) | JobKind::Loader { phase: i, .. }) = (&shared.gap, job.kind)
+    if !handles.is_empty() {
+        // Let the aborted tasks drop now, so their op log rows (`abandoned`)
+        // belong to this job.
+        tokio::task::yield_now().await;
+    }
+    if let (Some(g), JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. }) =
+        (&shared.gap, job.kind)
     {
         let g = g.borrow();
         if !g.is_empty() {
@@ -571,7 +624,7 @@ async fn run_loader<C: ObjectClient + 'static>(
 ) {
     let phase = &job.plan.phases[phase];
     let Some(spec) = &phase.loader else { return };
-    loader::run(
+    dataloader::run(
         ctx,
         job,
         spec,
@@ -614,15 +667,28 @@ async fn run_phase<C: ObjectClient + 'static>(
             None => phase_end,
         };
         tokio::time::sleep_until(stage_start).await;
-        let (workers, pacing) = match stage.load {
-            Load::Closed { concurrency } => (
+        let (workers, pacing) = match (&phase.replay, stage.load) {
+            (Some(r), _) => (
+                share(r.max_in_flight as u64, ctx.index, ctx.threads).max(1),
+                Pacing::Replay {
+                    start: stage_start,
+                    rows: r.rows.clone(),
+                    next: Rc::new(Cell::new(ctx.index)),
+                    stride: ctx.threads,
+                    speed: r.speed,
+                },
+            ),
+            (None, Load::Closed { concurrency }) => (
                 share(concurrency as u64, ctx.index, ctx.threads),
                 Pacing::Closed,
             ),
-            Load::Open {
-                rate,
-                max_in_flight,
-            } => (
+            (
+                None,
+                Load::Open {
+                    rate,
+                    max_in_flight,
+                },
+            ) => (
                 share(max_in_flight as u64, ctx.index, ctx.threads).max(1),
                 Pacing::Open {
                     start: stage_start,
@@ -634,7 +700,7 @@ async fn run_phase<C: ObjectClient + 'static>(
         };
         let mut stage_handles = Vec::with_capacity(workers as usize);
         for w in 0..workers {
-            let h = tokio::task::spawn_local(worker(
+            let h = tokio::task::spawn_local(shared.logged(worker(
                 ctx.clone(),
                 job.clone(),
                 shared.clone(),
@@ -643,7 +709,7 @@ async fn run_phase<C: ObjectClient + 'static>(
                 w as usize,
                 si,
                 stage_end,
-            ));
+            )));
             stage_handles.push(h);
         }
         handles.extend(stage_handles.iter().map(|h| h.abort_handle()));
@@ -657,17 +723,16 @@ async fn run_phase<C: ObjectClient + 'static>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn worker<C: ObjectClient>(
-    ctx: Rc<ThreadCtx<C>>,
-    job: Arc<Job>,
-    shared: Rc<Shared>,
-    mix: Rc<Mix>,
-    pacing: Pacing,
+/// A worker's own state: its random stream (seeded per round, thread,
+/// stage and worker, so a run is reproducible), its slot among the stage's
+/// workers on all threads, and the scope its keys are written under.
+fn worker_state<C: ObjectClient>(
+    ctx: &ThreadCtx<C>,
+    job: &Job,
+    mix: &Mix,
     w: usize,
     stage: usize,
-    stage_end: Option<Instant>,
-) {
+) -> WorkerState {
     let plan = &*job.plan;
     let seed = plan.seed
         ^ (job.round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -686,7 +751,7 @@ async fn worker<C: ObjectClient>(
     );
     // The worker's index among the stage's workers on all threads (each
     // thread runs `share(total, thread)` of them, lower threads first).
-    let total = match phase_load(&job, stage) {
+    let total = match phase_load(job, stage) {
         Some(Load::Closed { concurrency }) => concurrency as u64,
         Some(Load::Open { max_in_flight, .. }) => max_in_flight as u64,
         None => 0,
@@ -696,6 +761,82 @@ async fn worker<C: ObjectClient>(
     if let JobKind::Phase(p) = job.kind {
         st.scope = format!("{}/r{}s{}", plan.phases[p].name, job.round, stage);
     }
+    st
+}
+
+/// Records the request an op sent first (a rename's checkpoint PUT) as its
+/// own sample, from when the op was due and sent to when that request
+/// ended; the op's own sample starts there.
+#[inline]
+fn record_before<C: ObjectClient>(
+    ctx: &ThreadCtx<C>,
+    shared: &Shared,
+    b: ops::Before,
+    (due, sent, late): (Instant, Instant, bool),
+    measured: bool,
+) -> Instant {
+    ctx.live.ops.fetch_add(1, Ordering::Relaxed);
+    let s = Sample {
+        late_start: late,
+        ..ops::sample(&b.out, due, sent, b.done, false)
+    };
+    let mut rec = shared.recorder.borrow_mut();
+    if measured {
+        let second = b
+            .done
+            .saturating_duration_since(shared.measure_start)
+            .as_secs() as usize;
+        rec.record(b.kind.index(), second, &s);
+    } else {
+        rec.record_warmup(b.kind.index(), &s);
+    }
+    b.done
+}
+
+/// When the next request of a fixed rate or a replay is due (and the
+/// replay's row); None when a replay's rows are done.
+fn next_scheduled(pacing: &Pacing) -> Option<(Instant, Option<crate::scenario::ReplayRow>)> {
+    match pacing {
+        Pacing::Closed => Some((Instant::now(), None)),
+        Pacing::Open {
+            start,
+            first_ns,
+            stride_ns,
+            next_slot,
+        } => {
+            let k = next_slot.get();
+            next_slot.set(k + 1);
+            let due = *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
+            Some((due, None))
+        }
+        Pacing::Replay {
+            start,
+            rows,
+            next,
+            stride,
+            speed,
+        } => {
+            let k = next.get();
+            let r = rows.get(k)?;
+            next.set(k + stride);
+            let due = *start + Duration::from_nanos((r.t_ns as f64 / speed) as u64);
+            Some((due, Some(*r)))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn worker<C: ObjectClient>(
+    ctx: Rc<ThreadCtx<C>>,
+    job: Arc<Job>,
+    shared: Rc<Shared>,
+    mix: Rc<Mix>,
+    pacing: Pacing,
+    w: usize,
+    stage: usize,
+    stage_end: Option<Instant>,
+) {
+    let mut st = worker_state(&ctx, &job, &mix, w, stage);
     let opctx = ctx.op_context(&job);
     let client = opctx.client;
     let mut prev_done: Option<Instant> = None;
@@ -704,7 +845,10 @@ async fn worker<C: ObjectClient>(
         if ctx.cancel.is_cancelled() {
             break;
         }
-        let (due, late) = match &pacing {
+        let mut row = None;
+        // When the next request is due: now in a closed loop, else on the
+        // schedule (a fixed rate's slot, or a replay's row).
+        let scheduled = match &pacing {
             Pacing::Closed => {
                 if !backoff.is_zero() {
                     tokio::select! {
@@ -712,17 +856,19 @@ async fn worker<C: ObjectClient>(
                         _ = ctx.cancel.cancelled() => break,
                     }
                 }
-                (Instant::now(), false)
+                None
             }
-            Pacing::Open {
-                start,
-                first_ns,
-                stride_ns,
-                next_slot,
-            } => {
-                let k = next_slot.get();
-                next_slot.set(k + 1);
-                let due = *start + Duration::from_nanos(first_ns + (k as f64 * stride_ns) as u64);
+            scheduled => match next_scheduled(scheduled) {
+                Some((due, r)) => {
+                    row = r;
+                    Some(due)
+                }
+                None => break,
+            },
+        };
+        let (due, late) = match scheduled {
+            None => (Instant::now(), false),
+            Some(due) => {
                 if stage_end.is_some_and(|end| due >= end) {
                     break;
                 }
@@ -746,7 +892,19 @@ async fn worker<C: ObjectClient>(
             }
             shared.budget.set(Some(b - 1));
         }
-        let op: &OpSpec = mix.pick(&mut st.rng);
+        // A replay's row says what to send; otherwise the mix picks.
+        let op: Option<&OpSpec> = match row {
+            Some(_) => None,
+            None => Some(mix.pick(&mut st.rng)),
+        };
+        crate::oplog::set_due(
+            due.into_std(),
+            if measured {
+                crate::oplog::Stage::Measured
+            } else {
+                crate::oplog::Stage::Warmup
+            },
+        );
         let before = client.session_marker();
         shared.in_flight.set(shared.in_flight.get() + 1);
         let sent = Instant::now();
@@ -756,9 +914,17 @@ async fn worker<C: ObjectClient>(
                 sent.saturating_duration_since(p).as_nanos() as u64,
             );
         }
-        let out = opctx.execute(op, &mut st).await;
+        let out = match (&row, op) {
+            (Some(r), _) => replay::execute(&opctx, r, &mut st).await,
+            (None, Some(op)) => opctx.perform(op, &mut st).await,
+            (None, None) => unreachable!("the mix picks when no row does"),
+        };
         let done = Instant::now();
-        let kind = st.record_as.take().unwrap_or(op.kind());
+        let kind = st.record_as.take().unwrap_or(match (&row, op) {
+            (Some(r), _) => replay::kind(r.op),
+            (None, Some(op)) => op.kind(),
+            (None, None) => OpKind::Get,
+        });
         let in_flight = shared.in_flight.get();
         shared.in_flight.set(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
@@ -766,22 +932,8 @@ async fn worker<C: ObjectClient>(
         // own sample; the op's own starts when that one ended.
         let (due, sent) = match st.before.take() {
             Some(b) => {
-                ctx.live.ops.fetch_add(1, Ordering::Relaxed);
-                let s = Sample {
-                    late_start: late,
-                    ..ops::sample(&b.out, due, sent, b.done, false)
-                };
-                let mut rec = shared.recorder.borrow_mut();
-                if measured {
-                    let second = b
-                        .done
-                        .saturating_duration_since(shared.measure_start)
-                        .as_secs() as usize;
-                    rec.record(b.kind.index(), second, &s);
-                } else {
-                    rec.record_warmup(b.kind.index(), &s);
-                }
-                (b.done, b.done)
+                let done = record_before(&ctx, &shared, b, (due, sent, late), measured);
+                (done, done)
             }
             None => (due, sent),
         };
@@ -805,23 +957,38 @@ async fn worker<C: ObjectClient>(
             ..ops::sample(&out, due, sent, done, kind.reads_body())
         };
         let mut rec = shared.recorder.borrow_mut();
+        if !matches!(pacing, Pacing::Closed) {
+            // How late the request started against its schedule.
+            rec.note_lateness(sent.saturating_duration_since(due).as_nanos() as u64);
+        }
         if measured {
             let second = done
                 .saturating_duration_since(shared.measure_start)
                 .as_secs() as usize;
             rec.record(kind.index(), second, &sample);
             rec.note_in_flight(second, in_flight);
-            if let Some((key, data)) = st.throttled.take() {
-                let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
-                rec.throttled_prefixes
-                    .record(second, plan.throttle_prefix(rel, data));
-            }
+            note_throttled(&mut rec, &job, second, st.throttled.take());
             shared.last_done.set(shared.last_done.get().max(Some(done)));
         } else {
             rec.record_warmup(kind.index(), &sample);
             st.throttled = None;
         }
         prev_done = Some(done);
+    }
+}
+
+/// A throttled request's key, counted under its prefix (below the run
+/// prefix) in the second it ended; `data` says it was a data set key.
+fn note_throttled(
+    rec: &mut OpRecorder,
+    job: &Job,
+    second: usize,
+    throttled: Option<(String, bool)>,
+) {
+    if let Some((key, data)) = throttled {
+        let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
+        rec.throttled_prefixes
+            .record(second, job.plan.throttle_prefix(rel, data));
     }
 }
 
@@ -851,7 +1018,8 @@ async fn run_prepare<C: ObjectClient + 'static>(
     let mut hs = Vec::new();
     for _ in 0..workers {
         let (ctx, job, shared, next) = (ctx.clone(), job.clone(), shared.clone(), next.clone());
-        hs.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        hs.push(tokio::task::spawn_local(logged.logged(async move {
             let plan = &*job.plan;
             let client = &ctx.clients[job.target];
             let mut key = String::with_capacity(128);
@@ -869,6 +1037,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 plan.key(i, job.date, &mut key);
                 let size = plan.object_size(i);
                 let sent = Instant::now();
+                crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Prepare);
                 let kind = if size >= plan.prepare.multipart_threshold {
                     OpKind::MultipartPut
                 } else {
@@ -918,7 +1087,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                     .record(kind.index(), second, &sample);
                 shared.last_done.set(shared.last_done.get().max(Some(done)));
             }
-        }));
+        })));
     }
     handles.extend(hs.iter().map(|h| h.abort_handle()));
     for h in hs {

@@ -9,7 +9,8 @@ use tokio::time::Instant;
 
 use crate::client::{ObjectClient, Outcome, WriteCondition};
 use crate::scenario::{
-    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, TargetKind,
+    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, SizeDist,
+    TargetKind,
 };
 use crate::stats::Sample;
 
@@ -167,7 +168,7 @@ pub struct OpContext<'a, C> {
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
-    fn data_key(&self, st: &mut WorkerState, index: u64) {
+    pub(super) fn data_key(&self, st: &mut WorkerState, index: u64) {
         st.key.clear();
         st.key.push_str(self.run_prefix);
         self.plan.key(index, self.date, &mut st.key);
@@ -189,7 +190,9 @@ impl<C: ObjectClient> OpContext<'_, C> {
         g.newest[(n - 1 - st.rng.u64(0..window.min(n))) as usize]
     }
 
-    pub async fn execute(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
+    /// Carries out one op of the mix (its requests, on this worker's
+    /// client) and returns its outcome; the worker times and records it.
+    pub async fn perform(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
         match op {
             OpSpec::Get => {
                 let i = self.random_object(st);
@@ -198,33 +201,8 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 st.note_data(&out);
                 out
             }
-            OpSpec::GetNewest { window } => {
-                let i = self.newest_object(st, *window);
-                self.data_key(st, i);
-                let out = self.client.get(&st.key, None).await;
-                st.note_data(&out);
-                out
-            }
-            OpSpec::PutNext => {
-                let i = {
-                    let mut g = self.grown.borrow_mut();
-                    let (thread, threads) = self.thread;
-                    let i = self.plan.dataset.objects + g.started * threads as u64 + thread as u64;
-                    g.started += 1;
-                    i
-                };
-                self.data_key(st, i);
-                let out = self.client.put(&st.key, self.plan.object_size(i)).await;
-                if out.error.is_none() {
-                    let mut g = self.grown.borrow_mut();
-                    if g.newest.len() as u64 >= crate::scenario::ordered::MAX_NEWEST {
-                        g.newest.pop_front();
-                    }
-                    g.newest.push_back(i);
-                }
-                st.note_data(&out);
-                out
-            }
+            OpSpec::GetNewest { window } => self.get_newest(st, *window).await,
+            OpSpec::PutNext => self.put_next(st).await,
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
                 self.data_key(st, i);
@@ -284,37 +262,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 out
             }
             OpSpec::Append { size, end, gp } => self.append(st, *size, *end, *gp).await,
-            OpSpec::Rename { size, gp } => {
-                let len = size.pick(st.rng.f64());
-                st.put_seq += 1;
-                let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                let put = self.client.put(&tmp, len).await;
-                if put.error.is_some() {
-                    st.note(&put, &tmp, false);
-                    st.record_as = Some(OpKind::Put);
-                    return put;
-                }
-                st.before = Some(Before {
-                    kind: OpKind::Put,
-                    out: put,
-                    done: Instant::now(),
-                });
-                let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
-                    Some(_) => {
-                        let mut out = self.client.copy(&tmp, &dst).await;
-                        if out.error.is_none() {
-                            let del = self.client.delete(&tmp).await;
-                            out.requests += del.requests;
-                            out.error = del.error;
-                        }
-                        out
-                    }
-                    None => self.client.rename(&tmp, &dst).await,
-                };
-                st.note(&out, &dst, false);
-                out
-            }
+            OpSpec::Rename { size, gp } => self.rename(st, size, *gp).await,
             OpSpec::ConditionalPut {
                 size,
                 mode,
@@ -366,6 +314,79 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 out
             }
         }
+    }
+
+    /// A GET of one of the `window` newest objects of the data set.
+    async fn get_newest(&self, st: &mut WorkerState, window: u64) -> Outcome {
+        let i = self.newest_object(st, window);
+        self.data_key(st, i);
+        let out = self.client.get(&st.key, None).await;
+        st.note_data(&out);
+        out
+    }
+
+    /// A PUT of the data set's next object (engine thread i of T takes
+    /// every T-th index past the prepared objects), remembered as newest
+    /// once written.
+    async fn put_next(&self, st: &mut WorkerState) -> Outcome {
+        let i = {
+            let mut g = self.grown.borrow_mut();
+            let (thread, threads) = self.thread;
+            let i = self.plan.dataset.objects + g.started * threads as u64 + thread as u64;
+            g.started += 1;
+            i
+        };
+        self.data_key(st, i);
+        let out = self.client.put(&st.key, self.plan.object_size(i)).await;
+        if out.error.is_none() {
+            let mut g = self.grown.borrow_mut();
+            if g.newest.len() as u64 >= crate::scenario::ordered::MAX_NEWEST {
+                g.newest.pop_front();
+            }
+            g.newest.push_back(i);
+        }
+        st.note_data(&out);
+        out
+    }
+
+    /// A checkpoint commit: PUT a temporary object (recorded as its own put),
+    /// then rename it (directory buckets) or copy and delete it (General
+    /// Purpose, when the scenario asks for the copy path).
+    async fn rename(
+        &self,
+        st: &mut WorkerState,
+        size: &SizeDist,
+        gp: Option<GpEquivalent>,
+    ) -> Outcome {
+        let len = size.pick(st.rng.f64());
+        st.put_seq += 1;
+        let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+        let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+        let put = self.client.put(&tmp, len).await;
+        if put.error.is_some() {
+            st.note(&put, &tmp, false);
+            st.record_as = Some(OpKind::Put);
+            return put;
+        }
+        st.before = Some(Before {
+            kind: OpKind::Put,
+            out: put,
+            done: Instant::now(),
+        });
+        let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
+            Some(_) => {
+                let mut out = self.client.copy(&tmp, &dst).await;
+                if out.error.is_none() {
+                    let del = self.client.delete(&tmp).await;
+                    out.requests += del.requests;
+                    out.error = del.error;
+                }
+                out
+            }
+            None => self.client.rename(&tmp, &dst).await,
+        };
+        st.note(&out, &dst, false);
+        out
     }
 
     /// One append to the worker's current object, or the first append of a

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::report::headline::SETUP_PHASES;
-use crate::report::model::{OpResult, RunResult};
+use crate::report::model::{LoadShape, OpResult, RunResult};
+use crate::s3::OpKind;
 
 /// The price list shipped with this build.
 const PRICING_TOML: &str = include_str!("../../pricing/s3.toml");
@@ -96,41 +96,21 @@ pub fn prices() -> &'static PriceBook {
     })
 }
 
-/// How S3 bills a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// PUT, COPY, POST, LIST.
-    Tier1,
-    /// GET, HEAD.
-    Tier2,
-    /// DELETE (when the price list says it is free).
-    Delete,
-}
+pub use crate::s3::op::{BillingTier, Transfer};
 
-/// Which way an op's payload moves, for Express's per-GB charges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Upload,
-    Retrieval,
-    None,
-}
-
-/// Billing tier of an op as s3bench records it. In the `cleanup` phase
-/// `delete` is DeleteObjects, a POST; elsewhere it is DeleteObject.
-pub fn tier(op: &str, phase: &str) -> Tier {
-    match op {
-        "get" | "ranged_get" | "head" => Tier::Tier2,
-        "delete" if phase != "cleanup" => Tier::Delete,
-        // put, multipart_put, list, DeleteObjects; unknown ops priced high.
-        _ => Tier::Tier1,
-    }
-}
-
-pub fn direction(op: &str) -> Direction {
-    match op {
-        "put" | "multipart_put" | "append" | "conditional_put" => Direction::Upload,
-        "get" | "ranged_get" => Direction::Retrieval,
-        _ => Direction::None,
+/// How S3 bills the requests recorded under the op key `op`: the op table's
+/// tier and transfer direction (`OpKind::billing_tier`, `OpKind::transfer`).
+/// `deletes_are_batches`: the phase sends its `delete`s as DeleteObjects
+/// (the run's cleanup, up to 1,000 keys a request), which is a POST. An op
+/// key this build does not know (a result of a newer s3bench) is priced in
+/// the dearer request tier, moving no payload.
+pub fn billing(op: &str, deletes_are_batches: bool) -> (BillingTier, Transfer) {
+    match OpKind::from_key(op) {
+        Some(OpKind::Delete) if deletes_are_batches => {
+            (BillingTier::PutCopyPostList, Transfer::None)
+        }
+        Some(op) => (op.billing_tier(), op.transfer()),
+        None => (BillingTier::PutCopyPostList, Transfer::None),
     }
 }
 
@@ -145,23 +125,26 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Usage of `requests` HTTP requests of `op` moving `bytes` payload.
-    pub fn of(op: &str, phase: &str, requests: u64, bytes: u64) -> Usage {
+    /// Usage of `requests` HTTP requests billed as `billing` moving `bytes` payload.
+    pub fn of(billing: (BillingTier, Transfer), requests: u64, bytes: u64) -> Usage {
         let mut u = Usage::default();
-        u.add(op, phase, requests, bytes);
+        u.add(billing, requests, bytes);
         u
     }
 
-    pub fn add(&mut self, op: &str, phase: &str, requests: u64, bytes: u64) {
-        match tier(op, phase) {
-            Tier::Tier1 => self.tier1 += requests,
-            Tier::Tier2 => self.tier2 += requests,
-            Tier::Delete => self.deletes += requests,
+    /// Adds `requests` HTTP requests billed as `billing` (see [`billing`])
+    /// that moved `bytes` payload.
+    pub fn add(&mut self, billing: (BillingTier, Transfer), requests: u64, bytes: u64) {
+        let (tier, transfer) = billing;
+        match tier {
+            BillingTier::PutCopyPostList => self.tier1 += requests,
+            BillingTier::GetAndOther => self.tier2 += requests,
+            BillingTier::Delete => self.deletes += requests,
         }
-        match direction(op) {
-            Direction::Upload => self.upload_bytes += bytes,
-            Direction::Retrieval => self.retrieval_bytes += bytes,
-            Direction::None => {}
+        match transfer {
+            Transfer::Upload => self.upload_bytes += bytes,
+            Transfer::Download => self.retrieval_bytes += bytes,
+            Transfer::None => {}
         }
     }
 
@@ -263,20 +246,21 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
                 let Some(tp) = p.targets.iter().find(|x| x.target == t.name) else {
                     continue;
                 };
+                let batches = p.shape == LoadShape::Cleanup;
                 for (op, o) in tp.ops.iter().chain(tp.warmup.iter()) {
                     let (req, bytes) = billed(o);
-                    usage.add(op, &p.name, req, bytes);
+                    usage.add(billing(op, batches), req, bytes);
                 }
-                if p.name == "prepare" {
+                if matches!(p.shape, LoadShape::Prepare { .. }) {
                     let written: u64 = tp
                         .ops
                         .iter()
-                        .filter(|(op, _)| direction(op) == Direction::Upload)
+                        .filter(|(op, _)| billing(op, false).1 == Transfer::Upload)
                         .map(|(_, o)| o.bytes)
                         .sum();
                     dataset = Some(dataset.unwrap_or(0) + written);
                 }
-                if SETUP_PHASES.contains(&p.name.as_str()) {
+                if !p.is_measured() {
                     continue;
                 }
                 for (op, o) in &tp.ops {
@@ -291,8 +275,7 @@ pub fn run_costs(r: &RunResult, book: &PriceBook) -> Vec<TargetCost> {
                     let per_million = price.as_ref().map(|pr| {
                         // Price a million ops exactly as the run's totals are priced.
                         let u = Usage::of(
-                            op,
-                            &p.name,
+                            billing(op, batches),
                             (rpo * 1e6).round() as u64,
                             (bpo * 1e6).round() as u64,
                         );
@@ -339,7 +322,7 @@ pub fn fmt_usd(v: f64) -> String {
         return "$0".into();
     }
     if v < 1.0 {
-        format!("${}", crate::report::compare::sig(v, 3))
+        format!("${}", crate::report::format::sig(v, 3))
     } else {
         format!("${v:.2}")
     }
@@ -398,20 +381,65 @@ mod tests {
         let book = prices();
         let ex = book.find("us-east-1", "directory").unwrap();
         // 1e6 GETs of 1 KiB: tier 2 requests plus 1 GB retrieved.
-        let u = Usage::of("get", "mixed", 1_000_000, 1 << 30);
+        let u = Usage::of(billing("get", false), 1_000_000, 1 << 30);
         let c = ex.cost(&u);
         assert!((c.requests_usd - 0.03).abs() < 1e-12, "{c:?}");
         assert!((c.transfer_usd - 0.0006).abs() < 1e-12, "{c:?}");
         // DeleteObject is free; DeleteObjects in cleanup is a POST.
-        assert_eq!(ex.cost(&Usage::of("delete", "mixed", 1000, 0)).total(), 0.0);
+        assert_eq!(
+            ex.cost(&Usage::of(billing("delete", false), 1000, 0))
+                .total(),
+            0.0
+        );
         assert!(
-            (ex.cost(&Usage::of("delete", "cleanup", 1000, 0)).total() - 0.00113).abs() < 1e-15
+            (ex.cost(&Usage::of(billing("delete", true), 1000, 0))
+                .total()
+                - 0.00113)
+                .abs()
+                < 1e-15
         );
         let gp = book.find("us-east-1", "general-purpose").unwrap();
-        let c = gp.cost(&Usage::of("put", "mixed", 1000, 1 << 30));
+        let c = gp.cost(&Usage::of(billing("put", false), 1000, 1 << 30));
         assert_eq!(c.transfer_usd, 0.0);
         assert!((c.requests_usd - 0.005).abs() < 1e-15);
         assert!((gp.storage_month(1 << 30) - 0.023).abs() < 1e-15);
+    }
+
+    /// The bill follows the op table for every op, the cleanup's batched
+    /// deletes are POSTs, and an op this build does not know is not priced
+    /// at the cheap tier.
+    #[test]
+    fn cost_billing_reads_the_op_table() {
+        let ex = prices().find("us-east-1", "directory").unwrap();
+        for op in OpKind::ALL {
+            let u = Usage::of(billing(op.key(), false), 1000, 1 << 30);
+            let (tier1, tier2, deletes) = match op.billing_tier() {
+                BillingTier::PutCopyPostList => (1000, 0, 0),
+                BillingTier::GetAndOther => (0, 1000, 0),
+                BillingTier::Delete => (0, 0, 1000),
+            };
+            assert_eq!(
+                (u.tier1, u.tier2, u.deletes),
+                (tier1, tier2, deletes),
+                "{op}"
+            );
+            let moved = (u.upload_bytes, u.retrieval_bytes);
+            let want = match op.transfer() {
+                Transfer::Upload => (1 << 30, 0),
+                Transfer::Download => (0, 1 << 30),
+                Transfer::None => (0, 0),
+            };
+            assert_eq!(moved, want, "{op}");
+            assert!(ex.cost(&u).total() >= 0.0);
+        }
+        assert_eq!(
+            billing("delete", true),
+            (BillingTier::PutCopyPostList, Transfer::None)
+        );
+        assert_eq!(
+            billing("select_object_content", false),
+            (BillingTier::PutCopyPostList, Transfer::None)
+        );
     }
 
     #[test]
@@ -453,6 +481,42 @@ mod tests {
         assert!(ex.cost.unwrap().transfer_usd > 0.0);
         let gp = costs.iter().find(|c| c.kind == "general-purpose").unwrap();
         assert_eq!(gp.cost.unwrap().transfer_usd, 0.0);
+    }
+
+    /// What is setup is read from the role and shape, not the name: a
+    /// measured phase that happens to be called `cleanup` (a result written
+    /// before such names were refused) is billed and listed as measured.
+    #[test]
+    fn cost_setup_is_the_role_not_the_name() {
+        let r = sample_result();
+        let mut named = r.clone();
+        named.phases[1].name = "cleanup".into();
+        let (a, b) = (run_costs(&r, prices()), run_costs(&named, prices()));
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(
+                (a.usage, a.cost, a.dataset_bytes),
+                (b.usage, b.cost, b.dataset_bytes)
+            );
+            assert!(
+                b.per_op
+                    .iter()
+                    .any(|o| o.phase == "cleanup" && o.op == "get")
+            );
+        }
+        // The run's own cleanup's deletes are DeleteObjects (POSTs).
+        let cleanup = r
+            .phases
+            .iter()
+            .find(|p| p.shape == LoadShape::Cleanup)
+            .unwrap();
+        let deletes: u64 = cleanup.targets[0].ops["delete"].requests;
+        assert!(deletes > 0);
+        let mut free = r.clone();
+        let last = free.phases.len() - 1;
+        free.phases[last].shape = LoadShape::Unknown;
+        let (a, b) = (&run_costs(&r, prices())[0], &run_costs(&free, prices())[0]);
+        assert_eq!(a.usage.tier1 - b.usage.tier1, deletes);
+        assert_eq!(b.usage.deletes - a.usage.deletes, deletes);
     }
 
     #[test]

@@ -214,6 +214,7 @@ pub fn target_phase(
         attempts: BTreeMap::new(),
         loader: None,
         throttled_by_prefix: None,
+        lateness: None,
         rounds: round_ops
             .into_iter()
             .enumerate()
@@ -284,9 +285,20 @@ fn targets() -> Vec<TargetInfo> {
     ]
 }
 
-fn phase(name: &str, load: &str, rounds: u32, targets: Vec<TargetPhaseResult>) -> PhaseResult {
+/// A phase of the sample run: its label as given (the snapshots keep it),
+/// its role and shape as data.
+fn phase(
+    name: &str,
+    role: PhaseRole,
+    shape: LoadShape,
+    load: &str,
+    rounds: u32,
+    targets: Vec<TargetPhaseResult>,
+) -> PhaseResult {
     PhaseResult {
         name: name.into(),
+        role,
+        shape,
         load: load.into(),
         rounds,
         interrupted: None,
@@ -308,6 +320,9 @@ fn failure_groups(errors: &[(&str, u64)]) -> BTreeMap<String, FailureResult> {
         };
         let f = out.entry(group.to_string()).or_default();
         f.count += n;
+        if let Some(status) = kind.get(..3).and_then(|s| s.parse::<u16>().ok()) {
+            *f.statuses.entry(status).or_insert(0) += n;
+        }
         let mut h =
             codec::decode(&f.histogram).unwrap_or_else(|_| crate::stats::recorder::latency_hist());
         for _ in 0..*n {
@@ -351,6 +366,11 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
 
     let prepare = phase(
         "prepare",
+        PhaseRole::Setup,
+        LoadShape::Prepare {
+            objects: 200,
+            concurrency: 8,
+        },
         "closed, 8 workers, 200 objects of 64 KiB",
         1,
         vec![
@@ -408,6 +428,17 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
     ex_mixed.sessions = sessions(2, 0, 9_000.0, salt + 25);
     let mixed = phase(
         "mixed",
+        PhaseRole::Measured,
+        LoadShape::Stages {
+            stages: vec![StageShape::Closed {
+                concurrency: 16,
+                duration_s: None,
+            }],
+            warmup_s: Some(1.0),
+            stop_after_s: Some(5.0),
+            stop_after_ops: None,
+            gp_stand_ins: Vec::new(),
+        },
         "closed, 16 workers, get 60% / put 20% / head 20%",
         2,
         vec![gp_mixed, ex_mixed],
@@ -430,6 +461,18 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
     ex_paced.sessions = sessions(1, 0, 8_500.0, salt + 33);
     let paced_phase = phase(
         "paced-get",
+        PhaseRole::Measured,
+        LoadShape::Stages {
+            stages: vec![StageShape::Open {
+                rate: 50.0,
+                max_in_flight: 64,
+                duration_s: None,
+            }],
+            warmup_s: Some(0.0),
+            stop_after_s: Some(6.0),
+            stop_after_ops: None,
+            gp_stand_ins: Vec::new(),
+        },
         "open, 50 ops/s fixed rate, max 64 in flight",
         1,
         vec![
@@ -448,6 +491,8 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
     let delete = |base, tail| OpSpec::new("delete", base, tail, 100);
     let cleanup = phase(
         "cleanup",
+        PhaseRole::Setup,
+        LoadShape::Cleanup,
         "closed, 8 workers, delete every object written",
         1,
         vec![
@@ -501,6 +546,7 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             "client AZ use1-az6 differs from express bucket AZ use1-az4: cross-AZ latency included"
                 .into(),
         ],
+        op_logs: Vec::new(),
     }
 }
 

@@ -2,18 +2,18 @@
 //! how Express compares with General Purpose, how sure we are, and what
 //! failed. Also used by the results index.
 
-use crate::report::compare::{Metric, comparison_pair, ratio, ratio_ci, sig};
+use crate::report::format::sig;
 use crate::report::model::{OpResult, PhaseResult, RunResult};
+use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
+use crate::stats::FailureGroup;
 use crate::units::format_bytes as fmt_bytes;
 
-/// Phases that set up or tear down: no headline for them.
-pub const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
-
 /// Failed operations of one op on one target, split the way a reader cares
-/// about: throttled by S3 (503 SlowDown) or failed otherwise.
+/// about: throttled (503 SlowDown, 429), conditions that did not hold, or
+/// failed otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FailureShare {
-    /// Operations answered with 503 (SlowDown and the like).
+    /// Operations the server asked to slow down: 503 (SlowDown) and 429.
     pub throttled: u64,
     /// Every other failure (timeouts, connection errors, other statuses).
     pub failed: u64,
@@ -47,17 +47,12 @@ fn share(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// The one place that reads failures out of an [`OpResult`] (today's
-/// `errors` / `errors_by_kind`; switch here when the model gets its own
-/// failure counts). Errors no kind accounts for count as failed.
+/// The one place that splits an [`OpResult`]'s failures: by the groups the
+/// client put them in (`failures`), never by their error strings, so the
+/// headline, the warnings, the plots and the error policy agree on what
+/// was throttled. Errors no group accounts for count as failed.
 pub fn failure_share(o: &OpResult) -> FailureShare {
-    let throttled: u64 = o
-        .errors_by_kind
-        .iter()
-        .filter(|(k, _)| is_throttle_kind(k))
-        .map(|(_, n)| *n)
-        .sum();
-    let throttled = throttled.min(o.errors);
+    let throttled = group_count(o, FailureGroup::Throttled).min(o.errors);
     let conditional = conditional_count(o).min(o.errors - throttled);
     FailureShare {
         throttled,
@@ -70,7 +65,33 @@ pub fn failure_share(o: &OpResult) -> FailureShare {
 /// Operations answered "your condition did not hold" (the `conditional`
 /// failure group): lost races of conditional writes and appends.
 pub fn conditional_count(o: &OpResult) -> u64 {
-    o.failures.get("conditional").map_or(0, |f| f.count)
+    group_count(o, FailureGroup::Conditional)
+}
+
+/// Failed operations of one group.
+pub fn group_count(o: &OpResult, g: FailureGroup) -> u64 {
+    o.failures.get(g.key()).map_or(0, |f| f.count)
+}
+
+/// The HTTP statuses the throttled operations of `ops` got, for a reader:
+/// "503", "429", "429 and 503"; "503 or 429" when not recorded.
+pub fn throttle_statuses<'a>(ops: impl IntoIterator<Item = &'a OpResult>) -> String {
+    let mut seen: Vec<u16> = ops
+        .into_iter()
+        .filter_map(|o| o.failures.get(FailureGroup::Throttled.key()))
+        .flat_map(|f| f.statuses.keys().copied())
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    match seen.as_slice() {
+        [] => "503 or 429".into(),
+        [one] => one.to_string(),
+        many => {
+            let all: Vec<String> = many.iter().map(u16::to_string).collect();
+            let (last, rest) = all.split_last().expect("two or more");
+            format!("{} and {last}", rest.join(", "))
+        }
+    }
 }
 
 /// Error kinds of the `conditional` group, by their S3 codes.
@@ -78,11 +99,6 @@ pub fn is_conditional_kind(kind: &str) -> bool {
     kind.starts_with("412")
         || kind.ends_with("ConditionalRequestConflict")
         || kind.ends_with("InvalidWriteOffset")
-}
-
-/// Error kinds that are S3 asking the client to slow down.
-pub fn is_throttle_kind(kind: &str) -> bool {
-    kind.starts_with("503") || kind.contains("SlowDown")
 }
 
 /// Typical payload of one successful op ("4 KiB"), from bytes moved.
@@ -116,12 +132,8 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         return Vec::new();
     };
     let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
-    let measured: Vec<&PhaseResult> = r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-        .collect();
-    let mut lines = crate::report::loader::headline(r);
+    let measured: Vec<&PhaseResult> = r.phases.iter().filter(|p| p.is_measured()).collect();
+    let mut lines = crate::report::dataloader::headline(r);
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),
@@ -174,11 +186,12 @@ pub fn headline(r: &RunResult) -> Vec<String> {
                 s.push_str(&format!(", p99 {}", times(r99)));
             }
             let mut caveats = Vec::new();
-            for (label, f) in [("General Purpose", fg), ("Express", fd)] {
+            for (label, f, o) in [("General Purpose", fg, og), ("Express", fd, od)] {
                 if f.throttled > 0 {
                     caveats.push(format!(
-                        "{label} throttled {} (503)",
-                        pct(f.throttled_share())
+                        "{label} throttled {} ({})",
+                        pct(f.throttled_share()),
+                        throttle_statuses([o])
                     ));
                 }
                 if f.failed > 0 {
@@ -208,6 +221,7 @@ pub fn pct(share: f64) -> String {
 mod tests {
     use super::*;
     use crate::report::fixtures;
+    use crate::report::model::FailureResult;
 
     #[test]
     fn headline_failure_share_splits_throttles_from_other_failures() {
@@ -216,13 +230,58 @@ mod tests {
             errors: 12,
             ..OpResult::default()
         };
-        o.errors_by_kind.insert("503 SlowDown".into(), 8);
+        o.errors_by_kind.insert("503 SlowDown".into(), 5);
+        o.errors_by_kind.insert("429 TooManyRequests".into(), 3);
         o.errors_by_kind.insert("timeout".into(), 2);
+        let group = |count: u64, statuses: &[(u16, u64)]| FailureResult {
+            count,
+            statuses: statuses.iter().copied().collect(),
+            ..FailureResult::default()
+        };
+        o.failures
+            .insert("throttled".into(), group(8, &[(503, 5), (429, 3)]));
+        o.failures.insert("transport".into(), group(2, &[]));
         let f = failure_share(&o);
         assert_eq!((f.throttled, f.failed, f.total), (8, 4, 200));
         assert_eq!(f.succeeded(), 188);
         assert!((f.throttled_share() - 0.04).abs() < 1e-12);
         assert_eq!(pct(f.throttled_share()), "4.0%");
+        assert_eq!(throttle_statuses([&o]), "429 and 503");
+
+        // The group decides, not the string: a 429 the client grouped as
+        // throttled is throttled, whatever its kind says.
+        let mut only_429 = OpResult {
+            count: 10,
+            errors: 4,
+            ..OpResult::default()
+        };
+        only_429
+            .errors_by_kind
+            .insert("429 TooManyRequests".into(), 4);
+        only_429
+            .failures
+            .insert("throttled".into(), group(4, &[(429, 4)]));
+        let f = failure_share(&only_429);
+        assert_eq!((f.throttled, f.failed), (4, 0));
+        assert_eq!(throttle_statuses([&only_429]), "429");
+        assert_eq!(throttle_statuses([&OpResult::default()]), "503 or 429");
+    }
+
+    /// A measured phase is headlined whatever its name; a setup phase
+    /// never is.
+    #[test]
+    fn headline_follows_the_role() {
+        let r = fixtures::sample_result();
+        let mut named = r.clone();
+        named.phases[1].name = "prepare".into();
+        let lines = headline(&named);
+        assert!(
+            lines.iter().any(|l| l.starts_with("**prepare / GET")),
+            "{lines:?}"
+        );
+        named.phases[1].role = crate::report::model::PhaseRole::Setup;
+        named.phases[2].role = crate::report::model::PhaseRole::Setup;
+        assert_eq!(headline(&named), Vec::<String>::new());
     }
 
     #[test]

@@ -105,12 +105,19 @@ pub fn parse_result(text: &str) -> anyhow::Result<RunResult> {
              re-run the scenario, or read it with s3bench 0.1"
         );
     }
-    if version < u64::from(SCHEMA_VERSION) {
+    let value = if version == 2 {
+        // Read forward into this version's model; never written back as 2.
+        crate::report::upgrade::from_v2(value)
+            .and_then(|v| Ok(serde_json::from_value(v)?))
+            .context("its fields do not match the result layout of schema version 2")?
+    } else if version < u64::from(SCHEMA_VERSION) {
         bail!(
             "it has schema version {version}, older than the version {SCHEMA_VERSION} this s3bench reads"
         );
-    }
-    serde_json::from_value(value).context("its fields do not match the result layout")
+    } else {
+        serde_json::from_value(value).context("its fields do not match the result layout")?
+    };
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -156,6 +163,72 @@ mod tests {
         );
     }
 
+    /// A real result written by the s3bench of schema version 2 reads into
+    /// this version's model: roles and shapes recovered, numbers untouched.
+    #[test]
+    fn reads_a_stored_version_2_result() {
+        use crate::report::model::{LoadShape, PhaseRole, StageShape};
+        let text = include_str!("../../tests/fixtures/v2-result.json");
+        let r = parse_result(text).unwrap();
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+        let roles: Vec<(&str, PhaseRole)> =
+            r.phases.iter().map(|p| (p.name.as_str(), p.role)).collect();
+        assert_eq!(
+            roles,
+            [
+                ("prepare", PhaseRole::Setup),
+                ("steady", PhaseRole::Measured),
+                ("ramp", PhaseRole::Measured),
+                ("train", PhaseRole::Measured),
+                ("cleanup", PhaseRole::Setup),
+            ]
+        );
+        assert_eq!(
+            r.phases[0].shape,
+            LoadShape::Prepare {
+                objects: 16,
+                concurrency: 16
+            }
+        );
+        let LoadShape::Stages { stages, .. } = &r.phases[2].shape else {
+            panic!("{:?}", r.phases[2].shape)
+        };
+        assert_eq!(
+            stages,
+            &[
+                StageShape::Open {
+                    rate: 60.0,
+                    max_in_flight: 16,
+                    duration_s: Some(1.0)
+                },
+                StageShape::Open {
+                    rate: 300.0,
+                    max_in_flight: 32,
+                    duration_s: Some(1.0)
+                }
+            ]
+        );
+        assert_eq!(r.phases[3].shape, LoadShape::Unknown);
+        assert_eq!(r.phases[4].shape, LoadShape::Cleanup);
+        // Throttled failures get the statuses their kinds name.
+        let head = &r.phases[1].targets[0].ops["head"];
+        assert_eq!(
+            head.failures["throttled"].statuses,
+            [(503, head.errors_by_kind["503"])].into()
+        );
+        // The labels and numbers are what version 2 wrote.
+        let raw: serde_json::Value = serde_json::from_str(text).unwrap();
+        for (p, raw) in r.phases.iter().zip(raw["phases"].as_array().unwrap()) {
+            assert_eq!(p.load, raw["load"].as_str().unwrap());
+            let get = &raw["targets"][0]["ops"]["get"];
+            if let Some(o) = p.targets[0].ops.get("get") {
+                assert_eq!(o.count, get["count"].as_u64().unwrap());
+            }
+        }
+        // Written again, it is a version-3 result that reads back the same.
+        assert_eq!(parse_result(&to_json(&r)).unwrap(), r);
+    }
+
     #[test]
     fn refuses_a_newer_version_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -198,6 +271,13 @@ mod tests {
         );
 
         std::fs::write(&path, r#"{"schema_version": 2, "run_id": 3}"#).unwrap();
+        let e = chain(&read_result(&path).unwrap_err());
+        assert!(
+            e.contains("do not match the result layout of schema version 2"),
+            "{e}"
+        );
+
+        std::fs::write(&path, r#"{"schema_version": 3, "run_id": 3}"#).unwrap();
         let e = chain(&read_result(&path).unwrap_err());
         assert!(e.contains("do not match the result layout"), "{e}");
     }

@@ -5,20 +5,19 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::report::compare::{
-    Metric, comparison_pair, fmt_ms, fmt_percent, fmt_rate, fmt_ratio, ratio, ratio_ci, sig,
+use crate::report::format::{fmt_ms, fmt_percent, fmt_rate, fmt_ratio, sig};
+use crate::report::headline::{
+    conditional_count, group_count, is_conditional_kind, throttle_statuses,
 };
-use crate::report::headline::{conditional_count, is_conditional_kind};
 use crate::report::model::{
     LatencySummary, OpResult, PhaseResult, RunResult, SessionResult, TargetPhaseResult,
 };
+use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
 use crate::report::table::{Align, Table};
+use crate::stats::FailureGroup;
 
 /// Host CPU above this means the client, not S3, may be what was measured.
 const HOST_CPU_WARN_PERCENT: f64 = 85.0;
-
-/// Phases that set up or tear down; they get one compact table.
-const SETUP_PHASES: [&str; 2] = ["prepare", "cleanup"];
 
 /// Ops in the order of the op vocabulary; unknown ops follow alphabetically.
 fn op_rank(op: &str) -> usize {
@@ -35,7 +34,68 @@ macro_rules! line {
     }};
 }
 
+/// Whether two results' phases sent the same load: their shapes as the
+/// label shows them (results converted from schema version 2 lack the
+/// warm-up and stop, so those are left out), or, when either shape is
+/// unknown, their labels.
+fn same_load(a: &PhaseResult, b: &PhaseResult) -> bool {
+    use crate::report::model::LoadShape::Unknown;
+    match (&a.shape, &b.shape) {
+        (Unknown, _) | (_, Unknown) => a.load == b.load,
+        (x, y) => x.label() == y.label(),
+    }
+}
+
 /// Renders the whole report.
+/// How late an open-loop (or replay) phase's requests started against
+/// their schedule: a client that could not keep up shows here.
+fn lateness(md: &mut String, p: &crate::report::model::PhaseResult) {
+    let parts: Vec<String> = p
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let l = t.lateness.as_ref()?;
+            Some(format!(
+                "{} p50 {} ms, p99 {} ms, max {} ms, {} of {} requests more than 1 ms late",
+                t.target,
+                sig(l.p50_us / 1e3, 3),
+                sig(l.p99_us / 1e3, 3),
+                sig(l.max_us / 1e3, 3),
+                l.late,
+                l.count
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        line!(
+            md,
+            "Schedule lateness (start minus due time): {}.",
+            parts.join("; ")
+        );
+    }
+}
+
+/// Where the request logs of `run --op-log` are, one line per file.
+fn op_logs(md: &mut String, r: &RunResult) {
+    if r.op_logs.is_empty() {
+        return;
+    }
+    line!(md, "## Request log");
+    line!(md);
+    for l in &r.op_logs {
+        let whose = match l.shard {
+            Some(s) => format!("shard {s}: `{}` in its run folder", l.file),
+            None => format!("`{}`", l.file),
+        };
+        line!(
+            md,
+            "- {whose}: {} rows, one per request (gzip CSV; columns in docs/op-log.md)",
+            l.rows
+        );
+    }
+    line!(md);
+}
+
 pub fn render(r: &RunResult) -> String {
     let mut md = String::new();
     line!(md, "# s3bench: {}", r.scenario);
@@ -95,6 +155,7 @@ pub fn render(r: &RunResult) -> String {
         }
         line!(md);
     }
+    op_logs(&mut md, r);
     client_usage(&mut md, r);
     legend(&mut md, r);
     summary(&mut md, r);
@@ -466,11 +527,7 @@ fn summary(md: &mut String, r: &RunResult) {
     ])
     .with_align(1, Align::Left)
     .with_align(7, Align::Left);
-    for p in r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-    {
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
         let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
             continue;
         };
@@ -514,11 +571,7 @@ fn summary(md: &mut String, r: &RunResult) {
         "Latencies and ratios are of successful requests only; failures are counted apart."
     );
     line!(md);
-    for p in r
-        .phases
-        .iter()
-        .filter(|p| !SETUP_PHASES.contains(&p.name.as_str()))
-    {
+    for p in r.phases.iter().filter(|p| p.is_measured()) {
         let (Some(td), Some(tg)) = (find(p, dn), find(p, gn)) else {
             continue;
         };
@@ -610,10 +663,10 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
                     (Some(a), Some(b)) => format!(" from {} to {}", clock(a.1), clock(b.1 + 1)),
                     _ => String::new(),
                 };
-                let transport = o.failures.get("transport").map_or(0, |f| f.count);
+                let transport = group_count(o, FailureGroup::Transport);
                 let hint = if transport * 10 >= errors * 9 && errors * 2 >= o.count {
                     " - the endpoint stopped answering"
-                } else if o.failures.get("throttled").map_or(0, |f| f.count) * 2 >= errors {
+                } else if group_count(o, FailureGroup::Throttled) * 2 >= errors {
                     " - throttled: the request rate was above what the bucket or prefix takes"
                 } else {
                     ""
@@ -658,15 +711,17 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
             measured.join(", ")
         );
     }
+    lateness(md, p);
     line!(md);
     if p.targets.is_empty() {
         line!(md, "No target results were recorded for this phase.");
         line!(md);
         return;
     }
-    crate::report::loader::section(md, p, pair);
+    crate::report::dataloader::section(md, p, pair);
     let ops = op_names(p);
-    if SETUP_PHASES.contains(&p.name.as_str()) {
+    // The run's own setup gets one compact table.
+    if !p.is_measured() {
         compact_table(md, p, &ops);
     } else {
         let pair = pair.and_then(|(d, g)| Some((find(p, d)?, find(p, g)?)));
@@ -1109,8 +1164,9 @@ fn errors_section(md: &mut String, p: &PhaseResult) {
         let total: u64 = throttled.iter().map(|s| s.throttled).sum();
         line!(
             md,
-            "{}: {total} throttled (503) responses in {} of {} measured seconds.",
+            "{}: {total} throttled ({}) responses in {} of {} measured seconds.",
             tr.target,
+            throttle_statuses(tr.ops.values()),
             hit.len(),
             seconds.len()
         );
@@ -1192,52 +1248,7 @@ fn sessions_section(md: &mut String, p: &PhaseResult) {
 /// what only one run has is listed, not compared.
 pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &str) -> String {
     let mut md = String::new();
-    line!(md, "# s3bench compare");
-    line!(md);
-    let mut t = Table::text(["", "A", "B"]);
-    t.push(["file", a_label, b_label]);
-    t.push(["run id", &a.run_id, &b.run_id]);
-    t.push(["scenario", &a.scenario, &b.scenario]);
-    t.push(["started (UTC)", &a.started_at, &b.started_at]);
-    t.push(["s3bench", &a.s3bench_version, &b.s3bench_version]);
-    t.push(["aws-sdk-s3", &a.sdk_version, &b.sdk_version]);
-    let complete = |r: &RunResult| if r.complete { "yes" } else { "**no**" };
-    t.push(["complete", complete(a), complete(b)]);
-    let injected = |r: &RunResult| match r.injection.len() {
-        0 => "none".to_string(),
-        n => format!("**{n} injected latency/fault rules**"),
-    };
-    t.push(["injection".to_string(), injected(a), injected(b)]);
-    md.push_str(&t.render());
-    line!(md);
-
-    let mut notes = Vec::new();
-    if a.scenario != b.scenario {
-        notes.push("the runs are of different scenarios: compare with care".to_string());
-    }
-    if !a.complete || !b.complete {
-        notes.push("at least one run is incomplete".to_string());
-    }
-    if a.injection != b.injection {
-        notes.push(
-            "the runs had different injected latency/faults: differences may be the model's"
-                .to_string(),
-        );
-    }
-    if !notes.is_empty() {
-        line!(md, "> **Note:**");
-        for n in &notes {
-            line!(md, "> - {n}.");
-        }
-        line!(md);
-    }
-    line!(
-        md,
-        "Ratios are B / A: for latency **below 1 means B is faster**; for ops/s above 1 means B did more. \
-         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1); with few rounds (under 5) it is rough and tends to be too narrow."
-    );
-    line!(md);
-
+    comparison_header(&mut md, a, b, a_label, b_label);
     let mut only = Vec::new();
     for pa in &a.phases {
         let Some(pb) = b.phases.iter().find(|p| p.name == pa.name) else {
@@ -1246,7 +1257,7 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         };
         line!(md, "## Phase {}", pa.name);
         line!(md);
-        if pa.load != pb.load {
+        if !same_load(pa, pb) {
             line!(
                 md,
                 "> **Note:** load differs: A {}; B {}.",
@@ -1355,6 +1366,56 @@ pub fn render_comparison(a: &RunResult, b: &RunResult, a_label: &str, b_label: &
         line!(md);
     }
     md
+}
+
+/// The head of a comparison: the two runs side by side, what makes them
+/// hard to compare, and how to read the ratios.
+fn comparison_header(md: &mut String, a: &RunResult, b: &RunResult, a_label: &str, b_label: &str) {
+    line!(md, "# s3bench compare");
+    line!(md);
+    let mut t = Table::text(["", "A", "B"]);
+    t.push(["file", a_label, b_label]);
+    t.push(["run id", &a.run_id, &b.run_id]);
+    t.push(["scenario", &a.scenario, &b.scenario]);
+    t.push(["started (UTC)", &a.started_at, &b.started_at]);
+    t.push(["s3bench", &a.s3bench_version, &b.s3bench_version]);
+    t.push(["aws-sdk-s3", &a.sdk_version, &b.sdk_version]);
+    let complete = |r: &RunResult| if r.complete { "yes" } else { "**no**" };
+    t.push(["complete", complete(a), complete(b)]);
+    let injected = |r: &RunResult| match r.injection.len() {
+        0 => "none".to_string(),
+        n => format!("**{n} injected latency/fault rules**"),
+    };
+    t.push(["injection".to_string(), injected(a), injected(b)]);
+    md.push_str(&t.render());
+    line!(md);
+
+    let mut notes = Vec::new();
+    if a.scenario != b.scenario {
+        notes.push("the runs are of different scenarios: compare with care".to_string());
+    }
+    if !a.complete || !b.complete {
+        notes.push("at least one run is incomplete".to_string());
+    }
+    if a.injection != b.injection {
+        notes.push(
+            "the runs had different injected latency/faults: differences may be the model's"
+                .to_string(),
+        );
+    }
+    if !notes.is_empty() {
+        line!(md, "> **Note:**");
+        for n in &notes {
+            line!(md, "> - {n}.");
+        }
+        line!(md);
+    }
+    line!(
+        md,
+        "Ratios are B / A: for latency **below 1 means B is faster**; for ops/s above 1 means B did more. \
+         The CI is a bootstrap 95% interval of the p50 ratio over the rounds of each run (**noise** when it contains 1); with few rounds (under 5) it is rough and tends to be too narrow."
+    );
+    line!(md);
 }
 
 /// "endpoint clock +12 ms (±40 ms)": a host's clock offset as the report

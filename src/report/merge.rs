@@ -86,6 +86,11 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
         }
     }
     out.shards = results.iter().map(|r| r.shards).sum();
+    // Each shard wrote its own op log in its own folder: list them all.
+    out.op_logs = results
+        .iter()
+        .flat_map(|r| r.op_logs.iter().cloned())
+        .collect();
     out.warnings = union(results.iter().map(|r| &r.warnings));
     let ids: Vec<&str> = results.iter().map(|r| r.run_id.as_str()).collect();
     if ids.iter().any(|id| *id != first.run_id) {
@@ -225,6 +230,23 @@ fn merge_client(results: &[RunResult]) -> ClientUsage {
     }
 }
 
+fn merge_lateness(
+    shards: &[&TargetPhaseResult],
+) -> anyhow::Result<Option<crate::report::model::Lateness>> {
+    let mut h: Option<hdrhistogram::Histogram<u64>> = None;
+    for l in shards.iter().filter_map(|t| t.lateness.as_ref()) {
+        let one = crate::stats::codec::decode(&l.histogram)?;
+        match &mut h {
+            Some(h) => {
+                let _ = h.add(&one);
+            }
+            None => h = Some(one),
+        }
+    }
+    Ok(h.as_ref()
+        .map(crate::report::model::Lateness::from_histogram))
+}
+
 fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResult> {
     let first = shards[0];
     Ok(TargetPhaseResult {
@@ -236,17 +258,18 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         rounds: merge_rounds(shards.iter().map(|t| t.rounds.as_slice())),
         timeseries: merge_timeseries(shards.iter().map(|t| t.timeseries.as_slice())),
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
+        lateness: merge_lateness(shards).context("lateness")?,
         loader: merge_loader(shards)?,
         throttled_by_prefix: crate::report::prefixes::merge(shards),
     })
 }
 
-/// Loader results add up losslessly (see `report::loader::merge`).
-fn merge_loader(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<LoaderResult>> {
-    let parts: Vec<&LoaderResult> = shards.iter().filter_map(|t| t.loader.as_ref()).collect();
+/// Dataloader results add up losslessly (see `report::dataloader::merge`).
+fn merge_loader(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<DataloaderResult>> {
+    let parts: Vec<&DataloaderResult> = shards.iter().filter_map(|t| t.loader.as_ref()).collect();
     match parts.len() {
         0 => Ok(None),
-        n if n == shards.len() => crate::report::loader::merge(&parts)
+        n if n == shards.len() => crate::report::dataloader::merge(&parts)
             .context("loader")
             .map(Some),
         _ => anyhow::bail!("some shards ran a loader phase and others did not"),
@@ -364,6 +387,15 @@ fn merge_op(parts: &[&OpResult]) -> anyhow::Result<OpResult> {
                     .filter_map(|p| p.failures.get(g))
                     .map(|f| f.count)
                     .sum(),
+                statuses: {
+                    let mut m = BTreeMap::new();
+                    for f in parts.iter().filter_map(|p| p.failures.get(g)) {
+                        for (s, n) in &f.statuses {
+                            *m.entry(*s).or_insert(0) += n;
+                        }
+                    }
+                    m
+                },
                 latency_us: summarize(&h),
                 histogram: codec::encode(&h),
             },
@@ -637,6 +669,40 @@ mod tests {
             (2, 20, 4, 30.0)
         );
         assert_eq!(m[2].op, "put");
+    }
+
+    /// Each shard's op log is listed in the merged result, and the shards'
+    /// lateness histograms add up exactly.
+    #[test]
+    fn merge_lists_every_shards_op_log_and_adds_lateness() {
+        let mut parts = Vec::new();
+        for (i, delays) in [[1_000u64, 2_000_000], [3_000, 40_000]].iter().enumerate() {
+            let mut r = result_from(&[1_000_000]);
+            r.op_logs = vec![crate::report::model::OpLogInfo {
+                file: "ops.csv.gz".into(),
+                shard: Some(i as u32),
+                rows: 10 + i as u64,
+                ..Default::default()
+            }];
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            for d in delays {
+                h.record(*d).unwrap();
+            }
+            r.phases[0].targets[0].lateness =
+                Some(crate::report::model::Lateness::from_histogram(&h));
+            parts.push(r);
+        }
+        let m = merge(&parts).unwrap();
+        let shards: Vec<(Option<u32>, u64)> = m.op_logs.iter().map(|l| (l.shard, l.rows)).collect();
+        assert_eq!(shards, [(Some(0), 10), (Some(1), 11)]);
+        let l = m.phases[0].targets[0].lateness.as_ref().unwrap();
+        assert_eq!((l.count, l.late), (4, 1));
+        let md = crate::report::markdown::render(&m);
+        assert!(
+            md.contains("shard 1: `ops.csv.gz` in its run folder: 11 rows"),
+            "{md}"
+        );
+        assert!(md.contains("1 of 4 requests more than 1 ms late"), "{md}");
     }
 
     /// One target, one op, built from the given samples (ns).

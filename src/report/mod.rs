@@ -4,23 +4,25 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
-pub mod compare;
 pub mod cost;
+pub mod dataloader;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod format;
 pub mod headline;
 pub mod hlog;
 pub mod index;
 pub mod json;
-pub mod loader;
 pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod plots;
 pub mod prefixes;
+pub mod ratio;
 pub mod schema;
 pub mod summary;
 pub mod table;
+pub mod upgrade;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -7,10 +7,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// 3: each phase says its role (`setup` or `measured`) and its load shape as
+/// data (`shape`); `load` is a label rendered from it, never read back; each
+/// failure group counts its HTTP statuses (`statuses`).
+/// Version 2 results are read by converting them (`report::upgrade`).
+///
 /// 2: latency, ops/s and MiB/s describe successful operations only; failed
 /// operations have their own counts and histograms per group (`failures`).
 /// Version 1 mixed failures into the percentiles and is refused on read.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One run of one scenario (or several shards merged).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,6 +63,31 @@ pub struct RunResult {
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+    /// The request logs written with `run --op-log`: one for a run, one per
+    /// shard in a merged result (empty without `--op-log`).
+    #[serde(default)]
+    pub op_logs: Vec<OpLogInfo>,
+}
+
+/// A request log (`run --op-log`): one CSV row per request (docs/op-log.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct OpLogInfo {
+    /// The file, relative to the folder of the run (or shard) that wrote it.
+    pub file: String,
+    /// The shard that wrote it (None: a single-process run).
+    #[serde(default)]
+    pub shard: Option<u32>,
+    /// Rows written: one per request sent.
+    pub rows: u64,
+    /// Rows recorded but not written (a write error, said in the warnings).
+    #[serde(default)]
+    pub lost: u64,
+    /// Times an engine thread waited for the log's writer (the disk could
+    /// not keep up), and for how long in all.
+    #[serde(default)]
+    pub stalls: u64,
+    #[serde(default)]
+    pub stalled_ms: f64,
 }
 
 /// Objects a run wrote and could not delete.
@@ -152,6 +182,11 @@ pub struct BarrierWait {
     pub late_s: f64,
 }
 
+/// `TargetInfo::kind` of S3 Express One Zone directory buckets.
+pub const KIND_DIRECTORY: &str = "directory";
+/// `TargetInfo::kind` of S3 General Purpose buckets.
+pub const KIND_GENERAL_PURPOSE: &str = "general-purpose";
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TargetInfo {
     /// Name from `[targets.NAME]`.
@@ -199,9 +234,16 @@ fn no_checksum() -> String {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PhaseResult {
-    /// Phase name from the scenario.
+    /// Phase name from the scenario, or the name of the run's own stage
+    /// (`prepare`, `cleanup`), which no scenario phase may take.
     pub name: String,
-    /// Human description of the load shape (e.g. `closed, 16 workers`).
+    /// Whether this is the run's own setup or a measured phase.
+    pub role: PhaseRole,
+    /// The load the phase sent, as data.
+    pub shape: LoadShape,
+    /// Human description of the load, rendered from `shape` when the result
+    /// was written (e.g. `closed loop, 16 workers`). For people only: never
+    /// parse it, read `shape`.
     pub load: String,
     /// Rounds per target.
     pub rounds: u32,
@@ -211,6 +253,270 @@ pub struct PhaseResult {
     pub interrupted: Option<String>,
     /// One entry per target, in scenario order.
     pub targets: Vec<TargetPhaseResult>,
+}
+
+impl PhaseResult {
+    /// A phase of the scenario (not the run's own setup).
+    pub fn is_measured(&self) -> bool {
+        self.role == PhaseRole::Measured
+    }
+}
+
+/// What a phase is to the run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseRole {
+    /// The run's own work around the measurement: writing the data set
+    /// (`prepare`) and deleting what the run wrote (`cleanup`). Reported
+    /// in one compact table and in the bill; never headlined, plotted or
+    /// compared.
+    Setup,
+    /// A phase of the scenario: the load it asks for, measured. Dataloader
+    /// phases (`[phase.loader]`) are measured phases too.
+    Measured,
+}
+
+/// The load a phase sent, as data: what the engine was told to do.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LoadShape {
+    /// Stages run back to back (a plain phase has one), each a closed loop
+    /// of workers or an open loop at a fixed arrival rate; a step ramp is
+    /// several stages.
+    Stages {
+        stages: Vec<StageShape>,
+        /// Warm-up at the start of each round, seconds, recorded apart
+        /// (`warmup`); null when not recorded (converted from schema 2).
+        warmup_s: Option<f64>,
+        /// The phase stops (per target and round) after this many seconds
+        /// or operations, whichever comes first; both null: the stages'
+        /// durations end it (or, converted from schema 2, not recorded).
+        stop_after_s: Option<f64>,
+        stop_after_ops: Option<u64>,
+        /// Directory-bucket ops that General Purpose targets ran as a
+        /// stand-in (`gp_equivalent`), recorded under the op's name.
+        #[serde(default)]
+        gp_stand_ins: Vec<GpStandIn>,
+    },
+    /// Simulated accelerators of a training job (`[phase.loader]`), each
+    /// reading batches and computing on them.
+    Dataloader {
+        /// Accelerators simulated; with `search`, the upper bound of a
+        /// search for the most that keep `au_target`.
+        accelerators: u32,
+        search: bool,
+        /// Samples per batch.
+        batch_size: u32,
+        /// A sample is a record of this many bytes read with a ranged GET;
+        /// null: a whole object.
+        record_bytes: Option<u64>,
+        /// Simulated compute per batch, seconds.
+        compute_s: f64,
+        /// Batches read ahead per accelerator.
+        prefetch: u32,
+        /// Reads in flight per accelerator.
+        read_concurrency: u32,
+        /// Passes over the data set that end the phase (null: its duration).
+        epochs: Option<u32>,
+        /// AU pass mark, 0..1.
+        au_target: f64,
+        /// Seconds per round (per search step); null when epochs alone end it.
+        duration_s: Option<f64>,
+    },
+    /// A recorded schedule of requests replayed open loop (`[phase.replay]`,
+    /// written by `s3bench import --replay`).
+    Replay {
+        /// Requests in the schedule (per target and round).
+        requests: u64,
+        /// The schedule's file name.
+        file: String,
+        /// Replay speed: 2 = twice as fast as logged.
+        speed: f64,
+        /// How requests logged at one instant were spread: `even` or `poisson`.
+        spread: String,
+        /// Requests in flight at most per target.
+        max_in_flight: u64,
+        /// The phase stops (per target and round) after this many seconds
+        /// or operations, whichever comes first.
+        stop_after_s: Option<f64>,
+        stop_after_ops: Option<u64>,
+    },
+    /// The run writing its data set before the measured phases.
+    Prepare {
+        /// Objects of the data set.
+        objects: u64,
+        /// PUTs in flight at once.
+        concurrency: u64,
+    },
+    /// The run deleting what it wrote: ListObjectsV2 pages of the run
+    /// prefix and DeleteObjects requests (a POST of up to 1,000 keys,
+    /// recorded as `delete`).
+    Cleanup,
+    /// Not known: a result converted from schema version 2 whose label this
+    /// version does not read; `load` still describes it.
+    Unknown,
+}
+
+/// One stage of a [`LoadShape::Stages`] phase.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "loop", rename_all = "snake_case")]
+pub enum StageShape {
+    /// `concurrency` workers, each sending its next request when the last
+    /// returns.
+    Closed {
+        concurrency: u64,
+        /// Seconds; null: until the phase stops.
+        duration_s: Option<f64>,
+    },
+    /// A fixed arrival rate, requests per second, with at most
+    /// `max_in_flight` requests outstanding (later ones start late).
+    Open {
+        rate: f64,
+        max_in_flight: u64,
+        /// Seconds; null: until the phase stops.
+        duration_s: Option<f64>,
+    },
+}
+
+impl StageShape {
+    /// Seconds this stage lasts (None: until the phase stops).
+    pub fn duration_s(&self) -> Option<f64> {
+        match *self {
+            StageShape::Closed { duration_s, .. } | StageShape::Open { duration_s, .. } => {
+                duration_s
+            }
+        }
+    }
+
+    /// The offered rate of an open-loop stage.
+    pub fn rate(&self) -> Option<f64> {
+        match *self {
+            StageShape::Open { rate, .. } => Some(rate),
+            StageShape::Closed { .. } => None,
+        }
+    }
+}
+
+/// What a General Purpose target does instead of a directory-bucket op.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GpStandIn {
+    /// `append` is a PUT of the whole object at its new size.
+    AppendRewrite,
+    /// `rename` is CopyObject to the final key, then DeleteObject.
+    RenameCopyDelete,
+}
+
+impl LoadShape {
+    /// The human label of this shape (what `PhaseResult::load` holds).
+    pub fn label(&self) -> String {
+        let secs =
+            |s: f64| crate::units::format_duration(std::time::Duration::from_secs_f64(s.max(0.0)));
+        match self {
+            LoadShape::Stages {
+                stages,
+                gp_stand_ins,
+                ..
+            } => {
+                let one = |s: &StageShape| match *s {
+                    StageShape::Closed { concurrency, .. } => {
+                        format!("closed loop, {concurrency} workers")
+                    }
+                    StageShape::Open {
+                        rate,
+                        max_in_flight,
+                        ..
+                    } => format!("open loop, {rate} req/s, at most {max_in_flight} in flight"),
+                };
+                let mut label = match stages.as_slice() {
+                    [s] => one(s),
+                    stages => {
+                        let parts: Vec<String> = stages
+                            .iter()
+                            .map(|s| match s.duration_s() {
+                                Some(d) => format!("{} for {}", one(s), secs(d)),
+                                None => one(s),
+                            })
+                            .collect();
+                        format!("stages: {}", parts.join("; "))
+                    }
+                };
+                for s in gp_stand_ins {
+                    label.push_str("; on General Purpose targets ");
+                    label.push_str(match s {
+                        GpStandIn::AppendRewrite => "append is a full rewrite of the object",
+                        GpStandIn::RenameCopyDelete => "rename is CopyObject + DeleteObject",
+                    });
+                }
+                label
+            }
+            LoadShape::Dataloader {
+                accelerators,
+                search,
+                batch_size,
+                record_bytes,
+                compute_s,
+                prefetch,
+                read_concurrency,
+                epochs,
+                au_target,
+                ..
+            } => {
+                let who = if *search {
+                    format!(
+                        "search for the most simulated accelerators (up to {accelerators}) at AU >= {}%",
+                        au_target * 100.0
+                    )
+                } else {
+                    format!("{accelerators} simulated accelerators")
+                };
+                let sample = match record_bytes {
+                    None => "whole objects".to_string(),
+                    Some(size) => format!(
+                        "{} records of the shards",
+                        crate::units::format_bytes(*size)
+                    ),
+                };
+                let stop = match epochs {
+                    Some(e) => format!(", {e} epochs"),
+                    None => String::new(),
+                };
+                format!(
+                    "loader: {who}, batches of {batch_size} samples ({sample}), {} compute per batch, {prefetch} batches read ahead, {read_concurrency} reads in flight per accelerator{stop}",
+                    secs(*compute_s)
+                )
+            }
+            LoadShape::Replay {
+                requests,
+                file,
+                speed,
+                spread,
+                max_in_flight,
+                ..
+            } => format!(
+                "replay of {requests} logged requests from {file} at {speed}x speed ({spread} spread), at most {max_in_flight} in flight"
+            ),
+            LoadShape::Prepare {
+                objects,
+                concurrency,
+            } => format!("write {objects} objects, {concurrency} at once"),
+            LoadShape::Cleanup => "list and delete everything under the run prefix".into(),
+            LoadShape::Unknown => "unknown (not recorded)".into(),
+        }
+    }
+
+    /// The offered rate over time of a phase with an open-loop stage: each
+    /// stage's rate (None for a closed-loop stage) and length in seconds
+    /// (None: until the phase stops). None when no stage is open loop.
+    pub fn offered_schedule(&self) -> Option<Vec<(Option<f64>, Option<f64>)>> {
+        let LoadShape::Stages { stages, .. } = self else {
+            return None;
+        };
+        stages
+            .iter()
+            .any(|s| s.rate().is_some())
+            .then(|| stages.iter().map(|s| (s.rate(), s.duration_s())).collect())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -235,10 +541,15 @@ pub struct TargetPhaseResult {
     /// then the endpoint's request counts match these, not `ops.*.requests`.
     #[serde(default)]
     pub attempts: BTreeMap<String, AttemptResult>,
-    /// Loader phases only: what the simulated accelerators measured (AU,
+    /// Dataloader phases only: what the simulated accelerators measured (AU,
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
-    pub loader: Option<LoaderResult>,
+    pub loader: Option<DataloaderResult>,
+    /// Open-loop and replay phases: how late requests started against when
+    /// they were due, measured and warm-up alike (a client that could not
+    /// keep up with the schedule shows here).
+    #[serde(default)]
+    pub lateness: Option<Lateness>,
     /// Throttled requests (503 SlowDown, 429) by key prefix and second:
     /// where on the key space the bucket pushed back. Null when nothing was
     /// throttled (and in results of versions that did not record it).
@@ -272,8 +583,43 @@ pub struct PrefixRow {
     pub throttled: u64,
 }
 
+/// A request that started more than this after it was due is late (1 ms).
+pub const LATE_NS: u64 = 1_000_000;
+
+/// How late scheduled requests started against when they were due.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Lateness {
+    /// Requests with a due time.
+    pub count: u64,
+    /// Of them, started more than 1 ms after they were due.
+    pub late: u64,
+    /// Start minus due time, microseconds (0 = on time).
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    /// The delays, ns (HdrHistogram V2 + DEFLATE, base64), for merging shards.
+    pub histogram: String,
+}
+
+impl Lateness {
+    /// From the histogram of the delays (ns).
+    pub fn from_histogram(h: &hdrhistogram::Histogram<u64>) -> Lateness {
+        let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+        Lateness {
+            count: h.len(),
+            late: h.count_between(LATE_NS + 1, u64::MAX),
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+            max_us: h.max() as f64 / 1e3,
+            histogram: crate::stats::codec::encode(h),
+        }
+    }
+}
+
 // The loader's part of the contract lives with its rendering and merge.
-pub use super::loader::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
+pub use super::dataloader::{
+    DataloaderMeasured, DataloaderResult, DataloaderSearch, DataloaderStep,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct AttemptResult {
@@ -337,6 +683,10 @@ pub struct OpResult {
 pub struct FailureResult {
     /// Failed operations in this group.
     pub count: u64,
+    /// How many of them were answered with each HTTP status (`throttled`:
+    /// 503 and 429; none for `transport`, which had no answer).
+    #[serde(default)]
+    pub statuses: BTreeMap<u16, u64>,
     /// How long they took until they failed, microseconds.
     pub latency_us: LatencySummary,
     /// Serialized histogram of that latency (V2 + DEFLATE, base64; ns).

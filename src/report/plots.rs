@@ -19,9 +19,9 @@ use anyhow::{Context as _, anyhow};
 use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
-use crate::report::compare::{KIND_DIRECTORY, KIND_GENERAL_PURPOSE, sig};
-use crate::report::headline::SETUP_PHASES;
+use crate::report::format::sig;
 use crate::report::hlog::safe;
+use crate::report::model::{KIND_DIRECTORY, KIND_GENERAL_PURPOSE};
 use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
 use crate::stats::codec;
 
@@ -39,7 +39,7 @@ pub enum PlotKind {
     /// Offered vs achieved rate of one open-loop phase.
     Rate { phase: String },
     /// AU by simulated accelerator count of a loader phase's search steps.
-    LoaderSearch { phase: String },
+    DataloaderSearch { phase: String },
     /// Throttled (503) requests per second by key prefix (`report::prefixes`).
     ThrottlingByPrefix { phase: String },
 }
@@ -51,7 +51,7 @@ impl PlotKind {
             PlotKind::Spectrum { phase, .. }
             | PlotKind::TimeSeries { phase }
             | PlotKind::Rate { phase }
-            | PlotKind::LoaderSearch { phase }
+            | PlotKind::DataloaderSearch { phase }
             | PlotKind::ThrottlingByPrefix { phase } => phase,
         }
     }
@@ -76,7 +76,7 @@ pub struct Series {
 }
 
 fn measured(p: &PhaseResult) -> bool {
-    !SETUP_PHASES.contains(&p.name.as_str()) && !p.targets.is_empty()
+    p.is_measured() && !p.targets.is_empty()
 }
 
 /// The plots a result gets, in report order. Pure: the report links exactly
@@ -110,7 +110,7 @@ pub fn plan(r: &RunResult) -> Vec<PlotFile> {
                     phase: p.name.clone(),
                 },
             });
-            if offered_schedule(&p.load).is_some() {
+            if p.shape.offered_schedule().is_some() {
                 out.push(PlotFile {
                     file: format!("rate-{}.svg", safe(&p.name)),
                     title: format!("{}: offered vs achieved rate", p.name),
@@ -137,7 +137,7 @@ pub fn plan(r: &RunResult) -> Vec<PlotFile> {
             out.push(PlotFile {
                 file: format!("loader-search-{}.svg", safe(&p.name)),
                 title: format!("{}: accelerator utilization by accelerator count", p.name),
-                kind: PlotKind::LoaderSearch {
+                kind: PlotKind::DataloaderSearch {
                     phase: p.name.clone(),
                 },
             });
@@ -171,7 +171,7 @@ pub fn render(r: &RunResult, f: &PlotFile) -> anyhow::Result<String> {
         PlotKind::Spectrum { phase: p, op } => draw_spectrum(r, phase(p)?, op, &f.title),
         PlotKind::TimeSeries { phase: p } => draw_timeseries(r, phase(p)?, &f.title),
         PlotKind::Rate { phase: p } => draw_rate(r, phase(p)?, &f.title),
-        PlotKind::LoaderSearch { phase: p } => draw_loader_search(r, phase(p)?, &f.title),
+        PlotKind::DataloaderSearch { phase: p } => draw_loader_search(r, phase(p)?, &f.title),
         PlotKind::ThrottlingByPrefix { phase: p } => {
             crate::report::prefixes::draw(phase(p)?, &f.title)
         }
@@ -446,7 +446,11 @@ pub fn timeseries_data(p: &PhaseResult) -> TimeSeriesData {
             points: pts(ok),
         });
         d.throttled_per_s.push(Series {
-            label: format!("{} throttled (503)", t.target),
+            label: format!(
+                "{} throttled ({})",
+                t.target,
+                crate::report::headline::throttle_statuses(t.ops.values())
+            ),
             target: t.target.clone(),
             points: pts(thr),
         });
@@ -648,54 +652,6 @@ where
         .map_err(|e| anyhow!("{e:?}"))
 }
 
-/// One stage of an open-loop schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OfferedStage {
-    /// Requests per second (None: a closed-loop stage, no offered rate).
-    pub rate: Option<f64>,
-    /// Seconds (None: until the phase stops).
-    pub seconds: Option<f64>,
-}
-
-/// Reads the offered schedule out of a phase's load description, e.g.
-/// `open loop, 150 req/s, at most 64 in flight` or `stages: open loop, 150
-/// req/s, ... for 6s; ...`. None when no stage is open loop.
-pub fn offered_schedule(load: &str) -> Option<Vec<OfferedStage>> {
-    let body = load.strip_prefix("stages:").unwrap_or(load);
-    let stages: Vec<OfferedStage> = body
-        .split(';')
-        .map(|part| {
-            let words: Vec<&str> = part.split_whitespace().collect();
-            let rate = part
-                .contains("open")
-                .then(|| {
-                    words.windows(2).find_map(|w| {
-                        let unit = w[1].trim_end_matches(',');
-                        matches!(unit, "req/s" | "ops/s")
-                            .then(|| w[0].parse::<f64>().ok())
-                            .flatten()
-                    })
-                })
-                .flatten();
-            let seconds = part
-                .rsplit_once(" for ")
-                .and_then(|(_, d)| parse_debug_duration(d.trim()));
-            OfferedStage { rate, seconds }
-        })
-        .collect();
-    stages.iter().any(|s| s.rate.is_some()).then_some(stages)
-}
-
-/// Parses `Duration`'s Debug form ("6s", "1.5s", "500ms", "250µs").
-fn parse_debug_duration(s: &str) -> Option<f64> {
-    for (unit, scale) in [("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9), ("s", 1.0)] {
-        if let Some(n) = s.strip_suffix(unit) {
-            return n.parse::<f64>().ok().map(|v| v * scale);
-        }
-    }
-    None
-}
-
 /// Offered and achieved rate per second, per target: the schedule repeats
 /// each round.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -707,13 +663,14 @@ pub struct RateData {
 
 pub fn rate_data(p: &PhaseResult) -> RateData {
     let mut d = RateData::default();
-    let schedule = offered_schedule(&p.load).unwrap_or_default();
+    // The schedule from the phase's shape: each stage's rate and length.
+    let schedule = p.shape.offered_schedule().unwrap_or_default();
     let rate_at = |sec: f64| {
         let mut start = 0.0;
-        for s in &schedule {
-            match s.seconds {
+        for (rate, seconds) in &schedule {
+            match seconds {
                 Some(len) if sec >= start + len => start += len,
-                _ => return s.rate,
+                _ => return *rate,
             }
         }
         None
@@ -893,7 +850,7 @@ pub fn throttled_points<'a>(d: &'a TimeSeriesData, target: &str) -> Option<&'a [
 mod tests {
     use super::*;
     use crate::report::fixtures::{OpSpec, sample_result, target_phase};
-    use crate::report::model::SecondRow;
+    use crate::report::model::{LoadShape, PhaseRole, SecondRow, StageShape};
 
     /// Where the PNG renderings go, so a person can look at them.
     fn png_dir() -> PathBuf {
@@ -1070,19 +1027,39 @@ mod tests {
             o.count = total;
             o.errors = thr;
             o.errors_by_kind.clear();
+            o.failures.clear();
             if thr > 0 {
                 o.errors_by_kind.insert("503 SlowDown".into(), thr);
+                o.failures.insert(
+                    "throttled".into(),
+                    crate::report::model::FailureResult {
+                        count: thr,
+                        statuses: [(503, thr)].into(),
+                        ..Default::default()
+                    },
+                );
             }
             targets.push(t);
         }
-        let load = rates
-            .iter()
-            .map(|r| format!("open loop, {r} req/s, at most 64 in flight for 6s"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let shape = LoadShape::Stages {
+            stages: rates
+                .iter()
+                .map(|&rate| StageShape::Open {
+                    rate,
+                    max_in_flight: 64,
+                    duration_s: Some(6.0),
+                })
+                .collect(),
+            warmup_s: Some(0.0),
+            stop_after_s: None,
+            stop_after_ops: None,
+            gp_stand_ins: Vec::new(),
+        };
         r.phases.push(PhaseResult {
             name: "ramp".into(),
-            load: format!("stages: {load}"),
+            role: PhaseRole::Measured,
+            load: shape.label(),
+            shape,
             rounds: 2,
             interrupted: None,
             targets,
@@ -1137,7 +1114,9 @@ mod tests {
             .unwrap();
         let svg = render(&r, &f).unwrap();
         assert!(
-            svg.contains("standard throttled (503)") && svg.contains("express throttled (503)")
+            svg.contains("standard throttled (503)")
+                && svg.contains("express throttled (503 or 429)"),
+            "{svg}"
         );
     }
 
@@ -1191,11 +1170,11 @@ mod tests {
 
     #[test]
     fn plots_loader_search_shows_au_by_count_per_target() {
-        let r = crate::report::loader::tests::loader_run();
+        let r = crate::report::dataloader::tests::loader_run();
         let planned = plan(&r);
         let f = planned
             .iter()
-            .find(|f| matches!(f.kind, PlotKind::LoaderSearch { .. }))
+            .find(|f| matches!(f.kind, PlotKind::DataloaderSearch { .. }))
             .expect("a search plot");
         assert_eq!(f.file, "loader-search-train.svg");
         let (series, mark) = loader_search_data(&r.phases[0]);
@@ -1231,7 +1210,7 @@ mod tests {
         assert!(
             !plan(&fixed)
                 .iter()
-                .any(|f| matches!(f.kind, PlotKind::LoaderSearch { .. }))
+                .any(|f| matches!(f.kind, PlotKind::DataloaderSearch { .. }))
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(&f.file);
@@ -1240,32 +1219,44 @@ mod tests {
         rasterize(&path, &png);
     }
 
+    /// The offered rate comes from the phase's shape, never its label: a
+    /// reworded (or meaningless) label leaves the plot as it was, and a
+    /// measured phase named like a setup stage is still plotted.
     #[test]
-    fn plots_offered_schedule_parses_load_labels() {
-        let s = offered_schedule("open loop, 200 req/s, at most 64 in flight").unwrap();
-        assert_eq!(
-            s,
-            [OfferedStage {
-                rate: Some(200.0),
-                seconds: None
-            }]
-        );
-        let s = offered_schedule("stages: closed loop, 4 workers for 1.5s; open loop, 50 req/s, at most 8 in flight for 500ms").unwrap();
-        assert_eq!(
-            s[0],
-            OfferedStage {
-                rate: None,
-                seconds: Some(1.5)
-            }
-        );
-        assert_eq!(
-            s[1],
-            OfferedStage {
-                rate: Some(50.0),
-                seconds: Some(0.5)
-            }
-        );
-        assert!(offered_schedule("closed loop, 16 workers").is_none());
+    fn plots_offered_rate_reads_the_shape_not_the_label() {
+        let r = ramp_result();
+        let mut reworded = r.clone();
+        reworded.phases[1].load = "Treppe: 150 → 1200 Anfragen pro Sekunde".into();
+        let rate = |r: &RunResult| {
+            plan(r)
+                .into_iter()
+                .find(|f| matches!(f.kind, PlotKind::Rate { .. }))
+        };
+        let f = rate(&reworded).expect("the offered-vs-achieved plot is still drawn");
+        assert_eq!(f.file, "rate-ramp.svg");
+        assert_eq!(rate_data(&reworded.phases[1]), rate_data(&r.phases[1]));
+        assert_eq!(render(&reworded, &f).unwrap(), render(&r, &f).unwrap());
+
+        // A closed-loop shape has no offered rate, whatever its label says.
+        let mut closed = r.clone();
+        closed.phases[1].shape = LoadShape::Stages {
+            stages: vec![StageShape::Closed {
+                concurrency: 8,
+                duration_s: None,
+            }],
+            warmup_s: Some(0.0),
+            stop_after_s: Some(30.0),
+            stop_after_ops: None,
+            gp_stand_ins: Vec::new(),
+        };
+        assert!(rate(&closed).is_none());
+
+        // The role decides what is plotted, not the name.
+        let mut named = r.clone();
+        named.phases[1].name = "cleanup".into();
+        assert!(plan(&named).iter().any(|f| f.file == "rate-cleanup.svg"));
+        named.phases[1].role = PhaseRole::Setup;
+        assert!(plan(&named).iter().all(|f| !f.file.contains("cleanup")));
         assert_eq!(pct_label(2.0), "50%");
         assert_eq!(pct_label(1000.0), "99.9%");
         assert_eq!(pct_label(10000.0), "99.99%");

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use anyhow::anyhow;
 use plotters::prelude::*;
 
-use crate::report::compare::fmt_percent;
+use crate::report::format::fmt_percent;
 use crate::report::model::{PhaseResult, PrefixRow, PrefixThrottling, TargetPhaseResult};
 use crate::report::plots::{FAMILY, Series, WIDTH, legend, mesh, round_offsets};
 use crate::report::table::{Align, Table};

@@ -46,6 +46,33 @@ mod tests {
         merge(&[a, b]).expect("fixtures merge")
     }
 
+    /// A replay phase's shape and lateness, and an op log (`--op-log`).
+    fn replayed() -> RunResult {
+        use crate::report::model::{Lateness, LoadShape, OpLogInfo};
+        let mut r = sample_result();
+        r.op_logs = vec![OpLogInfo {
+            file: "ops.csv.gz".into(),
+            shard: Some(2),
+            rows: 1234,
+            lost: 0,
+            stalls: 1,
+            stalled_ms: 0.5,
+        }];
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        h.record(1_500_000).unwrap();
+        r.phases[0].targets[0].lateness = Some(Lateness::from_histogram(&h));
+        r.phases[0].shape = LoadShape::Replay {
+            requests: 1010,
+            file: "mine.replay.csv.gz".into(),
+            speed: 1.0,
+            spread: "even".into(),
+            max_in_flight: 64,
+            stop_after_s: Some(3.001),
+            stop_after_ops: None,
+        };
+        r
+    }
+
     #[test]
     fn real_results_validate() {
         // Together these exercise every Option both ways.
@@ -54,6 +81,7 @@ mod tests {
             ("interrupted", interrupted_result()),
             ("injected", injected_result()),
             ("merged", sharded()),
+            ("replay with op log", replayed()),
         ] {
             let v = serde_json::to_value(&r).unwrap();
             assert_eq!(errors(&v), Vec::<String>::new(), "{name}");
@@ -120,6 +148,37 @@ mod tests {
         let mut loose = Vec::new();
         walk("#", &schema(), &mut loose);
         assert_eq!(loose, Vec::<String>::new());
+    }
+
+    /// The schema names every op of the op table, in its order, and no
+    /// other: an op added to `op_vocabulary!` without a schema entry fails.
+    #[test]
+    fn schema_op_keys_are_the_op_table() {
+        let keys: Vec<&str> = crate::s3::OpKind::ALL.iter().map(|o| o.key()).collect();
+        let schema = schema();
+        let listed: Vec<&str> = schema["$defs"]["OpKey"]["enum"]
+            .as_array()
+            .expect("$defs.OpKey.enum")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(listed, keys);
+        // An op key outside the table does not validate.
+        let mut v = serde_json::to_value(sample_result()).unwrap();
+        let get = v["phases"][1]["targets"][0]["ops"]["get"].clone();
+        v["phases"][1]["targets"][0]["ops"]["select"] = get;
+        assert!(!errors(&v).is_empty());
+    }
+
+    /// A stored schema-2 result, read (converted) and written again, is a
+    /// valid result of this version.
+    #[test]
+    fn schema_a_converted_v2_result_validates() {
+        let r =
+            crate::report::json::parse_result(include_str!("../../tests/fixtures/v2-result.json"))
+                .unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(errors(&v), Vec::<String>::new());
     }
 
     #[test]

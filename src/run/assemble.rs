@@ -31,6 +31,7 @@ pub fn op_result(o: &OpStats, elapsed_s: f64, open_loop: bool) -> OpResult {
                     g.key().to_string(),
                     FailureResult {
                         count: f.count,
+                        statuses: f.statuses.iter().copied().collect(),
                         latency_us: summarize(&f.latency),
                         histogram: codec::encode(&f.latency),
                     },
@@ -207,6 +208,11 @@ impl TargetAcc {
                 granularity: self.granularity,
                 rows: self.throttled,
             }),
+            lateness: self
+                .total
+                .lateness
+                .as_ref()
+                .map(crate::report::model::Lateness::from_histogram),
             attempts: self
                 .total
                 .attempts
@@ -241,6 +247,7 @@ pub(super) fn merge_totals(into: &mut OpRecorder, from: &OpRecorder) {
         }
     }
     into.attempts.merge(&from.attempts);
+    crate::stats::recorder::merge_lateness(&mut into.lateness, &from.lateness);
 }
 
 #[cfg(test)]
@@ -270,6 +277,7 @@ mod tests {
         let slow = Failure {
             kind: "503 SlowDown",
             group: FailureGroup::Throttled,
+            status: Some(503),
         };
         for _ in 0..100 {
             o.record(&sample(1_000, Some(slow)));
@@ -286,6 +294,7 @@ mod tests {
         assert_eq!(r.errors_by_kind["503 SlowDown"], 100);
         let t = &r.failures["throttled"];
         assert_eq!(t.count, 100);
+        assert_eq!(t.statuses, [(503, 100)].into());
         assert!(t.latency_us.p50 < 2.0, "{}", t.latency_us.p50);
         assert!(r.service_us.is_none());
         assert!(r.ttfb_us.is_some());

@@ -7,9 +7,8 @@
 pub mod assemble;
 pub mod cleanup;
 pub mod confirm;
+mod dataloader;
 pub mod host;
-mod loader;
-pub mod options;
 pub mod phases;
 pub mod policy;
 pub mod preflight;
@@ -19,15 +18,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::client::TargetConfig;
 use anyhow::Context as _;
 
-use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, StopReason};
+use crate::exit::ExitCode;
+use crate::oplog::Stage;
+use crate::plan::{RunOptions, RunPlan, Shard};
 use crate::report::model::{ClientUsage, HostInfo, RunResult, SCHEMA_VERSION, TargetInfo};
-use crate::scenario::{Load, Plan, TargetKind};
-use crate::server::{EmbeddedServer, ServerConfig};
+use crate::scenario::TargetKind;
 
-pub use options::{OptionsError, RunOptions, Shard};
 pub use preflight::PreflightError;
 
 /// What a finished (or interrupted) run leaves behind.
@@ -47,273 +47,112 @@ pub struct RunOutput {
 
 impl RunOutput {
     /// The documented exit code of this outcome (see README "Exit codes").
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> ExitCode {
         match &self.stopped {
-            Some(r) => r.exit_code(),
-            None if self.start_failed.is_some() => EXIT_BARRIER_FAILED,
-            None if !self.result.left_behind.is_empty() => EXIT_LEFT_BEHIND,
-            None if self.upload_failed.is_some() => EXIT_RESULTS_NOT_UPLOADED,
-            None => 0,
+            Some(r) => stop_exit_code(r),
+            // The shard prepared and cleaned up, but measured nothing.
+            None if self.start_failed.is_some() => ExitCode::BarrierFailed,
+            None if !self.result.left_behind.is_empty() => ExitCode::LeftBehind,
+            // The local copy in `dir` is complete; stderr names the upload.
+            None if self.upload_failed.is_some() => ExitCode::ResultsNotUploaded,
+            None => ExitCode::Success,
         }
     }
 }
 
-/// Exit code of a run whose cleanup could not delete everything it wrote.
-pub const EXIT_LEFT_BEHIND: i32 = 4;
-/// Exit code of a shard whose start barrier did not complete (a shard never
-/// arrived within `--barrier-timeout`, or S3 refused the barrier's
-/// requests): it prepared and cleaned up, but measured nothing.
-pub const EXIT_BARRIER_FAILED: i32 = 5;
-/// Exit code of a run that finished but could not upload its results to
-/// `--results` (the local copy is complete; stderr names it).
-pub const EXIT_RESULTS_NOT_UPLOADED: i32 = 6;
+/// The exit code of a run stopped early for `r`.
+pub fn stop_exit_code(r: &StopReason) -> ExitCode {
+    match r {
+        StopReason::Interrupt => ExitCode::Interrupted,
+        StopReason::Terminate => ExitCode::Terminated,
+        StopReason::FailurePolicy(_) => ExitCode::FailurePolicy,
+    }
+}
+
 /// How long the `--results` upload may take: the run's files are small,
 /// and after SIGTERM the pod's grace period is running.
 pub const RESULTS_UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Loads a scenario and runs it against its own targets, or against a
-/// freshly started embedded endpoint when `embedded` is set.
-pub async fn run_file(
-    path: &Path,
-    embedded: bool,
-    opts: RunOptions,
-    cancel: Arc<Cancel>,
-) -> anyhow::Result<RunOutput> {
-    opts.validate()?;
-    let plan = crate::cluster::load_scenario(path)?;
-    if !embedded {
-        let mut targets = Vec::new();
-        for t in &plan.targets {
-            targets.push(TargetConfig::from_environment(t, &plan.client).await);
-        }
-        return execute(plan, targets, false, opts, cancel).await;
-    }
-    let server = start_embedded(&plan)?;
-    let targets = embedded_targets(&plan, &server);
-    let out = execute(plan, targets, true, opts, cancel).await;
-    server.shutdown();
+/// Runs `plan` against its targets: the scenario's own, or a freshly
+/// started embedded endpoint's when the plan says `embedded`.
+pub async fn run_plan(plan: RunPlan, cancel: Arc<Cancel>) -> anyhow::Result<RunOutput> {
+    let resolved = crate::targets::resolve(&plan.scenario, plan.embedded).await?;
+    let configs = resolved.configs.clone();
+    let out = run_on_targets(plan, configs, cancel).await;
+    resolved.shutdown();
     out
 }
 
-/// Starts the embedded endpoint with the plan's buckets and injections.
-pub fn start_embedded(plan: &Plan) -> anyhow::Result<EmbeddedServer> {
-    start_embedded_with(plan, ServerConfig::default())
-}
-
-/// [`start_embedded`] with a server configuration of the caller's (a short
-/// session lifetime, say, so a test sees sessions renewed mid-phase).
-pub fn start_embedded_with(plan: &Plan, cfg: ServerConfig) -> anyhow::Result<EmbeddedServer> {
-    let server = EmbeddedServer::start(cfg)
-        .context("could not start the embedded S3 endpoint on 127.0.0.1")?;
-    for t in &plan.targets {
-        server
-            .create_bucket(&t.bucket)
-            .map_err(|e| anyhow::anyhow!("embedded endpoint: bucket '{}': {e}", t.bucket))?;
-        if let Some(inj) = &t.embedded {
-            server.set_injection(&t.bucket, inj.clone());
-        }
-    }
-    Ok(server)
-}
-
-/// Points every target of the plan at `server`.
-pub fn embedded_targets(plan: &Plan, server: &EmbeddedServer) -> Vec<TargetConfig> {
-    plan.targets
-        .iter()
-        .map(|t| {
-            TargetConfig::with_static_keys(
-                t,
-                &plan.client,
-                &server.endpoint(),
-                server.access_key(),
-                server.secret_key(),
-            )
-        })
-        .collect()
-}
-
-/// Runs `plan` against ready-made targets. Tests call this with targets
-/// pointing at their own embedded endpoint.
-pub async fn execute(
-    mut plan: Plan,
+/// Runs `plan` against ready-made targets, one per target of its scenario.
+/// Tests call this with targets pointing at their own embedded endpoint.
+/// The stages: where the run writes, preflight, pool sizing, engine start,
+/// the first publication, prepare and the measured phases (after the start
+/// barrier of a shard), then cleanup and the last publication.
+pub async fn run_on_targets(
+    run: RunPlan,
     targets: Vec<TargetConfig>,
-    embedded: bool,
-    opts: RunOptions,
     cancel: Arc<Cancel>,
 ) -> anyhow::Result<RunOutput> {
-    opts.validate()?;
-    if let Some(d) = opts.duration {
-        plan.override_duration(d);
-    }
-    if let Some(r) = opts.rounds {
-        plan.rounds = r;
-    }
     let started_at = utc_now();
-    let date = date_of(&started_at);
-    let run_id = match &opts.run_id {
-        Some(id) => id.clone(),
-        None => crate::cluster::generate_run_id(&plan.name, SystemTime::now()),
-    };
-    options::check_run_id(&run_id)?;
-    // Each shard of an array job has its own prefix and result directory;
-    // `s3bench merge` joins them.
-    let (dir_name, run_prefix) = match opts.shard {
-        Some(s) => (
-            format!("{run_id}-shard{}", s.index),
-            format!("s3bench/{run_id}/shard-{}/", s.index),
-        ),
-        None => (run_id.clone(), format!("s3bench/{run_id}/")),
-    };
+    let threads = run.threads();
+    let RunPlan {
+        scenario: plan,
+        embedded,
+        run_id,
+        options: opts,
+    } = run;
+    let place = Place::of(&run_id, opts.shard);
     // Validate where results go before any request is sent.
-    let dir = crate::report::prepare_out_dir(&opts.out, &dir_name)?;
-    let run_prefix: Arc<str> = Arc::from(run_prefix);
-
-    // Preflight: the doctor's checks, one plain sentence per problem,
-    // before anything is written.
-    let env = if embedded {
-        // The embedded endpoint's buckets live on this machine: no zone.
-        crate::doctor::Environment::default()
-    } else {
-        crate::doctor::Environment::detect().await
-    };
-    let mut main_clients = Vec::new();
-    let mut problems = Vec::new();
-    let mut preflights = Vec::new();
-    for t in &targets {
-        match preflight::check(t, &env, &run_prefix, opts.resume).await {
-            Ok(p) => preflights.push(p),
-            Err(p) => problems.push(p),
-        }
-        main_clients.push(t.build_client());
-    }
-    if !problems.is_empty() {
-        // Nothing was measured: leave no empty run folder behind.
-        let _ = std::fs::remove_dir(&dir);
-        return Err(PreflightError(problems.join("\n")).into());
-    }
-    // A shard's clock against the endpoint, in its report: shards start
-    // together only as well as their clocks agree. Its LISTs are the
-    // preflight's too.
+    let dir = crate::report::prepare_out_dir(&opts.out, &place.dir_name)?;
+    let run_prefix: Arc<str> = Arc::from(place.run_prefix);
+    // Every request from here on gets its row (`--op-log`).
+    let mut targets = targets;
+    let (op_log, sink) = open_op_log(opts.op_log, &plan, &dir, &mut targets)?;
+    let checked =
+        match preflight_all(&targets, embedded, &run_prefix, opts.resume, sink.as_ref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing was measured: leave no empty run folder behind (nor a
+                // request log of the checks).
+                if let Some(l) = op_log {
+                    l.discard();
+                }
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e.into());
+            }
+        };
+    let Checked {
+        clients,
+        mut preflights,
+    } = checked;
     let clock_offset = match opts.shard {
         Some(_) => {
-            let probes = crate::cluster::clock::PROBES;
-            let offset = crate::cluster::clock::measure(
-                &main_clients[0],
-                &targets[0].spec.bucket,
-                &run_prefix,
-                probes,
-            )
-            .await;
-            *preflights[0]
-                .requests
-                .entry("ListObjectsV2".to_string())
-                .or_default() += u64::from(probes);
-            // Its client's CreateSession on a directory bucket, likewise.
-            let sessions = targets[0].probe.take().count;
-            if sessions > 0 {
-                *preflights[0]
-                    .requests
-                    .entry("CreateSession".to_string())
-                    .or_default() += sessions;
-            }
-            offset
+            let probe = shard_clock(&targets[0], &clients[0], &run_prefix, &mut preflights[0]);
+            coordinator(sink.as_ref(), Stage::Preflight, probe).await
         }
         None => None,
     };
-    let mut targets = targets;
     for (t, p) in targets.iter_mut().zip(&preflights) {
         t.create_only = p.conditional_writes;
     }
-
-    let threads = opts
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let max_conc = plan
-        .phases
-        .iter()
-        .flat_map(|p| &p.stages)
-        .map(|s| match s.load {
-            Load::Closed { concurrency } => concurrency,
-            Load::Open { max_in_flight, .. } => max_in_flight,
-        })
-        .chain([plan.prepare.concurrency])
-        .chain(
-            plan.phases
-                .iter()
-                .filter_map(|p| p.loader.as_ref())
-                .map(|l| l.max_accelerators() as usize * l.read_concurrency as usize),
-        )
-        .max()
-        .unwrap_or(1);
+    let pool_size = crate::plan::max_in_flight(&plan).div_ceil(threads).max(1);
     for t in &mut targets {
-        t.pool_size = max_conc.div_ceil(threads).max(1);
+        t.pool_size = pool_size;
     }
-    let engine = Engine::start(targets.clone(), threads, cancel.clone())?;
+    let engine = Engine::start(targets.clone(), threads, cancel.clone())?.with_op_log(sink.clone());
 
     let plan = Arc::new(plan);
-    let mut result = RunResult {
-        schema_version: SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        scenario: plan.name.clone(),
-        scenario_file: opts.scenario_file.clone(),
-        s3bench_version: env!("CARGO_PKG_VERSION").to_string(),
-        sdk_version: aws_sdk_s3::meta::PKG_VERSION.to_string(),
-        started_at: started_at.clone(),
-        finished_at: started_at.clone(),
-        run_prefix: run_prefix.to_string(),
-        hosts: vec![HostInfo {
-            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
-            os: std::env::consts::OS.to_string(),
-            arch: std::env::consts::ARCH.to_string(),
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            shard: opts.shard.map(|s| s.index),
-            clock_offset,
-            measured_start_at: None,
-            barrier: None,
-        }],
+    let start = Start {
+        run_id: &run_id,
+        scenario_file: &opts.scenario_file,
+        started_at: &started_at,
+        run_prefix: &run_prefix,
         embedded,
-        injection: if embedded {
-            plan.targets
-                .iter()
-                .filter_map(|t| t.embedded.as_ref().and_then(|i| i.describe(&t.name)))
-                .collect()
-        } else {
-            Vec::new()
-        },
-        targets: plan
-            .targets
-            .iter()
-            .zip(&targets)
-            .zip(&preflights)
-            .map(|((t, c), p)| TargetInfo {
-                name: t.name.clone(),
-                kind: t.kind.as_str().to_string(),
-                bucket: t.bucket.clone(),
-                region: t.region.clone(),
-                endpoint: c.endpoint.clone(),
-                request_path: c.request_path(threads),
-                checksum: c.settings.checksums.name().to_string(),
-                checksum_checked: 0,
-                checksum_unchecked: 0,
-                preflight_requests: p.requests.clone(),
-            })
-            .collect(),
-        phases: Vec::new(),
-        complete: false,
-        interrupted: None,
-        left_behind: Vec::new(),
-        client: ClientUsage {
-            threads,
-            ..ClientUsage::default()
-        },
-        shards: 1,
-        warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        threads,
+        shard: opts.shard,
+        clock_offset,
     };
-    if embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
-        result.warnings.push(
-            "The embedded endpoint emulates directory buckets and session auth; latencies come from its injection model, not from S3.".into(),
-        );
-    }
+    let mut result = initial_result(&plan, &targets, &preflights, &start);
     crate::report::publish(&result, &dir)?;
 
     let progress = progress::Progress::new(opts.progress, phases::planned_time(&plan));
@@ -325,71 +164,33 @@ pub async fn execute(
         progress: &progress,
         run_prefix: run_prefix.clone(),
         resume: opts.resume,
-        date,
+        date: date_of(&started_at),
         dir: &dir,
         usage: phases::Usage::default(),
     };
-    runner.prepare(&mut result).await?;
-    if let Some(at) = opts.start_at {
-        runner.wait_until(at, &mut result).await;
-    }
-    let start_failed = match (opts.barrier, opts.shard) {
-        (Some(timeout), Some(shard)) if !cancel.is_cancelled() => {
-            meet_at_barrier(
-                &runner,
-                &main_clients[0],
-                &targets[0].spec.bucket,
-                &run_id,
-                shard,
-                timeout,
-                &mut result,
-            )
-            .await
-        }
-        _ => None,
-    };
-    if start_failed.is_none() && !cancel.is_cancelled() {
-        result.hosts[0].measured_start_at =
-            Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
-        runner.measured_phases(&mut result).await?;
-    }
+    // The coordinator's requests while measuring are the start barrier's
+    // (the engine's threads log their own).
+    let measured = measure(&mut runner, &opts, &clients[0], &run_id, &mut result);
+    let start_failed = coordinator(sink.as_ref(), Stage::Barrier, measured).await?;
     engine.shutdown();
     for (info, t) in result.targets.iter_mut().zip(&targets) {
         (info.checksum_checked, info.checksum_unchecked) = t.body_checks.get();
     }
     if let (Some(_), Some(shard)) = (opts.barrier, opts.shard) {
-        // Its barrier object is no data set: it goes even with --keep-data,
-        // so a shard retried later times out instead of measuring alone.
-        let bucket = &targets[0].spec.bucket;
-        if let Err(e) =
-            crate::cluster::barrier::remove(&main_clients[0], bucket, &run_id, shard.index).await
-        {
-            let w = format!(
-                "{e:#}; `s3bench cleanup {} --run-id {run_id}` removes it",
-                if opts.scenario_file.is_empty() {
-                    "SCENARIO"
-                } else {
-                    &opts.scenario_file
-                }
-            );
-            progress.always(&format!("warning: {w}"));
-            result.warnings.push(w);
-        }
+        let removed = remove_barrier(
+            &clients[0],
+            &targets[0],
+            &run_id,
+            shard,
+            &opts,
+            &progress,
+            &mut result,
+        );
+        coordinator(sink.as_ref(), Stage::Barrier, removed).await;
     }
 
     let stopped = cancel.reason();
-    if let Some(r) = &stopped {
-        result.interrupted = Some(r.describe());
-    } else if let Some(why) = &start_failed {
-        result.interrupted = Some(why.clone());
-    }
-    if let Some(p) = result.client.host_cpu_percent
-        && p > 85.0
-    {
-        result.warnings.push(format!(
-            "Host CPU was {p:.0}% busy during measurement: the client (or the embedded endpoint) may have been the bottleneck, so the numbers may measure s3bench, not S3."
-        ));
-    }
+    note_how_it_ended(&mut result, stopped.as_ref(), start_failed.as_deref());
 
     // Cleanup runs even after Ctrl-C, SIGTERM or the error policy, so
     // nothing s3bench wrote is left behind; a second signal ends the process.
@@ -397,14 +198,21 @@ pub async fn execute(
         phases::cleanup(
             &plan,
             &targets,
-            &main_clients,
+            &clients,
             &run_prefix,
             &run_id,
             &opts.scenario_file,
             &progress,
             &mut result,
+            sink.as_ref(),
         )
         .await;
+    }
+    drop(sink);
+    if let Some(l) = op_log {
+        // Finished before the last publish, stopped run or not: the file
+        // is complete, and the result says how many rows it holds.
+        finish_op_log(l, opts.shard, &mut result);
     }
     result.complete = stopped.is_none() && start_failed.is_none();
     result.finished_at = utc_now();
@@ -425,6 +233,334 @@ pub async fn execute(
         start_failed,
         upload_failed,
     })
+}
+
+/// The run's op log (`--op-log`) in its folder, and its sink, which the
+/// targets' clients then tag their requests for.
+type OpLogged = (Option<crate::oplog::OpLog>, Option<Arc<crate::oplog::Sink>>);
+
+fn open_op_log(
+    on: bool,
+    plan: &crate::scenario::Plan,
+    dir: &std::path::Path,
+    targets: &mut [TargetConfig],
+) -> anyhow::Result<OpLogged> {
+    for t in targets.iter_mut() {
+        t.op_log = on;
+    }
+    if !on {
+        return Ok((None, None));
+    }
+    let names = crate::oplog::Names {
+        targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+        phases: plan.phases.iter().map(|p| p.name.clone()).collect(),
+    };
+    let log =
+        crate::oplog::OpLog::create(dir, names, std::time::Instant::now()).with_context(|| {
+            format!(
+                "--op-log: cannot create {}",
+                dir.join(crate::oplog::FILE_NAME).display()
+            )
+        })?;
+    let sink = log.sink().clone();
+    Ok((Some(log), Some(sink)))
+}
+
+/// `fut` with the coordinator's requests logged under the first target
+/// and `stage` (when logging).
+fn coordinator<F: std::future::Future>(
+    sink: Option<&Arc<crate::oplog::Sink>>,
+    stage: Stage,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> + use<F> {
+    crate::oplog::scope(sink, crate::oplog::Ctx::coordinator(0, stage), false, fut)
+}
+
+/// Finishes the op log and says in the result what it holds.
+fn finish_op_log(l: crate::oplog::OpLog, shard: Option<Shard>, result: &mut RunResult) {
+    let s = l.finish();
+    if let Some(e) = &s.error {
+        result.warnings.push(format!(
+            "The op log {} is incomplete: writing it failed ({e}); {} rows were not written.",
+            s.path.display(),
+            s.lost
+        ));
+    } else if s.lost > 0 {
+        result.warnings.push(format!(
+            "The op log {} lacks {} rows of requests recorded after it was finished.",
+            s.path.display(),
+            s.lost
+        ));
+    }
+    if s.stalls > 0 {
+        result.warnings.push(format!(
+            "The op log's writer fell behind {} times: engine threads waited {:.1} ms in all for the disk, which delayed their next requests.",
+            s.stalls, s.stalled_ms
+        ));
+    }
+    result.op_logs.push(crate::report::model::OpLogInfo {
+        file: crate::oplog::FILE_NAME.to_string(),
+        shard: shard.map(|s| s.index),
+        rows: s.rows,
+        lost: s.lost,
+        stalls: s.stalls,
+        stalled_ms: s.stalled_ms,
+    });
+}
+
+/// Why the run ended early (a signal, the error policy, a failed start
+/// barrier), and whether the host was too busy to trust, in the result.
+fn note_how_it_ended(
+    result: &mut RunResult,
+    stopped: Option<&StopReason>,
+    start_failed: Option<&str>,
+) {
+    if let Some(r) = stopped {
+        result.interrupted = Some(r.describe());
+    } else if let Some(why) = start_failed {
+        result.interrupted = Some(why.to_string());
+    }
+    if let Some(p) = result.client.host_cpu_percent
+        && p > 85.0
+    {
+        result.warnings.push(format!(
+            "Host CPU was {p:.0}% busy during measurement: the client (or the embedded endpoint) may have been the bottleneck, so the numbers may measure s3bench, not S3."
+        ));
+    }
+}
+
+/// Where a run writes: its local folder's name and its S3 prefix. Each
+/// shard of an array job has its own of both; `s3bench merge` joins them.
+struct Place {
+    dir_name: String,
+    run_prefix: String,
+}
+
+impl Place {
+    fn of(run_id: &str, shard: Option<Shard>) -> Place {
+        match shard {
+            Some(s) => Place {
+                dir_name: format!("{run_id}-shard{}", s.index),
+                run_prefix: format!("s3bench/{run_id}/shard-{}/", s.index),
+            },
+            None => Place {
+                dir_name: run_id.to_string(),
+                run_prefix: format!("s3bench/{run_id}/"),
+            },
+        }
+    }
+}
+
+/// What the preflight of every target gave: one client per target for the
+/// run's own requests (barrier, cleanup) and each target's findings.
+struct Checked {
+    clients: Vec<aws_sdk_s3::Client>,
+    preflights: Vec<preflight::Preflight>,
+}
+
+/// Preflight: the doctor's checks on every target, one plain sentence per
+/// problem, before anything is written.
+async fn preflight_all(
+    targets: &[TargetConfig],
+    embedded: bool,
+    run_prefix: &str,
+    resume: bool,
+    sink: Option<&Arc<crate::oplog::Sink>>,
+) -> Result<Checked, PreflightError> {
+    let env = crate::doctor::Environment::for_targets(embedded).await;
+    let mut clients = Vec::new();
+    let mut problems = Vec::new();
+    let mut preflights = Vec::new();
+    for (ti, t) in targets.iter().enumerate() {
+        let checked = crate::oplog::scope(
+            sink,
+            crate::oplog::Ctx::coordinator(ti, Stage::Preflight),
+            false,
+            preflight::check(t, &env, run_prefix, resume),
+        );
+        match checked.await {
+            Ok(p) => preflights.push(p),
+            Err(p) => problems.push(p),
+        }
+        clients.push(t.build_client());
+    }
+    if !problems.is_empty() {
+        return Err(PreflightError(problems.join("\n")));
+    }
+    Ok(Checked {
+        clients,
+        preflights,
+    })
+}
+
+/// A shard's clock against the endpoint, in its report: shards start
+/// together only as well as their clocks agree. Its requests (LISTs, and
+/// the client's CreateSession on a directory bucket) are the preflight's.
+async fn shard_clock(
+    target: &TargetConfig,
+    client: &aws_sdk_s3::Client,
+    run_prefix: &str,
+    preflight: &mut preflight::Preflight,
+) -> Option<crate::report::model::ClockOffset> {
+    let probes = crate::cluster::clock::PROBES;
+    let offset =
+        crate::cluster::clock::measure(client, &target.spec.bucket, run_prefix, probes).await;
+    *preflight
+        .requests
+        .entry("ListObjectsV2".to_string())
+        .or_default() += u64::from(probes);
+    let sessions = target.probe.take().count;
+    if sessions > 0 {
+        *preflight
+            .requests
+            .entry("CreateSession".to_string())
+            .or_default() += sessions;
+    }
+    offset
+}
+
+/// What the result's header says about how the run started.
+struct Start<'a> {
+    run_id: &'a str,
+    scenario_file: &'a str,
+    started_at: &'a str,
+    run_prefix: &'a str,
+    embedded: bool,
+    threads: usize,
+    shard: Option<Shard>,
+    clock_offset: Option<crate::report::model::ClockOffset>,
+}
+
+/// The result before any phase ran: who, where and what, each target with
+/// what its preflight sent and found. Published at once, so even a run
+/// that dies in prepare leaves it.
+fn initial_result(
+    plan: &crate::scenario::Plan,
+    targets: &[TargetConfig],
+    preflights: &[preflight::Preflight],
+    s: &Start<'_>,
+) -> RunResult {
+    let mut result = RunResult {
+        schema_version: SCHEMA_VERSION,
+        run_id: s.run_id.to_string(),
+        scenario: plan.name.clone(),
+        scenario_file: s.scenario_file.to_string(),
+        s3bench_version: env!("CARGO_PKG_VERSION").to_string(),
+        sdk_version: aws_sdk_s3::meta::PKG_VERSION.to_string(),
+        started_at: s.started_at.to_string(),
+        finished_at: s.started_at.to_string(),
+        run_prefix: s.run_prefix.to_string(),
+        hosts: vec![HostInfo {
+            hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            shard: s.shard.map(|s| s.index),
+            clock_offset: s.clock_offset,
+            measured_start_at: None,
+            barrier: None,
+        }],
+        embedded: s.embedded,
+        injection: if s.embedded {
+            plan.targets
+                .iter()
+                .filter_map(|t| t.embedded.as_ref().and_then(|i| i.describe(&t.name)))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        targets: plan
+            .targets
+            .iter()
+            .zip(targets)
+            .zip(preflights)
+            .map(|((t, c), p)| TargetInfo {
+                name: t.name.clone(),
+                kind: t.kind.as_str().to_string(),
+                bucket: t.bucket.clone(),
+                region: t.region.clone(),
+                endpoint: c.endpoint.clone(),
+                request_path: c.request_path(s.threads),
+                checksum: c.settings.checksums.name().to_string(),
+                checksum_checked: 0,
+                checksum_unchecked: 0,
+                preflight_requests: p.requests.clone(),
+            })
+            .collect(),
+        phases: Vec::new(),
+        complete: false,
+        interrupted: None,
+        left_behind: Vec::new(),
+        client: ClientUsage {
+            threads: s.threads,
+            ..ClientUsage::default()
+        },
+        shards: 1,
+        warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        op_logs: Vec::new(),
+    };
+    if s.embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {
+        result.warnings.push(
+            "The embedded endpoint emulates directory buckets and session auth; latencies come from its injection model, not from S3.".into(),
+        );
+    }
+    result
+}
+
+/// Prepare, then (after `--start-at`, or a shard's start barrier) the
+/// measured phases. Returns why the barrier failed, if it did: then no
+/// measured phase ran.
+async fn measure(
+    runner: &mut phases::Runner<'_>,
+    opts: &RunOptions,
+    client: &aws_sdk_s3::Client,
+    run_id: &str,
+    result: &mut RunResult,
+) -> anyhow::Result<Option<String>> {
+    runner.prepare(result).await?;
+    if let Some(at) = opts.start_at {
+        runner.wait_until(at, result).await;
+    }
+    let start_failed = match (opts.barrier, opts.shard) {
+        (Some(timeout), Some(shard)) if !runner.cancel.is_cancelled() => {
+            let bucket = &runner.targets[0].spec.bucket;
+            meet_at_barrier(runner, client, bucket, run_id, shard, timeout, result).await
+        }
+        _ => None,
+    };
+    if start_failed.is_none() && !runner.cancel.is_cancelled() {
+        result.hosts[0].measured_start_at =
+            Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+        runner.measured_phases(result).await?;
+    }
+    Ok(start_failed)
+}
+
+/// Removes a shard's barrier object. It is no data set: it goes even with
+/// `--keep-data`, so a shard retried later times out instead of measuring
+/// alone. A failure is a warning naming the cleanup command.
+async fn remove_barrier(
+    client: &aws_sdk_s3::Client,
+    target: &TargetConfig,
+    run_id: &str,
+    shard: Shard,
+    opts: &RunOptions,
+    progress: &progress::Progress,
+    result: &mut RunResult,
+) {
+    let bucket = &target.spec.bucket;
+    if let Err(e) = crate::cluster::barrier::remove(client, bucket, run_id, shard.index).await {
+        let w = format!(
+            "{e:#}; `s3bench cleanup {} --run-id {run_id}` removes it",
+            if opts.scenario_file.is_empty() {
+                "SCENARIO"
+            } else {
+                &opts.scenario_file
+            }
+        );
+        progress.always(&format!("warning: {w}"));
+        result.warnings.push(w);
+    }
 }
 
 /// Waits at the start barrier, then until the common start. Records the

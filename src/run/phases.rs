@@ -10,14 +10,16 @@ use tokio::time::Instant;
 
 use super::assemble::TargetAcc;
 use super::cleanup;
+use super::dataloader::DataloaderAcc;
 use super::host::{host_cpu, process_cpu_s};
-use super::loader::LoaderAcc;
 use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
-use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
-use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan};
+use crate::report::model::{
+    GpStandIn, LoadShape, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
+};
+use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan, RunStage};
 
 /// Prepare met objects that were already at its keys (412 to a
 /// create-only PUT): the run stops and deletes nothing.
@@ -55,7 +57,7 @@ pub fn planned_time(plan: &Plan) -> Duration {
 
 fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
-        return super::loader::round_time(p);
+        return super::dataloader::round_time(p);
     }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
@@ -151,12 +153,15 @@ impl Runner<'_> {
             }
             prepared.push(acc.finish(&t.name, Duration::ZERO, false));
         }
+        let shape = LoadShape::Prepare {
+            objects: plan.dataset.objects,
+            concurrency: plan.prepare.concurrency as u64,
+        };
         result.phases.push(PhaseResult {
-            name: "prepare".into(),
-            load: format!(
-                "write {} objects, {} at once",
-                plan.dataset.objects, plan.prepare.concurrency
-            ),
+            name: RunStage::Prepare.name().into(),
+            role: PhaseRole::Setup,
+            load: shape.label(),
+            shape,
             rounds: 1,
             interrupted: self.cancel.reason().map(|r| r.describe()),
             targets: prepared,
@@ -211,10 +216,10 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
-            let mut loaders: Vec<Option<LoaderAcc>> = plan
+            let mut loaders: Vec<Option<DataloaderAcc>> = plan
                 .targets
                 .iter()
-                .map(|_| phase.loader.as_ref().map(|l| LoaderAcc::new(&plan, l)))
+                .map(|_| phase.loader.as_ref().map(|l| DataloaderAcc::new(&plan, l)))
                 .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
@@ -232,13 +237,13 @@ impl Runner<'_> {
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
-                            let (found, steps) = crate::engine::loader::search(
+                            let (found, steps) = crate::engine::dataloader::search(
                                 spec.max_accelerators(),
                                 spec.au,
                                 self.cancel,
                                 |n| {
                                     self.run_watched(self.job(
-                                        JobKind::Loader {
+                                        JobKind::Dataloader {
                                             phase: pi,
                                             accelerators: n,
                                         },
@@ -249,7 +254,7 @@ impl Runner<'_> {
                             )
                             .await?;
                             acc.add_search(round, found, &steps)?;
-                            super::loader::steps_as_round(&steps)
+                            super::dataloader::steps_as_round(&steps)
                         }
                         (_, acc) => {
                             let r = self
@@ -273,9 +278,12 @@ impl Runner<'_> {
                 }
             }
             let open = is_open_loop(phase);
+            let shape = load_shape(phase);
             result.phases.push(PhaseResult {
                 name: phase.name.clone(),
-                load: load_label(phase),
+                role: PhaseRole::Measured,
+                load: shape.label(),
+                shape,
                 rounds: plan.rounds,
                 // The phase a signal or the error policy cut short is kept,
                 // with what it measured, and says so.
@@ -285,7 +293,7 @@ impl Runner<'_> {
                     .zip(loaders)
                     .zip(&plan.targets)
                     .map(|((a, l), t)| TargetPhaseResult {
-                        loader: l.map(LoaderAcc::finish),
+                        loader: l.map(DataloaderAcc::finish),
                         ..a.with_granularity(plan.throttle_granularity()).finish(
                             &t.name,
                             phase.warmup,
@@ -323,11 +331,18 @@ pub async fn cleanup(
     scenario_file: &str,
     progress: &Progress,
     result: &mut RunResult,
+    op_log: Option<&Arc<crate::oplog::Sink>>,
 ) {
     let mut cleaned = Vec::new();
-    for ((t, c), client) in plan.targets.iter().zip(targets).zip(clients) {
+    for (ti, ((t, c), client)) in plan.targets.iter().zip(targets).zip(clients).enumerate() {
         progress.note(&format!("cleanup {}", t.name));
-        let done = cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}).await;
+        let done = crate::oplog::scope(
+            op_log,
+            crate::oplog::Ctx::coordinator(ti, crate::oplog::Stage::Cleanup),
+            false,
+            cleanup::delete_prefix(client, &c.spec.bucket, run_prefix, false, |_| {}),
+        )
+        .await;
         if let Some((objects, reason)) = done.left {
             let l = cleanup::left_behind(
                 &t.name,
@@ -359,53 +374,74 @@ pub async fn cleanup(
         cleaned.push(acc.finish(&t.name, Duration::ZERO, false));
     }
     result.phases.push(PhaseResult {
-        name: "cleanup".into(),
-        load: "list and delete everything under the run prefix".into(),
+        name: RunStage::Cleanup.name().into(),
+        role: PhaseRole::Setup,
+        load: LoadShape::Cleanup.label(),
+        shape: LoadShape::Cleanup,
         rounds: 1,
         interrupted: None,
         targets: cleaned,
     });
 }
 
-pub fn load_label(phase: &Phase) -> String {
+/// A measured phase's load as the result records it.
+pub fn load_shape(phase: &Phase) -> LoadShape {
     if let Some(l) = &phase.loader {
-        return super::loader::label(l);
+        return super::dataloader::shape(phase, l);
     }
-    let one = |l: &Load| match l {
-        Load::Closed { concurrency } => format!("closed loop, {concurrency} workers"),
-        Load::Open {
-            rate,
-            max_in_flight,
-        } => format!("open loop, {rate} req/s, at most {max_in_flight} in flight"),
-    };
-    let mut label = match phase.stages.as_slice() {
-        [s] => one(&s.load),
-        stages => {
-            let parts: Vec<String> = stages
-                .iter()
-                .map(|s| {
-                    let d = s
-                        .duration
-                        .map(|d| format!(" for {d:?}"))
-                        .unwrap_or_default();
-                    format!("{}{d}", one(&s.load))
-                })
-                .collect();
-            format!("stages: {}", parts.join("; "))
-        }
-    };
-    // A General Purpose target runs the stand-in of a directory-only op
-    // under the op's name: say which, so its row is read for what it is.
-    for m in &phase.mix {
-        let stand_in = match m.op {
-            OpSpec::Append { gp: Some(_), .. } => "append is a full rewrite of the object",
-            OpSpec::Rename { gp: Some(_), .. } => "rename is CopyObject + DeleteObject",
-            _ => continue,
+    let secs = |d: Duration| d.as_secs_f64();
+    if let Some(r) = &phase.replay {
+        return LoadShape::Replay {
+            requests: r.rows.len() as u64,
+            file: r.file.file_name().map_or_else(
+                || r.file.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            speed: r.speed,
+            spread: match r.spread {
+                crate::scenario::Spread::Even => "even".into(),
+                crate::scenario::Spread::Poisson => "poisson".into(),
+            },
+            max_in_flight: r.max_in_flight as u64,
+            stop_after_s: phase.stop.duration.map(secs),
+            stop_after_ops: phase.stop.ops,
         };
-        label.push_str("; on General Purpose targets ");
-        label.push_str(stand_in);
     }
-    label
+    LoadShape::Stages {
+        stages: phase
+            .stages
+            .iter()
+            .map(|s| match s.load {
+                Load::Closed { concurrency } => StageShape::Closed {
+                    concurrency: concurrency as u64,
+                    duration_s: s.duration.map(secs),
+                },
+                Load::Open {
+                    rate,
+                    max_in_flight,
+                } => StageShape::Open {
+                    rate,
+                    max_in_flight: max_in_flight as u64,
+                    duration_s: s.duration.map(secs),
+                },
+            })
+            .collect(),
+        warmup_s: Some(secs(phase.warmup)),
+        stop_after_s: phase.stop.duration.map(secs),
+        stop_after_ops: phase.stop.ops,
+        // A General Purpose target runs the stand-in of a directory-only op
+        // under the op's name: the label says which, so its row is read
+        // for what it is.
+        gp_stand_ins: phase
+            .mix
+            .iter()
+            .filter_map(|m| match m.op {
+                OpSpec::Append { gp: Some(_), .. } => Some(GpStandIn::AppendRewrite),
+                OpSpec::Rename { gp: Some(_), .. } => Some(GpStandIn::RenameCopyDelete),
+                _ => None,
+            })
+            .collect(),
+    }
 }
 
 fn is_open_loop(phase: &Phase) -> bool {

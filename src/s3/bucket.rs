@@ -36,11 +36,15 @@ pub fn classify(name: &str) -> Result<BucketKind, String> {
 }
 
 /// The Availability Zone ID of a directory bucket name (`use1-az4` of
-/// `bench--use1-az4--x-s3`).
+/// `bench--use1-az4--x-s3`; Local Zones: `usw2-lax1-az1`), or None when
+/// the name holds no valid zone ID. The one place a bucket name's zone is
+/// read (scenario validation, doctor, the Kubernetes generator, the
+/// embedded endpoint).
 pub fn zone_id(name: &str) -> Option<&str> {
     name.strip_suffix(DIRECTORY_SUFFIX)?
         .rsplit_once("--")
         .map(|(_, az)| az)
+        .filter(|az| is_zone_id(az))
 }
 
 /// `base--azid--x-s3`, e.g. `bench--use1-az4--x-s3`.
@@ -163,6 +167,9 @@ mod tests {
         );
         assert_eq!(zone_id("bench--use1-az4--x-s3"), Some("use1-az4"));
         assert_eq!(zone_id("bench"), None);
+        assert_eq!(zone_id("b--usw2-lax1-az1--x-s3"), Some("usw2-lax1-az1"));
+        assert_eq!(zone_id("b--az4--x-s3"), None, "not a zone ID");
+        assert_eq!(zone_id("b--USE1-AZ4--x-s3"), None);
         // The endpoint once accepted anything containing "-az"; one rule now.
         assert!(classify("bench--x-az--x-s3").is_err());
         assert!(classify("bench--x-s3").is_err());

@@ -1,7 +1,8 @@
 //! The fault-injection model: pure data that a scenario's
-//! `[targets.NAME.embedded]` table produces and the embedded endpoint
-//! applies. One type for both sides, so a scenario and `s3bench serve` mean
-//! the same thing by "latency 20ms".
+//! `[targets.NAME.embedded]` table or `s3bench serve`'s flags produce and the
+//! embedded endpoint applies. One type for both sides, so a scenario and
+//! `s3bench serve` mean the same thing by "latency 20ms", and one set of
+//! rules ([`Injection::from_settings`]) that both check it with.
 
 use std::time::Duration;
 
@@ -138,6 +139,260 @@ impl Injection {
             && self.session_error_rate <= 0.0
             && self.max_in_flight.is_none()
     }
+}
+
+/// An injection setting with a rule, named so a problem can be said where
+/// its user wrote it: a scenario's field or a `serve` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    ErrorRate,
+    ErrorStatus,
+    ErrorCode,
+    BodyResetRate,
+    CorruptRate,
+    SessionErrorRate,
+    MaxInFlight,
+    PrefixReads,
+    PrefixWrites,
+    SplitAfter,
+    MaxPartitions,
+    SplitPoints,
+    BucketReads,
+    BucketWrites,
+}
+
+impl Setting {
+    /// Its field in a scenario's `[targets.NAME.embedded]` table.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::ErrorRate => "error_rate",
+            Setting::ErrorStatus => "error_status",
+            Setting::ErrorCode => "error_code",
+            Setting::BodyResetRate => "body_reset_rate",
+            Setting::CorruptRate => "corrupt_rate",
+            Setting::SessionErrorRate => "session_error_rate",
+            Setting::MaxInFlight => "max_in_flight",
+            Setting::PrefixReads => "prefix_limit.reads",
+            Setting::PrefixWrites => "prefix_limit.writes",
+            Setting::SplitAfter => "prefix_limit.split_after",
+            Setting::MaxPartitions => "prefix_limit.max_partitions",
+            Setting::SplitPoints => "prefix_limit.split_points",
+            Setting::BucketReads => "bucket_limit.reads",
+            Setting::BucketWrites => "bucket_limit.writes",
+        }
+    }
+
+    /// Its `s3bench serve` flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Setting::ErrorRate => "--error-rate",
+            Setting::ErrorStatus => "--error-status",
+            Setting::ErrorCode => "--error-code",
+            Setting::BodyResetRate => "--body-reset-rate",
+            Setting::CorruptRate => "--corrupt-rate",
+            Setting::SessionErrorRate => "--session-error-rate",
+            Setting::MaxInFlight => "--max-in-flight",
+            Setting::PrefixReads | Setting::PrefixWrites => "--prefix-limit",
+            Setting::SplitAfter => "--split-after",
+            Setting::MaxPartitions => "--max-partitions",
+            Setting::SplitPoints => "--split-point",
+            Setting::BucketReads | Setting::BucketWrites => "--bucket-limit",
+        }
+    }
+}
+
+/// A setting that breaks its rule, and the sentence that says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingProblem {
+    pub setting: Setting,
+    pub message: String,
+}
+
+/// An injection as written, before its rules are checked: `None` is "not
+/// given" (the default applies). Latencies and bandwidth come parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub latency: Option<LatencyDist>,
+    pub error_latency: Option<LatencyDist>,
+    pub bandwidth: Option<u64>,
+    pub error_rate: Option<f64>,
+    pub error_status: Option<i64>,
+    pub error_code: Option<String>,
+    /// A per-prefix limit, with reads and writes per second where given
+    /// (S3's 5,500 and 3,500 otherwise).
+    pub prefix_limit: Option<(Option<i64>, Option<i64>)>,
+    /// How long a key range stays over its rate before it splits;
+    /// `Some(None)` = never. Refines `prefix_limit`.
+    pub split_after: Option<Option<Duration>>,
+    /// The most key ranges a bucket splits into. Refines `prefix_limit`.
+    pub max_partitions: Option<i64>,
+    /// Keys where ranges start on a fresh bucket. Refines `prefix_limit`.
+    pub split_points: Vec<String>,
+    /// A directory bucket's per-bucket limit, with reads and writes per
+    /// second where given (S3 Express's 200,000 and 100,000 otherwise).
+    pub bucket_limit: Option<(Option<i64>, Option<i64>)>,
+    pub body_reset_rate: Option<f64>,
+    pub corrupt_rate: Option<f64>,
+    pub session_error_rate: Option<f64>,
+    pub max_in_flight: Option<i64>,
+}
+
+/// Range of injected error statuses: client and server errors.
+const ERROR_STATUS: (i64, i64) = (400, 599);
+/// Range of `max_in_flight`.
+const MAX_IN_FLIGHT: (i64, i64) = (1, 1_000_000);
+/// Range of a per-prefix (or per-bucket) limit's reads or writes per second.
+const PREFIX_RATE: (i64, i64) = (1, 100_000_000);
+/// Range of `max_partitions`.
+const MAX_PARTITIONS: (i64, i64) = (1, 100_000);
+/// Longest `split_after` (S3 itself takes minutes).
+const MAX_SPLIT_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+impl Injection {
+    /// The one set of rules of an injection, for scenarios and `serve`
+    /// alike: fractions from 0 to 1, an error status from 400 to 599 whose
+    /// code defaults only for 503 (`SlowDown`) and 500 (`InternalError`),
+    /// an alphanumeric error code, 1 to 1,000,000 in flight, 1 to 100,000,000
+    /// requests per second per prefix. Returns the injection with every bad
+    /// setting at its default, and the problems (empty when all is well).
+    pub fn from_settings(s: Settings) -> (Injection, Vec<SettingProblem>) {
+        let mut problems = Vec::new();
+        let p = &mut problems;
+        let error_rate = fraction(p, Setting::ErrorRate, s.error_rate);
+        let body_reset_rate = fraction(p, Setting::BodyResetRate, s.body_reset_rate);
+        let corrupt_rate = fraction(p, Setting::CorruptRate, s.corrupt_rate);
+        let session_error_rate = fraction(p, Setting::SessionErrorRate, s.session_error_rate);
+        let error_status =
+            within(p, Setting::ErrorStatus, s.error_status, ERROR_STATUS).map_or(503, |n| n as u16);
+        let error_code = match s.error_code.clone() {
+            Some(c) => {
+                let code = c.trim();
+                if code.is_empty() || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+                    p.push(SettingProblem {
+                        setting: Setting::ErrorCode,
+                        message: format!(
+                            "expected an S3 error code like \"SlowDown\" or \"InternalError\", got {code:?}"
+                        ),
+                    });
+                }
+                code.to_string()
+            }
+            None => match error_status {
+                503 => "SlowDown".to_string(),
+                500 => "InternalError".to_string(),
+                other => {
+                    if error_rate > 0.0 || session_error_rate > 0.0 {
+                        p.push(SettingProblem {
+                            setting: Setting::ErrorCode,
+                            message: format!(
+                                "expected an error_code for error_status {other} (only 500 and 503 have defaults)"
+                            ),
+                        });
+                    }
+                    String::new()
+                }
+            },
+        };
+        let max_in_flight =
+            within(p, Setting::MaxInFlight, s.max_in_flight, MAX_IN_FLIGHT).map(|n| n as u32);
+        let prefix_limit = partition_model(p, &s);
+        let bucket_limit = s.bucket_limit.map(|(reads, writes)| BucketLimit {
+            reads_per_sec: within(p, Setting::BucketReads, reads, PREFIX_RATE)
+                .map_or(BucketLimit::S3_EXPRESS_DEFAULT.reads_per_sec, |n| n as u32),
+            writes_per_sec: within(p, Setting::BucketWrites, writes, PREFIX_RATE)
+                .map_or(BucketLimit::S3_EXPRESS_DEFAULT.writes_per_sec, |n| n as u32),
+        });
+        let injection = Injection {
+            latency: s.latency,
+            error_latency: s.error_latency,
+            bandwidth: s.bandwidth,
+            error_rate,
+            error_status,
+            error_code,
+            prefix_limit,
+            bucket_limit,
+            body_reset_rate,
+            corrupt_rate,
+            session_error_rate,
+            max_in_flight,
+        };
+        (injection, problems)
+    }
+}
+
+/// The partition model `prefix_limit` and its refinements ask for: rates
+/// from 1 to 100,000,000 per second, a `split_after` above 0 and at most
+/// 24 hours (or never), 1 to 100,000 ranges. A refinement without
+/// `prefix_limit` is a problem (it would silently do nothing).
+fn partition_model(p: &mut Vec<SettingProblem>, s: &Settings) -> Option<PrefixLimit> {
+    let Some((reads, writes)) = s.prefix_limit else {
+        let given = [
+            (Setting::SplitAfter, s.split_after.is_some()),
+            (Setting::MaxPartitions, s.max_partitions.is_some()),
+            (Setting::SplitPoints, !s.split_points.is_empty()),
+        ];
+        for (setting, _) in given.into_iter().filter(|(_, g)| *g) {
+            p.push(SettingProblem {
+                setting,
+                message: "shapes the partition model of prefix_limit: give prefix_limit (--prefix-limit READS:WRITES) too".into(),
+            });
+        }
+        return None;
+    };
+    let mut limit = PrefixLimit::rates(
+        within(p, Setting::PrefixReads, reads, PREFIX_RATE)
+            .map_or(PrefixLimit::S3_DEFAULT.reads_per_sec, |n| n as u32),
+        within(p, Setting::PrefixWrites, writes, PREFIX_RATE)
+            .map_or(PrefixLimit::S3_DEFAULT.writes_per_sec, |n| n as u32),
+    );
+    match s.split_after {
+        Some(Some(d)) if d.is_zero() || d > MAX_SPLIT_AFTER => p.push(SettingProblem {
+            setting: Setting::SplitAfter,
+            message: format!(
+                "expected a duration above 0 and at most 24h (S3 takes minutes; a few seconds suit a laptop run), or \"never\"; got {d:?}"
+            ),
+        }),
+        Some(after) => limit.split_after = after,
+        None => {}
+    }
+    if let Some(n) = within(p, Setting::MaxPartitions, s.max_partitions, MAX_PARTITIONS) {
+        limit.max_partitions = n as u32;
+    }
+    limit.split_points = s.split_points.clone();
+    Some(limit)
+}
+
+/// A fraction from 0 to 1; 0 (and a problem) when out of range.
+fn fraction(problems: &mut Vec<SettingProblem>, setting: Setting, v: Option<f64>) -> f64 {
+    match v {
+        Some(v) if !(0.0..=1.0).contains(&v) => {
+            problems.push(SettingProblem {
+                setting,
+                message: format!(
+                    "expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"
+                ),
+            });
+            0.0
+        }
+        Some(v) => v,
+        None => 0.0,
+    }
+}
+
+/// A whole number within `min..=max`; None (and a problem) when outside.
+fn within(
+    problems: &mut Vec<SettingProblem>,
+    setting: Setting,
+    v: Option<i64>,
+    (min, max): (i64, i64),
+) -> Option<i64> {
+    let message = match v? {
+        n if n < min => format!("expected at least {min}, got {n}"),
+        n if n > max => format!("expected at most {max}, got {n}"),
+        n => return Some(n),
+    };
+    problems.push(SettingProblem { setting, message });
+    None
 }
 
 /// A distribution of injected latencies.
@@ -297,49 +552,150 @@ impl BucketLimit {
     }
 }
 
-/// The rate-model flags of `s3bench serve` (`--prefix-limit`,
-/// `--split-after`, `--max-partitions`, `--split-point`, `--bucket-limit`),
-/// as given.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RateFlags {
-    /// READS:WRITES per second per key range.
-    pub prefix_limit: Option<(u32, u32)>,
-    /// Some(None) = `never`.
-    pub split_after: Option<Option<Duration>>,
-    pub max_partitions: Option<u32>,
-    pub split_points: Vec<String>,
-    /// READS:WRITES per second per directory bucket.
-    pub bucket_limit: Option<(u32, u32)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl RateFlags {
-    /// The models the flags ask for; an error names a flag given without
-    /// the one it refines.
-    pub fn models(&self) -> Result<(Option<PrefixLimit>, Option<BucketLimit>), String> {
-        let refines = self.split_after.is_some()
-            || self.max_partitions.is_some()
-            || !self.split_points.is_empty();
-        let prefix = match self.prefix_limit {
-            None if refines => {
-                return Err("--split-after, --max-partitions and --split-point shape the partition model of --prefix-limit: give --prefix-limit READS:WRITES too".into());
-            }
-            None => None,
-            Some((r, w)) => {
-                let mut p = PrefixLimit::rates(r, w);
-                if let Some(s) = self.split_after {
-                    p.split_after = s;
-                }
-                if let Some(m) = self.max_partitions {
-                    p.max_partitions = m.max(1);
-                }
-                p.split_points = self.split_points.clone();
-                Some(p)
-            }
-        };
-        let bucket = self.bucket_limit.map(|(r, w)| BucketLimit {
-            reads_per_sec: r,
-            writes_per_sec: w,
+    #[test]
+    fn one_set_of_rules() {
+        let (ok, problems) = Injection::from_settings(Settings {
+            error_rate: Some(0.3),
+            error_status: Some(429),
+            error_code: Some("TooManyRequests".into()),
+            prefix_limit: Some((Some(10), None)),
+            max_in_flight: Some(4),
+            ..Settings::default()
         });
-        Ok((prefix, bucket))
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            (ok.error_status, ok.error_code.as_str()),
+            (429, "TooManyRequests")
+        );
+        assert_eq!(ok.prefix_limit, Some(PrefixLimit::rates(10, 3500)));
+        let defaults = |status| {
+            Injection::from_settings(Settings {
+                error_rate: Some(0.1),
+                error_status: Some(status),
+                ..Settings::default()
+            })
+        };
+        assert_eq!(defaults(503).0.error_code, "SlowDown");
+        assert_eq!(defaults(500).0.error_code, "InternalError");
+        let (_, p) = defaults(404);
+        assert_eq!(p[0].setting, Setting::ErrorCode);
+        assert!(
+            p[0].message.contains("only 500 and 503 have defaults"),
+            "{p:?}"
+        );
+
+        let (inj, p) = Injection::from_settings(Settings {
+            error_rate: Some(1.5),
+            error_status: Some(200),
+            error_code: Some("Slow Down".into()),
+            max_in_flight: Some(0),
+            prefix_limit: Some((Some(0), Some(200_000_000))),
+            ..Settings::default()
+        });
+        let said: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.setting.flag(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "--error-rate",
+                    "expected a fraction from 0 to 1 (0.01 = 1% of requests), got 1.5"
+                ),
+                ("--error-status", "expected at least 400, got 200"),
+                (
+                    "--error-code",
+                    "expected an S3 error code like \"SlowDown\" or \"InternalError\", got \"Slow Down\""
+                ),
+                ("--max-in-flight", "expected at least 1, got 0"),
+                ("--prefix-limit", "expected at least 1, got 0"),
+                (
+                    "--prefix-limit",
+                    "expected at most 100000000, got 200000000"
+                ),
+            ]
+        );
+        // Bad settings fall back to their defaults.
+        assert_eq!((inj.error_rate, inj.error_status), (0.0, 503));
+        assert_eq!(Setting::PrefixReads.field(), "prefix_limit.reads");
+    }
+
+    #[test]
+    fn the_partition_model_and_its_refinements_have_one_set_of_rules() {
+        let secs = Duration::from_secs;
+        let (inj, p) = Injection::from_settings(Settings {
+            prefix_limit: Some((Some(300), Some(100))),
+            split_after: Some(Some(secs(2))),
+            max_partitions: Some(8),
+            split_points: vec!["m".into()],
+            bucket_limit: Some((Some(50), None)),
+            ..Settings::default()
+        });
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            inj.prefix_limit,
+            Some(PrefixLimit {
+                split_after: Some(secs(2)),
+                max_partitions: 8,
+                split_points: vec!["m".into()],
+                ..PrefixLimit::rates(300, 100)
+            })
+        );
+        assert_eq!(
+            inj.bucket_limit,
+            Some(BucketLimit {
+                reads_per_sec: 50,
+                writes_per_sec: 100_000
+            })
+        );
+        // "never": a fixed limit per range, S3's rates when none are given.
+        let (inj, p) = Injection::from_settings(Settings {
+            prefix_limit: Some((None, None)),
+            split_after: Some(None),
+            ..Settings::default()
+        });
+        assert!(p.is_empty(), "{p:?}");
+        let limit = inj.prefix_limit.unwrap();
+        assert_eq!((limit.reads_per_sec, limit.split_after), (5500, None));
+
+        let said = |s: Settings| -> Vec<(&'static str, String)> {
+            let (_, p) = Injection::from_settings(s);
+            p.into_iter()
+                .map(|p| (p.setting.flag(), p.message))
+                .collect()
+        };
+        // A refinement alone would do nothing: refused, naming its flag.
+        let alone = said(Settings {
+            split_after: Some(Some(secs(2))),
+            split_points: vec!["a".into()],
+            ..Settings::default()
+        });
+        assert_eq!(
+            alone.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            ["--split-after", "--split-point"]
+        );
+        assert!(alone[0].1.contains("give prefix_limit"), "{alone:?}");
+        let bad = said(Settings {
+            prefix_limit: Some((None, None)),
+            split_after: Some(Some(Duration::ZERO)),
+            max_partitions: Some(0),
+            bucket_limit: Some((Some(0), None)),
+            ..Settings::default()
+        });
+        assert_eq!(
+            bad.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            ["--split-after", "--max-partitions", "--bucket-limit"]
+        );
+        assert!(bad[0].1.contains("or \"never\""), "{bad:?}");
+        assert_eq!(bad[1].1, "expected at least 1, got 0");
+        assert_eq!(
+            Setting::MaxPartitions.field(),
+            "prefix_limit.max_partitions"
+        );
     }
 }

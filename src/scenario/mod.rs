@@ -4,13 +4,14 @@
 //!
 //! The file format is documented in `docs/scenario-format.md`.
 
+pub mod dataloader;
 mod key;
 pub mod layout;
-pub mod loader;
 pub mod ordered;
 pub mod plan;
 mod rates;
 mod raw;
+pub mod replay;
 mod validate;
 
 use std::fmt;
@@ -20,18 +21,48 @@ use std::time::Duration;
 pub use key::splitmix64;
 pub use plan::*;
 
-/// Reads and validates a scenario file.
-pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Reads and validates a scenario: a file, or `env:NAME` (see [`read`]).
+pub fn load(source: &Path) -> Result<Plan, ScenarioError> {
+    parse(&read(source)?, source)
+}
+
+/// Prefix of a scenario source that names an environment variable holding
+/// the TOML text instead of a file (`env:S3BENCH_SCENARIO_TOML`: AWS Batch
+/// jobs get their scenario this way).
+pub const ENV_SOURCE_PREFIX: &str = "env:";
+
+/// The text of a scenario source: a file, or `env:NAME` for the text of
+/// environment variable NAME. Problems name `env:NAME` where they would
+/// name the file (`env:S3BENCH_SCENARIO_TOML:12:1: phase[0].ops: ...`).
+pub fn read(source: &Path) -> Result<String, ScenarioError> {
+    let problem = |message: String| {
         ScenarioError::single(Problem {
-            file: path.to_path_buf(),
+            file: source.to_path_buf(),
             line: None,
             column: None,
             field: String::new(),
-            message: format!("cannot read the scenario file: {e}"),
+            message,
         })
-    })?;
-    parse(&text, path)
+    };
+    let Some(var) = source
+        .to_str()
+        .and_then(|s| s.strip_prefix(ENV_SOURCE_PREFIX))
+    else {
+        return std::fs::read_to_string(source)
+            .map_err(|e| problem(format!("cannot read the scenario file: {e}")));
+    };
+    match std::env::var(var) {
+        Ok(text) if text.trim().is_empty() => Err(problem(format!(
+            "environment variable {var} is empty: it should hold the scenario's TOML text"
+        ))),
+        Ok(text) => Ok(text),
+        Err(std::env::VarError::NotPresent) => Err(problem(format!(
+            "environment variable {var} is not set: it should hold the scenario's TOML text"
+        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(problem(format!(
+            "environment variable {var} is not UTF-8 text"
+        ))),
+    }
 }
 
 /// Validates scenario text; `source` names the file in messages and in the plan.
@@ -251,6 +282,6 @@ fn nanos_to_duration(ns: u128) -> Duration {
 }
 
 #[cfg(test)]
-mod loader_tests;
+mod dataloader_tests;
 #[cfg(test)]
 mod tests;

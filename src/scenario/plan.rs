@@ -162,6 +162,39 @@ pub struct Prepare {
     pub part_size: u64,
 }
 
+/// The run's own stages around the measured phases. Their names appear in
+/// the run's output next to the phases' (the result's setup phases, the
+/// progress lines, the probe object), so no scenario phase may take one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStage {
+    /// The checks before anything is written (`doctor`'s, in the run's scope).
+    Preflight,
+    /// Writing the data set.
+    Prepare,
+    /// Deleting everything under the run prefix.
+    Cleanup,
+}
+
+impl RunStage {
+    pub const ALL: [RunStage; 3] = [RunStage::Preflight, RunStage::Prepare, RunStage::Cleanup];
+
+    /// The stage's name in the run's output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RunStage::Preflight => "preflight",
+            RunStage::Prepare => "prepare",
+            RunStage::Cleanup => "cleanup",
+        }
+    }
+
+    /// The stage a phase name would be mistaken for (case ignored).
+    pub fn named(name: &str) -> Option<RunStage> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Phase {
     pub name: String,
@@ -173,10 +206,14 @@ pub struct Phase {
     pub mix: Vec<WeightedOp>,
     /// A loader phase (`[phase.loader]`): simulated accelerators instead of
     /// stages and a mix (both empty then).
-    pub loader: Option<LoaderSpec>,
+    pub loader: Option<DataloaderSpec>,
+    /// A replay phase (`[phase.replay]`): a recorded schedule of requests
+    /// instead of a mix (one open-loop stage gives its average rate).
+    pub replay: Option<ReplaySpec>,
 }
 
-pub use super::loader::{Accelerators, LoaderSpec, SampleUnit};
+pub use super::dataloader::{Accelerators, DataloaderSpec, SampleUnit};
+pub use super::replay::{ReplayOp, ReplayRow, ReplaySpec, Spread};
 
 /// When a phase (per target, per round) ends: whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,110 +3,95 @@
 //! `bucket_limit` (directory buckets: one rate per bucket). Each belongs to
 //! one bucket kind; the other kind gets an error saying what to write.
 
-use std::time::Duration;
+use std::ops::Range;
 
-use super::plan::{BucketLimit, PrefixLimit, TargetKind};
+use toml::Spanned;
+
+use super::plan::TargetKind;
 use super::raw::{RawEmbedded, RawLimit, RawSplitAfter};
 use super::validate::Ctx;
-use crate::units::format_duration;
+use crate::s3::inject::{Setting, Settings};
 
-/// Longest `split_after` a scenario may set (S3 itself takes minutes).
-const MAX_SPLIT_AFTER: Duration = Duration::from_secs(24 * 3600);
-/// Most ranges a scenario may let a bucket split into.
-const MAX_PARTITIONS: i64 = 100_000;
-/// Highest rate a scenario may set (S3 Express's raised read limit).
-const MAX_RATE: i64 = 2_000_000;
-
-/// The target's rate models, checked against its kind.
-pub(super) fn limits(
+/// The rate-model settings of a target's embedded table (its other settings
+/// left at their defaults), after checking each model belongs to the
+/// target's bucket kind; their ranges are the injection's rules
+/// (`Injection::from_settings`).
+pub(super) fn settings(
     cx: &mut Ctx<'_>,
     base: &str,
     kind: TargetKind,
     e: &RawEmbedded,
-) -> (Option<PrefixLimit>, Option<BucketLimit>) {
-    let rate = |cx: &mut Ctx<'_>, v: &Option<toml::Spanned<i64>>, field: String, default: u32| {
-        v.as_ref()
-            .and_then(|r| cx.int(r, &field, 1, MAX_RATE))
-            .map_or(default, |r| r as u32)
-    };
-    let prefix_limit = e.prefix_limit.as_ref().and_then(|p| {
-        let field = format!("{base}.prefix_limit");
+) -> Settings {
+    let int = |v: &Option<Spanned<i64>>| v.as_ref().map(|v| *v.get_ref());
+    let mut s = Settings::default();
+    if let Some(p) = &e.prefix_limit {
         if kind == TargetKind::Directory && !matches!(p.get_ref(), RawLimit::Enabled(false)) {
             cx.at(
                 p,
-                &field,
+                &format!("{base}.prefix_limit"),
                 "a directory bucket has no per-prefix limit: S3 Express One Zone scales per bucket \
                  (200000 reads/s and 100000 writes/s by default) and performs from the start; \
                  write bucket_limit = true, or bucket_limit = { reads = .., writes = .. } to scale it down",
             );
-            return None;
-        }
-        match p.get_ref() {
-            RawLimit::Enabled(false) => None,
-            RawLimit::Enabled(true) => Some(PrefixLimit::S3_DEFAULT),
-            RawLimit::Table(t) => {
-                let mut limit = PrefixLimit::rates(
-                    rate(cx, &t.reads, format!("{field}.reads"), PrefixLimit::S3_DEFAULT.reads_per_sec),
-                    rate(cx, &t.writes, format!("{field}.writes"), PrefixLimit::S3_DEFAULT.writes_per_sec),
-                );
-                if let Some(s) = &t.split_after {
-                    limit.split_after = match s.get_ref() {
+        } else {
+            match p.get_ref() {
+                RawLimit::Enabled(false) => {}
+                RawLimit::Enabled(true) => s.prefix_limit = Some((None, None)),
+                RawLimit::Table(t) => {
+                    s.prefix_limit = Some((int(&t.reads), int(&t.writes)));
+                    s.split_after = t.split_after.as_ref().map(|a| match a.get_ref() {
                         RawSplitAfter::Never => None,
-                        RawSplitAfter::After(d) if d.0.is_zero() || d.0 > MAX_SPLIT_AFTER => {
-                            cx.at(
-                                s,
-                                &format!("{field}.split_after"),
-                                format!(
-                                    "expected a duration above 0 and at most 24h (S3 takes minutes; a few seconds suit a laptop run), or \"never\"; got {}",
-                                    format_duration(d.0)
-                                ),
-                            );
-                            None
-                        }
                         RawSplitAfter::After(d) => Some(d.0),
-                    };
+                    });
+                    s.max_partitions = int(&t.max_partitions);
                 }
-                if let Some(n) = &t.max_partitions
-                    && let Some(n) = cx.int(n, &format!("{field}.max_partitions"), 1, MAX_PARTITIONS)
-                {
-                    limit.max_partitions = n as u32;
-                }
-                Some(limit)
             }
         }
-    });
-    let bucket_limit = e.bucket_limit.as_ref().and_then(|b| {
-        let field = format!("{base}.bucket_limit");
+    }
+    if let Some(b) = &e.bucket_limit {
         if kind == TargetKind::GeneralPurpose && !matches!(b.get_ref(), RawLimit::Enabled(false)) {
             cx.at(
                 b,
-                &field,
+                &format!("{base}.bucket_limit"),
                 "a General Purpose bucket's request rates apply per partitioned prefix (a range of keys), \
                  not per bucket: write prefix_limit = true, or prefix_limit = { reads = .., writes = .. } \
                  to scale it down",
             );
-            return None;
+        } else {
+            match b.get_ref() {
+                RawLimit::Enabled(false) => {}
+                RawLimit::Enabled(true) => s.bucket_limit = Some((None, None)),
+                RawLimit::Table(t) => s.bucket_limit = Some((int(&t.reads), int(&t.writes))),
+            }
         }
-        match b.get_ref() {
-            RawLimit::Enabled(false) => None,
-            RawLimit::Enabled(true) => Some(BucketLimit::S3_EXPRESS_DEFAULT),
-            RawLimit::Table(t) => Some(BucketLimit {
-                reads_per_sec: rate(
-                    cx,
-                    &t.reads,
-                    format!("{field}.reads"),
-                    BucketLimit::S3_EXPRESS_DEFAULT.reads_per_sec,
-                ),
-                writes_per_sec: rate(
-                    cx,
-                    &t.writes,
-                    format!("{field}.writes"),
-                    BucketLimit::S3_EXPRESS_DEFAULT.writes_per_sec,
-                ),
-            }),
-        }
-    });
-    (prefix_limit, bucket_limit)
+    }
+    s
+}
+
+/// Where a rate-model setting was written in the embedded table.
+pub(super) fn span(e: &RawEmbedded, setting: Setting) -> Option<Range<usize>> {
+    let prefix = match e.prefix_limit.as_ref().map(Spanned::get_ref) {
+        Some(RawLimit::Table(t)) => Some(t),
+        _ => None,
+    };
+    let bucket = match e.bucket_limit.as_ref().map(Spanned::get_ref) {
+        Some(RawLimit::Table(t)) => Some(t),
+        _ => None,
+    };
+    let int = |v: Option<&Spanned<i64>>| v.map(Spanned::span);
+    match setting {
+        Setting::PrefixReads => int(prefix.and_then(|t| t.reads.as_ref())),
+        Setting::PrefixWrites => int(prefix.and_then(|t| t.writes.as_ref())),
+        Setting::MaxPartitions => int(prefix.and_then(|t| t.max_partitions.as_ref())),
+        Setting::SplitAfter => prefix.and_then(|t| t.split_after.as_ref().map(Spanned::span)),
+        Setting::BucketReads => int(bucket.and_then(|t| t.reads.as_ref())),
+        Setting::BucketWrites => int(bucket.and_then(|t| t.writes.as_ref())),
+        _ => None,
+    }
+    .or_else(|| match setting {
+        Setting::BucketReads | Setting::BucketWrites => e.bucket_limit.as_ref().map(Spanned::span),
+        _ => e.prefix_limit.as_ref().map(Spanned::span),
+    })
 }
 
 #[cfg(test)]

@@ -411,7 +411,8 @@ pub struct RawPhase {
     pub stages: Option<Spanned<Vec<RawStage>>>,
     /// Required unless the phase is a loader (`[phase.loader]`).
     pub mix: Option<Spanned<Vec<RawOp>>>,
-    pub loader: Option<Spanned<super::loader::RawLoader>>,
+    pub loader: Option<Spanned<super::dataloader::RawDataloader>>,
+    pub replay: Option<Spanned<super::replay::RawReplay>>,
 }
 
 #[derive(Debug, Deserialize)]

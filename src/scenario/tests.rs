@@ -1431,3 +1431,37 @@ fn checksum_names_the_algorithm_and_agrees_with_checksums() {
     ));
     assert_eq!(plan.client.checksums, ChecksumMode::Crc32);
 }
+
+/// A measured phase cannot take the name of one of the run's own stages
+/// (its result would be taken for the stage's, or collide with it), in any
+/// case; a loader phase neither. Names that only contain one are fine.
+#[test]
+fn phase_names_of_the_runs_own_stages_are_refused() {
+    for name in ["prepare", "cleanup", "preflight", "Cleanup"] {
+        let p = one(
+            &BASE.replace(r#"name = "p""#, &format!("name = {name:?}")),
+            18,
+            8,
+            "phase[0].name",
+        );
+        assert_eq!(
+            p.message,
+            format!(
+                "expected a phase name other than the run's own stages (preflight, prepare, cleanup), got {name:?}"
+            ),
+            "{p}"
+        );
+    }
+    let loader = BASE.replace(
+        "duration = \"10s\"\nconcurrency = 2\nmix = [{ op = \"get\" }]",
+        "duration = \"10s\"\n[phase.loader]\naccelerators = 2\nbatch_size = 1\ncompute = \"5ms\"",
+    );
+    assert!(ok(&loader).phases[0].loader.is_some());
+    one(
+        &loader.replace(r#"name = "p""#, r#"name = "prepare""#),
+        18,
+        8,
+        "phase[0].name",
+    );
+    ok(&BASE.replace(r#"name = "p""#, r#"name = "prepare-hot""#));
+}

@@ -12,6 +12,7 @@ use toml::Spanned;
 use super::plan::*;
 use super::raw::*;
 use super::{Problem, ScenarioError, line_col};
+use crate::s3::inject::{Setting, Settings};
 use crate::units::{ByteSize, HumanDuration, format_duration};
 
 const MIB: u64 = ByteSize::MIB;
@@ -51,6 +52,11 @@ impl Ctx<'_> {
             field: field.to_string(),
             message: message.into(),
         });
+    }
+
+    /// The scenario file's folder, against which relative paths resolve.
+    pub(super) fn source_dir(&self) -> Option<&Path> {
+        self.source.parent()
     }
 
     pub(super) fn at<T>(&mut self, v: &Spanned<T>, field: &str, message: impl Into<String>) {
@@ -458,6 +464,10 @@ fn endpoint_host_is_localhost(s: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A target's `[targets.NAME.embedded]` table, checked by the injection's
+/// own rules (`Injection::from_settings`, which `s3bench serve`'s flags
+/// use too); each problem is said at the value it is about. The rate
+/// models are checked against the bucket kind first (`rates`).
 fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> Injection {
     let base = format!("{base}.embedded");
     let error_latency = e
@@ -472,81 +482,42 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> 
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
-    let fraction = |cx: &mut Ctx<'_>, r: &Option<Spanned<f64>>, name: &str| match r {
-        Some(r) => {
-            let v = *r.get_ref();
-            if !(0.0..=1.0).contains(&v) {
-                cx.at(
-                    r,
-                    &format!("{base}.{name}"),
-                    format!("expected a fraction from 0 to 1 (0.01 = 1% of requests), got {v}"),
-                );
-                0.0
-            } else {
-                v
-            }
-        }
-        None => 0.0,
-    };
-    let error_rate = fraction(cx, &e.error_rate, "error_rate");
-    let body_reset_rate = fraction(cx, &e.body_reset_rate, "body_reset_rate");
-    let corrupt_rate = fraction(cx, &e.corrupt_rate, "corrupt_rate");
-    let session_error_rate = fraction(cx, &e.session_error_rate, "session_error_rate");
-    let error_status = e
-        .error_status
-        .as_ref()
-        .and_then(|s| cx.int(s, &format!("{base}.error_status"), 400, 599))
-        .map_or(503, |s| s as u16);
-    let error_code = match &e.error_code {
-        Some(c) => {
-            let code = c.get_ref().trim();
-            if code.is_empty() || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-                cx.at(
-                    c,
-                    &format!("{base}.error_code"),
-                    format!("expected an S3 error code like \"SlowDown\" or \"InternalError\", got {code:?}"),
-                );
-            }
-            code.to_string()
-        }
-        None => match error_status {
-            503 => "SlowDown".to_string(),
-            500 => "InternalError".to_string(),
-            other => {
-                if error_rate > 0.0 || session_error_rate > 0.0 {
-                    let span = e.error_status.as_ref().map(|s| s.span());
-                    cx.report(
-                        span,
-                        &format!("{base}.error_code"),
-                        format!(
-                            "expected an error_code for error_status {other} (only 500 and 503 have defaults)"
-                        ),
-                    );
-                }
-                String::new()
-            }
-        },
-    };
-    let max_in_flight = e
-        .max_in_flight
-        .as_ref()
-        .and_then(|n| cx.int(n, &format!("{base}.max_in_flight"), 1, 1_000_000))
-        .map(|n| n as u32);
-    let (prefix_limit, bucket_limit) = super::rates::limits(cx, &base, kind, e);
-    Injection {
+    let value = |v: &Option<Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
+    let settings = Settings {
         latency,
         error_latency,
         bandwidth,
-        error_rate,
-        error_status,
-        error_code,
-        prefix_limit,
-        bucket_limit,
-        body_reset_rate,
-        corrupt_rate,
-        session_error_rate,
-        max_in_flight,
+        error_rate: value(&e.error_rate),
+        error_status: e.error_status.as_ref().map(|s| *s.get_ref()),
+        error_code: e.error_code.as_ref().map(|c| c.get_ref().clone()),
+        body_reset_rate: value(&e.body_reset_rate),
+        corrupt_rate: value(&e.corrupt_rate),
+        session_error_rate: value(&e.session_error_rate),
+        max_in_flight: e.max_in_flight.as_ref().map(|n| *n.get_ref()),
+        ..super::rates::settings(cx, &base, kind, e)
+    };
+    let (injection, problems) = Injection::from_settings(settings);
+    for p in problems {
+        let span = |v: Option<&Spanned<f64>>| v.map(Spanned::span);
+        let int = |v: Option<&Spanned<i64>>| v.map(Spanned::span);
+        let at = match p.setting {
+            Setting::ErrorRate => span(e.error_rate.as_ref()),
+            Setting::BodyResetRate => span(e.body_reset_rate.as_ref()),
+            Setting::CorruptRate => span(e.corrupt_rate.as_ref()),
+            Setting::SessionErrorRate => span(e.session_error_rate.as_ref()),
+            Setting::ErrorStatus => int(e.error_status.as_ref()),
+            // A missing code is said where the status that needs one is.
+            Setting::ErrorCode => e
+                .error_code
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| int(e.error_status.as_ref())),
+            Setting::MaxInFlight => int(e.max_in_flight.as_ref()),
+            rate => super::rates::span(e, rate),
+        };
+        cx.report(at, &format!("{base}.{}", p.setting.field()), p.message);
     }
+    injection
 }
 
 fn latency(cx: &mut Ctx<'_>, field: &str, l: &Spanned<RawLatency>) -> Option<LatencyDist> {
@@ -876,6 +847,20 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             format!("expected a phase name of letters, digits, '-', '_' or '.' (at most 64), got {name:?}"),
         );
     }
+    // The run's own stages appear next to the phases in its report and
+    // result.json under these names: a phase of the same name would be
+    // taken for the stage (or collide with its entry).
+    if RunStage::named(&name).is_some() {
+        let taken: Vec<&str> = RunStage::ALL.iter().map(|s| s.name()).collect();
+        cx.at(
+            &p.name,
+            &format!("{base}.name"),
+            format!(
+                "expected a phase name other than the run's own stages ({}), got {name:?}",
+                taken.join(", ")
+            ),
+        );
+    }
     let duration = p
         .duration
         .as_ref()
@@ -885,44 +870,15 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(r) = &p.replay {
+        return super::replay::phase(cx, &base, name, p, r, env.dataset, Stop { duration, ops });
+    }
     if let Some(l) = &p.loader {
-        return super::loader::phase(cx, &base, name, p, l, env.dataset);
+        return super::dataloader::phase(cx, &base, name, p, l, env.dataset);
     }
     let warmup = p.warmup.as_ref().map_or(Duration::ZERO, |w| w.get_ref().0);
 
-    // Exactly one way to say how load is generated.
-    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
-    if let Some(c) = &p.concurrency {
-        given.push(("concurrency", c.span()));
-    }
-    if let Some(r) = &p.rate {
-        given.push(("rate", r.span()));
-    }
-    if let Some(s) = &p.stages {
-        given.push(("stages", s.span()));
-    }
-    match given.as_slice() {
-        [] => cx.at(
-            &p.name,
-            &base,
-            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
-        ),
-        [_] => {}
-        [(first, _), (second, span), ..] => cx.report(
-            Some(span.clone()),
-            &format!("{base}.{second}"),
-            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
-        ),
-    }
-    if let Some(m) = &p.max_in_flight
-        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
-    {
-        cx.at(
-            m,
-            &format!("{base}.max_in_flight"),
-            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
-        );
-    }
+    load_kind(cx, &base, p);
 
     let mut stop = Stop { duration, ops };
     let stages = if let Some(s) = &p.stages {
@@ -1017,6 +973,44 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+        replay: None,
+    }
+}
+
+/// Exactly one way to say how a phase's load is generated: `concurrency`
+/// (closed loop), `rate` (open loop, with its `max_in_flight`) or `stages`.
+fn load_kind(cx: &mut Ctx<'_>, base: &str, p: &RawPhase) {
+    let mut given: Vec<(&str, Range<usize>)> = Vec::new();
+    if let Some(c) = &p.concurrency {
+        given.push(("concurrency", c.span()));
+    }
+    if let Some(r) = &p.rate {
+        given.push(("rate", r.span()));
+    }
+    if let Some(s) = &p.stages {
+        given.push(("stages", s.span()));
+    }
+    match given.as_slice() {
+        [] => cx.at(
+            &p.name,
+            base,
+            "expected one of `concurrency` (closed loop), `rate` (open loop) or `stages`, got none",
+        ),
+        [_] => {}
+        [(first, _), (second, span), ..] => cx.report(
+            Some(span.clone()),
+            &format!("{base}.{second}"),
+            format!("expected only one of `concurrency`, `rate` or `stages`, got `{first}` and `{second}`"),
+        ),
+    }
+    if let Some(m) = &p.max_in_flight
+        && (p.rate.is_none() || p.stages.is_some() || p.concurrency.is_some())
+    {
+        cx.at(
+            m,
+            &format!("{base}.max_in_flight"),
+            "expected max_in_flight only next to `rate` (open loop); in `stages`, set it per stage",
+        );
     }
 }
 

@@ -851,7 +851,7 @@ pub(crate) async fn handle(
                     injected_fault = Some(fault);
                     Err(e)
                 }
-                _ => ops::execute(&mut req).await,
+                _ => ops::serve_op(&mut req).await,
             },
         },
     };

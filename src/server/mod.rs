@@ -617,10 +617,13 @@ pub async fn serve_forever(
         out,
         "# aws s3api create-bucket --bucket demo && aws s3 cp ./file s3://demo/file"
     )?;
+    // Listening for Ctrl-C before saying so: a SIGINT right after the line
+    // stops the server and prints its counts, instead of killing it.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     writeln!(out, "serving until Ctrl-C")?;
     out.flush()?;
     drop(out);
-    tokio::signal::ctrl_c().await?;
+    interrupt.recv().await;
     let counters = server.counters();
     let partitions: Vec<(String, (Vec<RangeInfo>, u64))> = counters
         .buckets

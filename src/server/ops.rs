@@ -19,7 +19,7 @@ use super::http::{Req, Resp, RespBody};
 use super::ingest::{Alg, digest_segments};
 use super::store::{
     Bucket, BucketKind, ListQuery, MAX_PART_NUMBER, Object, Part, Segment, Upload, UploadChecksum,
-    Watch, bucket_az, classify_bucket_name, slice_segments,
+    Watch, classify_bucket_name, slice_segments,
 };
 use super::xml::{self, HEAD, NS, elem, esc};
 
@@ -28,7 +28,9 @@ pub(crate) const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
 /// Largest XML request body accepted.
 const MAX_XML: u64 = 4 * 1024 * 1024;
 
-pub(crate) async fn execute(req: &mut Req<'_>) -> Result<Resp, S3Error> {
+/// Answers one S3 operation of an authenticated request (the op is known,
+/// the signature checked): the handler of each op, by name.
+pub(crate) async fn serve_op(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     match req.op {
         Op::ListBuckets => list_buckets(req, BucketKind::GeneralPurpose),
         Op::ListDirectoryBuckets => list_buckets(req, BucketKind::Directory),
@@ -243,7 +245,7 @@ fn check_bucket_configuration(
                     ),
                 ));
             }
-            let az = bucket_az(name).unwrap_or_default();
+            let az = crate::s3::bucket::zone_id(name).unwrap_or_default();
             let missing = |what: &str| {
                 S3Error::invalid_argument(format!(
                     "The CreateBucketConfiguration of directory bucket {name} lacks {what}."
@@ -313,7 +315,7 @@ fn head_bucket(req: &Req<'_>) -> Result<Resp, S3Error> {
         );
         h.insert(
             "x-amz-bucket-location-name",
-            header_value(bucket_az(&b.name).unwrap_or_default())?,
+            header_value(crate::s3::bucket::zone_id(&b.name).unwrap_or_default())?,
         );
     }
     Ok(r)

@@ -921,11 +921,6 @@ pub(crate) fn classify_bucket_name(name: &str) -> Result<BucketKind, String> {
     crate::s3::bucket::classify(name)
 }
 
-/// The Availability Zone ID in a directory bucket name.
-pub(crate) fn bucket_az(name: &str) -> Option<&str> {
-    crate::s3::bucket::zone_id(name)
-}
-
 #[derive(Default)]
 pub(crate) struct Store {
     buckets: RwLock<HashMap<String, Arc<Bucket>>>,
@@ -1173,7 +1168,6 @@ mod tests {
             classify_bucket_name("my.bucket-1"),
             Ok(BucketKind::GeneralPurpose)
         );
-        assert_eq!(bucket_az("bench--use1-az4--x-s3"), Some("use1-az4"));
         for bad in [
             "ab",
             "Upper",

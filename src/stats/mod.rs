@@ -1,7 +1,7 @@
 //! Latency histograms, per-second series and their exact merge. Knows nothing of S3.
 
 pub mod codec;
-pub mod loader;
+pub mod dataloader;
 pub mod prefixes;
 pub mod recorder;
 pub mod sparse;

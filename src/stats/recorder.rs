@@ -78,11 +78,13 @@ impl FailureGroup {
     }
 }
 
-/// A failed operation: its kind (e.g. `503 SlowDown`, `connection`) and group.
+/// A failed operation: its kind (e.g. `503 SlowDown`, `connection`), group
+/// and HTTP status, when there was an answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Failure<'a> {
     pub kind: &'a str,
     pub group: FailureGroup,
+    pub status: Option<u16>,
 }
 
 /// Outcome of one operation, as the engine hands it to the recorder.
@@ -120,6 +122,25 @@ pub struct FailureStats {
     pub count: u64,
     /// Latency of the failed operations (due or sent -> failure), ns.
     pub latency: Histogram<u64>,
+    /// The HTTP statuses among them, with counts (a few at most: a Vec).
+    pub statuses: Vec<(u16, u64)>,
+}
+
+impl FailureStats {
+    fn new() -> Self {
+        FailureStats {
+            count: 0,
+            latency: latency_hist(),
+            statuses: Vec::new(),
+        }
+    }
+
+    fn add_status(&mut self, status: u16, n: u64) {
+        match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, c)) => *c += n,
+            None => self.statuses.push((status, n)),
+        }
+    }
 }
 
 /// Everything recorded for one operation kind. Latency, TTFB, service time
@@ -183,12 +204,12 @@ impl OpStats {
             Some(f) => {
                 self.errors += 1;
                 add_error(&mut self.errors_by_kind, f.kind, 1);
-                let g = self.failures[f.group as usize].get_or_insert_with(|| FailureStats {
-                    count: 0,
-                    latency: latency_hist(),
-                });
+                let g = self.failures[f.group as usize].get_or_insert_with(FailureStats::new);
                 g.count += 1;
                 record(&mut g.latency, s.latency_ns);
+                if let Some(status) = f.status {
+                    g.add_status(status, 1);
+                }
             }
         }
     }
@@ -212,12 +233,12 @@ impl OpStats {
         }
         for (mine, theirs) in self.failures.iter_mut().zip(&other.failures) {
             if let Some(t) = theirs {
-                let m = mine.get_or_insert_with(|| FailureStats {
-                    count: 0,
-                    latency: latency_hist(),
-                });
+                let m = mine.get_or_insert_with(FailureStats::new);
                 m.count += t.count;
                 add_hist(&mut m.latency, &t.latency);
+                for &(status, n) in &t.statuses {
+                    m.add_status(status, n);
+                }
             }
         }
         self.requests += other.requests;
@@ -435,6 +456,14 @@ fn dense(pairs: impl Iterator<Item = (usize, u64)>) -> Histogram<u64> {
     h
 }
 
+/// Adds `from`'s lateness histogram into `into`.
+pub fn merge_lateness(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    if let Some(f) = from {
+        let h = into.get_or_insert_with(latency_hist);
+        let _ = h.add(f);
+    }
+}
+
 /// All that one thread records for one (phase, target, round), for `N`
 /// op kinds (the engine uses one slot per entry of the op vocabulary).
 #[derive(Debug, Clone)]
@@ -446,6 +475,9 @@ pub struct Recorder<const N: usize> {
     /// Measured throttled requests by key prefix and second (the engine
     /// names the prefix; only throttles are recorded).
     pub throttled_prefixes: super::PrefixSeries,
+    /// Open-loop phases: how late each request started against when it
+    /// was due (ns; 0 = on time), measured and warm-up alike.
+    pub lateness: Option<Histogram<u64>>,
     /// Index = seconds since the measured part began. A second's cells land
     /// here when the recorder moves past it (see `live`).
     seconds: Vec<Second>,
@@ -467,6 +499,7 @@ impl<const N: usize> Default for Recorder<N> {
             warmup: std::array::from_fn(|_| None),
             attempts: AttemptLog::default(),
             throttled_prefixes: super::PrefixSeries::default(),
+            lateness: None,
             seconds: Vec::new(),
             live_second: 0,
             live: std::array::from_fn(|_| LiveCell::default()),
@@ -548,8 +581,18 @@ impl<const N: usize> Recorder<N> {
         sec.in_flight = sec.in_flight.max(in_flight);
     }
 
+    /// Records how late a scheduled request started (ns after it was due).
+    #[inline]
+    pub fn note_lateness(&mut self, ns: u64) {
+        let h = self.lateness.get_or_insert_with(latency_hist);
+        if h.record(ns).is_err() {
+            h.saturating_record(ns);
+        }
+    }
+
     /// Exact merge of another thread's recorder.
     pub fn merge(&mut self, other: &Recorder<N>) {
+        merge_lateness(&mut self.lateness, &other.lateness);
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
         self.attempts.merge(&other.attempts);
@@ -689,6 +732,7 @@ mod tests {
                 } else {
                     FailureGroup::Transport
                 },
+                status: kind.starts_with("503").then_some(503),
             }),
             late_start: false,
             behind_session: false,

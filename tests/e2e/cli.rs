@@ -4,12 +4,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::run_against;
 use clap::Parser;
 use s3bench::cli::{Cli, main};
 use s3bench::client::TargetConfig;
 use s3bench::engine::Cancel;
-use s3bench::run::{PreflightError, RunOptions, execute, start_embedded};
+use s3bench::plan::RunOptions;
+use s3bench::run::PreflightError;
 use s3bench::scenario::parse;
+use s3bench::targets::start_embedded;
 
 async fn exit_code(args: &[&str]) -> i32 {
     main(Cli::try_parse_from(args).expect("arguments parse")).await
@@ -79,7 +82,7 @@ async fn preflight_error(target: TargetConfig) -> String {
         out: dir.path().to_path_buf(),
         ..RunOptions::default()
     };
-    let err = execute(plan, vec![target], true, opts, Arc::new(Cancel::default()))
+    let err = run_against(plan, vec![target], opts, Arc::new(Cancel::default()))
         .await
         .err()
         .expect("preflight must fail");
@@ -138,4 +141,69 @@ async fn wrong_secret_missing_bucket_and_dead_endpoint_are_one_sentence_each() {
     );
     let msg = preflight_error(dead).await;
     assert!(msg.contains("refused"), "{msg}");
+}
+
+/// `env:NAME` is a scenario source of scenario loading itself, so every
+/// command that reads a scenario takes it, not only `run` and `validate`:
+/// `plan`, `doctor` and `serve --scenario` too.
+#[test]
+fn every_command_reads_a_scenario_from_env() {
+    use std::io::BufRead as _;
+    let text = std::fs::read_to_string("scenarios/small-objects.toml").unwrap();
+    let with_env = || {
+        let mut cmd = crate::common::s3bench();
+        cmd.env("S3BENCH_SCENARIO_TOML", &text);
+        cmd
+    };
+    let o = with_env()
+        .args(["plan", "env:S3BENCH_SCENARIO_TOML"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("estimated cost $"), "{out}");
+    let o = with_env()
+        .args(["doctor", "env:S3BENCH_SCENARIO_TOML", "--embedded"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("env:S3BENCH_SCENARIO_TOML: 2 target(s), 0 error(s)"),
+        "{out}"
+    );
+    // serve creates the scenario's buckets; stopped by its PID (SIGINT).
+    let plan = s3bench::scenario::parse(&text, Path::new("x.toml")).unwrap();
+    let mut child = with_env()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--scenario", "env:S3BENCH_SCENARIO_TOML"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut buckets = String::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 && !line.starts_with("serving until") {
+        if let Some(b) = line.strip_prefix("buckets: ") {
+            buckets = b.trim().to_string();
+        }
+        line.clear();
+    }
+    // SAFETY: kill() sends SIGINT to the child we started, by its PID.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    assert!(child.wait().unwrap().success());
+    for t in &plan.targets {
+        assert!(buckets.contains(&t.bucket), "{} in {buckets:?}", t.bucket);
+    }
+    // Unset, the variable is named as a file would be.
+    let o = crate::common::s3bench()
+        .args(["doctor", "env:S3BENCH_SCENARIO_TOML", "--embedded"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(
+        "env:S3BENCH_SCENARIO_TOML: environment variable S3BENCH_SCENARIO_TOML is not set"
+    ),);
 }

@@ -7,15 +7,18 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::run_against;
 use s3bench::cluster::{S3Url, barrier, results};
 use s3bench::engine::Cancel;
-use s3bench::run::{RunOptions, Shard, embedded_targets, execute, start_embedded};
+use s3bench::plan::{RunOptions, Shard};
 use s3bench::scenario::parse;
+use s3bench::targets::{embedded_targets, start_embedded};
 
 use crate::common::{client, start_server};
 
+/// The binary, hermetic ([`crate::common::s3bench`]).
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    crate::common::s3bench()
 }
 
 /// Every YAML document of a multi-document string.
@@ -499,7 +502,7 @@ mix = [{ op = "get", weight = 1 }]
             ..RunOptions::default()
         };
         let targets = embedded_targets(&plan, &server);
-        let out = execute(plan.clone(), targets, true, o, Arc::new(Cancel::default()))
+        let out = run_against(plan.clone(), targets, o, Arc::new(Cancel::default()))
             .await
             .unwrap();
         shard_counts.push(get_count(&out.result));
@@ -531,10 +534,6 @@ mix = [{ op = "get", weight = 1 }]
             .env("AWS_ACCESS_KEY_ID", server.access_key())
             .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
             .env("AWS_REGION", server.region())
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("AWS_PROFILE")
             .output()
             .unwrap();
         (
@@ -772,22 +771,12 @@ impl Serve {
             .collect()
     }
 
-    /// The s3bench binary with credentials for this endpoint only.
-    fn command(&self, home: &Path) -> Command {
+    /// The s3bench binary (hermetic) with credentials for this endpoint only.
+    fn command(&self) -> Command {
         let mut cmd = bin();
         cmd.env("AWS_ACCESS_KEY_ID", SERVE_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SERVE_SECRET)
-            .env("AWS_REGION", "us-east-1")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_PROFILE")
-            .env_remove("JOB_COMPLETION_INDEX")
-            .env_remove("AWS_BATCH_JOB_ARRAY_INDEX")
-            .env_remove("S3BENCH_SHARD_COUNT")
-            .env_remove("S3BENCH_RUN_ID")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", home.join("no-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-            .env("HOME", home);
+            .env("AWS_REGION", "us-east-1");
         cmd
     }
 
@@ -888,7 +877,7 @@ fn shard_command(
     run_id: &str,
     extra: &[&str],
 ) -> Command {
-    let mut cmd = serve.command(home);
+    let mut cmd = serve.command();
     cmd.arg("run");
     match index {
         0 => {
@@ -930,7 +919,7 @@ fn merge_from_s3(
 ) -> (Option<i32>, String, std::path::PathBuf) {
     let out = home.join("merged");
     let o = serve
-        .command(home)
+        .command()
         .args([
             "merge",
             &format!("s3://cl-results/runs/{run_id}/"),
@@ -1252,7 +1241,7 @@ async fn cluster_run_barrier_timeout_names_the_missing_shard() {
             .unwrap();
     }
     let o = serve
-        .command(home.path())
+        .command()
         .arg("cleanup")
         .arg(&scenario)
         .args(["--run-id", run_id])
@@ -1275,7 +1264,7 @@ fn cluster_run_failed_upload_keeps_the_local_copy_and_exits_6() {
     let scenario = home.path().join("cluster.toml");
     std::fs::write(&scenario, shard_scenario(&serve.endpoint, "ops = 40")).unwrap();
     let o = serve
-        .command(home.path())
+        .command()
         .arg("run")
         .arg(&scenario)
         .args([
@@ -1377,4 +1366,143 @@ fn cluster_scenario_from_env_names_the_variable() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("disagree"));
+}
+
+/// The container arguments `s3bench k8s` and `s3bench batch` write are
+/// s3bench command lines: each parses with the real `Cli` into the command
+/// and values the generator meant, for several option combinations, and
+/// the environment variables the containers set are ones `run` reads.
+#[test]
+fn cluster_manifest_arguments_parse_with_the_real_cli() {
+    use clap::{CommandFactory as _, Parser as _};
+    use s3bench::cli::{Cli, Command as Cmd};
+    use s3bench::cluster::{batch, k8s};
+
+    let path = Path::new("scenarios/ml-shards.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let plan = parse(&text, path).unwrap();
+    let parse_args = |args: &[serde_json::Value]| -> Cmd {
+        let argv: Vec<&str> = std::iter::once("s3bench")
+            .chain(
+                args.iter()
+                    .map(|a| a.as_str().expect("arguments are strings")),
+            )
+            .collect();
+        Cli::try_parse_from(&argv)
+            .unwrap_or_else(|e| panic!("{argv:?} does not parse: {e}"))
+            .command
+    };
+    let run_env: Vec<String> = Cli::command()
+        .find_subcommand("run")
+        .unwrap()
+        .get_arguments()
+        .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    let env_names = |env: &serde_json::Value| -> Vec<String> {
+        env.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    for (results, timeout, run_id, karpenter, namespace) in [
+        (
+            "s3://bench-results/runs/",
+            Duration::from_secs(600),
+            "nightly-42",
+            false,
+            None,
+        ),
+        (
+            "s3://b12/",
+            Duration::from_secs(90),
+            "Run_A.1",
+            true,
+            Some("bench"),
+        ),
+        (
+            "s3://b12/deep/er/prefix",
+            Duration::from_secs(3900),
+            &*"x".repeat(63),
+            true,
+            None,
+        ),
+    ] {
+        let url = S3Url::parse(results).unwrap();
+        let o = k8s::K8sOptions {
+            shards: 3,
+            image: "registry.example/s3bench:1".into(),
+            namespace: namespace.map(str::to_string),
+            service_account: Some("s3bench".into()),
+            results: url.clone(),
+            karpenter,
+            run_id: run_id.to_string(),
+            zone_id: None,
+            barrier_timeout: timeout,
+        };
+        let docs = k8s::manifests(&plan, "ml-shards.toml", &text, &o).unwrap();
+        let jobs: Vec<&serde_json::Value> = docs
+            .iter()
+            .map(|d| &d.object)
+            .filter(|o| o["kind"] == "Job")
+            .collect();
+        assert_eq!(jobs.len(), 2, "{run_id}");
+        let shard = &jobs[0]["spec"]["template"]["spec"]["containers"][0];
+        match parse_args(shard["args"].as_array().unwrap()) {
+            Cmd::Run(a) => {
+                assert_eq!(a.scenario, Path::new("/scenario/ml-shards.toml"));
+                assert_eq!(a.results.as_deref(), Some(url.to_string().as_str()));
+                assert!(a.barrier && a.quiet, "{run_id}");
+                assert_eq!(a.barrier_timeout, timeout, "{run_id}");
+                assert_eq!(a.out, Path::new("/results"));
+            }
+            other => panic!("the shard container runs {other:?}"),
+        }
+        for name in env_names(&shard["env"]) {
+            assert!(
+                run_env.contains(&name),
+                "{name} is not read by run: {run_env:?}"
+            );
+        }
+        let merge = &jobs[1]["spec"]["template"]["spec"]["containers"][0];
+        match parse_args(merge["args"].as_array().unwrap()) {
+            Cmd::Merge(m) => {
+                assert_eq!(m.inputs, [url.join(run_id).to_string()]);
+                assert_eq!(m.shards, Some(3));
+                assert!(m.wait.is_some_and(|w| w > timeout), "{:?}", m.wait);
+                assert_eq!(m.results.as_deref(), Some(url.to_string().as_str()));
+                assert!(m.allow_missing);
+            }
+            other => panic!("the merge container runs {other:?}"),
+        }
+
+        let b = batch::BatchOptions {
+            shards: 4,
+            image: "123.dkr.ecr.us-east-1.amazonaws.com/s3bench:1".into(),
+            job_queue: "bench".into(),
+            job_role_arn: None,
+            results: url.clone(),
+            run_id: run_id.to_string(),
+            barrier_timeout: timeout,
+        };
+        let (def, _) = batch::documents(&plan, &text, &b).unwrap();
+        let c = &def["containerProperties"];
+        match parse_args(c["command"].as_array().unwrap()) {
+            Cmd::Run(a) => {
+                assert_eq!(a.scenario, Path::new("env:S3BENCH_SCENARIO_TOML"));
+                assert_eq!(a.results.as_deref(), Some(url.to_string().as_str()));
+                assert!(a.barrier && a.quiet);
+                assert_eq!(a.barrier_timeout, timeout);
+            }
+            other => panic!("the Batch container runs {other:?}"),
+        }
+        for name in env_names(&c["environment"]) {
+            // The scenario's text is read by the scenario source `env:NAME`.
+            assert!(
+                name == batch::SCENARIO_ENV || run_env.contains(&name),
+                "{name} is not read by run: {run_env:?}"
+            );
+        }
+    }
 }

@@ -1,12 +1,23 @@
-//! Helpers shared by the end-to-end tests.
+//! The harness the end-to-end tests share: the embedded endpoint and SDK
+//! clients for it, scenario builders, runs of the library in-process, and
+//! one hermetic way to run the `s3bench` binary.
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use s3bench::client::TargetConfig;
+use s3bench::engine::Cancel;
+use s3bench::plan::{RunOptions, RunPlan};
+use s3bench::report::model::RunResult;
+use s3bench::run::RunOutput;
+use s3bench::scenario::Plan;
 use s3bench::server::{EmbeddedServer, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -110,4 +121,171 @@ pub fn preflight(r: &s3bench::report::model::RunResult, target: &str, op: &str) 
         .get(op)
         .copied()
         .unwrap_or(0)
+}
+
+// ---- Scenarios -------------------------------------------------------
+
+/// The General Purpose bucket of the pair most tests compare (each test
+/// starts its own endpoint, so every test may use the same names).
+pub const GP: &str = "bench-gp";
+/// The directory bucket of that pair.
+pub const DIR: &str = "bench--use1-az4--x-s3";
+
+/// The two targets most scenarios compare: `[targets.standard]` (General
+/// Purpose, bucket [`GP`]) and `[targets.express]` (directory, bucket
+/// [`DIR`]), both in us-east-1. Lines can be added to both tables
+/// ([`TwoTargets::both`]) or to one (a `[targets.NAME.embedded]` table);
+/// `to_string()` gives the TOML.
+#[derive(Debug, Clone)]
+pub struct TwoTargets {
+    gp: String,
+    dir: String,
+    both: String,
+    standard: String,
+    express: String,
+}
+
+pub fn two_targets() -> TwoTargets {
+    TwoTargets {
+        gp: GP.to_string(),
+        dir: DIR.to_string(),
+        both: String::new(),
+        standard: String::new(),
+        express: String::new(),
+    }
+}
+
+impl TwoTargets {
+    /// Other bucket names (a test that names its buckets in assertions).
+    pub fn buckets(mut self, gp: &str, dir: &str) -> Self {
+        (self.gp, self.dir) = (gp.to_string(), dir.to_string());
+        self
+    }
+
+    /// Lines in both target tables (`endpoint = ...`, `ca_file = ...`).
+    pub fn both(mut self, lines: &str) -> Self {
+        self.both = lines.trim().to_string();
+        self
+    }
+
+    /// Lines after the General Purpose target's keys (its own keys, then
+    /// perhaps a `[targets.standard.embedded]` table).
+    pub fn standard(mut self, lines: &str) -> Self {
+        self.standard = lines.trim().to_string();
+        self
+    }
+
+    /// Lines after the directory target's keys.
+    pub fn express(mut self, lines: &str) -> Self {
+        self.express = lines.trim().to_string();
+        self
+    }
+}
+
+impl std::fmt::Display for TwoTargets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (name, kind, bucket, own) in [
+            ("standard", "general-purpose", &self.gp, &self.standard),
+            ("express", "directory", &self.dir, &self.express),
+        ] {
+            writeln!(f, "[targets.{name}]")?;
+            writeln!(f, "kind = \"{kind}\"")?;
+            writeln!(f, "bucket = \"{bucket}\"")?;
+            writeln!(f, "region = \"us-east-1\"")?;
+            for extra in [&self.both, own] {
+                if !extra.is_empty() {
+                    writeln!(f, "{extra}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A scenario file's text from its parts: top-level keys (`name`,
+/// `rounds`), the targets, the rest (`[dataset]`, `[[phase]]`, ...).
+pub fn scenario_text(head: &str, targets: impl std::fmt::Display, rest: &str) -> String {
+    format!("{}\n{targets}{}\n", head.trim(), rest)
+}
+
+/// A test's scenario, validated; a mistake in it fails the test with the
+/// scenario's own problems.
+pub fn scenario(text: &str) -> Plan {
+    s3bench::scenario::parse(text, Path::new("inline.toml"))
+        .unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
+}
+
+// ---- Runs, in-process ------------------------------------------------
+
+/// Run options of a test: results under `dir`, two engine threads.
+pub fn opts(dir: &Path) -> RunOptions {
+    RunOptions {
+        out: dir.to_path_buf(),
+        threads: Some(2),
+        ..RunOptions::default()
+    }
+}
+
+/// Runs `plan` with `opts` against `targets` (the test's own embedded
+/// endpoint), as `s3bench run --embedded` would: the run plan is built and
+/// checked first, as the command does.
+pub async fn run_against(
+    plan: Plan,
+    targets: Vec<TargetConfig>,
+    opts: RunOptions,
+    cancel: Arc<Cancel>,
+) -> anyhow::Result<RunOutput> {
+    let run = RunPlan::new(plan, true, opts)?;
+    s3bench::run::run_on_targets(run, targets, cancel).await
+}
+
+/// Runs `plan` on `server` with [`opts`] and returns its result; the run
+/// must succeed.
+pub async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
+    let targets = s3bench::targets::embedded_targets(&plan, server);
+    run_against(plan, targets, opts(dir), Arc::new(Cancel::default()))
+        .await
+        .expect("run succeeds")
+        .result
+}
+
+// ---- The binary ------------------------------------------------------
+
+/// The `s3bench` binary in a hermetic AWS environment: HOME is an empty
+/// directory, `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` point at
+/// files that do not exist, instance metadata is off, stdin is empty, and
+/// every other `AWS_*` and `S3BENCH_*` variable (and the shard index
+/// Kubernetes sets, and the CA bundle overrides) is removed, so a
+/// developer's `~/.aws` or shell never reaches a test. A test adds what it
+/// needs after (`.env(...)`, or [`s3bench_for`]).
+pub fn s3bench() -> Command {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hermetic-home");
+    std::fs::create_dir_all(&home).expect("the hermetic HOME can be made");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3bench"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("AWS_")
+            || k.starts_with("S3BENCH_")
+            || k == "JOB_COMPLETION_INDEX"
+            || k == "SSL_CERT_FILE"
+            || k == "SSL_CERT_DIR"
+        {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+    cmd.env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// [`s3bench`] with the access keys of `server` in the environment, as a
+/// user of `s3bench serve` would set them.
+pub fn s3bench_for(server: &EmbeddedServer) -> Command {
+    let mut cmd = s3bench();
+    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_key());
+    cmd
 }

@@ -6,7 +6,6 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,25 +14,14 @@ use s3bench::doctor::{Environment, Finding, Severity, check_target};
 use s3bench::scenario::{Plan, TargetKind};
 use s3bench::server::EmbeddedServer;
 
-use crate::common::start_server;
+use crate::common::{
+    DIR, GP, s3bench, s3bench_for, scenario, scenario_text, start_server, two_targets,
+};
 
-const GP: &str = "doctor-gp";
-const DIR: &str = "doctor--use1-az4--x-s3";
-
-fn plan(extra: &str) -> Plan {
-    let text = format!(
-        r#"name = "doctor"
-
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-{extra}
+/// The pair's scenario: one GET phase, never run (the checks read only
+/// its targets).
+fn plan() -> Plan {
+    let rest = r#"
 [dataset]
 objects = 2
 size = "4KiB"
@@ -42,10 +30,9 @@ size = "4KiB"
 name = "p"
 duration = "1s"
 concurrency = 1
-mix = [{{ op = "get" }}]
-"#
-    );
-    s3bench::scenario::parse(&text, Path::new("doctor.toml")).expect("valid scenario")
+mix = [{ op = "get" }]
+"#;
+    scenario(&scenario_text(r#"name = "doctor""#, two_targets(), rest))
 }
 
 fn server_with_pair() -> EmbeddedServer {
@@ -57,7 +44,7 @@ fn server_with_pair() -> EmbeddedServer {
 
 /// A target of the plan against `server` with the given keys.
 fn target(server: &EmbeddedServer, kind: TargetKind, ak: &str, sk: &str) -> TargetConfig {
-    let p = plan("");
+    let p = plan();
     let spec = p.targets.iter().find(|t| t.kind == kind).unwrap();
     TargetConfig::with_static_keys(spec, &p.client, &server.endpoint(), ak, sk)
 }
@@ -372,17 +359,11 @@ fn doctor_bin(
         ),
     )
     .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3bench"));
+    let mut cmd = s3bench_for(server);
+    // Instance metadata on: these tests point it at a fake IMDS.
     cmd.arg("doctor")
         .arg(&scenario)
-        .env("AWS_ACCESS_KEY_ID", server.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
-        .env("AWS_CONFIG_FILE", dir.join("none"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("none"))
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .stdin(Stdio::null());
+        .env_remove("AWS_EC2_METADATA_DISABLED");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -469,18 +450,7 @@ fn doctor_cli_names_the_credentials_provider_and_exits_2_on_errors() {
     };
     let run = |bucket: &str| {
         std::fs::write(&p, body(bucket)).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
-            .arg("doctor")
-            .arg(&p)
-            .env("AWS_ACCESS_KEY_ID", s.access_key())
-            .env("AWS_SECRET_ACCESS_KEY", s.secret_key())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", dir.path().join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .output()
-            .unwrap();
+        let out = s3bench_for(&s).arg("doctor").arg(&p).output().unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).to_string(),
@@ -502,7 +472,7 @@ fn doctor_cli_names_the_credentials_provider_and_exits_2_on_errors() {
 
 #[test]
 fn doctor_embedded_passes_on_a_shipped_scenario() {
-    let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    let out = s3bench()
         .args(["doctor", "scenarios/small-objects.toml", "--embedded"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -617,7 +587,7 @@ fn fake_web(status: &'static str, body: &'static str) -> (String, Arc<Mutex<Vec<
 /// and for a 200 web page.
 #[tokio::test]
 async fn doctor_tells_a_web_server_from_a_missing_bucket() {
-    let p = plan("");
+    let p = plan();
     let spec = p
         .targets
         .iter()

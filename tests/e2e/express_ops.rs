@@ -21,8 +21,7 @@ use s3bench::synthetic;
 
 use crate::common::*;
 
-const GP: &str = "xops";
-const DIR: &str = "xops--use1-az4--x-s3";
+use crate::common::{DIR, GP};
 
 /// Status and S3 error code of a failed SDK call.
 fn failure<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(

@@ -5,22 +5,17 @@
 //! algorithm on both paths, proved sent by the endpoint's own checks.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use s3bench::client::checksum::upload_checksum;
 use s3bench::client::direct::sign::{Creds, Signer, ToSign, amz_date};
-use s3bench::engine::Cancel;
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
 use s3bench::scenario::{ChecksumMode, parse};
 use s3bench::server::EmbeddedServer;
+use s3bench::targets::start_embedded;
 
-use crate::common;
-
-const GP: &str = "ops-gp";
-const DIR: &str = "ops--use1-az4--x-s3";
+use crate::common::{self, DIR, GP, two_targets};
 
 fn scenario(path: &str, cleanup: bool) -> String {
     format!(
@@ -28,15 +23,7 @@ fn scenario(path: &str, cleanup: bool) -> String {
 name = "express-ops-e2e"
 rounds = 1
 cleanup = {cleanup}
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-[dataset]
+{targets}[dataset]
 objects = 8
 size = "8KiB"
 [client]
@@ -67,22 +54,13 @@ name = "copy"
 ops = 20
 concurrency = 2
 mix = [{{ op = "copy" }}]
-"#
+"#,
+        targets = two_targets(),
     )
 }
 
 async fn run(server: &EmbeddedServer, toml: &str, dir: &Path) -> RunResult {
-    let plan = parse(toml, Path::new("inline.toml")).expect("valid scenario");
-    let targets = embedded_targets(&plan, server);
-    let opts = RunOptions {
-        out: dir.to_path_buf(),
-        threads: Some(2),
-        ..RunOptions::default()
-    };
-    execute(plan, targets, true, opts, Arc::new(Cancel::default()))
-        .await
-        .expect("run succeeds")
-        .result
+    common::run_on(server, common::scenario(toml), dir).await
 }
 
 fn op<'a>(r: &'a RunResult, phase: &str, target: &str, op: &str) -> &'a OpResult {
@@ -512,15 +490,7 @@ async fn multipart_puts_carry_part_checksums_into_the_complete_request() {
 name = "mpu-checksums"
 rounds = 1
 cleanup = false
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-[prepare]
+{targets}[prepare]
 enabled = false
 [client]
 checksum = "{alg}"
@@ -529,7 +499,8 @@ name = "p"
 ops = 4
 concurrency = 1
 mix = [{{ op = "multipart-put", size = "6MiB", part_size = "5MiB" }}]
-"#
+"#,
+            targets = two_targets(),
         );
         let plan = parse(&toml, Path::new("inline.toml")).unwrap();
         let server = start_embedded(&plan).unwrap();

@@ -9,22 +9,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{opts, run_against, scenario as plan};
 use s3bench::engine::{Cancel, StopReason};
 use s3bench::report::model::{OpResult, RunResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
-use s3bench::scenario::{Plan, parse};
+use s3bench::scenario::Plan;
 use s3bench::server::EmbeddedServer;
-
-fn plan(toml: &str) -> Plan {
-    parse(toml, Path::new("faults.toml")).expect("valid test scenario")
-}
-
-fn opts(dir: &Path) -> RunOptions {
-    RunOptions {
-        out: dir.to_path_buf(),
-        ..RunOptions::default()
-    }
-}
+use s3bench::targets::{embedded_targets, start_embedded};
 
 fn op<'a>(r: &'a RunResult, phase: &str, target: &str, op: &str) -> &'a OpResult {
     let p = r.phases.iter().find(|p| p.name == phase).expect("phase");
@@ -80,7 +70,7 @@ mix = [{ op = "get", weight = 1 }]"#,
     let started = Instant::now();
     let run = tokio::spawn({
         let dir = dir.path().to_path_buf();
-        async move { execute(plan, targets, true, opts(&dir), Arc::new(Cancel::default())).await }
+        async move { run_against(plan, targets, opts(&dir), Arc::new(Cancel::default())).await }
     });
     // Prepare takes well under a second; the phase then runs.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -98,7 +88,7 @@ mix = [{ op = "get", weight = 1 }]"#,
         "{:?}",
         out.stopped
     );
-    assert_eq!(out.exit_code(), 3);
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::FailurePolicy);
     assert!(!r.complete);
     let get = op(r, "get", "standard", "get");
     assert!(get.successes > 50, "{}", get.successes);
@@ -180,15 +170,9 @@ mix = [{ op = "get", weight = 1 }]"#,
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     let get = op(&out.result, "get", "standard", "get");
     assert!(get.errors > 100 && get.successes > 100, "{get:?}");
     assert!(
@@ -253,15 +237,9 @@ mix = [{ op = "get", weight = 1 }]"#,
         tokio::time::sleep(Duration::from_millis(2500)).await;
         s2.stall(Duration::from_millis(1500));
     });
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     let get = op(&out.result, "get", "standard", "get");
     assert!(get.errors >= 2, "{get:?}");
     assert!(
@@ -281,7 +259,7 @@ mix = [{ op = "get", weight = 1 }]"#,
         "a timed-out request counted as success"
     );
     assert!(out.result.complete);
-    assert_eq!(out.exit_code(), 0);
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::Success);
 }
 
 /// With 20% of every object request answered 503 (PUTs, GETs, LISTs and
@@ -301,15 +279,9 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     let put = op(&out.result, "writes", "standard", "put");
     assert!(put.successes > 100 && put.errors > 10, "{put:?}");
     assert!(
@@ -318,11 +290,7 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
         out.result.left_behind
     );
     assert_eq!(server.object_count("faults-gp"), Some(0));
-    assert_eq!(out.exit_code(), 0);
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_s3bench")
+    assert_eq!(out.exit_code(), s3bench::exit::ExitCode::Success);
 }
 
 /// A scenario file for the s3bench binary, pointing at `server`.
@@ -350,25 +318,6 @@ size = "4KiB"
     path
 }
 
-/// Credentials only from what the test gives: no instance metadata, no
-/// shared credentials file, `home` as HOME, the config file `config`.
-fn isolated_env(cmd: &mut Command, home: &Path, config: &str) {
-    cmd.env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join(config))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("HOME", home);
-}
-
-fn with_keys(cmd: &mut Command, server: &EmbeddedServer, home: &Path) {
-    isolated_env(cmd, home, "no-config");
-    cmd.env("AWS_ACCESS_KEY_ID", server.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_key());
-}
-
 /// SIGTERM mid-phase (a Kubernetes eviction): the report is written with
 /// the phase marked, the bucket is empty afterwards, the exit code is 143.
 #[test]
@@ -386,7 +335,7 @@ concurrency = 4
 mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
     );
     let out = dir.path().join("results");
-    let mut cmd = Command::new(bin());
+    let mut cmd = crate::common::s3bench_for(&server);
     cmd.args([
         "run",
         scenario.to_str().unwrap(),
@@ -394,7 +343,6 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }, { op = "get", weight = 1 }]"#,
         out.to_str().unwrap(),
         "-q",
     ]);
-    with_keys(&mut cmd, &server, dir.path());
     let mut child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -477,9 +425,8 @@ mix = [{ op = "put", weight = 1, size = "1KiB" }]"#,
     }
     let out = dir.path().join("results");
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(bin());
+        let mut cmd = crate::common::s3bench_for(&server);
         cmd.args(args);
-        with_keys(&mut cmd, &server, dir.path());
         cmd.output().unwrap()
     };
     let s = scenario.to_str().unwrap();
@@ -618,26 +565,14 @@ mix = [{ op = "get", weight = 1 }]"#,
 /// response validation buys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupted_bodies_are_caught_only_by_response_checksums() {
-    const GP: &str = "faults-gp";
-    const DIR: &str = "faults--use1-az4--x-s3";
+    use crate::common::{DIR, GP, scenario_text, two_targets};
+    let targets = two_targets()
+        .standard("[targets.standard.embedded]\ncorrupt_rate = 0.25")
+        .express("[targets.express.embedded]\ncorrupt_rate = 0.25");
     for path in ["direct", "sdk"] {
         for checksum in ["crc32c", "none"] {
-            let toml = format!(
+            let rest = format!(
                 r#"
-name = "corrupt"
-rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-[targets.standard.embedded]
-corrupt_rate = 0.25
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-[targets.express.embedded]
-corrupt_rate = 0.25
 [dataset]
 objects = 8
 size = "64KiB"
@@ -654,6 +589,7 @@ concurrency = 2
 mix = [{{ op = "get", weight = 1 }}]
 "#
             );
+            let toml = scenario_text("name = \"corrupt\"\nrounds = 1", &targets, &rest);
             let (out, server, _dir) = run_plan(plan(&toml)).await;
             let r = &out.result;
             for (target, bucket) in [("standard", GP), ("express", DIR)] {
@@ -753,12 +689,12 @@ mix = [{{ op = "get", weight = 1 }}]
             session_lifetime: Duration::from_secs(lifetime),
             ..Default::default()
         };
-        let server = Arc::new(s3bench::run::start_embedded_with(&plan, cfg).unwrap());
+        let server = Arc::new(s3bench::targets::start_embedded_with(&plan, cfg).unwrap());
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
         let run = tokio::spawn({
             let dir = dir.path().to_path_buf();
-            async move { execute(plan, targets, true, opts(&dir), Arc::new(Cancel::default())).await }
+            async move { run_against(plan, targets, opts(&dir), Arc::new(Cancel::default())).await }
         });
         // Once the data set is written, the handshakes start failing.
         let t0 = Instant::now();
@@ -887,15 +823,9 @@ async fn run_plan(plan: Plan) -> (s3bench::run::RunOutput, EmbeddedServer, tempf
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(
-        plan,
-        targets,
-        true,
-        opts(dir.path()),
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap();
+    let out = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+        .await
+        .unwrap();
     (out, server, dir)
 }
 
@@ -992,9 +922,14 @@ print(json.dumps({{"Version": 1, "AccessKeyId": {ak:?}, "SecretAccessKey": {secr
     log
 }
 
-fn with_profile(cmd: &mut Command, home: &Path) {
-    isolated_env(cmd, home, "config");
-    cmd.env("AWS_PROFILE", "expiring");
+/// The binary ([`crate::common::s3bench`]) whose credentials come from
+/// profile `expiring` of the config file in `home`.
+fn with_profile(home: &Path) -> Command {
+    let mut cmd = crate::common::s3bench();
+    cmd.env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_PROFILE", "expiring")
+        .env("HOME", home);
+    cmd
 }
 
 /// Base credentials from a `credential_process` that last 6 s, on the
@@ -1023,11 +958,10 @@ mix = [{{ op = "get", weight = 1 }}]"#
     let log = expiring_profile(dir.path(), &server, 6, 3_600);
     let scenario = scenario_file(dir.path(), &server, &phase(10));
     let out = dir.path().join("results");
-    let mut cmd = Command::new(bin());
+    let mut cmd = with_profile(dir.path());
     cmd.args(["run", scenario.to_str().unwrap(), "--out"])
         .arg(&out)
         .arg("-q");
-    with_profile(&mut cmd, dir.path());
     let o = cmd.output().unwrap();
     assert_eq!(
         o.status.code(),
@@ -1052,11 +986,10 @@ mix = [{{ op = "get", weight = 1 }}]"#
     let scenario = scenario_file(dir.path(), &server, &phase(60));
     let out = dir.path().join("results");
     let started = Instant::now();
-    let mut cmd = Command::new(bin());
+    let mut cmd = with_profile(dir.path());
     cmd.args(["run", scenario.to_str().unwrap(), "--out"])
         .arg(&out)
         .arg("-q");
-    with_profile(&mut cmd, dir.path());
     let o = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");

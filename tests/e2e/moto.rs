@@ -110,15 +110,13 @@ fn s3bench(args: &[&str]) -> std::process::Output {
     s3bench_env(args, &[])
 }
 
+/// The binary (hermetic, [`crate::common::s3bench`]) with moto's keys.
 fn s3bench_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    crate::common::s3bench()
         .args(args)
         .envs(env.iter().copied())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
         .output()
         .expect("s3bench runs")
 }

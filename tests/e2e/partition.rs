@@ -7,14 +7,16 @@
 //! about the date-first layout only.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use s3bench::engine::Cancel;
+use s3bench::plan::RunOptions;
 use s3bench::report::model::{RunResult, TargetPhaseResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
 use s3bench::server::EmbeddedServer;
+use s3bench::targets::{embedded_targets, start_embedded};
+
+use crate::common::{run_against, s3bench};
 
 fn shipped(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,7 +44,7 @@ async fn run_shipped(file: &str) -> Ran {
         ..RunOptions::default()
     };
     let t0 = Instant::now();
-    let ran = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    let ran = run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .expect("the run completes");
     Ran {
@@ -235,7 +237,7 @@ async fn prefix_layout_pair_hash_first_recovers_and_date_first_stays_throttled()
 #[test]
 fn prefix_layout_plan_warns_about_the_date_first_file_only() {
     let plan = |file: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+        let out = s3bench()
             .args(["plan"])
             .arg(shipped(file))
             .output()
@@ -260,4 +262,38 @@ fn prefix_layout_plan_warns_about_the_date_first_file_only() {
     assert!(hash.contains("## Key layout"), "{hash}");
     assert!(!hash.contains("Warning"), "{hash}");
     assert!(hash.contains("spread over 16 prefixes"), "{hash}");
+}
+
+/// `serve` takes the model as flags, checked by the scenario's rules: a
+/// refinement of the partition model without `--prefix-limit` is refused
+/// before the endpoint starts (exit 2, one sentence naming the flag).
+#[test]
+fn serve_refuses_a_partition_refinement_without_a_prefix_limit() {
+    let out = s3bench()
+        .args(["serve", "--listen", "127.0.0.1:0", "--split-after", "2s"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--split-after") && err.contains("give prefix_limit"),
+        "{err}"
+    );
+    let out = s3bench()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--prefix-limit",
+            "300:100",
+        ])
+        .args(["--max-partitions", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--max-partitions: expected at least 1, got 0"),
+        "{err}"
+    );
 }

@@ -3,27 +3,20 @@
 //! from the same formula as the report's, and `run` refuses a costly AWS run
 //! without `--yes` before sending anything.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
+use crate::common::{DIR, GP, run_against, s3bench, scenario, scenario_text, two_targets};
 use s3bench::engine::Cancel;
 use s3bench::estimate::{EstimateOptions, estimate};
+use s3bench::plan::RunOptions;
 use s3bench::report::cost::{prices, run_costs};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
-use s3bench::scenario::parse;
+use s3bench::targets::{embedded_targets, start_embedded};
 
-const SCENARIO: &str = r#"
+const HEAD: &str = r#"
 name = "plan-vs-run"
 rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "plan-gp"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "plan--use1-az4--x-s3"
-region = "us-east-1"
+"#;
+const REST: &str = r#"
 [dataset]
 objects = 20
 size = "4KiB"
@@ -37,7 +30,7 @@ mix = [{ op = "get", weight = 3 }, { op = "put", weight = 1, size = "1KiB" }]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_counts_and_cost_match_the_run() {
-    let plan = parse(SCENARIO, Path::new("plan.toml")).unwrap();
+    let plan = scenario(&scenario_text(HEAD, two_targets(), REST));
     let est = estimate(&plan, &EstimateOptions::default());
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -46,12 +39,12 @@ async fn plan_counts_and_cost_match_the_run() {
         out: dir.path().to_path_buf(),
         ..RunOptions::default()
     };
-    let out = execute(plan, targets, true, opts, Arc::new(Cancel::default()))
+    let out = run_against(plan, targets, opts, Arc::new(Cancel::default()))
         .await
         .unwrap();
     let costs = run_costs(&out.result, prices());
     let c = server.counters();
-    for (t, bucket) in [("standard", "plan-gp"), ("express", "plan--use1-az4--x-s3")] {
+    for (t, bucket) in [("standard", GP), ("express", DIR)] {
         let e = est.targets.iter().find(|e| e.target == t).unwrap();
         let ops = e.ops_by_op();
         // Open loop: 600 ops in all, exactly; the 3:1 mix splits them at random.
@@ -106,11 +99,9 @@ mix = [{ op = "list" }]
 "#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_s3bench"))
+    let out = s3bench()
         .args(["run", path.to_str().unwrap(), "--confirm-above", "1", "-q"])
         .args(["--out", dir.path().join("r").to_str().unwrap()])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -118,4 +109,75 @@ mix = [{ op = "list" }]
     assert!(err.contains("estimated to cost about $"), "{err}");
     assert!(err.contains("pass --yes"), "{err}");
     assert!(!dir.path().join("r").exists(), "nothing started");
+}
+
+/// `run` and `plan` read one run plan: with `--duration` and `--rounds`,
+/// the cost `run` asks about (its question is in the refusal when nobody
+/// can answer) is the estimate `plan` prints, and both differ from the
+/// scenario's own length. Before, `run` priced the scenario before the flags
+/// applied (a 5 s smoke run of a 10 min scenario was refused as costly).
+#[test]
+fn run_and_plan_ask_about_the_same_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    // No endpoint: AWS targets, which the run prices and asks about.
+    let rest = r#"
+[dataset]
+objects = 100
+size = "1MiB"
+[[phase]]
+name = "p"
+duration = "10m"
+rate = 2000
+mix = [{ op = "put", weight = 1, size = "64KiB" }, { op = "get", weight = 3 }]
+"#;
+    std::fs::write(&path, scenario_text("", two_targets(), rest)).unwrap();
+    let s = path.to_str().unwrap();
+    let planned = |flags: &[&str]| {
+        let out = s3bench().args(["plan", s]).args(flags).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        let cost = text
+            .split("estimated cost ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or_else(|| panic!("plan prints a cost: {text}"));
+        cost.to_string()
+    };
+    let asked = |flags: &[&str]| {
+        let out = s3bench()
+            .args(["run", s, "--confirm-above", "0", "-q"])
+            .args(["--out", dir.path().join("r").to_str().unwrap()])
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("pass --yes"), "{err}");
+        assert!(!dir.path().join("r").exists(), "nothing started");
+        let cost = err
+            .split("estimated to cost about ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or_else(|| panic!("run asks about a cost: {err}"));
+        (cost.to_string(), err)
+    };
+    let whole = planned(&[]);
+    assert_eq!(asked(&[]).0, whole, "no flags");
+    for flags in [
+        &["--duration", "5s"][..],
+        &["--rounds", "10"],
+        &["--duration", "5s", "--rounds", "3"],
+    ] {
+        let plan = planned(flags);
+        let (run, err) = asked(flags);
+        assert_eq!(
+            run, plan,
+            "{flags:?}: run asks about {run}, plan prints {plan}"
+        );
+        assert_ne!(plan, whole, "{flags:?} changes the estimate");
+        // The question names the plan command that prints the same estimate.
+        let cmd = format!("`s3bench plan {s} {}`", flags.join(" "));
+        assert!(err.contains(&cmd), "{err}");
+    }
 }

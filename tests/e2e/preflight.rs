@@ -5,28 +5,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::run_against;
 use s3bench::engine::Cancel;
+use s3bench::plan::RunOptions;
 use s3bench::run::phases::PrepareCollision;
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
-use s3bench::scenario::{Plan, parse};
+use s3bench::scenario::Plan;
+use s3bench::targets::{embedded_targets, start_embedded};
 
-use crate::common::{client, preflight};
-
-const GP: &str = "race-gp";
-const DIR: &str = "race--use1-az4--x-s3";
+use crate::common::{self, DIR, GP, client, preflight, scenario, scenario_text, two_targets};
 
 fn plan(request_path: &str, objects: u64) -> Plan {
-    let toml = format!(
+    let rest = format!(
         r#"
-name = "race"
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
 [dataset]
 objects = {objects}
 size = "2KiB"
@@ -39,15 +29,14 @@ concurrency = 2
 mix = [{{ op = "get" }}]
 "#
     );
-    parse(&toml, Path::new("race.toml")).unwrap_or_else(|e| panic!("{e}"))
+    scenario(&scenario_text("name = \"race\"", two_targets(), &rest))
 }
 
+/// [`common::opts`] with a run id.
 fn opts(dir: &Path, run_id: &str) -> RunOptions {
     RunOptions {
-        out: dir.to_path_buf(),
-        threads: Some(2),
         run_id: Some(run_id.to_string()),
-        ..RunOptions::default()
+        ..common::opts(dir)
     }
 }
 
@@ -75,10 +64,9 @@ async fn prepare_never_overwrites_or_deletes_a_rivals_object() {
         }
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
-        let err = match execute(
+        let err = match run_against(
             plan,
             targets,
-            true,
             opts(dir.path(), &run_id),
             Arc::new(Cancel::default()),
         )
@@ -155,10 +143,9 @@ async fn a_reused_run_prefix_is_refused_and_left_alone() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let err = execute(
+    let err = run_against(
         plan,
         targets,
-        true,
         opts(dir.path(), "reused"),
         Arc::new(Cancel::default()),
     )
@@ -203,20 +190,8 @@ fn tls_server(plan: &Plan) -> s3bench::server::EmbeddedServer {
 
 fn with_ca_file(request_path: &str) -> Plan {
     let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
-    let toml = format!(
+    let rest = format!(
         r#"
-name = "tls"
-rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "{GP}"
-region = "us-east-1"
-ca_file = "{ca}"
-[targets.express]
-kind = "directory"
-bucket = "{DIR}"
-region = "us-east-1"
-ca_file = "{ca}"
 [dataset]
 objects = 8
 size = "2KiB"
@@ -229,7 +204,8 @@ concurrency = 2
 mix = [{{ op = "get" }}, {{ op = "put" }}]
 "#
     );
-    parse(&toml, Path::new("tls.toml")).unwrap_or_else(|e| panic!("{e}"))
+    let targets = two_targets().both(&format!("ca_file = \"{ca}\""));
+    scenario(&scenario_text("name = \"tls\"\nrounds = 1", targets, &rest))
 }
 
 /// Over HTTPS with a private CA: a target's `ca_file` is what both the
@@ -244,10 +220,9 @@ async fn https_endpoint_with_a_private_ca_needs_ca_file() {
         assert!(server.endpoint().starts_with("https://127.0.0.1:"));
         let dir = tempfile::tempdir().unwrap();
         let targets = embedded_targets(&plan, &server);
-        let out = execute(
+        let out = run_against(
             plan,
             targets,
-            true,
             opts(dir.path(), &format!("tls-{path}")),
             Arc::new(Cancel::default()),
         )
@@ -287,10 +262,9 @@ async fn https_endpoint_with_a_private_ca_needs_ca_file() {
     let server = tls_server(&plan);
     let dir = tempfile::tempdir().unwrap();
     let targets = embedded_targets(&plan, &server);
-    let err = execute(
+    let err = run_against(
         plan,
         targets,
-        true,
         opts(dir.path(), "tls-untrusted"),
         Arc::new(Cancel::default()),
     )
@@ -336,15 +310,9 @@ async fn resume_keeps_an_earlier_runs_data_set() {
         ..opts(dir.path(), "again")
     };
     let targets = embedded_targets(&plan, &server);
-    execute(
-        plan.clone(),
-        targets,
-        true,
-        first,
-        Arc::new(Cancel::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    run_against(plan.clone(), targets, first, Arc::new(Cancel::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     for b in [GP, DIR] {
         assert_eq!(server.object_count(b), Some(6), "{b}: the kept data set");
     }
@@ -367,7 +335,7 @@ async fn resume_keeps_an_earlier_runs_data_set() {
         ..opts(dir.path(), "again")
     };
     let targets = embedded_targets(&plan, &server);
-    let out = execute(plan, targets, true, second, Arc::new(Cancel::default()))
+    let out = run_against(plan, targets, second, Arc::new(Cancel::default()))
         .await
         .unwrap_or_else(|e| panic!("--resume: {e:#}"));
     let r = &out.result;

@@ -3,37 +3,17 @@
 //! against the report, and injected latency checked against the measured
 //! percentiles.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::run_against;
 use s3bench::engine::Cancel;
+use s3bench::plan::RunOptions;
 use s3bench::report::model::{OpResult, RunResult, TargetPhaseResult};
-use s3bench::run::{RunOptions, embedded_targets, execute, start_embedded};
-use s3bench::scenario::{Plan, parse};
-use s3bench::server::EmbeddedServer;
 
-use crate::common::preflight;
+use s3bench::targets::{embedded_targets, start_embedded};
 
-pub(crate) fn plan(toml: &str) -> Plan {
-    parse(toml, Path::new("inline.toml")).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
-}
-
-fn opts(dir: &Path) -> RunOptions {
-    RunOptions {
-        out: dir.to_path_buf(),
-        threads: Some(2),
-        ..RunOptions::default()
-    }
-}
-
-pub(crate) async fn run_on(server: &EmbeddedServer, plan: Plan, dir: &Path) -> RunResult {
-    let targets = embedded_targets(&plan, server);
-    execute(plan, targets, true, opts(dir), Arc::new(Cancel::default()))
-        .await
-        .expect("run succeeds")
-        .result
-}
+use crate::common::{DIR, GP, opts, preflight, run_on, scenario, scenario_text, two_targets};
 
 pub(crate) fn target<'a>(r: &'a RunResult, phase: &str, name: &str) -> &'a TargetPhaseResult {
     r.phases
@@ -61,17 +41,12 @@ pub(crate) fn reported(r: &RunResult, name: &str, ops: &[&str]) -> u64 {
         .sum()
 }
 
-const SPINE: &str = r#"
-name = "spine"
-rounds = 2
-[targets.standard]
-kind = "general-purpose"
-bucket = "spine-gp"
-region = "us-east-1"
-[targets.express]
-kind = "directory"
-bucket = "spine--use1-az4--x-s3"
-region = "us-east-1"
+/// The spine scenario: both targets, every basic op in one phase.
+fn spine_toml() -> String {
+    scenario_text("name = \"spine\"\nrounds = 2", two_targets(), SPINE_REST)
+}
+
+const SPINE_REST: &str = r#"
 [dataset]
 objects = 24
 size = { min = "4KiB", max = "96KiB" }
@@ -108,10 +83,10 @@ async fn spine_via_sdk_report_matches_endpoint_counters() {
 
 async fn spine(path: &str) {
     let toml = match path {
-        "direct" => SPINE.to_string(),
-        _ => format!("{SPINE}\n[client]\nrequest_path = \"sdk\"\n"),
+        "direct" => spine_toml(),
+        _ => format!("{}\n[client]\nrequest_path = \"sdk\"\n", spine_toml()),
     };
-    let plan = plan(&toml);
+    let plan = scenario(&toml);
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = run_on(&server, plan, dir.path()).await;
@@ -136,10 +111,7 @@ async fn spine(path: &str) {
 
     // The endpoint's own counts equal what the report says was sent: the
     // phases' requests plus the preflight's.
-    for (name, bucket) in [
-        ("standard", "spine-gp"),
-        ("express", "spine--use1-az4--x-s3"),
-    ] {
+    for (name, bucket) in [("standard", GP), ("express", DIR)] {
         let n = |op: &str| c.requests(bucket, op);
         let pre = |op: &str| preflight(&r, name, op);
         // The doctor's checks: the access LIST of the run prefix, HeadBucket,
@@ -225,11 +197,11 @@ async fn spine(path: &str) {
     };
     assert_eq!(sessions("standard"), 0);
     assert!(sessions("express") > 0);
-    assert_eq!(c.requests("spine-gp", "CreateSession"), 0);
+    assert_eq!(c.requests(GP, "CreateSession"), 0);
     assert_eq!(preflight(&r, "standard", "CreateSession"), 0);
     assert_eq!(preflight(&r, "express", "CreateSession"), 2);
     assert_eq!(
-        c.requests("spine--use1-az4--x-s3", "CreateSession"),
+        c.requests(DIR, "CreateSession"),
         sessions("express") + preflight(&r, "express", "CreateSession")
     );
 
@@ -263,7 +235,19 @@ async fn spine(path: &str) {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
             .unwrap();
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(
+        json["schema_version"],
+        s3bench::report::model::SCHEMA_VERSION
+    );
+    // Schema 3: each phase's role and load shape as data.
+    assert_eq!(json["phases"][0]["role"], "setup");
+    assert_eq!(json["phases"][0]["shape"]["kind"], "prepare");
+    assert_eq!(json["phases"][1]["role"], "measured");
+    assert_eq!(
+        json["phases"][1]["shape"]["stages"][0],
+        serde_json::json!({"loop": "closed", "concurrency": 6, "duration_s": null})
+    );
+    assert_eq!(json["phases"][1]["shape"]["warmup_s"], 0.2);
     let get = &json["phases"][1]["targets"][0]["ops"]["get"];
     for k in ["count", "errors", "bytes", "ops_per_sec"] {
         assert!(get[k].is_number(), "missing {k}");
@@ -311,7 +295,7 @@ concurrency = 4
 /// is about: the clock and histogram path adding nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_latency_is_measured_accurately() {
-    let plan = plan(
+    let plan = scenario(
         r#"
 name = "accuracy"
 rounds = 2
@@ -372,7 +356,7 @@ mix = [{ op = "get", weight = 1 }]
 /// TTFB and total latency differ by the transfer time: 1 MiB at 10 MiB/s = 100 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttfb_and_total_differ_by_transfer_time() {
-    let plan = plan(&single_target(
+    let plan = scenario(&single_target(
         r#"latency = "10ms"
 bandwidth = "10MiB""#,
         r#"size = "1MiB""#,
@@ -405,7 +389,7 @@ mix = [{ op = "get", weight = 1 }]"#,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stall_shows_in_open_loop_latency_not_in_closed_loop() {
     async fn stalled_run(phase: &str) -> OpResult {
-        let plan = plan(&single_target(
+        let plan = scenario(&single_target(
             r#"latency = "1ms""#,
             r#"size = "4KiB""#,
             phase,
@@ -471,7 +455,7 @@ mix = [{ op = "head", weight = 1 }]"#,
 /// agrees on how many requests there were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_errors_are_counted_by_kind() {
-    let plan = plan(
+    let plan = scenario(
         &single_target(
             r#"error_rate = 0.3
 error_status = 503
@@ -501,7 +485,7 @@ mix = [{ op = "put", weight = 1 }]"#,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_injection_model_is_visible_in_the_report() {
-    let plan = plan(&single_target(
+    let plan = scenario(&single_target(
         r#"latency = "2ms""#,
         r#"size = "4KiB""#,
         r#"[[phase]]
@@ -522,20 +506,11 @@ mix = [{ op = "get", weight = 1 }]"#,
 /// target's time series during the fast stage, none on the directory bucket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ramp_throttles_general_purpose_only() {
-    let plan = plan(
+    let plan = scenario(&scenario_text(
+        "name = \"ramp\"\nrounds = 1",
+        two_targets()
+            .standard("[targets.standard.embedded]\nprefix_limit = { reads = 150, writes = 100 }"),
         r#"
-name = "ramp"
-rounds = 1
-[targets.standard]
-kind = "general-purpose"
-bucket = "ramp-gp"
-region = "us-east-1"
-[targets.standard.embedded]
-prefix_limit = { reads = 150, writes = 100 }
-[targets.express]
-kind = "directory"
-bucket = "ramp--use1-az4--x-s3"
-region = "us-east-1"
 [dataset]
 objects = 16
 size = "4KiB"
@@ -545,7 +520,7 @@ name = "ramp"
 stages = [{ rate = 60, duration = "2s", max_in_flight = 32 }, { rate = 500, duration = "2s", max_in_flight = 32 }]
 mix = [{ op = "head", weight = 1 }]
 "#,
-    );
+    ));
     let server = start_embedded(&plan).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = run_on(&server, plan, dir.path()).await;
@@ -568,10 +543,10 @@ mix = [{ op = "head", weight = 1 }]
 /// prefixes, and merge into one result whose histograms are the exact sum.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shards_merge_losslessly() {
+    use s3bench::plan::Shard;
     use s3bench::report::summary::summarize;
-    use s3bench::run::Shard;
     use s3bench::stats::codec;
-    let plan = plan(&single_target(
+    let plan = scenario(&single_target(
         r#"latency = "1ms""#,
         r#"size = "4KiB""#,
         r#"[[phase]]
@@ -590,7 +565,7 @@ mix = [{ op = "get", weight = 1 }]"#,
             ..opts(dir.path())
         };
         let targets = embedded_targets(&plan, &server);
-        let out = execute(plan.clone(), targets, true, o, Arc::new(Cancel::default()))
+        let out = run_against(plan.clone(), targets, o, Arc::new(Cancel::default()))
             .await
             .unwrap();
         assert!(out.dir.ends_with(format!("sharded-run-shard{index}")));
@@ -639,7 +614,7 @@ mix = [{ op = "get", weight = 1 }]"#,
 /// endpoint's request count equals the attempts, not the operations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_record_attempts_separately() {
-    let plan = plan(
+    let plan = scenario(
         &single_target(
             r#"error_rate = 0.3
 error_status = 503
@@ -685,7 +660,7 @@ mix = [{ op = "put", weight = 1 }]"#,
 /// deletes what it wrote.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_run_keeps_its_report_and_cleans_up() {
-    let mut plan = plan(&single_target(
+    let mut plan = scenario(&single_target(
         r#"latency = "2ms""#,
         r#"size = "4KiB""#,
         r#"[[phase]]
@@ -710,7 +685,7 @@ mix = [{ op = "get", weight = 1 }]"#,
     });
     let started = std::time::Instant::now();
     let targets = embedded_targets(&plan, &server);
-    let out = execute(plan, targets, true, opts(dir.path()), cancel)
+    let out = run_against(plan, targets, opts(dir.path()), cancel)
         .await
         .unwrap();
     assert!(
@@ -736,7 +711,7 @@ mix = [{ op = "get", weight = 1 }]"#,
 async fn both_request_paths_classify_errors_alike() {
     let mut kinds = Vec::new();
     for path in ["direct", "sdk"] {
-        let plan = plan(
+        let plan = scenario(
             &single_target(
                 r#"error_rate = 0.25
 error_status = 503
@@ -808,11 +783,11 @@ async fn virtual_host_addressing_with_resolve_override() {
     for path in ["direct", "sdk"] {
         let toml = format!(
             "{}\n[client]\nrequest_path = \"{path}\"\n",
-            SPINE
+            spine_toml()
                 .replace("duration = \"1200ms\"", "duration = \"600ms\"")
                 .replace("rounds = 2", "rounds = 1")
         );
-        let plan = plan(&toml);
+        let plan = scenario(&toml);
         let server = start_embedded(&plan).unwrap();
         let port = server.addr().port();
         let mut targets = embedded_targets(&plan, &server);
@@ -822,21 +797,12 @@ async fn virtual_host_addressing_with_resolve_override() {
             t.spec.resolve = Some("127.0.0.1".parse().unwrap());
         }
         let dir = tempfile::tempdir().unwrap();
-        let r = execute(
-            plan,
-            targets,
-            true,
-            opts(dir.path()),
-            Arc::new(Cancel::default()),
-        )
-        .await
-        .expect("run succeeds")
-        .result;
+        let r = run_against(plan, targets, opts(dir.path()), Arc::new(Cancel::default()))
+            .await
+            .expect("run succeeds")
+            .result;
         let c = server.counters();
-        for (name, bucket) in [
-            ("standard", "spine-gp"),
-            ("express", "spine--use1-az4--x-s3"),
-        ] {
+        for (name, bucket) in [("standard", GP), ("express", DIR)] {
             let t = target(&r, "mixed", name);
             assert!(t.ops["get"].count > 0, "{path} {name}: no GETs");
             for (op, o) in &t.ops {
@@ -862,7 +828,7 @@ async fn virtual_host_addressing_with_resolve_override() {
                 "{path} {name} cleaned up"
             );
         }
-        assert!(c.requests("spine--use1-az4--x-s3", "CreateSession") > 0);
+        assert!(c.requests(DIR, "CreateSession") > 0);
         let expect = if path == "direct" {
             "direct"
         } else {

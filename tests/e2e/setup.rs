@@ -3,8 +3,7 @@
 //! validates and a run uses it, a second setup refuses, and `--delete`
 //! removes only a pair that holds nothing but s3bench/ keys.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::create_bucket::CreateBucketError;
@@ -14,20 +13,13 @@ use aws_sdk_s3::types::{
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use s3bench::server::EmbeddedServer;
 
-use crate::common::{no_retry_client, start_server};
+use crate::common::{no_retry_client, s3bench_for, start_server};
 
 /// Runs the binary with the endpoint's keys in the environment, as a user
 /// with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY would.
-fn s3bench(server: &EmbeddedServer, home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_s3bench"))
+fn run(server: &EmbeddedServer, args: &[&str]) -> Output {
+    s3bench_for(server)
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", server.access_key())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_key())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", home.join("none"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("none"))
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
         .output()
         .expect("s3bench runs")
 }
@@ -69,7 +61,7 @@ fn setup_creates_the_pair_prints_a_valid_block_and_refuses_twice() {
         "--endpoint",
         &ep,
     ];
-    let o = s3bench(&s, home.path(), &args);
+    let o = run(&s, &args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // Both buckets exist, made over HTTP by CreateBucket (the endpoint
     // checked the directory configuration; see the test below).
@@ -86,13 +78,12 @@ fn setup_creates_the_pair_prints_a_valid_block_and_refuses_twice() {
     // The block is a scenario's [targets]: validate accepts it ...
     let sc = home.path().join("first.toml");
     std::fs::write(&sc, format!("name = \"first\"\n\n{block}{TAIL}")).unwrap();
-    let v = s3bench(&s, home.path(), &["validate", sc.to_str().unwrap()]);
+    let v = run(&s, &["validate", sc.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
     // ... and a run (with the credentials from the environment) uses it.
     let out = home.path().join("results");
-    let r = s3bench(
+    let r = run(
         &s,
-        home.path(),
         &[
             "run",
             sc.to_str().unwrap(),
@@ -112,7 +103,7 @@ fn setup_creates_the_pair_prints_a_valid_block_and_refuses_twice() {
     );
 
     // A second setup with the same names refuses and creates nothing.
-    let again = s3bench(&s, home.path(), &args);
+    let again = run(&s, &args);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
@@ -124,7 +115,7 @@ fn setup_creates_the_pair_prints_a_valid_block_and_refuses_twice() {
     // --reuse takes them as they are.
     let mut reuse = args.to_vec();
     reuse.push("--reuse");
-    let o = s3bench(&s, home.path(), &reuse);
+    let o = run(&s, &reuse);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(String::from_utf8(o.stdout).unwrap(), block);
 }
@@ -152,7 +143,7 @@ fn setup_writes_into_a_scenario_and_delete_removes_only_s3bench_data() {
     ];
     let mut write = base.to_vec();
     write.extend(["--scenario", sc.to_str().unwrap()]);
-    let o = s3bench(&s, home.path(), &write);
+    let o = run(&s, &write);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let new = std::fs::read_to_string(&sc).unwrap();
     assert!(new.starts_with("# my scenario\nname = \"mine\"\n"), "{new}");
@@ -184,7 +175,7 @@ fn setup_writes_into_a_scenario_and_delete_removes_only_s3bench_data() {
     });
     let mut del = base.to_vec();
     del.push("--delete");
-    let o = s3bench(&s, home.path(), &del);
+    let o = run(&s, &del);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr)
@@ -204,7 +195,7 @@ fn setup_writes_into_a_scenario_and_delete_removes_only_s3bench_data() {
             .await
             .unwrap();
     });
-    let o = s3bench(&s, home.path(), &del);
+    let o = run(&s, &del);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(s.object_count("pair"), None);
     assert_eq!(s.object_count("pair--use1-az4--x-s3"), None);

@@ -110,6 +110,8 @@ pub struct Reply {
     pub etag: Option<String>,
     /// The response's Content-Length (HEAD: the object's size).
     pub size: Option<u64>,
+    /// The response's HTTP status (0: none came).
+    pub status: u16,
 }
 
 impl Reply {
@@ -265,6 +267,7 @@ impl DirectClient {
     /// counting it; `first_byte` is when the first body byte arrived (the
     /// response head for an empty body).
     pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Reply {
+        let span = range;
         let range = range.map(|(a, b)| format!("bytes={a}-{b}"));
         // With checksums on, ask for the object's checksum (S3 sends one
         // for a whole object only) and check the body against it.
@@ -274,7 +277,7 @@ impl DirectClient {
         } else {
             &mode
         };
-        self.timed(async {
+        self.timed("GetObject", key, span, 0, async {
             let resp = match self
                 .send(
                     Method::GET,
@@ -294,6 +297,7 @@ impl DirectClient {
                 return Reply::failed(self.error_reply(resp, conn, false).await);
             }
             let headers_at = Instant::now();
+            let status = resp.status().as_u16();
             // A whole object only: a server that sent the object's
             // checksum with a byte range would fail every ranged GET.
             let whole = !extra.is_empty() && resp.status() == StatusCode::OK;
@@ -303,7 +307,10 @@ impl DirectClient {
                 None
             };
             let mut body = resp.into_body();
-            let mut out = Reply::default();
+            let mut out = Reply {
+                status,
+                ..Reply::default()
+            };
             loop {
                 match body.frame().await {
                     Some(Ok(f)) => {
@@ -340,13 +347,20 @@ impl DirectClient {
     }
 
     pub async fn head(&self, key: &str) -> Reply {
-        self.simple(Method::HEAD, key, ReqBody::Empty, None, &[])
+        self.simple("HeadObject", Method::HEAD, key, ReqBody::Empty, None, &[])
             .await
     }
 
     pub async fn delete(&self, key: &str) -> Reply {
-        self.simple(Method::DELETE, key, ReqBody::Empty, None, &[])
-            .await
+        self.simple(
+            "DeleteObject",
+            Method::DELETE,
+            key,
+            ReqBody::Empty,
+            None,
+            &[],
+        )
+        .await
     }
 
     /// PUT `len` bytes of the synthetic pattern.
@@ -431,8 +445,14 @@ impl DirectClient {
                 HeaderValue::from_static(UNSIGNED_PAYLOAD),
             )
         };
+        // Named as the endpoint counts it: S3 bills an append as a PutObject.
+        let op = if extra.iter().any(|(n, _)| *n == "x-amz-write-offset-bytes") {
+            "AppendObject"
+        } else {
+            "PutObject"
+        };
         let mut r = self
-            .simple(Method::PUT, key, body, Some(hash), &extra)
+            .simple(op, Method::PUT, key, body, Some(hash), &extra)
             .await;
         if r.error.is_none() {
             r.bytes = len;
@@ -443,6 +463,7 @@ impl DirectClient {
     /// A request whose response body is not measured.
     async fn simple(
         &self,
+        op: &'static str,
         method: Method,
         key: &str,
         body: ReqBody,
@@ -450,7 +471,8 @@ impl DirectClient {
         extra: &[(&'static str, HeaderValue)],
     ) -> Reply {
         let head = method == Method::HEAD;
-        self.timed(async {
+        let up = body.exact_len().unwrap_or(0);
+        self.timed(op, key, None, up, async {
             let (resp, conn) = match self
                 .send(method, key, None, body, payload_hash, extra)
                 .await
@@ -461,6 +483,7 @@ impl DirectClient {
             if !resp.status().is_success() {
                 return Reply::failed(self.error_reply(resp, conn, head).await);
             }
+            let status = resp.status().as_u16();
             let h = resp.headers();
             let etag = h
                 .get(http::header::ETAG)
@@ -480,6 +503,7 @@ impl DirectClient {
                     Reply {
                         etag,
                         size,
+                        status,
                         ..Reply::default()
                     }
                 }
@@ -489,13 +513,49 @@ impl DirectClient {
         .await
     }
 
-    async fn timed(&self, f: impl Future<Output = Reply>) -> Reply {
-        match self.op_timeout {
+    /// Runs one request under the operation timeout; with `run --op-log`
+    /// it also times the request on its own and logs it (a request
+    /// abandoned mid-way, at a stop, is logged as `abandoned`).
+    async fn timed(
+        &self,
+        op: &'static str,
+        key: &str,
+        range: Option<(u64, u64)>,
+        up: u64,
+        f: impl Future<Output = Reply>,
+    ) -> Reply {
+        let mut logged = crate::oplog::active().then(|| Logged {
+            op,
+            key,
+            range,
+            sent: std::time::Instant::now(),
+            done: false,
+        });
+        let r = match self.op_timeout {
             Some(d) => tokio::time::timeout(d, f)
                 .await
                 .unwrap_or_else(|_| Reply::failed(kind("timeout"))),
             None => f.await,
+        };
+        if let Some(l) = &mut logged {
+            l.done = true;
+            let e = r.error.as_ref();
+            crate::oplog::record(&crate::oplog::Request {
+                op,
+                key,
+                range,
+                // An upload's payload is its request body.
+                bytes: if e.is_none() && up > 0 { up } else { r.bytes },
+                sent: l.sent,
+                first_byte: r.first_byte.map(Instant::into_std),
+                done: std::time::Instant::now(),
+                status: e.and_then(|e| e.status).unwrap_or(r.status),
+                group: e.map_or("", |e| e.group().key()),
+                error: e.map_or("", |e| e.key.as_str()),
+                attempt: 1,
+            });
         }
+        r
     }
 
     /// Signs and sends one request on an idle or new connection; returns
@@ -635,6 +695,37 @@ impl DirectClient {
             self.release(conn);
         }
         error_kind(status, body.as_deref().unwrap_or(b"?"))
+    }
+}
+
+/// A logged direct request in flight: dropped before its reply (the
+/// engine abandons what is still in flight after a stop's grace), it is
+/// logged as `abandoned`, so every request sent has its row.
+struct Logged<'a> {
+    op: &'static str,
+    key: &'a str,
+    range: Option<(u64, u64)>,
+    sent: std::time::Instant,
+    done: bool,
+}
+
+impl Drop for Logged<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            crate::oplog::record(&crate::oplog::Request {
+                op: self.op,
+                key: self.key,
+                range: self.range,
+                bytes: 0,
+                sent: self.sent,
+                first_byte: None,
+                done: std::time::Instant::now(),
+                status: 0,
+                group: "transport",
+                error: "abandoned",
+                attempt: 1,
+            });
+        }
     }
 }
 

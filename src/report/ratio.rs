@@ -1,82 +1,13 @@
-//! The numbers behind a report: how values are formatted, the Express /
-//! General Purpose ratio, and how sure we are of it (bootstrap over rounds).
+//! The Express / General Purpose ratio of a report and how sure we are of
+//! it: which targets are compared, and percentile-bootstrap confidence
+//! intervals over rounds (or, failing that, seconds).
 
-use crate::report::model::{TargetInfo, TargetPhaseResult};
-
-/// Target kind of S3 Express One Zone directory buckets.
-pub const KIND_DIRECTORY: &str = "directory";
-/// Target kind of S3 General Purpose buckets.
-pub const KIND_GENERAL_PURPOSE: &str = "general-purpose";
+use crate::report::model::{KIND_DIRECTORY, KIND_GENERAL_PURPOSE, TargetInfo, TargetPhaseResult};
 
 /// Bootstrap resamples per confidence interval.
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
 /// Fixed seed: the same result must render to the same report.
 pub const BOOTSTRAP_SEED: u64 = 0x0053_3342_656e_6368; // "S3Bench"
-
-/// Formats `v` with `digits` significant digits, never in exponent form and
-/// never dropping integer digits (12345.6 -> "12346"). Non-finite -> "-".
-pub fn sig(v: f64, digits: u32) -> String {
-    if !v.is_finite() {
-        return "-".to_string();
-    }
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    let digits = digits.max(1) as i32;
-    let decimals = |mag: i32| (digits - 1 - mag).clamp(0, 9) as usize;
-    let mag = magnitude(v.abs());
-    let s = format!("{:.*}", decimals(mag), v);
-    // Rounding can carry into a new digit (9.996 -> "10.00"); format again
-    // at the new magnitude so the digit count stays as asked.
-    let rounded: f64 = s.parse().unwrap_or(v);
-    if rounded != 0.0 && magnitude(rounded.abs()) > mag {
-        format!("{:.*}", decimals(mag + 1), v)
-    } else {
-        s
-    }
-}
-
-/// floor(log10(a)) for a > 0, by comparison rather than `log10` so exact
-/// powers of ten land on the same side on every platform.
-fn magnitude(a: f64) -> i32 {
-    let mut mag = 0i32;
-    if a >= 1.0 {
-        while mag < 308 && a >= 10f64.powi(mag + 1) {
-            mag += 1;
-        }
-    } else {
-        while mag > -308 && a < 10f64.powi(mag) {
-            mag -= 1;
-        }
-    }
-    mag
-}
-
-/// Microseconds -> milliseconds with 3 significant digits (842 µs -> "0.842").
-pub fn fmt_ms(us: f64) -> String {
-    sig(us / 1_000.0, 3)
-}
-
-/// A rate (ops/s, MiB/s) with 3 significant digits, integer part kept.
-pub fn fmt_rate(v: f64) -> String {
-    sig(v, 3)
-}
-
-/// A ratio with two decimals; "-" when there is none.
-pub fn fmt_ratio(r: Option<f64>) -> String {
-    match r {
-        Some(r) if r.is_finite() => format!("{r:.2}"),
-        _ => "-".to_string(),
-    }
-}
-
-/// A percentage of `part` in `whole`, one decimal.
-pub fn fmt_percent(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        return "-".to_string();
-    }
-    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
-}
 
 /// `num / den`, or None when the quotient means nothing (zero or missing
 /// denominator, non-finite input).
@@ -280,54 +211,11 @@ mod tests {
     }
 
     #[test]
-    fn sig_keeps_three_significant_digits() {
-        assert_eq!(sig(0.842, 3), "0.842");
-        assert_eq!(sig(0.04213, 3), "0.0421");
-        assert_eq!(sig(12.345, 3), "12.3");
-        assert_eq!(sig(1.5, 3), "1.50");
-        assert_eq!(sig(123.4, 3), "123");
-        assert_eq!(sig(12345.6, 3), "12346");
-        assert_eq!(sig(0.0, 3), "0");
-        assert_eq!(sig(-2.345, 3), "-2.35");
-        assert_eq!(sig(f64::NAN, 3), "-");
-        assert_eq!(sig(f64::INFINITY, 3), "-");
-    }
-
-    #[test]
-    fn sig_handles_carry_into_next_digit() {
-        assert_eq!(sig(9.996, 3), "10.0");
-        assert_eq!(sig(0.9996, 3), "1.00");
-        assert_eq!(sig(99.96, 3), "100");
-    }
-
-    #[test]
-    fn sig_exact_powers_of_ten() {
-        assert_eq!(sig(1.0, 3), "1.00");
-        assert_eq!(sig(10.0, 3), "10.0");
-        assert_eq!(sig(1000.0, 3), "1000");
-        assert_eq!(sig(0.1, 3), "0.100");
-        assert_eq!(sig(0.001, 3), "0.00100");
-    }
-
-    #[test]
-    fn ms_formatting_from_microseconds() {
-        assert_eq!(fmt_ms(842.0), "0.842");
-        assert_eq!(fmt_ms(12_345.0), "12.3");
-        assert_eq!(fmt_ms(1_234_567.0), "1235");
-        assert_eq!(fmt_ms(0.0), "0");
-        assert_eq!(fmt_ms(42.1), "0.0421");
-    }
-
-    #[test]
     fn ratio_rejects_meaningless_quotients() {
         assert_eq!(ratio(1.0, 2.0), Some(0.5));
         assert_eq!(ratio(1.0, 0.0), None);
         assert_eq!(ratio(f64::NAN, 1.0), None);
         assert_eq!(ratio(1.0, f64::INFINITY), None);
-        assert_eq!(fmt_ratio(Some(0.4249)), "0.42");
-        assert_eq!(fmt_ratio(None), "-");
-        assert_eq!(fmt_percent(1, 3), "33.3%");
-        assert_eq!(fmt_percent(1, 0), "-");
     }
 
     #[test]
@@ -386,6 +274,7 @@ mod tests {
             attempts: Default::default(),
             loader: None,
             throttled_by_prefix: None,
+            lateness: None,
             rounds: rounds
                 .iter()
                 .enumerate()

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use super::recorder::{latency_hist, record};
 
 #[derive(Debug, Clone)]
-pub struct LoaderStats {
+pub struct DataloaderStats {
     /// Accelerators that contributed (summed over merged parts).
     pub accelerators: u64,
     /// Measured batches (each accelerator's first batch is warm-up).
@@ -30,9 +30,9 @@ pub struct LoaderStats {
     pub au_min: f64,
 }
 
-impl Default for LoaderStats {
+impl Default for DataloaderStats {
     fn default() -> Self {
-        LoaderStats {
+        DataloaderStats {
             accelerators: 0,
             batches: 0,
             samples: 0,
@@ -46,14 +46,14 @@ impl Default for LoaderStats {
     }
 }
 
-/// One accelerator's totals, folded into [`LoaderStats`] when it ends.
+/// One accelerator's totals, folded into [`DataloaderStats`] when it ends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AcceleratorTotals {
     pub compute_ns: u64,
     pub wall_ns: u64,
 }
 
-impl LoaderStats {
+impl DataloaderStats {
     /// One measured batch: how long the accelerator waited for it.
     pub fn record_batch(&mut self, stall_ns: u64, samples: u64, bytes: u64) {
         self.batches += 1;
@@ -83,7 +83,7 @@ impl LoaderStats {
         }
     }
 
-    pub fn merge(&mut self, o: &LoaderStats) {
+    pub fn merge(&mut self, o: &DataloaderStats) {
         self.accelerators += o.accelerators;
         self.batches += o.batches;
         self.samples += o.samples;
@@ -108,13 +108,13 @@ mod tests {
 
     #[test]
     fn au_comes_from_sums_and_merges_exactly() {
-        let mut a = LoaderStats::default();
+        let mut a = DataloaderStats::default();
         a.record_batch(0, 4, 400);
         a.finish_accelerator(AcceleratorTotals {
             compute_ns: 90,
             wall_ns: 100,
         });
-        let mut b = LoaderStats::default();
+        let mut b = DataloaderStats::default();
         b.record_batch(50, 4, 400);
         b.finish_accelerator(AcceleratorTotals {
             compute_ns: 50,

@@ -1,4 +1,4 @@
-//! Loader phases (`[phase.loader]`): simulated accelerators that read
+//! Dataloader phases (`[phase.loader]`): simulated accelerators that read
 //! batches of the data set and "compute" on each, the way MLPerf Storage
 //! (DLIO) models a training job. This file holds the raw TOML model of the
 //! table, its validated form and its checks, so the rest of the scenario
@@ -33,7 +33,7 @@ const MAX_PER_ACCELERATOR: i64 = 4096;
 
 /// A validated `[phase.loader]` table.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoaderSpec {
+pub struct DataloaderSpec {
     pub accelerators: Accelerators,
     /// Samples per batch.
     pub batch_size: u32,
@@ -86,7 +86,7 @@ pub enum SampleUnit {
     Record { size: u64 },
 }
 
-impl LoaderSpec {
+impl DataloaderSpec {
     /// Accelerators of the fixed mode, or the search's upper bound.
     pub fn max_accelerators(&self) -> u32 {
         match self.accelerators {
@@ -108,7 +108,7 @@ pub fn records_in(sample: SampleUnit, size: u64) -> u64 {
 /// consume at AU = 100%, every search step included) and its seconds: for
 /// `s3bench plan`. `objects` and `mean_object` describe the data set.
 pub fn reads_upper_bound(
-    spec: &LoaderSpec,
+    spec: &DataloaderSpec,
     duration: Option<Duration>,
     objects: u64,
     mean_object: f64,
@@ -237,7 +237,7 @@ impl<'de> Deserialize<'de> for RawSample {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLoader {
+pub struct RawDataloader {
     pub accelerators: Spanned<RawAccelerators>,
     pub batch_size: Spanned<i64>,
     pub compute: Spanned<HumanDuration>,
@@ -281,7 +281,7 @@ pub(super) fn phase(
     base: &str,
     name: String,
     p: &RawPhase,
-    l: &Spanned<RawLoader>,
+    l: &Spanned<RawDataloader>,
     dataset: Option<&Dataset>,
 ) -> Phase {
     let lb = format!("{base}.loader");
@@ -398,7 +398,7 @@ pub(super) fn phase(
             }
         }
     };
-    let spec = LoaderSpec {
+    let spec = DataloaderSpec {
         accelerators,
         batch_size,
         compute,
@@ -419,6 +419,7 @@ pub(super) fn phase(
         stages: Vec::new(),
         mix: Vec::new(),
         loader: Some(spec),
+        replay: None,
     }
 }
 
@@ -427,8 +428,8 @@ pub(super) fn phase(
 fn check_dataset(
     cx: &mut Ctx<'_>,
     lb: &str,
-    l: &Spanned<RawLoader>,
-    spec: &LoaderSpec,
+    l: &Spanned<RawDataloader>,
+    spec: &DataloaderSpec,
     dataset: Option<&Dataset>,
 ) {
     let Some(d) = dataset else {

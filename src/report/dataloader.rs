@@ -1,11 +1,11 @@
-//! Loader phases in the report: the JSON model of what the simulated
+//! Dataloader phases in the report: the JSON model of what the simulated
 //! accelerators measured (part of the contract, re-exported by `model`),
 //! its lossless merge, the Markdown section and the headline sentence.
 
 use serde::{Deserialize, Serialize};
 
 use super::model::{LatencySummary, PhaseResult, RunResult, TargetPhaseResult};
-use crate::report::compare::sig;
+use crate::report::format::sig;
 use crate::report::summary::summarize;
 use crate::report::table::Table;
 use crate::stats::codec;
@@ -14,7 +14,7 @@ use crate::units::format_bytes;
 /// What a target's simulated accelerators measured in one loader phase
 /// (every round; summed over shards).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct LoaderResult {
+pub struct DataloaderResult {
     /// Accelerators simulated; in search mode the most that kept the AU
     /// mark in every round (summed over shards).
     pub accelerators: u64,
@@ -33,16 +33,16 @@ pub struct LoaderResult {
     /// Measured numbers (fixed mode: every round; search mode: each round's
     /// step at its answer).
     #[serde(flatten)]
-    pub measured: LoaderMeasured,
+    pub measured: DataloaderMeasured,
     /// Search mode: every step tried.
     #[serde(default)]
-    pub search: Option<LoaderSearch>,
+    pub search: Option<DataloaderSearch>,
 }
 
 /// Sums over accelerators (and rounds, shards), from which AU and the
 /// throughputs are recomputed; each accelerator's first batch is excluded.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct LoaderMeasured {
+pub struct DataloaderMeasured {
     /// Accelerators these sums cover (accelerators x rounds x shards).
     pub accelerator_runs: u64,
     /// Measured batches.
@@ -73,17 +73,17 @@ pub struct LoaderMeasured {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct LoaderSearch {
+pub struct DataloaderSearch {
     /// Upper bound of the search.
     pub max: u32,
     /// The answer of each round (summed over shards).
     pub found_by_round: Vec<u64>,
     /// Every step, in the order run.
-    pub steps: Vec<LoaderStep>,
+    pub steps: Vec<DataloaderStep>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct LoaderStep {
+pub struct DataloaderStep {
     /// Round number, from 1.
     pub round: u32,
     /// Accelerators in this step (summed over shards).
@@ -91,12 +91,12 @@ pub struct LoaderStep {
     /// True when the step kept the AU mark.
     pub passed: bool,
     #[serde(flatten)]
-    pub measured: LoaderMeasured,
+    pub measured: DataloaderMeasured,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-impl LoaderMeasured {
+impl DataloaderMeasured {
     /// Recomputes AU, stall summary and throughputs from the sums and the
     /// stall histogram; `accelerators` is how many ran at once.
     pub fn recompute(&mut self, accelerators: u64, per_accelerator_need: f64) {
@@ -130,7 +130,7 @@ impl LoaderMeasured {
 
     /// Adds `o` (another round or shard): sums and histograms; call
     /// `recompute` after.
-    pub fn add(&mut self, o: &LoaderMeasured) -> anyhow::Result<()> {
+    pub fn add(&mut self, o: &DataloaderMeasured) -> anyhow::Result<()> {
         self.au_min = if self.accelerator_runs == 0 {
             o.au_min
         } else {
@@ -160,7 +160,7 @@ fn add_blobs(a: &str, b: &str) -> anyhow::Result<String> {
     Ok(codec::encode(&h))
 }
 
-impl LoaderResult {
+impl DataloaderResult {
     /// Throughput one accelerator needs, bytes/s.
     pub fn per_accelerator_need(&self) -> f64 {
         if self.compute_ms > 0.0 {
@@ -179,7 +179,7 @@ impl LoaderResult {
 /// Merges the loader results of shards that ran the same phase at the same
 /// time: accelerators add up (each shard simulates its own), sums and
 /// histograms add, AU and throughputs are recomputed from the sums.
-pub fn merge(parts: &[&LoaderResult]) -> anyhow::Result<LoaderResult> {
+pub fn merge(parts: &[&DataloaderResult]) -> anyhow::Result<DataloaderResult> {
     let mut out = parts[0].clone();
     for p in &parts[1..] {
         out.accelerators += p.accelerators;
@@ -240,7 +240,7 @@ fn secs(s: f64) -> String {
     format!("{} s", sig(s, 3))
 }
 
-fn loaders(p: &PhaseResult) -> Vec<(&TargetPhaseResult, &LoaderResult)> {
+fn loaders(p: &PhaseResult) -> Vec<(&TargetPhaseResult, &DataloaderResult)> {
     p.targets
         .iter()
         .filter_map(|t| t.loader.as_ref().map(|l| (t, l)))
@@ -275,47 +275,47 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     if pair.is_some() {
         header.push("Express / General Purpose".into());
     }
-    let ratio = |f: &dyn Fn(&LoaderResult) -> f64| -> Option<String> {
+    let ratio = |f: &dyn Fn(&DataloaderResult) -> f64| -> Option<String> {
         let (d, g) = pair?;
         let (a, b) = (f(ls[d].1), f(ls[g].1));
         (b > 0.0).then(|| format!("{}x", sig(a / b, 3)))
     };
     type Row<'a> = (
         &'a str,
-        Box<dyn Fn(&LoaderResult) -> String + 'a>,
-        Option<Box<dyn Fn(&LoaderResult) -> f64 + 'a>>,
+        Box<dyn Fn(&DataloaderResult) -> String + 'a>,
+        Option<Box<dyn Fn(&DataloaderResult) -> f64 + 'a>>,
     );
     let rows: Vec<Row<'_>> = vec![
         (
             "accelerators",
-            Box::new(|l: &LoaderResult| {
+            Box::new(|l: &DataloaderResult| {
                 if l.search.is_some() {
                     format!("{} (most at >= {})", l.accelerators, pct(l.au_target))
                 } else {
                     l.accelerators.to_string()
                 }
             }),
-            Some(Box::new(|l: &LoaderResult| l.accelerators as f64)),
+            Some(Box::new(|l: &DataloaderResult| l.accelerators as f64)),
         ),
         (
             "AU",
-            Box::new(|l: &LoaderResult| {
+            Box::new(|l: &DataloaderResult| {
                 format!(
                     "{} ({})",
                     pct(l.measured.au),
                     if l.passed() { "pass" } else { "FAIL" }
                 )
             }),
-            Some(Box::new(|l: &LoaderResult| l.measured.au)),
+            Some(Box::new(|l: &DataloaderResult| l.measured.au)),
         ),
         (
             "lowest AU of one accelerator",
-            Box::new(|l: &LoaderResult| pct(l.measured.au_min)),
+            Box::new(|l: &DataloaderResult| pct(l.measured.au_min)),
             None,
         ),
         (
             "GPU idle time (stall, all accelerators)",
-            Box::new(|l: &LoaderResult| {
+            Box::new(|l: &DataloaderResult| {
                 let share = if l.measured.wall_s > 0.0 {
                     l.measured.stall_s / l.measured.wall_s
                 } else {
@@ -328,11 +328,11 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
                     pct(share)
                 )
             }),
-            Some(Box::new(|l: &LoaderResult| l.measured.stall_s)),
+            Some(Box::new(|l: &DataloaderResult| l.measured.stall_s)),
         ),
         (
             "stall per batch p50 / p99 / max [ms]",
-            Box::new(|l: &LoaderResult| {
+            Box::new(|l: &DataloaderResult| {
                 let s = &l.measured.stall_us;
                 format!(
                     "{} / {} / {}",
@@ -341,23 +341,25 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
                     sig(s.max / 1000.0, 3)
                 )
             }),
-            Some(Box::new(|l: &LoaderResult| l.measured.stall_us.p99)),
+            Some(Box::new(|l: &DataloaderResult| l.measured.stall_us.p99)),
         ),
         (
             "measured batches",
-            Box::new(|l: &LoaderResult| l.measured.batches.to_string()),
+            Box::new(|l: &DataloaderResult| l.measured.batches.to_string()),
             None,
         ),
         (
             "throughput needed / achieved [MiB/s]",
-            Box::new(|l: &LoaderResult| {
+            Box::new(|l: &DataloaderResult| {
                 format!(
                     "{} / {}",
                     sig(l.measured.needed_mib_per_sec, 3),
                     sig(l.measured.achieved_mib_per_sec, 3)
                 )
             }),
-            Some(Box::new(|l: &LoaderResult| l.measured.achieved_mib_per_sec)),
+            Some(Box::new(|l: &DataloaderResult| {
+                l.measured.achieved_mib_per_sec
+            })),
         ),
     ];
     let mut table = Table::numeric(header);
@@ -375,7 +377,12 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     }
     md.push_str(&table.render());
     md.push('\n');
-    for (t, l) in &ls {
+    search_tables(md, &ls);
+}
+
+/// Each search's steps: accelerators tried per round, and how each did.
+fn search_tables(md: &mut String, ls: &[(&TargetPhaseResult, &DataloaderResult)]) {
+    for (t, l) in ls {
         let Some(s) = &l.search else { continue };
         md.push_str(&format!(
             "Search on {} (doubling from 1 up to {}, then bisecting; a step passes at AU >= {}):\n\n",
@@ -473,12 +480,12 @@ pub(crate) mod tests {
     use super::*;
     use crate::stats::recorder::{latency_hist, record};
 
-    fn measured(runs: u64, compute: f64, wall: f64, stalls: &[u64]) -> LoaderMeasured {
+    fn measured(runs: u64, compute: f64, wall: f64, stalls: &[u64]) -> DataloaderMeasured {
         let mut h = latency_hist();
         for &s in stalls {
             record(&mut h, s);
         }
-        LoaderMeasured {
+        DataloaderMeasured {
             accelerator_runs: runs,
             batches: stalls.len() as u64,
             samples: stalls.len() as u64 * 8,
@@ -487,7 +494,7 @@ pub(crate) mod tests {
             wall_s: wall,
             au_min: compute / wall,
             stall_histogram: codec::encode(&h),
-            ..LoaderMeasured::default()
+            ..DataloaderMeasured::default()
         }
     }
 
@@ -497,10 +504,10 @@ pub(crate) mod tests {
         accelerators: u64,
         au: f64,
         stall_ms: u64,
-        search: Option<LoaderSearch>,
-    ) -> LoaderResult {
+        search: Option<DataloaderSearch>,
+    ) -> DataloaderResult {
         let wall = 10.0 * accelerators as f64;
-        let mut l = LoaderResult {
+        let mut l = DataloaderResult {
             accelerators,
             batch_size: 400,
             sample_bytes: 114_660,
@@ -523,11 +530,11 @@ pub(crate) mod tests {
         l
     }
 
-    fn step(round: u32, n: u64, au: f64) -> LoaderStep {
+    fn step(round: u32, n: u64, au: f64) -> DataloaderStep {
         let mut m = measured(n, 3.0 * n as f64 * au, 3.0 * n as f64, &[20_000_000; 10]);
         m.bytes = 10 * n * 400 * 114_660;
         m.recompute(n, 400.0 * 114_660.0 / 0.224);
-        LoaderStep {
+        DataloaderStep {
             round,
             accelerators: n,
             passed: au >= 0.9,
@@ -540,7 +547,21 @@ pub(crate) mod tests {
         r.phases.truncate(1);
         let p = &mut r.phases[0];
         p.name = "train".into();
-        let steps = |caps: &[(u64, f64)]| LoaderSearch {
+        p.role = crate::report::model::PhaseRole::Measured;
+        p.shape = crate::report::model::LoadShape::Dataloader {
+            accelerators: 16,
+            search: true,
+            batch_size: 4,
+            record_bytes: None,
+            compute_s: 0.05,
+            prefetch: 2,
+            read_concurrency: 4,
+            epochs: None,
+            au_target: 0.9,
+            duration_s: Some(10.0),
+        };
+        p.load = p.shape.label();
+        let steps = |caps: &[(u64, f64)]| DataloaderSearch {
             max: 16,
             found_by_round: vec![
                 caps.iter()
@@ -613,7 +634,7 @@ pub(crate) mod tests {
 
     #[test]
     fn merging_shards_adds_accelerators_and_recomputes_au() {
-        let base = LoaderResult {
+        let base = DataloaderResult {
             accelerators: 2,
             batch_size: 8,
             sample_bytes: 1024,
@@ -624,7 +645,7 @@ pub(crate) mod tests {
             measured: measured(2, 9.0, 10.0, &[1_000_000; 10]),
             search: None,
         };
-        let other = LoaderResult {
+        let other = DataloaderResult {
             measured: measured(2, 5.0, 10.0, &[5_000_000; 10]),
             ..base.clone()
         };

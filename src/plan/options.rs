@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use super::Shard;
+
 /// A flag's value is wrong: exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -15,9 +17,10 @@ pub struct OptionsError(pub String);
 pub struct RunOptions {
     /// Base directory for results (`results/` by default).
     pub out: PathBuf,
-    /// Overrides every measured phase's duration.
+    /// Overrides every measured phase's duration (applied to the scenario
+    /// once, by [`super::RunPlan::new`]).
     pub duration: Option<Duration>,
-    /// Overrides the scenario's rounds.
+    /// Overrides the scenario's rounds (likewise).
     pub rounds: Option<u32>,
     /// Engine threads (one current-thread runtime each); default: CPUs.
     pub threads: Option<usize>,
@@ -42,22 +45,18 @@ pub struct RunOptions {
     pub barrier: Option<Duration>,
     /// Upload the run's folder under this URL when the run ends
     /// (`--results s3://BUCKET/PREFIX/`).
-    pub results: Option<crate::cluster::S3Url>,
+    pub results: Option<crate::s3::url::S3Url>,
     /// Endpoint override for the `--results` upload (tests, S3-compatible
     /// stores); credentials come from the aws-config default chain.
     pub results_endpoint: Option<String>,
+    /// Write one row per request to `ops.csv.gz` in the run folder
+    /// (`--op-log`, docs/op-log.md).
+    pub op_log: bool,
 }
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
 /// waiting for a node while others have finished preparing.
 pub const DEFAULT_BARRIER_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// One shard of an array job (e.g. a Kubernetes Indexed Job pod).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -76,64 +75,40 @@ impl Default for RunOptions {
             barrier: None,
             results: None,
             results_endpoint: None,
+            op_log: false,
         }
     }
 }
 
-/// This process's shard: the index from `--shard-index`, else from the
-/// engine's environment ([`crate::cluster::shard_index_from`]:
-/// `JOB_COMPLETION_INDEX`, `AWS_BATCH_JOB_ARRAY_INDEX`, which must agree
-/// when both are set), and the count from `--shard-count` /
-/// `S3BENCH_SHARD_COUNT`. An index without a count, or a count without an
-/// index, is an error: either would silently run as a single process.
-pub fn shard_from(
-    index_flag: Option<u32>,
-    count: Option<u32>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<Shard>, OptionsError> {
-    let (index, source) = match index_flag {
-        Some(i) => (Some(i), "--shard-index".to_string()),
-        None => {
-            let i =
-                crate::cluster::shard_index_from(&env).map_err(|e| OptionsError(e.to_string()))?;
-            let var = crate::cluster::SHARD_INDEX_VARS
-                .iter()
-                .find(|v| env(v).is_some_and(|x| !x.trim().is_empty()))
-                .copied()
-                .unwrap_or("the environment");
-            (i, var.to_string())
-        }
-    };
-    match (index, count) {
-        (None, None) => Ok(None),
-        (Some(index), Some(count)) => Ok(Some(Shard { index, count })),
-        (Some(index), None) => Err(OptionsError(format!(
-            "shard index {index} (from {source}) needs the number of shards: \
-             pass --shard-count or set S3BENCH_SHARD_COUNT"
-        ))),
-        (None, Some(count)) => Err(OptionsError(format!(
-            "--shard-count {count} needs this shard's index: pass --shard-index, or run where \
-             JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX \
-             (AWS Batch array job) is set"
-        ))),
-    }
+/// A `--start-at` that cannot be honoured.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StartAtError {
+    #[error(
+        "--start-at {at} is {ago} in the past (this host's clock says {now}): \
+         pick a later time, or drop --start-at and use --barrier"
+    )]
+    InThePast {
+        at: String,
+        now: String,
+        ago: String,
+    },
 }
 
-/// A run id is used in object keys and a directory name.
-pub fn check_run_id(id: &str) -> Result<(), OptionsError> {
-    if id.is_empty()
-        || id.len() > 128
-        || id == "."
-        || id == ".."
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(OptionsError(format!(
-            "run id '{id}' may hold only letters, digits, '-', '_' and '.' (1 to 128 of them)"
-        )));
+/// Refuses a `--start-at` that has already passed on this host's clock: a
+/// shard that started late would measure alone while the others ran, and
+/// every shard of a run given a past time (a pod retried later, a job
+/// submitted again) would start at once without overlapping. Call before
+/// any request is sent.
+pub fn validate_start_at(at: SystemTime, now: SystemTime) -> Result<(), StartAtError> {
+    match now.duration_since(at) {
+        Ok(ago) if !ago.is_zero() => Err(StartAtError::InThePast {
+            at: humantime::format_rfc3339_seconds(at).to_string(),
+            now: humantime::format_rfc3339_seconds(now).to_string(),
+            ago: humantime::format_duration(std::time::Duration::from_secs(ago.as_secs().max(1)))
+                .to_string(),
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 impl RunOptions {
@@ -149,7 +124,7 @@ impl RunOptions {
             return Err(OptionsError("--duration must be longer than 0s".into()));
         }
         if let Some(id) = &self.run_id {
-            check_run_id(id)?;
+            super::run_id::check(id).map_err(OptionsError)?;
         }
         if let Some(s) = self.shard
             && s.index >= s.count
@@ -160,8 +135,7 @@ impl RunOptions {
             )));
         }
         if let Some(at) = self.start_at {
-            crate::cluster::validate_start_at(at, SystemTime::now())
-                .map_err(|e| OptionsError(e.to_string()))?;
+            validate_start_at(at, SystemTime::now()).map_err(|e| OptionsError(e.to_string()))?;
         }
         if let Some(s) = self.shard
             && s.count == 0
@@ -275,50 +249,13 @@ mod tests {
     }
 
     #[test]
-    fn cluster_shard_index_precedence() {
-        fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        }
-        const BOTH: &[(&str, &str)] = &[
-            ("JOB_COMPLETION_INDEX", "1"),
-            ("AWS_BATCH_JOB_ARRAY_INDEX", "2"),
-        ];
-        let both = BOTH;
-        // The flag wins over any environment.
-        assert_eq!(
-            shard_from(Some(0), Some(3), env(both)).unwrap(),
-            Some(Shard { index: 0, count: 3 })
-        );
-        // Two engines disagreeing is an error, not a guess.
-        let e = shard_from(None, Some(3), env(both))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("disagree"), "{e}");
-        assert_eq!(
-            shard_from(None, Some(3), env(&[("AWS_BATCH_JOB_ARRAY_INDEX", "2")])).unwrap(),
-            Some(Shard { index: 2, count: 3 })
-        );
-        assert_eq!(
-            shard_from(None, Some(3), env(&[("JOB_COMPLETION_INDEX", "1")])).unwrap(),
-            Some(Shard { index: 1, count: 3 })
-        );
-        assert_eq!(shard_from(None, None, env(&[])).unwrap(), None);
-        let e = shard_from(None, None, env(&[("AWS_BATCH_JOB_ARRAY_INDEX", "4")]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("shard index 4 (from AWS_BATCH_JOB_ARRAY_INDEX) needs the number of shards"),
-            "{e}"
-        );
-        let e = shard_from(None, Some(2), env(&[])).unwrap_err().to_string();
-        assert!(
-            e.contains("--shard-count 2 needs this shard's index"),
-            "{e}"
-        );
+    fn cluster_start_at_in_the_past_is_refused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(validate_start_at(now + Duration::from_secs(30), now).is_ok());
+        assert!(validate_start_at(now, now).is_ok());
+        let e = validate_start_at(now - Duration::from_secs(90), now).unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("1m 30s in the past"), "{s}");
+        assert!(s.contains("2027-01-15T08:00:00Z"), "{s}");
     }
 }

@@ -1,10 +1,11 @@
-//! Loader phases end to end: simulated accelerators reading through the real
+//! Dataloader phases end to end: simulated accelerators reading through the real
 //! request path from the embedded endpoint, whose injected latency fixes
 //! what AU must come out (docs/loader.md), and whose counters must match the
 //! report's requests.
 
-use super::run::{plan, reported, run_on, target};
-use s3bench::run::start_embedded;
+use super::run::{reported, target};
+use crate::common::{run_on, scenario as plan};
+use s3bench::targets::start_embedded;
 
 /// 8 samples per batch, 4 reads in flight, 50 ms compute. General Purpose
 /// answers in 50 ms: a batch takes ceil(8/4) x 50 = 100 ms to read, so AU

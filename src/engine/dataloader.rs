@@ -1,4 +1,4 @@
-//! Loader phases: simulated accelerators, as MLPerf Storage (DLIO) models a
+//! Dataloader phases: simulated accelerators, as MLPerf Storage (DLIO) models a
 //! training job. Each accelerator takes a batch of `batch_size` samples,
 //! "computes" on it for `compute`, and asks for the next; meanwhile its
 //! loader keeps `read_concurrency` reads in flight for up to `prefetch`
@@ -30,9 +30,9 @@ use tokio::time::Instant;
 use super::{BACKOFF_MAX, BACKOFF_MIN, Cancel, Job, JobResult, Shared, ThreadCtx, ops};
 use crate::client::{ObjectClient, SessionProbe};
 use crate::s3::OpKind;
-use crate::scenario::{LoaderSpec, Plan, SampleUnit, loader::records_in, splitmix64};
+use crate::scenario::{DataloaderSpec, Plan, SampleUnit, dataloader::records_in, splitmix64};
 use crate::stats::Sample;
-use crate::stats::loader::{AcceleratorTotals, LoaderStats};
+use crate::stats::dataloader::{AcceleratorTotals, DataloaderStats};
 
 /// The data set as a sequence of samples, and their order per epoch.
 pub struct Order {
@@ -50,7 +50,7 @@ pub struct Order {
 }
 
 impl Order {
-    pub fn new(plan: &Plan, spec: &LoaderSpec) -> Order {
+    pub fn new(plan: &Plan, spec: &DataloaderSpec) -> Order {
         let objects = plan.dataset.objects;
         let sizes: Vec<u64> = (0..objects).map(|i| plan.object_size(i)).collect();
         let (before, total) = match spec.sample {
@@ -176,14 +176,14 @@ async fn wait_for(notify: &Notify, ready: impl Fn() -> bool) {
 pub(super) async fn run<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
-    spec: &LoaderSpec,
+    spec: &DataloaderSpec,
     stop: Option<Duration>,
     accelerators: u32,
     shared: &Rc<Shared>,
     handles: &mut Vec<tokio::task::AbortHandle>,
 ) {
     let order = Rc::new(Order::new(&job.plan, spec));
-    *shared.loader.borrow_mut() = Some(LoaderStats::default());
+    *shared.loader.borrow_mut() = Some(DataloaderStats::default());
     tokio::time::sleep_until(job.start).await;
     let end = stop.map(|d| job.start + d);
     let steps = spec.epochs.map_or(u64::MAX, |e| {
@@ -219,7 +219,7 @@ pub(super) async fn run<C: ObjectClient + 'static>(
     }
 }
 
-fn with_stats(shared: &Shared, f: impl FnOnce(&mut LoaderStats)) {
+fn with_stats(shared: &Shared, f: impl FnOnce(&mut DataloaderStats)) {
     if let Some(s) = shared.loader.borrow_mut().as_mut() {
         f(s);
     }
@@ -229,7 +229,7 @@ fn with_stats(shared: &Shared, f: impl FnOnce(&mut LoaderStats)) {
 async fn accelerator<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
-    spec: &LoaderSpec,
+    spec: &DataloaderSpec,
     order: &Rc<Order>,
     shared: &Rc<Shared>,
     a: u32,
@@ -256,7 +256,8 @@ async fn accelerator<C: ObjectClient + 'static>(
             shared.clone(),
             feed.clone(),
         );
-        readers.push(tokio::task::spawn_local(async move {
+        let logged = shared.clone();
+        readers.push(tokio::task::spawn_local(logged.logged(async move {
             reader(
                 &ctx,
                 &job,
@@ -269,7 +270,7 @@ async fn accelerator<C: ObjectClient + 'static>(
                 steps,
             )
             .await
-        }));
+        })));
     }
     let mut totals = AcceleratorTotals::default();
     let mut first: Option<Instant> = None;
@@ -361,7 +362,7 @@ async fn accelerator<C: ObjectClient + 'static>(
 async fn reader<C: ObjectClient>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
-    spec: &LoaderSpec,
+    spec: &DataloaderSpec,
     order: &Order,
     shared: &Shared,
     feed: &Feed,
@@ -406,6 +407,7 @@ async fn reader<C: ObjectClient>(
             let before = client.session_marker();
             shared.in_flight.set(shared.in_flight.get() + 1);
             let sent = Instant::now();
+            crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Measured);
             let out = client.get(&key, range).await;
             let done = Instant::now();
             let in_flight = shared.in_flight.get();
@@ -545,7 +547,7 @@ where
             });
             break;
         }
-        let got = result.loader.as_ref().map_or(0.0, LoaderStats::au);
+        let got = result.loader.as_ref().map_or(0.0, DataloaderStats::au);
         s.observe(n, got);
         steps.push(SearchStep {
             accelerators: n,

@@ -1,20 +1,22 @@
-//! Loader phases in a run: what the simulated accelerators' stats become in
-//! the JSON contract (`report::model::LoaderResult`), accumulated over
+//! Dataloader phases in a run: what the simulated accelerators' stats become in
+//! the JSON contract (`report::model::DataloaderResult`), accumulated over
 //! rounds, and the search's steps run one job each.
 
 use std::time::Duration;
 
-use crate::engine::loader::SearchStep;
+use crate::engine::dataloader::SearchStep;
 use crate::engine::{JobResult, OpRecorder};
-use crate::report::model::{LoaderMeasured, LoaderResult, LoaderSearch, LoaderStep};
+use crate::report::model::{
+    DataloaderMeasured, DataloaderResult, DataloaderSearch, DataloaderStep, LoadShape,
+};
 use crate::report::summary::summarize;
-use crate::scenario::{Accelerators, LoaderSpec, Phase, Plan, SampleUnit};
+use crate::scenario::{Accelerators, DataloaderSpec, Phase, Plan, SampleUnit};
 use crate::stats::codec;
-use crate::stats::loader::LoaderStats;
+use crate::stats::dataloader::DataloaderStats;
 
 /// The contract's sums of one job's loader stats.
-pub fn measured(s: &LoaderStats) -> LoaderMeasured {
-    LoaderMeasured {
+pub fn measured(s: &DataloaderStats) -> DataloaderMeasured {
+    DataloaderMeasured {
         accelerator_runs: s.accelerators,
         batches: s.batches,
         samples: s.samples,
@@ -26,12 +28,12 @@ pub fn measured(s: &LoaderStats) -> LoaderMeasured {
         au_min: s.au_min,
         stall_us: summarize(&s.stall),
         stall_histogram: codec::encode(&s.stall),
-        ..LoaderMeasured::default()
+        ..DataloaderMeasured::default()
     }
 }
 
 /// Bytes per sample: the record size, or the data set's mean object size.
-pub fn sample_bytes(plan: &Plan, spec: &LoaderSpec) -> u64 {
+pub fn sample_bytes(plan: &Plan, spec: &DataloaderSpec) -> u64 {
     match spec.sample {
         SampleUnit::Record { size } => size,
         SampleUnit::Object => {
@@ -44,30 +46,28 @@ pub fn sample_bytes(plan: &Plan, spec: &LoaderSpec) -> u64 {
     }
 }
 
-/// "loader: 8 accelerators, batch 32, 50ms compute per batch, ..." for the
-/// phase's `load` line.
-pub fn label(spec: &LoaderSpec) -> String {
-    let who = match spec.accelerators {
-        Accelerators::Fixed(n) => format!("{n} simulated accelerators"),
-        Accelerators::Search { max } => format!(
-            "search for the most simulated accelerators (up to {max}) at AU >= {}%",
-            spec.au * 100.0
-        ),
+/// A loader phase's load shape for the result (its label says "loader:
+/// 8 simulated accelerators, batches of 32 samples, ...").
+pub fn shape(phase: &Phase, spec: &DataloaderSpec) -> LoadShape {
+    let (accelerators, search) = match spec.accelerators {
+        Accelerators::Fixed(n) => (n, false),
+        Accelerators::Search { max } => (max, true),
     };
-    let sample = match spec.sample {
-        SampleUnit::Object => "whole objects".to_string(),
-        SampleUnit::Record { size } => {
-            format!("{} records of the shards", crate::units::format_bytes(size))
-        }
-    };
-    let stop = match spec.epochs {
-        Some(e) => format!(", {e} epochs"),
-        None => String::new(),
-    };
-    format!(
-        "loader: {who}, batches of {} samples ({sample}), {:?} compute per batch, {} batches read ahead, {} reads in flight per accelerator{stop}",
-        spec.batch_size, spec.compute, spec.prefetch, spec.read_concurrency
-    )
+    LoadShape::Dataloader {
+        accelerators,
+        search,
+        batch_size: spec.batch_size,
+        record_bytes: match spec.sample {
+            SampleUnit::Object => None,
+            SampleUnit::Record { size } => Some(size),
+        },
+        compute_s: spec.compute.as_secs_f64(),
+        prefetch: spec.prefetch,
+        read_concurrency: spec.read_concurrency,
+        epochs: spec.epochs,
+        au_target: spec.au,
+        duration_s: phase.stop.duration.map(|d| d.as_secs_f64()),
+    }
 }
 
 /// Expected measured time of one round of a loader phase on one target (for
@@ -79,14 +79,14 @@ pub fn round_time(p: &Phase) -> Option<Duration> {
 }
 
 /// One target's loader numbers over the rounds of one phase.
-pub struct LoaderAcc {
-    out: LoaderResult,
+pub struct DataloaderAcc {
+    out: DataloaderResult,
     per_accelerator_need: f64,
 }
 
-impl LoaderAcc {
-    pub fn new(plan: &Plan, spec: &LoaderSpec) -> LoaderAcc {
-        let out = LoaderResult {
+impl DataloaderAcc {
+    pub fn new(plan: &Plan, spec: &DataloaderSpec) -> DataloaderAcc {
+        let out = DataloaderResult {
             accelerators: match spec.accelerators {
                 Accelerators::Fixed(n) => u64::from(n),
                 Accelerators::Search { .. } => 0,
@@ -97,17 +97,17 @@ impl LoaderAcc {
             prefetch: spec.prefetch,
             read_concurrency: spec.read_concurrency,
             au_target: spec.au,
-            measured: LoaderMeasured::default(),
+            measured: DataloaderMeasured::default(),
             search: match spec.accelerators {
                 Accelerators::Fixed(_) => None,
-                Accelerators::Search { max } => Some(LoaderSearch {
+                Accelerators::Search { max } => Some(DataloaderSearch {
                     max,
-                    ..LoaderSearch::default()
+                    ..DataloaderSearch::default()
                 }),
             },
         };
         let per_accelerator_need = out.per_accelerator_need();
-        LoaderAcc {
+        DataloaderAcc {
             out,
             per_accelerator_need,
         }
@@ -143,7 +143,7 @@ impl LoaderAcc {
         for (i, s) in steps.iter().enumerate() {
             let mut m = s.result.loader.as_ref().map(measured).unwrap_or_default();
             m.recompute(u64::from(s.accelerators), need);
-            search.steps.push(LoaderStep {
+            search.steps.push(DataloaderStep {
                 round,
                 accelerators: u64::from(s.accelerators),
                 passed: m.au >= mark,
@@ -156,7 +156,7 @@ impl LoaderAcc {
         Ok(())
     }
 
-    pub fn finish(mut self) -> LoaderResult {
+    pub fn finish(mut self) -> DataloaderResult {
         let concurrent = match &self.out.search {
             Some(s) => {
                 self.out.accelerators = s.found_by_round.iter().copied().min().unwrap_or(0);

@@ -25,7 +25,7 @@ fn a_loader_phase_maps_onto_the_plan() {
     assert_eq!(p.stop.duration, Some(Duration::from_secs(10)));
     assert_eq!(
         p.loader,
-        Some(LoaderSpec {
+        Some(DataloaderSpec {
             accelerators: Accelerators::Fixed(2),
             batch_size: 2,
             compute: Duration::from_millis(50),

@@ -1,4 +1,4 @@
-//! Loader phases against a scripted client on a paused clock: with requests
+//! Dataloader phases against a scripted client on a paused clock: with requests
 //! of exactly L and compute of exactly C, AU and the stall per batch can be
 //! worked out by hand, and a search against a known capacity must find the
 //! count that capacity implies.
@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::loader::{Order, batch_position, search, steps_per_epoch};
+use super::dataloader::{Order, batch_position, search, steps_per_epoch};
 use super::tests::{Script, ScriptedConnector};
 use super::*;
-use crate::stats::loader::LoaderStats;
+use crate::stats::dataloader::DataloaderStats;
 
 const MS: u64 = 1_000_000;
 
@@ -98,7 +98,7 @@ fn latency(ms: u64) -> Script {
     }
 }
 
-fn loader(r: &JobResult) -> &LoaderStats {
+fn loader(r: &JobResult) -> &DataloaderStats {
     r.loader.as_ref().expect("loader stats")
 }
 
@@ -294,7 +294,7 @@ fn search_finds_the_count_the_capacity_implies() {
         .block_on(search(64, 0.75, &cancel, |n| {
             let (p, script, sent) = (p.clone(), script.clone(), sent.clone());
             async move {
-                let kind = JobKind::Loader {
+                let kind = JobKind::Dataloader {
                     phase: 0,
                     accelerators: n,
                 };
