@@ -357,6 +357,18 @@ fn estimate_target(
         by_phase.push(("prepare".to_string(), m));
     }
     for phase in &plan.phases {
+        if let Some(c) = &phase.checkpoint {
+            let (m, round_secs) = checkpoint_phase(&mut tally, phase, c, plan.rounds, latency);
+            secs += round_secs * f64::from(plan.rounds);
+            assumed_any = true;
+            // Every round writes the same keys: `writes` checkpoints stay.
+            if c.writes > 0 {
+                objects += u64::from(c.writes) * u64::from(c.ranks);
+                held += u64::from(c.writes) * c.size;
+            }
+            by_phase.push((phase.name.clone(), m));
+            continue;
+        }
         if let Some(l) = &phase.loader {
             // At most what the accelerators consume at AU = 100%.
             let (reads, secs_round) = crate::scenario::dataloader::reads_upper_bound(
@@ -436,6 +448,49 @@ fn estimate_target(
         cost,
         assumed_latency: assumed_any,
     }
+}
+
+/// A checkpoint phase over all rounds: every rank writes its share
+/// `writes` times per round (one multipart upload each) and reads it back
+/// in parts. Returns its requests by op and one round's time if every
+/// request took `latency` (a lower bound: transfer time is not known).
+fn checkpoint_phase(
+    tally: &mut Tally,
+    phase: &Phase,
+    c: &crate::scenario::CheckpointSpec,
+    rounds: u32,
+    latency: Duration,
+) -> (BTreeMap<String, OpEstimate>, f64) {
+    let rounds = u64::from(rounds);
+    let (w, r) = (u64::from(c.writes) * rounds, u64::from(c.reads) * rounds);
+    let ranks = u64::from(c.ranks);
+    let write_requests: u64 = c.parts_total() + 2 * ranks;
+    let mut m = BTreeMap::new();
+    tally.add(
+        &phase.name,
+        &mut m,
+        "multipart_put",
+        w * ranks,
+        w * write_requests,
+        w * c.size,
+    );
+    tally.add(
+        &phase.name,
+        &mut m,
+        "ranged_get",
+        r * c.parts_total(),
+        r * c.parts_total(),
+        r * c.size,
+    );
+    let in_flight = crate::scenario::checkpoint::PARTS_IN_FLIGHT as u64;
+    let round_secs = (c.step_time_at(latency, true, in_flight) * c.writes
+        + c.step_time_at(latency, false, in_flight) * c.reads)
+        .as_secs_f64();
+    let round_secs = phase
+        .stop
+        .duration
+        .map_or(round_secs, |d| round_secs.min(d.as_secs_f64()));
+    (m, round_secs)
 }
 
 /// A mix phase's `total_ops` (all rounds) split over its ops by weight:

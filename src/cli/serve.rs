@@ -95,6 +95,12 @@ pub struct ServeArgs {
     /// N / latency requests per second).
     #[arg(long)]
     pub max_in_flight: Option<u32>,
+    /// Answer 200 without doing the operation on the --bucket buckets, as some
+    /// S3-compatible servers do, to see what s3bench's audits report:
+    /// append-overwrites, rename-as-empty-put, racy-conditional-writes
+    /// (repeat the flag, or separate with commas).
+    #[arg(long = "broken", value_name = "MODE", value_delimiter = ',')]
+    pub broken: Vec<String>,
 }
 
 /// `never`, or a duration; its range is the injection's rule.
@@ -140,6 +146,7 @@ impl ServeArgs {
             corrupt_rate: Some(self.corrupt_rate),
             session_error_rate: Some(self.session_error_rate),
             max_in_flight: self.max_in_flight.map(i64::from),
+            broken: self.broken.clone(),
             ..Settings::default()
         });
         match problems.first() {
@@ -196,5 +203,43 @@ impl RunCommand for ServeArgs {
         }
         crate::server::serve_forever(cfg, injections, buckets).await?;
         Ok(ExitCode::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    fn serve(args: &[&str]) -> super::ServeArgs {
+        let mut argv = vec!["s3bench", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("the flags parse").command {
+            Command::Serve(s) => s,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    /// `--broken` takes the modes repeated or comma-separated, and a name
+    /// it does not know is an input error naming the flag and the modes.
+    #[test]
+    fn broken_modes_come_from_the_flag() {
+        let a = serve(&[
+            "--broken",
+            "append-overwrites,rename-as-empty-put",
+            "--broken",
+            "racy-conditional-writes",
+        ]);
+        let b = a.injection().unwrap().broken;
+        assert!(b.append_overwrites && b.rename_as_empty_put && b.racy_conditional_writes);
+        assert!(!serve(&[]).injection().unwrap().broken.any());
+        let e = serve(&["--broken", "lossy"]).injection().unwrap_err();
+        assert!(
+            e.0.starts_with("--broken: expected one of \"append-overwrites\"")
+                && e.0.contains("got \"lossy\""),
+            "{}",
+            e.0
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
+use super::claims::Claims;
 use crate::client::{ObjectClient, Outcome, WriteCondition};
 use crate::scenario::{
     AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, SizeDist,
@@ -45,7 +46,8 @@ pub struct WorkerState {
     /// mix's DELETEs: at most `remember` of them (none without DELETE in the
     /// mix), so a long PUT phase does not grow memory. Keys dropped from
     /// here are still removed by the cleanup, which lists the run prefix.
-    pub written: VecDeque<String>,
+    /// Each says whether it was a multipart upload (an audited claim).
+    pub written: VecDeque<(String, bool)>,
     pub remember: usize,
     pub put_seq: u64,
     pub list_token: Option<String>,
@@ -73,6 +75,8 @@ pub struct WorkerState {
     /// whether it is a key of the data set, for the report's throttling by
     /// key prefix. Set on the error path only.
     pub throttled: Option<(String, bool)>,
+    /// What the answers this worker got say it left on the endpoint.
+    pub claims: Claims,
 }
 
 /// A request an op sent first, recorded under its own op kind.
@@ -104,6 +108,7 @@ impl WorkerState {
             before: None,
             record_as: None,
             throttled: None,
+            claims: Claims::new(seed),
         }
     }
 
@@ -123,14 +128,25 @@ impl WorkerState {
         }
     }
 
-    fn wrote(&mut self, key: String) {
+    fn wrote(&mut self, key: String, multipart: bool) {
         if self.remember == 0 {
             return;
         }
         if self.written.len() >= self.remember {
             self.written.pop_front();
         }
-        self.written.push_back(key);
+        self.written.push_back((key, multipart));
+    }
+
+    /// The worker's claims once it stops: the object it was appending to
+    /// is as its appends left it.
+    pub fn take_claims(&mut self) -> Claims {
+        if let Some((key, size, _)) = self.appending.take()
+            && size > 0
+        {
+            self.claims.appended(key, size);
+        }
+        std::mem::take(&mut self.claims)
     }
 }
 
@@ -229,7 +245,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let out = self.client.put(&key, len).await;
                 st.note(&out, &key, false);
                 if out.error.is_none() {
-                    st.wrote(key);
+                    st.wrote(key, false);
                 }
                 out
             }
@@ -238,7 +254,8 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let out = self.client.multipart_put(&key, *size, *part_size).await;
                 st.note(&out, &key, false);
                 if out.error.is_none() {
-                    st.wrote(key);
+                    st.claims.uploaded(key.clone(), *size);
+                    st.wrote(key, true);
                 }
                 out
             }
@@ -282,6 +299,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             .await
                             .0;
                         st.note(&out, &key, false);
+                        st.claims.create_only(&key, out.error.is_none());
                         out
                     }
                     ConditionalMode::CompareAndSwap => {
@@ -299,16 +317,25 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 let dst = format!("{}copy/{}/{:08}", self.run_prefix, st.id, st.put_seq);
                 let out = self.client.copy(&st.key, &dst).await;
                 st.note(&out, &dst, false);
+                if out.error.is_none() {
+                    st.claims.copied(dst, self.plan.object_size(i));
+                }
                 out
             }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
                 // wrote" true; with nothing written, a DELETE of an absent
                 // key under our prefix is still a real request (S3 answers 204).
-                let key = st
-                    .written
-                    .pop_front()
-                    .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
+                let (key, multipart) = st.written.pop_front().unwrap_or_else(|| {
+                    (
+                        format!("{}scratch/{}/absent", self.run_prefix, st.id),
+                        false,
+                    )
+                });
+                if multipart {
+                    // Deleted or perhaps deleted: no longer a claim.
+                    st.claims.upload_deleted(&key);
+                }
                 let out = self.client.delete(&key).await;
                 st.note(&out, &key, false);
                 out
@@ -386,6 +413,9 @@ impl<C: ObjectClient> OpContext<'_, C> {
             None => self.client.rename(&tmp, &dst).await,
         };
         st.note(&out, &dst, false);
+        if out.error.is_none() {
+            st.claims.renamed(tmp, dst, len);
+        }
         out
     }
 
@@ -416,17 +446,27 @@ impl<C: ObjectClient> OpContext<'_, C> {
             self.client.append(&key, offset, size).await
         };
         st.note(&out, &key, false);
-        if out.error.is_none() {
-            // The payload of this op is what it added to the object.
-            out.bytes = size;
-            let (offset, count) = (offset + size, count + 1);
-            let done = match end {
-                AppendEnd::Count(n) => count >= n,
-                AppendEnd::Size(max) => offset + size > max,
-            };
-            if !done {
-                st.appending = Some((key, offset, count));
+        match &out.error {
+            None => {
+                // The payload of this op is what it added to the object.
+                out.bytes = size;
+                let (offset, count) = (offset + size, count + 1);
+                st.claims.append_answer(out.object_size, offset);
+                let done = match end {
+                    AppendEnd::Count(n) => count >= n,
+                    AppendEnd::Size(max) => offset + size > max,
+                };
+                if done {
+                    st.claims.appended(key, offset);
+                } else {
+                    st.appending = Some((key, offset, count));
+                }
             }
+            // Refused: the object is as the earlier appends left it. An
+            // append that may have happened leaves its size unknown, so
+            // the object is no claim.
+            Some(e) if e.not_done() && offset > 0 => st.claims.appended(key, offset),
+            Some(_) => {}
         }
         out
     }
@@ -450,6 +490,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             .client
                             .put_if(key, size, WriteCondition::CreateOnly)
                             .await;
+                        st.claims.swap(key, size, out.error.as_ref());
                         out.requests += requests;
                         if let Some(t) = etag.filter(|_| out.error.is_none()) {
                             st.cas = Some((t, size));
@@ -473,6 +514,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
             .client
             .put_if(key, len + 1, WriteCondition::IfMatch(&etag))
             .await;
+        st.claims.swap(key, size, out.error.as_ref());
         out.requests += requests;
         if let Some(t) = new.filter(|_| out.error.is_none()) {
             st.cas = Some((t, len + 1));
@@ -552,11 +594,12 @@ mod tests {
     fn written_keys_are_bounded() {
         let mut st = WorkerState::new(1, "w".into(), 1, 3);
         for i in 0..10 {
-            st.wrote(format!("k{i}"));
+            st.wrote(format!("k{i}"), false);
         }
-        assert_eq!(st.written, ["k7", "k8", "k9"]);
+        let keys: Vec<&str> = st.written.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["k7", "k8", "k9"]);
         let mut none = WorkerState::new(1, "w".into(), 1, 0);
-        none.wrote("k".into());
+        none.wrote("k".into(), false);
         assert!(none.written.is_empty());
     }
 

@@ -507,6 +507,9 @@ fn create_only_contention_has_one_winner_per_key() {
     );
     // Success percentiles hold only the 100 winners.
     assert_eq!(c.latency.len(), 100);
+    // The claims the audit counts: 100 keys, one winner each.
+    assert_eq!(r.claims.create_only.len(), 100);
+    assert!(r.claims.create_only.values().all(|&n| n == 1));
 }
 
 /// Compare-and-swap on one key shared by 8 workers loses no update: the
@@ -578,4 +581,28 @@ fn appends_grow_owned_objects_and_rename_records_its_put() {
     let committed = stored.keys().filter(|k| k.contains("/ckpt/")).count() as u64;
     assert_eq!(committed, rn.count);
     assert!(!stored.keys().any(|k| k.contains("/tmp/")));
+    // What the audit will read back: every appended object (finished or
+    // not) at the size its appends made it, every rename.
+    let cl = &r.claims;
+    assert_eq!(cl.appends, a.count);
+    assert_eq!(cl.appended.total, appended.len() as u64);
+    let mut claimed: Vec<(String, u64)> = cl
+        .appended
+        .items()
+        .map(|s| (s.key.clone(), s.size))
+        .collect();
+    claimed.sort();
+    let mut held: Vec<(String, u64)> = stored
+        .iter()
+        .filter(|(k, _)| k.contains("/append/"))
+        .map(|(k, o)| (k.clone(), o.1))
+        .collect();
+    held.sort();
+    assert_eq!(claimed, held);
+    assert_eq!(cl.renamed.total, rn.count);
+    assert!(
+        cl.renamed
+            .items()
+            .all(|m| m.size == 2048 && stored.contains_key(&m.to))
+    );
 }

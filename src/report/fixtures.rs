@@ -199,6 +199,7 @@ pub fn target_phase(
                     ttfb: ttfb.map(|t| t.1),
                     service: service.map(|t| t.1),
                 },
+                audit: None,
             },
         );
     }
@@ -214,6 +215,8 @@ pub fn target_phase(
         attempts: BTreeMap::new(),
         loader: None,
         throttled_by_prefix: None,
+        checkpoint: None,
+        audits: Vec::new(),
         lateness: None,
         rounds: round_ops
             .into_iter()
@@ -269,6 +272,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
         TargetInfo {
             name: "express".into(),
@@ -281,6 +285,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
     ]
 }
@@ -546,6 +551,8 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             "client AZ use1-az6 differs from express bucket AZ use1-az4: cross-AZ latency included"
                 .into(),
         ],
+        checks: Vec::new(),
+        gpu_hour_usd: None,
         op_logs: Vec::new(),
     }
 }

@@ -274,6 +274,8 @@ mod tests {
             attempts: Default::default(),
             loader: None,
             throttled_by_prefix: None,
+            checkpoint: None,
+            audits: Vec::new(),
             lateness: None,
             rounds: rounds
                 .iter()

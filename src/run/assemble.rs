@@ -60,6 +60,7 @@ pub fn op_result(o: &OpStats, elapsed_s: f64, open_loop: bool) -> OpResult {
             ttfb: o.ttfb.as_ref().map(codec::encode),
             service: open_loop.then(|| codec::encode(&o.service)),
         },
+        audit: None,
     }
 }
 
@@ -204,6 +205,8 @@ impl TargetAcc {
             rounds: self.rounds,
             timeseries: self.timeseries,
             loader: None,
+            checkpoint: None,
+            audits: Vec::new(),
             throttled_by_prefix: (!self.throttled.is_empty()).then_some(PrefixThrottling {
                 granularity: self.granularity,
                 rows: self.throttled,

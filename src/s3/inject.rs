@@ -25,6 +25,11 @@ pub struct Injection {
     pub error_latency: Option<LatencyDist>,
     /// Response body bytes per second, per request.
     pub bandwidth: Option<u64>,
+    /// Request body bytes per second, per request: a request carrying N
+    /// bytes is answered no sooner than N / rate after the endpoint began
+    /// reading it (its latency then counts from there), as if its upload
+    /// had been paced to this rate.
+    pub upload_bandwidth: Option<u64>,
     /// Fraction (0..=1) of object requests answered with `error_status`/`error_code`.
     pub error_rate: f64,
     /// HTTP status of injected errors, e.g. 503.
@@ -57,6 +62,81 @@ pub struct Injection {
     /// with that many workers. With a fixed latency L the bucket then serves
     /// at most N / L requests per second: an aggregate throughput cap.
     pub max_in_flight: Option<u32>,
+    /// Operations answered 200 without being done, as some S3-compatible
+    /// servers do: what s3bench's audits must catch.
+    pub broken: Broken,
+}
+
+/// Ways an S3-compatible server answers success without doing what the
+/// operation asks, each modelled on a server seen doing it. The embedded
+/// endpoint can behave so per bucket (`broken = [...]` in a scenario's
+/// `[targets.NAME.embedded]`, `s3bench serve --broken`), so the audits
+/// that catch them are tested without foreign servers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Broken {
+    /// An append (`x-amz-write-offset-bytes`) replaces the object with its
+    /// body instead of adding to it, and its answer carries no
+    /// `x-amz-object-size`: a server without appends that takes the
+    /// request as a plain PutObject (moto on a `--x-s3` bucket).
+    pub append_overwrites: bool,
+    /// RenameObject (`PUT ?renameObject`) stores an empty object at the
+    /// destination and leaves the source: a server that answers it as an
+    /// empty PutObject (moto).
+    pub rename_as_empty_put: bool,
+    /// Conditional writes (`If-None-Match: *`, `If-Match`) check the
+    /// condition, wait a moment, then write whatever happened meanwhile:
+    /// check and write are not one step, so racing writers all win
+    /// (s3s-fs stats the file, then writes it).
+    pub racy_conditional_writes: bool,
+}
+
+impl Broken {
+    /// Every mode: (its name in scenarios and `serve --broken`, what it does).
+    pub const MODES: [(&'static str, &'static str); 3] = [
+        (
+            "append-overwrites",
+            "appends replace the object instead of growing it, the write offset ignored",
+        ),
+        (
+            "rename-as-empty-put",
+            "RenameObject stores an empty object at the destination and keeps the source",
+        ),
+        (
+            "racy-conditional-writes",
+            "conditional writes check, then write a moment later, so racing writers all win",
+        ),
+    ];
+
+    /// Turns on the mode named `name`; false when there is no such mode.
+    pub fn set(&mut self, name: &str) -> bool {
+        let flag = match name.trim() {
+            "append-overwrites" => &mut self.append_overwrites,
+            "rename-as-empty-put" => &mut self.rename_as_empty_put,
+            "racy-conditional-writes" => &mut self.racy_conditional_writes,
+            _ => return false,
+        };
+        *flag = true;
+        true
+    }
+
+    /// The names of the modes that are on, in [`Broken::MODES`] order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [
+            self.append_overwrites,
+            self.rename_as_empty_put,
+            self.racy_conditional_writes,
+        ];
+        Self::MODES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|((name, _), _)| *name)
+            .collect()
+    }
+
+    pub fn any(&self) -> bool {
+        self.append_overwrites || self.rename_as_empty_put || self.racy_conditional_writes
+    }
 }
 
 impl Injection {
@@ -84,6 +164,12 @@ impl Injection {
         }
         if let Some(b) = s.bandwidth {
             parts.push(format!("bandwidth {} MiB/s per request", b / (1024 * 1024)));
+        }
+        if let Some(b) = s.upload_bandwidth {
+            parts.push(format!(
+                "upload bandwidth {} MiB/s per request",
+                b / (1024 * 1024)
+            ));
         }
         if s.error_rate > 0.0 {
             parts.push(format!(
@@ -125,12 +211,20 @@ impl Injection {
                 b.reads_per_sec, b.writes_per_sec
             ));
         }
+        for name in s.broken.names() {
+            let what = Broken::MODES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("", |(_, w)| w);
+            parts.push(format!("broken on purpose: {name} ({what})"));
+        }
         (!parts.is_empty()).then(|| format!("{target}: {}", parts.join(", ")))
     }
 
     pub fn is_noop(&self) -> bool {
         self.latency.is_none()
             && self.bandwidth.is_none()
+            && self.upload_bandwidth.is_none()
             && self.error_rate <= 0.0
             && self.prefix_limit.is_none()
             && self.bucket_limit.is_none()
@@ -138,6 +232,7 @@ impl Injection {
             && self.corrupt_rate <= 0.0
             && self.session_error_rate <= 0.0
             && self.max_in_flight.is_none()
+            && !self.broken.any()
     }
 }
 
@@ -159,6 +254,7 @@ pub enum Setting {
     SplitPoints,
     BucketReads,
     BucketWrites,
+    Broken,
 }
 
 impl Setting {
@@ -179,6 +275,7 @@ impl Setting {
             Setting::SplitPoints => "prefix_limit.split_points",
             Setting::BucketReads => "bucket_limit.reads",
             Setting::BucketWrites => "bucket_limit.writes",
+            Setting::Broken => "broken",
         }
     }
 
@@ -197,6 +294,7 @@ impl Setting {
             Setting::MaxPartitions => "--max-partitions",
             Setting::SplitPoints => "--split-point",
             Setting::BucketReads | Setting::BucketWrites => "--bucket-limit",
+            Setting::Broken => "--broken",
         }
     }
 }
@@ -215,6 +313,7 @@ pub struct Settings {
     pub latency: Option<LatencyDist>,
     pub error_latency: Option<LatencyDist>,
     pub bandwidth: Option<u64>,
+    pub upload_bandwidth: Option<u64>,
     pub error_rate: Option<f64>,
     pub error_status: Option<i64>,
     pub error_code: Option<String>,
@@ -235,6 +334,8 @@ pub struct Settings {
     pub corrupt_rate: Option<f64>,
     pub session_error_rate: Option<f64>,
     pub max_in_flight: Option<i64>,
+    /// Names of [`Broken`] modes.
+    pub broken: Vec<String>,
 }
 
 /// Range of injected error statuses: client and server errors.
@@ -302,10 +403,24 @@ impl Injection {
             writes_per_sec: within(p, Setting::BucketWrites, writes, PREFIX_RATE)
                 .map_or(BucketLimit::S3_EXPRESS_DEFAULT.writes_per_sec, |n| n as u32),
         });
+        let mut broken = Broken::default();
+        for name in &s.broken {
+            if !broken.set(name) {
+                let known: Vec<String> = Broken::MODES
+                    .iter()
+                    .map(|(n, _)| format!("\"{n}\""))
+                    .collect();
+                p.push(SettingProblem {
+                    setting: Setting::Broken,
+                    message: format!("expected one of {}, got {name:?}", known.join(", ")),
+                });
+            }
+        }
         let injection = Injection {
             latency: s.latency,
             error_latency: s.error_latency,
             bandwidth: s.bandwidth,
+            upload_bandwidth: s.upload_bandwidth,
             error_rate,
             error_status,
             error_code,
@@ -315,6 +430,7 @@ impl Injection {
             corrupt_rate,
             session_error_rate,
             max_in_flight,
+            broken,
         };
         (injection, problems)
     }
@@ -697,5 +813,36 @@ mod tests {
             Setting::MaxPartitions.field(),
             "prefix_limit.max_partitions"
         );
+    }
+
+    #[test]
+    fn broken_modes_are_named_checked_and_described() {
+        let (inj, problems) = Injection::from_settings(Settings {
+            broken: vec!["append-overwrites".into(), "racy-conditional-writes".into()],
+            ..Settings::default()
+        });
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(inj.broken.append_overwrites && inj.broken.racy_conditional_writes);
+        assert!(!inj.broken.rename_as_empty_put);
+        assert!(!inj.is_noop());
+        let said = inj.describe("t").unwrap();
+        assert!(
+            said.contains("broken on purpose: append-overwrites")
+                && said.contains("racy-conditional-writes"),
+            "{said}"
+        );
+        let (inj, problems) = Injection::from_settings(Settings {
+            broken: vec!["rename-as-put".into()],
+            ..Settings::default()
+        });
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].setting.flag(), "--broken");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("expected one of \"append-overwrites\", \"rename-as-empty-put\""),
+            "{problems:?}"
+        );
+        assert!(inj.is_noop());
     }
 }

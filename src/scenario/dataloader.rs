@@ -419,6 +419,7 @@ pub(super) fn phase(
         stages: Vec::new(),
         mix: Vec::new(),
         loader: Some(spec),
+        checkpoint: None,
         replay: None,
     }
 }

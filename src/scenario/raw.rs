@@ -31,8 +31,30 @@ pub struct RawScenario {
     pub dataset: Option<RawDataset>,
     pub prepare: Option<RawPrepare>,
     pub client: Option<RawClient>,
+    pub pricing: Option<RawPricing>,
     #[serde(default)]
     pub phase: Vec<RawPhase>,
+    /// `[[check]]`: pass/fail checks judged on the result.
+    #[serde(default)]
+    pub check: Vec<RawCheck>,
+}
+
+/// One `[[check]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// The check, like `express/get/p99 < 10ms`.
+    pub expr: Spanned<String>,
+    /// A name for the report and JUnit XML.
+    pub name: Option<Spanned<String>>,
+}
+
+/// `[pricing]`: prices beside the S3 price list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    /// USD per accelerator-hour.
+    pub gpu_hour: Option<Spanned<f64>>,
 }
 
 /// A TOML table whose keys are names chosen by the user, kept in file order
@@ -93,6 +115,7 @@ pub struct RawEmbedded {
     pub latency: Option<Spanned<RawLatency>>,
     pub error_latency: Option<Spanned<RawLatency>>,
     pub bandwidth: Option<Spanned<ByteSize>>,
+    pub upload_bandwidth: Option<Spanned<ByteSize>>,
     pub error_rate: Option<Spanned<f64>>,
     pub error_status: Option<Spanned<i64>>,
     pub error_code: Option<Spanned<String>>,
@@ -102,6 +125,8 @@ pub struct RawEmbedded {
     pub corrupt_rate: Option<Spanned<f64>>,
     pub session_error_rate: Option<Spanned<f64>>,
     pub max_in_flight: Option<Spanned<i64>>,
+    /// Broken-server modes by name (`s3::inject::Broken::MODES`).
+    pub broken: Option<Spanned<Vec<String>>>,
 }
 
 /// `latency = "8ms"` or `{ p50 = .., p99 = .. }` or `{ min = .., max = .. }`.
@@ -412,6 +437,7 @@ pub struct RawPhase {
     /// Required unless the phase is a loader (`[phase.loader]`).
     pub mix: Option<Spanned<Vec<RawOp>>>,
     pub loader: Option<Spanned<super::dataloader::RawDataloader>>,
+    pub checkpoint: Option<Spanned<super::checkpoint::RawCheckpoint>>,
     pub replay: Option<Spanned<super::replay::RawReplay>>,
 }
 

@@ -399,6 +399,7 @@ pub(super) fn phase(
         }],
         mix: Vec::new(),
         loader: None,
+        checkpoint: None,
         replay: Some(ReplaySpec {
             file: path,
             rows: Arc::new(rows),

@@ -78,7 +78,7 @@ impl Ctx<'_> {
     }
 
     /// A byte size within `min..=max`, with an optional reason for the limits.
-    fn size(
+    pub(super) fn size(
         &mut self,
         v: &Spanned<ByteSize>,
         field: &str,
@@ -253,7 +253,7 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         phases.push(phase);
     }
 
-    Plan {
+    let mut plan = Plan {
         name,
         source: source.to_path_buf(),
         description: raw.description.clone(),
@@ -265,7 +265,83 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         client,
         rounds,
         seed,
+        pricing: pricing(cx, raw.pricing.as_ref()),
+        checks: Vec::new(),
+    };
+    plan.checks = checks(cx, &raw.check, &plan);
+    plan
+}
+
+/// `[[check]]` tables: each expression parsed and its names checked against
+/// the plan; a mistake is reported at its column in the file.
+fn checks(cx: &mut Ctx<'_>, raw: &[RawCheck], plan: &Plan) -> Vec<CheckSpec> {
+    let names = plan.check_names();
+    let mut out = Vec::new();
+    for (i, c) in raw.iter().enumerate() {
+        let field = format!("check[{i}].expr");
+        let text = c.expr.get_ref();
+        let parsed = crate::check::parse_spanned(text).and_then(|(check, spans)| {
+            crate::check::validate(&check, &spans, &names).map(|()| check)
+        });
+        match parsed {
+            Ok(check) => out.push(CheckSpec {
+                check,
+                source: crate::check::Source::Scenario,
+                name: c
+                    .name
+                    .as_ref()
+                    .map(|n| n.get_ref().trim().to_string())
+                    .filter(|n| !n.is_empty()),
+            }),
+            Err(e) => {
+                let span = c.expr.span();
+                let at = expr_offset(cx.text, span.clone(), text, e.column).unwrap_or(span.start);
+                cx.report(Some(at..at), &field, e.message);
+            }
+        }
+        if let Some(n) = &c.name
+            && (n.get_ref().trim().is_empty() || n.get_ref().contains('\n'))
+        {
+            cx.at(
+                n,
+                &format!("check[{i}].name"),
+                "expected a non-empty, single-line name",
+            );
+        }
     }
+    out
+}
+
+/// Byte offset in the file of column `column` (1-based, in characters) of
+/// a string value spanning `span`, when the file spells it without escapes
+/// (a plain `"..."` or `'...'`); None otherwise.
+fn expr_offset(text: &str, span: Range<usize>, value: &str, column: usize) -> Option<usize> {
+    let raw = text.get(span.clone())?;
+    let quote = raw.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+    let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+    if raw.len() < 2 || !raw.ends_with(quote) || inner != value {
+        return None;
+    }
+    let within: usize = value.chars().take(column - 1).map(char::len_utf8).sum();
+    Some(span.start + 1 + within)
+}
+
+/// `[pricing]`: a GPU-hour price must be a positive number of dollars.
+fn pricing(cx: &mut Ctx<'_>, raw: Option<&super::raw::RawPricing>) -> super::plan::Pricing {
+    let gpu_hour = raw.and_then(|r| r.gpu_hour.as_ref()).and_then(|v| {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Some(x)
+        } else {
+            cx.at(
+                v,
+                "pricing.gpu_hour",
+                format!("expected US dollars per accelerator-hour above 0 (e.g. 2.50), got {x}"),
+            );
+            None
+        }
+    });
+    super::plan::Pricing { gpu_hour }
 }
 
 fn default_key() -> KeyTemplate {
@@ -482,11 +558,20 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> 
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
+    let upload_bandwidth = e.upload_bandwidth.as_ref().and_then(|b| {
+        cx.size(
+            b,
+            &format!("{base}.upload_bandwidth"),
+            (1, ""),
+            (u64::MAX, ""),
+        )
+    });
     let value = |v: &Option<Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
     let settings = Settings {
         latency,
         error_latency,
         bandwidth,
+        upload_bandwidth,
         error_rate: value(&e.error_rate),
         error_status: e.error_status.as_ref().map(|s| *s.get_ref()),
         error_code: e.error_code.as_ref().map(|c| c.get_ref().clone()),
@@ -494,6 +579,11 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> 
         corrupt_rate: value(&e.corrupt_rate),
         session_error_rate: value(&e.session_error_rate),
         max_in_flight: e.max_in_flight.as_ref().map(|n| *n.get_ref()),
+        broken: e
+            .broken
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default(),
         ..super::rates::settings(cx, &base, kind, e)
     };
     let (injection, problems) = Injection::from_settings(settings);
@@ -513,6 +603,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> 
                 .map(Spanned::span)
                 .or_else(|| int(e.error_status.as_ref())),
             Setting::MaxInFlight => int(e.max_in_flight.as_ref()),
+            Setting::Broken => e.broken.as_ref().map(Spanned::span),
             rate => super::rates::span(e, rate),
         };
         cx.report(at, &format!("{base}.{}", p.setting.field()), p.message);
@@ -870,6 +961,9 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(c) = &p.checkpoint {
+        return super::checkpoint::phase(cx, &base, name, p, c);
+    }
     if let Some(r) = &p.replay {
         return super::replay::phase(cx, &base, name, p, r, env.dataset, Stop { duration, ops });
     }
@@ -931,7 +1025,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             cx.at(
                 &p.name,
                 &format!("{base}.mix"),
-                "expected a `mix` of operations (or a [phase.loader] table), got none",
+                "expected a `mix` of operations (or a [phase.loader] or [phase.checkpoint] table), got none",
             );
             Vec::new()
         }
@@ -973,6 +1067,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+        checkpoint: None,
         replay: None,
     }
 }

@@ -235,6 +235,8 @@ pub(crate) struct Req<'a> {
     /// When the request was fully received; injected latency counts from here.
     pub received_at: Instant,
     pub request_id: String,
+    /// How the bucket is broken on purpose (`Injection::broken`).
+    pub broken: crate::s3::inject::Broken,
 }
 
 impl Req<'_> {
@@ -829,14 +831,18 @@ pub(crate) async fn handle(
         bytes_in: 0,
         received_at: Instant::now(),
         request_id: state.next_request_id(),
+        broken: Default::default(),
     };
     let site = state.site(&req.bucket);
     let inj = site.injection();
+    req.broken = inj.as_deref().map(|i| i.broken).unwrap_or_default();
     // A request waits for a slot before anything else happens to it: its
     // body is not read and its latency has not started (drain and the
     // latency both count from after this).
     let slot = site.slot().await;
     req.received_at = Instant::now();
+    // When the endpoint began reading the request (its upload's start).
+    let began = req.received_at;
     let mut injected_fault = None;
     let mut body_faulted = false;
     let result = match route_err {
@@ -866,11 +872,18 @@ pub(crate) async fn handle(
             (None, Some(Fault::Throttled)) => None,
             _ => inj.latency.as_ref(),
         };
+        // A paced upload is fully received no sooner than its bytes at
+        // the upload rate after it began.
+        let received = match inj.upload_bandwidth {
+            Some(bw) if bw > 0 => req
+                .received_at
+                .max(began + Duration::from_secs_f64(req.bytes_in as f64 / bw as f64)),
+            _ => req.received_at,
+        };
         if let Some(lat) = lat {
-            state
-                .timer
-                .sleep_until(req.received_at + lat.sample())
-                .await;
+            state.timer.sleep_until(received + lat.sample()).await;
+        } else if received > req.received_at {
+            state.timer.sleep_until(received).await;
         }
         if let Some(bw) = inj.bandwidth {
             let body = std::mem::replace(resp.body_mut(), RespBody::empty());

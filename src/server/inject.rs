@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-pub use crate::s3::inject::{BucketLimit, Injection, LatencyDist, PrefixLimit};
+pub use crate::s3::inject::{Broken, BucketLimit, Injection, LatencyDist, PrefixLimit};
 
 /// Sub-millisecond sleeps without spinning.
 ///

@@ -69,7 +69,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 pub use counters::{Counters, OpCounter};
 pub use hooks::temporary_token;
-pub use inject::{BucketLimit, Injection, LatencyDist, PrefixLimit};
+pub use inject::{Broken, BucketLimit, Injection, LatencyDist, PrefixLimit};
 pub use partition::{Partitions, RangeInfo};
 pub use store::StorageStats;
 
@@ -458,6 +458,12 @@ impl EmbeddedServer {
     /// first (the request then meets an existing object).
     pub fn set_rival_put(&self, bucket: &str, key: &str, body: Vec<u8>) {
         self.state.hooks.set_rival_put(bucket, key, body);
+    }
+
+    /// Test hook: HeadBucket answers without `x-amz-bucket-region`, as
+    /// s3rver and s3s-fs do.
+    pub fn set_no_region_header(&self, on: bool) {
+        self.state.hooks.set_no_region_header(on);
     }
 
     /// A snapshot of all counters.

@@ -1,7 +1,9 @@
 //! Latency histograms, per-second series and their exact merge. Knows nothing of S3.
 
+pub mod checkpoint;
 pub mod codec;
 pub mod dataloader;
+pub mod live;
 pub mod prefixes;
 pub mod recorder;
 pub mod sparse;

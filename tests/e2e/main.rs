@@ -1,6 +1,9 @@
 //! The project's one integration-test binary: each module drives a real
 //! client against an in-process endpoint over HTTP.
 
+mod audit;
+mod checkpoint;
+mod checks;
 mod cli;
 mod cluster;
 mod common;
@@ -11,6 +14,7 @@ mod express_ops;
 mod express_run;
 mod faults;
 mod import;
+mod metrics;
 mod moto;
 mod oplog;
 mod partition;
@@ -20,3 +24,4 @@ mod run;
 mod server;
 mod setup;
 mod throttle;
+mod whatif;

@@ -110,6 +110,8 @@ pub struct Reply {
     pub etag: Option<String>,
     /// The response's Content-Length (HEAD: the object's size).
     pub size: Option<u64>,
+    /// `x-amz-object-size` of a PUT's answer (an append's new size).
+    pub object_size: Option<u64>,
     /// The response's HTTP status (0: none came).
     pub status: u16,
 }
@@ -489,13 +491,17 @@ impl DirectClient {
                 .get(http::header::ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let size = if head {
-                h.get(CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
+            let number = |name| {
+                h.get(name)
+                    .and_then(|v: &HeaderValue| v.to_str().ok())
                     .and_then(|v| v.parse().ok())
+            };
+            let size = if head {
+                number(CONTENT_LENGTH.as_str())
             } else {
                 None
             };
+            let object_size = number("x-amz-object-size");
             // Drain what there is (usually nothing) so the connection is reusable.
             match resp.into_body().collect().await {
                 Ok(_) => {
@@ -503,6 +509,7 @@ impl DirectClient {
                     Reply {
                         etag,
                         size,
+                        object_size,
                         status,
                         ..Reply::default()
                     }
