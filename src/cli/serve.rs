@@ -66,7 +66,7 @@ pub struct ServeArgs {
     /// How long a key range stays over its rate before it splits (default
     /// 5s, scaled for a laptop: S3 takes minutes), or "never".
     #[arg(long, value_parser = parse_split_after)]
-    pub split_after: Option<Option<Duration>>,
+    pub split_after: Option<SplitAfter>,
     /// The most key ranges a bucket is split into (default 256).
     #[arg(long)]
     pub max_partitions: Option<i64>,
@@ -103,13 +103,18 @@ pub struct ServeArgs {
     pub broken: Vec<String>,
 }
 
+/// `--split-after`: a duration, or `never` (None). A type of its own: clap
+/// reads a field of `Option<Option<T>>` as a flag with an optional value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitAfter(pub Option<Duration>);
+
 /// `never`, or a duration; its range is the injection's rule.
-fn parse_split_after(s: &str) -> Result<Option<Duration>, String> {
+fn parse_split_after(s: &str) -> Result<SplitAfter, String> {
     if s.trim().eq_ignore_ascii_case("never") {
-        return Ok(None);
+        return Ok(SplitAfter(None));
     }
     parse::duration(s)
-        .map(Some)
+        .map(|d| SplitAfter(Some(d)))
         .map_err(|e| format!("{e}, or \"never\""))
 }
 
@@ -138,7 +143,7 @@ impl ServeArgs {
             error_status: Some(i64::from(self.error_status)),
             error_code: self.error_code.clone(),
             prefix_limit: self.prefix_limit.map(|(r, w)| (Some(r), Some(w))),
-            split_after: self.split_after,
+            split_after: self.split_after.map(|s| s.0),
             max_partitions: self.max_partitions,
             split_points: self.split_points.clone(),
             bucket_limit: self.bucket_limit.map(|(r, w)| (Some(r), Some(w))),
