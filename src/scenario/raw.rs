@@ -441,6 +441,36 @@ pub struct RawPhase {
     pub replay: Option<Spanned<super::replay::RawReplay>>,
 }
 
+impl RawPhase {
+    /// The fields among `fields` this phase sets, with their spans, in the
+    /// order given: what a phase of another kind (dataloader, checkpoint,
+    /// replay) refuses, one field at a time.
+    pub fn fields_set(
+        &self,
+        fields: &[&'static str],
+    ) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        fields
+            .iter()
+            .filter_map(|&f| {
+                let span = match f {
+                    "ops" => self.ops.as_ref().map(Spanned::span),
+                    "warmup" => self.warmup.as_ref().map(Spanned::span),
+                    "concurrency" => self.concurrency.as_ref().map(Spanned::span),
+                    "rate" => self.rate.as_ref().map(Spanned::span),
+                    "max_in_flight" => self.max_in_flight.as_ref().map(Spanned::span),
+                    "stages" => self.stages.as_ref().map(Spanned::span),
+                    "mix" => self.mix.as_ref().map(Spanned::span),
+                    "loader" => self.loader.as_ref().map(Spanned::span),
+                    "checkpoint" => self.checkpoint.as_ref().map(Spanned::span),
+                    "replay" => self.replay.as_ref().map(Spanned::span),
+                    other => unreachable!("RawPhase has no field {other}"),
+                };
+                span.map(|span| (f, span))
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
