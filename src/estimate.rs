@@ -122,6 +122,9 @@ pub struct Estimate {
     pub duration: Duration,
     /// What the numbers rest on, in words.
     pub assumptions: Vec<String>,
+    /// What the data set's key layout means for the General Purpose
+    /// targets' partitions (None without one).
+    pub layout: Option<crate::scenario::layout::LayoutAdvice>,
 }
 
 fn mean_size(d: &SizeDist) -> f64 {
@@ -171,7 +174,7 @@ fn mean_op_bytes(phase: &Phase, mean_object: f64) -> f64 {
         return 0.0;
     }
     let bytes = |op: &OpSpec| match op {
-        OpSpec::Get => mean_object,
+        OpSpec::Get | OpSpec::GetNewest { .. } | OpSpec::PutNext => mean_object,
         OpSpec::RangedGet { size, .. } => *size as f64,
         OpSpec::Put { size } => size.as_ref().map_or(mean_object, mean_size),
         OpSpec::MultipartPut { size, .. } => *size as f64,
@@ -258,12 +261,18 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
     assumptions.push(
         "CreateSession calls, retries, failed requests and data transfer out of the region are not counted.".into(),
     );
+    let layout = plan
+        .targets
+        .iter()
+        .any(|t| t.kind == TargetKind::GeneralPurpose)
+        .then(|| crate::scenario::layout::advice(plan));
     Estimate {
         scenario: plan.name.clone(),
         targets,
         total_cost_usd,
         duration,
         assumptions,
+        layout,
     }
 }
 
@@ -561,7 +570,13 @@ fn mix_phase(
         let n = (total_ops * f64::from(w.weight) / weight).round() as u64;
         let name = w.op.kind().key();
         let (requests, bytes) = match &w.op {
-            OpSpec::Get => (n, (n as f64 * mean_object).round() as u64),
+            OpSpec::Get | OpSpec::GetNewest { .. } => (n, (n as f64 * mean_object).round() as u64),
+            OpSpec::PutNext => {
+                let b = (n as f64 * mean_object).round() as u64;
+                puts += n;
+                put_bytes += b;
+                (n, b)
+            }
             OpSpec::RangedGet { size, .. } => (n, n * size),
             OpSpec::Put { size } => {
                 let mean = size.as_ref().map_or(mean_object, mean_size);
@@ -702,6 +717,16 @@ pub fn render(e: &Estimate) -> String {
     s.push('\n');
     for a in &e.assumptions {
         let _ = writeln!(s, "- {a}");
+    }
+    if let Some(l) = &e.layout {
+        let _ = writeln!(s, "\n## Key layout (General Purpose partitions)\n");
+        for line in &l.lines {
+            let _ = writeln!(s, "- {line}");
+        }
+        if let Some(w) = &l.warning {
+            let w = w.strip_prefix("Warning: ").unwrap_or(w);
+            let _ = writeln!(s, "\n> **Warning:** {w}");
+        }
     }
     s
 }

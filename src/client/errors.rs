@@ -17,9 +17,10 @@ pub struct ErrorKind {
 }
 
 impl ErrorKind {
-    /// 503 (SlowDown) or 429: the server asked the client to slow down.
+    /// 503 (SlowDown) or 429: the server asked the client to slow down
+    /// (the failure's group is `throttled`).
     pub fn throttled(&self) -> bool {
-        matches!(self.status, Some(503 | 429))
+        self.group() == crate::stats::FailureGroup::Throttled
     }
 
     /// The group the report keeps this failure in.

@@ -440,6 +440,11 @@ async fn reader<C: ObjectClient>(
                         .as_secs() as usize;
                     rec.record(kind.index(), second, &sample);
                     rec.note_in_flight(second, in_flight);
+                    if out.error.as_ref().is_some_and(|e| e.throttled()) {
+                        let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
+                        rec.throttled_prefixes
+                            .record(second, job.plan.throttle_prefix(rel, true));
+                    }
                 }
             }
             shared.last_done.set(shared.last_done.get().max(Some(done)));

@@ -20,6 +20,8 @@ pub mod dataloader;
 #[cfg(test)]
 mod dataloader_tests;
 pub mod ops;
+#[cfg(test)]
+mod ordered_tests;
 mod replay;
 #[cfg(test)]
 mod tests;
@@ -447,6 +449,8 @@ struct ThreadCtx<C> {
     threads: usize,
     /// This thread's client per target.
     clients: Vec<C>,
+    /// What this thread added to each target's data set (`key = "dataset"`).
+    grown: Vec<RefCell<ops::Grown>>,
     live: Arc<Live>,
     cancel: Arc<Cancel>,
 }
@@ -459,6 +463,8 @@ impl<C: ObjectClient> ThreadCtx<C> {
             run_prefix: &job.run_prefix,
             date: job.date,
             kind: job.plan.targets[job.target].kind,
+            grown: &self.grown[job.target],
+            thread: (self.index, self.threads),
         }
     }
 }
@@ -482,6 +488,7 @@ async fn thread_main<C: Connector>(
     let ctx = Rc::new(ThreadCtx {
         index,
         threads,
+        grown: clients.iter().map(|_| RefCell::default()).collect(),
         clients,
         live,
         cancel,
@@ -1029,9 +1036,11 @@ async fn worker<C: ObjectClient>(
                 .as_secs() as usize;
             rec.record(kind.index(), second, &sample);
             rec.note_in_flight(second, in_flight);
+            note_throttled(&mut rec, &job, second, st.throttled.take());
             shared.last_done.set(shared.last_done.get().max(Some(done)));
         } else {
             rec.record_warmup(kind.index(), &sample);
+            st.throttled = None;
         }
         prev_done = Some(done);
     }
@@ -1062,6 +1071,21 @@ fn next_backoff(live: &Live, error: Option<&ErrorKind>, backoff: Duration) -> Du
     }
 }
 
+/// A throttled request's key, counted under its prefix (below the run
+/// prefix) in the second it ended; `data` says it was a data set key.
+fn note_throttled(
+    rec: &mut OpRecorder,
+    job: &Job,
+    second: usize,
+    throttled: Option<(String, bool)>,
+) {
+    if let Some((key, data)) = throttled {
+        let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
+        rec.throttled_prefixes
+            .record(second, job.plan.throttle_prefix(rel, data));
+    }
+}
+
 /// Attempts per object of the data set (backoff 50, 100, 200, 400 ms).
 const PREPARE_ATTEMPTS: u32 = 5;
 
@@ -1076,7 +1100,13 @@ async fn run_prepare<C: ObjectClient + 'static>(
         return;
     }
     tokio::time::sleep_until(job.start).await;
-    // Thread i writes objects i, i + T, i + 2T, ...
+    // Only threads with a worker write (fewer than all when the prepare
+    // concurrency is below the thread count); active thread i writes
+    // objects i, i + A, i + 2A, ... of the A active ones.
+    let active = ctx.threads.min(plan.prepare.concurrency.max(1));
+    if ctx.index >= active {
+        return;
+    }
     let next = Rc::new(Cell::new(ctx.index as u64));
     let workers = share(plan.prepare.concurrency as u64, ctx.index, ctx.threads);
     let mut hs = Vec::new();
@@ -1095,7 +1125,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 if i >= plan.dataset.objects {
                     break;
                 }
-                next.set(i + ctx.threads as u64);
+                next.set(i + active as u64);
                 key.clear();
                 key.push_str(&job.run_prefix);
                 plan.key(i, job.date, &mut key);

@@ -2,6 +2,7 @@
 //! through the target's [`ObjectClient`]. Each call returns an [`Outcome`]
 //! (errors are data); the caller times it and records it.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use tokio::time::Instant;
@@ -9,7 +10,8 @@ use tokio::time::Instant;
 use super::claims::Claims;
 use crate::client::{ObjectClient, Outcome, WriteCondition};
 use crate::scenario::{
-    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, TargetKind,
+    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, SizeDist,
+    TargetKind,
 };
 use crate::stats::Sample;
 
@@ -69,6 +71,10 @@ pub struct WorkerState {
     /// Record the last op's outcome under this kind instead (a rename
     /// whose checkpoint PUT failed never sent its RenameObject).
     pub record_as: Option<OpKind>,
+    /// The key of the last op's throttled request (503 SlowDown, 429) and
+    /// whether it is a key of the data set, for the report's throttling by
+    /// key prefix. Set on the error path only.
+    pub throttled: Option<(String, bool)>,
     /// What the answers this worker got say it left on the endpoint.
     pub claims: Claims,
 }
@@ -101,7 +107,24 @@ impl WorkerState {
             cas: None,
             before: None,
             record_as: None,
+            throttled: None,
             claims: Claims::new(seed),
+        }
+    }
+
+    /// Remembers `key` when `out` was throttled.
+    #[inline]
+    fn note(&mut self, out: &Outcome, key: &str, data: bool) {
+        if out.error.as_ref().is_some_and(|e| e.throttled()) {
+            self.throttled = Some((key.to_string(), data));
+        }
+    }
+
+    /// [`WorkerState::note`] for the data set key in `self.key`.
+    #[inline]
+    fn note_data(&mut self, out: &Outcome) {
+        if out.error.as_ref().is_some_and(|e| e.throttled()) {
+            self.throttled = Some((self.key.clone(), true));
         }
     }
 
@@ -130,6 +153,20 @@ impl WorkerState {
 /// Keys of its own PUTs a worker keeps for DELETE.
 pub const REMEMBER_WRITTEN: usize = 4096;
 
+/// The objects one engine thread added to the data set of one target
+/// (`put` with `key = "dataset"`), shared by its workers; kept across
+/// phases and rounds, as the data set keeps growing.
+#[derive(Debug, Default)]
+pub struct Grown {
+    /// Data-set PUTs this thread has started: its k-th writes index
+    /// `objects + k * threads + thread`, so threads never collide and each
+    /// index is a pure function of the thread and its count.
+    pub started: u64,
+    /// Indices this thread wrote successfully, newest last, at most
+    /// [`crate::scenario::ordered::MAX_NEWEST`].
+    pub newest: VecDeque<u64>,
+}
+
 /// Fixed context of one (phase, target) for the operations.
 pub struct OpContext<'a, C> {
     pub client: &'a C,
@@ -140,6 +177,10 @@ pub struct OpContext<'a, C> {
     /// The target's bucket kind: directory-only ops take their General
     /// Purpose equivalent on a GP target.
     pub kind: TargetKind,
+    /// What this thread added to the target's data set.
+    pub grown: &'a RefCell<Grown>,
+    /// This engine thread's index and the number of threads.
+    pub thread: (usize, usize),
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
@@ -153,6 +194,18 @@ impl<C: ObjectClient> OpContext<'_, C> {
         st.rng.u64(0..self.plan.dataset.objects.max(1))
     }
 
+    /// One of the `window` newest objects this thread added to the data
+    /// set, or of the data set's last `window` before it added any.
+    fn newest_object(&self, st: &mut WorkerState, window: u64) -> u64 {
+        let g = self.grown.borrow();
+        let n = g.newest.len() as u64;
+        if n == 0 {
+            let objects = self.plan.dataset.objects.max(1);
+            return objects - 1 - st.rng.u64(0..window.min(objects));
+        }
+        g.newest[(n - 1 - st.rng.u64(0..window.min(n))) as usize]
+    }
+
     /// Carries out one op of the mix (its requests, on this worker's
     /// client) and returns its outcome; the worker times and records it.
     pub async fn perform(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
@@ -160,20 +213,28 @@ impl<C: ObjectClient> OpContext<'_, C> {
             OpSpec::Get => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.client.get(&st.key, None).await
+                let out = self.client.get(&st.key, None).await;
+                st.note_data(&out);
+                out
             }
+            OpSpec::GetNewest { window } => self.get_newest(st, *window).await,
+            OpSpec::PutNext => self.put_next(st).await,
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
                 self.data_key(st, i);
                 let len = (*size)
                     .min(self.plan.object_size(i).saturating_sub(off))
                     .max(1);
-                self.client.get(&st.key, Some((off, off + len - 1))).await
+                let out = self.client.get(&st.key, Some((off, off + len - 1))).await;
+                st.note_data(&out);
+                out
             }
             OpSpec::Head => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.client.head(&st.key).await
+                let out = self.client.head(&st.key).await;
+                st.note_data(&out);
+                out
             }
             OpSpec::Put { size } => {
                 let len = match size {
@@ -182,6 +243,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 };
                 let key = self.scratch_key(st);
                 let out = self.client.put(&key, len).await;
+                st.note(&out, &key, false);
                 if out.error.is_none() {
                     st.wrote(key, false);
                 }
@@ -190,6 +252,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
             OpSpec::MultipartPut { size, part_size } => {
                 let key = self.scratch_key(st);
                 let out = self.client.multipart_put(&key, *size, *part_size).await;
+                st.note(&out, &key, false);
                 if out.error.is_none() {
                     st.claims.uploaded(key.clone(), *size);
                     st.wrote(key, true);
@@ -210,43 +273,13 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     .client
                     .list(&full, *page_size, *delimiter, st.list_token.take())
                     .await;
+                st.note(&out, &full, false);
                 // Continue where this page stopped; start over after the last page.
                 st.list_token = next;
                 out
             }
             OpSpec::Append { size, end, gp } => self.append(st, *size, *end, *gp).await,
-            OpSpec::Rename { size, gp } => {
-                let len = size.pick(st.rng.f64());
-                st.put_seq += 1;
-                let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                let put = self.client.put(&tmp, len).await;
-                if put.error.is_some() {
-                    st.record_as = Some(OpKind::Put);
-                    return put;
-                }
-                st.before = Some(Before {
-                    kind: OpKind::Put,
-                    out: put,
-                    done: Instant::now(),
-                });
-                let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
-                    Some(_) => {
-                        let mut out = self.client.copy(&tmp, &dst).await;
-                        if out.error.is_none() {
-                            let del = self.client.delete(&tmp).await;
-                            out.requests += del.requests;
-                            out.error = del.error;
-                        }
-                        out
-                    }
-                    None => self.client.rename(&tmp, &dst).await,
-                };
-                if out.error.is_none() {
-                    st.claims.renamed(tmp, dst, len);
-                }
-                out
-            }
+            OpSpec::Rename { size, gp } => self.rename(st, size, *gp).await,
             OpSpec::ConditionalPut {
                 size,
                 mode,
@@ -265,12 +298,15 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             .put_if(&key, *size, WriteCondition::CreateOnly)
                             .await
                             .0;
+                        st.note(&out, &key, false);
                         st.claims.create_only(&key, out.error.is_none());
                         out
                     }
                     ConditionalMode::CompareAndSwap => {
                         let key = format!("{}cas/{}/g{group}", self.run_prefix, st.scope);
-                        self.compare_and_swap(st, &key, *size).await
+                        let out = self.compare_and_swap(st, &key, *size).await;
+                        st.note(&out, &key, false);
+                        out
                     }
                 }
             }
@@ -280,6 +316,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 st.put_seq += 1;
                 let dst = format!("{}copy/{}/{:08}", self.run_prefix, st.id, st.put_seq);
                 let out = self.client.copy(&st.key, &dst).await;
+                st.note(&out, &dst, false);
                 if out.error.is_none() {
                     st.claims.copied(dst, self.plan.object_size(i));
                 }
@@ -299,9 +336,87 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     // Deleted or perhaps deleted: no longer a claim.
                     st.claims.upload_deleted(&key);
                 }
-                self.client.delete(&key).await
+                let out = self.client.delete(&key).await;
+                st.note(&out, &key, false);
+                out
             }
         }
+    }
+
+    /// A GET of one of the `window` newest objects of the data set.
+    async fn get_newest(&self, st: &mut WorkerState, window: u64) -> Outcome {
+        let i = self.newest_object(st, window);
+        self.data_key(st, i);
+        let out = self.client.get(&st.key, None).await;
+        st.note_data(&out);
+        out
+    }
+
+    /// A PUT of the data set's next object (engine thread i of T takes
+    /// every T-th index past the prepared objects), remembered as newest
+    /// once written.
+    async fn put_next(&self, st: &mut WorkerState) -> Outcome {
+        let i = {
+            let mut g = self.grown.borrow_mut();
+            let (thread, threads) = self.thread;
+            let i = self.plan.dataset.objects + g.started * threads as u64 + thread as u64;
+            g.started += 1;
+            i
+        };
+        self.data_key(st, i);
+        let out = self.client.put(&st.key, self.plan.object_size(i)).await;
+        if out.error.is_none() {
+            let mut g = self.grown.borrow_mut();
+            if g.newest.len() as u64 >= crate::scenario::ordered::MAX_NEWEST {
+                g.newest.pop_front();
+            }
+            g.newest.push_back(i);
+        }
+        st.note_data(&out);
+        out
+    }
+
+    /// A checkpoint commit: PUT a temporary object (recorded as its own put),
+    /// then rename it (directory buckets) or copy and delete it (General
+    /// Purpose, when the scenario asks for the copy path).
+    async fn rename(
+        &self,
+        st: &mut WorkerState,
+        size: &SizeDist,
+        gp: Option<GpEquivalent>,
+    ) -> Outcome {
+        let len = size.pick(st.rng.f64());
+        st.put_seq += 1;
+        let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+        let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+        let put = self.client.put(&tmp, len).await;
+        if put.error.is_some() {
+            st.note(&put, &tmp, false);
+            st.record_as = Some(OpKind::Put);
+            return put;
+        }
+        st.before = Some(Before {
+            kind: OpKind::Put,
+            out: put,
+            done: Instant::now(),
+        });
+        let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
+            Some(_) => {
+                let mut out = self.client.copy(&tmp, &dst).await;
+                if out.error.is_none() {
+                    let del = self.client.delete(&tmp).await;
+                    out.requests += del.requests;
+                    out.error = del.error;
+                }
+                out
+            }
+            None => self.client.rename(&tmp, &dst).await,
+        };
+        st.note(&out, &dst, false);
+        if out.error.is_none() {
+            st.claims.renamed(tmp, dst, len);
+        }
+        out
     }
 
     /// One append to the worker's current object, or the first append of a
@@ -330,6 +445,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
         } else {
             self.client.append(&key, offset, size).await
         };
+        st.note(&out, &key, false);
         match &out.error {
             None => {
                 // The payload of this op is what it added to the object.

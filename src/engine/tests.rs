@@ -30,6 +30,8 @@ pub(super) struct Script {
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Every GET as (target, key, range), in the order sent.
     pub log: Option<Arc<std::sync::Mutex<Vec<GetLog>>>>,
+    /// GETs and PUTs of keys containing this are answered 503 SlowDown.
+    pub throttle: Option<String>,
 }
 
 pub(super) type GetLog = (usize, String, Option<(u64, u64)>);
@@ -61,6 +63,13 @@ fn etag(version: u64) -> String {
 }
 
 impl Scripted {
+    fn throttles(&self, key: &str) -> bool {
+        self.script
+            .throttle
+            .as_ref()
+            .is_some_and(|t| key.contains(t.as_str()))
+    }
+
     async fn answer(&self, bytes: u64) -> Outcome {
         let _slot = match &self.script.slots {
             Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore open")),
@@ -100,7 +109,11 @@ impl ObjectClient for Scripted {
                 .unwrap()
                 .push((self.target, key.to_string(), range));
         }
-        self.answer(range.map_or(4096, |(a, b)| b - a + 1)).await
+        let out = self.answer(range.map_or(4096, |(a, b)| b - a + 1)).await;
+        if self.throttles(key) {
+            return refused(503, "SlowDown");
+        }
+        out
     }
     async fn head(&self, _key: &str) -> Outcome {
         self.answer(0).await
@@ -108,6 +121,9 @@ impl ObjectClient for Scripted {
     /// A plain PUT replaces the object: a new version of `len` bytes.
     async fn put(&self, key: &str, len: u64) -> Outcome {
         let out = self.answer(len).await;
+        if self.throttles(key) {
+            return refused(503, "SlowDown");
+        }
         if out.error.is_none() {
             let mut m = self.store.lock().unwrap();
             let v = m.get(key).map_or(1, |o| o.0 + 1);

@@ -214,6 +214,7 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        throttled_by_prefix: None,
         checkpoint: None,
         audits: Vec::new(),
         lateness: None,
@@ -600,5 +601,27 @@ pub fn injected_result() -> RunResult {
         ..ClientUsage::default()
     };
     r.warnings = vec!["embedded endpoint with injected latency: numbers are a model".into()];
+    // The General Purpose PUTs' 503s by key prefix: all on the scratch keys.
+    for p in &mut r.phases {
+        for t in p.targets.iter_mut().filter(|t| t.target == "standard") {
+            let rows: Vec<PrefixRow> = t
+                .timeseries
+                .iter()
+                .filter(|s| s.throttled > 0)
+                .map(|s| PrefixRow {
+                    round: s.round,
+                    second: s.second,
+                    prefix: "put/".into(),
+                    throttled: s.throttled,
+                })
+                .collect();
+            if !rows.is_empty() {
+                t.throttled_by_prefix = Some(PrefixThrottling {
+                    granularity: "data set keys (`{hash:2}/data/{index:05}.bin`) by the first hex digit of `{hash:2}`, below the run prefix; other keys s3bench writes (`put/`, `copy/`, ...) by their first path segment".into(),
+                    rows,
+                });
+            }
+        }
+    }
     r
 }

@@ -784,6 +784,7 @@ fn render_phase(
     crate::report::audit::section(md, p);
     conditional_section(md, p);
     errors_section(md, p);
+    crate::report::prefixes::section(md, p);
     pacing_section(md, p);
     sessions_section(md, p);
     attempts_section(md, p);

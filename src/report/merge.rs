@@ -292,6 +292,7 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
         lateness: merge_lateness(shards).context("lateness")?,
         loader: merge_loader(shards)?,
+        throttled_by_prefix: crate::report::prefixes::merge(shards),
         checkpoint: merge_checkpoint(shards)?,
         audits,
     })

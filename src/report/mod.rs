@@ -21,6 +21,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod plots;
+pub mod prefixes;
 pub mod ratio;
 pub mod schema;
 pub mod summary;

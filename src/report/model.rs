@@ -643,6 +643,37 @@ pub struct TargetPhaseResult {
     /// keep up with the schedule shows here).
     #[serde(default)]
     pub lateness: Option<Lateness>,
+    /// Throttled requests (503 SlowDown, 429) by key prefix and second:
+    /// where on the key space the bucket pushed back. Null when nothing was
+    /// throttled (and in results of versions that did not record it).
+    #[serde(default)]
+    pub throttled_by_prefix: Option<PrefixThrottling>,
+}
+
+/// Throttled requests by key prefix (see `TargetPhaseResult::throttled_by_prefix`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct PrefixThrottling {
+    /// How keys were grouped into prefixes, in words (from the data set's
+    /// key template): e.g. "data set keys (`{hash:4}/{index:06}.bin`) by
+    /// the first hex digit of `{hash:4}`, below the run prefix; ...".
+    pub granularity: String,
+    /// One row per round, second and prefix with at least one throttled
+    /// request, in that order. Prefixes are below the run prefix; at most 64
+    /// distinct ones per phase and target are kept, the rest count under
+    /// `(other)`.
+    pub rows: Vec<PrefixRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrefixRow {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Seconds since the measured part of the round started (as `timeseries`).
+    pub second: u32,
+    /// The key prefix, below the run prefix.
+    pub prefix: String,
+    /// Throttled requests for keys under it in this second.
+    pub throttled: u64,
 }
 
 /// A request that started more than this after it was due is late (1 ms).

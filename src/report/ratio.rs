@@ -273,6 +273,7 @@ mod tests {
             sessions: Default::default(),
             attempts: Default::default(),
             loader: None,
+            throttled_by_prefix: None,
             checkpoint: None,
             audits: Vec::new(),
             lateness: None,

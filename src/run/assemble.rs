@@ -9,8 +9,8 @@ use hdrhistogram::Histogram;
 
 use crate::engine::{JobResult, OpRecorder};
 use crate::report::model::{
-    AttemptResult, FailureResult, HistogramBlobs, OpResult, RoundOp, RoundResult, SecondRow,
-    SessionResult, TargetPhaseResult,
+    AttemptResult, FailureResult, HistogramBlobs, OpResult, PrefixRow, PrefixThrottling, RoundOp,
+    RoundResult, SecondRow, SessionResult, TargetPhaseResult,
 };
 use crate::report::summary::summarize;
 use crate::s3::OpKind;
@@ -122,6 +122,10 @@ pub struct TargetAcc {
     timeseries: Vec<SecondRow>,
     sessions: SessionResult,
     session_hist: Option<Histogram<u64>>,
+    /// Throttled requests by key prefix, per round.
+    throttled: Vec<PrefixRow>,
+    /// How those prefixes were cut (`Plan::throttle_granularity`).
+    granularity: String,
 }
 
 impl Default for TargetAcc {
@@ -133,6 +137,8 @@ impl Default for TargetAcc {
             timeseries: Vec::new(),
             sessions: SessionResult::default(),
             session_hist: None,
+            throttled: Vec::new(),
+            granularity: String::new(),
         }
     }
 }
@@ -155,6 +161,21 @@ impl TargetAcc {
             ops,
         });
         self.timeseries.extend(second_rows(&r.recorder, round));
+        self.throttled
+            .extend(r.recorder.throttled_prefixes.rows().into_iter().map(
+                |(second, prefix, throttled)| PrefixRow {
+                    round,
+                    second,
+                    prefix: prefix.to_string(),
+                    throttled,
+                },
+            ));
+    }
+
+    /// Names how the throttled requests' prefixes were cut.
+    pub fn with_granularity(mut self, granularity: String) -> Self {
+        self.granularity = granularity;
+        self
     }
 
     pub fn add_sessions(&mut self, d: crate::client::SessionDelta) {
@@ -186,6 +207,10 @@ impl TargetAcc {
             loader: None,
             checkpoint: None,
             audits: Vec::new(),
+            throttled_by_prefix: (!self.throttled.is_empty()).then_some(PrefixThrottling {
+                granularity: self.granularity,
+                rows: self.throttled,
+            }),
             lateness: self
                 .total
                 .lateness

@@ -242,17 +242,9 @@ pub async fn run_on_targets(
         // is complete, and the result says how many rows it holds.
         finish_op_log(l, opts.shard, &mut result);
     }
-    result.complete = stopped.is_none() && start_failed.is_none();
-    result.finished_at = utc_now();
-    result.checks = crate::report::checks::judge(&checks, &result);
-    crate::report::publish(&result, &dir)?;
-    report_checks(&result, metrics.as_ref().map(|(m, _)| m), &progress);
-    for w in crate::report::audit::warnings(&result)
-        .into_iter()
-        .chain(crate::report::markdown::failure_warnings(&result))
-    {
-        progress.always(&format!("warning: {w}"));
-    }
+    let complete = stopped.is_none() && start_failed.is_none();
+    let said = metrics.as_ref().map(|(m, _)| m);
+    publish_last(&mut result, complete, &checks, &dir, said, &progress)?;
     // Published last, complete or not: after SIGTERM, a failure-policy stop
     // or a failed barrier the partial result is what the merge reports.
     let upload_failed = match &opts.results {
@@ -267,6 +259,31 @@ pub async fn run_on_targets(
         upload_failed,
         metrics: metrics.map(|(_, server)| (server, opts.metrics_linger)),
     })
+}
+
+/// The last publication: how complete the run is, its checks judged on
+/// what it measured, the files written, then the checks and the warnings
+/// said on the terminal.
+fn publish_last(
+    result: &mut RunResult,
+    complete: bool,
+    checks: &[crate::scenario::CheckSpec],
+    dir: &Path,
+    metrics: Option<&crate::metrics::Metrics>,
+    progress: &progress::Progress,
+) -> anyhow::Result<()> {
+    result.complete = complete;
+    result.finished_at = utc_now();
+    result.checks = crate::report::checks::judge(checks, result);
+    crate::report::publish(result, dir)?;
+    report_checks(result, metrics, progress);
+    for w in crate::report::audit::warnings(result)
+        .into_iter()
+        .chain(crate::report::markdown::failure_warnings(result))
+    {
+        progress.always(&format!("warning: {w}"));
+    }
+    Ok(())
 }
 
 /// The preflight, its requests logged. When it fails nothing was measured:

@@ -390,7 +390,11 @@ impl Runner<'_> {
                         let tr = TargetPhaseResult {
                             loader: l.map(DataloaderAcc::finish),
                             checkpoint: c.map(CheckpointAcc::finish),
-                            ..a.finish(&t.name, phase.warmup, open)
+                            ..a.with_granularity(plan.throttle_granularity()).finish(
+                                &t.name,
+                                phase.warmup,
+                                open,
+                            )
                         };
                         super::audit::attach(tr, au)
                     })

@@ -8,7 +8,6 @@
 //! The format is documented in `docs/scenario-format.md` and the model in
 //! `docs/loader.md` ("Checkpoints").
 
-use std::ops::Range;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -167,30 +166,28 @@ pub(super) fn phase(
     c: &Spanned<RawCheckpoint>,
 ) -> Phase {
     let cb = format!("{base}.checkpoint");
-    let not_here: [(&str, Option<Range<usize>>); 9] = [
-        ("concurrency", p.concurrency.as_ref().map(|v| v.span())),
-        ("rate", p.rate.as_ref().map(|v| v.span())),
-        ("max_in_flight", p.max_in_flight.as_ref().map(|v| v.span())),
-        ("stages", p.stages.as_ref().map(|v| v.span())),
-        ("ops", p.ops.as_ref().map(|v| v.span())),
-        ("mix", p.mix.as_ref().map(|v| v.span())),
-        ("warmup", p.warmup.as_ref().map(|v| v.span())),
-        ("loader", p.loader.as_ref().map(|v| v.span())),
-        ("replay", p.replay.as_ref().map(|v| v.span())),
-    ];
+    let not_here = p.fields_set(&[
+        "concurrency",
+        "rate",
+        "max_in_flight",
+        "stages",
+        "ops",
+        "mix",
+        "warmup",
+        "loader",
+        "replay",
+    ]);
     for (field, span) in not_here {
-        if let Some(span) = span {
-            let why = match field {
-                "warmup" => "every checkpoint counts, as in MLPerf",
-                "loader" | "replay" => "a checkpoint phase is a phase of its own kind",
-                _ => "the ranks are the load: set them in [phase.checkpoint]",
-            };
-            cx.report(
-                Some(span),
-                &format!("{base}.{field}"),
-                format!("expected no `{field}` in a checkpoint phase: {why}"),
-            );
-        }
+        let why = match field {
+            "warmup" => "every checkpoint counts, as in MLPerf",
+            "loader" | "replay" => "a checkpoint phase is a phase of its own kind",
+            _ => "the ranks are the load: set them in [phase.checkpoint]",
+        };
+        cx.report(
+            Some(span),
+            &format!("{base}.{field}"),
+            format!("expected no `{field}` in a checkpoint phase: {why}"),
+        );
     }
     let duration = p
         .duration

@@ -7,8 +7,11 @@
 pub mod checkpoint;
 pub mod dataloader;
 mod key;
+pub mod layout;
+pub mod ordered;
 pub mod plan;
 pub mod presets;
+mod rates;
 mod raw;
 pub mod replay;
 mod validate;

@@ -83,7 +83,7 @@ pub struct TargetSpec {
     pub embedded: Option<Injection>,
 }
 
-pub use crate::s3::inject::{Injection, LatencyDist, PrefixLimit};
+pub use crate::s3::inject::{BucketLimit, Injection, LatencyDist, PrefixLimit};
 
 /// A target's `ca_file`, read and checked when the scenario is validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,6 +322,18 @@ pub enum OpSpec {
     },
     /// CopyObject of a random object of the data set to a new key under the run prefix.
     Copy,
+    /// GET of one of the `window` newest objects of the data set
+    /// (`newest = N`): those the engine thread's `key = "dataset"` PUTs
+    /// wrote last on this target, or the data set's last `window` before it
+    /// wrote any.
+    GetNewest {
+        window: u64,
+    },
+    /// PUT of the data set's next object (`key = "dataset"`): index
+    /// `objects`, `objects + 1`, ... in the order the PUTs are sent, named by
+    /// the key template and sized like the data set, so the data set grows
+    /// in time order.
+    PutNext,
 }
 
 /// When an appended object is complete and the next append starts a new one.
@@ -377,6 +389,8 @@ impl OpSpec {
             OpSpec::Rename { .. } => OpKind::Rename,
             OpSpec::ConditionalPut { .. } => OpKind::ConditionalPut,
             OpSpec::Copy => OpKind::Copy,
+            OpSpec::GetNewest { .. } => OpKind::Get,
+            OpSpec::PutNext => OpKind::Put,
         }
     }
 }

@@ -202,13 +202,7 @@ fn ramp_has_rising_open_loop_stages_and_a_gp_prefix_limit() {
     assert!(rates.windows(2).all(|w| w[0] < w[1]), "{rates:?}");
     assert_eq!(plan.phases[0].stop.duration, Some(Duration::from_secs(30)));
     let gp = plan.targets[0].embedded.as_ref().unwrap();
-    assert_eq!(
-        gp.prefix_limit,
-        Some(PrefixLimit {
-            reads_per_sec: 400,
-            writes_per_sec: 200
-        })
-    );
+    assert_eq!(gp.prefix_limit, Some(PrefixLimit::rates(400, 200)));
     assert_eq!(
         plan.targets[1].embedded.as_ref().unwrap().prefix_limit,
         None
@@ -341,10 +335,8 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             error_rate: 0.01,
             error_status: 500,
             error_code: "InternalError".into(),
-            prefix_limit: Some(PrefixLimit {
-                reads_per_sec: 5500,
-                writes_per_sec: 3500
-            }),
+            prefix_limit: Some(PrefixLimit::rates(5500, 3500)),
+            bucket_limit: None,
             body_reset_rate: 0.0,
             corrupt_rate: 0.0,
             session_error_rate: 0.0,
@@ -924,13 +916,7 @@ fn embedded_settings_rules() {
         e.latency,
         Some(LatencyDist::Fixed(Duration::from_millis(8)))
     );
-    assert_eq!(
-        e.prefix_limit,
-        Some(PrefixLimit {
-            reads_per_sec: 10,
-            writes_per_sec: 3500
-        })
-    );
+    assert_eq!(e.prefix_limit, Some(PrefixLimit::rates(10, 3500)));
     assert_eq!(e.error_rate, 0.0);
     let p = one(
         &with("prefix_limit = \"yes\""),

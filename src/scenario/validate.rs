@@ -463,7 +463,7 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
             }
         }
     });
-    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, e));
+    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, kind, e));
     TargetSpec {
         name: name.to_string(),
         kind,
@@ -542,8 +542,9 @@ fn endpoint_host_is_localhost(s: &str) -> bool {
 
 /// A target's `[targets.NAME.embedded]` table, checked by the injection's
 /// own rules (`Injection::from_settings`, which `s3bench serve`'s flags
-/// use too); each problem is said at the value it is about.
-fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
+/// use too); each problem is said at the value it is about. The rate
+/// models are checked against the bucket kind first (`rates`).
+fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> Injection {
     let base = format!("{base}.embedded");
     let error_latency = e
         .error_latency
@@ -566,10 +567,6 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         )
     });
     let value = |v: &Option<Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
-    let (reads, writes) = match e.prefix_limit.as_ref().map(Spanned::get_ref) {
-        Some(RawPrefixLimit::Table(t)) => (t.reads.as_ref(), t.writes.as_ref()),
-        _ => (None, None),
-    };
     let settings = Settings {
         latency,
         error_latency,
@@ -578,13 +575,6 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         error_rate: value(&e.error_rate),
         error_status: e.error_status.as_ref().map(|s| *s.get_ref()),
         error_code: e.error_code.as_ref().map(|c| c.get_ref().clone()),
-        prefix_limit: match e.prefix_limit.as_ref().map(Spanned::get_ref) {
-            None | Some(RawPrefixLimit::Enabled(false)) => None,
-            Some(RawPrefixLimit::Enabled(true)) => Some((None, None)),
-            Some(RawPrefixLimit::Table(_)) => {
-                Some((reads.map(|r| *r.get_ref()), writes.map(|w| *w.get_ref())))
-            }
-        },
         body_reset_rate: value(&e.body_reset_rate),
         corrupt_rate: value(&e.corrupt_rate),
         session_error_rate: value(&e.session_error_rate),
@@ -594,6 +584,7 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
             .as_ref()
             .map(|b| b.get_ref().clone())
             .unwrap_or_default(),
+        ..super::rates::settings(cx, &base, kind, e)
     };
     let (injection, problems) = Injection::from_settings(settings);
     for p in problems {
@@ -612,9 +603,8 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
                 .map(Spanned::span)
                 .or_else(|| int(e.error_status.as_ref())),
             Setting::MaxInFlight => int(e.max_in_flight.as_ref()),
-            Setting::PrefixReads => int(reads),
-            Setting::PrefixWrites => int(writes),
             Setting::Broken => e.broken.as_ref().map(Spanned::span),
+            rate => super::rates::span(e, rate),
         };
         cx.report(at, &format!("{base}.{}", p.setting.field()), p.message);
     }
@@ -1228,9 +1218,10 @@ fn mix(
 /// The fields each op takes besides `op` and `weight`.
 fn allowed_fields(op: OpKind) -> &'static [&'static str] {
     match op {
-        OpKind::Get | OpKind::Head | OpKind::Delete => &[],
+        OpKind::Get => &["newest"],
+        OpKind::Head | OpKind::Delete => &[],
         OpKind::RangedGet => &["range_size", "pattern"],
-        OpKind::Put => &["size"],
+        OpKind::Put => &["size", "key"],
         OpKind::MultipartPut => &["size", "part_size"],
         OpKind::List => &["prefix", "page_size", "delimiter"],
         OpKind::Append => &["size", "appends", "object_size", "gp_equivalent"],
@@ -1243,7 +1234,7 @@ fn allowed_fields(op: OpKind) -> &'static [&'static str] {
 fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<WeightedOp> {
     let name = *o.op.get_ref();
     let allowed = allowed_fields(name);
-    let present: [(&str, Option<Range<usize>>); 12] = [
+    let present: [(&str, Option<Range<usize>>); 14] = [
         ("range_size", o.range_size.as_ref().map(|v| v.span())),
         ("pattern", o.pattern.as_ref().map(|v| v.span())),
         ("size", o.size.as_ref().map(|v| v.span())),
@@ -1256,6 +1247,8 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         ("gp_equivalent", o.gp_equivalent.as_ref().map(|v| v.span())),
         ("mode", o.mode.as_ref().map(|v| v.span())),
         ("contention", o.contention.as_ref().map(|v| v.span())),
+        ("key", o.key.as_ref().map(|v| v.span())),
+        ("newest", o.newest.as_ref().map(|v| v.span())),
     ];
     let mut fits = true;
     for (field, span) in present {
@@ -1307,8 +1300,13 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         );
     }
 
+    let ordered = match name {
+        OpKind::Put if fits => super::ordered::put_next(cx, base, o, env.dataset),
+        _ => None,
+    };
     let spec = match name {
-        OpKind::Get => Some(OpSpec::Get),
+        _ if ordered.is_some() => ordered.flatten(),
+        OpKind::Get => super::ordered::get(cx, base, o),
         OpKind::Head => Some(OpSpec::Head),
         OpKind::Delete => Some(OpSpec::Delete),
         OpKind::RangedGet => {

@@ -19,7 +19,7 @@ use super::chunked::ChunkedDecoder;
 use super::counters::Op;
 use super::error::S3Error;
 use super::ingest::{Alg, Expectation, Ingest, Ingested, decode_b64};
-use super::inject::{Injection, key_prefix};
+use super::inject::Injection;
 use super::sigv4::{self, PayloadHash, SignedRequest};
 use super::store::SegmentChunks;
 use super::{State, ops, xml};
@@ -736,8 +736,22 @@ fn is_write(m: &Method) -> bool {
     matches!(*m, Method::PUT | Method::POST | Method::DELETE)
 }
 
+/// What refused a request before it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// `error_rate` / `session_error_rate`: answered after the injected latency.
+    Injected,
+    /// The bucket's rate model (503 SlowDown): answered at once unless the
+    /// injection gives faults their own latency, as S3 answers SlowDown.
+    Throttled,
+}
+
 /// Fault injection for object-level operations, after authentication.
-fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<(), S3Error> {
+fn inject_fault(
+    req: &Req<'_>,
+    site: &super::Site,
+    inj: &Injection,
+) -> Result<(), (S3Error, Fault)> {
     let injected = || {
         let code = if inj.error_code.is_empty() {
             "InternalError"
@@ -749,7 +763,10 @@ fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<()
         } else {
             inj.error_status
         };
-        Err(S3Error::custom(status, code, "Injected error."))
+        Err((
+            S3Error::custom(status, code, "Injected error."),
+            Fault::Injected,
+        ))
     };
     if req.op == Op::CreateSession {
         if inj.session_error_rate > 0.0 && fastrand::f64() < inj.session_error_rate {
@@ -763,18 +780,21 @@ fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<()
     if inj.error_rate > 0.0 && fastrand::f64() < inj.error_rate {
         return injected();
     }
-    if let Some(limit) = inj.prefix_limit {
-        let prefix = match req.op {
-            Op::ListObjectsV2 => key_prefix(req.query.get("prefix").unwrap_or("")),
+    if inj.prefix_limit.is_some() || inj.bucket_limit.is_some() {
+        // A listing is served by the range its prefix falls in.
+        let key = match req.op {
+            Op::ListObjectsV2 | Op::ListObjects => req.query.get("prefix").unwrap_or(""),
             Op::DeleteObjects => return Ok(()),
-            _ => key_prefix(&req.key),
+            _ => &req.key,
         };
         let write = is_write(&req.parts.method);
-        if !site.limiter.admit(limit, prefix, write, Instant::now()) {
-            return Err(S3Error::new(
-                503,
-                "SlowDown",
-                "Please reduce your request rate.",
+        let mut model = site.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = model.as_mut()
+            && !m.admit(key, write, Instant::now())
+        {
+            return Err((
+                S3Error::new(503, "SlowDown", "Please reduce your request rate."),
+                Fault::Throttled,
             ));
         }
     }
@@ -823,7 +843,7 @@ pub(crate) async fn handle(
     req.received_at = Instant::now();
     // When the endpoint began reading the request (its upload's start).
     let began = req.received_at;
-    let mut injected_fault = false;
+    let mut injected_fault = None;
     let mut body_faulted = false;
     let result = match route_err {
         Some(e) => match authenticate(&mut req) {
@@ -833,8 +853,8 @@ pub(crate) async fn handle(
         None => match authenticate(&mut req) {
             Err(e) => Err(e),
             Ok(()) => match inj.as_deref().map(|i| inject_fault(&req, &site, i)) {
-                Some(Err(e)) => {
-                    injected_fault = true;
+                Some(Err((e, fault))) => {
+                    injected_fault = Some(fault);
                     Err(e)
                 }
                 _ => ops::serve_op(&mut req).await,
@@ -848,7 +868,8 @@ pub(crate) async fn handle(
     };
     if let Some(inj) = inj.as_deref() {
         let lat = match (&inj.error_latency, injected_fault) {
-            (Some(e), true) => Some(e),
+            (Some(e), Some(_)) => Some(e),
+            (None, Some(Fault::Throttled)) => None,
             _ => inj.latency.as_ref(),
         };
         // A paced upload is fully received no sooner than its bytes at

@@ -482,6 +482,9 @@ pub struct Recorder<const N: usize> {
     pub warmup: [Option<OpStats>; N],
     /// Per-attempt timings (retries on only).
     pub attempts: AttemptLog,
+    /// Measured throttled requests by key prefix and second (the engine
+    /// names the prefix; only throttles are recorded).
+    pub throttled_prefixes: super::PrefixSeries,
     /// Open-loop phases: how late each request started against when it
     /// was due (ns; 0 = on time), measured and warm-up alike.
     pub lateness: Option<Histogram<u64>>,
@@ -509,6 +512,7 @@ impl<const N: usize> Default for Recorder<N> {
             ops: std::array::from_fn(|_| None),
             warmup: std::array::from_fn(|_| None),
             attempts: AttemptLog::default(),
+            throttled_prefixes: super::PrefixSeries::default(),
             lateness: None,
             seconds: Vec::new(),
             live_second: 0,
@@ -622,6 +626,7 @@ impl<const N: usize> Recorder<N> {
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
         self.attempts.merge(&other.attempts);
+        self.throttled_prefixes.merge(&other.throttled_prefixes);
         self.flush();
         if self.seconds.len() < other.seconds.len() {
             self.seconds

@@ -17,6 +17,7 @@ mod import;
 mod metrics;
 mod moto;
 mod oplog;
+mod partition;
 mod plan;
 mod preflight;
 mod run;
