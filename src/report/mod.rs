@@ -4,6 +4,8 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
+#[cfg(test)]
+mod calibration;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]
@@ -22,6 +24,7 @@ pub mod schema;
 pub mod summary;
 pub mod table;
 pub mod upgrade;
+pub mod verdict;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -19,3 +19,4 @@ mod run;
 mod server;
 mod setup;
 mod throttle;
+mod verdicts;
