@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use s3bench::engine::Cancel;
 use s3bench::report::model::RunResult;
 use s3bench::report::ratio::{Metric, ratio_ci};
-use s3bench::run::Cancel;
 use s3bench::targets::start_embedded;
 
 use crate::common::{opts, preflight, run_against, scenario};
