@@ -3,8 +3,11 @@
 //! failed. Also used by the results index.
 
 use crate::report::format::sig;
-use crate::report::model::{OpResult, PhaseResult, RunResult};
+use crate::report::model::{
+    GpStandIn, LoadShape, OpResult, PhaseResult, RunResult, StageShape, TargetPhaseResult,
+};
 use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
+use crate::report::verdict::Judgement;
 use crate::stats::FailureGroup;
 use crate::units::format_bytes as fmt_bytes;
 
@@ -124,20 +127,262 @@ pub fn op_label(op: &str, o: &OpResult) -> String {
     }
 }
 
-/// "3.9x lower" / "1.2x higher" for an Express / General Purpose ratio.
-fn times(r: f64) -> String {
-    if r < 1.0 {
-        format!("{}x lower", sig(1.0 / r, 3))
+/// Above this host CPU share the client, not S3, may set the numbers.
+pub const HOST_CPU_WARN_PERCENT: f64 = 85.0;
+
+/// An Express / General Purpose ratio in plain words, always in that
+/// direction, as the tables' ratio rows read: 0.81 -> "19% lower", 1.24 ->
+/// "24% higher", 4.9 -> "4.9x higher", 1.0 -> "the same".
+pub fn change(r: f64) -> String {
+    if !r.is_finite() {
+        return "-".into();
+    }
+    let pct = (r - 1.0) * 100.0;
+    if pct.abs() < 0.05 {
+        "the same".into()
+    } else if r >= 2.0 {
+        format!("{}x higher", sig(r, 2))
+    } else if pct < 0.0 {
+        format!("{}% lower", sig(-pct, 2))
     } else {
-        format!("{}x higher", sig(r, 3))
+        format!("{}% higher", sig(pct, 2))
     }
 }
 
-/// One headline line per measured phase and op that both targets ran (no
-/// list markers; Markdown is the caller's).
+/// Context that outranks every comparison, first in the headline (and so
+/// in the results index): a busy client, an endpoint that is not S3.
+pub fn context(r: &RunResult) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = r
+        .client
+        .host_cpu_percent
+        .filter(|p| *p > HOST_CPU_WARN_PERCENT)
+    {
+        out.push(format!(
+            "**Client-bound**: the client host was {}% busy during the measured phases, so the \
+             numbers below may measure s3bench, not the endpoint; rerun with fewer workers or on a \
+             larger host.",
+            sig(p, 2)
+        ));
+    }
+    let foreign: Vec<&str> = r
+        .targets
+        .iter()
+        .filter_map(|t| t.endpoint.as_deref())
+        .filter(|e| !is_aws(e))
+        .collect();
+    if r.embedded {
+        out.push(
+            "**Not S3**: s3bench's embedded endpoint on 127.0.0.1 served this run, in the same \
+             process; its numbers show s3bench against a model, not S3."
+                .into(),
+        );
+    } else if let Some(e) = foreign.first() {
+        out.push(format!(
+            "**Not AWS S3**: the endpoint was {e}; its numbers say nothing about S3 Express One \
+             Zone or General Purpose on AWS."
+        ));
+    }
+    out
+}
+
+/// An endpoint URL on AWS (`*.amazonaws.com`, China's `.amazonaws.com.cn`).
+fn is_aws(endpoint: &str) -> bool {
+    let host = endpoint
+        .split("://")
+        .last()
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")
+}
+
+/// What the General Purpose side ran instead of a directory-bucket op.
+fn stand_in(p: &PhaseResult, op: &str) -> Option<&'static str> {
+    let LoadShape::Stages { gp_stand_ins, .. } = &p.shape else {
+        return None;
+    };
+    gp_stand_ins.iter().find_map(|s| match (s, op) {
+        (GpStandIn::AppendRewrite, "append") => {
+            Some("General Purpose ran each append as a full rewrite of the object")
+        }
+        (GpStandIn::RenameCopyDelete, "rename") => {
+            Some("General Purpose ran each rename as CopyObject + DeleteObject")
+        }
+        _ => None,
+    })
+}
+
+/// A metric's short name in a bullet.
+fn short(metric: Metric) -> &'static str {
+    match metric {
+        Metric::P50 => "p50",
+        Metric::P99 => "p99",
+        Metric::OpsPerSec => "ops/s",
+    }
+}
+
+/// An open-loop phase sets its own ops/s: comparing them compares the
+/// scenario's constants, not the targets.
+fn fixed_rate(p: &PhaseResult) -> bool {
+    match &p.shape {
+        LoadShape::Stages { stages, .. } => {
+            !stages.is_empty() && stages.iter().all(|s| matches!(s, StageShape::Open { .. }))
+        }
+        _ => false,
+    }
+}
+
+/// The comparisons of one op in words, grouped by what they allow:
+/// differences ("Express p50 74% lower (95% CI 0.23 - 0.30)"), no
+/// difference, and those too uncertain to judge (with the rounds that
+/// would do). Returns the text and how many intervals were computed.
+fn judged(
+    p: &PhaseResult,
+    td: &TargetPhaseResult,
+    tg: &TargetPhaseResult,
+    op: &str,
+) -> (String, usize) {
+    let (od, og) = (&td.ops[op], &tg.ops[op]);
+    let mut metrics = vec![
+        (Metric::P50, ratio(od.latency_us.p50, og.latency_us.p50)),
+        (Metric::P99, ratio(od.latency_us.p99, og.latency_us.p99)),
+    ];
+    if !fixed_rate(p) {
+        metrics.push((Metric::OpsPerSec, ratio(od.ops_per_sec, og.ops_per_sec)));
+    }
+    let (mut differ, mut same, mut unsure) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rounds = 0;
+    let mut made = 0;
+    for (metric, r) in metrics {
+        let Some(r) = r else { continue };
+        let c = ratio_ci(td, tg, op, metric);
+        let ci = c.and_then(|c| c.ci);
+        made += usize::from(ci.is_some());
+        match c.map(|c| c.judgement) {
+            Some(Judgement::Lower | Judgement::Higher) => differ.push(format!(
+                "{} {}{}",
+                short(metric),
+                change(r),
+                ci.map(|i| format!(" (95% CI {})", i.text()))
+                    .unwrap_or_default()
+            )),
+            Some(Judgement::NoDifference) => same.push(format!(
+                "{} (Express / General Purpose {}{})",
+                short(metric),
+                sig(r, 3),
+                ci.map(|i| format!(", 95% CI {}", i.text()))
+                    .unwrap_or_default()
+            )),
+            Some(Judgement::TooFewRounds { rounds: n }) => {
+                rounds = rounds.max(n);
+                unsure.push((short(metric), sig(r, 3)));
+            }
+            None => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if !differ.is_empty() {
+        parts.push(format!("Express {}", differ.join(", ")));
+    }
+    if !same.is_empty() {
+        parts.push(format!("no measurable difference in {}", same.join(", ")));
+    }
+    if !unsure.is_empty() {
+        parts.push(format!(
+            "too few rounds to judge {} (Express / General Purpose {}): use rounds = {rounds}",
+            unsure.iter().map(|u| u.0).collect::<Vec<_>>().join(", "),
+            unsure
+                .iter()
+                .map(|u| format!("{} {}", u.0, u.1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    (parts.join("; "), made)
+}
+
+/// The bullet of one op both targets ran in a measured phase, and how many
+/// intervals it holds.
+fn op_line(
+    p: &PhaseResult,
+    (td, tg): (&TargetPhaseResult, &TargetPhaseResult),
+    op: &str,
+    share: f64,
+    prefix: &str,
+) -> Option<(String, usize)> {
+    let (od, og) = (td.ops.get(op)?, tg.ops.get(op)?);
+    let (fd, fg) = (failure_share(od), failure_share(og));
+    if fd.succeeded() == 0 || fg.succeeded() == 0 {
+        return None;
+    }
+    let (said, comparisons) = judged(p, td, tg, op);
+    let mut s = format!(
+        "**{prefix}{}** ({} of requests): {said}",
+        op_label(op, og),
+        pct(share)
+    );
+    // First byte: when it differs far more than the whole request, it is
+    // the difference (a large body's transfer dilutes the total).
+    if let (Some(d), Some(g)) = (&od.ttfb_us, &og.ttfb_us)
+        && let (Some(rt), Some(r50)) = (
+            ratio(d.p50, g.p50),
+            ratio(od.latency_us.p50, og.latency_us.p50),
+        )
+        && (rt.ln() - r50.ln()).abs() > 1.5f64.ln()
+    {
+        s.push_str(&format!(
+            "; time to first byte p50 {} against {} in total: the difference is in the first byte, \
+             the rest is transfer",
+            change(rt),
+            change(r50)
+        ));
+    }
+    if let Some(si) = stand_in(p, op) {
+        s.push_str(&format!("; {si}"));
+    }
+    let mut caveats = Vec::new();
+    for (label, f, o) in [("General Purpose", fg, og), ("Express", fd, od)] {
+        if f.throttled > 0 {
+            caveats.push(format!(
+                "{label} throttled {} ({})",
+                pct(f.throttled_share()),
+                throttle_statuses([o])
+            ));
+        }
+        if f.failed > 0 {
+            caveats.push(format!("{label} failed {}", pct(f.failed_share())));
+        }
+        if o.audit == Some(crate::report::audit::AuditVerdict::Violated) {
+            caveats.push(format!(
+                "{label} failed its audit: these numbers time answers, not the operation (see Warnings)"
+            ));
+        }
+        if f.integrity > 0 {
+            caveats.push(format!(
+                "{label} {} came back with a body that does not match its checksum",
+                pct(f.integrity_share())
+            ));
+        }
+    }
+    if !caveats.is_empty() {
+        s.push_str("; ");
+        s.push_str(&caveats.join(", "));
+    }
+    s.push('.');
+    Some((s, comparisons))
+}
+
+/// The headline: context first ([`context`]), then per measured phase the
+/// loader's line and one bullet per op both targets ran, the most requested
+/// op first, and how many comparisons were made (no list markers; Markdown
+/// is the caller's).
 pub fn headline(r: &RunResult) -> Vec<String> {
-    // What the endpoint did not do comes first, comparison or not.
-    let mut lines = crate::report::audit::headline(r);
+    // Context that outranks every comparison, then what the endpoint did
+    // not do, comparison or not.
+    let mut lines = context(r);
+    lines.extend(crate::report::audit::headline(r));
     let Some((d, g)) = comparison_pair(&r.targets) else {
         return lines;
     };
@@ -149,6 +394,8 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         r,
         crate::report::cost::prices(),
     ));
+    let context_lines = lines.len();
+    let mut comparisons = 0;
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),
@@ -156,83 +403,33 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         ) else {
             continue;
         };
-        for (op, od) in &td.ops {
-            let Some(og) = tg.ops.get(op) else { continue };
-            let (fd, fg) = (failure_share(od), failure_share(og));
-            if fd.succeeded() == 0 || fg.succeeded() == 0 {
-                continue;
+        let prefix = if measured.len() > 1 {
+            format!("{} / ", p.name)
+        } else {
+            String::new()
+        };
+        // By weight: the share of the phase's requests each op took on
+        // General Purpose (the mix's weights, as run).
+        let total: u64 = tg.ops.values().map(|o| o.count).sum();
+        let mut ops: Vec<(&String, u64)> = tg.ops.iter().map(|(k, o)| (k, o.count)).collect();
+        ops.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        for (op, count) in ops {
+            let share = count as f64 / total.max(1) as f64;
+            if let Some((line, n)) = op_line(p, (td, tg), op, share, &prefix) {
+                lines.push(line);
+                comparisons += n;
             }
-            let prefix = if measured.len() > 1 {
-                format!("{} / ", p.name)
-            } else {
-                String::new()
-            };
-            let mut s = format!("**{prefix}{}**: ", op_label(op, og));
-            let p50 = ratio(od.latency_us.p50, og.latency_us.p50);
-            match (p50, ratio_ci(td, tg, op, Metric::P50)) {
-                (Some(_), Some(ci)) if ci.ci.contains(1.0) => s.push_str(&format!(
-                    "no measurable difference in p50 between Express and General Purpose \
-                     (Express / General Purpose {}, 95% CI {}-{})",
-                    sig(p50.unwrap_or(1.0), 3),
-                    sig(ci.ci.lo, 3),
-                    sig(ci.ci.hi, 3)
-                )),
-                (Some(r50), Some(ci)) => {
-                    // Express-lower intervals read in "x lower" terms, so invert.
-                    let (lo, hi) = if r50 < 1.0 {
-                        (1.0 / ci.ci.hi, 1.0 / ci.ci.lo)
-                    } else {
-                        (ci.ci.lo, ci.ci.hi)
-                    };
-                    s.push_str(&format!(
-                        "Express p50 {} than General Purpose (95% CI {}-{}x)",
-                        times(r50),
-                        sig(lo, 3),
-                        sig(hi, 3)
-                    ));
-                }
-                (Some(r50), None) => s.push_str(&format!(
-                    "Express p50 {} than General Purpose (no confidence interval: too few rounds and seconds)",
-                    times(r50)
-                )),
-                (None, _) => s.push_str("no p50 to compare"),
-            }
-            if let Some(r99) = ratio(od.latency_us.p99, og.latency_us.p99) {
-                s.push_str(&format!(", p99 {}", times(r99)));
-            }
-            let mut caveats = Vec::new();
-            for (label, f, o) in [("General Purpose", fg, og), ("Express", fd, od)] {
-                if f.throttled > 0 {
-                    caveats.push(format!(
-                        "{label} throttled {} ({})",
-                        pct(f.throttled_share()),
-                        throttle_statuses([o])
-                    ));
-                }
-                if f.failed > 0 {
-                    caveats.push(format!("{label} failed {}", pct(f.failed_share())));
-                }
-                if o.audit == Some(crate::report::audit::AuditVerdict::Violated) {
-                    caveats.push(format!(
-                        "{label} failed its audit: these numbers time answers, not the operation (see Warnings)"
-                    ));
-                }
-                if f.integrity > 0 {
-                    caveats.push(format!(
-                        "{label} {} came back with a body that does not match its checksum",
-                        pct(f.integrity_share())
-                    ));
-                }
-            }
-            if !caveats.is_empty() {
-                s.push_str("; ");
-                s.push_str(&caveats.join(", "));
-            }
-            s.push('.');
-            lines.push(s);
         }
     }
-    if !r.injection.is_empty() && !lines.is_empty() {
+    if comparisons > 0 {
+        lines.push(format!(
+            "{comparisons} comparisons (p50, p99 and ops/s per op), each a 95% interval over rounds: \
+             when the targets do not differ, about {} of them may show a difference by chance alone \
+             (no correction for multiplicity).",
+            sig(comparisons as f64 * 0.05, 2)
+        ));
+    }
+    if !r.injection.is_empty() && lines.len() > context_lines {
         lines.push("These numbers come from injected latency and faults: a model, not S3.".into());
     }
     lines
@@ -310,6 +507,75 @@ mod tests {
         assert_eq!(headline(&named), Vec::<String>::new());
     }
 
+    /// The headline's wording, verdicts and context lines (issue 29): the
+    /// sample run (AWS, 2 rounds), the same run with one round (no
+    /// verdicts, the rounds that would do), and a run on the embedded
+    /// endpoint with a busy client.
+    #[test]
+    fn headline_wording_snapshot() {
+        let r = fixtures::sample_result();
+        let mut one = r.clone();
+        for p in &mut one.phases {
+            for t in &mut p.targets {
+                t.rounds.truncate(1);
+            }
+        }
+        let text = |r: &RunResult| {
+            headline(r)
+                .iter()
+                .map(|l| format!("- {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        insta::assert_snapshot!(
+            "headline_wording",
+            format!(
+                "## sample\n{}\n\n## one round\n{}\n\n## embedded, busy client\n{}\n",
+                text(&r),
+                text(&one),
+                text(&fixtures::injected_result())
+            )
+        );
+    }
+
+    #[test]
+    fn change_reads_one_way() {
+        assert_eq!(change(0.81), "19% lower");
+        assert_eq!(change(1.24), "24% higher");
+        assert_eq!(change(4.93), "4.9x higher");
+        assert_eq!(change(0.2), "80% lower");
+        assert_eq!(change(1.0), "the same");
+        assert_eq!(change(0.996), "0.40% lower");
+    }
+
+    #[test]
+    fn context_comes_first() {
+        let mut r = fixtures::sample_result();
+        assert!(context(&r).is_empty(), "{:?}", context(&r));
+        r.client.host_cpu_percent = Some(88.0);
+        r.targets[0].endpoint = Some("http://127.0.0.1:9000".into());
+        let h = headline(&r);
+        assert!(
+            h[0].starts_with("**Client-bound**: the client host was 88% busy"),
+            "{h:?}"
+        );
+        assert!(
+            h[1].starts_with("**Not AWS S3**: the endpoint was http://127.0.0.1:9000"),
+            "{h:?}"
+        );
+        r.targets[0].endpoint = Some("https://s3.us-east-1.amazonaws.com".into());
+        r.client.host_cpu_percent = Some(40.0);
+        assert!(context(&r).is_empty());
+        // The results index row carries them: it is the headline.
+        r.embedded = true;
+        let rows = [crate::report::index::IndexRow {
+            folder: "x".into(),
+            result: r,
+        }];
+        let md = crate::report::index::render(&rows, &[]);
+        assert!(md.contains("**Not S3**"), "{md}");
+    }
+
     #[test]
     fn headline_says_no_measurable_difference_when_ci_contains_one() {
         let r = fixtures::sample_result();
@@ -324,14 +590,19 @@ mod tests {
         }
         let lines = headline(&same);
         assert!(!lines.is_empty());
-        for l in &lines {
-            assert!(l.contains("no measurable difference"), "{l}");
+        // Identical data: no claim, whatever the rounds allow.
+        for l in lines.iter().filter(|l| l.starts_with("**")) {
+            assert!(
+                l.contains("no measurable difference in") || l.contains("too few rounds to judge"),
+                "{l}"
+            );
+            assert!(!l.contains("Express p"), "no claim: {l}");
         }
         let lines = headline(&r);
         assert!(
             lines
                 .iter()
-                .any(|l| l.contains("x lower than General Purpose")),
+                .any(|l| l.contains("Express p50 ") && l.contains("% lower")),
             "{lines:?}"
         );
     }

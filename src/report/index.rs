@@ -162,7 +162,7 @@ mod tests {
         assert!(rows[0].contains(&rerun_result().run_id), "{md}");
         assert!(rows[1].contains("13:00:00"), "{md}");
         assert!(rows[1].contains("**incomplete**"), "{md}");
-        assert!(rows[2].contains("x lower than General Purpose"), "{md}");
+        assert!(rows[2].contains("Express p50 74% lower"), "{md}");
         assert!(md.contains("`broken`"), "{md}");
         assert!(!md.contains("`empty`"), "{md}");
 

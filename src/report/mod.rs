@@ -7,6 +7,8 @@
 pub mod audit;
 pub mod checkpoint;
 pub mod checks;
+#[cfg(test)]
+mod calibration;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]
@@ -28,6 +30,7 @@ pub mod summary;
 pub mod table;
 pub mod upgrade;
 pub mod usage;
+pub mod verdict;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

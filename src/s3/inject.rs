@@ -163,7 +163,16 @@ impl Injection {
             None => {}
         }
         if let Some(b) = s.bandwidth {
-            parts.push(format!("bandwidth {} MiB/s per request", b / (1024 * 1024)));
+            // The endpoint paces response bodies only: GETs, not uploads.
+            let mib = b as f64 / (1024.0 * 1024.0);
+            let mib = if mib >= 10.0 {
+                format!("{mib:.0}")
+            } else {
+                format!("{}", (mib * 100.0).round() / 100.0)
+            };
+            parts.push(format!(
+                "bandwidth {mib} MiB/s per download (response bodies; uploads are not capped)"
+            ));
         }
         if let Some(b) = s.upload_bandwidth {
             parts.push(format!(

@@ -25,3 +25,4 @@ mod server;
 mod setup;
 mod throttle;
 mod whatif;
+mod verdicts;
