@@ -5,10 +5,10 @@
 //! a stored `result.json` as on a fresh run.
 
 pub mod audit;
-pub mod checkpoint;
-pub mod checks;
 #[cfg(test)]
 mod calibration;
+pub mod checkpoint;
+pub mod checks;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]

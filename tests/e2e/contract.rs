@@ -47,7 +47,7 @@ fn a_stored_v2_result_still_renders() {
     // get their compact table, and the ramp's offered rate, read from its
     // version-2 label into a shape, is still plotted.
     assert!(
-        md.contains("- **ramp / GET 4 KiB**: Express p50")
+        md.contains("- **ramp / GET 4 KiB** (100% of requests): Express p50")
             && md.contains("General Purpose throttled"),
         "{md}"
     );

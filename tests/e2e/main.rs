@@ -24,5 +24,5 @@ mod run;
 mod server;
 mod setup;
 mod throttle;
-mod whatif;
 mod verdicts;
+mod whatif;
