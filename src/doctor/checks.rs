@@ -117,6 +117,13 @@ pub async fn check_target_in(t: &TargetConfig, env: &Environment, scope: Scope<'
     check_zone(&cx, env, &mut out);
     if let Some(f) = super::tls::finding(&cx.name, t) {
         out.push(f);
+    } else if !env.embedded {
+        out.push(cx.finding(
+            Severity::Skip,
+            "tls",
+            "tls not checked: the endpoint speaks plain HTTP (http://), so no certificate is involved"
+                .to_string(),
+        ));
     }
     let requests = cx
         .seen
@@ -1252,10 +1259,18 @@ fn check_zone(cx: &Cx<'_>, env: &Environment, out: &mut Vec<Finding>) {
     if !cx.directory() {
         return;
     }
-    let (Some(client), Some(bucket)) = (
-        env.client_zone.as_deref(),
-        crate::s3::bucket::zone_id(&cx.bucket),
-    ) else {
+    if env.embedded {
+        return;
+    }
+    let Some(bucket) = crate::s3::bucket::zone_id(&cx.bucket) else {
+        return;
+    };
+    let Some(client) = env.client_zone.as_deref() else {
+        out.push(cx.finding(
+            Severity::Skip,
+            "zone",
+            format!("zone not checked: this machine's Availability Zone ID is unknown (EC2 instance metadata did not answer: not on EC2 or EKS, or its endpoint is turned off); for Express latencies that represent S3, run the client in the bucket's zone {bucket}"),
+        ));
         return;
     };
     out.push(if client == bucket {

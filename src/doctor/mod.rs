@@ -29,6 +29,9 @@ pub enum Severity {
     Warn,
     /// The run would fail or measure nothing meaningful.
     Error,
+    /// The check could not be made here; the sentence says why and what
+    /// would make it (not counted as a warning).
+    Skip,
 }
 
 /// One check's outcome: a severity and one sentence naming what to fix.
@@ -62,6 +65,7 @@ impl fmt::Display for Finding {
             Severity::Ok => "ok",
             Severity::Warn => "warn",
             Severity::Error => "error",
+            Severity::Skip => "skip",
         };
         write!(f, "{tag:>5}: {}", self.sentence)
     }
@@ -73,6 +77,9 @@ pub struct Environment {
     /// This client's Availability Zone ID (`use1-az4`) from EC2 instance
     /// metadata; None off EC2/EKS or when IMDS does not answer in time.
     pub client_zone: Option<String>,
+    /// The targets are the embedded endpoint: no zone, no TLS (`doctor
+    /// --embedded` says so once, not per target).
+    pub embedded: bool,
 }
 
 impl Environment {
@@ -80,6 +87,7 @@ impl Environment {
     pub async fn detect() -> Environment {
         Environment {
             client_zone: client_zone_id().await,
+            embedded: false,
         }
     }
 
@@ -88,7 +96,10 @@ impl Environment {
     /// compare).
     pub async fn for_targets(embedded: bool) -> Environment {
         if embedded {
-            Environment::default()
+            Environment {
+                client_zone: None,
+                embedded: true,
+            }
         } else {
             Environment::detect().await
         }
@@ -121,7 +132,7 @@ pub async fn check_plan(
             match f.severity {
                 Severity::Error => summary.errors += 1,
                 Severity::Warn => summary.warnings += 1,
-                Severity::Ok => {}
+                Severity::Ok | Severity::Skip => {}
             }
             found(&f);
         }
