@@ -6,6 +6,7 @@
 #   bench/run.sh            # about 20 minutes on 2 cores
 #   DURATION=3 LONG_S=30 bench/run.sh   # a quick pass (numbers too noisy to keep)
 #   ONLY=checksums bench/run.sh         # only the checksum section (~15 min)
+#   ONLY=metrics bench/run.sh           # only the live-metrics section (~5 min)
 #   ONLY=oplog bench/run.sh             # only the op-log section (~7 min)
 #
 # Method: one `s3bench serve` process (1 thread, pinned to core 0) is the
@@ -20,7 +21,8 @@
 # Environment: DURATION (s per measurement, 10), LONG_S (RSS run, 660: RSS at
 # 600 s against RSS at 60 s),
 # SKIP_C10K=1, SKIP_CRITERION=1, CHECKSUM_REPEAT (3) and CHECKSUM_S (5):
-# the upload-checksum section's rounds and seconds per run, S3BENCH (use this binary instead of
+# the upload-checksum section's rounds and seconds per run, METRICS_REPEAT (5)
+# and METRICS_S (5) the live-metrics section's, S3BENCH (use this binary instead of
 # building), WORK (scratch dir, /tmp/s3bench-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +65,18 @@ if [ "${ONLY:-}" = checksums ]; then
         export CRITERION=$WORK/criterion-checksum.txt
     fi
     exec python3 "$ROOT/bench/lib/suite.py" checksums
+fi
+
+# Live metrics (--metrics-listen) on and off: criterion's record_sample with
+# and without live counters, and 4 KiB GETs end to end; rewrites that
+# section of RESULTS.md only.
+if [ "${ONLY:-}" = metrics ]; then
+    build_s3bench
+    if [ "${SKIP_CRITERION:-0}" != 1 ]; then
+        cargo bench --bench hot_path -- 'record_sample|metrics_scrape' --noplot 2>&1 | tee "$WORK/criterion-metrics.txt" >&2
+        export CRITERION=$WORK/criterion-metrics.txt
+    fi
+    exec python3 "$ROOT/bench/lib/suite.py" metrics
 fi
 
 # 4 KiB GETs without and with `run --op-log`, and a long run with it;

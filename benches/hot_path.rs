@@ -52,6 +52,38 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // The same, counting into a live block for `--metrics-listen` too: the
+    // difference is what live metrics cost per request on the engine thread.
+    c.bench_function("record_sample_live", |b| {
+        let block = std::sync::Arc::new(s3bench::stats::live::LiveBlock::new(
+            s3bench::s3::OpKind::COUNT,
+        ));
+        let mut rec = Recorder::with_live(block);
+        let mut rng = fastrand::Rng::with_seed(1);
+        b.iter(|| {
+            let lat = 1_000_000 + rng.u64(0..50_000_000);
+            rec.record(0, (lat >> 28) as usize, black_box(&sample(lat)));
+        })
+    });
+
+    // One scrape of a run with 2 targets x 4 phases x 6 ops on 16 engine
+    // threads: off the request path (the coordinator's runtime), for scale.
+    c.bench_function("metrics_scrape_encode", |b| {
+        let targets = vec!["standard".to_string(), "express".to_string()];
+        let m = s3bench::metrics::Metrics::new("run", "bench", None, 16, &targets, 2);
+        for t in &targets {
+            for p in ["prepare", "a", "b", "cleanup"] {
+                for block in m.blocks(t, p).iter() {
+                    let mut rec = Recorder::with_live(block.clone());
+                    for op in 0..6 {
+                        rec.record(op, 0, &sample(2_000_000 + op as u64 * 1_000_000));
+                    }
+                }
+            }
+        }
+        b.iter(|| black_box(m.encode(false).len()))
+    });
+
     c.bench_function("pick_op_and_key", |b| {
         let mix = Mix::new(&plan.phases[0].mix);
         let mut rng = fastrand::Rng::with_seed(2);

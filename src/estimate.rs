@@ -122,6 +122,9 @@ pub struct Estimate {
     pub duration: Duration,
     /// What the numbers rest on, in words.
     pub assumptions: Vec<String>,
+    /// What the data set's key layout means for the General Purpose
+    /// targets' partitions (None without one).
+    pub layout: Option<crate::scenario::layout::LayoutAdvice>,
 }
 
 fn mean_size(d: &SizeDist) -> f64 {
@@ -219,12 +222,18 @@ pub fn estimate(plan: &Plan, opts: &EstimateOptions) -> Estimate {
     assumptions.push(
         "CreateSession calls, retries, failed requests and data transfer out of the region are not counted.".into(),
     );
+    let layout = plan
+        .targets
+        .iter()
+        .any(|t| t.kind == TargetKind::GeneralPurpose)
+        .then(|| crate::scenario::layout::advice(plan));
     Estimate {
         scenario: plan.name.clone(),
         targets,
         total_cost_usd,
         duration,
         assumptions,
+        layout,
     }
 }
 
@@ -348,6 +357,18 @@ fn estimate_target(
         by_phase.push(("prepare".to_string(), m));
     }
     for phase in &plan.phases {
+        if let Some(c) = &phase.checkpoint {
+            let (m, round_secs) = checkpoint_phase(&mut tally, phase, c, plan.rounds, latency);
+            secs += round_secs * f64::from(plan.rounds);
+            assumed_any = true;
+            // Every round writes the same keys: `writes` checkpoints stay.
+            if c.writes > 0 {
+                objects += u64::from(c.writes) * u64::from(c.ranks);
+                held += u64::from(c.writes) * c.size;
+            }
+            by_phase.push((phase.name.clone(), m));
+            continue;
+        }
         if let Some(l) = &phase.loader {
             // At most what the accelerators consume at AU = 100%.
             let (reads, secs_round) = crate::scenario::dataloader::reads_upper_bound(
@@ -429,6 +450,49 @@ fn estimate_target(
     }
 }
 
+/// A checkpoint phase over all rounds: every rank writes its share
+/// `writes` times per round (one multipart upload each) and reads it back
+/// in parts. Returns its requests by op and one round's time if every
+/// request took `latency` (a lower bound: transfer time is not known).
+fn checkpoint_phase(
+    tally: &mut Tally,
+    phase: &Phase,
+    c: &crate::scenario::CheckpointSpec,
+    rounds: u32,
+    latency: Duration,
+) -> (BTreeMap<String, OpEstimate>, f64) {
+    let rounds = u64::from(rounds);
+    let (w, r) = (u64::from(c.writes) * rounds, u64::from(c.reads) * rounds);
+    let ranks = u64::from(c.ranks);
+    let write_requests: u64 = c.parts_total() + 2 * ranks;
+    let mut m = BTreeMap::new();
+    tally.add(
+        &phase.name,
+        &mut m,
+        "multipart_put",
+        w * ranks,
+        w * write_requests,
+        w * c.size,
+    );
+    tally.add(
+        &phase.name,
+        &mut m,
+        "ranged_get",
+        r * c.parts_total(),
+        r * c.parts_total(),
+        r * c.size,
+    );
+    let in_flight = crate::scenario::checkpoint::PARTS_IN_FLIGHT as u64;
+    let round_secs = (c.step_time_at(latency, true, in_flight) * c.writes
+        + c.step_time_at(latency, false, in_flight) * c.reads)
+        .as_secs_f64();
+    let round_secs = phase
+        .stop
+        .duration
+        .map_or(round_secs, |d| round_secs.min(d.as_secs_f64()));
+    (m, round_secs)
+}
+
 /// A mix phase's `total_ops` (all rounds) split over its ops by weight:
 /// requests and bytes per op, and what its writes leave behind.
 fn mix_phase(
@@ -447,7 +511,13 @@ fn mix_phase(
         let n = (total_ops * f64::from(w.weight) / weight).round() as u64;
         let name = w.op.kind().key();
         let (requests, bytes) = match &w.op {
-            OpSpec::Get => (n, (n as f64 * mean_object).round() as u64),
+            OpSpec::Get | OpSpec::GetNewest { .. } => (n, (n as f64 * mean_object).round() as u64),
+            OpSpec::PutNext => {
+                let b = (n as f64 * mean_object).round() as u64;
+                puts += n;
+                put_bytes += b;
+                (n, b)
+            }
             OpSpec::RangedGet { size, .. } => (n, n * size),
             OpSpec::Put { size } => {
                 let mean = size.as_ref().map_or(mean_object, mean_size);
@@ -586,6 +656,16 @@ pub fn render(e: &Estimate) -> String {
     s.push('\n');
     for a in &e.assumptions {
         let _ = writeln!(s, "- {a}");
+    }
+    if let Some(l) = &e.layout {
+        let _ = writeln!(s, "\n## Key layout (General Purpose partitions)\n");
+        for line in &l.lines {
+            let _ = writeln!(s, "- {line}");
+        }
+        if let Some(w) = &l.warning {
+            let w = w.strip_prefix("Warning: ").unwrap_or(w);
+            let _ = writeln!(s, "\n> **Warning:** {w}");
+        }
     }
     s
 }

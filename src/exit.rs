@@ -69,6 +69,12 @@ exit_codes! {
     /// The results could not be uploaded to `--results` (the local copy is
     /// complete).
     ResultsNotUploaded = 6, PastBarrier, "the run could not upload its results to `--results`";
+    /// The run completed (its data cleaned up, its report whole) but a
+    /// check (`[[check]]`, `--check`) failed; also `report`, `compare` and
+    /// `merge` when a check they judge fails. The same input gives the same
+    /// verdict: a retry cannot help. 7: the next free code, below the 126+
+    /// that shells reserve.
+    ChecksFailed = 7, SameInput, "a check failed";
     /// Ctrl-C (SIGINT): 128 + 2.
     Interrupted = 130, PastBarrier, "interrupted by Ctrl-C";
     /// SIGTERM (what Kubernetes sends a pod it evicts): 128 + 15.
@@ -131,7 +137,7 @@ mod tests {
 
     #[test]
     fn retry_classes() {
-        assert_eq!(ExitCode::with_retry(Retry::SameInput), [2]);
+        assert_eq!(ExitCode::with_retry(Retry::SameInput), [2, 7]);
         assert_eq!(
             ExitCode::with_retry(Retry::PastBarrier),
             [3, 4, 5, 6, 130, 143]

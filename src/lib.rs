@@ -7,8 +7,11 @@
 //! clients), `stats` (histograms, time series), `report` (JSON contract,
 //! Markdown), and `server` (the embedded S3 endpoint, which only speaks
 //! HTTP to the rest). `cli` is the command layer on top; nothing imports
-//! it. docs/architecture.md draws every module and what it may use.
+//! it. `check` is the language of pass/fail checks and `metrics` the live
+//! Prometheus exporter. docs/architecture.md draws every module and what
+//! it may use.
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod cluster;
@@ -17,6 +20,7 @@ pub mod engine;
 pub mod estimate;
 pub mod exit;
 pub mod import;
+pub mod metrics;
 pub mod oplog;
 pub mod plan;
 pub mod report;
@@ -28,3 +32,4 @@ pub mod stats;
 pub mod synthetic;
 pub mod targets;
 pub mod units;
+pub mod whatif;

@@ -15,15 +15,17 @@ const RULES: &[(&str, &[&str])] = &[
     ("units", &[]),
     ("synthetic", &[]),
     ("stats", &[]),
+    ("check", &["s3"]),
     ("oplog", &[]),
-    ("scenario", &["s3", "units"]),
+    ("scenario", &["check", "s3", "units"]),
     ("server", &["s3", "synthetic"]),
     ("client", &["s3", "scenario", "stats", "synthetic", "oplog"]),
     ("engine", &["s3", "scenario", "stats", "client", "oplog"]),
     ("import", &["scenario", "oplog", "s3", "stats", "units"]),
-    ("report", &["s3", "stats", "units"]),
+    ("report", &["check", "s3", "stats", "units"]),
+    ("metrics", &["s3", "stats"]),
     ("estimate", &["report", "scenario", "units"]),
-    ("plan", &["s3", "scenario"]),
+    ("plan", &["check", "s3", "scenario"]),
     ("targets", &["client", "s3", "scenario", "server"]),
     (
         "doctor",
@@ -33,8 +35,14 @@ const RULES: &[(&str, &[&str])] = &[
     (
         "run",
         &[
-            "client", "cluster", "doctor", "engine", "estimate", "exit", "oplog", "plan", "report",
-            "s3", "scenario", "stats", "targets", "units",
+            "client", "cluster", "doctor", "engine", "estimate", "exit", "metrics", "oplog",
+            "plan", "report", "s3", "scenario", "stats", "targets", "units",
+        ],
+    ),
+    (
+        "whatif",
+        &[
+            "client", "engine", "report", "s3", "scenario", "stats", "units",
         ],
     ),
     ("cli", EVERY),

@@ -12,6 +12,11 @@ Configuration (environment): S3BENCH, FIO (empty: skip), WORK, DURATION
 (seconds per measurement), LONG_S (the RSS run), SKIP_C10K=1, CRITERION
 (a file with `cargo bench --bench hot_path` output, optional).
 
+`suite.py metrics` runs only the live-metrics section (criterion's
+record_sample with and without live counters, and 4 KiB GETs with
+--metrics-listen off and on, interleaved) and rewrites that section of
+RESULTS.md in place.
+
 `suite.py checksums` runs only the checksum section (4 KiB and 1 MiB PUTs
 and 1 MiB GETs with each `[client] checksum`, both request paths) and
 rewrites that section of
@@ -484,9 +489,11 @@ def oplog_only():
 
 
 def splice_section(md, section, heading=None):
-    """`md` with its checksum section (or the one under `heading`) replaced
-    by `section` (or inserted before the hot-path section)."""
-    for heading in ((heading,) if heading else (CHECKSUM_HEADING, *OLD_CHECKSUM_HEADINGS)):
+    """`md` with the section under `heading` (the checksum section by
+    default) replaced by `section`, or inserted before the hot-path section."""
+    headings = (heading,) if heading else (CHECKSUM_HEADING, *OLD_CHECKSUM_HEADINGS)
+    start = -1
+    for heading in headings:
         start = md.find(heading)
         if start >= 0:
             break
@@ -495,6 +502,118 @@ def splice_section(md, section, heading=None):
         return md[:start] + section + (md[end:] if end >= 0 else "")
     at = md.find("## Hot path")
     return md + "\n" + section if at < 0 else md[:at] + section + "\n" + md[at:]
+
+
+METRICS_HEADING = "## Live metrics: `--metrics-listen` on and off"
+METRICS_REPEAT = int(os.environ.get("METRICS_REPEAT", "5"))
+METRICS_S = int(os.environ.get("METRICS_S", "5"))
+METRICS_ROWS = []
+
+
+def scraper(port, stop, counts):
+    """Scrapes http://127.0.0.1:PORT/metrics every second until `stop` is set
+    (Prometheus would every 15-30 s: this is pessimistic); counts the good ones."""
+    import urllib.request
+    while not stop.wait(1.0):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                if r.status == 200 and b"s3bench_operations_total" in r.read():
+                    counts[0] += 1
+        except OSError:
+            pass
+
+
+def metrics_rows(port, server):
+    """4 KiB GETs, 16 in flight, METRICS_REPEAT interleaved rounds of a run
+    without and a run with --metrics-listen (scraped every second); each row
+    the median of its runs."""
+    import threading
+    runs = {"off": [], "on": []}
+    for rep in range(METRICS_REPEAT):
+        for mode in ("off", "on"):
+            extra = ["--keep-data", "--duration", f"{METRICS_S}s"]
+            stop, counts, t = threading.Event(), [0], None
+            if mode == "on":
+                mport = free_port()
+                extra += ["--metrics-listen", f"127.0.0.1:{mport}", "--metrics-linger", "0s"]
+                t = threading.Thread(target=scraper, args=(mport, stop, counts), daemon=True)
+                t.start()
+            log(f"GET 4 KiB, metrics {mode}, round {rep + 1}/{METRICS_REPEAT}")
+            result, m, srv = run_s3bench("get-4k", port, server, extra)
+            stop.set()
+            if t:
+                t.join()
+            if result is None:
+                continue
+            o = measured_phase(result, "get-4k")["ops"]["get"]
+            runs[mode].append(dict(ops_s=o["ops_per_sec"], cpu_us=result["client"]["cpu_us_per_request"],
+                                   p50=o["latency_us"]["p50"], p99=o["latency_us"]["p99"],
+                                   errors=o["errors"], scrapes=counts[0]))
+    for mode in ("off", "on"):
+        got = runs[mode]
+        row = dict(mode=mode, runs=len(got))
+        if got:
+            for k in ("ops_s", "cpu_us", "p50", "p99"):
+                row[k] = median([g[k] for g in got])
+            row["cpu_range"] = (min(g["cpu_us"] for g in got), max(g["cpu_us"] for g in got))
+            row["errors"] = sum(g["errors"] for g in got)
+            row["scrapes"] = sum(g["scrapes"] for g in got)
+        log(f"  {row}")
+        METRICS_ROWS.append(row)
+
+
+def render_metrics(started, load_start, load_end):
+    out = [METRICS_HEADING + "\n"]
+    crit = {c[0]: c for c in criterion_numbers()}
+    if "record_sample" in crit and "record_sample_live" in crit:
+        off, on = to_ns(crit["record_sample"][2]), to_ns(crit["record_sample_live"][2])
+        out.append("Recording one sample on an engine thread (criterion, low / estimate / high; run just before "
+                   "the runs below, on the same machine and load): the live counters add what a request costs "
+                   "with metrics on, on the request path.\n")
+        out.append("| bench | time |\n|---|---:|")
+        for n in ("record_sample", "record_sample_live", "metrics_scrape_encode"):
+            if n in crit:
+                _, lo, mid, hi = crit[n]
+                out.append(f"| {n} | {lo} / **{mid}** / {hi} |")
+        out.append(f"\nrecord_sample_live - record_sample = **{on - off:.1f} ns** per request (the goal: at most "
+                   f"500 ns). metrics_scrape_encode is one scrape of 2 targets x 4 phases x 6 ops on 16 engine "
+                   "threads, on the coordinator's runtime, not on an engine thread.\n")
+    if METRICS_ROWS:
+        base = next((r.get("cpu_us") for r in METRICS_ROWS if r["mode"] == "off"), None)
+        out.append(f"End to end: `get-4k.toml` (4 KiB GETs, 16 in flight, `--threads 1`, {METRICS_S} s), "
+                   f"{METRICS_REPEAT} interleaved rounds of a run without and a run with "
+                   "`--metrics-listen` scraped every second, each row the median (client CPU: min-max too); "
+                   f"{started:%Y-%m-%d %H:%M} UTC, load average {' '.join(load_start)} at start, "
+                   f"{' '.join(load_end)} at end. Client CPU is s3bench's own per request (scrapes included: "
+                   "the server runs in the process).\n")
+        out.append("| metrics | runs | scrapes | ops/s | client CPU µs/request (min-max) | extra vs off µs | p50 µs | p99 µs | errors |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in METRICS_ROWS:
+            lo, hi = r.get("cpu_range", (None, None))
+            extra = r.get("cpu_us") - base if r.get("cpu_us") is not None and base is not None else None
+            out.append(f"| {r['mode']} | {r['runs']} | {r.get('scrapes', '-')} | {fmt(r.get('ops_s'), 0)} | "
+                       f"{fmt(r.get('cpu_us'))} ({fmt(lo)}-{fmt(hi)}) | "
+                       f"{'-' if r['mode'] == 'off' else fmt(extra, 2)} | {fmt(r.get('p50'), 0)} | "
+                       f"{fmt(r.get('p99'), 0)} | {r.get('errors')} |")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def metrics_only():
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = Path("/proc/loadavg").read_text().split()[:3]
+    if os.environ.get("SKIP_E2E") != "1":
+        port, server = start_s3bench_server()
+        try:
+            metrics_rows(port, server)
+        finally:
+            server.stop()
+    section = render_metrics(started, load_start, Path("/proc/loadavg").read_text().split()[:3])
+    path = BENCH / "RESULTS.md"
+    text = path.read_text() if path.exists() else ""
+    path.write_text(splice_section(text, section, METRICS_HEADING))
+    print(section)
+    log(f"written: the live-metrics section of {path}")
 
 
 def start_s3bench_server():
@@ -1151,6 +1270,8 @@ def render(started, finished, info, versions, results, nofile):
 if __name__ == "__main__":
     if sys.argv[1:] == ["checksums"]:
         checksums_only()
+    elif sys.argv[1:] == ["metrics"]:
+        metrics_only()
     elif sys.argv[1:] == ["oplog"]:
         oplog_only()
     else:

@@ -13,11 +13,19 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// Result.json to compare against the baseline.
     pub b: PathBuf,
+    /// Judge B on this check (repeatable); exit code 7 when one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 }
 
 impl RunCommand for CompareArgs {
     async fn run(self) -> anyhow::Result<ExitCode> {
-        print!("{}", crate::report::compare_files(&self.a, &self.b)?);
-        Ok(ExitCode::Success)
+        let (md, passed) = crate::report::compare_judged(&self.a, &self.b, &self.checks)?;
+        print!("{md}");
+        Ok(if passed {
+            ExitCode::Success
+        } else {
+            ExitCode::ChecksFailed
+        })
     }
 }

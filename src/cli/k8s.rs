@@ -43,6 +43,10 @@ pub struct K8sArgs {
     /// How long each shard waits at the start barrier for the others.
     #[arg(long, default_value = "10m", value_parser = parse::duration)]
     pub barrier_timeout: Duration,
+    /// Port of each shard's live Prometheus metrics (container port
+    /// `metrics`, prometheus.io/* scrape annotations); 0: none.
+    #[arg(long, default_value_t = crate::cluster::k8s::METRICS_PORT)]
+    pub metrics_port: u16,
 }
 
 impl RunCommand for K8sArgs {
@@ -63,6 +67,7 @@ impl RunCommand for K8sArgs {
             run_id: c.run_id,
             zone_id: self.zone_id,
             barrier_timeout: self.barrier_timeout,
+            metrics_port: (self.metrics_port != 0).then_some(self.metrics_port),
         };
         let docs = manifests(&c.plan, &file_name, &c.text, &opts)
             .map_err(|e| InputError(format!("{e:#}")))?;

@@ -36,6 +36,10 @@ pub struct MergeArgs {
     /// S3 endpoint override (tests, S3-compatible stores); path-style addressing.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// Judge the merged result on this check too (repeatable), with the
+    /// shards' own checks; exit code 7 when one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
 }
 
 impl MergeArgs {
@@ -71,13 +75,15 @@ impl MergeArgs {
             shards: self.shards,
             results,
             endpoint_url: self.endpoint_url,
+            checks: self.checks,
         })
     }
 }
 
 impl RunCommand for MergeArgs {
     /// Exit code 0, or 1 when shards are missing and `--allow-missing` is
-    /// not given (the merged report is written either way).
+    /// not given, else 7 when a check fails on the merged result (the
+    /// merged report is written either way).
     async fn run(self) -> anyhow::Result<ExitCode> {
         let allow_missing = self.allow_missing;
         let merged = merge_run(self.options()?).await?;
@@ -88,8 +94,13 @@ impl RunCommand for MergeArgs {
         if merged.missing {
             eprintln!("warning: {}", merged.result.warnings[0]);
         }
+        for c in merged.result.checks.iter().filter(|c| !c.passed) {
+            eprintln!("check {}", crate::report::checks::sentence(c));
+        }
         Ok(if merged.missing && !allow_missing {
             ExitCode::Failure
+        } else if !crate::report::checks::all_passed(&merged.result.checks) {
+            ExitCode::ChecksFailed
         } else {
             ExitCode::Success
         })

@@ -20,6 +20,7 @@ mod run;
 mod serve;
 mod setup;
 mod validate;
+mod whatif;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,7 @@ pub use run::RunArgs;
 pub use serve::ServeArgs;
 pub use setup::SetupArgs;
 pub use validate::ValidateArgs;
+pub use whatif::WhatifArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -88,6 +90,10 @@ commands! {
     Serve(ServeArgs);
     /// Re-render report.md from a stored result.json.
     Report(ReportArgs);
+    /// Predict accelerator utilization (AU) and idle time per target from a
+    /// stored result's measured request latencies, for other accelerator
+    /// counts and loader settings (no network).
+    Whatif(WhatifArgs);
     /// Compare two stored results op by op (Markdown on stdout).
     Compare(CompareArgs);
     /// Delete what a run left behind (after --keep-data, or a cleanup that
@@ -106,6 +112,18 @@ commands! {
     /// Derive a scenario from your own traffic: S3 server access logs,
     /// CloudTrail data events or a `run --op-log` file (docs/import.md).
     Import(ImportArgs);
+}
+
+impl Cli {
+    /// The log level when `RUST_LOG` does not say: `warn`, or `error` under
+    /// `run -q`, which promises no output but warnings s3bench itself
+    /// prints (the AWS SDK's own WARN lines are not among them).
+    pub fn log_level(&self) -> &'static str {
+        match &self.command {
+            Command::Run(a) if a.quiet => "error",
+            _ => "warn",
+        }
+    }
 }
 
 /// Runs the command; returns the process exit code. Errors are printed here
@@ -128,6 +146,8 @@ fn error_exit_code(e: &anyhow::Error) -> ExitCode {
         || e.downcast_ref::<InputError>().is_some()
         || e.downcast_ref::<crate::plan::OptionsError>().is_some()
         || e.downcast_ref::<crate::run::PreflightError>().is_some()
+        || e.downcast_ref::<crate::report::checks::BadCheck>()
+            .is_some()
     {
         ExitCode::BadInput
     } else {

@@ -48,7 +48,8 @@ pub struct RunArgs {
     /// this --run-id): keep the objects at the data set's keys instead of refusing.
     #[arg(long, requires = "run_id")]
     pub resume: bool,
-    /// No live progress on stderr.
+    /// No live progress on stderr, and no log lines below errors (the AWS
+    /// SDK's WARN lines); the run's own warnings are still printed.
     #[arg(long, short)]
     pub quiet: bool,
     /// Run id shared by every shard of an array job (letters, digits, - _ .).
@@ -80,6 +81,24 @@ pub struct RunArgs {
     /// credentials from the aws-config default chain.
     #[arg(long, value_name = "URL")]
     pub results_endpoint_url: Option<String>,
+    /// A pass/fail check judged on the result, like 'express/get/p99 < 10ms'
+    /// (repeatable; with the scenario's [[check]] tables); exit code 7 when
+    /// one fails.
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<String>,
+    /// Serve live Prometheus metrics at http://ADDR/metrics while the run
+    /// goes on (e.g. 127.0.0.1:9464; 0.0.0.0:9464 in a pod).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long --metrics-listen keeps serving after the run, so a last
+    /// scrape sees the totals.
+    #[arg(long, default_value = "5s", value_parser = parse::duration, requires = "metrics_listen")]
+    pub metrics_linger: Duration,
+    /// USD per accelerator-hour: the report prices the loader phases' idle
+    /// accelerator time next to the bucket's bill (overrides the scenario's
+    /// `[pricing] gpu_hour`).
+    #[arg(long, value_name = "USD")]
+    pub gpu_hour: Option<f64>,
     /// Write one row per request sent (preflight, prepare, phases, cleanup;
     /// each retry attempt and CreateSession too) to ops.csv.gz in the run
     /// folder: gzip CSV that DuckDB, pandas and Spark read (docs/op-log.md).
@@ -110,6 +129,10 @@ impl RunArgs {
             barrier: self.barrier.then_some(self.barrier_timeout),
             results,
             results_endpoint: self.results_endpoint_url.clone(),
+            checks: self.checks.clone(),
+            metrics_listen: self.metrics_listen,
+            metrics_linger: self.metrics_linger,
+            gpu_hour: self.gpu_hour,
             op_log: self.op_log,
         })
     }
@@ -132,7 +155,7 @@ impl RunCommand for RunArgs {
         }
         let cancel = Arc::new(Cancel::default());
         spawn_signal_handlers(cancel.clone());
-        let out = run_plan(plan, cancel).await?;
+        let mut out = run_plan(plan, cancel.clone()).await?;
         let report = out.dir.join("report.md");
         println!("{}", report.display());
         eprintln!(
@@ -143,6 +166,9 @@ impl RunCommand for RunArgs {
         if let Some(why) = &out.result.interrupted {
             eprintln!("incomplete: {why}");
         }
+        // The metrics endpoint stays up a little, so a last scrape sees
+        // the totals.
+        out.linger(&cancel).await;
         Ok(out.exit_code())
     }
 }

@@ -58,10 +58,26 @@ pub struct ServeArgs {
     /// InternalError for 500; other statuses need one).
     #[arg(long)]
     pub error_code: Option<String>,
-    /// Per-prefix request-rate limit READS:WRITES per second on the --bucket
-    /// buckets (S3: 5500:3500); above it requests get 503 SlowDown.
-    #[arg(long, value_parser = parse_prefix_limit)]
+    /// The partition model on the General Purpose --bucket buckets: READS:WRITES
+    /// per second per key range (S3: 5500:3500), one range at first, ranges
+    /// over their rate split (see --split-after); above it 503 SlowDown.
+    #[arg(long, value_parser = parse_rates)]
     pub prefix_limit: Option<(i64, i64)>,
+    /// How long a key range stays over its rate before it splits (default
+    /// 5s, scaled for a laptop: S3 takes minutes), or "never".
+    #[arg(long, value_parser = parse_split_after)]
+    pub split_after: Option<SplitAfter>,
+    /// The most key ranges a bucket is split into (default 256).
+    #[arg(long)]
+    pub max_partitions: Option<i64>,
+    /// A key where a range starts on a fresh bucket (repeatable): a bucket
+    /// S3 has already partitioned.
+    #[arg(long = "split-point")]
+    pub split_points: Vec<String>,
+    /// The per-bucket rate of the directory --bucket buckets, READS:WRITES
+    /// per second (S3 Express: 200000:100000); above it 503 SlowDown.
+    #[arg(long, value_parser = parse_rates)]
+    pub bucket_limit: Option<(i64, i64)>,
     /// Fraction of GET responses (0..1) on the --bucket buckets whose body
     /// is cut half-way by closing the connection.
     #[arg(long, default_value_t = 0.0)]
@@ -79,11 +95,33 @@ pub struct ServeArgs {
     /// N / latency requests per second).
     #[arg(long)]
     pub max_in_flight: Option<u32>,
+    /// Answer 200 without doing the operation on the --bucket buckets, as some
+    /// S3-compatible servers do, to see what s3bench's audits report:
+    /// append-overwrites, rename-as-empty-put, racy-conditional-writes
+    /// (repeat the flag, or separate with commas).
+    #[arg(long = "broken", value_name = "MODE", value_delimiter = ',')]
+    pub broken: Vec<String>,
+}
+
+/// `--split-after`: a duration, or `never` (None). A type of its own: clap
+/// reads a field of `Option<Option<T>>` as a flag with an optional value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitAfter(pub Option<Duration>);
+
+/// `never`, or a duration; its range is the injection's rule.
+fn parse_split_after(s: &str) -> Result<SplitAfter, String> {
+    if s.trim().eq_ignore_ascii_case("never") {
+        return Ok(SplitAfter(None));
+    }
+    parse::duration(s)
+        .map(|d| SplitAfter(Some(d)))
+        .map_err(|e| format!("{e}, or \"never\""))
 }
 
 /// `READS:WRITES`, two whole numbers; their range is the injection's rule
-/// (`Injection::from_settings`), as for a scenario's `prefix_limit`.
-fn parse_prefix_limit(s: &str) -> Result<(i64, i64), String> {
+/// (`Injection::from_settings`), as for a scenario's `prefix_limit` and
+/// `bucket_limit`.
+fn parse_rates(s: &str) -> Result<(i64, i64), String> {
     let (r, w) = s
         .split_once(':')
         .ok_or_else(|| format!("expected READS:WRITES per second like 5500:3500, got {s:?}"))?;
@@ -105,10 +143,15 @@ impl ServeArgs {
             error_status: Some(i64::from(self.error_status)),
             error_code: self.error_code.clone(),
             prefix_limit: self.prefix_limit.map(|(r, w)| (Some(r), Some(w))),
+            split_after: self.split_after.map(|s| s.0),
+            max_partitions: self.max_partitions,
+            split_points: self.split_points.clone(),
+            bucket_limit: self.bucket_limit.map(|(r, w)| (Some(r), Some(w))),
             body_reset_rate: Some(self.body_reset_rate),
             corrupt_rate: Some(self.corrupt_rate),
             session_error_rate: Some(self.session_error_rate),
             max_in_flight: self.max_in_flight.map(i64::from),
+            broken: self.broken.clone(),
             ..Settings::default()
         });
         match problems.first() {
@@ -165,5 +208,43 @@ impl RunCommand for ServeArgs {
         }
         crate::server::serve_forever(cfg, injections, buckets).await?;
         Ok(ExitCode::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+
+    fn serve(args: &[&str]) -> super::ServeArgs {
+        let mut argv = vec!["s3bench", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("the flags parse").command {
+            Command::Serve(s) => s,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    /// `--broken` takes the modes repeated or comma-separated, and a name
+    /// it does not know is an input error naming the flag and the modes.
+    #[test]
+    fn broken_modes_come_from_the_flag() {
+        let a = serve(&[
+            "--broken",
+            "append-overwrites,rename-as-empty-put",
+            "--broken",
+            "racy-conditional-writes",
+        ]);
+        let b = a.injection().unwrap().broken;
+        assert!(b.append_overwrites && b.rename_as_empty_put && b.racy_conditional_writes);
+        assert!(!serve(&[]).injection().unwrap().broken.any());
+        let e = serve(&["--broken", "lossy"]).injection().unwrap_err();
+        assert!(
+            e.0.starts_with("--broken: expected one of \"append-overwrites\"")
+                && e.0.contains("got \"lossy\""),
+            "{}",
+            e.0
+        );
     }
 }

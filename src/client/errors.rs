@@ -17,9 +17,10 @@ pub struct ErrorKind {
 }
 
 impl ErrorKind {
-    /// 503 (SlowDown) or 429: the server asked the client to slow down.
+    /// 503 (SlowDown) or 429: the server asked the client to slow down
+    /// (the failure's group is `throttled`).
     pub fn throttled(&self) -> bool {
-        matches!(self.status, Some(503 | 429))
+        self.group() == crate::stats::FailureGroup::Throttled
     }
 
     /// The group the report keeps this failure in.
@@ -29,8 +30,16 @@ impl ErrorKind {
             Some(503 | 429) => FailureGroup::Throttled,
             _ if self.conditional() => FailureGroup::Conditional,
             Some(_) => FailureGroup::Http,
+            None if self.integrity() => FailureGroup::Integrity,
             None => FailureGroup::Transport,
         }
+    }
+
+    /// A whole body that does not match the checksum it came with: the
+    /// client checked it (`[client] checksum`), so the answer arrived, and
+    /// what it holds is wrong.
+    pub fn integrity(&self) -> bool {
+        self.status.is_none() && self.key == super::checksum::MISMATCH
     }
 
     /// The answer of a condition that did not hold (412 PreconditionFailed,
@@ -43,6 +52,14 @@ impl ErrorKind {
             Some(400) => self.key.ends_with("InvalidWriteOffset"),
             _ => false,
         }
+    }
+
+    /// The request was certainly not carried out: the server refused it
+    /// (a 4xx, a condition that did not hold) or asked the client to slow
+    /// down (503, 429). Without an answer, or with another 5xx, it may
+    /// have been.
+    pub fn not_done(&self) -> bool {
+        matches!(self.status, Some(400..=499 | 503))
     }
 
     /// The same as a recorder's failure.
@@ -169,15 +186,40 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     s
 }
 
+/// aws-sdk-s3's switch for S3 Express session auth.
+pub const SESSION_AUTH_ENV: &str = "AWS_S3_DISABLE_EXPRESS_SESSION_AUTH";
+
+/// Whether `AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true` is set: aws-sdk-s3
+/// then makes no CreateSession and signs directory-bucket requests with the
+/// base credentials.
+pub fn session_auth_disabled() -> bool {
+    std::env::var(SESSION_AUTH_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// How to run a directory-bucket workload on a server without directory
-/// buckets, the end of every sentence that says the server has none.
-pub const AS_PLAIN_BUCKET: &str = "to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\", or keep this target and set AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true (the report then says it ran as on a plain bucket)";
+/// buckets, the end of every sentence that says the server has none. With
+/// session auth already off, the switch is not advised again: it is set,
+/// and the server still refuses.
+pub fn as_plain_bucket() -> String {
+    if session_auth_disabled() {
+        format!(
+            "to run this workload on it, use a general purpose bucket name with kind = \"general-purpose\" ({SESSION_AUTH_ENV}=true is already set, so session auth is off, and the endpoint still refuses the directory bucket)"
+        )
+    } else {
+        format!(
+            "to run this workload on it as a plain bucket, use a general purpose bucket name with kind = \"general-purpose\", or keep this target and set {SESSION_AUTH_ENV}=true (the report then says it ran as on a plain bucket)"
+        )
+    }
+}
 
 /// A server without directory buckets (s3s rejects the `s3express` scope with 501).
 fn no_express() -> String {
-    format!(
-        "the endpoint rejects S3 Express session auth (CreateSession or the s3express signing scope): it has no directory buckets; {AS_PLAIN_BUCKET}"
-    )
+    let what = if session_auth_disabled() {
+        "the endpoint rejects requests signed for S3 Express (the s3express signing scope), with session auth already off"
+    } else {
+        "the endpoint rejects S3 Express session auth (CreateSession or the s3express signing scope)"
+    };
+    format!("{what}: it has no directory buckets; {}", as_plain_bucket())
 }
 
 /// One plain sentence for a failure before the run starts (HeadBucket,

@@ -29,7 +29,10 @@ use aws_smithy_http_client::tls;
 
 pub use attempts::take_thread_log;
 pub use body::synthetic_body;
-pub use errors::{AS_PLAIN_BUCKET, ErrorKind, classify, describe_preflight, is_checksum_mismatch};
+pub use errors::{
+    ErrorKind, SESSION_AUTH_ENV, as_plain_bucket, classify, describe_preflight,
+    is_checksum_mismatch, session_auth_disabled,
+};
 pub use object::{ObjectClient, Outcome, S3Client, WriteCondition, sdk_algorithm};
 pub use session::{SessionDelta, SessionProbe};
 
@@ -128,9 +131,7 @@ impl TargetConfig {
     /// the directory-bucket workload runs as on a plain bucket. This is how
     /// to run it against a server without CreateSession (MinIO, moto).
     pub fn session_auth_off(&self) -> bool {
-        self.spec.kind == crate::scenario::TargetKind::Directory
-            && std::env::var("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH")
-                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        self.spec.kind == crate::scenario::TargetKind::Directory && session_auth_disabled()
     }
 
     /// How GET/HEAD/PUT/DELETE go out with `threads` engine threads, for

@@ -24,8 +24,9 @@ use super::{ErrorKind, SessionProbe, classify, synthetic_body};
 use crate::scenario::ChecksumMode;
 
 /// At most this many parts of one multipart PUT are in flight at once, as a
-/// checkpoint writer would upload them.
-const PART_CONCURRENCY: usize = 8;
+/// checkpoint writer would upload them (a checkpoint rank reads its share
+/// back with as many ranged GETs in flight: one number for both).
+const PART_CONCURRENCY: usize = crate::scenario::checkpoint::PARTS_IN_FLIGHT;
 
 /// What one operation did. Errors are data, never a panic or an `Err`.
 #[derive(Debug, Default)]
@@ -36,6 +37,9 @@ pub struct Outcome {
     /// HTTP requests this operation sent (multipart PUT sends several).
     pub requests: u64,
     pub error: Option<ErrorKind>,
+    /// The object's size after the write, when the answer said it
+    /// (`x-amz-object-size` of an append).
+    pub object_size: Option<u64>,
 }
 
 impl Outcome {
@@ -64,6 +68,7 @@ impl From<Reply> for Outcome {
             bytes: r.bytes,
             requests: 1,
             error: r.error,
+            object_size: r.object_size,
         }
     }
 }
@@ -94,6 +99,22 @@ pub trait ObjectClient {
         part_size: u64,
     ) -> impl Future<Output = Outcome> {
         self.multipart_put(key, len, part_size)
+    }
+    /// [`ObjectClient::multipart_put`] that gives up when `stop` completes
+    /// before the parts are uploaded: the upload is then aborted
+    /// (AbortMultipartUpload), so a stopped run leaves no incomplete upload
+    /// behind, and the result is None (nothing to record: the run stopped
+    /// it, the endpoint did not fail it).
+    fn multipart_put_unless(
+        &self,
+        key: &str,
+        len: u64,
+        part_size: u64,
+        stop: impl Future<Output = ()>,
+    ) -> impl Future<Output = Option<Outcome>> {
+        // A client that cannot stop an upload half-way runs it to its end.
+        drop(stop);
+        async move { Some(self.multipart_put(key, len, part_size).await) }
     }
     /// One ListObjectsV2 page; returns the next continuation token.
     fn list(
@@ -227,6 +248,44 @@ impl S3Client {
     /// (create-only with `If-None-Match: *` when `create_only`); aborts on
     /// failure so no orphaned upload is left behind.
     async fn multipart(&self, key: &str, len: u64, part_size: u64, create_only: bool) -> Outcome {
+        // A stop that never comes: the upload always runs to its end.
+        self.multipart_stoppable(key, len, part_size, create_only, std::future::pending())
+            .await
+            .unwrap_or_else(|| {
+                Outcome::failed(
+                    0,
+                    ErrorKind {
+                        key: "stopped".into(),
+                        status: None,
+                    },
+                )
+            })
+    }
+
+    /// AbortMultipartUpload of `upload_id` (its answer is not needed: an
+    /// upload it could not abort is the endpoint's to expire).
+    async fn abort_upload(&self, key: &str, upload_id: &str) {
+        let _ = self
+            .sdk
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .boxed_local()
+            .await;
+    }
+
+    /// [`S3Client::multipart`] that aborts the upload and returns None when
+    /// `stop` completes while its parts are in flight.
+    async fn multipart_stoppable(
+        &self,
+        key: &str,
+        len: u64,
+        part_size: u64,
+        create_only: bool,
+        stop: impl Future<Output = ()>,
+    ) -> Option<Outcome> {
         let (client, bucket) = (&self.sdk, self.bucket.as_str());
         // FULL_OBJECT where S3 has it (the CRCs), so a GET of the whole
         // object can be checked against it; SHA-256 is COMPOSITE only.
@@ -247,19 +306,19 @@ impl S3Client {
             .await
         {
             Ok(c) => c,
-            Err(e) => return Outcome::failed(1, classify(&e)),
+            Err(e) => return Some(Outcome::failed(1, classify(&e))),
         };
         let Some(upload_id) = create.upload_id else {
-            return Outcome::failed(
+            return Some(Outcome::failed(
                 1,
                 ErrorKind {
                     key: "no upload id in response".into(),
                     status: None,
                 },
-            );
+            ));
         };
         let parts = len.div_ceil(part_size).max(1);
-        let results: Vec<Result<CompletedPart, ErrorKind>> = futures_util::stream::iter(0..parts)
+        let results = futures_util::stream::iter(0..parts)
             .map(|p| {
                 let part_len = part_size.min(len - p * part_size);
                 let upload_id = &upload_id;
@@ -295,8 +354,17 @@ impl S3Client {
                 }
             })
             .buffered(PART_CONCURRENCY)
-            .collect()
-            .await;
+            .collect();
+        // The parts are what takes long; a stop while they are in flight
+        // drops them and aborts the upload.
+        tokio::pin!(stop);
+        let results: Vec<Result<CompletedPart, ErrorKind>> = tokio::select! {
+            r = results => r,
+            _ = &mut stop => {
+                self.abort_upload(key, &upload_id).await;
+                return None;
+            }
+        };
         let mut requests = 1 + parts;
         let mut completed = Vec::with_capacity(results.len());
         let mut failure = None;
@@ -308,15 +376,8 @@ impl S3Client {
         }
         if let Some(e) = failure {
             requests += 1;
-            let _ = client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .boxed_local()
-                .await;
-            return Outcome::failed(requests, e);
+            self.abort_upload(key, &upload_id).await;
+            return Some(Outcome::failed(requests, e));
         }
         requests += 1;
         let mut complete = client
@@ -333,26 +394,19 @@ impl S3Client {
             complete = complete.if_none_match("*");
         }
         match complete.send().boxed_local().await {
-            Ok(_) => Outcome {
+            Ok(_) => Some(Outcome {
                 bytes: len,
                 requests,
                 ..Outcome::default()
-            },
+            }),
             Err(e) => {
                 let kind = classify(&e);
                 // A refused condition leaves the upload open: abort it.
                 if kind.status == Some(412) || kind.status == Some(409) {
                     requests += 1;
-                    let _ = client
-                        .abort_multipart_upload()
-                        .bucket(bucket)
-                        .key(key)
-                        .upload_id(&upload_id)
-                        .send()
-                        .boxed_local()
-                        .await;
+                    self.abort_upload(key, &upload_id).await;
                 }
-                Outcome::failed(requests, kind)
+                Some(Outcome::failed(requests, kind))
             }
         }
     }
@@ -474,6 +528,17 @@ impl ObjectClient for S3Client {
         self.multipart(key, len, part_size, false).await
     }
 
+    async fn multipart_put_unless(
+        &self,
+        key: &str,
+        len: u64,
+        part_size: u64,
+        stop: impl Future<Output = ()>,
+    ) -> Option<Outcome> {
+        self.multipart_stoppable(key, len, part_size, false, stop)
+            .await
+    }
+
     async fn append(&self, key: &str, offset: u64, len: u64) -> Outcome {
         if let Some(d) = &self.direct {
             return d.append(key, offset, len).await.into();
@@ -485,7 +550,10 @@ impl ObjectClient for S3Client {
             .boxed_local()
             .await
         {
-            Ok(_) => Outcome::ok(len),
+            Ok(o) => Outcome {
+                object_size: o.size().and_then(|n| u64::try_from(n).ok()),
+                ..Outcome::ok(len)
+            },
             Err(e) => Outcome::failed(1, classify(&e)),
         }
     }

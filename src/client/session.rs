@@ -24,6 +24,8 @@ pub struct SessionProbe {
     started: AtomicU64,
     finished: AtomicU64,
     errors: AtomicU64,
+    /// Failed CreateSessions since the probe was made (never taken).
+    errors_total: AtomicU64,
     /// CreateSession latency in ns. Locked once per CreateSession (every
     /// few minutes per client), never per data request.
     latency: Mutex<Histogram<u64>>,
@@ -36,6 +38,7 @@ impl Default for SessionProbe {
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            errors_total: AtomicU64::new(0),
             latency: Mutex::new(h),
         }
     }
@@ -68,6 +71,15 @@ impl SessionProbe {
         before.0 != before.1 || after.0 != before.0
     }
 
+    /// CreateSessions finished and failed since the probe was made, for a
+    /// live exporter (`take` does not reset these).
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.finished.load(Ordering::Relaxed),
+            self.errors_total.load(Ordering::Relaxed),
+        )
+    }
+
     /// Takes everything recorded since the last call.
     pub fn take(&self) -> SessionDelta {
         let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,6 +96,7 @@ impl SessionProbe {
         let ns = start.elapsed().as_nanos() as u64;
         if !ok {
             self.errors.fetch_add(1, Ordering::Relaxed);
+            self.errors_total.fetch_add(1, Ordering::Relaxed);
         }
         crate::stats::recorder::record(
             &mut self.latency.lock().unwrap_or_else(|e| e.into_inner()),

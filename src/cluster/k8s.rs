@@ -25,6 +25,13 @@ pub const ZONE_ID_LABEL: &str = "topology.k8s.aws/zone-id";
 /// uploads them to S3; 120 s leaves room for cleaning up a large data set and
 /// a slow upload, and costs nothing when a shard finishes sooner.
 pub const GRACE_SECONDS: u64 = 120;
+/// Default port of each shard's live metrics (`run --metrics-listen`).
+/// Any free port works: it is the pod's own.
+pub const METRICS_PORT: u16 = 9464;
+/// How long a shard keeps serving its metrics after its run, so the last
+/// scrape at a common 30 s interval sees its totals (well inside the
+/// termination grace).
+pub const METRICS_LINGER: &str = "30s";
 /// Label of the Karpenter NodePool and taint key of its nodes.
 pub const NODEPOOL: &str = "s3bench";
 const TAINT_KEY: &str = "s3bench.dev/benchmark";
@@ -43,6 +50,9 @@ pub struct K8sOptions {
     pub zone_id: Option<String>,
     /// How long each shard waits at the start barrier for the others.
     pub barrier_timeout: Duration,
+    /// Port of each shard's live Prometheus metrics, announced to
+    /// Prometheus by scrape annotations; None: no metrics.
+    pub metrics_port: Option<u16>,
 }
 
 /// The one zone ID every directory target of the plan is in; None when the
@@ -109,6 +119,16 @@ pub fn sizing(plan: &Plan) -> Sizing {
 pub fn estimated_duration(plan: &Plan, barrier_timeout: Duration) -> Option<Duration> {
     let mut total = barrier_timeout;
     for p in &plan.phases {
+        if let Some(c) = &p.checkpoint {
+            // No duration of its own: a generous bound of one second per
+            // request of the slowest rank (its `duration` caps it).
+            let in_flight = crate::scenario::checkpoint::PARTS_IN_FLIGHT as u64;
+            let at = |write| c.step_time_at(Duration::from_secs(1), write, in_flight);
+            let round = at(true) * c.writes + at(false) * c.reads;
+            let round = p.stop.duration.map_or(round, |d| round.min(d));
+            total += round * plan.rounds * plan.targets.len() as u32;
+            continue;
+        }
         let stages: Option<Duration> = match p.stop {
             Stop {
                 duration: Some(d), ..
@@ -250,6 +270,45 @@ fn config_map(
 /// The Indexed Job of the shards: one pod per shard, pinned to the
 /// directory bucket's zone, spread over nodes, retried only when a retry
 /// can help.
+/// What each shard runs: the scenario from the ConfigMap, the barrier,
+/// results to S3, and live metrics on all of the pod's interfaces
+/// (Prometheus scrapes the pod's IP).
+fn shard_args(o: &K8sOptions, scenario_file_name: &str) -> Vec<String> {
+    let mut args = vec![
+        "run".to_string(),
+        format!("/scenario/{scenario_file_name}"),
+        "--results".into(),
+        o.results.to_string(),
+        "--barrier".into(),
+        "--barrier-timeout".into(),
+        humantime::format_duration(o.barrier_timeout).to_string(),
+        "--out".into(),
+        "/results".into(),
+        "--quiet".into(),
+    ];
+    if let Some(port) = o.metrics_port {
+        args.extend([
+            "--metrics-listen".into(),
+            format!("0.0.0.0:{port}"),
+            "--metrics-linger".into(),
+            METRICS_LINGER.into(),
+        ]);
+    }
+    args
+}
+
+/// The shard's metrics port, named for a PodMonitor, and the scrape
+/// annotations Prometheus' kubernetes-pods job (and most agents) read
+/// (docs/distributed.md).
+fn expose_metrics(port: u16, pod: &mut Value, pod_meta: &mut Value) {
+    pod["containers"][0]["ports"] =
+        json!([{ "name": "metrics", "containerPort": port, "protocol": "TCP" }]);
+    let a = &mut pod_meta["annotations"];
+    a["prometheus.io/scrape"] = json!("true");
+    a["prometheus.io/port"] = json!(port.to_string());
+    a["prometheus.io/path"] = json!("/metrics");
+}
+
 fn shard_job(
     plan: &Plan,
     scenario_file_name: &str,
@@ -286,14 +345,7 @@ fn shard_job(
     pod["containers"] = json!([{
         "name": "s3bench",
         "image": o.image,
-        "args": [
-            "run", format!("/scenario/{scenario_file_name}"),
-            "--results", o.results.to_string(),
-            "--barrier",
-            "--barrier-timeout", humantime::format_duration(o.barrier_timeout).to_string(),
-            "--out", "/results",
-            "--quiet",
-        ],
+        "args": shard_args(o, scenario_file_name),
         "env": [
             { "name": "S3BENCH_RUN_ID", "value": o.run_id },
             { "name": "S3BENCH_SHARD_COUNT", "value": o.shards.to_string() },
@@ -326,6 +378,9 @@ fn shard_job(
         "annotations": { DO_NOT_DISRUPT: "true" },
     });
     pod_meta["labels"]["s3bench.dev/role"] = json!("shard");
+    if let Some(port) = o.metrics_port {
+        expose_metrics(port, &mut pod, &mut pod_meta);
+    }
     let job = json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -362,7 +417,8 @@ fn shard_job(
              others; an interrupted shard has published its partial result).\n\
              terminationGracePeriodSeconds {g}: after\n\
              SIGTERM s3bench gives in-flight requests ~5 s, deletes what it wrote and\n\
-             uploads its partial result to {url}.",
+             uploads its partial result to {url}.\n\
+             {metrics}",
             n = o.shards,
             bad = codes(Retry::SameInput),
             past = codes(Retry::PastBarrier),
@@ -376,6 +432,13 @@ fn shard_job(
             },
             g = GRACE_SECONDS,
             url = run_url,
+            metrics = match o.metrics_port {
+                Some(p) => format!(
+                    "Live metrics: http://POD_IP:{p}/metrics (port `metrics`, prometheus.io/* scrape\n\
+                     annotations), up to {METRICS_LINGER} after the shard's run so the last scrape sees its totals."
+                ),
+                None => "Live metrics: off (--metrics-port 0).".to_string(),
+            },
         ),
         object: job,
     }
@@ -423,6 +486,13 @@ fn merge_job(plan: &Plan, o: &K8sOptions) -> Document {
         "metadata": merge_meta,
         "spec": {
             "backoffLimit": 2,
+            // Bad input (a --check naming what the run lacks) and a failed
+            // check (exit 7) give the same answer on every retry.
+            "podFailurePolicy": { "rules": [
+                { "action": "FailJob", "onExitCodes": {
+                    "containerName": "merge", "operator": "In",
+                    "values": ExitCode::with_retry(Retry::SameInput) } },
+            ]},
             "ttlSecondsAfterFinished": 86400,
             "template": {
                 "metadata": { "labels": { "app.kubernetes.io/name": "s3bench", "s3bench.dev/role": "merge" } },
@@ -435,7 +505,9 @@ fn merge_job(plan: &Plan, o: &K8sOptions) -> Document {
             "Merges the shards' results once all {n} result.json files are in {url}\n\
              (it waits up to {w}: twice the scenario's estimated length plus 30 min),\n\
              then writes {url}merged/report.md. A shard that never published is listed\n\
-             as MISSING in the merged report. Then:\n  \
+             as MISSING in the merged report. It judges the run's checks ([[check]],\n\
+             --check) on the merged result: exit code 7, and the Job fails without\n\
+             a retry, when one fails. Then:\n  \
              kubectl wait --for=condition=complete job/{name}-merge --timeout={gw}\n  \
              aws s3 cp {url}merged/report.md -",
             n = o.shards,

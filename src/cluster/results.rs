@@ -417,6 +417,9 @@ pub struct MergeOptions {
     pub results: Option<S3Url>,
     /// S3 endpoint override (tests, S3-compatible stores).
     pub endpoint_url: Option<String>,
+    /// `--check` expressions, judged on the merged result with the shards'
+    /// own checks.
+    pub checks: Vec<String>,
 }
 
 /// What a merge wrote.
@@ -465,7 +468,15 @@ pub async fn merge_run(o: MergeOptions) -> anyhow::Result<Merged> {
             out
         }
     };
-    let (merged, section) = merge_shards(&shards, o.shards)?;
+    let (mut merged, section) = merge_shards(&shards, o.shards)?;
+    if !o.checks.is_empty() {
+        // Checks given to the merge, with the shards' own (judged again on
+        // the merged result by `merge`).
+        let names = crate::report::checks::names_of(&merged);
+        let specs = crate::report::checks::parse_flags(&o.checks, &names)
+            .map_err(crate::report::checks::BadCheck)?;
+        merged.checks = crate::report::checks::rejudge(&merged, &specs);
+    }
     let dir = crate::report::prepare_out_dir(&o.out, &format!("{}-merged", merged.run_id))?;
     crate::report::publish(&merged, &dir)?;
     let report = dir.join(crate::report::REPORT_FILE);

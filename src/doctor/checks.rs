@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 
 use super::{Environment, Finding, Severity};
-use crate::client::{AS_PLAIN_BUCKET, Auth, TargetConfig, describe_preflight};
+use crate::client::{Auth, TargetConfig, as_plain_bucket, describe_preflight};
 use crate::scenario::TargetKind;
 
 /// SigV4 rejects requests dated more than 15 minutes off the server's clock.
@@ -94,6 +94,12 @@ pub async fn check_target_in(t: &TargetConfig, env: &Environment, scope: Scope<'
     } else {
         None
     };
+    // doctor only: a run audits what its own conditional writes got. (Boxed:
+    // two SDK requests in flight at once make a large future, which would
+    // otherwise grow every caller's, the run's preflight's too.)
+    if conditional_writes == Some(true) && matches!(scope, Scope::Doctor { .. }) {
+        Box::pin(check_contention(&cx, scope.prefix(), &mut out)).await;
+    }
     check_clock(&cx, &mut out);
     check_zone(&cx, env, &mut out);
     if let Some(f) = super::tls::finding(&cx.name, t) {
@@ -504,13 +510,25 @@ fn specific(cx: &Cx<'_>, a: &Answer) -> Option<(&'static str, String)> {
         ));
     }
     if code == "NotImplemented" || a.status == Some(501) {
+        if cx.directory() && cx.t.session_auth_off() {
+            // No CreateSession was sent: do not blame it, and do not
+            // advise the switch that is already set.
+            return Some((
+                "kind",
+                format!(
+                    "the endpoint answered 501 NotImplemented ({}) to a directory-bucket request with S3 Express session auth already off: it has no directory buckets; {}",
+                    a.message.as_deref().unwrap_or(code),
+                    as_plain_bucket()
+                ),
+            ));
+        }
         if cx.directory() {
             return Some((
                 "create-session",
                 format!(
                     "the endpoint does not implement CreateSession (S3 Express session auth) or rejects the s3express signing scope ({}): it has no directory buckets; {}",
                     a.message.as_deref().unwrap_or(code),
-                    AS_PLAIN_BUCKET
+                    as_plain_bucket()
                 ),
             ));
         }
@@ -706,7 +724,8 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
             }
             Err(why) => {
                 out.push(cx.finding(Severity::Error, "create-session", format!(
-                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; {AS_PLAIN_BUCKET}",
+                    "the endpoint does not implement CreateSession (S3 Express session auth): {why}; {}",
+                    as_plain_bucket()
                 )));
                 false
             }
@@ -726,7 +745,7 @@ async fn check_create_session(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                 None if a.status == Some(200) => cx.finding(Severity::Error, "create-session", format!(
                     "the endpoint does not implement CreateSession (S3 Express session auth): its answer is not session credentials ({}); {}",
                     a.chain,
-                    AS_PLAIN_BUCKET
+                    as_plain_bucket()
                 )),
                 None => Finding::new(
                     Severity::Error,
@@ -825,14 +844,26 @@ async fn check_bucket(cx: &Cx<'_>, out: &mut Vec<Finding>) -> bool {
                 Severity::Ok,
                 "bucket",
                 format!(
-                    "exists, is {kind}, in region {}",
-                    o.bucket_region().unwrap_or(declared)
+                    "exists, is {kind}, {}",
+                    region_text(o.bucket_region(), declared)
                 ),
             ));
         }
         None => {}
     }
     ok
+}
+
+/// Where HeadBucket says the bucket is: "in region R", or, when it sent no
+/// `x-amz-bucket-region` (s3rver, s3s-fs), that the declared region could
+/// not be checked, rather than the declared one as if it had been.
+fn region_text(said: Option<&str>, declared: &str) -> String {
+    match said {
+        Some(r) => format!("in region {r}"),
+        None => format!(
+            "in a region this endpoint does not say (HeadBucket sent no x-amz-bucket-region), so the declared region {declared} could not be checked"
+        ),
+    }
 }
 
 /// What HeadBucket's location headers say against the declared kind; None
@@ -846,7 +877,8 @@ pub(crate) fn kind_problem(
     let zone = crate::s3::bucket::zone_id(bucket);
     match (directory, location_type) {
         (true, None) => Some(format!(
-            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {AS_PLAIN_BUCKET}"
+            "the endpoint treats this --x-s3 bucket as a general purpose bucket (HeadBucket answers without x-amz-bucket-location-type): it does not emulate directory buckets; {}",
+            as_plain_bucket()
         )),
         (false, Some(t)) => Some(format!(
             "is declared general purpose but the endpoint reports a directory bucket (location type {t}): set kind = \"directory\""
@@ -1000,6 +1032,80 @@ async fn check_probe(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) -> Optio
     };
     out.push(f);
     Some(conditional.is_ok())
+}
+
+/// Races of the contention probe.
+const RACES: u32 = 8;
+
+/// Two writers racing on one key: two create-only PUTs (`If-None-Match:
+/// *`) of a fresh key sent at once, [`RACES`] times. An endpoint whose
+/// conditional writes are atomic lets exactly one win each race (the other
+/// gets 412, or 409); one that checks and then writes lets both win. Each
+/// key is deleted again.
+async fn check_contention(cx: &Cx<'_>, prefix: &str, out: &mut Vec<Finding>) {
+    let (mut decided, mut doubled) = (0u32, 0u32);
+    let mut failed = None;
+    for i in 0..RACES {
+        let key = format!("{prefix}contention-probe-{i}");
+        let put = || {
+            cx.client
+                .put_object()
+                .bucket(&cx.bucket)
+                .key(&key)
+                .body(ByteStream::from_static(b"contention probe"))
+                .if_none_match("*")
+                .send()
+        };
+        let (a, b) = tokio::join!(put(), put());
+        let mut won = 0;
+        let mut lost = 0;
+        for r in [a, b] {
+            match r {
+                Ok(_) => won += 1,
+                Err(e) if matches!(answer(&e).status, Some(412 | 409)) => lost += 1,
+                Err(e) => failed = Some(short(&answer(&e))),
+            }
+        }
+        if won + lost == 2 {
+            decided += 1;
+            doubled += u32::from(won == 2);
+        }
+        let _ = retrying(|| {
+            cx.client
+                .delete_object()
+                .bucket(&cx.bucket)
+                .key(&key)
+                .send()
+        })
+        .await;
+    }
+    let f = if doubled > 0 {
+        cx.finding(
+            Severity::Warn,
+            "contention",
+            format!(
+                "the endpoint's conditional writes are not atomic: in {doubled} of {decided} races of two create-only PUTs (If-None-Match: *) on one key both writers were told they won, so conditional-put numbers against it count lost races as wins (a run's audit says how many)"
+            ),
+        )
+    } else if decided == 0 {
+        cx.finding(
+            Severity::Warn,
+            "contention",
+            format!(
+                "two create-only PUTs racing on one key could not be told apart ({}): whether the endpoint's conditional writes are atomic is not known",
+                failed.unwrap_or_default()
+            ),
+        )
+    } else {
+        cx.finding(
+            Severity::Ok,
+            "contention",
+            format!(
+                "two create-only PUTs racing on one key: exactly one won, {decided} times in {decided}"
+            ),
+        )
+    };
+    out.push(f);
 }
 
 /// How many times the probe GET is tried when its body comes back wrong.

@@ -199,34 +199,7 @@ pub async fn setup(a: SetupOptions) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    if !existing.contains(&gp) {
-        let mut req = c.create_bucket().bucket(&gp);
-        if a.region != "us-east-1" {
-            req = req.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(a.region.as_str()))
-                    .build(),
-            );
-        }
-        req.send()
-            .await
-            .map_err(|e| create_error(&gp, &e))
-            .with_context(|| format!("creating general purpose bucket '{gp}'"))?;
-        eprintln!("created general purpose bucket {gp} in {}", a.region);
-    }
-    if !existing.contains(&dir) {
-        c.create_bucket()
-            .bucket(&dir)
-            .create_bucket_configuration(directory_configuration(&a.zone_id))
-            .send()
-            .await
-            .map_err(|e| create_error(&dir, &e))
-            .with_context(|| format!("creating directory bucket '{dir}'"))?;
-        eprintln!(
-            "created directory bucket {dir} in zone {} of {}",
-            a.zone_id, a.region
-        );
-    }
+    create_pair(&c, &a, &gp, &dir, &existing).await?;
     for b in &existing {
         eprintln!("reusing bucket {b}");
     }
@@ -250,6 +223,97 @@ pub async fn setup(a: SetupOptions) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::Success)
+}
+
+/// Creates the buckets of the pair not in `existing`: both or neither. The
+/// directory bucket goes first, since a server without directory buckets
+/// refuses it; a General Purpose bucket that then cannot be made takes the
+/// new directory bucket with it.
+async fn create_pair(
+    c: &aws_sdk_s3::Client,
+    a: &SetupOptions,
+    gp: &str,
+    dir: &str,
+    existing: &[String],
+) -> anyhow::Result<()> {
+    let made_dir = !existing.iter().any(|b| b == dir);
+    if made_dir {
+        c.create_bucket()
+            .bucket(dir)
+            .create_bucket_configuration(directory_configuration(&a.zone_id))
+            .send()
+            .await
+            .map_err(|e| directory_create_error(dir, &e))?;
+    }
+    if !existing.iter().any(|b| b == gp) {
+        let mut req = c.create_bucket().bucket(gp);
+        if a.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(a.region.as_str()))
+                    .build(),
+            );
+        }
+        if let Err(e) = req.send().await {
+            let err = create_error(gp, &e);
+            if !made_dir {
+                return Err(err);
+            }
+            let undone = match c.delete_bucket().bucket(dir).send().await {
+                Ok(_) => "the directory bucket made a moment ago was deleted again, so nothing was created".to_string(),
+                Err(_) => "and the directory bucket made a moment ago could not be deleted: remove it with `s3bench setup --delete` (same --name, --zone-id and --region) or the console".to_string(),
+            };
+            return Err(InputError(format!("{err}; {undone}")).into());
+        }
+        eprintln!("created general purpose bucket {gp} in {}", a.region);
+    }
+    if made_dir {
+        eprintln!(
+            "created directory bucket {dir} in zone {} of {}",
+            a.zone_id, a.region
+        );
+    }
+    Ok(())
+}
+
+/// One sentence for a directory bucket the endpoint would not create,
+/// saying what it lacks: aws-sdk-s3 opens an S3 Express session
+/// (CreateSession) before CreateBucket of a `--x-s3` name, which a server
+/// without directory buckets answers with an error (moto: NoSuchBucket),
+/// or the server refuses the directory configuration itself.
+fn directory_create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    bucket: &str,
+    e: &SdkError<E, HttpResponse>,
+) -> anyhow::Error {
+    let (status, code) = status_code(e);
+    if status.is_some() && !matches!(status, Some(501) | Some(400)) {
+        return create_error(bucket, e);
+    }
+    // The S3 error code behind a failed session, not the SDK's chain.
+    const CODES: [&str; 6] = [
+        "NoSuchBucket",
+        "NotImplemented",
+        "AccessDenied",
+        "InvalidRequest",
+        "InvalidBucketName",
+        "MethodNotAllowed",
+    ];
+    let said = CODES
+        .iter()
+        .find(|c| code.contains(*c))
+        .map(|c| c.to_string())
+        .or(status.map(|s| format!("HTTP {s}")))
+        .unwrap_or_else(|| "no S3 answer".to_string());
+    let what = match status {
+        None => format!(
+            "aws-sdk-s3 opens an S3 Express session (CreateSession) before CreateBucket of a --x-s3 name, and the endpoint answered it {said}"
+        ),
+        Some(_) => format!("the endpoint refused the directory-bucket configuration ({said})"),
+    };
+    InputError(format!(
+        "could not create directory bucket '{bucket}': the endpoint has no directory buckets (S3 Express One Zone): {what}; nothing was created"
+    ))
+    .into()
 }
 
 /// The CreateBucket configuration of a directory bucket in one zone.

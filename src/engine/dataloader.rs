@@ -219,6 +219,16 @@ pub(super) async fn run<C: ObjectClient + 'static>(
     }
 }
 
+/// A measured batch's compute time, into the accelerator's totals and the
+/// live counters.
+fn computed(shared: &Shared, totals: &mut AcceleratorTotals, d: Duration) {
+    let ns = d.as_nanos() as u64;
+    totals.compute_ns += ns;
+    if let Some(l) = &shared.live {
+        l.note_compute(ns);
+    }
+}
+
 fn with_stats(shared: &Shared, f: impl FnOnce(&mut DataloaderStats)) {
     if let Some(s) = shared.loader.borrow_mut().as_mut() {
         f(s);
@@ -317,6 +327,9 @@ async fn accelerator<C: ObjectClient + 'static>(
             with_stats(shared, |s| {
                 s.record_batch(stall, u64::from(spec.batch_size), bytes)
             });
+            if let Some(l) = &shared.live {
+                l.note_stall(stall);
+            }
         }
         let computing = got;
         tokio::select! {
@@ -326,13 +339,13 @@ async fn accelerator<C: ObjectClient + 'static>(
             _ = tokio::time::sleep(spec.compute) => {
                 ready = Instant::now();
                 if k > 0 {
-                    totals.compute_ns += ready.saturating_duration_since(computing).as_nanos() as u64;
+                    computed(shared, &mut totals, ready.saturating_duration_since(computing));
                 }
             }
             _ = ctx.cancel.cancelled() => {
                 ready = Instant::now();
                 if k > 0 {
-                    totals.compute_ns += ready.saturating_duration_since(computing).as_nanos() as u64;
+                    computed(shared, &mut totals, ready.saturating_duration_since(computing));
                 }
                 break;
             }
@@ -405,13 +418,13 @@ async fn reader<C: ObjectClient>(
         let mut backoff = Duration::ZERO;
         loop {
             let before = client.session_marker();
-            shared.in_flight.set(shared.in_flight.get() + 1);
+            shared.set_in_flight(shared.in_flight.get() + 1);
             let sent = Instant::now();
             crate::oplog::set_due(sent.into_std(), crate::oplog::Stage::Measured);
             let out = client.get(&key, range).await;
             let done = Instant::now();
             let in_flight = shared.in_flight.get();
-            shared.in_flight.set(in_flight - 1);
+            shared.set_in_flight(in_flight - 1);
             ctx.live.ops.fetch_add(1, Ordering::Relaxed);
             let sample = Sample {
                 behind_session: SessionProbe::overlapped(before, client.session_marker()),
@@ -427,6 +440,11 @@ async fn reader<C: ObjectClient>(
                         .as_secs() as usize;
                     rec.record(kind.index(), second, &sample);
                     rec.note_in_flight(second, in_flight);
+                    if out.error.as_ref().is_some_and(|e| e.throttled()) {
+                        let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
+                        rec.throttled_prefixes
+                            .record(second, job.plan.throttle_prefix(rel, true));
+                    }
                 }
             }
             shared.last_done.set(shared.last_done.get().max(Some(done)));

@@ -54,7 +54,7 @@ fn run(plan: Arc<Plan>, script: Script, threads: usize, jobs: &[(JobKind, usize)
     }
 }
 
-async fn run_one(
+pub(super) async fn run_one(
     plan: &Arc<Plan>,
     script: &Script,
     sent: &Arc<AtomicU64>,

@@ -12,10 +12,16 @@
 //! (duration and/or op count), the pacing of each stage (closed loop or
 //! fixed arrival rate) and the op mix.
 
+pub mod checkpoint;
+#[cfg(test)]
+mod checkpoint_tests;
+pub mod claims;
 pub mod dataloader;
 #[cfg(test)]
 mod dataloader_tests;
 pub mod ops;
+#[cfg(test)]
+mod ordered_tests;
 mod replay;
 #[cfg(test)]
 mod tests;
@@ -32,7 +38,7 @@ use tokio::task::LocalSet;
 use tokio::time::Instant;
 
 use crate::client::direct::DirectClient;
-use crate::client::{ObjectClient, S3Client, SessionProbe, TargetConfig};
+use crate::client::{ErrorKind, ObjectClient, S3Client, SessionProbe, TargetConfig};
 use crate::s3::OpKind;
 use crate::scenario::{Load, OpSpec, Phase, Plan};
 use crate::stats::{Recorder, Sample};
@@ -187,6 +193,13 @@ pub enum JobKind {
     /// A loader phase with this many accelerators (one step of a search;
     /// `Phase` runs a loader phase with its fixed count).
     Dataloader { phase: usize, accelerators: u32 },
+    /// One step of a checkpoint phase (every rank of `ranks` writes or
+    /// reads its share of one checkpoint).
+    Checkpoint {
+        phase: usize,
+        step: crate::scenario::CheckpointStep,
+        ranks: crate::scenario::RankSet,
+    },
 }
 
 /// One unit of work for all engine threads: a phase (or the prepare step) on
@@ -211,16 +224,24 @@ pub struct JobResult {
     pub elapsed_s: f64,
     /// What the simulated accelerators measured (loader phases only).
     pub loader: Option<crate::stats::dataloader::DataloaderStats>,
+    /// The ranks' times (checkpoint steps only).
+    pub checkpoint: Option<crate::stats::checkpoint::RankTimes>,
+    /// What the answers say the job left on the endpoint, for its audit.
+    pub claims: claims::Claims,
 }
 
 struct ThreadResult {
     recorder: OpRecorder,
     last_done: Option<Instant>,
     loader: Option<crate::stats::dataloader::DataloaderStats>,
+    checkpoint: Option<crate::stats::checkpoint::RankTimes>,
+    claims: claims::Claims,
 }
 
 struct Work {
     job: Arc<Job>,
+    /// Live counters for an exporter: thread `i` counts into block `i`.
+    live: Option<crate::stats::live::ThreadBlocks>,
     reply: oneshot::Sender<ThreadResult>,
     /// The run's op log (`run --op-log`), if any.
     log: Option<Arc<crate::oplog::Sink>>,
@@ -341,12 +362,23 @@ impl Engine {
 
     /// Runs one job on every thread and merges their recorders.
     pub async fn run(&self, job: Job) -> anyhow::Result<JobResult> {
+        self.run_live(job, None).await
+    }
+
+    /// [`run`](Self::run), with each thread also counting into its block of
+    /// `live` (one per thread) as it records, for a live exporter.
+    pub async fn run_live(
+        &self,
+        job: Job,
+        live: Option<crate::stats::live::ThreadBlocks>,
+    ) -> anyhow::Result<JobResult> {
         let job = Arc::new(job);
         let mut replies = Vec::with_capacity(self.threads.len());
         for t in &self.threads {
             let (reply, rx) = oneshot::channel();
             t.tx.send(Work {
                 job: job.clone(),
+                live: live.clone(),
                 reply,
                 log: self.op_log.clone(),
             })
@@ -356,13 +388,19 @@ impl Engine {
         let mut recorder = OpRecorder::default();
         let mut elapsed_s = 0.0f64;
         let mut loader: Option<crate::stats::dataloader::DataloaderStats> = None;
+        let mut checkpoint: Option<crate::stats::checkpoint::RankTimes> = None;
+        let mut claims = claims::Claims::default();
         for rx in replies {
             let r = rx
                 .await
                 .map_err(|_| anyhow::anyhow!("an engine thread died during a phase"))?;
             recorder.merge(&r.recorder);
+            claims.merge(r.claims);
             if let Some(l) = &r.loader {
                 loader.get_or_insert_with(Default::default).merge(l);
+            }
+            if let Some(c) = &r.checkpoint {
+                checkpoint.get_or_insert_with(Default::default).merge(c);
             }
             // Each thread measures on its own clock (tokio's, which a test
             // may pause), so each measures its own elapsed time.
@@ -375,6 +413,8 @@ impl Engine {
             recorder,
             elapsed_s,
             loader,
+            checkpoint,
+            claims,
         })
     }
 
@@ -390,14 +430,16 @@ impl Engine {
 /// The load of stage `stage` of the job's phase (None for prepare).
 fn phase_load(job: &Job, stage: usize) -> Option<Load> {
     match job.kind {
-        JobKind::Prepare | JobKind::Dataloader { .. } => None,
+        JobKind::Prepare | JobKind::Dataloader { .. } | JobKind::Checkpoint { .. } => None,
         JobKind::Phase(i) => job.plan.phases[i].stages.get(stage).map(|s| s.load),
     }
 }
 
 fn job_warmup(job: &Job) -> Duration {
     match job.kind {
-        JobKind::Prepare | JobKind::Dataloader { .. } => Duration::ZERO,
+        JobKind::Prepare | JobKind::Dataloader { .. } | JobKind::Checkpoint { .. } => {
+            Duration::ZERO
+        }
         JobKind::Phase(i) => job.plan.phases[i].warmup,
     }
 }
@@ -407,6 +449,8 @@ struct ThreadCtx<C> {
     threads: usize,
     /// This thread's client per target.
     clients: Vec<C>,
+    /// What this thread added to each target's data set (`key = "dataset"`).
+    grown: Vec<RefCell<ops::Grown>>,
     live: Arc<Live>,
     cancel: Arc<Cancel>,
 }
@@ -419,6 +463,8 @@ impl<C: ObjectClient> ThreadCtx<C> {
             run_prefix: &job.run_prefix,
             date: job.date,
             kind: job.plan.targets[job.target].kind,
+            grown: &self.grown[job.target],
+            thread: (self.index, self.threads),
         }
     }
 }
@@ -442,12 +488,14 @@ async fn thread_main<C: Connector>(
     let ctx = Rc::new(ThreadCtx {
         index,
         threads,
+        grown: clients.iter().map(|_| RefCell::default()).collect(),
         clients,
         live,
         cancel,
     });
     while let Some(work) = rx.recv().await {
-        let result = run_job(&ctx, &work.job, work.log).await;
+        let live = work.live.as_ref().and_then(|b| b.get(index).cloned());
+        let result = run_job(&ctx, &work.job, live, work.log).await;
         // Every row of the job is in the writer's hands before its result
         // is: the log of a finished phase is complete.
         crate::oplog::flush_thread();
@@ -471,17 +519,32 @@ struct Shared {
     measure_start: Instant,
     /// What this thread's accelerators measured (loader phases).
     loader: RefCell<Option<crate::stats::dataloader::DataloaderStats>>,
+    /// What this thread's checkpoint ranks measured (checkpoint steps).
+    checkpoint: RefCell<Option<crate::stats::checkpoint::RankTimes>>,
+    /// What this thread's workers claim they left on the endpoint.
+    claims: RefCell<claims::Claims>,
     /// With `S3BENCH_RECORD_GAP` set: ns from a response's completion to the
     /// same worker's next operation starting (closed loop): recording and
     /// choosing the next op. The next request's signing and send are part
     /// of its own latency, not of this gap. bench/run.sh reports it; off by default.
     gap: Option<RefCell<hdrhistogram::Histogram<u64>>>,
+    /// This thread's live counters for the job, if an exporter reads them.
+    live: Option<Arc<crate::stats::live::LiveBlock>>,
     /// The run's op log and where this job's requests belong in it.
     op_log: Option<Arc<crate::oplog::Sink>>,
     log_ctx: crate::oplog::Ctx,
 }
 
 impl Shared {
+    /// Requests this thread has in flight, also for the live exporter.
+    #[inline]
+    fn set_in_flight(&self, n: u64) {
+        self.in_flight.set(n);
+        if let Some(l) = &self.live {
+            l.set_in_flight(n);
+        }
+    }
+
     /// `fut` with its requests logged under this job (when logging).
     fn logged<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> + use<F> {
         crate::oplog::scope(self.op_log.as_ref(), self.log_ctx, true, fut)
@@ -515,14 +578,15 @@ enum Pacing {
 async fn run_job<C: ObjectClient + 'static>(
     ctx: &Rc<ThreadCtx<C>>,
     job: &Arc<Job>,
+    live: Option<Arc<crate::stats::live::LiveBlock>>,
     op_log: Option<Arc<crate::oplog::Sink>>,
 ) -> ThreadResult {
     let warmup = job_warmup(job);
     let (phase, stage) = match job.kind {
         JobKind::Prepare => (None, crate::oplog::Stage::Prepare),
-        JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. } => {
-            (Some(i as u16), crate::oplog::Stage::Measured)
-        }
+        JobKind::Phase(i)
+        | JobKind::Dataloader { phase: i, .. }
+        | JobKind::Checkpoint { phase: i, .. } => (Some(i as u16), crate::oplog::Stage::Measured),
     };
     let log_ctx = crate::oplog::Ctx {
         target: job.target as u16,
@@ -533,14 +597,20 @@ async fn run_job<C: ObjectClient + 'static>(
         due: None,
     };
     let shared = Rc::new(Shared {
-        recorder: RefCell::new(OpRecorder::default()),
+        recorder: RefCell::new(match &live {
+            Some(b) => OpRecorder::with_live(b.clone()),
+            None => OpRecorder::default(),
+        }),
         in_flight: Cell::new(0),
         budget: Cell::new(None),
         last_done: Cell::new(None),
         measure_start: job.start + warmup,
         loader: RefCell::new(None),
+        checkpoint: RefCell::new(None),
+        claims: RefCell::new(claims::Claims::default()),
         gap: std::env::var_os(RECORD_GAP_ENV)
             .map(|_| RefCell::new(crate::stats::recorder::latency_hist())),
+        live,
         op_log,
         log_ctx,
     });
@@ -558,6 +628,22 @@ async fn run_job<C: ObjectClient + 'static>(
                     phase,
                     accelerators,
                 } => run_loader(ctx, job, phase, accelerators, &shared, &mut handles).await,
+                JobKind::Checkpoint { phase, step, ranks } => {
+                    let p = &job.plan.phases[phase];
+                    if let Some(spec) = &p.checkpoint {
+                        checkpoint::run(
+                            ctx,
+                            job,
+                            &p.name,
+                            spec,
+                            step,
+                            ranks,
+                            &shared,
+                            &mut handles,
+                        )
+                        .await;
+                    }
+                }
             }
         };
         tokio::pin!(work);
@@ -579,6 +665,7 @@ async fn run_job<C: ObjectClient + 'static>(
         // belong to this job.
         tokio::task::yield_now().await;
     }
+    shared.set_in_flight(0);
     if let (Some(g), JobKind::Phase(i) | JobKind::Dataloader { phase: i, .. }) =
         (&shared.gap, job.kind)
     {
@@ -602,6 +689,8 @@ async fn run_job<C: ObjectClient + 'static>(
         recorder,
         last_done: shared.last_done.get(),
         loader: shared.loader.borrow_mut().take(),
+        checkpoint: shared.checkpoint.borrow_mut().take(),
+        claims: std::mem::take(&mut *shared.claims.borrow_mut()),
     }
 }
 
@@ -899,7 +988,7 @@ async fn worker<C: ObjectClient>(
             },
         );
         let before = client.session_marker();
-        shared.in_flight.set(shared.in_flight.get() + 1);
+        shared.set_in_flight(shared.in_flight.get() + 1);
         let sent = Instant::now();
         if let (Some(g), Some(p), Pacing::Closed) = (&shared.gap, prev_done, &pacing) {
             crate::stats::recorder::record(
@@ -919,7 +1008,7 @@ async fn worker<C: ObjectClient>(
             (None, None) => OpKind::Get,
         });
         let in_flight = shared.in_flight.get();
-        shared.in_flight.set(in_flight - 1);
+        shared.set_in_flight(in_flight - 1);
         ctx.live.ops.fetch_add(1, Ordering::Relaxed);
         // A request the op sent first (a rename's checkpoint PUT) is its
         // own sample; the op's own starts when that one ended.
@@ -930,20 +1019,7 @@ async fn worker<C: ObjectClient>(
             }
             None => (due, sent),
         };
-        backoff = match &out.error {
-            None => Duration::ZERO,
-            // A condition that did not hold is the answer the op asked
-            // for, not a failure for the error policy.
-            Some(e) if e.conditional() => Duration::ZERO,
-            Some(e) if e.status.is_none() => {
-                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-                (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
-            }
-            Some(_) => {
-                ctx.live.errors.fetch_add(1, Ordering::Relaxed);
-                Duration::ZERO
-            }
-        };
+        backoff = next_backoff(&ctx.live, out.error.as_ref(), backoff);
         let sample = Sample {
             late_start: late,
             behind_session: SessionProbe::overlapped(before, client.session_marker()),
@@ -960,11 +1036,53 @@ async fn worker<C: ObjectClient>(
                 .as_secs() as usize;
             rec.record(kind.index(), second, &sample);
             rec.note_in_flight(second, in_flight);
+            note_throttled(&mut rec, &job, second, st.throttled.take());
             shared.last_done.set(shared.last_done.get().max(Some(done)));
         } else {
             rec.record_warmup(kind.index(), &sample);
+            st.throttled = None;
         }
         prev_done = Some(done);
+    }
+    // Handed over once, when the worker stops (a worker cut off after the
+    // stop grace claims nothing: its last answers are unknown).
+    shared.claims.borrow_mut().merge(st.take_claims());
+}
+
+/// A closed-loop worker's pause before its next op after `error`, counting
+/// the failure for the live error policy.
+#[inline]
+fn next_backoff(live: &Live, error: Option<&ErrorKind>, backoff: Duration) -> Duration {
+    match error {
+        None => Duration::ZERO,
+        // A condition that did not hold is the answer the op asked
+        // for, not a failure for the error policy.
+        Some(e) if e.conditional() => Duration::ZERO,
+        // No whole answer: back off. A body that failed its checksum
+        // was a whole answer, so it does not.
+        Some(e) if e.status.is_none() && !e.integrity() => {
+            live.errors.fetch_add(1, Ordering::Relaxed);
+            (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX)
+        }
+        Some(_) => {
+            live.errors.fetch_add(1, Ordering::Relaxed);
+            Duration::ZERO
+        }
+    }
+}
+
+/// A throttled request's key, counted under its prefix (below the run
+/// prefix) in the second it ended; `data` says it was a data set key.
+fn note_throttled(
+    rec: &mut OpRecorder,
+    job: &Job,
+    second: usize,
+    throttled: Option<(String, bool)>,
+) {
+    if let Some((key, data)) = throttled {
+        let rel = key.strip_prefix(&*job.run_prefix).unwrap_or(&key);
+        rec.throttled_prefixes
+            .record(second, job.plan.throttle_prefix(rel, data));
     }
 }
 
@@ -982,7 +1100,13 @@ async fn run_prepare<C: ObjectClient + 'static>(
         return;
     }
     tokio::time::sleep_until(job.start).await;
-    // Thread i writes objects i, i + T, i + 2T, ...
+    // Only threads with a worker write (fewer than all when the prepare
+    // concurrency is below the thread count); active thread i writes
+    // objects i, i + A, i + 2A, ... of the A active ones.
+    let active = ctx.threads.min(plan.prepare.concurrency.max(1));
+    if ctx.index >= active {
+        return;
+    }
     let next = Rc::new(Cell::new(ctx.index as u64));
     let workers = share(plan.prepare.concurrency as u64, ctx.index, ctx.threads);
     let mut hs = Vec::new();
@@ -1001,7 +1125,7 @@ async fn run_prepare<C: ObjectClient + 'static>(
                 if i >= plan.dataset.objects {
                     break;
                 }
-                next.set(i + ctx.threads as u64);
+                next.set(i + active as u64);
                 key.clear();
                 key.push_str(&job.run_prefix);
                 plan.key(i, job.date, &mut key);

@@ -2,13 +2,16 @@
 //! through the target's [`ObjectClient`]. Each call returns an [`Outcome`]
 //! (errors are data); the caller times it and records it.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
+use super::claims::Claims;
 use crate::client::{ObjectClient, Outcome, WriteCondition};
 use crate::scenario::{
-    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, TargetKind,
+    AppendEnd, ConditionalMode, GpEquivalent, OpKind, OpSpec, Plan, RangePattern, SizeDist,
+    TargetKind,
 };
 use crate::stats::Sample;
 
@@ -43,7 +46,8 @@ pub struct WorkerState {
     /// mix's DELETEs: at most `remember` of them (none without DELETE in the
     /// mix), so a long PUT phase does not grow memory. Keys dropped from
     /// here are still removed by the cleanup, which lists the run prefix.
-    pub written: VecDeque<String>,
+    /// Each says whether it was a multipart upload (an audited claim).
+    pub written: VecDeque<(String, bool)>,
     pub remember: usize,
     pub put_seq: u64,
     pub list_token: Option<String>,
@@ -67,6 +71,12 @@ pub struct WorkerState {
     /// Record the last op's outcome under this kind instead (a rename
     /// whose checkpoint PUT failed never sent its RenameObject).
     pub record_as: Option<OpKind>,
+    /// The key of the last op's throttled request (503 SlowDown, 429) and
+    /// whether it is a key of the data set, for the report's throttling by
+    /// key prefix. Set on the error path only.
+    pub throttled: Option<(String, bool)>,
+    /// What the answers this worker got say it left on the endpoint.
+    pub claims: Claims,
 }
 
 /// A request an op sent first, recorded under its own op kind.
@@ -97,22 +107,65 @@ impl WorkerState {
             cas: None,
             before: None,
             record_as: None,
+            throttled: None,
+            claims: Claims::new(seed),
         }
     }
 
-    fn wrote(&mut self, key: String) {
+    /// Remembers `key` when `out` was throttled.
+    #[inline]
+    fn note(&mut self, out: &Outcome, key: &str, data: bool) {
+        if out.error.as_ref().is_some_and(|e| e.throttled()) {
+            self.throttled = Some((key.to_string(), data));
+        }
+    }
+
+    /// [`WorkerState::note`] for the data set key in `self.key`.
+    #[inline]
+    fn note_data(&mut self, out: &Outcome) {
+        if out.error.as_ref().is_some_and(|e| e.throttled()) {
+            self.throttled = Some((self.key.clone(), true));
+        }
+    }
+
+    fn wrote(&mut self, key: String, multipart: bool) {
         if self.remember == 0 {
             return;
         }
         if self.written.len() >= self.remember {
             self.written.pop_front();
         }
-        self.written.push_back(key);
+        self.written.push_back((key, multipart));
+    }
+
+    /// The worker's claims once it stops: the object it was appending to
+    /// is as its appends left it.
+    pub fn take_claims(&mut self) -> Claims {
+        if let Some((key, size, _)) = self.appending.take()
+            && size > 0
+        {
+            self.claims.appended(key, size);
+        }
+        std::mem::take(&mut self.claims)
     }
 }
 
 /// Keys of its own PUTs a worker keeps for DELETE.
 pub const REMEMBER_WRITTEN: usize = 4096;
+
+/// The objects one engine thread added to the data set of one target
+/// (`put` with `key = "dataset"`), shared by its workers; kept across
+/// phases and rounds, as the data set keeps growing.
+#[derive(Debug, Default)]
+pub struct Grown {
+    /// Data-set PUTs this thread has started: its k-th writes index
+    /// `objects + k * threads + thread`, so threads never collide and each
+    /// index is a pure function of the thread and its count.
+    pub started: u64,
+    /// Indices this thread wrote successfully, newest last, at most
+    /// [`crate::scenario::ordered::MAX_NEWEST`].
+    pub newest: VecDeque<u64>,
+}
 
 /// Fixed context of one (phase, target) for the operations.
 pub struct OpContext<'a, C> {
@@ -124,6 +177,10 @@ pub struct OpContext<'a, C> {
     /// The target's bucket kind: directory-only ops take their General
     /// Purpose equivalent on a GP target.
     pub kind: TargetKind,
+    /// What this thread added to the target's data set.
+    pub grown: &'a RefCell<Grown>,
+    /// This engine thread's index and the number of threads.
+    pub thread: (usize, usize),
 }
 
 impl<C: ObjectClient> OpContext<'_, C> {
@@ -137,6 +194,18 @@ impl<C: ObjectClient> OpContext<'_, C> {
         st.rng.u64(0..self.plan.dataset.objects.max(1))
     }
 
+    /// One of the `window` newest objects this thread added to the data
+    /// set, or of the data set's last `window` before it added any.
+    fn newest_object(&self, st: &mut WorkerState, window: u64) -> u64 {
+        let g = self.grown.borrow();
+        let n = g.newest.len() as u64;
+        if n == 0 {
+            let objects = self.plan.dataset.objects.max(1);
+            return objects - 1 - st.rng.u64(0..window.min(objects));
+        }
+        g.newest[(n - 1 - st.rng.u64(0..window.min(n))) as usize]
+    }
+
     /// Carries out one op of the mix (its requests, on this worker's
     /// client) and returns its outcome; the worker times and records it.
     pub async fn perform(&self, op: &OpSpec, st: &mut WorkerState) -> Outcome {
@@ -144,20 +213,28 @@ impl<C: ObjectClient> OpContext<'_, C> {
             OpSpec::Get => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.client.get(&st.key, None).await
+                let out = self.client.get(&st.key, None).await;
+                st.note_data(&out);
+                out
             }
+            OpSpec::GetNewest { window } => self.get_newest(st, *window).await,
+            OpSpec::PutNext => self.put_next(st).await,
             OpSpec::RangedGet { size, pattern } => {
                 let (i, off) = self.next_range(st, *size, *pattern);
                 self.data_key(st, i);
                 let len = (*size)
                     .min(self.plan.object_size(i).saturating_sub(off))
                     .max(1);
-                self.client.get(&st.key, Some((off, off + len - 1))).await
+                let out = self.client.get(&st.key, Some((off, off + len - 1))).await;
+                st.note_data(&out);
+                out
             }
             OpSpec::Head => {
                 let i = self.random_object(st);
                 self.data_key(st, i);
-                self.client.head(&st.key).await
+                let out = self.client.head(&st.key).await;
+                st.note_data(&out);
+                out
             }
             OpSpec::Put { size } => {
                 let len = match size {
@@ -166,16 +243,19 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 };
                 let key = self.scratch_key(st);
                 let out = self.client.put(&key, len).await;
+                st.note(&out, &key, false);
                 if out.error.is_none() {
-                    st.wrote(key);
+                    st.wrote(key, false);
                 }
                 out
             }
             OpSpec::MultipartPut { size, part_size } => {
                 let key = self.scratch_key(st);
                 let out = self.client.multipart_put(&key, *size, *part_size).await;
+                st.note(&out, &key, false);
                 if out.error.is_none() {
-                    st.wrote(key);
+                    st.claims.uploaded(key.clone(), *size);
+                    st.wrote(key, true);
                 }
                 out
             }
@@ -193,39 +273,13 @@ impl<C: ObjectClient> OpContext<'_, C> {
                     .client
                     .list(&full, *page_size, *delimiter, st.list_token.take())
                     .await;
+                st.note(&out, &full, false);
                 // Continue where this page stopped; start over after the last page.
                 st.list_token = next;
                 out
             }
             OpSpec::Append { size, end, gp } => self.append(st, *size, *end, *gp).await,
-            OpSpec::Rename { size, gp } => {
-                let len = size.pick(st.rng.f64());
-                st.put_seq += 1;
-                let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                let put = self.client.put(&tmp, len).await;
-                if put.error.is_some() {
-                    st.record_as = Some(OpKind::Put);
-                    return put;
-                }
-                st.before = Some(Before {
-                    kind: OpKind::Put,
-                    out: put,
-                    done: Instant::now(),
-                });
-                match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
-                    Some(_) => {
-                        let mut out = self.client.copy(&tmp, &dst).await;
-                        if out.error.is_none() {
-                            let del = self.client.delete(&tmp).await;
-                            out.requests += del.requests;
-                            out.error = del.error;
-                        }
-                        out
-                    }
-                    None => self.client.rename(&tmp, &dst).await,
-                }
-            }
+            OpSpec::Rename { size, gp } => self.rename(st, size, *gp).await,
             OpSpec::ConditionalPut {
                 size,
                 mode,
@@ -239,14 +293,20 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             "{}lock/{}/g{group}/{:08}",
                             self.run_prefix, st.scope, st.lock_seq
                         );
-                        self.client
+                        let out = self
+                            .client
                             .put_if(&key, *size, WriteCondition::CreateOnly)
                             .await
-                            .0
+                            .0;
+                        st.note(&out, &key, false);
+                        st.claims.create_only(&key, out.error.is_none());
+                        out
                     }
                     ConditionalMode::CompareAndSwap => {
                         let key = format!("{}cas/{}/g{group}", self.run_prefix, st.scope);
-                        self.compare_and_swap(st, &key, *size).await
+                        let out = self.compare_and_swap(st, &key, *size).await;
+                        st.note(&out, &key, false);
+                        out
                     }
                 }
             }
@@ -255,19 +315,108 @@ impl<C: ObjectClient> OpContext<'_, C> {
                 self.data_key(st, i);
                 st.put_seq += 1;
                 let dst = format!("{}copy/{}/{:08}", self.run_prefix, st.id, st.put_seq);
-                self.client.copy(&st.key, &dst).await
+                let out = self.client.copy(&st.key, &dst).await;
+                st.note(&out, &dst, false);
+                if out.error.is_none() {
+                    st.claims.copied(dst, self.plan.object_size(i));
+                }
+                out
             }
             OpSpec::Delete => {
                 // Deleting what this worker wrote keeps "delete only what we
                 // wrote" true; with nothing written, a DELETE of an absent
                 // key under our prefix is still a real request (S3 answers 204).
-                let key = st
-                    .written
-                    .pop_front()
-                    .unwrap_or_else(|| format!("{}scratch/{}/absent", self.run_prefix, st.id));
-                self.client.delete(&key).await
+                let (key, multipart) = st.written.pop_front().unwrap_or_else(|| {
+                    (
+                        format!("{}scratch/{}/absent", self.run_prefix, st.id),
+                        false,
+                    )
+                });
+                if multipart {
+                    // Deleted or perhaps deleted: no longer a claim.
+                    st.claims.upload_deleted(&key);
+                }
+                let out = self.client.delete(&key).await;
+                st.note(&out, &key, false);
+                out
             }
         }
+    }
+
+    /// A GET of one of the `window` newest objects of the data set.
+    async fn get_newest(&self, st: &mut WorkerState, window: u64) -> Outcome {
+        let i = self.newest_object(st, window);
+        self.data_key(st, i);
+        let out = self.client.get(&st.key, None).await;
+        st.note_data(&out);
+        out
+    }
+
+    /// A PUT of the data set's next object (engine thread i of T takes
+    /// every T-th index past the prepared objects), remembered as newest
+    /// once written.
+    async fn put_next(&self, st: &mut WorkerState) -> Outcome {
+        let i = {
+            let mut g = self.grown.borrow_mut();
+            let (thread, threads) = self.thread;
+            let i = self.plan.dataset.objects + g.started * threads as u64 + thread as u64;
+            g.started += 1;
+            i
+        };
+        self.data_key(st, i);
+        let out = self.client.put(&st.key, self.plan.object_size(i)).await;
+        if out.error.is_none() {
+            let mut g = self.grown.borrow_mut();
+            if g.newest.len() as u64 >= crate::scenario::ordered::MAX_NEWEST {
+                g.newest.pop_front();
+            }
+            g.newest.push_back(i);
+        }
+        st.note_data(&out);
+        out
+    }
+
+    /// A checkpoint commit: PUT a temporary object (recorded as its own put),
+    /// then rename it (directory buckets) or copy and delete it (General
+    /// Purpose, when the scenario asks for the copy path).
+    async fn rename(
+        &self,
+        st: &mut WorkerState,
+        size: &SizeDist,
+        gp: Option<GpEquivalent>,
+    ) -> Outcome {
+        let len = size.pick(st.rng.f64());
+        st.put_seq += 1;
+        let tmp = format!("{}tmp/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+        let dst = format!("{}ckpt/{}/{:08}", self.run_prefix, st.id, st.put_seq);
+        let put = self.client.put(&tmp, len).await;
+        if put.error.is_some() {
+            st.note(&put, &tmp, false);
+            st.record_as = Some(OpKind::Put);
+            return put;
+        }
+        st.before = Some(Before {
+            kind: OpKind::Put,
+            out: put,
+            done: Instant::now(),
+        });
+        let out = match gp.filter(|_| self.kind == TargetKind::GeneralPurpose) {
+            Some(_) => {
+                let mut out = self.client.copy(&tmp, &dst).await;
+                if out.error.is_none() {
+                    let del = self.client.delete(&tmp).await;
+                    out.requests += del.requests;
+                    out.error = del.error;
+                }
+                out
+            }
+            None => self.client.rename(&tmp, &dst).await,
+        };
+        st.note(&out, &dst, false);
+        if out.error.is_none() {
+            st.claims.renamed(tmp, dst, len);
+        }
+        out
     }
 
     /// One append to the worker's current object, or the first append of a
@@ -296,17 +445,28 @@ impl<C: ObjectClient> OpContext<'_, C> {
         } else {
             self.client.append(&key, offset, size).await
         };
-        if out.error.is_none() {
-            // The payload of this op is what it added to the object.
-            out.bytes = size;
-            let (offset, count) = (offset + size, count + 1);
-            let done = match end {
-                AppendEnd::Count(n) => count >= n,
-                AppendEnd::Size(max) => offset + size > max,
-            };
-            if !done {
-                st.appending = Some((key, offset, count));
+        st.note(&out, &key, false);
+        match &out.error {
+            None => {
+                // The payload of this op is what it added to the object.
+                out.bytes = size;
+                let (offset, count) = (offset + size, count + 1);
+                st.claims.append_answer(out.object_size, offset);
+                let done = match end {
+                    AppendEnd::Count(n) => count >= n,
+                    AppendEnd::Size(max) => offset + size > max,
+                };
+                if done {
+                    st.claims.appended(key, offset);
+                } else {
+                    st.appending = Some((key, offset, count));
+                }
             }
+            // Refused: the object is as the earlier appends left it. An
+            // append that may have happened leaves its size unknown, so
+            // the object is no claim.
+            Some(e) if e.not_done() && offset > 0 => st.claims.appended(key, offset),
+            Some(_) => {}
         }
         out
     }
@@ -330,6 +490,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
                             .client
                             .put_if(key, size, WriteCondition::CreateOnly)
                             .await;
+                        st.claims.swap(key, size, out.error.as_ref());
                         out.requests += requests;
                         if let Some(t) = etag.filter(|_| out.error.is_none()) {
                             st.cas = Some((t, size));
@@ -353,6 +514,7 @@ impl<C: ObjectClient> OpContext<'_, C> {
             .client
             .put_if(key, len + 1, WriteCondition::IfMatch(&etag))
             .await;
+        st.claims.swap(key, size, out.error.as_ref());
         out.requests += requests;
         if let Some(t) = new.filter(|_| out.error.is_none()) {
             st.cas = Some((t, len + 1));
@@ -432,11 +594,12 @@ mod tests {
     fn written_keys_are_bounded() {
         let mut st = WorkerState::new(1, "w".into(), 1, 3);
         for i in 0..10 {
-            st.wrote(format!("k{i}"));
+            st.wrote(format!("k{i}"), false);
         }
-        assert_eq!(st.written, ["k7", "k8", "k9"]);
+        let keys: Vec<&str> = st.written.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["k7", "k8", "k9"]);
         let mut none = WorkerState::new(1, "w".into(), 1, 0);
-        none.wrote("k".into());
+        none.wrote("k".into(), false);
         assert!(none.written.is_empty());
     }
 

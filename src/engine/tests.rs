@@ -30,6 +30,8 @@ pub(super) struct Script {
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Every GET as (target, key, range), in the order sent.
     pub log: Option<Arc<std::sync::Mutex<Vec<GetLog>>>>,
+    /// GETs and PUTs of keys containing this are answered 503 SlowDown.
+    pub throttle: Option<String>,
 }
 
 pub(super) type GetLog = (usize, String, Option<(u64, u64)>);
@@ -61,6 +63,13 @@ fn etag(version: u64) -> String {
 }
 
 impl Scripted {
+    fn throttles(&self, key: &str) -> bool {
+        self.script
+            .throttle
+            .as_ref()
+            .is_some_and(|t| key.contains(t.as_str()))
+    }
+
     async fn answer(&self, bytes: u64) -> Outcome {
         let _slot = match &self.script.slots {
             Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore open")),
@@ -100,7 +109,11 @@ impl ObjectClient for Scripted {
                 .unwrap()
                 .push((self.target, key.to_string(), range));
         }
-        self.answer(range.map_or(4096, |(a, b)| b - a + 1)).await
+        let out = self.answer(range.map_or(4096, |(a, b)| b - a + 1)).await;
+        if self.throttles(key) {
+            return refused(503, "SlowDown");
+        }
+        out
     }
     async fn head(&self, _key: &str) -> Outcome {
         self.answer(0).await
@@ -108,6 +121,9 @@ impl ObjectClient for Scripted {
     /// A plain PUT replaces the object: a new version of `len` bytes.
     async fn put(&self, key: &str, len: u64) -> Outcome {
         let out = self.answer(len).await;
+        if self.throttles(key) {
+            return refused(503, "SlowDown");
+        }
         if out.error.is_none() {
             let mut m = self.store.lock().unwrap();
             let v = m.get(key).map_or(1, |o| o.0 + 1);
@@ -491,6 +507,9 @@ fn create_only_contention_has_one_winner_per_key() {
     );
     // Success percentiles hold only the 100 winners.
     assert_eq!(c.latency.len(), 100);
+    // The claims the audit counts: 100 keys, one winner each.
+    assert_eq!(r.claims.create_only.len(), 100);
+    assert!(r.claims.create_only.values().all(|&n| n == 1));
 }
 
 /// Compare-and-swap on one key shared by 8 workers loses no update: the
@@ -562,4 +581,28 @@ fn appends_grow_owned_objects_and_rename_records_its_put() {
     let committed = stored.keys().filter(|k| k.contains("/ckpt/")).count() as u64;
     assert_eq!(committed, rn.count);
     assert!(!stored.keys().any(|k| k.contains("/tmp/")));
+    // What the audit will read back: every appended object (finished or
+    // not) at the size its appends made it, every rename.
+    let cl = &r.claims;
+    assert_eq!(cl.appends, a.count);
+    assert_eq!(cl.appended.total, appended.len() as u64);
+    let mut claimed: Vec<(String, u64)> = cl
+        .appended
+        .items()
+        .map(|s| (s.key.clone(), s.size))
+        .collect();
+    claimed.sort();
+    let mut held: Vec<(String, u64)> = stored
+        .iter()
+        .filter(|(k, _)| k.contains("/append/"))
+        .map(|(k, o)| (k.clone(), o.1))
+        .collect();
+    held.sort();
+    assert_eq!(claimed, held);
+    assert_eq!(cl.renamed.total, rn.count);
+    assert!(
+        cl.renamed
+            .items()
+            .all(|m| m.size == 2048 && stored.contains_key(&m.to))
+    );
 }

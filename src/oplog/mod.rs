@@ -83,6 +83,9 @@ pub enum Stage {
     Barrier,
     /// Deleting what the run wrote.
     Cleanup,
+    /// A measured phase's audit after a round (`run::audit`): reads of what
+    /// the answers said the endpoint holds.
+    Audit,
 }
 
 impl Stage {
@@ -94,6 +97,7 @@ impl Stage {
             Stage::Measured => "measured",
             Stage::Barrier => "barrier",
             Stage::Cleanup => "cleanup",
+            Stage::Audit => "audit",
         }
     }
 }
@@ -143,7 +147,8 @@ pub struct Request<'a> {
     pub done: Instant,
     /// HTTP status; 0 = no HTTP answer.
     pub status: u16,
-    /// Failure group (`throttled`, `http`, `transport`, `conditional`); "" = success.
+    /// Failure group (`throttled`, `http`, `transport`, `conditional`,
+    /// `integrity`); "" = success.
     pub group: &'static str,
     /// Error kind as the report counts it (`503 SlowDown`); "" = success.
     pub error: &'a str,

@@ -14,7 +14,8 @@ use std::time::SystemTime;
 use crate::scenario::{Load, Plan};
 
 pub use options::{
-    DEFAULT_BARRIER_TIMEOUT, OptionsError, RunOptions, StartAtError, validate_start_at,
+    DEFAULT_BARRIER_TIMEOUT, DEFAULT_METRICS_LINGER, OptionsError, RunOptions, StartAtError,
+    validate_start_at,
 };
 pub use shard::{
     SHARD_INDEX_VARS, Shard, ShardEnvError, shard_from, shard_index_from, shard_index_from_env,
@@ -33,6 +34,9 @@ pub struct RunPlan {
     pub run_id: String,
     /// The flags as given.
     pub options: RunOptions,
+    /// The checks to judge the result on: the scenario's `[[check]]` tables,
+    /// then `--check`, each checked against the scenario's names.
+    pub checks: Vec<crate::check::CheckSpec>,
 }
 
 impl RunPlan {
@@ -54,11 +58,19 @@ impl RunPlan {
             None => run_id::generate(&scenario.name, SystemTime::now()),
         };
         run_id::check(&run_id).map_err(OptionsError)?;
+        // A check naming what the scenario lacks is refused here, before
+        // anything is sent.
+        let mut checks = scenario.checks.clone();
+        checks.extend(
+            crate::check::parse_flags(&options.checks, &scenario.check_names())
+                .map_err(OptionsError)?,
+        );
         Ok(RunPlan {
             scenario,
             embedded,
             run_id,
             options,
+            checks,
         })
     }
 
@@ -96,6 +108,11 @@ pub fn max_in_flight(plan: &Plan) -> usize {
         .chain(plan.phases.iter().filter_map(|p| {
             let l = p.loader.as_ref()?;
             Some(l.max_accelerators() as usize * l.read_concurrency as usize)
+        }))
+        .chain(plan.phases.iter().filter_map(|p| {
+            // A checkpoint's ranks each keep their parts in flight.
+            let c = p.checkpoint.as_ref()?;
+            Some(c.ranks as usize * crate::scenario::checkpoint::PARTS_IN_FLIGHT)
         }))
         .max()
         .unwrap_or(1);

@@ -49,10 +49,25 @@ pub struct RunOptions {
     /// Endpoint override for the `--results` upload (tests, S3-compatible
     /// stores); credentials come from the aws-config default chain.
     pub results_endpoint: Option<String>,
+    /// `--check` expressions, judged on the result with the scenario's
+    /// `[[check]]` tables; checked against the scenario before anything is sent.
+    pub checks: Vec<String>,
+    /// `--metrics-listen`: serve live Prometheus metrics at
+    /// `http://ADDR/metrics` while the run goes on.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the metrics endpoint stays up after the run has ended, so
+    /// a last scrape sees the totals (`--metrics-linger`).
+    pub metrics_linger: Duration,
+    /// `--gpu-hour`: USD per accelerator-hour for the report's GPU cost
+    /// (overrides the scenario's `[pricing] gpu_hour`).
+    pub gpu_hour: Option<f64>,
     /// Write one row per request to `ops.csv.gz` in the run folder
     /// (`--op-log`, docs/op-log.md).
     pub op_log: bool,
 }
+
+/// Default `--metrics-linger`: a scrape every 5 s or more often sees the totals.
+pub const DEFAULT_METRICS_LINGER: Duration = Duration::from_secs(5);
 
 /// Default `--barrier-timeout`: room for pods still pulling the image or
 /// waiting for a node while others have finished preparing.
@@ -75,6 +90,10 @@ impl Default for RunOptions {
             barrier: None,
             results: None,
             results_endpoint: None,
+            checks: Vec::new(),
+            metrics_listen: None,
+            metrics_linger: DEFAULT_METRICS_LINGER,
+            gpu_hour: None,
             op_log: false,
         }
     }
@@ -122,6 +141,9 @@ impl RunOptions {
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(OptionsError("--duration must be longer than 0s".into()));
+        }
+        if let Some(g) = self.gpu_hour {
+            crate::scenario::check_gpu_hour(g).map_err(OptionsError)?;
         }
         if let Some(id) = &self.run_id {
             super::run_id::check(id).map_err(OptionsError)?;

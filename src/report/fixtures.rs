@@ -199,6 +199,7 @@ pub fn target_phase(
                     ttfb: ttfb.map(|t| t.1),
                     service: service.map(|t| t.1),
                 },
+                audit: None,
             },
         );
     }
@@ -213,6 +214,9 @@ pub fn target_phase(
         sessions: SessionResult::default(),
         attempts: BTreeMap::new(),
         loader: None,
+        throttled_by_prefix: None,
+        checkpoint: None,
+        audits: Vec::new(),
         lateness: None,
         rounds: round_ops
             .into_iter()
@@ -268,6 +272,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
         TargetInfo {
             name: "express".into(),
@@ -280,6 +285,7 @@ fn targets() -> Vec<TargetInfo> {
             checksum_checked: 0,
             checksum_unchecked: 0,
             preflight_requests: Default::default(),
+            audit_requests: Default::default(),
         },
     ]
 }
@@ -545,6 +551,8 @@ fn sample_with(salt: u64, gp: f64) -> RunResult {
             "client AZ use1-az6 differs from express bucket AZ use1-az4: cross-AZ latency included"
                 .into(),
         ],
+        checks: Vec::new(),
+        gpu_hour_usd: None,
         op_logs: Vec::new(),
     }
 }
@@ -591,5 +599,27 @@ pub fn injected_result() -> RunResult {
         threads: 2,
     };
     r.warnings = vec!["embedded endpoint with injected latency: numbers are a model".into()];
+    // The General Purpose PUTs' 503s by key prefix: all on the scratch keys.
+    for p in &mut r.phases {
+        for t in p.targets.iter_mut().filter(|t| t.target == "standard") {
+            let rows: Vec<PrefixRow> = t
+                .timeseries
+                .iter()
+                .filter(|s| s.throttled > 0)
+                .map(|s| PrefixRow {
+                    round: s.round,
+                    second: s.second,
+                    prefix: "put/".into(),
+                    throttled: s.throttled,
+                })
+                .collect();
+            if !rows.is_empty() {
+                t.throttled_by_prefix = Some(PrefixThrottling {
+                    granularity: "data set keys (`{hash:2}/data/{index:05}.bin`) by the first hex digit of `{hash:2}`, below the run prefix; other keys s3bench writes (`put/`, `copy/`, ...) by their first path segment".into(),
+                    rows,
+                });
+            }
+        }
+    }
     r
 }

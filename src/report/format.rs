@@ -58,6 +58,19 @@ pub fn fmt_ratio(r: Option<f64>) -> String {
     }
 }
 
+/// A count with thousands separators (4596 -> "4,596").
+pub fn fmt_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A percentage of `part` in `whole`, one decimal.
 pub fn fmt_percent(part: u64, whole: u64) -> String {
     if whole == 0 {
@@ -69,6 +82,12 @@ pub fn fmt_percent(part: u64, whole: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        let said: Vec<String> = [0, 7, 999, 1000, 4596, 1_234_567].map(fmt_count).into();
+        assert_eq!(said, ["0", "7", "999", "1,000", "4,596", "1,234,567"]);
+    }
 
     #[test]
     fn sig_keeps_three_significant_digits() {

@@ -17,6 +17,9 @@ pub struct FailureShare {
     pub throttled: u64,
     /// Every other failure (timeouts, connection errors, other statuses).
     pub failed: u64,
+    /// Whole answers whose body did not match its checksum (`integrity`):
+    /// wrong bytes, not a dead connection.
+    pub integrity: u64,
     /// Conditions that did not hold (412, 409 ConditionalRequestConflict,
     /// 400 InvalidWriteOffset): outcomes of conditional writes and appends,
     /// neither successes nor failures of the tool.
@@ -32,10 +35,13 @@ impl FailureShare {
     pub fn failed_share(&self) -> f64 {
         share(self.failed, self.total)
     }
+    pub fn integrity_share(&self) -> f64 {
+        share(self.integrity, self.total)
+    }
     /// Operations that succeeded.
     pub fn succeeded(&self) -> u64 {
         self.total
-            .saturating_sub(self.throttled + self.failed + self.conditional)
+            .saturating_sub(self.throttled + self.failed + self.conditional + self.integrity)
     }
 }
 
@@ -54,9 +60,11 @@ fn share(part: u64, whole: u64) -> f64 {
 pub fn failure_share(o: &OpResult) -> FailureShare {
     let throttled = group_count(o, FailureGroup::Throttled).min(o.errors);
     let conditional = conditional_count(o).min(o.errors - throttled);
+    let integrity = group_count(o, FailureGroup::Integrity).min(o.errors - throttled - conditional);
     FailureShare {
         throttled,
-        failed: o.errors - throttled - conditional,
+        failed: o.errors - throttled - conditional - integrity,
+        integrity,
         conditional,
         total: o.count,
     }
@@ -128,12 +136,19 @@ fn times(r: f64) -> String {
 /// One headline line per measured phase and op that both targets ran (no
 /// list markers; Markdown is the caller's).
 pub fn headline(r: &RunResult) -> Vec<String> {
+    // What the endpoint did not do comes first, comparison or not.
+    let mut lines = crate::report::audit::headline(r);
     let Some((d, g)) = comparison_pair(&r.targets) else {
-        return Vec::new();
+        return lines;
     };
     let (dn, gn) = (r.targets[d].name.as_str(), r.targets[g].name.as_str());
     let measured: Vec<&PhaseResult> = r.phases.iter().filter(|p| p.is_measured()).collect();
-    let mut lines = crate::report::dataloader::headline(r);
+    lines.extend(crate::report::dataloader::headline(r));
+    lines.extend(crate::report::checkpoint::headline(r));
+    lines.extend(crate::report::gpu::headline(
+        r,
+        crate::report::cost::prices(),
+    ));
     for p in &measured {
         let (Some(td), Some(tg)) = (
             p.targets.iter().find(|t| t.target == dn),
@@ -196,6 +211,17 @@ pub fn headline(r: &RunResult) -> Vec<String> {
                 }
                 if f.failed > 0 {
                     caveats.push(format!("{label} failed {}", pct(f.failed_share())));
+                }
+                if o.audit == Some(crate::report::audit::AuditVerdict::Violated) {
+                    caveats.push(format!(
+                        "{label} failed its audit: these numbers time answers, not the operation (see Warnings)"
+                    ));
+                }
+                if f.integrity > 0 {
+                    caveats.push(format!(
+                        "{label} {} came back with a body that does not match its checksum",
+                        pct(f.integrity_share())
+                    ));
                 }
             }
             if !caveats.is_empty() {

@@ -109,6 +109,7 @@ pub fn render(r: &RunResult) -> String {
         );
         line!(md);
     }
+    md.push_str(&crate::report::checks::section(r));
     let head = crate::report::headline::headline(r);
     for h in &head {
         line!(md, "- {h}");
@@ -146,7 +147,8 @@ pub fn render(r: &RunResult) -> String {
         }
         line!(md);
     }
-    let failures = failure_warnings(r);
+    let mut failures = crate::report::audit::warnings(r);
+    failures.extend(failure_warnings(r));
     if !r.warnings.is_empty() || !failures.is_empty() {
         line!(md, "## Warnings");
         line!(md);
@@ -164,7 +166,7 @@ pub fn render(r: &RunResult) -> String {
     let pair = comparison_pair(&r.targets)
         .map(|(d, g)| (r.targets[d].name.as_str(), r.targets[g].name.as_str()));
     for (i, phase) in r.phases.iter().enumerate() {
-        render_phase(&mut md, phase, i + 1, r.phases.len(), pair);
+        render_phase(&mut md, r, phase, i + 1, r.phases.len(), pair);
         plots_section(&mut md, phase, &plots);
     }
     if r.phases.is_empty() {
@@ -625,24 +627,32 @@ fn clock(s: u32) -> String {
 }
 
 /// One warning per (phase, target, op) with failures: share, main kind, and
-/// the first and last second they happened in. Built from the JSON alone, so
+/// the first and last second they happened in; bodies that failed their
+/// checksum get a sentence of their own (the `integrity` group), which
+/// names them and their likely cause. Built from the JSON alone, so
 /// `report` and `merge` say the same as the run did.
 pub fn failure_warnings(r: &RunResult) -> Vec<String> {
     let mut out = Vec::new();
     for p in &r.phases {
         for t in &p.targets {
             for (op, o) in &t.ops {
+                let integrity = group_count(o, FailureGroup::Integrity);
+                if integrity > 0 {
+                    out.push(integrity_warning(
+                        &t.target, op, &p.name, integrity, o.count,
+                    ));
+                }
                 // 412/409/InvalidWriteOffset are what a conditional write
                 // asks for when it loses; the conditional-outcomes table
                 // shows them. Only the rest is a failure to warn about.
-                let errors = o.errors - conditional_count(o).min(o.errors);
+                let errors = o.errors.saturating_sub(conditional_count(o) + integrity);
                 if errors == 0 {
                     continue;
                 }
                 let (kind, _) = o
                     .errors_by_kind
                     .iter()
-                    .filter(|(k, _)| !is_conditional_kind(k))
+                    .filter(|(k, _)| !is_conditional_kind(k) && !is_integrity_kind(k))
                     .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
                     .map(|(k, n)| (k.as_str(), *n))
                     .unwrap_or(("unclassified", errors));
@@ -683,7 +693,40 @@ pub fn failure_warnings(r: &RunResult) -> Vec<String> {
     out
 }
 
-fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Option<(&str, &str)>) {
+/// The kind of the `integrity` group's failures.
+fn is_integrity_kind(kind: &str) -> bool {
+    kind == "body: checksum mismatch"
+}
+
+/// "express get (read phase): 12 whole GETs came back with a body that does
+/// not match its checksum (1.2% of 1,000) ...", with the likely cause: all
+/// (or nearly all) of them is the server's checksum, not the bytes on the
+/// way; some of them is damage somewhere between its checksum and us.
+fn integrity_warning(target: &str, op: &str, phase: &str, n: u64, count: u64) -> String {
+    let what = if op == "get" {
+        "whole GETs".to_string()
+    } else {
+        format!("{op} operations")
+    };
+    let cause = if n * 10 >= count * 9 {
+        "every one, or nearly: the endpoint returns a checksum that does not describe the bytes it returns, a server bug rather than damage in transit (moto without its optional crc32c package, for one, stores a CRC32 under the CRC32C name of multipart objects)"
+    } else {
+        "while other GETs came back intact: the bytes changed between the server's checksum and this client (a faulty disk, NIC, proxy or middlebox)"
+    };
+    format!(
+        "{target} {op} ({phase} phase): {n} {what} came back with a body that does not match its checksum ({} of {count}), {cause}. They are counted apart (failure group integrity), not as transport failures or throttling.",
+        fmt_percent(n, count)
+    )
+}
+
+fn render_phase(
+    md: &mut String,
+    r: &RunResult,
+    p: &PhaseResult,
+    n: usize,
+    of: usize,
+    pair: Option<(&str, &str)>,
+) {
     line!(md, "## Phase {n}/{of}: {}", p.name);
     line!(md);
     let rounds = if p.rounds == 1 {
@@ -719,6 +762,8 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         return;
     }
     crate::report::dataloader::section(md, p, pair);
+    crate::report::gpu::section(md, r, p, crate::report::cost::prices());
+    crate::report::checkpoint::section(md, p, pair);
     let ops = op_names(p);
     // The run's own setup gets one compact table.
     if !p.is_measured() {
@@ -730,8 +775,10 @@ fn render_phase(md: &mut String, p: &PhaseResult, n: usize, of: usize, pair: Opt
         }
     }
     warmup_line(md, p);
+    crate::report::audit::section(md, p);
     conditional_section(md, p);
     errors_section(md, p);
+    crate::report::prefixes::section(md, p);
     pacing_section(md, p);
     sessions_section(md, p);
     attempts_section(md, p);
@@ -868,12 +915,14 @@ fn op_section(md: &mut String, p: &PhaseResult, op: &str, pair: Pair) {
     let mut t = Table::numeric(headers);
     for tr in &p.targets {
         let Some(o) = tr.ops.get(op) else { continue };
-        let mut row = vec![
-            tr.target.clone(),
-            o.count.to_string(),
-            fmt_rate(o.ops_per_sec),
-            mib(o),
-        ];
+        // Numbers of requests the endpoint did not carry out: said in the row.
+        let target = match o.audit {
+            Some(crate::report::audit::AuditVerdict::Violated) => {
+                format!("{} (failed its audit)", tr.target)
+            }
+            _ => tr.target.clone(),
+        };
+        let mut row = vec![target, o.count.to_string(), fmt_rate(o.ops_per_sec), mib(o)];
         row.extend(latency_cells(o.count, &o.latency_us));
         row.push(o.errors.to_string());
         t.push(row);
@@ -1494,6 +1543,84 @@ mod tests {
         assert!(injected.contains("> - express: +4 ms median first-byte latency"));
         let interrupted = render(&fixtures::interrupted_result());
         assert!(interrupted.contains("**Incomplete run: interrupted by Ctrl-C"));
+    }
+
+    /// Bodies that failed their checksum get a sentence of their own whose
+    /// cause follows the share (nearly all: the server's checksum; some:
+    /// damage on the way), never "the endpoint stopped answering"; the
+    /// other failures of the op keep theirs.
+    #[test]
+    fn integrity_failures_have_their_own_sentence() {
+        use crate::report::model::FailureResult;
+        let with = |bad: u64, cut: u64| {
+            let mut r = fixtures::sample_result();
+            let p = r
+                .phases
+                .iter_mut()
+                .find(|p| p.is_measured() && p.targets[1].ops.contains_key("get"))
+                .unwrap();
+            let o = p.targets[1].ops.get_mut("get").unwrap();
+            o.errors = bad + cut;
+            o.successes = o.count - bad - cut;
+            o.errors_by_kind = [("body: checksum mismatch".to_string(), bad)].into();
+            o.failures = [(
+                "integrity".to_string(),
+                FailureResult {
+                    count: bad,
+                    ..FailureResult::default()
+                },
+            )]
+            .into();
+            if cut > 0 {
+                o.errors_by_kind.insert("body: connection".into(), cut);
+                o.failures.insert(
+                    "transport".into(),
+                    FailureResult {
+                        count: cut,
+                        ..FailureResult::default()
+                    },
+                );
+            }
+            failure_warnings(&r)
+        };
+        let count = fixtures::sample_result()
+            .phases
+            .iter()
+            .find(|p| p.is_measured() && p.targets[1].ops.contains_key("get"))
+            .unwrap()
+            .targets[1]
+            .ops["get"]
+            .count;
+        let said = with(count, 0);
+        let mine: Vec<&String> = said
+            .iter()
+            .filter(|w| w.starts_with("express get"))
+            .collect();
+        assert_eq!(mine.len(), 1, "{said:#?}");
+        assert!(
+            mine[0].contains(&format!(
+                "{count} whole GETs came back with a body that does not match its checksum (100.0% of {count})"
+            )) && mine[0].contains("a server bug rather than damage in transit")
+                && !mine[0].contains("stopped answering"),
+            "{}",
+            mine[0]
+        );
+        let said = with(count / 10, count / 10);
+        let mine: Vec<&String> = said
+            .iter()
+            .filter(|w| w.starts_with("express get"))
+            .collect();
+        assert_eq!(mine.len(), 2, "{said:#?}");
+        assert!(
+            mine[0].contains("while other GETs came back intact"),
+            "{}",
+            mine[0]
+        );
+        assert!(
+            mine[1].contains("failed (body: connection)") && !mine[1].contains("checksum"),
+            "{}",
+            mine[1]
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
     // Each shard ran its own preflight and its own GETs: their counts add up.
     for (ti, t) in out.targets.iter_mut().enumerate() {
         t.preflight_requests = BTreeMap::new();
+        t.audit_requests = BTreeMap::new();
         t.checksum_checked = 0;
         t.checksum_unchecked = 0;
         for r in results {
@@ -82,6 +83,15 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
                 .flatten()
             {
                 *t.preflight_requests.entry(op.clone()).or_default() += n;
+            }
+            for (op, n) in r
+                .targets
+                .get(ti)
+                .map(|t| &t.audit_requests)
+                .into_iter()
+                .flatten()
+            {
+                *t.audit_requests.entry(op.clone()).or_default() += n;
             }
         }
     }
@@ -132,6 +142,15 @@ pub fn merge(results: &[RunResult]) -> anyhow::Result<RunResult> {
                 .with_context(|| format!("phase {}, target {}", phase.name, target.target))?;
         }
     }
+    // Each shard judged its checks on its own slice; the run's verdict is
+    // on the merged result.
+    let mut specs: Vec<crate::check::CheckSpec> = Vec::new();
+    for s in results.iter().flat_map(crate::report::checks::stored_specs) {
+        if !specs.contains(&s) {
+            specs.push(s);
+        }
+    }
+    out.checks = crate::report::checks::judge(&specs, &out);
     Ok(out)
 }
 
@@ -249,10 +268,15 @@ fn merge_lateness(
 
 fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResult> {
     let first = shards[0];
+    let audits = crate::report::audit::merge(shards);
+    let mut ops = merge_op_maps(shards.iter().map(|t| &t.ops)).context("measured ops")?;
+    for (op, o) in &mut ops {
+        o.audit = crate::report::audit::op_verdict(&audits, op);
+    }
     Ok(TargetPhaseResult {
         target: first.target.clone(),
         elapsed_s: shards.iter().map(|t| t.elapsed_s).fold(0.0, f64::max),
-        ops: merge_op_maps(shards.iter().map(|t| &t.ops)).context("measured ops")?,
+        ops,
         warmup: merge_op_maps(shards.iter().map(|t| &t.warmup)).context("warm-up")?,
         sessions: merge_sessions(shards.iter().map(|t| &t.sessions)).context("CreateSession")?,
         rounds: merge_rounds(shards.iter().map(|t| t.rounds.as_slice())),
@@ -260,7 +284,25 @@ fn merge_target(shards: &[&TargetPhaseResult]) -> anyhow::Result<TargetPhaseResu
         attempts: merge_attempts(shards.iter().map(|t| &t.attempts)).context("attempts")?,
         lateness: merge_lateness(shards).context("lateness")?,
         loader: merge_loader(shards)?,
+        throttled_by_prefix: crate::report::prefixes::merge(shards),
+        checkpoint: merge_checkpoint(shards)?,
+        audits,
     })
+}
+
+/// Checkpoint results keep the slowest rank over every shard's ranks (see
+/// `report::checkpoint::merge`).
+fn merge_checkpoint(shards: &[&TargetPhaseResult]) -> anyhow::Result<Option<CheckpointResult>> {
+    let parts: Vec<&CheckpointResult> = shards
+        .iter()
+        .filter_map(|t| t.checkpoint.as_ref())
+        .collect();
+    match parts.len() {
+        0 => Ok(None),
+        _ => crate::report::checkpoint::merge(&parts)
+            .context("checkpoint")
+            .map(Some),
+    }
 }
 
 /// Dataloader results add up losslessly (see `report::dataloader::merge`).
@@ -421,6 +463,8 @@ fn merge_op(parts: &[&OpResult]) -> anyhow::Result<OpResult> {
             ttfb: ttfb.as_ref().map(codec::encode),
             service: service.as_ref().map(codec::encode),
         },
+        // Recomputed from the merged audits by `merge_target`.
+        audit: None,
     })
 }
 

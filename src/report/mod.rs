@@ -4,11 +4,15 @@
 //! summary of `stats`), so `report`, `compare` and `merge` work the same on
 //! a stored `result.json` as on a fresh run.
 
+pub mod audit;
+pub mod checkpoint;
+pub mod checks;
 pub mod cost;
 pub mod dataloader;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod format;
+pub mod gpu;
 pub mod headline;
 pub mod hlog;
 pub mod index;
@@ -17,6 +21,7 @@ pub mod markdown;
 pub mod merge;
 pub mod model;
 pub mod plots;
+pub mod prefixes;
 pub mod ratio;
 pub mod schema;
 pub mod summary;
@@ -74,7 +79,8 @@ pub fn publish(r: &RunResult, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the Markdown report to `report` and its plots next to it.
+/// Writes the Markdown report to `report` and its plots next to it, and
+/// with checks their JUnit XML (`checks.junit.xml`).
 pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
     write_atomic(report, markdown::render(r).as_bytes())?;
     let dir = match report.parent() {
@@ -82,6 +88,9 @@ pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
         _ => Path::new("."),
     };
     plots::write_all(r, dir)?;
+    if !r.checks.is_empty() {
+        write_atomic(&dir.join(checks::JUNIT_FILE), checks::junit(r).as_bytes())?;
+    }
     Ok(())
 }
 
@@ -90,16 +99,64 @@ pub fn render_into(r: &RunResult, report: &Path) -> anyhow::Result<()> {
 /// the result. Returns the path written.
 pub fn rerender(result_json: &Path, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     let r = json::read_result(result_json)?;
-    let dest = match out {
+    let dest = report_path(result_json, out);
+    render_into(&r, &dest)?;
+    Ok(dest)
+}
+
+fn report_path(result_json: &Path, out: Option<&Path>) -> PathBuf {
+    match out {
         Some(p) if p.is_dir() => p.join(REPORT_FILE),
         Some(p) => p.to_path_buf(),
         None => match result_json.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.join(REPORT_FILE),
             _ => PathBuf::from(REPORT_FILE),
         },
-    };
+    }
+}
+
+/// [`rerender`], judging the result again on its own checks plus
+/// `checks` (`--check` expressions; a bad one is a [`checks::BadCheck`]),
+/// and pricing idle accelerator time at `gpu_hour` (`report --gpu-hour`)
+/// in place of the price the result carries, if any.
+/// Returns the path written and whether every check passed.
+pub fn rerender_judged(
+    result_json: &Path,
+    out: Option<&Path>,
+    check_flags: &[String],
+    gpu_hour: Option<f64>,
+) -> anyhow::Result<(PathBuf, bool)> {
+    let mut r = json::read_result(result_json)?;
+    if gpu_hour.is_some() {
+        r.gpu_hour_usd = gpu_hour;
+    }
+    let specs =
+        checks::parse_flags(check_flags, &checks::names_of(&r)).map_err(checks::BadCheck)?;
+    r.checks = checks::rejudge(&r, &specs);
+    let dest = report_path(result_json, out);
     render_into(&r, &dest)?;
-    Ok(dest)
+    Ok((dest, checks::all_passed(&r.checks)))
+}
+
+/// [`compare_files`], with B judged on `checks` (`--check` expressions)
+/// in a section of its own. Returns the Markdown and whether every check passed.
+pub fn compare_judged(
+    a: &Path,
+    b: &Path,
+    check_flags: &[String],
+) -> anyhow::Result<(String, bool)> {
+    let mut md = compare_files(a, b)?;
+    if check_flags.is_empty() {
+        return Ok((md, true));
+    }
+    let mut rb = json::read_result(b)?;
+    let specs =
+        checks::parse_flags(check_flags, &checks::names_of(&rb)).map_err(checks::BadCheck)?;
+    rb.checks = checks::judge(&specs, &rb);
+    let section = checks::section(&rb);
+    md.push('\n');
+    md.push_str(&section.replacen("## Checks", &format!("## Checks of B ({})", b.display()), 1));
+    Ok((md, checks::all_passed(&rb.checks)))
 }
 
 /// Markdown comparing two stored results op by op (B relative to A).

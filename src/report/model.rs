@@ -63,10 +63,56 @@ pub struct RunResult {
     pub shards: u32,
     /// Warnings a reader must see (client CPU-bound, injection active, ...).
     pub warnings: Vec<String>,
+    /// Pass/fail checks (the scenario's `[[check]]` tables and `--check`
+    /// flags), judged on this result: one entry per check after wildcards
+    /// expanded, in the order written. Empty without checks, and in results
+    /// written before checks existed.
+    #[serde(default)]
+    pub checks: Vec<CheckResult>,
+    /// USD per accelerator-hour (`--gpu-hour`, or the scenario's `[pricing]
+    /// gpu_hour`): the report prices loader phases' idle accelerator time
+    /// with it. Null when none was given.
+    #[serde(default)]
+    pub gpu_hour_usd: Option<f64>,
     /// The request logs written with `run --op-log`: one for a run, one per
     /// shard in a merged result (empty without `--op-log`).
     #[serde(default)]
     pub op_logs: Vec<OpLogInfo>,
+}
+
+/// One check judged on a result (`report::checks`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckResult {
+    /// The check as written, normalised (`express/*/p99 < 10ms`): the same
+    /// for every entry a wildcard expanded into. `report`, `compare` and
+    /// `merge` judge it again from this text.
+    pub expr: String,
+    /// Where it was written: `scenario` (a `[[check]]` table) or `flag`
+    /// (`--check`).
+    pub source: String,
+    /// The `[[check]]` table's `name`, if it has one.
+    pub name: Option<String>,
+    /// This entry, wildcards filled in (`express/get/p99 < 10ms`); equal to
+    /// `expr` when it has none.
+    pub instance: String,
+    /// What the value covers: `phase mixed`, `phases a + b merged`, and for
+    /// a ratio which targets (`express / standard, phase mixed`).
+    pub covers: String,
+    /// True when the value was measured and holds against the limit.
+    pub passed: bool,
+    /// The measured value in `unit`; null when the run did not produce the
+    /// statistic (the check then fails, with `reason`).
+    pub value: Option<f64>,
+    /// The limit in `unit`.
+    pub limit: f64,
+    /// Unit of `value`, `limit` and `margin`: `us`, `fraction`, `ops/s`,
+    /// `MiB/s`, `count` or `ratio`.
+    pub unit: String,
+    /// How far the value is on the passing side of the limit (negative: how
+    /// far past it), in `unit`; null without a value.
+    pub margin: Option<f64>,
+    /// Why the check failed without a value.
+    pub reason: Option<String>,
 }
 
 /// A request log (`run --op-log`): one CSV row per request (docs/op-log.md).
@@ -222,6 +268,11 @@ pub struct TargetInfo {
     /// an endpoint's own counts equal the phases' plus these.
     #[serde(default)]
     pub preflight_requests: BTreeMap<String, u64>,
+    /// Requests the audits sent after the phases' rounds (`HeadObject`,
+    /// `CreateSession`), counted apart like the preflight's: the endpoint's
+    /// own counts are the phases' plus the preflight's plus these.
+    #[serde(default)]
+    pub audit_requests: BTreeMap<String, u64>,
 }
 
 fn sdk_path() -> String {
@@ -322,6 +373,24 @@ pub enum LoadShape {
         au_target: f64,
         /// Seconds per round (per search step); null when epochs alone end it.
         duration_s: Option<f64>,
+    },
+    /// Ranks writing and reading back a checkpoint (`[phase.checkpoint]`):
+    /// each writes its share as one multipart upload, all at once, `writes`
+    /// times, then reads it back with ranged GETs, `reads` times.
+    Checkpoint {
+        /// Writers (all shards together).
+        ranks: u64,
+        /// Bytes of one whole checkpoint.
+        size_bytes: u64,
+        /// Multipart part size, and the range size of the reads.
+        part_size: u64,
+        /// Parts (and ranged reads) of one rank in flight at once.
+        parts_in_flight: u32,
+        writes: u32,
+        reads: u32,
+        /// No checkpoint starts after this many seconds per target and
+        /// round (null: none).
+        stop_after_s: Option<f64>,
     },
     /// A recorded schedule of requests replayed open loop (`[phase.replay]`,
     /// written by `s3bench import --replay`).
@@ -486,6 +555,22 @@ impl LoadShape {
                     secs(*compute_s)
                 )
             }
+            LoadShape::Checkpoint {
+                ranks,
+                size_bytes,
+                part_size,
+                parts_in_flight,
+                writes,
+                reads,
+                ..
+            } => {
+                let bytes = crate::units::format_bytes;
+                format!(
+                    "checkpoint: {ranks} ranks each write their share of a {} checkpoint (multipart, parts of {}, {parts_in_flight} in flight), {writes} times, then read it back with ranged GETs, {reads} times",
+                    bytes(*size_bytes),
+                    bytes(*part_size),
+                )
+            }
             LoadShape::Replay {
                 requests,
                 file,
@@ -545,11 +630,50 @@ pub struct TargetPhaseResult {
     /// GPU idle time, stall per batch, the search's steps).
     #[serde(default)]
     pub loader: Option<DataloaderResult>,
+    /// Checkpoint phases only: MLPerf's duration (slowest rank) and
+    /// throughput (lowest rank) of each checkpoint written and read.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointResult>,
+    /// What the audits of this phase's ops read back after each round and
+    /// found: whether the endpoint did what it answered success to.
+    #[serde(default)]
+    pub audits: Vec<OpAudit>,
     /// Open-loop and replay phases: how late requests started against when
     /// they were due, measured and warm-up alike (a client that could not
     /// keep up with the schedule shows here).
     #[serde(default)]
     pub lateness: Option<Lateness>,
+    /// Throttled requests (503 SlowDown, 429) by key prefix and second:
+    /// where on the key space the bucket pushed back. Null when nothing was
+    /// throttled (and in results of versions that did not record it).
+    #[serde(default)]
+    pub throttled_by_prefix: Option<PrefixThrottling>,
+}
+
+/// Throttled requests by key prefix (see `TargetPhaseResult::throttled_by_prefix`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct PrefixThrottling {
+    /// How keys were grouped into prefixes, in words (from the data set's
+    /// key template): e.g. "data set keys (`{hash:4}/{index:06}.bin`) by
+    /// the first hex digit of `{hash:4}`, below the run prefix; ...".
+    pub granularity: String,
+    /// One row per round, second and prefix with at least one throttled
+    /// request, in that order. Prefixes are below the run prefix; at most 64
+    /// distinct ones per phase and target are kept, the rest count under
+    /// `(other)`.
+    pub rows: Vec<PrefixRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrefixRow {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Seconds since the measured part of the round started (as `timeseries`).
+    pub second: u32,
+    /// The key prefix, below the run prefix.
+    pub prefix: String,
+    /// Throttled requests for keys under it in this second.
+    pub throttled: u64,
 }
 
 /// A request that started more than this after it was due is late (1 ms).
@@ -585,6 +709,11 @@ impl Lateness {
     }
 }
 
+// The checkpoint's part of the contract lives with its rendering and merge.
+pub use super::checkpoint::{CheckpointResult, CheckpointStepResult, CheckpointSummary};
+// The audits' part of the contract lives with their rendering and merge.
+pub use super::audit::{AuditCheck, AuditVerdict, OpAudit};
+
 // The loader's part of the contract lives with its rendering and merge.
 pub use super::dataloader::{
     DataloaderMeasured, DataloaderResult, DataloaderSearch, DataloaderStep,
@@ -616,9 +745,10 @@ pub struct OpResult {
     /// other error responses; `transport`: connection, timeout, reset;
     /// `conditional`: 412, 409 ConditionalRequestConflict and 400
     /// InvalidWriteOffset, the outcomes of conditional writes and appends
-    /// that lost a race, which are no failure of the tool), each with its
-    /// own latency, so "General Purpose's 503s took p50 3 ms" is visible
-    /// without touching the success percentiles.
+    /// that lost a race, which are no failure of the tool; `integrity`: a
+    /// whole answer whose body does not match the checksum it came with),
+    /// each with its own latency, so "General Purpose's 503s took p50 3 ms"
+    /// is visible without touching the success percentiles.
     #[serde(default)]
     pub failures: BTreeMap<String, FailureResult>,
     /// HTTP requests sent by successful and failed operations alike
@@ -645,6 +775,13 @@ pub struct OpResult {
     pub service_us: Option<LatencySummary>,
     /// Serialized histograms (HdrHistogram V2 + DEFLATE, base64; values in nanoseconds).
     pub histograms: HistogramBlobs,
+    /// The verdict of this op's audits on this target (the worst of its
+    /// checks; null: not audited). `violated`: the endpoint answered
+    /// success without doing what these operations ask, so these numbers
+    /// time answers, not the operation; the target's `audits` say what was
+    /// found.
+    #[serde(default)]
+    pub audit: Option<AuditVerdict>,
 }
 
 /// Failed operations of one group.

@@ -26,8 +26,8 @@ use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
 use crate::stats::codec;
 
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
-const WIDTH: u32 = 900;
+pub(crate) const FAMILY: &str = "sans-serif";
+pub(crate) const WIDTH: u32 = 900;
 
 /// Which plot a file holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub enum PlotKind {
     Rate { phase: String },
     /// AU by simulated accelerator count of a loader phase's search steps.
     DataloaderSearch { phase: String },
+    /// Throttled (503) requests per second by key prefix (`report::prefixes`).
+    ThrottlingByPrefix { phase: String },
 }
 
 impl PlotKind {
@@ -49,7 +51,8 @@ impl PlotKind {
             PlotKind::Spectrum { phase, .. }
             | PlotKind::TimeSeries { phase }
             | PlotKind::Rate { phase }
-            | PlotKind::DataloaderSearch { phase } => phase,
+            | PlotKind::DataloaderSearch { phase }
+            | PlotKind::ThrottlingByPrefix { phase } => phase,
         }
     }
 }
@@ -117,6 +120,15 @@ pub fn plan(r: &RunResult) -> Vec<PlotFile> {
                 });
             }
         }
+        if crate::report::prefixes::has_plot(p) {
+            out.push(PlotFile {
+                file: format!("throttling-by-prefix-{}.svg", safe(&p.name)),
+                title: format!("{}: throttled requests by key prefix", p.name),
+                kind: PlotKind::ThrottlingByPrefix {
+                    phase: p.name.clone(),
+                },
+            });
+        }
         let searched = p
             .targets
             .iter()
@@ -160,10 +172,13 @@ pub fn render(r: &RunResult, f: &PlotFile) -> anyhow::Result<String> {
         PlotKind::TimeSeries { phase: p } => draw_timeseries(r, phase(p)?, &f.title),
         PlotKind::Rate { phase: p } => draw_rate(r, phase(p)?, &f.title),
         PlotKind::DataloaderSearch { phase: p } => draw_loader_search(r, phase(p)?, &f.title),
+        PlotKind::ThrottlingByPrefix { phase: p } => {
+            crate::report::prefixes::draw(phase(p)?, &f.title)
+        }
     }
 }
 
-fn register_font() -> anyhow::Result<()> {
+pub(crate) fn register_font() -> anyhow::Result<()> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
@@ -307,7 +322,7 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
     position: SeriesLabelPosition,
 ) -> anyhow::Result<()>
@@ -381,7 +396,7 @@ impl TimeSeriesData {
 
 /// Seconds of all rounds back to back: round r's second s sits at
 /// offset(r) + s. The same for every target of a phase.
-fn round_offsets(t: &TargetPhaseResult) -> BTreeMap<u32, f64> {
+pub(crate) fn round_offsets(t: &TargetPhaseResult) -> BTreeMap<u32, f64> {
     let mut len: BTreeMap<u32, u32> = BTreeMap::new();
     for s in &t.timeseries {
         let e = len.entry(s.round).or_insert(0);
@@ -610,7 +625,7 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
     Ok(svg)
 }
 
-fn mesh<'a, DB: DrawingBackend + 'a>(
+pub(crate) fn mesh<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<
         'a,
         DB,
@@ -982,6 +997,30 @@ mod tests {
                     });
                 }
             }
+            // By key prefix: nine in ten on the data set's `ramp/0`, the
+            // rest on `put/`.
+            let rows: Vec<crate::report::model::PrefixRow> = t
+                .timeseries
+                .iter()
+                .filter(|s| s.throttled > 0)
+                .flat_map(|s| {
+                    let put = s.throttled / 10;
+                    [("ramp/0", s.throttled - put), ("put/", put)].map(|(prefix, n)| {
+                        crate::report::model::PrefixRow {
+                            round: s.round,
+                            second: s.second,
+                            prefix: prefix.into(),
+                            throttled: n,
+                        }
+                    })
+                })
+                .collect();
+            if !rows.is_empty() {
+                t.throttled_by_prefix = Some(crate::report::model::PrefixThrottling {
+                    granularity: "data set keys (`ramp/{index:06}.bin`) by `ramp/` and the first digit of `{index:06}`".into(),
+                    rows,
+                });
+            }
             let o = t.ops.get_mut("get").unwrap();
             let total: u64 = t.timeseries.iter().map(|s| s.count).sum();
             let thr: u64 = t.timeseries.iter().map(|s| s.throttled).sum();
@@ -1032,6 +1071,21 @@ mod tests {
     #[test]
     fn plots_ramp_shows_gp_503s_rising_and_express_flat() {
         let r = ramp_result();
+        assert!(
+            plan(&r)
+                .iter()
+                .any(|f| f.file == "throttling-by-prefix-ramp.svg"),
+            "{:?}",
+            plan(&r)
+        );
+        let by_prefix = crate::report::prefixes::plot_data(&r.phases[1].targets[0]);
+        assert_eq!(by_prefix.len(), 2);
+        assert_eq!(by_prefix[0].label, "ramp/0");
+        // Both rounds back to back: 60 seconds; the last stage's 800 503s
+        // a second, nine in ten on ramp/0.
+        assert_eq!(by_prefix[0].points.len(), 60);
+        assert_eq!(by_prefix[0].points[29], (29.5, 720.0));
+        assert_eq!(by_prefix[0].points[5], (5.5, 0.0));
         let d = timeseries_data(&r.phases[1]);
         let gp = throttled_points(&d, "standard").unwrap();
         let ex = throttled_points(&d, "express").unwrap();

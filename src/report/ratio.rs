@@ -273,6 +273,9 @@ mod tests {
             sessions: Default::default(),
             attempts: Default::default(),
             loader: None,
+            throttled_by_prefix: None,
+            checkpoint: None,
+            audits: Vec::new(),
             lateness: None,
             rounds: rounds
                 .iter()

@@ -46,6 +46,31 @@ mod tests {
         merge(&[a, b]).expect("fixtures merge")
     }
 
+    /// Checks with and without a name, a value and a reason.
+    fn judged() -> RunResult {
+        use crate::check::{CheckSpec, Source, parse};
+        let mut r = sample_result();
+        let spec = |s: &str, name: Option<&str>| CheckSpec {
+            check: parse(s).unwrap(),
+            source: if name.is_some() {
+                Source::Scenario
+            } else {
+                Source::Flag
+            },
+            name: name.map(str::to_string),
+        };
+        r.checks = crate::report::checks::judge(
+            &[
+                spec("*/get/p99 < 100ms", Some("GET SLO")),
+                spec("express/copy/count > 0", None),
+                spec("ratio/*/ops_per_sec >= 1", None),
+            ],
+            &r,
+        );
+        assert!(r.checks.iter().any(|c| c.value.is_none()));
+        r
+    }
+
     /// A replay phase's shape and lateness, and an op log (`--op-log`).
     fn replayed() -> RunResult {
         use crate::report::model::{Lateness, LoadShape, OpLogInfo};
@@ -81,6 +106,14 @@ mod tests {
             ("interrupted", interrupted_result()),
             ("injected", injected_result()),
             ("merged", sharded()),
+            ("judged", judged()),
+            ("loader, checkpoint and a GPU-hour price", {
+                let mut r = crate::report::dataloader::tests::loader_run();
+                r.gpu_hour_usd = Some(2.5);
+                r.phases[0].targets[0].checkpoint =
+                    Some(crate::report::checkpoint::tests::fixture());
+                r
+            }),
             ("replay with op log", replayed()),
         ] {
             let v = serde_json::to_value(&r).unwrap();

@@ -9,8 +9,8 @@ use hdrhistogram::Histogram;
 
 use crate::engine::{JobResult, OpRecorder};
 use crate::report::model::{
-    AttemptResult, FailureResult, HistogramBlobs, OpResult, RoundOp, RoundResult, SecondRow,
-    SessionResult, TargetPhaseResult,
+    AttemptResult, FailureResult, HistogramBlobs, OpResult, PrefixRow, PrefixThrottling, RoundOp,
+    RoundResult, SecondRow, SessionResult, TargetPhaseResult,
 };
 use crate::report::summary::summarize;
 use crate::s3::OpKind;
@@ -60,6 +60,7 @@ pub fn op_result(o: &OpStats, elapsed_s: f64, open_loop: bool) -> OpResult {
             ttfb: o.ttfb.as_ref().map(codec::encode),
             service: open_loop.then(|| codec::encode(&o.service)),
         },
+        audit: None,
     }
 }
 
@@ -121,6 +122,10 @@ pub struct TargetAcc {
     timeseries: Vec<SecondRow>,
     sessions: SessionResult,
     session_hist: Option<Histogram<u64>>,
+    /// Throttled requests by key prefix, per round.
+    throttled: Vec<PrefixRow>,
+    /// How those prefixes were cut (`Plan::throttle_granularity`).
+    granularity: String,
 }
 
 impl Default for TargetAcc {
@@ -132,6 +137,8 @@ impl Default for TargetAcc {
             timeseries: Vec::new(),
             sessions: SessionResult::default(),
             session_hist: None,
+            throttled: Vec::new(),
+            granularity: String::new(),
         }
     }
 }
@@ -154,6 +161,21 @@ impl TargetAcc {
             ops,
         });
         self.timeseries.extend(second_rows(&r.recorder, round));
+        self.throttled
+            .extend(r.recorder.throttled_prefixes.rows().into_iter().map(
+                |(second, prefix, throttled)| PrefixRow {
+                    round,
+                    second,
+                    prefix: prefix.to_string(),
+                    throttled,
+                },
+            ));
+    }
+
+    /// Names how the throttled requests' prefixes were cut.
+    pub fn with_granularity(mut self, granularity: String) -> Self {
+        self.granularity = granularity;
+        self
     }
 
     pub fn add_sessions(&mut self, d: crate::client::SessionDelta) {
@@ -183,6 +205,12 @@ impl TargetAcc {
             rounds: self.rounds,
             timeseries: self.timeseries,
             loader: None,
+            checkpoint: None,
+            audits: Vec::new(),
+            throttled_by_prefix: (!self.throttled.is_empty()).then_some(PrefixThrottling {
+                granularity: self.granularity,
+                rows: self.throttled,
+            }),
             lateness: self
                 .total
                 .lateness

@@ -183,5 +183,7 @@ pub fn steps_as_round(steps: &[SearchStep]) -> JobResult {
         recorder,
         elapsed_s: steps.iter().map(|s| s.result.elapsed_s).sum(),
         loader: None,
+        checkpoint: None,
+        claims: Default::default(),
     }
 }

@@ -5,6 +5,8 @@
 //! interrupted run still leaves what it measured.
 
 pub mod assemble;
+pub mod audit;
+mod checkpoint;
 pub mod cleanup;
 pub mod confirm;
 mod dataloader;
@@ -43,11 +45,19 @@ pub struct RunOutput {
     /// `--results` was given and the upload failed; the local copy in
     /// `dir` is complete.
     pub upload_failed: Option<String>,
+    /// The `--metrics-listen` server, still serving the final totals, and
+    /// how long it should go on after the run ([`RunOutput::linger`]).
+    pub metrics: Option<(crate::metrics::MetricsServer, std::time::Duration)>,
 }
 
 impl RunOutput {
-    /// The documented exit code of this outcome (see README "Exit codes").
+    /// The documented exit code of this outcome (see README "Exit codes"):
+    /// a stopped or failed run keeps its own; a failed check is the last
+    /// word on a run that went right otherwise. A shard of an array job
+    /// judges its checks on its own slice and reports them, but `merge`
+    /// gives the run's verdict (exit code 7 there).
     pub fn exit_code(&self) -> ExitCode {
+        let shard = self.result.hosts.first().is_some_and(|h| h.shard.is_some());
         match &self.stopped {
             Some(r) => stop_exit_code(r),
             // The shard prepared and cleaned up, but measured nothing.
@@ -55,8 +65,29 @@ impl RunOutput {
             None if !self.result.left_behind.is_empty() => ExitCode::LeftBehind,
             // The local copy in `dir` is complete; stderr names the upload.
             None if self.upload_failed.is_some() => ExitCode::ResultsNotUploaded,
+            None if !shard && !crate::report::checks::all_passed(&self.result.checks) => {
+                ExitCode::ChecksFailed
+            }
             None => ExitCode::Success,
         }
+    }
+
+    /// Keeps the metrics endpoint up for `--metrics-linger` after the run,
+    /// so a last scrape sees the totals, then stops it. A Ctrl-C or SIGTERM
+    /// during the wait ends it (after a run a signal stopped, the signal
+    /// handler's second signal does).
+    pub async fn linger(&mut self, cancel: &Cancel) {
+        if let Some((_, d)) = &self.metrics {
+            if self.stopped.is_some() || cancel.is_cancelled() {
+                tokio::time::sleep(*d).await;
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(*d) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        }
+        self.metrics = None;
     }
 }
 
@@ -100,31 +131,22 @@ pub async fn run_on_targets(
         embedded,
         run_id,
         options: opts,
+        checks,
     } = run;
     let place = Place::of(&run_id, opts.shard);
     // Validate where results go before any request is sent.
     let dir = crate::report::prepare_out_dir(&opts.out, &place.dir_name)?;
+    let metrics = serve_metrics(&opts, &plan, &run_id, threads, &targets, &dir)?;
     let run_prefix: Arc<str> = Arc::from(place.run_prefix);
     // Every request from here on gets its row (`--op-log`).
     let mut targets = targets;
-    let (op_log, sink) = open_op_log(opts.op_log, &plan, &dir, &mut targets)?;
-    let checked =
-        match preflight_all(&targets, embedded, &run_prefix, opts.resume, sink.as_ref()).await {
-            Ok(c) => c,
-            Err(e) => {
-                // Nothing was measured: leave no empty run folder behind (nor a
-                // request log of the checks).
-                if let Some(l) = op_log {
-                    l.discard();
-                }
-                let _ = std::fs::remove_dir(&dir);
-                return Err(e.into());
-            }
-        };
+    let mut logged = open_op_log(opts.op_log, &plan, &dir, &mut targets)?;
     let Checked {
         clients,
         mut preflights,
-    } = checked;
+    } = preflight_or_leave_nothing(&targets, embedded, &run_prefix, &opts, &mut logged, &dir)
+        .await?;
+    let (op_log, sink) = logged;
     let clock_offset = match opts.shard {
         Some(_) => {
             let probe = shard_clock(&targets[0], &clients[0], &run_prefix, &mut preflights[0]);
@@ -151,9 +173,16 @@ pub async fn run_on_targets(
         threads,
         shard: opts.shard,
         clock_offset,
+        gpu_hour: opts.gpu_hour.or(plan.pricing.gpu_hour),
     };
     let mut result = initial_result(&plan, &targets, &preflights, &start);
     crate::report::publish(&result, &dir)?;
+    if let Some((m, _)) = &metrics {
+        result
+            .targets
+            .iter()
+            .for_each(|t| m.set_preflight(&t.name, &t.preflight_requests));
+    }
 
     let progress = progress::Progress::new(opts.progress, phases::planned_time(&plan));
     let mut runner = phases::Runner {
@@ -167,6 +196,9 @@ pub async fn run_on_targets(
         date: date_of(&started_at),
         dir: &dir,
         usage: phases::Usage::default(),
+        metrics: metrics.as_ref().map(|(m, _)| m.clone()),
+        shard: opts.shard,
+        auditor: audit::Auditor::new(&targets).with_op_log(sink.clone()),
     };
     // The coordinator's requests while measuring are the start barrier's
     // (the engine's threads log their own).
@@ -204,6 +236,7 @@ pub async fn run_on_targets(
             &opts.scenario_file,
             &progress,
             &mut result,
+            metrics.as_ref().map(|(m, _)| m),
             sink.as_ref(),
         )
         .await;
@@ -214,12 +247,9 @@ pub async fn run_on_targets(
         // is complete, and the result says how many rows it holds.
         finish_op_log(l, opts.shard, &mut result);
     }
-    result.complete = stopped.is_none() && start_failed.is_none();
-    result.finished_at = utc_now();
-    crate::report::publish(&result, &dir)?;
-    for w in crate::report::markdown::failure_warnings(&result) {
-        progress.always(&format!("warning: {w}"));
-    }
+    let complete = stopped.is_none() && start_failed.is_none();
+    let said = metrics.as_ref().map(|(m, _)| m);
+    publish_last(&mut result, complete, &checks, &dir, said, &progress)?;
     // Published last, complete or not: after SIGTERM, a failure-policy stop
     // or a failed barrier the partial result is what the merge reports.
     let upload_failed = match &opts.results {
@@ -232,7 +262,114 @@ pub async fn run_on_targets(
         stopped,
         start_failed,
         upload_failed,
+        metrics: metrics.map(|(_, server)| (server, opts.metrics_linger)),
     })
+}
+
+/// The last publication: how complete the run is, its checks judged on
+/// what it measured, the files written, then the checks and the warnings
+/// said on the terminal.
+fn publish_last(
+    result: &mut RunResult,
+    complete: bool,
+    checks: &[crate::scenario::CheckSpec],
+    dir: &Path,
+    metrics: Option<&crate::metrics::Metrics>,
+    progress: &progress::Progress,
+) -> anyhow::Result<()> {
+    result.complete = complete;
+    result.finished_at = utc_now();
+    result.checks = crate::report::checks::judge(checks, result);
+    crate::report::publish(result, dir)?;
+    report_checks(result, metrics, progress);
+    for w in crate::report::audit::warnings(result)
+        .into_iter()
+        .chain(crate::report::markdown::failure_warnings(result))
+    {
+        progress.always(&format!("warning: {w}"));
+    }
+    Ok(())
+}
+
+/// The preflight, its requests logged. When it fails nothing was measured:
+/// no empty run folder is left behind, nor a request log of the checks.
+async fn preflight_or_leave_nothing(
+    targets: &[TargetConfig],
+    embedded: bool,
+    run_prefix: &str,
+    opts: &RunOptions,
+    (op_log, sink): &mut OpLogged,
+    dir: &Path,
+) -> anyhow::Result<Checked> {
+    match preflight_all(targets, embedded, run_prefix, opts.resume, sink.as_ref()).await {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            if let Some(l) = op_log.take() {
+                l.discard();
+            }
+            let _ = std::fs::remove_dir(dir);
+            Err(e.into())
+        }
+    }
+}
+
+/// `--metrics-listen`: the run's live metrics, served from now on. The
+/// address is bound here, so one in use is bad input, said before anything
+/// is sent.
+fn serve_metrics(
+    opts: &RunOptions,
+    plan: &crate::scenario::Plan,
+    run_id: &str,
+    threads: usize,
+    targets: &[TargetConfig],
+    dir: &Path,
+) -> anyhow::Result<Option<(crate::metrics::Metrics, crate::metrics::MetricsServer)>> {
+    let Some(addr) = opts.metrics_listen else {
+        return Ok(None);
+    };
+    let names: Vec<String> = plan.targets.iter().map(|t| t.name.clone()).collect();
+    let shard = opts.shard.map(|s| s.index);
+    let m = crate::metrics::Metrics::new(run_id, &plan.name, shard, threads, &names, plan.rounds);
+    let server = m.serve(addr).map_err(|e| {
+        // Nothing was measured: leave no empty run folder behind.
+        let _ = std::fs::remove_dir(dir);
+        crate::plan::OptionsError(format!("--metrics-listen {addr}: cannot listen there: {e}"))
+    })?;
+    eprintln!("metrics: http://{}/metrics", server.local_addr());
+    for t in targets {
+        let probe = t.probe.clone();
+        m.add_sessions(&t.spec.name, Arc::new(move || probe.totals()));
+    }
+    Ok(Some((m, server)))
+}
+
+/// The checks' verdicts on stderr (a count, and a line per failed check)
+/// and in the live metrics, which then say the run has ended.
+fn report_checks(
+    result: &RunResult,
+    metrics: Option<&crate::metrics::Metrics>,
+    progress: &progress::Progress,
+) {
+    let failed: Vec<_> = result.checks.iter().filter(|c| !c.passed).collect();
+    if let Some(m) = metrics {
+        m.finish(result.checks.len() - failed.len(), failed.len());
+    }
+    if result.checks.is_empty() {
+        return;
+    }
+    progress.always(&format!(
+        "checks: {} passed, {} failed{}",
+        result.checks.len() - failed.len(),
+        failed.len(),
+        if result.complete {
+            ""
+        } else {
+            " (judged on an incomplete run)"
+        }
+    ));
+    for c in failed {
+        progress.always(&format!("  {}", crate::report::checks::sentence(c)));
+    }
 }
 
 /// The run's op log (`--op-log`) in its folder, and its sink, which the
@@ -429,6 +566,9 @@ struct Start<'a> {
     threads: usize,
     shard: Option<Shard>,
     clock_offset: Option<crate::report::model::ClockOffset>,
+    /// USD per accelerator-hour for the report (`--gpu-hour`, else the
+    /// scenario's `[pricing] gpu_hour`).
+    gpu_hour: Option<f64>,
 }
 
 /// The result before any phase ran: who, where and what, each target with
@@ -485,6 +625,7 @@ fn initial_result(
                 checksum_checked: 0,
                 checksum_unchecked: 0,
                 preflight_requests: p.requests.clone(),
+                audit_requests: Default::default(),
             })
             .collect(),
         phases: Vec::new(),
@@ -497,6 +638,8 @@ fn initial_result(
         },
         shards: 1,
         warnings: preflights.iter().flat_map(|p| p.warnings.clone()).collect(),
+        checks: Vec::new(),
+        gpu_hour_usd: s.gpu_hour,
         op_logs: Vec::new(),
     };
     if s.embedded && plan.targets.iter().any(|t| t.kind == TargetKind::Directory) {

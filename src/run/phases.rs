@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::assemble::TargetAcc;
+use super::checkpoint::CheckpointAcc;
 use super::cleanup;
 use super::dataloader::DataloaderAcc;
 use super::host::{host_cpu, process_cpu_s};
@@ -16,8 +17,9 @@ use super::policy::{CHECK_EVERY, Watchdog};
 use super::progress::Progress;
 use crate::client::TargetConfig;
 use crate::engine::{Cancel, Engine, Job, JobKind, JobResult, StopReason};
+use crate::report::audit::add_all;
 use crate::report::model::{
-    GpStandIn, LoadShape, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
+    GpStandIn, LoadShape, OpAudit, PhaseResult, PhaseRole, RunResult, StageShape, TargetPhaseResult,
 };
 use crate::scenario::{Accelerators, Load, OpSpec, Phase, Plan, RunStage};
 
@@ -47,6 +49,13 @@ pub struct Runner<'a> {
     pub date: (i32, u32, u32),
     pub dir: &'a Path,
     pub usage: Usage,
+    /// Live metrics (`--metrics-listen`), if served.
+    pub metrics: Option<crate::metrics::Metrics>,
+    /// This process's shard of an array job (a checkpoint phase runs its
+    /// share of the ranks).
+    pub shard: Option<super::Shard>,
+    /// Reads back what each round's answers said (`run::audit`).
+    pub auditor: super::audit::Auditor,
 }
 
 /// Measured time the plan asks for, warm-ups included (for the ETA).
@@ -59,6 +68,9 @@ fn phase_time(p: &Phase) -> Option<Duration> {
     if p.loader.is_some() {
         return super::dataloader::round_time(p);
     }
+    if p.checkpoint.is_some() {
+        return super::checkpoint::round_time(p);
+    }
     let stages: Option<Duration> = p.stages.iter().map(|s| s.duration).sum();
     let d = match (p.stop.duration, stages) {
         (Some(d), Some(s)) => d.min(s),
@@ -69,7 +81,7 @@ fn phase_time(p: &Phase) -> Option<Duration> {
 }
 
 impl Runner<'_> {
-    fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
+    pub(super) fn job(&self, kind: JobKind, target: usize, round: u32) -> Job {
         Job {
             plan: self.plan.clone(),
             kind,
@@ -82,13 +94,41 @@ impl Runner<'_> {
     }
 
     /// Runs a job, stopping the run when the error policy says so.
-    async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
-        let run = self.engine.run(job);
+    pub(super) async fn run_watched(&self, job: Job) -> anyhow::Result<JobResult> {
+        let live = self.metrics.as_ref().map(|m| {
+            let (phase, accelerators) = match job.kind {
+                JobKind::Prepare => ("prepare", None),
+                JobKind::Phase(i) => (
+                    self.plan.phases[i].name.as_str(),
+                    self.plan.phases[i]
+                        .loader
+                        .as_ref()
+                        .map(|l| u64::from(l.max_accelerators())),
+                ),
+                JobKind::Dataloader {
+                    phase,
+                    accelerators,
+                } => (
+                    self.plan.phases[phase].name.as_str(),
+                    Some(u64::from(accelerators)),
+                ),
+                JobKind::Checkpoint { phase, .. } => (self.plan.phases[phase].name.as_str(), None),
+            };
+            let target = &self.plan.targets[job.target].name;
+            m.job_started(phase, target, job.round, accelerators);
+            m.blocks(target, phase)
+        });
+        let run = self.engine.run_live(job, live);
         tokio::pin!(run);
         let mut dog = Watchdog::new(self.plan.client.stop_on_failures, self.engine.live());
         loop {
             tokio::select! {
-                r = &mut run => return r,
+                r = &mut run => {
+                    if let Some(m) = &self.metrics {
+                        m.job_ended();
+                    }
+                    return r;
+                }
                 _ = tokio::time::sleep(CHECK_EVERY) => {
                     if let Some(why) = dog.check(self.engine.live(), std::time::Instant::now()) {
                         self.cancel.cancel_with(StopReason::FailurePolicy(why));
@@ -216,10 +256,16 @@ impl Runner<'_> {
             }
             let mut accs: Vec<TargetAcc> =
                 plan.targets.iter().map(|_| TargetAcc::default()).collect();
+            let mut audits: Vec<Vec<OpAudit>> = plan.targets.iter().map(|_| Vec::new()).collect();
             let mut loaders: Vec<Option<DataloaderAcc>> = plan
                 .targets
                 .iter()
                 .map(|_| phase.loader.as_ref().map(|l| DataloaderAcc::new(&plan, l)))
+                .collect();
+            let mut checkpoints: Vec<Option<CheckpointAcc>> = plan
+                .targets
+                .iter()
+                .map(|_| phase.checkpoint.as_ref().map(CheckpointAcc::new))
                 .collect();
             'rounds: for round in 1..=plan.rounds {
                 for (ti, t) in plan.targets.iter().enumerate() {
@@ -234,6 +280,11 @@ impl Runner<'_> {
                     let cpu0 = process_cpu_s();
                     let host0 = host_cpu();
                     let r = match (&phase.loader, &mut loaders[ti]) {
+                        _ if let (Some(spec), Some(acc)) =
+                            (&phase.checkpoint, &mut checkpoints[ti]) =>
+                        {
+                            acc.round(self, pi, phase, spec, ti, round).await?
+                        }
                         (Some(spec), Some(acc))
                             if matches!(spec.accelerators, Accelerators::Search { .. }) =>
                         {
@@ -275,6 +326,22 @@ impl Runner<'_> {
                     }
                     accs[ti].add_round(round, &r);
                     accs[ti].add_sessions(self.targets[ti].probe.take());
+                    // Before the next round writes there: did the endpoint
+                    // do what it answered? (Not after a stop: the run is
+                    // on its way out.)
+                    if !self.cancel.is_cancelled() {
+                        // Boxed: its SDK requests' futures stay off the
+                        // run's (already deep) future.
+                        let audit =
+                            self.auditor
+                                .audit(&self.targets[ti], ti, (pi, round), &r.claims);
+                        let done = Box::pin(audit).await;
+                        add_all(&mut audits[ti], &done.audits);
+                        let counts = &mut result.targets[ti].audit_requests;
+                        for (op, n) in done.requests {
+                            *counts.entry(op).or_default() += n;
+                        }
+                    }
                 }
             }
             let open = is_open_loop(phase);
@@ -291,13 +358,30 @@ impl Runner<'_> {
                 targets: accs
                     .into_iter()
                     .zip(loaders)
+                    .zip(checkpoints)
+                    .zip(audits)
                     .zip(&plan.targets)
-                    .map(|((a, l), t)| TargetPhaseResult {
-                        loader: l.map(DataloaderAcc::finish),
-                        ..a.finish(&t.name, phase.warmup, open)
+                    .map(|((((a, l), c), au), t)| {
+                        let tr = TargetPhaseResult {
+                            loader: l.map(DataloaderAcc::finish),
+                            checkpoint: c.map(CheckpointAcc::finish),
+                            ..a.with_granularity(plan.throttle_granularity()).finish(
+                                &t.name,
+                                phase.warmup,
+                                open,
+                            )
+                        };
+                        super::audit::attach(tr, au)
                     })
                     .collect(),
             });
+            if let (Some(m), Some(p)) = (&self.metrics, result.phases.last()) {
+                for t in &p.targets {
+                    if let Some(l) = &t.loader {
+                        m.set_dataloader_result(&t.target, &p.name, l.measured.au, l.accelerators);
+                    }
+                }
+            }
             let u = &self.usage;
             result.client.cpu_s = u.cpu_s;
             result.client.cpu_us_per_request = if u.requests > 0 {
@@ -327,6 +411,7 @@ pub async fn cleanup(
     scenario_file: &str,
     progress: &Progress,
     result: &mut RunResult,
+    metrics: Option<&crate::metrics::Metrics>,
     op_log: Option<&Arc<crate::oplog::Sink>>,
 ) {
     let mut cleaned = Vec::new();
@@ -356,6 +441,9 @@ pub async fn cleanup(
             progress.always(&format!("error: {}", cleanup::describe_left(&l)));
             result.left_behind.push(l);
         }
+        if let Some(m) = metrics {
+            m.absorb(&t.name, "cleanup", &done.recorder);
+        }
         let mut acc = TargetAcc::default();
         acc.add_round(
             1,
@@ -363,6 +451,8 @@ pub async fn cleanup(
                 recorder: done.recorder,
                 elapsed_s: done.elapsed_s,
                 loader: None,
+                checkpoint: None,
+                claims: Default::default(),
             },
         );
         // The cleanup's client makes its own CreateSession on directory buckets.
@@ -384,6 +474,9 @@ pub async fn cleanup(
 pub fn load_shape(phase: &Phase) -> LoadShape {
     if let Some(l) = &phase.loader {
         return super::dataloader::shape(phase, l);
+    }
+    if let Some(c) = &phase.checkpoint {
+        return super::checkpoint::shape(phase, c);
     }
     let secs = |d: Duration| d.as_secs_f64();
     if let Some(r) = &phase.replay {

@@ -17,21 +17,31 @@ pub struct Injection {
     /// Added before the response head is sent, counted from the moment the
     /// request (body included) was fully received.
     pub latency: Option<LatencyDist>,
-    /// Latency of injected faults (`error_rate`, `prefix_limit`) instead of
-    /// `latency`; None = the same as every other response. Real S3 answers
-    /// SlowDown quickly, which is what makes a throttled bucket look fast to
-    /// a tool that mixes failures into its percentiles.
+    /// Latency of injected faults (`error_rate`, `prefix_limit`,
+    /// `bucket_limit`) instead of `latency`; None = the same as every other
+    /// response for `error_rate`, and at once for the rate limits' 503s.
+    /// Real S3 answers SlowDown quickly, which is what makes a throttled
+    /// bucket look fast to a tool that mixes failures into its percentiles.
     pub error_latency: Option<LatencyDist>,
     /// Response body bytes per second, per request.
     pub bandwidth: Option<u64>,
+    /// Request body bytes per second, per request: a request carrying N
+    /// bytes is answered no sooner than N / rate after the endpoint began
+    /// reading it (its latency then counts from there), as if its upload
+    /// had been paced to this rate.
+    pub upload_bandwidth: Option<u64>,
     /// Fraction (0..=1) of object requests answered with `error_status`/`error_code`.
     pub error_rate: f64,
     /// HTTP status of injected errors, e.g. 503.
     pub error_status: u16,
     /// S3 error code of injected errors, e.g. `"SlowDown"`.
     pub error_code: String,
-    /// A General Purpose partition's request-rate limit, per key prefix.
+    /// General Purpose buckets: the partition model (per key range
+    /// request rates that split under load). Ignored on directory buckets.
     pub prefix_limit: Option<PrefixLimit>,
+    /// Directory buckets: one request rate for the whole bucket. Ignored on
+    /// General Purpose buckets.
+    pub bucket_limit: Option<BucketLimit>,
     /// Fraction (0..=1) of GetObject responses whose body is cut half-way:
     /// the head (200 and Content-Length) and half the bytes are sent, then
     /// the connection is closed, as a reset by a middlebox or a dying server
@@ -52,6 +62,81 @@ pub struct Injection {
     /// with that many workers. With a fixed latency L the bucket then serves
     /// at most N / L requests per second: an aggregate throughput cap.
     pub max_in_flight: Option<u32>,
+    /// Operations answered 200 without being done, as some S3-compatible
+    /// servers do: what s3bench's audits must catch.
+    pub broken: Broken,
+}
+
+/// Ways an S3-compatible server answers success without doing what the
+/// operation asks, each modelled on a server seen doing it. The embedded
+/// endpoint can behave so per bucket (`broken = [...]` in a scenario's
+/// `[targets.NAME.embedded]`, `s3bench serve --broken`), so the audits
+/// that catch them are tested without foreign servers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Broken {
+    /// An append (`x-amz-write-offset-bytes`) replaces the object with its
+    /// body instead of adding to it, and its answer carries no
+    /// `x-amz-object-size`: a server without appends that takes the
+    /// request as a plain PutObject (moto on a `--x-s3` bucket).
+    pub append_overwrites: bool,
+    /// RenameObject (`PUT ?renameObject`) stores an empty object at the
+    /// destination and leaves the source: a server that answers it as an
+    /// empty PutObject (moto).
+    pub rename_as_empty_put: bool,
+    /// Conditional writes (`If-None-Match: *`, `If-Match`) check the
+    /// condition, wait a moment, then write whatever happened meanwhile:
+    /// check and write are not one step, so racing writers all win
+    /// (s3s-fs stats the file, then writes it).
+    pub racy_conditional_writes: bool,
+}
+
+impl Broken {
+    /// Every mode: (its name in scenarios and `serve --broken`, what it does).
+    pub const MODES: [(&'static str, &'static str); 3] = [
+        (
+            "append-overwrites",
+            "appends replace the object instead of growing it, the write offset ignored",
+        ),
+        (
+            "rename-as-empty-put",
+            "RenameObject stores an empty object at the destination and keeps the source",
+        ),
+        (
+            "racy-conditional-writes",
+            "conditional writes check, then write a moment later, so racing writers all win",
+        ),
+    ];
+
+    /// Turns on the mode named `name`; false when there is no such mode.
+    pub fn set(&mut self, name: &str) -> bool {
+        let flag = match name.trim() {
+            "append-overwrites" => &mut self.append_overwrites,
+            "rename-as-empty-put" => &mut self.rename_as_empty_put,
+            "racy-conditional-writes" => &mut self.racy_conditional_writes,
+            _ => return false,
+        };
+        *flag = true;
+        true
+    }
+
+    /// The names of the modes that are on, in [`Broken::MODES`] order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [
+            self.append_overwrites,
+            self.rename_as_empty_put,
+            self.racy_conditional_writes,
+        ];
+        Self::MODES
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|((name, _), _)| *name)
+            .collect()
+    }
+
+    pub fn any(&self) -> bool {
+        self.append_overwrites || self.rename_as_empty_put || self.racy_conditional_writes
+    }
 }
 
 impl Injection {
@@ -79,6 +164,12 @@ impl Injection {
         }
         if let Some(b) = s.bandwidth {
             parts.push(format!("bandwidth {} MiB/s per request", b / (1024 * 1024)));
+        }
+        if let Some(b) = s.upload_bandwidth {
+            parts.push(format!(
+                "upload bandwidth {} MiB/s per request",
+                b / (1024 * 1024)
+            ));
         }
         if s.error_rate > 0.0 {
             parts.push(format!(
@@ -112,10 +203,20 @@ impl Injection {
             parts.push(format!("at most {n} requests in flight (the rest queue)"));
         }
         if let Some(p) = &s.prefix_limit {
+            parts.push(p.describe());
+        }
+        if let Some(b) = &s.bucket_limit {
             parts.push(format!(
-                "per-prefix limit {} reads/s, {} writes/s (503 SlowDown above)",
-                p.reads_per_sec, p.writes_per_sec
+                "per-bucket limit {} reads/s, {} writes/s (503 SlowDown above)",
+                b.reads_per_sec, b.writes_per_sec
             ));
+        }
+        for name in s.broken.names() {
+            let what = Broken::MODES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("", |(_, w)| w);
+            parts.push(format!("broken on purpose: {name} ({what})"));
         }
         (!parts.is_empty()).then(|| format!("{target}: {}", parts.join(", ")))
     }
@@ -123,12 +224,15 @@ impl Injection {
     pub fn is_noop(&self) -> bool {
         self.latency.is_none()
             && self.bandwidth.is_none()
+            && self.upload_bandwidth.is_none()
             && self.error_rate <= 0.0
             && self.prefix_limit.is_none()
+            && self.bucket_limit.is_none()
             && self.body_reset_rate <= 0.0
             && self.corrupt_rate <= 0.0
             && self.session_error_rate <= 0.0
             && self.max_in_flight.is_none()
+            && !self.broken.any()
     }
 }
 
@@ -145,6 +249,12 @@ pub enum Setting {
     MaxInFlight,
     PrefixReads,
     PrefixWrites,
+    SplitAfter,
+    MaxPartitions,
+    SplitPoints,
+    BucketReads,
+    BucketWrites,
+    Broken,
 }
 
 impl Setting {
@@ -160,6 +270,12 @@ impl Setting {
             Setting::MaxInFlight => "max_in_flight",
             Setting::PrefixReads => "prefix_limit.reads",
             Setting::PrefixWrites => "prefix_limit.writes",
+            Setting::SplitAfter => "prefix_limit.split_after",
+            Setting::MaxPartitions => "prefix_limit.max_partitions",
+            Setting::SplitPoints => "prefix_limit.split_points",
+            Setting::BucketReads => "bucket_limit.reads",
+            Setting::BucketWrites => "bucket_limit.writes",
+            Setting::Broken => "broken",
         }
     }
 
@@ -174,6 +290,11 @@ impl Setting {
             Setting::SessionErrorRate => "--session-error-rate",
             Setting::MaxInFlight => "--max-in-flight",
             Setting::PrefixReads | Setting::PrefixWrites => "--prefix-limit",
+            Setting::SplitAfter => "--split-after",
+            Setting::MaxPartitions => "--max-partitions",
+            Setting::SplitPoints => "--split-point",
+            Setting::BucketReads | Setting::BucketWrites => "--bucket-limit",
+            Setting::Broken => "--broken",
         }
     }
 }
@@ -192,24 +313,41 @@ pub struct Settings {
     pub latency: Option<LatencyDist>,
     pub error_latency: Option<LatencyDist>,
     pub bandwidth: Option<u64>,
+    pub upload_bandwidth: Option<u64>,
     pub error_rate: Option<f64>,
     pub error_status: Option<i64>,
     pub error_code: Option<String>,
     /// A per-prefix limit, with reads and writes per second where given
     /// (S3's 5,500 and 3,500 otherwise).
     pub prefix_limit: Option<(Option<i64>, Option<i64>)>,
+    /// How long a key range stays over its rate before it splits;
+    /// `Some(None)` = never. Refines `prefix_limit`.
+    pub split_after: Option<Option<Duration>>,
+    /// The most key ranges a bucket splits into. Refines `prefix_limit`.
+    pub max_partitions: Option<i64>,
+    /// Keys where ranges start on a fresh bucket. Refines `prefix_limit`.
+    pub split_points: Vec<String>,
+    /// A directory bucket's per-bucket limit, with reads and writes per
+    /// second where given (S3 Express's 200,000 and 100,000 otherwise).
+    pub bucket_limit: Option<(Option<i64>, Option<i64>)>,
     pub body_reset_rate: Option<f64>,
     pub corrupt_rate: Option<f64>,
     pub session_error_rate: Option<f64>,
     pub max_in_flight: Option<i64>,
+    /// Names of [`Broken`] modes.
+    pub broken: Vec<String>,
 }
 
 /// Range of injected error statuses: client and server errors.
 const ERROR_STATUS: (i64, i64) = (400, 599);
 /// Range of `max_in_flight`.
 const MAX_IN_FLIGHT: (i64, i64) = (1, 1_000_000);
-/// Range of a per-prefix limit's reads or writes per second.
+/// Range of a per-prefix (or per-bucket) limit's reads or writes per second.
 const PREFIX_RATE: (i64, i64) = (1, 100_000_000);
+/// Range of `max_partitions`.
+const MAX_PARTITIONS: (i64, i64) = (1, 100_000);
+/// Longest `split_after` (S3 itself takes minutes).
+const MAX_SPLIT_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 impl Injection {
     /// The one set of rules of an injection, for scenarios and `serve`
@@ -227,7 +365,7 @@ impl Injection {
         let session_error_rate = fraction(p, Setting::SessionErrorRate, s.session_error_rate);
         let error_status =
             within(p, Setting::ErrorStatus, s.error_status, ERROR_STATUS).map_or(503, |n| n as u16);
-        let error_code = match s.error_code {
+        let error_code = match s.error_code.clone() {
             Some(c) => {
                 let code = c.trim();
                 if code.is_empty() || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
@@ -258,27 +396,86 @@ impl Injection {
         };
         let max_in_flight =
             within(p, Setting::MaxInFlight, s.max_in_flight, MAX_IN_FLIGHT).map(|n| n as u32);
-        let prefix_limit = s.prefix_limit.map(|(reads, writes)| PrefixLimit {
-            reads_per_sec: within(p, Setting::PrefixReads, reads, PREFIX_RATE)
-                .map_or(PrefixLimit::S3_DEFAULT.reads_per_sec, |n| n as u32),
-            writes_per_sec: within(p, Setting::PrefixWrites, writes, PREFIX_RATE)
-                .map_or(PrefixLimit::S3_DEFAULT.writes_per_sec, |n| n as u32),
+        let prefix_limit = partition_model(p, &s);
+        let bucket_limit = s.bucket_limit.map(|(reads, writes)| BucketLimit {
+            reads_per_sec: within(p, Setting::BucketReads, reads, PREFIX_RATE)
+                .map_or(BucketLimit::S3_EXPRESS_DEFAULT.reads_per_sec, |n| n as u32),
+            writes_per_sec: within(p, Setting::BucketWrites, writes, PREFIX_RATE)
+                .map_or(BucketLimit::S3_EXPRESS_DEFAULT.writes_per_sec, |n| n as u32),
         });
+        let mut broken = Broken::default();
+        for name in &s.broken {
+            if !broken.set(name) {
+                let known: Vec<String> = Broken::MODES
+                    .iter()
+                    .map(|(n, _)| format!("\"{n}\""))
+                    .collect();
+                p.push(SettingProblem {
+                    setting: Setting::Broken,
+                    message: format!("expected one of {}, got {name:?}", known.join(", ")),
+                });
+            }
+        }
         let injection = Injection {
             latency: s.latency,
             error_latency: s.error_latency,
             bandwidth: s.bandwidth,
+            upload_bandwidth: s.upload_bandwidth,
             error_rate,
             error_status,
             error_code,
             prefix_limit,
+            bucket_limit,
             body_reset_rate,
             corrupt_rate,
             session_error_rate,
             max_in_flight,
+            broken,
         };
         (injection, problems)
     }
+}
+
+/// The partition model `prefix_limit` and its refinements ask for: rates
+/// from 1 to 100,000,000 per second, a `split_after` above 0 and at most
+/// 24 hours (or never), 1 to 100,000 ranges. A refinement without
+/// `prefix_limit` is a problem (it would silently do nothing).
+fn partition_model(p: &mut Vec<SettingProblem>, s: &Settings) -> Option<PrefixLimit> {
+    let Some((reads, writes)) = s.prefix_limit else {
+        let given = [
+            (Setting::SplitAfter, s.split_after.is_some()),
+            (Setting::MaxPartitions, s.max_partitions.is_some()),
+            (Setting::SplitPoints, !s.split_points.is_empty()),
+        ];
+        for (setting, _) in given.into_iter().filter(|(_, g)| *g) {
+            p.push(SettingProblem {
+                setting,
+                message: "shapes the partition model of prefix_limit: give prefix_limit (--prefix-limit READS:WRITES) too".into(),
+            });
+        }
+        return None;
+    };
+    let mut limit = PrefixLimit::rates(
+        within(p, Setting::PrefixReads, reads, PREFIX_RATE)
+            .map_or(PrefixLimit::S3_DEFAULT.reads_per_sec, |n| n as u32),
+        within(p, Setting::PrefixWrites, writes, PREFIX_RATE)
+            .map_or(PrefixLimit::S3_DEFAULT.writes_per_sec, |n| n as u32),
+    );
+    match s.split_after {
+        Some(Some(d)) if d.is_zero() || d > MAX_SPLIT_AFTER => p.push(SettingProblem {
+            setting: Setting::SplitAfter,
+            message: format!(
+                "expected a duration above 0 and at most 24h (S3 takes minutes; a few seconds suit a laptop run), or \"never\"; got {d:?}"
+            ),
+        }),
+        Some(after) => limit.split_after = after,
+        None => {}
+    }
+    if let Some(n) = within(p, Setting::MaxPartitions, s.max_partitions, MAX_PARTITIONS) {
+        limit.max_partitions = n as u32;
+    }
+    limit.split_points = s.split_points.clone();
+    Some(limit)
 }
 
 /// A fraction from 0 to 1; 0 (and a problem) when out of range.
@@ -361,21 +558,114 @@ impl LatencyDist {
     }
 }
 
-/// Request-rate limit of one key prefix, as S3 applies per partition.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The request-rate model of a General Purpose bucket (`prefix_limit`): S3's
+/// limits apply per *partitioned prefix*, a range of keys in lexicographic
+/// order. A bucket starts as one range (or the ranges `split_points` cut);
+/// each range admits `reads_per_sec` GET/HEAD/List and `writes_per_sec`
+/// PUT/POST/DELETE/COPY per second and answers 503 SlowDown above that; a
+/// range that stays over its rate for `split_after` is split in two at a key
+/// taken from its recent traffic, each half with the full rates, until the
+/// bucket has `max_partitions` ranges. S3 splits the same way but over
+/// minutes (and keeps the partitions it made); the defaults here are scaled
+/// for a laptop run of a minute.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PrefixLimit {
-    /// GET/HEAD (and ListObjectsV2) per second; 0 means unlimited.
+    /// GET/HEAD (and ListObjectsV2) per second per range; 0 means unlimited.
     pub reads_per_sec: u32,
-    /// PUT/POST/DELETE/COPY per second; 0 means unlimited.
+    /// PUT/POST/DELETE/COPY per second per range; 0 means unlimited.
     pub writes_per_sec: u32,
+    /// How long a range must keep refusing requests (no gap of a second or
+    /// more between refusals) before it splits; None = ranges never split.
+    pub split_after: Option<Duration>,
+    /// The most ranges the bucket is split into (at least 1).
+    pub max_partitions: u32,
+    /// Keys where ranges start on a fresh bucket besides the first (which
+    /// starts at the empty key): a bucket S3 has already partitioned.
+    pub split_points: Vec<String>,
 }
 
 impl PrefixLimit {
-    /// The documented minimum per partitioned prefix.
-    pub const S3_DEFAULT: PrefixLimit = PrefixLimit {
-        reads_per_sec: crate::s3::limits::PREFIX_READS_PER_SEC,
-        writes_per_sec: crate::s3::limits::PREFIX_WRITES_PER_SEC,
+    /// How long a range stays over its rate before it splits, unless a
+    /// scenario says otherwise: seconds, where S3 takes minutes, so a
+    /// one-minute run shows a few rounds of splits.
+    pub const DEFAULT_SPLIT_AFTER: Duration = Duration::from_secs(5);
+    /// Ranges a bucket may be split into unless a scenario says otherwise.
+    pub const DEFAULT_MAX_PARTITIONS: u32 = 256;
+
+    /// The documented minimum per partitioned prefix, with the default
+    /// (laptop-scaled) splitting.
+    pub const S3_DEFAULT: PrefixLimit = PrefixLimit::rates(
+        crate::s3::limits::PREFIX_READS_PER_SEC,
+        crate::s3::limits::PREFIX_WRITES_PER_SEC,
+    );
+
+    /// These rates per range, with the default splitting.
+    pub const fn rates(reads_per_sec: u32, writes_per_sec: u32) -> PrefixLimit {
+        PrefixLimit {
+            reads_per_sec,
+            writes_per_sec,
+            split_after: Some(Self::DEFAULT_SPLIT_AFTER),
+            max_partitions: Self::DEFAULT_MAX_PARTITIONS,
+            split_points: Vec::new(),
+        }
+    }
+
+    /// The report's words for it.
+    pub fn describe(&self) -> String {
+        let rate = |n: u32| {
+            if n == 0 {
+                "unlimited".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        let start = match self.split_points.len() {
+            0 => "one range on a fresh bucket".to_string(),
+            n => format!("{} ranges on a fresh bucket", n + 1),
+        };
+        let split = match self.split_after {
+            Some(d) => format!(
+                "a range over its rate for {d:?} splits in two (at most {} ranges)",
+                self.max_partitions
+            ),
+            None => "ranges never split".to_string(),
+        };
+        format!(
+            "partition model: {} reads/s and {} writes/s per key range, {start}, {split} (503 SlowDown above)",
+            rate(self.reads_per_sec),
+            rate(self.writes_per_sec)
+        )
+    }
+}
+
+/// A directory bucket's request-rate limit: per bucket, not per prefix
+/// (S3 Express One Zone scales per bucket and performs from the start).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketLimit {
+    /// GET/HEAD (and ListObjectsV2) per second for the whole bucket; 0 means unlimited.
+    pub reads_per_sec: u32,
+    /// PUT/POST/DELETE/COPY per second for the whole bucket; 0 means unlimited.
+    pub writes_per_sec: u32,
+}
+
+impl BucketLimit {
+    /// S3 Express One Zone's default per directory bucket.
+    pub const S3_EXPRESS_DEFAULT: BucketLimit = BucketLimit {
+        reads_per_sec: crate::s3::limits::EXPRESS_BUCKET_READS_PER_SEC,
+        writes_per_sec: crate::s3::limits::EXPRESS_BUCKET_WRITES_PER_SEC,
     };
+
+    /// The same rates as a partition model that never splits: one range,
+    /// the whole bucket.
+    pub fn as_one_range(self) -> PrefixLimit {
+        PrefixLimit {
+            reads_per_sec: self.reads_per_sec,
+            writes_per_sec: self.writes_per_sec,
+            split_after: None,
+            max_partitions: 1,
+            split_points: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -397,13 +687,7 @@ mod tests {
             (ok.error_status, ok.error_code.as_str()),
             (429, "TooManyRequests")
         );
-        assert_eq!(
-            ok.prefix_limit,
-            Some(PrefixLimit {
-                reads_per_sec: 10,
-                writes_per_sec: 3500
-            })
-        );
+        assert_eq!(ok.prefix_limit, Some(PrefixLimit::rates(10, 3500)));
         let defaults = |status| {
             Injection::from_settings(Settings {
                 error_rate: Some(0.1),
@@ -455,5 +739,110 @@ mod tests {
         // Bad settings fall back to their defaults.
         assert_eq!((inj.error_rate, inj.error_status), (0.0, 503));
         assert_eq!(Setting::PrefixReads.field(), "prefix_limit.reads");
+    }
+
+    #[test]
+    fn the_partition_model_and_its_refinements_have_one_set_of_rules() {
+        let secs = Duration::from_secs;
+        let (inj, p) = Injection::from_settings(Settings {
+            prefix_limit: Some((Some(300), Some(100))),
+            split_after: Some(Some(secs(2))),
+            max_partitions: Some(8),
+            split_points: vec!["m".into()],
+            bucket_limit: Some((Some(50), None)),
+            ..Settings::default()
+        });
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            inj.prefix_limit,
+            Some(PrefixLimit {
+                split_after: Some(secs(2)),
+                max_partitions: 8,
+                split_points: vec!["m".into()],
+                ..PrefixLimit::rates(300, 100)
+            })
+        );
+        assert_eq!(
+            inj.bucket_limit,
+            Some(BucketLimit {
+                reads_per_sec: 50,
+                writes_per_sec: 100_000
+            })
+        );
+        // "never": a fixed limit per range, S3's rates when none are given.
+        let (inj, p) = Injection::from_settings(Settings {
+            prefix_limit: Some((None, None)),
+            split_after: Some(None),
+            ..Settings::default()
+        });
+        assert!(p.is_empty(), "{p:?}");
+        let limit = inj.prefix_limit.unwrap();
+        assert_eq!((limit.reads_per_sec, limit.split_after), (5500, None));
+
+        let said = |s: Settings| -> Vec<(&'static str, String)> {
+            let (_, p) = Injection::from_settings(s);
+            p.into_iter()
+                .map(|p| (p.setting.flag(), p.message))
+                .collect()
+        };
+        // A refinement alone would do nothing: refused, naming its flag.
+        let alone = said(Settings {
+            split_after: Some(Some(secs(2))),
+            split_points: vec!["a".into()],
+            ..Settings::default()
+        });
+        assert_eq!(
+            alone.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            ["--split-after", "--split-point"]
+        );
+        assert!(alone[0].1.contains("give prefix_limit"), "{alone:?}");
+        let bad = said(Settings {
+            prefix_limit: Some((None, None)),
+            split_after: Some(Some(Duration::ZERO)),
+            max_partitions: Some(0),
+            bucket_limit: Some((Some(0), None)),
+            ..Settings::default()
+        });
+        assert_eq!(
+            bad.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            ["--split-after", "--max-partitions", "--bucket-limit"]
+        );
+        assert!(bad[0].1.contains("or \"never\""), "{bad:?}");
+        assert_eq!(bad[1].1, "expected at least 1, got 0");
+        assert_eq!(
+            Setting::MaxPartitions.field(),
+            "prefix_limit.max_partitions"
+        );
+    }
+
+    #[test]
+    fn broken_modes_are_named_checked_and_described() {
+        let (inj, problems) = Injection::from_settings(Settings {
+            broken: vec!["append-overwrites".into(), "racy-conditional-writes".into()],
+            ..Settings::default()
+        });
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(inj.broken.append_overwrites && inj.broken.racy_conditional_writes);
+        assert!(!inj.broken.rename_as_empty_put);
+        assert!(!inj.is_noop());
+        let said = inj.describe("t").unwrap();
+        assert!(
+            said.contains("broken on purpose: append-overwrites")
+                && said.contains("racy-conditional-writes"),
+            "{said}"
+        );
+        let (inj, problems) = Injection::from_settings(Settings {
+            broken: vec!["rename-as-put".into()],
+            ..Settings::default()
+        });
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].setting.flag(), "--broken");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("expected one of \"append-overwrites\", \"rename-as-empty-put\""),
+            "{problems:?}"
+        );
+        assert!(inj.is_noop());
     }
 }

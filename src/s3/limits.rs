@@ -23,3 +23,10 @@ pub const MAX_APPENDS: u32 = 10_000;
 pub const PREFIX_READS_PER_SEC: u32 = 5_500;
 /// PUT/COPY/POST/DELETE per second per prefix.
 pub const PREFIX_WRITES_PER_SEC: u32 = 3_500;
+
+/// Default request rates of one S3 Express One Zone directory bucket (per
+/// bucket, not per prefix; raisable to 2,000,000 / 200,000 through Support):
+/// GET/HEAD per second.
+pub const EXPRESS_BUCKET_READS_PER_SEC: u32 = 200_000;
+/// PUT/COPY/POST/DELETE per second per directory bucket.
+pub const EXPRESS_BUCKET_WRITES_PER_SEC: u32 = 100_000;

@@ -8,7 +8,6 @@
 //! `docs/loader.md`.
 
 use std::fmt;
-use std::ops::Range;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -285,28 +284,26 @@ pub(super) fn phase(
     dataset: Option<&Dataset>,
 ) -> Phase {
     let lb = format!("{base}.loader");
-    let not_here: [(&str, Option<Range<usize>>); 7] = [
-        ("concurrency", p.concurrency.as_ref().map(|v| v.span())),
-        ("rate", p.rate.as_ref().map(|v| v.span())),
-        ("max_in_flight", p.max_in_flight.as_ref().map(|v| v.span())),
-        ("stages", p.stages.as_ref().map(|v| v.span())),
-        ("ops", p.ops.as_ref().map(|v| v.span())),
-        ("mix", p.mix.as_ref().map(|v| v.span())),
-        ("warmup", p.warmup.as_ref().map(|v| v.span())),
-    ];
+    let not_here = p.fields_set(&[
+        "concurrency",
+        "rate",
+        "max_in_flight",
+        "stages",
+        "ops",
+        "mix",
+        "warmup",
+    ]);
     for (field, span) in not_here {
-        if let Some(span) = span {
-            let why = if field == "warmup" {
-                "each accelerator's first batch is the warm-up (MLPerf excludes the first step)"
-            } else {
-                "the accelerators are the load: set it in [phase.loader]"
-            };
-            cx.report(
-                Some(span),
-                &format!("{base}.{field}"),
-                format!("expected no `{field}` in a loader phase: {why}"),
-            );
-        }
+        let why = if field == "warmup" {
+            "each accelerator's first batch is the warm-up (MLPerf excludes the first step)"
+        } else {
+            "the accelerators are the load: set it in [phase.loader]"
+        };
+        cx.report(
+            Some(span),
+            &format!("{base}.{field}"),
+            format!("expected no `{field}` in a loader phase: {why}"),
+        );
     }
     let duration = p
         .duration
@@ -419,6 +416,7 @@ pub(super) fn phase(
         stages: Vec::new(),
         mix: Vec::new(),
         loader: Some(spec),
+        checkpoint: None,
         replay: None,
     }
 }

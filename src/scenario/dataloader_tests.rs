@@ -200,3 +200,49 @@ fn ml_shards_ends_with_a_loader_phase() {
         );
     }
 }
+
+/// The MLPerf Storage v3.0 presets carry the b200 workload configs' batch
+/// sizes, compute times and pass marks (scaled by the factor each file
+/// names), and validate.
+#[test]
+fn mlperf_v3_presets_carry_the_b200_configs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unet = load(&root.join("scenarios/mlperf-v3-unet3d-b200.toml")).unwrap();
+    let l = unet.phases[0].loader.as_ref().unwrap();
+    assert_eq!((l.batch_size, l.au), (7, 0.90));
+    // unet3d_b200.yaml: computation_time 0.162 s, scaled by 1/16 with the sizes.
+    assert_eq!(l.compute, std::time::Duration::from_secs_f64(0.162 / 16.0));
+    assert_eq!(l.sample, SampleUnit::Object);
+    assert_eq!(
+        unet.dataset.size,
+        crate::scenario::plan::SizeDist::Range {
+            min: (146_600_628 - 68_341_808) / 16,
+            max: (146_600_628 + 68_341_808) / 16,
+        }
+    );
+    let retina = load(&root.join("scenarios/mlperf-v3-retinanet-b200.toml")).unwrap();
+    let l = retina.phases[0].loader.as_ref().unwrap();
+    assert_eq!((l.batch_size, l.au), (24, 0.85));
+    assert_eq!(l.compute, std::time::Duration::from_micros(47_550));
+    assert_eq!(
+        retina.dataset.size,
+        crate::scenario::plan::SizeDist::Fixed(322_957)
+    );
+    for plan in [&unet, &retina] {
+        assert!(matches!(
+            plan.phases[0].loader.as_ref().unwrap().accelerators,
+            Accelerators::Search { .. }
+        ));
+        assert!(plan.description.as_deref().unwrap().contains("v3.0"));
+    }
+}
+
+/// `[pricing] gpu_hour`: what an idle accelerator-hour costs in the report.
+#[test]
+fn gpu_hour_pricing_is_validated() {
+    let with = |v: &str| format!("{BASE}\n[pricing]\ngpu_hour = {v}\n");
+    assert_eq!(ok(&with("2.5")).pricing.gpu_hour, Some(2.5));
+    assert_eq!(ok(BASE).pricing.gpu_hour, None);
+    let p = one(&with("-1.0"), 24, 12, "pricing.gpu_hour");
+    assert!(p.message.contains("US dollars per accelerator-hour"), "{p}");
+}

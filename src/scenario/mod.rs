@@ -4,9 +4,14 @@
 //!
 //! The file format is documented in `docs/scenario-format.md`.
 
+pub mod checkpoint;
 pub mod dataloader;
 mod key;
+pub mod layout;
+pub mod ordered;
 pub mod plan;
+pub mod presets;
+mod rates;
 mod raw;
 pub mod replay;
 mod validate;
@@ -263,6 +268,47 @@ impl Plan {
         // The top 53 bits give a uniform f64 in [0, 1).
         let u = (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
         self.dataset.size.pick(u)
+    }
+
+    /// What a check on this scenario may name: its targets, its measured
+    /// phases and the ops each produces (the mix's, a rename's checkpoint
+    /// PUT, a dataloader's reads).
+    pub fn check_names(&self) -> crate::check::Names {
+        use crate::check::{Names, PhaseName, TargetName};
+        use crate::s3::OpKind;
+        Names {
+            what: "the scenario",
+            targets: self
+                .targets
+                .iter()
+                .map(|t| TargetName {
+                    name: t.name.clone(),
+                    directory: t.kind == TargetKind::Directory,
+                })
+                .collect(),
+            phases: self
+                .phases
+                .iter()
+                .map(|p| {
+                    let mut ops: Vec<OpKind> = p.mix.iter().map(|m| m.op.kind()).collect();
+                    if ops.contains(&OpKind::Rename) {
+                        ops.push(OpKind::Put);
+                    }
+                    if let Some(l) = &p.loader {
+                        ops.push(match l.sample {
+                            SampleUnit::Object => OpKind::Get,
+                            SampleUnit::Record { .. } => OpKind::RangedGet,
+                        });
+                    }
+                    PhaseName {
+                        name: p.name.clone(),
+                        loader: p.loader.is_some(),
+                        ops: Some(ops),
+                    }
+                })
+                .collect(),
+            setup: vec!["prepare".into(), "cleanup".into()],
+        }
     }
 
     /// The targets that are S3 Express One Zone directory buckets.

@@ -27,7 +27,34 @@ pub struct Plan {
     pub rounds: u32,
     /// Seed for sizes, key hashes and op choice, so every target sees the same workload.
     pub seed: u64,
+    /// `[[check]]` tables: pass/fail checks judged on the result, their
+    /// names already checked against the targets, phases and mixes.
+    pub checks: Vec<CheckSpec>,
+    /// `[pricing]`: prices the report uses beside the S3 price list.
+    pub pricing: Pricing,
 }
+
+/// The scenario's `[pricing]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pricing {
+    /// USD per accelerator-hour (`gpu_hour`): what idle accelerator time
+    /// costs in the report (`run --gpu-hour` overrides it).
+    pub gpu_hour: Option<f64>,
+}
+
+/// A GPU-hour price given as a flag (`--gpu-hour`): US dollars above zero,
+/// the rule `[pricing] gpu_hour` follows too.
+pub fn check_gpu_hour(usd: f64) -> Result<(), String> {
+    if usd.is_finite() && usd > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "--gpu-hour must be US dollars per accelerator-hour above 0 (e.g. 2.50), got {usd}"
+        ))
+    }
+}
+
+pub use crate::check::CheckSpec;
 
 /// A target's bucket kind (the shared S3 domain type).
 pub use crate::s3::BucketKind as TargetKind;
@@ -56,7 +83,7 @@ pub struct TargetSpec {
     pub embedded: Option<Injection>,
 }
 
-pub use crate::s3::inject::{Injection, LatencyDist, PrefixLimit};
+pub use crate::s3::inject::{BucketLimit, Injection, LatencyDist, PrefixLimit};
 
 /// A target's `ca_file`, read and checked when the scenario is validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,11 +234,15 @@ pub struct Phase {
     /// A loader phase (`[phase.loader]`): simulated accelerators instead of
     /// stages and a mix (both empty then).
     pub loader: Option<DataloaderSpec>,
+    /// A checkpoint phase (`[phase.checkpoint]`): ranks writing and reading
+    /// a checkpoint instead of stages and a mix (both empty then).
+    pub checkpoint: Option<CheckpointSpec>,
     /// A replay phase (`[phase.replay]`): a recorded schedule of requests
     /// instead of a mix (one open-loop stage gives its average rate).
     pub replay: Option<ReplaySpec>,
 }
 
+pub use super::checkpoint::{CheckpointSpec, CheckpointStep, RankSet};
 pub use super::dataloader::{Accelerators, DataloaderSpec, SampleUnit};
 pub use super::replay::{ReplayOp, ReplayRow, ReplaySpec, Spread};
 
@@ -291,6 +322,18 @@ pub enum OpSpec {
     },
     /// CopyObject of a random object of the data set to a new key under the run prefix.
     Copy,
+    /// GET of one of the `window` newest objects of the data set
+    /// (`newest = N`): those the engine thread's `key = "dataset"` PUTs
+    /// wrote last on this target, or the data set's last `window` before it
+    /// wrote any.
+    GetNewest {
+        window: u64,
+    },
+    /// PUT of the data set's next object (`key = "dataset"`): index
+    /// `objects`, `objects + 1`, ... in the order the PUTs are sent, named by
+    /// the key template and sized like the data set, so the data set grows
+    /// in time order.
+    PutNext,
 }
 
 /// When an appended object is complete and the next append starts a new one.
@@ -346,6 +389,8 @@ impl OpSpec {
             OpSpec::Rename { .. } => OpKind::Rename,
             OpSpec::ConditionalPut { .. } => OpKind::ConditionalPut,
             OpSpec::Copy => OpKind::Copy,
+            OpSpec::GetNewest { .. } => OpKind::Get,
+            OpSpec::PutNext => OpKind::Put,
         }
     }
 }

@@ -31,8 +31,30 @@ pub struct RawScenario {
     pub dataset: Option<RawDataset>,
     pub prepare: Option<RawPrepare>,
     pub client: Option<RawClient>,
+    pub pricing: Option<RawPricing>,
     #[serde(default)]
     pub phase: Vec<RawPhase>,
+    /// `[[check]]`: pass/fail checks judged on the result.
+    #[serde(default)]
+    pub check: Vec<RawCheck>,
+}
+
+/// One `[[check]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    /// The check, like `express/get/p99 < 10ms`.
+    pub expr: Spanned<String>,
+    /// A name for the report and JUnit XML.
+    pub name: Option<Spanned<String>>,
+}
+
+/// `[pricing]`: prices beside the S3 price list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPricing {
+    /// USD per accelerator-hour.
+    pub gpu_hour: Option<Spanned<f64>>,
 }
 
 /// A TOML table whose keys are names chosen by the user, kept in file order
@@ -93,14 +115,18 @@ pub struct RawEmbedded {
     pub latency: Option<Spanned<RawLatency>>,
     pub error_latency: Option<Spanned<RawLatency>>,
     pub bandwidth: Option<Spanned<ByteSize>>,
+    pub upload_bandwidth: Option<Spanned<ByteSize>>,
     pub error_rate: Option<Spanned<f64>>,
     pub error_status: Option<Spanned<i64>>,
     pub error_code: Option<Spanned<String>>,
     pub prefix_limit: Option<Spanned<RawPrefixLimit>>,
+    pub bucket_limit: Option<Spanned<RawBucketLimit>>,
     pub body_reset_rate: Option<Spanned<f64>>,
     pub corrupt_rate: Option<Spanned<f64>>,
     pub session_error_rate: Option<Spanned<f64>>,
     pub max_in_flight: Option<Spanned<i64>>,
+    /// Broken-server modes by name (`s3::inject::Broken::MODES`).
+    pub broken: Option<Spanned<Vec<String>>>,
 }
 
 /// `latency = "8ms"` or `{ p50 = .., p99 = .. }` or `{ min = .., max = .. }`.
@@ -140,11 +166,18 @@ impl<'de> Deserialize<'de> for RawLatency {
     }
 }
 
-/// `prefix_limit = true` (S3's documented defaults) or `{ reads = .., writes = .. }`.
+/// `prefix_limit = true` (S3's documented rates) or a table of rates and
+/// how ranges split.
+pub type RawPrefixLimit = RawLimit<RawPrefixLimitTable>;
+
+/// `bucket_limit = true` (S3 Express's default rates) or `{ reads = .., writes = .. }`.
+pub type RawBucketLimit = RawLimit<RawBucketLimitTable>;
+
+/// A rate limit switched on with `true` (the documented defaults) or given as a table.
 #[derive(Debug)]
-pub enum RawPrefixLimit {
+pub enum RawLimit<T> {
     Enabled(bool),
-    Table(RawPrefixLimitTable),
+    Table(T),
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,25 +185,61 @@ pub enum RawPrefixLimit {
 pub struct RawPrefixLimitTable {
     pub reads: Option<Spanned<i64>>,
     pub writes: Option<Spanned<i64>>,
+    pub split_after: Option<Spanned<RawSplitAfter>>,
+    pub max_partitions: Option<Spanned<i64>>,
 }
 
-impl<'de> Deserialize<'de> for RawPrefixLimit {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBucketLimitTable {
+    pub reads: Option<Spanned<i64>>,
+    pub writes: Option<Spanned<i64>>,
+}
+
+/// `split_after = "5s"` or `"never"`.
+#[derive(Debug)]
+pub enum RawSplitAfter {
+    After(HumanDuration),
+    Never,
+}
+
+impl<'de> Deserialize<'de> for RawSplitAfter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawPrefixLimit;
+        impl Visitor<'_> for V {
+            type Value = RawSplitAfter;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("true, false, or a table { reads = 5500, writes = 3500 }")
+                f.write_str(r#"a duration like "5s", or "never""#)
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawPrefixLimit, E> {
-                Ok(RawPrefixLimit::Enabled(v))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawPrefixLimit, A::Error> {
-                RawPrefixLimitTable::deserialize(MapAccessDeserializer::new(map))
-                    .map(RawPrefixLimit::Table)
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSplitAfter, E> {
+                if v.trim().eq_ignore_ascii_case("never") {
+                    return Ok(RawSplitAfter::Never);
+                }
+                parse_duration(v)
+                    .map(|d| RawSplitAfter::After(HumanDuration(d)))
+                    .map_err(|e| E::custom(format!("{e}, or \"never\"")))
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawLimit<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = RawLimit<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, or a table like { reads = 5500, writes = 3500 }")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawLimit<T>, E> {
+                Ok(RawLimit::Enabled(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawLimit<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(RawLimit::Table)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
     }
 }
 
@@ -368,7 +437,38 @@ pub struct RawPhase {
     /// Required unless the phase is a loader (`[phase.loader]`).
     pub mix: Option<Spanned<Vec<RawOp>>>,
     pub loader: Option<Spanned<super::dataloader::RawDataloader>>,
+    pub checkpoint: Option<Spanned<super::checkpoint::RawCheckpoint>>,
     pub replay: Option<Spanned<super::replay::RawReplay>>,
+}
+
+impl RawPhase {
+    /// The fields among `fields` this phase sets, with their spans, in the
+    /// order given: what a phase of another kind (dataloader, checkpoint,
+    /// replay) refuses, one field at a time.
+    pub fn fields_set(
+        &self,
+        fields: &[&'static str],
+    ) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        fields
+            .iter()
+            .filter_map(|&f| {
+                let span = match f {
+                    "ops" => self.ops.as_ref().map(Spanned::span),
+                    "warmup" => self.warmup.as_ref().map(Spanned::span),
+                    "concurrency" => self.concurrency.as_ref().map(Spanned::span),
+                    "rate" => self.rate.as_ref().map(Spanned::span),
+                    "max_in_flight" => self.max_in_flight.as_ref().map(Spanned::span),
+                    "stages" => self.stages.as_ref().map(Spanned::span),
+                    "mix" => self.mix.as_ref().map(Spanned::span),
+                    "loader" => self.loader.as_ref().map(Spanned::span),
+                    "checkpoint" => self.checkpoint.as_ref().map(Spanned::span),
+                    "replay" => self.replay.as_ref().map(Spanned::span),
+                    other => unreachable!("RawPhase has no field {other}"),
+                };
+                span.map(|span| (f, span))
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,4 +521,15 @@ pub struct RawOp {
     pub gp_equivalent: Option<Spanned<RawGpEquivalent>>,
     pub mode: Option<Spanned<RawConditionalMode>>,
     pub contention: Option<Spanned<i64>>,
+    pub key: Option<Spanned<RawPutKey>>,
+    pub newest: Option<Spanned<i64>>,
+}
+
+/// Where a `put` writes: `"scratch"` (a new key under `put/`) or
+/// `"dataset"` (the data set's next object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawPutKey {
+    Scratch,
+    Dataset,
 }

@@ -6,7 +6,6 @@
 //! names the file and the row.
 
 use std::io::BufRead;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -315,23 +314,21 @@ pub(super) fn phase(
     stop: Stop,
 ) -> Phase {
     let rb = format!("{base}.replay");
-    let not_here: [(&str, Option<Range<usize>>); 7] = [
-        ("concurrency", p.concurrency.as_ref().map(|v| v.span())),
-        ("rate", p.rate.as_ref().map(|v| v.span())),
-        ("max_in_flight", p.max_in_flight.as_ref().map(|v| v.span())),
-        ("stages", p.stages.as_ref().map(|v| v.span())),
-        ("mix", p.mix.as_ref().map(|v| v.span())),
-        ("warmup", p.warmup.as_ref().map(|v| v.span())),
-        ("loader", p.loader.as_ref().map(|v| v.span())),
-    ];
+    let not_here = p.fields_set(&[
+        "concurrency",
+        "rate",
+        "max_in_flight",
+        "stages",
+        "mix",
+        "warmup",
+        "loader",
+    ]);
     for (field, span) in not_here {
-        if let Some(span) = span {
-            cx.report(
-                Some(span),
-                &format!("{base}.{field}"),
-                format!("expected no `{field}` in a replay phase: the schedule in [phase.replay] is the load"),
-            );
-        }
+        cx.report(
+            Some(span),
+            &format!("{base}.{field}"),
+            format!("expected no `{field}` in a replay phase: the schedule in [phase.replay] is the load"),
+        );
     }
     let raw = r.get_ref();
     let speed = match &raw.speed {
@@ -399,6 +396,7 @@ pub(super) fn phase(
         }],
         mix: Vec::new(),
         loader: None,
+        checkpoint: None,
         replay: Some(ReplaySpec {
             file: path,
             rows: Arc::new(rows),

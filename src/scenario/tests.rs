@@ -202,13 +202,7 @@ fn ramp_has_rising_open_loop_stages_and_a_gp_prefix_limit() {
     assert!(rates.windows(2).all(|w| w[0] < w[1]), "{rates:?}");
     assert_eq!(plan.phases[0].stop.duration, Some(Duration::from_secs(30)));
     let gp = plan.targets[0].embedded.as_ref().unwrap();
-    assert_eq!(
-        gp.prefix_limit,
-        Some(PrefixLimit {
-            reads_per_sec: 400,
-            writes_per_sec: 200
-        })
-    );
+    assert_eq!(gp.prefix_limit, Some(PrefixLimit::rates(400, 200)));
     assert_eq!(
         plan.targets[1].embedded.as_ref().unwrap().prefix_limit,
         None
@@ -282,6 +276,7 @@ bandwidth = "100MiB"
 error_rate = 0.01
 error_status = 500
 prefix_limit = true
+broken = ["racy-conditional-writes"]
 
 [dataset]
 objects = 10
@@ -336,17 +331,17 @@ mix = [{ op = "multipart-put", size = "64MiB" }, { op = "delete", weight = 2 }]
             }),
             error_latency: None,
             bandwidth: Some(100 << 20),
+            upload_bandwidth: None,
             error_rate: 0.01,
             error_status: 500,
             error_code: "InternalError".into(),
-            prefix_limit: Some(PrefixLimit {
-                reads_per_sec: 5500,
-                writes_per_sec: 3500
-            }),
+            prefix_limit: Some(PrefixLimit::rates(5500, 3500)),
+            bucket_limit: None,
             body_reset_rate: 0.0,
             corrupt_rate: 0.0,
             session_error_rate: 0.0,
             max_in_flight: None,
+            broken: s3bench_broken(),
         })
     );
     assert_eq!(
@@ -921,13 +916,7 @@ fn embedded_settings_rules() {
         e.latency,
         Some(LatencyDist::Fixed(Duration::from_millis(8)))
     );
-    assert_eq!(
-        e.prefix_limit,
-        Some(PrefixLimit {
-            reads_per_sec: 10,
-            writes_per_sec: 3500
-        })
-    );
+    assert_eq!(e.prefix_limit, Some(PrefixLimit::rates(10, 3500)));
     assert_eq!(e.error_rate, 0.0);
     let p = one(
         &with("prefix_limit = \"yes\""),
@@ -936,6 +925,30 @@ fn embedded_settings_rules() {
         "targets.standard.embedded.prefix_limit",
     );
     assert!(p.message.contains("true, false"), "{p}");
+    let p = one(
+        &with("broken = [\"append-overwrites\", \"rename-as-put\"]"),
+        14,
+        10,
+        "targets.standard.embedded.broken",
+    );
+    assert!(
+        p.message.contains("expected one of \"append-overwrites\"")
+            && p.message.contains("got \"rename-as-put\""),
+        "{p}"
+    );
+    let plan = ok(&with(
+        "broken = [\"append-overwrites\", \"rename-as-empty-put\"]",
+    ));
+    let b = plan.targets[0].embedded.as_ref().unwrap().broken;
+    assert!(b.append_overwrites && b.rename_as_empty_put && !b.racy_conditional_writes);
+}
+
+/// The all-fields scenario's broken modes.
+fn s3bench_broken() -> crate::s3::inject::Broken {
+    crate::s3::inject::Broken {
+        racy_conditional_writes: true,
+        ..Default::default()
+    }
 }
 
 #[test]
@@ -1478,4 +1491,75 @@ fn phase_names_of_the_runs_own_stages_are_refused() {
         "phase[0].name",
     );
     ok(&BASE.replace(r#"name = "p""#, r#"name = "prepare-hot""#));
+}
+
+#[test]
+fn check_tables_become_the_plans_checks() {
+    let text = format!(
+        "{BASE}\n[[check]]\nexpr = \"express/get/p99 < 10ms\"\nname = \"GET SLO\"\n\n[[check]]\nexpr = 'ratio/get/p50 < 0.5'\n"
+    );
+    let plan = ok(&text);
+    let got: Vec<(String, Option<&str>)> = plan
+        .checks
+        .iter()
+        .map(|c| (c.check.to_string(), c.name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("express/get/p99 < 10ms".to_string(), Some("GET SLO")),
+            ("ratio/get/p50 < 0.5".to_string(), None)
+        ]
+    );
+    assert!(
+        plan.checks
+            .iter()
+            .all(|c| c.source == crate::check::Source::Scenario)
+    );
+}
+
+/// A mistake in a check points at its column in the file, as a compiler
+/// would: the file, line and column of the character, the field, one sentence.
+#[test]
+fn a_bad_check_is_reported_at_its_column_in_the_file() {
+    // Line 24 is `expr = "..."`; the expression starts at column 9.
+    let with = |expr: &str| format!("{BASE}\n[[check]]\nexpr = {expr}\n");
+    let p = one(
+        &with("\"express/get/p99 < 10\""),
+        24,
+        9 + 20,
+        "check[0].expr",
+    );
+    assert!(p.message.contains("`p99` is a duration"), "{p}");
+    let p = one(&with("'expres/get/p99 < 10ms'"), 24, 9, "check[0].expr");
+    assert_eq!(
+        p.to_string(),
+        "scenarios/x.toml:24:9: check[0].expr: the scenario has no target `expres`; expected one of `standard`, `express` or `*`"
+    );
+    let p = one(
+        &with("\"express/put/p99 < 1s\""),
+        24,
+        9 + 8,
+        "check[0].expr",
+    );
+    assert!(p.message.contains("no `put` in any measured phase"), "{p}");
+    let p = one(&with("\"q:express/get/p99 < 1s\""), 24, 9, "check[0].expr");
+    assert!(
+        p.message
+            .contains("no measured phase `q`; expected one of `p`"),
+        "{p}"
+    );
+    // An escape in the string: the position falls back to the string's start.
+    let p = one(
+        &with("\"express/get/p99 \\u003c 10\""),
+        24,
+        8,
+        "check[0].expr",
+    );
+    assert!(p.message.contains("duration"), "{p}");
+    // Unknown keys are named like everywhere else.
+    let ps = problems(&format!(
+        "{BASE}\n[[check]]\nexpr = \"express/get/p99 < 1s\"\nlimit = 3\n"
+    ));
+    assert!(ps[0].message.contains("unknown field `limit`"), "{ps:?}");
 }

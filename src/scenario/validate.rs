@@ -78,7 +78,7 @@ impl Ctx<'_> {
     }
 
     /// A byte size within `min..=max`, with an optional reason for the limits.
-    fn size(
+    pub(super) fn size(
         &mut self,
         v: &Spanned<ByteSize>,
         field: &str,
@@ -253,7 +253,7 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         phases.push(phase);
     }
 
-    Plan {
+    let mut plan = Plan {
         name,
         source: source.to_path_buf(),
         description: raw.description.clone(),
@@ -265,7 +265,83 @@ fn build(cx: &mut Ctx<'_>, raw: RawScenario, source: &Path) -> Plan {
         client,
         rounds,
         seed,
+        pricing: pricing(cx, raw.pricing.as_ref()),
+        checks: Vec::new(),
+    };
+    plan.checks = checks(cx, &raw.check, &plan);
+    plan
+}
+
+/// `[[check]]` tables: each expression parsed and its names checked against
+/// the plan; a mistake is reported at its column in the file.
+fn checks(cx: &mut Ctx<'_>, raw: &[RawCheck], plan: &Plan) -> Vec<CheckSpec> {
+    let names = plan.check_names();
+    let mut out = Vec::new();
+    for (i, c) in raw.iter().enumerate() {
+        let field = format!("check[{i}].expr");
+        let text = c.expr.get_ref();
+        let parsed = crate::check::parse_spanned(text).and_then(|(check, spans)| {
+            crate::check::validate(&check, &spans, &names).map(|()| check)
+        });
+        match parsed {
+            Ok(check) => out.push(CheckSpec {
+                check,
+                source: crate::check::Source::Scenario,
+                name: c
+                    .name
+                    .as_ref()
+                    .map(|n| n.get_ref().trim().to_string())
+                    .filter(|n| !n.is_empty()),
+            }),
+            Err(e) => {
+                let span = c.expr.span();
+                let at = expr_offset(cx.text, span.clone(), text, e.column).unwrap_or(span.start);
+                cx.report(Some(at..at), &field, e.message);
+            }
+        }
+        if let Some(n) = &c.name
+            && (n.get_ref().trim().is_empty() || n.get_ref().contains('\n'))
+        {
+            cx.at(
+                n,
+                &format!("check[{i}].name"),
+                "expected a non-empty, single-line name",
+            );
+        }
     }
+    out
+}
+
+/// Byte offset in the file of column `column` (1-based, in characters) of
+/// a string value spanning `span`, when the file spells it without escapes
+/// (a plain `"..."` or `'...'`); None otherwise.
+fn expr_offset(text: &str, span: Range<usize>, value: &str, column: usize) -> Option<usize> {
+    let raw = text.get(span.clone())?;
+    let quote = raw.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+    let inner = raw.get(1..raw.len().checked_sub(1)?)?;
+    if raw.len() < 2 || !raw.ends_with(quote) || inner != value {
+        return None;
+    }
+    let within: usize = value.chars().take(column - 1).map(char::len_utf8).sum();
+    Some(span.start + 1 + within)
+}
+
+/// `[pricing]`: a GPU-hour price must be a positive number of dollars.
+fn pricing(cx: &mut Ctx<'_>, raw: Option<&super::raw::RawPricing>) -> super::plan::Pricing {
+    let gpu_hour = raw.and_then(|r| r.gpu_hour.as_ref()).and_then(|v| {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Some(x)
+        } else {
+            cx.at(
+                v,
+                "pricing.gpu_hour",
+                format!("expected US dollars per accelerator-hour above 0 (e.g. 2.50), got {x}"),
+            );
+            None
+        }
+    });
+    super::plan::Pricing { gpu_hour }
 }
 
 fn default_key() -> KeyTemplate {
@@ -387,7 +463,7 @@ fn target(cx: &mut Ctx<'_>, name: &str, t: &RawTarget) -> TargetSpec {
             }
         }
     });
-    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, e));
+    let embedded = t.embedded.as_ref().map(|e| embedded(cx, &base, kind, e));
     TargetSpec {
         name: name.to_string(),
         kind,
@@ -466,8 +542,9 @@ fn endpoint_host_is_localhost(s: &str) -> bool {
 
 /// A target's `[targets.NAME.embedded]` table, checked by the injection's
 /// own rules (`Injection::from_settings`, which `s3bench serve`'s flags
-/// use too); each problem is said at the value it is about.
-fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
+/// use too); each problem is said at the value it is about. The rate
+/// models are checked against the bucket kind first (`rates`).
+fn embedded(cx: &mut Ctx<'_>, base: &str, kind: TargetKind, e: &RawEmbedded) -> Injection {
     let base = format!("{base}.embedded");
     let error_latency = e
         .error_latency
@@ -481,29 +558,33 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
         .bandwidth
         .as_ref()
         .and_then(|b| cx.size(b, &format!("{base}.bandwidth"), (1, ""), (u64::MAX, "")));
+    let upload_bandwidth = e.upload_bandwidth.as_ref().and_then(|b| {
+        cx.size(
+            b,
+            &format!("{base}.upload_bandwidth"),
+            (1, ""),
+            (u64::MAX, ""),
+        )
+    });
     let value = |v: &Option<Spanned<f64>>| v.as_ref().map(|v| *v.get_ref());
-    let (reads, writes) = match e.prefix_limit.as_ref().map(Spanned::get_ref) {
-        Some(RawPrefixLimit::Table(t)) => (t.reads.as_ref(), t.writes.as_ref()),
-        _ => (None, None),
-    };
     let settings = Settings {
         latency,
         error_latency,
         bandwidth,
+        upload_bandwidth,
         error_rate: value(&e.error_rate),
         error_status: e.error_status.as_ref().map(|s| *s.get_ref()),
         error_code: e.error_code.as_ref().map(|c| c.get_ref().clone()),
-        prefix_limit: match e.prefix_limit.as_ref().map(Spanned::get_ref) {
-            None | Some(RawPrefixLimit::Enabled(false)) => None,
-            Some(RawPrefixLimit::Enabled(true)) => Some((None, None)),
-            Some(RawPrefixLimit::Table(_)) => {
-                Some((reads.map(|r| *r.get_ref()), writes.map(|w| *w.get_ref())))
-            }
-        },
         body_reset_rate: value(&e.body_reset_rate),
         corrupt_rate: value(&e.corrupt_rate),
         session_error_rate: value(&e.session_error_rate),
         max_in_flight: e.max_in_flight.as_ref().map(|n| *n.get_ref()),
+        broken: e
+            .broken
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_default(),
+        ..super::rates::settings(cx, &base, kind, e)
     };
     let (injection, problems) = Injection::from_settings(settings);
     for p in problems {
@@ -522,8 +603,8 @@ fn embedded(cx: &mut Ctx<'_>, base: &str, e: &RawEmbedded) -> Injection {
                 .map(Spanned::span)
                 .or_else(|| int(e.error_status.as_ref())),
             Setting::MaxInFlight => int(e.max_in_flight.as_ref()),
-            Setting::PrefixReads => int(reads),
-            Setting::PrefixWrites => int(writes),
+            Setting::Broken => e.broken.as_ref().map(Spanned::span),
+            rate => super::rates::span(e, rate),
         };
         cx.report(at, &format!("{base}.{}", p.setting.field()), p.message);
     }
@@ -880,6 +961,9 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         .as_ref()
         .and_then(|o| cx.int(o, &format!("{base}.ops"), 1, i64::MAX))
         .map(|o| o as u64);
+    if let Some(c) = &p.checkpoint {
+        return super::checkpoint::phase(cx, &base, name, p, c);
+    }
     if let Some(r) = &p.replay {
         return super::replay::phase(cx, &base, name, p, r, env.dataset, Stop { duration, ops });
     }
@@ -941,7 +1025,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
             cx.at(
                 &p.name,
                 &format!("{base}.mix"),
-                "expected a `mix` of operations (or a [phase.loader] table), got none",
+                "expected a `mix` of operations (or a [phase.loader] or [phase.checkpoint] table), got none",
             );
             Vec::new()
         }
@@ -983,6 +1067,7 @@ fn phase(cx: &mut Ctx<'_>, i: usize, p: &RawPhase, env: &PhaseEnv<'_>) -> Phase 
         stages,
         mix,
         loader: None,
+        checkpoint: None,
         replay: None,
     }
 }
@@ -1133,9 +1218,10 @@ fn mix(
 /// The fields each op takes besides `op` and `weight`.
 fn allowed_fields(op: OpKind) -> &'static [&'static str] {
     match op {
-        OpKind::Get | OpKind::Head | OpKind::Delete => &[],
+        OpKind::Get => &["newest"],
+        OpKind::Head | OpKind::Delete => &[],
         OpKind::RangedGet => &["range_size", "pattern"],
-        OpKind::Put => &["size"],
+        OpKind::Put => &["size", "key"],
         OpKind::MultipartPut => &["size", "part_size"],
         OpKind::List => &["prefix", "page_size", "delimiter"],
         OpKind::Append => &["size", "appends", "object_size", "gp_equivalent"],
@@ -1148,7 +1234,7 @@ fn allowed_fields(op: OpKind) -> &'static [&'static str] {
 fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<WeightedOp> {
     let name = *o.op.get_ref();
     let allowed = allowed_fields(name);
-    let present: [(&str, Option<Range<usize>>); 12] = [
+    let present: [(&str, Option<Range<usize>>); 14] = [
         ("range_size", o.range_size.as_ref().map(|v| v.span())),
         ("pattern", o.pattern.as_ref().map(|v| v.span())),
         ("size", o.size.as_ref().map(|v| v.span())),
@@ -1161,6 +1247,8 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         ("gp_equivalent", o.gp_equivalent.as_ref().map(|v| v.span())),
         ("mode", o.mode.as_ref().map(|v| v.span())),
         ("contention", o.contention.as_ref().map(|v| v.span())),
+        ("key", o.key.as_ref().map(|v| v.span())),
+        ("newest", o.newest.as_ref().map(|v| v.span())),
     ];
     let mut fits = true;
     for (field, span) in present {
@@ -1212,8 +1300,13 @@ fn op(cx: &mut Ctx<'_>, base: &str, o: &RawOp, env: &PhaseEnv<'_>) -> Option<Wei
         );
     }
 
+    let ordered = match name {
+        OpKind::Put if fits => super::ordered::put_next(cx, base, o, env.dataset),
+        _ => None,
+    };
     let spec = match name {
-        OpKind::Get => Some(OpSpec::Get),
+        _ if ordered.is_some() => ordered.flatten(),
+        OpKind::Get => super::ordered::get(cx, base, o),
         OpKind::Head => Some(OpSpec::Head),
         OpKind::Delete => Some(OpSpec::Delete),
         OpKind::RangedGet => {

@@ -65,6 +65,9 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     }
     let key = req.key.clone();
     let now = SystemTime::now();
+    if req.broken.append_overwrites {
+        return overwrite_instead_of_append(req, &b, cond, body, content_type, metadata);
+    }
     let stored = b.update(watch.as_ref(), |l| {
         let current = l.get(&key);
         cond.check(&key, current.as_deref())?;
@@ -137,6 +140,34 @@ pub(crate) async fn append_object(req: &mut Req<'_>) -> Result<Resp, S3Error> {
     h.insert(http::header::ETAG, header_value(&stored.etag)?);
     h.insert("x-amz-object-size", HeaderValue::from(stored.len));
     Ok(r)
+}
+
+/// `append-overwrites`: the append is taken as a plain PutObject of its
+/// body, the write offset ignored and no `x-amz-object-size` answered, as a
+/// server without appends does (moto on a `--x-s3` bucket).
+fn overwrite_instead_of_append(
+    req: &Req<'_>,
+    b: &super::store::Bucket,
+    cond: WriteConditions,
+    body: super::ingest::Ingested,
+    content_type: Option<String>,
+    metadata: Vec<(String, String)>,
+) -> Result<Resp, S3Error> {
+    let etag = random_etag();
+    let obj = Object {
+        len: body.len,
+        segments: body.segments.into(),
+        etag: etag.clone(),
+        last_modified: SystemTime::now(),
+        content_type,
+        metadata,
+        parts: 1,
+        checksum: body.checksum,
+        checksum_value: Default::default(),
+        composite_parts: 0,
+    };
+    super::ops::commit(b, &req.key, &cond, None, obj)?;
+    super::ops::etag_response(&etag)
 }
 
 fn invalid_offset(offset: u64, size: Option<u64>) -> S3Error {
@@ -221,6 +252,9 @@ pub(crate) fn rename_object(req: &Req<'_>) -> Result<Resp, S3Error> {
             return Ok(Response::new(RespBody::empty()));
         }
     }
+    if req.broken.rename_as_empty_put {
+        return rename_as_empty_put(&b, &dest);
+    }
     let done = b.update(None, |l| {
         let src = l
             .get(&source)
@@ -238,6 +272,29 @@ pub(crate) fn rename_object(req: &Req<'_>) -> Result<Resp, S3Error> {
     }
     done?;
     Ok(Response::new(RespBody::empty()))
+}
+
+/// `rename-as-empty-put`: RenameObject answered as the empty PutObject it
+/// looks like to a server that does not know it (moto): an empty object at
+/// the destination, the source left where it was.
+fn rename_as_empty_put(b: &super::store::Bucket, dest: &str) -> Result<Resp, S3Error> {
+    let etag = random_etag();
+    b.put(
+        dest,
+        Object {
+            len: 0,
+            segments: Vec::new().into(),
+            etag: etag.clone(),
+            last_modified: SystemTime::now(),
+            content_type: None,
+            metadata: Vec::new(),
+            parts: 1,
+            checksum: None,
+            checksum_value: Default::default(),
+            composite_parts: 0,
+        },
+    );
+    super::ops::etag_response(&etag)
 }
 
 /// DeleteObject, with `If-Match` (ETag or `*`) on both bucket kinds and

@@ -6,7 +6,8 @@
 //! `s3bench doctor`'s tests use them to make each failure happen for real.
 //! A rival PUT stores an object at a key just before the first PutObject of
 //! that key is handled, as another writer that won the race would (a run
-//! with the same run id that listed the prefix at the same moment).
+//! with the same run id that listed the prefix at the same moment). HeadBucket
+//! can answer without its region header, as some S3-compatible servers do.
 //!
 //! Temporary credentials, as STS hands out: the endpoint's access key and
 //! secret with a security token `s3bench-temp:<expiry unix seconds>:<hex
@@ -35,6 +36,9 @@ pub(crate) struct Hooks {
     rivals: Mutex<Vec<(String, String, Vec<u8>)>>,
     /// Rivals are waiting: PutObject takes the lock only then.
     rivals_armed: std::sync::atomic::AtomicBool,
+    /// HeadBucket answers without `x-amz-bucket-region`, as s3rver and
+    /// s3s-fs do.
+    no_region_header: std::sync::atomic::AtomicBool,
 }
 
 impl Hooks {
@@ -83,6 +87,14 @@ impl Hooks {
         let mut r = self.rivals.lock().unwrap_or_else(|e| e.into_inner());
         let i = r.iter().position(|(b, k, _)| b == bucket && k == key)?;
         Some(r.swap_remove(i).2)
+    }
+
+    pub(crate) fn set_no_region_header(&self, on: bool) {
+        self.no_region_header.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn no_region_header(&self) -> bool {
+        self.no_region_header.load(Ordering::Relaxed)
     }
 
     /// The read-only principal's secret when `access_key` is its key.

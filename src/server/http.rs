@@ -19,7 +19,7 @@ use super::chunked::ChunkedDecoder;
 use super::counters::Op;
 use super::error::S3Error;
 use super::ingest::{Alg, Expectation, Ingest, Ingested, decode_b64};
-use super::inject::{Injection, key_prefix};
+use super::inject::Injection;
 use super::sigv4::{self, PayloadHash, SignedRequest};
 use super::store::SegmentChunks;
 use super::{State, ops, xml};
@@ -235,6 +235,8 @@ pub(crate) struct Req<'a> {
     /// When the request was fully received; injected latency counts from here.
     pub received_at: Instant,
     pub request_id: String,
+    /// How the bucket is broken on purpose (`Injection::broken`).
+    pub broken: crate::s3::inject::Broken,
 }
 
 impl Req<'_> {
@@ -734,8 +736,22 @@ fn is_write(m: &Method) -> bool {
     matches!(*m, Method::PUT | Method::POST | Method::DELETE)
 }
 
+/// What refused a request before it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// `error_rate` / `session_error_rate`: answered after the injected latency.
+    Injected,
+    /// The bucket's rate model (503 SlowDown): answered at once unless the
+    /// injection gives faults their own latency, as S3 answers SlowDown.
+    Throttled,
+}
+
 /// Fault injection for object-level operations, after authentication.
-fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<(), S3Error> {
+fn inject_fault(
+    req: &Req<'_>,
+    site: &super::Site,
+    inj: &Injection,
+) -> Result<(), (S3Error, Fault)> {
     let injected = || {
         let code = if inj.error_code.is_empty() {
             "InternalError"
@@ -747,7 +763,10 @@ fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<()
         } else {
             inj.error_status
         };
-        Err(S3Error::custom(status, code, "Injected error."))
+        Err((
+            S3Error::custom(status, code, "Injected error."),
+            Fault::Injected,
+        ))
     };
     if req.op == Op::CreateSession {
         if inj.session_error_rate > 0.0 && fastrand::f64() < inj.session_error_rate {
@@ -761,18 +780,21 @@ fn inject_fault(req: &Req<'_>, site: &super::Site, inj: &Injection) -> Result<()
     if inj.error_rate > 0.0 && fastrand::f64() < inj.error_rate {
         return injected();
     }
-    if let Some(limit) = inj.prefix_limit {
-        let prefix = match req.op {
-            Op::ListObjectsV2 => key_prefix(req.query.get("prefix").unwrap_or("")),
+    if inj.prefix_limit.is_some() || inj.bucket_limit.is_some() {
+        // A listing is served by the range its prefix falls in.
+        let key = match req.op {
+            Op::ListObjectsV2 | Op::ListObjects => req.query.get("prefix").unwrap_or(""),
             Op::DeleteObjects => return Ok(()),
-            _ => key_prefix(&req.key),
+            _ => &req.key,
         };
         let write = is_write(&req.parts.method);
-        if !site.limiter.admit(limit, prefix, write, Instant::now()) {
-            return Err(S3Error::new(
-                503,
-                "SlowDown",
-                "Please reduce your request rate.",
+        let mut model = site.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = model.as_mut()
+            && !m.admit(key, write, Instant::now())
+        {
+            return Err((
+                S3Error::new(503, "SlowDown", "Please reduce your request rate."),
+                Fault::Throttled,
             ));
         }
     }
@@ -809,15 +831,19 @@ pub(crate) async fn handle(
         bytes_in: 0,
         received_at: Instant::now(),
         request_id: state.next_request_id(),
+        broken: Default::default(),
     };
     let site = state.site(&req.bucket);
     let inj = site.injection();
+    req.broken = inj.as_deref().map(|i| i.broken).unwrap_or_default();
     // A request waits for a slot before anything else happens to it: its
     // body is not read and its latency has not started (drain and the
     // latency both count from after this).
     let slot = site.slot().await;
     req.received_at = Instant::now();
-    let mut injected_fault = false;
+    // When the endpoint began reading the request (its upload's start).
+    let began = req.received_at;
+    let mut injected_fault = None;
     let mut body_faulted = false;
     let result = match route_err {
         Some(e) => match authenticate(&mut req) {
@@ -827,8 +853,8 @@ pub(crate) async fn handle(
         None => match authenticate(&mut req) {
             Err(e) => Err(e),
             Ok(()) => match inj.as_deref().map(|i| inject_fault(&req, &site, i)) {
-                Some(Err(e)) => {
-                    injected_fault = true;
+                Some(Err((e, fault))) => {
+                    injected_fault = Some(fault);
                     Err(e)
                 }
                 _ => ops::serve_op(&mut req).await,
@@ -842,14 +868,22 @@ pub(crate) async fn handle(
     };
     if let Some(inj) = inj.as_deref() {
         let lat = match (&inj.error_latency, injected_fault) {
-            (Some(e), true) => Some(e),
+            (Some(e), Some(_)) => Some(e),
+            (None, Some(Fault::Throttled)) => None,
             _ => inj.latency.as_ref(),
         };
+        // A paced upload is fully received no sooner than its bytes at
+        // the upload rate after it began.
+        let received = match inj.upload_bandwidth {
+            Some(bw) if bw > 0 => req
+                .received_at
+                .max(began + Duration::from_secs_f64(req.bytes_in as f64 / bw as f64)),
+            _ => req.received_at,
+        };
         if let Some(lat) = lat {
-            state
-                .timer
-                .sleep_until(req.received_at + lat.sample())
-                .await;
+            state.timer.sleep_until(received + lat.sample()).await;
+        } else if received > req.received_at {
+            state.timer.sleep_until(received).await;
         }
         if let Some(bw) = inj.bandwidth {
             let body = std::mem::replace(resp.body_mut(), RespBody::empty());

@@ -1,8 +1,8 @@
-//! Fault and latency injection: latency distributions, a precise timer,
-//! per-prefix request-rate limits and the bandwidth pacer's arithmetic.
+//! Fault and latency injection: latency distributions, a precise timer and
+//! the bandwidth pacer's arithmetic (request-rate limits: `partition`).
 
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -10,79 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-pub use crate::s3::inject::{Injection, LatencyDist, PrefixLimit};
-
-/// The partition prefix of a key: everything up to and including its last `/`.
-pub(crate) fn key_prefix(key: &str) -> &str {
-    key.rfind('/').map_or("", |i| &key[..=i])
-}
-
-#[derive(Debug, Clone, Copy)]
-struct TokenBucket {
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    /// Capacity is a tenth of a second of the rate: bursts are short, so the
-    /// admitted count over a window is close to rate x window.
-    fn admit(&mut self, rate: u32, now: Instant) -> bool {
-        let rate = f64::from(rate);
-        let cap = (rate / 10.0).max(1.0);
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(cap);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// Token buckets per (prefix, read|write) of one bucket.
-#[derive(Default)]
-pub(crate) struct PrefixLimiter {
-    buckets: Mutex<HashMap<String, [Option<TokenBucket>; 2]>>,
-}
-
-/// Prefixes tracked before idle ones are dropped.
-const MAX_TRACKED_PREFIXES: usize = 100_000;
-
-impl PrefixLimiter {
-    pub(crate) fn admit(
-        &self,
-        limit: PrefixLimit,
-        prefix: &str,
-        write: bool,
-        now: Instant,
-    ) -> bool {
-        let rate = if write {
-            limit.writes_per_sec
-        } else {
-            limit.reads_per_sec
-        };
-        if rate == 0 {
-            return true;
-        }
-        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED_PREFIXES && !map.contains_key(prefix) {
-            // An idle prefix's bucket is full again, so forgetting it changes nothing.
-            map.retain(|_, tb| {
-                tb.iter()
-                    .flatten()
-                    .any(|b| now.saturating_duration_since(b.last) < Duration::from_secs(1))
-            });
-        }
-        let slot = &mut map.entry(prefix.to_string()).or_default()[usize::from(write)];
-        let tb = slot.get_or_insert(TokenBucket {
-            tokens: (f64::from(rate) / 10.0).max(1.0),
-            last: now,
-        });
-        tb.admit(rate, now)
-    }
-}
+pub use crate::s3::inject::{Broken, BucketLimit, Injection, LatencyDist, PrefixLimit};
 
 /// Sub-millisecond sleeps without spinning.
 ///
@@ -290,31 +218,6 @@ mod tests {
             let s = d.sample();
             assert!(s >= Duration::from_millis(2) && s <= Duration::from_millis(4));
         }
-    }
-
-    #[test]
-    fn prefix_of_key() {
-        assert_eq!(key_prefix("a/b/c"), "a/b/");
-        assert_eq!(key_prefix("abc"), "");
-        assert_eq!(key_prefix("a/"), "a/");
-    }
-
-    #[test]
-    fn token_bucket_admits_the_rate_and_prefixes_are_independent() {
-        let lim = PrefixLimiter::default();
-        let limit = PrefixLimit {
-            reads_per_sec: 100,
-            writes_per_sec: 0,
-        };
-        let t0 = Instant::now();
-        // 1000 attempts spread evenly over 2 s on one prefix.
-        let admitted = (0..1000)
-            .filter(|i| lim.admit(limit, "p/", false, t0 + Duration::from_millis(i * 2)))
-            .count();
-        assert!((195..=215).contains(&admitted), "admitted {admitted}");
-        assert!(lim.admit(limit, "q/", false, t0 + Duration::from_secs(2)));
-        // Writes are unlimited here.
-        assert!((0..1000).all(|_| lim.admit(limit, "p/", true, t0)));
     }
 
     #[tokio::test]

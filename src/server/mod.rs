@@ -30,7 +30,8 @@
 //! `http` (routing, auth glue, bodies), `ops` (the S3 operations), `store`
 //! (buckets, objects, listings, multipart), `ingest` (body reception and
 //! digests), `sigv4`, `session`, `chunked` (aws-chunked decoding), `inject`
-//! (latency, errors, prefix limits, precise timer), `xml`, `dates`,
+//! (latency, errors, precise timer), `partition` (the General Purpose
+//! partition model and directory buckets' per-bucket rate), `xml`, `dates`,
 //! `counters`.
 
 mod chunked;
@@ -44,6 +45,7 @@ mod http;
 mod ingest;
 mod inject;
 mod ops;
+pub mod partition;
 mod session;
 mod sigv4;
 mod store;
@@ -67,11 +69,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 
 pub use counters::{Counters, OpCounter};
 pub use hooks::temporary_token;
-pub use inject::{Injection, LatencyDist, PrefixLimit};
+pub use inject::{Broken, BucketLimit, Injection, LatencyDist, PrefixLimit};
+pub use partition::{Partitions, RangeInfo};
 pub use store::StorageStats;
 
 use counters::BucketCounters;
-use inject::{PreciseTimer, PrefixLimiter};
+use inject::PreciseTimer;
 use session::{SECRET_ALPHABET, Sessions, UPPER_ALNUM, random_string};
 
 /// How to run the endpoint.
@@ -162,7 +165,9 @@ pub enum ServerError {
 pub(crate) struct Site {
     pub(crate) counters: BucketCounters,
     injection: RwLock<Option<Arc<Injection>>>,
-    pub(crate) limiter: PrefixLimiter,
+    /// The bucket's request-rate model (`prefix_limit` on a General
+    /// Purpose bucket, `bucket_limit` on a directory bucket), if it has one.
+    pub(crate) partitions: Mutex<Option<Partitions>>,
     /// The request slots of `Injection::max_in_flight` (a fair semaphore:
     /// waiting requests are served in arrival order).
     slots: RwLock<Option<Arc<tokio::sync::Semaphore>>>,
@@ -173,7 +178,7 @@ impl Site {
         Site {
             counters: BucketCounters::default(),
             injection: RwLock::new(None),
-            limiter: PrefixLimiter::default(),
+            partitions: Mutex::new(None),
             slots: RwLock::new(None),
         }
     }
@@ -391,14 +396,39 @@ impl EmbeddedServer {
 
     /// Sets (replaces) the injection of a bucket name, effective for the
     /// next request; the bucket need not exist yet.
+    ///
+    /// The rate model that applies to the bucket's kind (`prefix_limit` on
+    /// a General Purpose name, `bucket_limit` on a `--x-s3` name) starts
+    /// fresh (one range, or its split points) when it differs from the one
+    /// in place; an unchanged one keeps the partitions it has made, as S3
+    /// keeps them.
     pub fn set_injection(&self, bucket: &str, inj: Injection) {
         let site = self.state.site(bucket);
+        let model = if bucket.ends_with(crate::s3::bucket::DIRECTORY_SUFFIX) {
+            inj.bucket_limit.map(|b| b.as_one_range())
+        } else {
+            inj.prefix_limit.clone()
+        };
+        {
+            let mut current = site.partitions.lock().unwrap_or_else(|e| e.into_inner());
+            if current.as_ref().map(|p| p.config()) != model.as_ref() {
+                *current = model.map(|m| Partitions::new(&m, Instant::now()));
+            }
+        }
         let slots = inj
             .max_in_flight
             .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
         *site.slots.write().unwrap_or_else(|e| e.into_inner()) = slots;
         let value = (!inj.is_noop()).then(|| Arc::new(inj));
         *site.injection.write().unwrap_or_else(|e| e.into_inner()) = value;
+    }
+
+    /// The key ranges of a bucket's rate model in key order (None when the
+    /// bucket has no `prefix_limit` / `bucket_limit`), and the splits made.
+    pub fn partitions(&self, bucket: &str) -> Option<(Vec<RangeInfo>, u64)> {
+        let site = self.state.site(bucket);
+        let p = site.partitions.lock().unwrap_or_else(|e| e.into_inner());
+        p.as_ref().map(|p| (p.ranges(), p.splits()))
     }
 
     /// Holds every response head until `d` from now.
@@ -428,6 +458,12 @@ impl EmbeddedServer {
     /// first (the request then meets an existing object).
     pub fn set_rival_put(&self, bucket: &str, key: &str, body: Vec<u8>) {
         self.state.hooks.set_rival_put(bucket, key, body);
+    }
+
+    /// Test hook: HeadBucket answers without `x-amz-bucket-region`, as
+    /// s3rver and s3s-fs do.
+    pub fn set_no_region_header(&self, on: bool) {
+        self.state.hooks.set_no_region_header(on);
     }
 
     /// A snapshot of all counters.
@@ -595,6 +631,11 @@ pub async fn serve_forever(
     drop(out);
     interrupt.recv().await;
     let counters = server.counters();
+    let partitions: Vec<(String, (Vec<RangeInfo>, u64))> = counters
+        .buckets
+        .keys()
+        .filter_map(|b| server.partitions(b).map(|p| (b.clone(), p)))
+        .collect();
     // Joining the server threads blocks; keep it off the async workers.
     tokio::task::spawn_blocking(move || server.shutdown()).await?;
     let mut out = std::io::stdout().lock();
@@ -611,6 +652,15 @@ pub async fn serve_forever(
                 c.requests, c.errors, c.bytes_in, c.bytes_out
             )?;
         }
+    }
+    for (bucket, (ranges, splits)) in &partitions {
+        let starts: Vec<String> = ranges.iter().map(|r| format!("{:?}", r.start)).collect();
+        writeln!(
+            out,
+            "{bucket}: {} key ranges after {splits} splits, starting at {}",
+            ranges.len(),
+            starts.join(", ")
+        )?;
     }
     out.flush()?;
     Ok(())

@@ -47,9 +47,8 @@ pub enum FailureGroup {
     Throttled,
     /// Any other HTTP error response (4xx, 5xx).
     Http,
-    /// No (whole, valid) HTTP answer: connection refused or reset, timeout,
-    /// body cut short, or a body that failed its checksum (`body: checksum
-    /// mismatch`).
+    /// No whole HTTP answer: connection refused or reset, timeout, body cut
+    /// short.
     Transport,
     /// The request's own condition did not hold: 412 PreconditionFailed,
     /// 409 ConditionalRequestConflict, 400 InvalidWriteOffset. An answer a
@@ -57,14 +56,20 @@ pub enum FailureGroup {
     /// failure of the client or the endpoint: reported as an outcome, kept
     /// out of the error policy and the failure warnings.
     Conditional,
+    /// A whole answer whose body is not what the server says it is: a
+    /// body that does not match the checksum it came with (`body: checksum
+    /// mismatch`). Neither a dead connection nor throttling: the bytes, or
+    /// the server's checksum of them, are wrong.
+    Integrity,
 }
 
 impl FailureGroup {
-    pub const ALL: [FailureGroup; 4] = [
+    pub const ALL: [FailureGroup; 5] = [
         FailureGroup::Throttled,
         FailureGroup::Http,
         FailureGroup::Transport,
         FailureGroup::Conditional,
+        FailureGroup::Integrity,
     ];
 
     /// Key in the JSON result.
@@ -74,6 +79,7 @@ impl FailureGroup {
             FailureGroup::Http => "http",
             FailureGroup::Transport => "transport",
             FailureGroup::Conditional => "conditional",
+            FailureGroup::Integrity => "integrity",
         }
     }
 }
@@ -157,8 +163,11 @@ pub struct OpStats {
     pub errors: u64,
     /// Small and rarely touched (error path only): a Vec beats a map here.
     pub errors_by_kind: Vec<(String, u64)>,
-    /// Failures by group, in `FailureGroup::ALL` order.
-    pub failures: [Option<FailureStats>; FailureGroup::ALL.len()],
+    /// Failures by group, in `FailureGroup::ALL` order. Boxed: failures are
+    /// the cold path, and a recorder holds an `OpStats` per op kind twice
+    /// (measured and warm-up), moved by value between threads and stages,
+    /// so an empty group costs 8 bytes instead of a histogram.
+    pub failures: [Option<Box<FailureStats>>; FailureGroup::ALL.len()],
     /// HTTP requests sent, by successful and failed operations alike (what
     /// the endpoint counts).
     pub requests: u64,
@@ -177,7 +186,7 @@ impl Default for OpStats {
             count: 0,
             errors: 0,
             errors_by_kind: Vec::new(),
-            failures: [None, None, None, None],
+            failures: [None, None, None, None, None],
             requests: 0,
             bytes: 0,
             late_starts: 0,
@@ -204,7 +213,8 @@ impl OpStats {
             Some(f) => {
                 self.errors += 1;
                 add_error(&mut self.errors_by_kind, f.kind, 1);
-                let g = self.failures[f.group as usize].get_or_insert_with(FailureStats::new);
+                let g = self.failures[f.group as usize]
+                    .get_or_insert_with(|| Box::new(FailureStats::new()));
                 g.count += 1;
                 record(&mut g.latency, s.latency_ns);
                 if let Some(status) = f.status {
@@ -233,7 +243,7 @@ impl OpStats {
         }
         for (mine, theirs) in self.failures.iter_mut().zip(&other.failures) {
             if let Some(t) = theirs {
-                let m = mine.get_or_insert_with(FailureStats::new);
+                let m = mine.get_or_insert_with(|| Box::new(FailureStats::new()));
                 m.count += t.count;
                 add_hist(&mut m.latency, &t.latency);
                 for &(status, n) in &t.statuses {
@@ -472,6 +482,9 @@ pub struct Recorder<const N: usize> {
     pub warmup: [Option<OpStats>; N],
     /// Per-attempt timings (retries on only).
     pub attempts: AttemptLog,
+    /// Measured throttled requests by key prefix and second (the engine
+    /// names the prefix; only throttles are recorded).
+    pub throttled_prefixes: super::PrefixSeries,
     /// Open-loop phases: how late each request started against when it
     /// was due (ns; 0 = on time), measured and warm-up alike.
     pub lateness: Option<Histogram<u64>>,
@@ -487,6 +500,10 @@ pub struct Recorder<const N: usize> {
     live: [LiveCell; N],
     /// Scratch space for encoding sparse histograms.
     buf: Vec<u8>,
+    /// Live counters this recorder also counts every sample into, for an
+    /// exporter to read during the run (`--metrics-listen`). Written only
+    /// by the thread that owns this recorder. Not merged.
+    live_block: Option<std::sync::Arc<super::live::LiveBlock>>,
 }
 
 impl<const N: usize> Default for Recorder<N> {
@@ -495,19 +512,33 @@ impl<const N: usize> Default for Recorder<N> {
             ops: std::array::from_fn(|_| None),
             warmup: std::array::from_fn(|_| None),
             attempts: AttemptLog::default(),
+            throttled_prefixes: super::PrefixSeries::default(),
             lateness: None,
             seconds: Vec::new(),
             live_second: 0,
             live: std::array::from_fn(|_| LiveCell::default()),
             buf: Vec::new(),
+            live_block: None,
         }
     }
 }
 
 impl<const N: usize> Recorder<N> {
+    /// An empty recorder that also counts every sample into `block` (its
+    /// thread must be the block's only writer).
+    pub fn with_live(block: std::sync::Arc<super::live::LiveBlock>) -> Self {
+        Recorder {
+            live_block: Some(block),
+            ..Recorder::default()
+        }
+    }
+
     /// Records a measured sample that completed `second` seconds after measurement began.
     #[inline]
     pub fn record(&mut self, op: usize, second: usize, s: &Sample<'_>) {
+        if let Some(b) = &self.live_block {
+            b.note(op, s, true);
+        }
         self.ops[op].get_or_insert_with(OpStats::default).record(s);
         if second != self.live_second {
             if second < self.live_second {
@@ -565,6 +596,9 @@ impl<const N: usize> Recorder<N> {
     /// Records a sample that completed during warm-up.
     #[inline]
     pub fn record_warmup(&mut self, op: usize, s: &Sample<'_>) {
+        if let Some(b) = &self.live_block {
+            b.note(op, s, false);
+        }
         self.warmup[op]
             .get_or_insert_with(OpStats::default)
             .record(s);
@@ -592,6 +626,7 @@ impl<const N: usize> Recorder<N> {
         merge_ops(&mut self.ops, &other.ops);
         merge_ops(&mut self.warmup, &other.warmup);
         self.attempts.merge(&other.attempts);
+        self.throttled_prefixes.merge(&other.throttled_prefixes);
         self.flush();
         if self.seconds.len() < other.seconds.len() {
             self.seconds

@@ -207,3 +207,37 @@ fn every_command_reads_a_scenario_from_env() {
         "env:S3BENCH_SCENARIO_TOML: environment variable S3BENCH_SCENARIO_TOML is not set"
     ),);
 }
+
+/// `run -q` keeps the AWS SDK's WARN lines off stderr (here aws-config's,
+/// about the config file AWS_CONFIG_FILE names, which the hermetic
+/// environment points at nothing); without -q they are there, so the test
+/// sees the difference. The run's own output under -q is its result paths.
+#[test]
+fn quiet_run_keeps_the_sdks_warnings_off_stderr() {
+    let server = crate::common::start_server();
+    server.create_bucket("quiet").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("quiet.toml");
+    std::fs::write(
+        &sc,
+        format!(
+            "name = \"quiet\"\n\n[targets.standard]\nkind = \"general-purpose\"\nbucket = \"quiet\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\npath_style = true\n\n[dataset]\nobjects = 2\nsize = \"4KiB\"\n\n[[phase]]\nname = \"get\"\nops = 4\nconcurrency = 1\nmix = [{{ op = \"get\" }}]\n",
+            server.endpoint()
+        ),
+    )
+    .unwrap();
+    for quiet in [false, true] {
+        let mut cmd = crate::common::s3bench_for(&server);
+        cmd.arg("run")
+            .arg(&sc)
+            .args(["--rounds", "1", "--out"])
+            .arg(dir.path().join("results"));
+        if quiet {
+            cmd.arg("-q");
+        }
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert_eq!(err.contains("WARN"), !quiet, "quiet {quiet}:\n{err}");
+    }
+}

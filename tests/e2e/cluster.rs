@@ -143,6 +143,22 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
             .unwrap()["value"]
             .clone()
     };
+    // Live metrics: on all interfaces of the pod, a named port, and the
+    // scrape annotations Prometheus' kubernetes-pods job reads.
+    let at = args.iter().position(|a| *a == "--metrics-listen").unwrap();
+    assert_eq!(args[at + 1], "0.0.0.0:9464");
+    assert!(
+        args.windows(2).any(|w| w == ["--metrics-linger", "30s"]),
+        "{args:?}"
+    );
+    assert_eq!(
+        c["ports"],
+        serde_json::json!([{ "name": "metrics", "containerPort": 9464, "protocol": "TCP" }])
+    );
+    let notes = &pod["metadata"]["annotations"];
+    assert_eq!(notes["prometheus.io/scrape"], "true");
+    assert_eq!(notes["prometheus.io/port"], "9464");
+    assert_eq!(notes["prometheus.io/path"], "/metrics");
     assert_eq!(env("S3BENCH_RUN_ID"), "ml-2026-12-02a");
     assert_eq!(env("S3BENCH_SHARD_COUNT"), "6");
     // ml-shards.toml: 16 workers -> 1 CPU, 256 + 32 MiB.
@@ -165,6 +181,12 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
             "--shards",
             "6"
         ]
+    );
+    // A merged run that fails a check (7) or bad input (2) is not retried.
+    assert_eq!(
+        merge["spec"]["podFailurePolicy"]["rules"][0],
+        serde_json::json!({ "action": "FailJob", "onExitCodes": {
+            "containerName": "merge", "operator": "In", "values": [2, 7] } })
     );
 
     let pool = kind(&docs, "NodePool", "s3bench");
@@ -262,6 +284,46 @@ fn cluster_k8s_manifests_validate_and_carry_the_scenario() {
         .output()
         .unwrap();
     assert!(!v.status.success());
+}
+
+/// `--metrics-port 0`: no metrics flag, port or scrape annotation.
+#[test]
+fn cluster_k8s_metrics_can_be_turned_off() {
+    let out = bin()
+        .args([
+            "k8s",
+            "scenarios/mixed.toml",
+            "--shards",
+            "2",
+            "--image",
+            "i:1",
+        ])
+        .args([
+            "--results",
+            "s3://bench-results/p/",
+            "--run-id",
+            "r1",
+            "--metrics-port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let docs = documents(&yaml);
+    let pod = &kind(&docs, "Job", "s3bench-r1")["spec"]["template"];
+    assert!(pod["spec"]["containers"][0].get("ports").is_none());
+    assert!(
+        pod["metadata"]["annotations"]
+            .get("prometheus.io/scrape")
+            .is_none()
+    );
+    assert!(!yaml.contains("--metrics-listen"), "{yaml}");
+    assert!(yaml.contains("Live metrics: off"), "{yaml}");
 }
 
 #[test]
@@ -700,10 +762,10 @@ fn cluster_dockerfile_builds_what_ci_builds() {
 /// `s3bench serve` as its own process on 127.0.0.1:0: the endpoint a
 /// cluster's shards share. Stopped by PID (SIGINT) in [`Serve::stop`],
 /// which returns the request counters it prints on the way out.
-struct Serve {
+pub(crate) struct Serve {
     child: std::process::Child,
     stdout: std::io::BufReader<std::process::ChildStdout>,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 const SERVE_KEY: &str = "cluster-access";
@@ -711,6 +773,16 @@ const SERVE_SECRET: &str = "cluster-secret-not-shown";
 
 impl Serve {
     fn start(buckets: &[&str]) -> Serve {
+        let mut args = vec!["--latency", "1ms"];
+        for b in buckets {
+            args.extend(["--bucket", b]);
+        }
+        Serve::start_with(&args)
+    }
+
+    /// `s3bench serve` with these arguments after its address and keys
+    /// (`--scenario FILE` for a scenario's buckets and injection).
+    pub(crate) fn start_with(args: &[&str]) -> Serve {
         use std::io::BufRead as _;
         let mut cmd = bin();
         cmd.args([
@@ -720,10 +792,8 @@ impl Serve {
             "--access-key",
             SERVE_KEY,
         ])
-        .args(["--secret-key", SERVE_SECRET, "--latency", "1ms"]);
-        for b in buckets {
-            cmd.args(["--bucket", b]);
-        }
+        .args(["--secret-key", SERVE_SECRET])
+        .args(args);
         let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -749,7 +819,7 @@ impl Serve {
     }
 
     /// Requests per (bucket, operation), as serve prints them at exit.
-    fn stop(mut self) -> std::collections::HashMap<(String, String), u64> {
+    pub(crate) fn stop(mut self) -> std::collections::HashMap<(String, String), u64> {
         use std::io::Read as _;
         // SAFETY: kill() sends SIGINT to the child we started, by its PID.
         unsafe {
@@ -772,7 +842,7 @@ impl Serve {
     }
 
     /// The s3bench binary (hermetic) with credentials for this endpoint only.
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut cmd = bin();
         cmd.env("AWS_ACCESS_KEY_ID", SERVE_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SERVE_SECRET)
@@ -780,7 +850,7 @@ impl Serve {
         cmd
     }
 
-    fn client(&self) -> aws_sdk_s3::Client {
+    pub(crate) fn client(&self) -> aws_sdk_s3::Client {
         use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
         aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::new()
@@ -827,7 +897,7 @@ mix = [{{ op = "get", weight = 1 }}]
 }
 
 /// Every key in a bucket.
-async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+pub(crate) async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
     c.list_objects_v2()
         .bucket(bucket)
         .prefix(prefix)
@@ -841,7 +911,10 @@ async fn keys(c: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String>
 }
 
 /// Waits for a child, killing it after `limit`.
-fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+pub(crate) fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
     let began = Instant::now();
     loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -856,7 +929,7 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
     }
 }
 
-fn stderr_of(child: &mut std::process::Child) -> String {
+pub(crate) fn stderr_of(child: &mut std::process::Child) -> String {
     use std::io::Read as _;
     let mut s = String::new();
     if let Some(mut e) = child.stderr.take() {
@@ -1440,6 +1513,7 @@ fn cluster_manifest_arguments_parse_with_the_real_cli() {
             run_id: run_id.to_string(),
             zone_id: None,
             barrier_timeout: timeout,
+            metrics_port: (!karpenter).then_some(9464),
         };
         let docs = k8s::manifests(&plan, "ml-shards.toml", &text, &o).unwrap();
         let jobs: Vec<&serde_json::Value> = docs
@@ -1456,6 +1530,12 @@ fn cluster_manifest_arguments_parse_with_the_real_cli() {
                 assert!(a.barrier && a.quiet, "{run_id}");
                 assert_eq!(a.barrier_timeout, timeout, "{run_id}");
                 assert_eq!(a.out, Path::new("/results"));
+                // Live metrics on the pod's port, up for the last scrape.
+                let want = o.metrics_port.map(|p| ([0, 0, 0, 0], p).into());
+                assert_eq!(a.metrics_listen, want, "{run_id}");
+                if want.is_some() {
+                    assert_eq!(a.metrics_linger, Duration::from_secs(30));
+                }
             }
             other => panic!("the shard container runs {other:?}"),
         }

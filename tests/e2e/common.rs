@@ -123,6 +123,20 @@ pub fn preflight(r: &s3bench::report::model::RunResult, target: &str, op: &str) 
         .unwrap_or(0)
 }
 
+/// Requests the run's audits sent to `target` as S3 operation `op`
+/// (`HeadObject`, `CreateSession`): counted apart like the preflight's, so
+/// the endpoint's counts are the phases' plus the preflight's plus these.
+pub fn audited(r: &s3bench::report::model::RunResult, target: &str, op: &str) -> u64 {
+    r.targets
+        .iter()
+        .find(|t| t.name == target)
+        .unwrap_or_else(|| panic!("target {target} missing"))
+        .audit_requests
+        .get(op)
+        .copied()
+        .unwrap_or(0)
+}
+
 // ---- Scenarios -------------------------------------------------------
 
 /// The General Purpose bucket of the pair most tests compare (each test

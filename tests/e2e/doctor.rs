@@ -85,6 +85,7 @@ async fn doctor_passes_on_a_good_pair_and_cleans_up() {
             "bucket",
             "probe",
             "conditional-writes",
+            "contention",
             "clock",
         ] {
             assert!(checks.contains(&c), "{kind:?} lacks {c}: {checks:?}");
@@ -101,14 +102,15 @@ async fn doctor_passes_on_a_good_pair_and_cleans_up() {
     }
     // The probe wrote one object per bucket, create-only; a second
     // create-only PUT of it got 412 (the endpoint honours If-None-Match);
-    // it was read and deleted again.
+    // it was read and deleted again. Then 8 races of two create-only PUTs
+    // on a fresh key: one winner and one 412 each, the key deleted again.
     let c = s.counters();
     for b in [GP, DIR] {
         let ops = &c.buckets[b];
-        assert_eq!(ops["PutObject"].requests, 2, "{b}: {ops:?}");
-        assert_eq!(ops["PutObject"].errors, 1, "{b}: {ops:?}");
+        assert_eq!(ops["PutObject"].requests, 2 + 16, "{b}: {ops:?}");
+        assert_eq!(ops["PutObject"].errors, 1 + 8, "{b}: {ops:?}");
         assert_eq!(ops["GetObject"].requests, 1, "{b}: {ops:?}");
-        assert_eq!(ops["DeleteObject"].requests, 1, "{b}: {ops:?}");
+        assert_eq!(ops["DeleteObject"].requests, 1 + 8, "{b}: {ops:?}");
         assert_eq!(s.object_count(b), Some(0), "{b}");
     }
     assert_eq!(c.buckets[DIR]["CreateSession"].errors, 0);
@@ -627,4 +629,117 @@ async fn doctor_tells_a_web_server_from_a_missing_bucket() {
             "{lines:?}"
         );
     }
+}
+
+/// Conditional writes that are not atomic (the endpoint checks, then writes
+/// a moment later, as s3s-fs does): the contention probe's two writers both
+/// win, and doctor says so in one sentence, a warning. On a working bucket
+/// it says exactly one won every race.
+#[tokio::test]
+async fn doctor_names_conditional_writes_that_are_not_atomic() {
+    let s = server_with_pair();
+    let racy = s3bench::server::Injection {
+        broken: s3bench::server::Broken {
+            racy_conditional_writes: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    s.set_injection(DIR, racy);
+    let fs = findings(&good(&s, TargetKind::Directory)).await;
+    assert!(!fs.iter().any(Finding::is_error), "{fs:#?}");
+    let w: Vec<&Finding> = fs.iter().filter(|f| f.severity == Severity::Warn).collect();
+    assert_eq!(w.len(), 1, "{fs:#?}");
+    assert_eq!(w[0].check, "contention");
+    assert!(
+        w[0].sentence.contains("the endpoint's conditional writes are not atomic: in ")
+            && w[0].sentence.contains(" of 8 races of two create-only PUTs (If-None-Match: *) on one key both writers were told they won"),
+        "{}",
+        w[0]
+    );
+    // The sequential check alone could not tell: it passed.
+    assert!(
+        fs.iter()
+            .any(|f| f.check == "conditional-writes" && f.severity == Severity::Ok)
+    );
+    assert_eq!(s.object_count(DIR), Some(0));
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    let c = fs.iter().find(|f| f.check == "contention").expect("probed");
+    assert_eq!(c.severity, Severity::Ok, "{c}");
+    assert!(c.sentence.contains("exactly one won, 8 times in 8"), "{c}");
+}
+
+/// A server that sends no x-amz-bucket-region (s3rver, s3s-fs): doctor says
+/// the declared region could not be checked, not that the bucket is in it.
+#[tokio::test]
+async fn doctor_says_when_the_region_could_not_be_checked() {
+    let s = server_with_pair();
+    s.set_no_region_header(true);
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    let b = fs
+        .iter()
+        .find(|f| f.check == "bucket" && f.severity == Severity::Ok)
+        .expect("the bucket check passed");
+    assert!(
+        b.sentence
+            .contains("HeadBucket sent no x-amz-bucket-region")
+            && b.sentence
+                .contains("the declared region us-east-1 could not be checked"),
+        "{b}"
+    );
+    assert!(!b.sentence.contains("in region us-east-1"), "{b}");
+    s.set_no_region_header(false);
+    let fs = findings(&good(&s, TargetKind::GeneralPurpose)).await;
+    assert!(
+        fs.iter()
+            .any(|f| f.check == "bucket" && f.sentence.contains("in region us-east-1")),
+        "{fs:#?}"
+    );
+}
+
+/// With AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true already set, a server that
+/// refuses directory-bucket requests (501 NotImplemented) gets a sentence
+/// that neither blames CreateSession (none was sent) nor advises setting
+/// the variable again; doctor and the run's preflight say the same.
+#[test]
+fn doctor_does_not_advise_session_auth_off_when_it_is_off() {
+    let s = server_with_pair();
+    s.set_injection(
+        DIR,
+        s3bench::server::Injection {
+            error_rate: 1.0,
+            error_status: 501,
+            error_code: "NotImplemented".into(),
+            ..Default::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let off = [("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH", "true")];
+    let (code, out, _) = doctor_bin(&s, dir.path(), &off);
+    assert_eq!(code, 2, "{out}");
+    let said: Vec<&str> = out.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(said.len(), 1, "{out}");
+    let e = said[0];
+    assert!(
+        e.contains("with S3 Express session auth already off: it has no directory buckets")
+            && e.contains("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true is already set")
+            && !e.contains("set AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true (")
+            && !e.contains("CreateSession"),
+        "{e}"
+    );
+    // The run's preflight: the same sentence, before anything is written.
+    let sc = dir.path().join("doctor.toml");
+    let o = s3bench_for(&s)
+        .args(["run", sc.to_str().unwrap(), "-q", "--out"])
+        .arg(dir.path().join("results"))
+        .envs(off)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true is already set")
+            && !err.contains("set AWS_S3_DISABLE_EXPRESS_SESSION_AUTH=true ("),
+        "{err}"
+    );
 }

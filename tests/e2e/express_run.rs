@@ -172,9 +172,22 @@ async fn express_ops(path: &str, cleanup: bool) {
                 + requests(&r, name, "conditional_put")
                 + requests(&r, name, "append") * u64::from(name == "standard")
                 + crate::common::preflight(&r, name, "PutObject")
-                + crate::common::preflight(&r, name, "HeadObject"),
+                + crate::common::preflight(&r, name, "HeadObject")
+                + crate::common::audited(&r, name, "HeadObject"),
             "{name}"
         );
+        // Every audit held: the endpoint did what it answered.
+        for p in r.phases.iter().filter(|p| p.is_measured()) {
+            let t = p.targets.iter().find(|t| t.target == name).unwrap();
+            for a in &t.audits {
+                assert_eq!(
+                    a.verdict,
+                    s3bench::report::model::AuditVerdict::Held,
+                    "{name} {}: {a:?}",
+                    p.name
+                );
+            }
+        }
         let locks = op(&r, "locks", name, "conditional_put");
         let cas = op(&r, "cas", name, "conditional_put");
         assert_eq!(locks.count, 96);

@@ -633,12 +633,24 @@ mix = [{{ op = "get", weight = 1 }}]
                     "{ctx}"
                 );
                 assert_eq!(get.errors_by_kind.len(), 1, "{ctx}");
+                // Their own group: wrong bytes, not a dead connection.
+                assert_eq!(get.failures["integrity"].count, corrupted, "{ctx}");
+                assert!(!get.failures.contains_key("transport"), "{ctx}");
                 assert_eq!(get.successes + get.errors, 200, "{ctx}");
                 // Whole, verified objects only in the success bytes.
                 assert_eq!(get.bytes, get.successes * (64 << 10), "{ctx}");
             }
             let md = std::fs::read_to_string(out.dir.join("report.md")).unwrap();
             assert!(md.contains("one bit flipped"), "{path} {checksum}: {md}");
+            // Their own sentence, with the cause a share like this points
+            // at, and never "the endpoint stopped answering".
+            assert_eq!(
+                md.contains("whole GETs came back with a body that does not match its checksum")
+                    && md.contains("while other GETs came back intact"),
+                checksum == "crc32c",
+                "{path} {checksum}: {md}"
+            );
+            assert!(!md.contains("stopped answering"), "{path} {checksum}: {md}");
             assert_eq!(
                 md.contains("Checksum on standard, express: CRC32C on every upload, and every GET of a whole object checked"),
                 checksum == "crc32c",

@@ -578,3 +578,161 @@ fn moto_directory_target_fails_doctor_with_one_sentence() {
     );
     drop(moto);
 }
+
+/// The moto that runs the tests: its version and whether its optional
+/// `crc32c` package is there (without it moto computes CRC32C as CRC32).
+fn moto_version() -> (Vec<u32>, bool) {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import moto, importlib.util; print(moto.__version__, importlib.util.find_spec('crc32c') is not None)",
+        ])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut parts = text.split_whitespace();
+    let version = parts
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    (version, parts.next() == Some("True"))
+}
+
+/// What multipart uploads do against the moto installed here, on both
+/// request paths, as the README says. moto 5.2.1 answers
+/// CompleteMultipartUpload with a `<CompleteMultipartUploadResponse>` root
+/// that aws-sdk-s3 cannot read: every multipart-put fails as `200
+/// unparsable response`. moto 5.2.6 completes them, and the audit reads
+/// each back at the size uploaded; without its optional `crc32c` package it
+/// then names a CRC32 as the CRC32C of such an object, so every whole GET
+/// of one fails its checksum, in the integrity group, with the sentence
+/// that names that cause.
+#[test]
+fn moto_multipart_puts_do_what_the_installed_version_does() {
+    let Some(moto) = start_moto() else { return };
+    let (version, has_crc32c) = moto_version();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = client(&moto.endpoint);
+    rt.block_on(async { c.create_bucket().bucket("mpu").send().await.unwrap() });
+    let mut completes = Vec::new();
+    for path in ["direct", "sdk"] {
+        let sc = dir.path().join(format!("moto-mpu-{path}.toml"));
+        std::fs::write(
+            &sc,
+            format!(
+                r#"name = "moto-mpu"
+
+[targets.moto]
+kind = "general-purpose"
+bucket = "mpu"
+region = "us-east-1"
+endpoint = "{}"
+path_style = true
+
+[client]
+request_path = "{path}"
+checksum = "crc32c"
+stop_on_failures = "never"
+
+[dataset]
+objects = 2
+size = "6MiB"
+
+[prepare]
+multipart_threshold = "5MiB"
+part_size = "5MiB"
+
+[[phase]]
+name = "upload"
+ops = 4
+concurrency = 2
+mix = [{{ op = "multipart-put", size = "6MiB", part_size = "5MiB" }}]
+
+[[phase]]
+name = "get"
+ops = 4
+concurrency = 2
+mix = [{{ op = "get" }}]
+"#,
+                moto.endpoint
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("results");
+        let run_id = format!("moto-mpu-{path}-{:06x}", fastrand::u32(..0x100_0000));
+        let o = s3bench(&[
+            "run",
+            sc.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--run-id",
+            &run_id,
+            "--rounds",
+            "1",
+            "-q",
+        ]);
+        let r: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(&run_id).join("result.json")).expect("result.json"),
+        )
+        .unwrap();
+        let phase = |name: &str| {
+            r["phases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{name} in {r}"))["targets"][0]
+                .clone()
+        };
+        let up = phase("upload");
+        let mpu = &up["ops"]["multipart_put"];
+        let ctx = format!("moto {version:?} {path}: {}", text(&o));
+        if mpu["errors"] == mpu["count"] {
+            // All failed, each the same way.
+            assert_eq!(
+                mpu["errors_by_kind"]["200 unparsable response"], mpu["count"],
+                "{ctx}"
+            );
+            completes.push(false);
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "{ctx}");
+        assert_eq!(mpu["errors"], 0, "{ctx}");
+        let audit = &up["audits"][0];
+        assert_eq!(
+            (audit["check"].as_str(), audit["verdict"].as_str()),
+            (Some("multipart_size"), Some("held")),
+            "{ctx}"
+        );
+        let get = &phase("get")["ops"]["get"];
+        if has_crc32c {
+            assert_eq!(get["errors"], 0, "{ctx}");
+        } else {
+            assert_eq!(get["failures"]["integrity"]["count"], get["count"], "{ctx}");
+            assert_eq!(get["errors"], get["count"], "{ctx}");
+            let md = std::fs::read_to_string(out.join(&run_id).join("report.md")).unwrap();
+            assert!(
+                md.contains("whole GETs came back with a body that does not match its checksum")
+                    && md.contains("a server bug rather than damage in transit")
+                    && !md.contains("stopped answering"),
+                "{ctx}\n{md}"
+            );
+        }
+        completes.push(true);
+    }
+    // Both paths alike, and as the README says of this version.
+    assert_eq!(completes[0], completes[1], "{completes:?}");
+    if version.as_slice() <= [5, 2, 1].as_slice() {
+        assert!(
+            !completes[0],
+            "moto {version:?} completed multipart uploads"
+        );
+    }
+    if version.as_slice() >= [5, 2, 6].as_slice() {
+        assert!(completes[0], "moto {version:?} failed multipart uploads");
+    }
+    drop(moto);
+}

@@ -124,7 +124,15 @@ async fn op_log_has_a_row_per_request_the_endpoint_counted() {
         );
         let stages: std::collections::BTreeSet<&str> =
             rows.iter().map(|r| r.stage.as_str()).collect();
-        for s in ["preflight", "prepare", "warmup", "measured", "cleanup"] {
+        // (audit: the HEADs reading back the round's copies and uploads.)
+        for s in [
+            "preflight",
+            "prepare",
+            "warmup",
+            "measured",
+            "audit",
+            "cleanup",
+        ] {
             assert!(stages.contains(s), "{path}: no {s} rows in {stages:?}");
         }
         assert!(
@@ -135,6 +143,15 @@ async fn op_log_has_a_row_per_request_the_endpoint_counted() {
             assert!(row.sent_ns <= row.last_byte_ns, "{row:?}");
             if let Some(f) = row.first_byte_ns {
                 assert!(row.sent_ns <= f && f <= row.last_byte_ns, "{row:?}");
+            }
+            if row.stage == "audit" {
+                assert_eq!(row.phase, "mixed");
+                assert!(
+                    row.op == "HeadObject" || row.op == "CreateSession",
+                    "{row:?}"
+                );
+                assert!(row.round == 1 || row.round == 2);
+                assert!(row.thread.is_none() && row.due_ns.is_none(), "{row:?}");
             }
             if row.stage == "measured" || row.stage == "warmup" {
                 assert_eq!(row.phase, "mixed");
@@ -226,6 +243,76 @@ mix = [{ op = "get", weight = 3 }, { op = "put", weight = 1, size = "1KiB" }]
         (failed.group.as_str(), failed.error.as_str()),
         ("throttled", "503 SlowDown")
     );
+}
+
+/// A checkpoint phase's requests (each rank's multipart upload, its
+/// ranged reads, on both request paths) are logged like any phase's: one
+/// row per request the endpoint counted, measured rows under the phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn op_log_has_a_row_per_checkpoint_request() {
+    for path in ["direct", "sdk"] {
+        let toml = format!(
+            r#"
+name = "ckpt-oplog"
+rounds = 1
+[targets.standard]
+kind = "general-purpose"
+bucket = "ckpt-log-gp"
+region = "us-east-1"
+[targets.express]
+kind = "directory"
+bucket = "ckpt-log--use1-az4--x-s3"
+region = "us-east-1"
+[client]
+request_path = "{path}"
+[[phase]]
+name = "ckpt"
+[phase.checkpoint]
+size = "24MiB"
+ranks = 2
+part_size = "5MiB"
+writes = 2
+reads = 1
+"#
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (r, server) = run_logged(&toml, dir.path()).await;
+        assert!(r.complete, "{path}");
+        let rows = rows_of(dir.path(), &r);
+        assert_eq!(rows.len() as u64, r.op_logs[0].rows);
+        assert_rows_match_endpoint(
+            &rows,
+            &server,
+            &[
+                ("standard", "ckpt-log-gp"),
+                ("express", "ckpt-log--use1-az4--x-s3"),
+            ],
+        );
+        for target in ["standard", "express"] {
+            let measured = |op: &str| {
+                rows.iter()
+                    .filter(|r| {
+                        r.target == target
+                            && r.stage == "measured"
+                            && r.op == op
+                            && r.phase == "ckpt"
+                    })
+                    .count()
+            };
+            // 2 ranks x 2 writes: a create, 3 parts (12 MiB in 5 MiB parts)
+            // and a complete each; 2 ranks x 1 read: 3 ranged GETs each.
+            assert_eq!(measured("CreateMultipartUpload"), 4, "{path} {target}");
+            assert_eq!(measured("UploadPart"), 12, "{path} {target}");
+            assert_eq!(measured("CompleteMultipartUpload"), 4, "{path} {target}");
+            assert_eq!(measured("GetObject"), 6, "{path} {target}");
+        }
+        for row in rows.iter().filter(|r| r.stage == "measured") {
+            assert!(
+                row.thread.is_some() && row.due_ns.is_some_and(|d| d <= row.sent_ns),
+                "{row:?}"
+            );
+        }
+    }
 }
 
 /// SIGTERM mid-phase: the run stops, cleans up and leaves a complete gzip

@@ -1021,49 +1021,135 @@ async fn paced_gets(
     total
 }
 
+/// The partition model over HTTP with the real SDK: a fresh bucket is one
+/// key range; a load three times its rate spread over 16 leading
+/// characters is throttled until the range splits (1 s over its rate), and
+/// again until the halves split, then not at all; the same load on one key
+/// is throttled all along, because no split can spread one key. The 503s
+/// are S3's `SlowDown` and the endpoint counts each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prefix_limit_throttles_one_hot_prefix_only() {
+async fn prefix_limit_splits_a_busy_range_and_not_a_single_hot_key() {
     let server = start_server();
     let c = no_retry_client(&server);
-    c.create_bucket().bucket("hot").send().await.unwrap();
-    let hot: Vec<String> = (0..16).map(|i| format!("hot/k{i}")).collect();
-    let spread: Vec<String> = (0..8).map(|i| format!("p{i}/k")).collect();
-    for k in hot.iter().chain(&spread) {
+    let spread: Vec<String> = (0..16).map(|i| format!("{i:x}/k")).collect();
+    let single = vec!["hot/k".to_string()];
+    for (bucket, keys) in [("spread", &spread), ("single", &single)] {
+        c.create_bucket().bucket(bucket).send().await.unwrap();
+        for k in keys {
+            c.put_object()
+                .bucket(bucket)
+                .key(k)
+                .body(ByteStream::from(vec![1u8; 4096]))
+                .send()
+                .await
+                .unwrap();
+        }
+        server.set_injection(
+            bucket,
+            Injection {
+                prefix_limit: Some(PrefixLimit {
+                    reads_per_sec: 100,
+                    writes_per_sec: 0,
+                    split_after: Some(Duration::from_secs(1)),
+                    max_partitions: 64,
+                    split_points: Vec::new(),
+                }),
+                ..Injection::default()
+            },
+        );
+    }
+    assert_eq!(server.partitions("spread").unwrap().0.len(), 1);
+    // 15 workers x 20/s = 300 GET/s, three times one range's rate.
+    let period = Duration::from_millis(50);
+    let second = Duration::from_secs(1);
+    let (ok1, slow1) = paced_gets(&c, "spread", spread.clone(), 15, period, second).await;
+    let (ok2, slow2) = paced_gets(&c, "spread", spread.clone(), 15, period, 3 * second).await;
+    let (ok3, slow3) = paced_gets(&c, "spread", spread.clone(), 15, period, second).await;
+    eprintln!(
+        "spread over 16 prefixes at 300/s: second 1 {ok1} ok {slow1} SlowDown; seconds 2-4 {ok2} ok {slow2} SlowDown; second 5 {ok3} ok {slow3} SlowDown; ranges {:?}",
+        server.partitions("spread")
+    );
+    // One range: its burst (25) and 100 a second get through.
+    assert!((100..=160).contains(&ok1), "second 1: {ok1} ok");
+    assert!(slow1 >= 120, "second 1: {slow1} SlowDown");
+    // Split twice: four ranges, each taking a quarter of the load, 75/s.
+    let (ranges, splits) = server.partitions("spread").unwrap();
+    assert!(ranges.len() >= 4 && splits >= 3, "{ranges:?}");
+    // Ranges start at the leading characters the load spread over.
+    assert!(ranges[1..].iter().all(|r| r.start.len() == 1), "{ranges:?}");
+    assert!(slow2 > 0 && slow2 < slow1 * 3, "{slow2}");
+    assert!(
+        slow3 * 50 <= ok3 + slow3,
+        "second 5 still throttled: {slow3} of {}",
+        ok3 + slow3
+    );
+    // One hot key: throttled about 2/3 of the time, never split.
+    let (ok4, slow4) = paced_gets(&c, "single", single, 15, period, 2 * second).await;
+    eprintln!("one key at 300/s: {ok4} ok, {slow4} SlowDown in 2 s");
+    assert!(slow4 * 2 > ok4 + slow4, "{slow4} of {}", ok4 + slow4);
+    assert_eq!(server.partitions("single").unwrap().0.len(), 1);
+    let counted = |b: &str| server.counters().get(b, "GetObject");
+    assert_eq!(
+        counted("spread").requests as usize,
+        ok1 + slow1 + ok2 + slow2 + ok3 + slow3
+    );
+    assert_eq!(counted("spread").errors as usize, slow1 + slow2 + slow3);
+    assert_eq!(counted("single").errors as usize, slow4);
+}
+
+/// A directory bucket's `bucket_limit` is one rate for the whole bucket,
+/// whatever the keys; a `prefix_limit` set on it is ignored (directory
+/// buckets have no per-prefix limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_limit_does_not_apply_to_a_directory_bucket_and_bucket_limit_does() {
+    let server = start_server();
+    let bucket = "rates--use1-az4--x-s3";
+    server.create_bucket(bucket).unwrap();
+    let c = no_retry_client(&server);
+    let keys: Vec<String> = (0..16).map(|i| format!("{i:x}/k")).collect();
+    for k in &keys {
         c.put_object()
-            .bucket("hot")
+            .bucket(bucket)
             .key(k)
             .body(ByteStream::from(vec![1u8; 4096]))
             .send()
             .await
             .unwrap();
     }
+    let period = Duration::from_millis(40);
     server.set_injection(
-        "hot",
+        bucket,
         Injection {
-            prefix_limit: Some(PrefixLimit {
-                reads_per_sec: 200,
+            prefix_limit: Some(PrefixLimit::rates(10, 10)),
+            ..Injection::default()
+        },
+    );
+    assert!(server.partitions(bucket).is_none());
+    let (_, slow) = paced_gets(
+        &c,
+        bucket,
+        keys.clone(),
+        8,
+        period,
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(slow, 0);
+    server.set_injection(
+        bucket,
+        Injection {
+            bucket_limit: Some(s3bench::server::BucketLimit {
+                reads_per_sec: 50,
                 writes_per_sec: 0,
             }),
             ..Injection::default()
         },
     );
-    // 16 workers x 62.5/s = 1000 GET/s for 2 s, five times the limit.
-    let period = Duration::from_millis(16);
-    let (ok1, slow1) = paced_gets(&c, "hot", hot, 16, period, Duration::from_secs(2)).await;
-    eprintln!("one prefix at 200/s: {ok1} ok, {slow1} SlowDown in 2 s");
-    assert!(
-        (340..=500).contains(&ok1),
-        "successes {ok1} should be near 200/s x 2 s"
-    );
-    assert!(slow1 > 500, "SlowDown {slow1}");
-    // The same load over 8 prefixes is 125/s each: under the limit.
-    let (ok2, slow2) = paced_gets(&c, "hot", spread, 16, period, Duration::from_secs(2)).await;
-    eprintln!("eight prefixes: {ok2} ok, {slow2} SlowDown");
-    assert_eq!(slow2, 0);
-    assert!(ok2 > 1000, "{ok2}");
-    let counted = server.counters().get("hot", "GetObject");
-    assert_eq!(counted.requests as usize, ok1 + slow1 + ok2 + slow2);
-    assert_eq!(counted.errors as usize, slow1 + slow2);
+    // 200 GET/s over 16 prefixes against 50/s for the bucket: most refused.
+    let (ok, slow) = paced_gets(&c, bucket, keys, 8, period, Duration::from_secs(1)).await;
+    eprintln!("directory bucket at 200/s against 50/s: {ok} ok, {slow} SlowDown");
+    assert!((40..=80).contains(&ok), "{ok} ok");
+    assert!(slow > 100, "{slow}");
 }
 
 #[tokio::test]

@@ -289,3 +289,62 @@ async fn create_bucket_configuration_is_checked_like_s3() {
         .expect("a well-formed directory CreateBucket");
     assert_eq!(s.object_count(d), Some(0));
 }
+
+/// A server without directory buckets (here its CreateSession answers
+/// NoSuchBucket, as moto's does): setup creates neither bucket, and says in
+/// one sentence what the server lacks, not the SDK's raw chain.
+#[test]
+fn setup_creates_both_buckets_or_neither() {
+    let s = start_server();
+    let dir = "nodir--use1-az4--x-s3";
+    s.set_injection(
+        dir,
+        s3bench::server::Injection {
+            session_error_rate: 1.0,
+            error_status: 404,
+            error_code: "NoSuchBucket".into(),
+            ..Default::default()
+        },
+    );
+    let ep = s.endpoint();
+    let o = run(
+        &s,
+        &[
+            "setup",
+            "--region",
+            "us-east-1",
+            "--zone-id",
+            "use1-az4",
+            "--name",
+            "nodir",
+            "--endpoint",
+            &ep,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // (The hermetic environment's AWS_CONFIG_FILE names no file, which
+    // aws-config logs as a WARN line: not setup's output.)
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("WARN"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", text(&o));
+    assert!(
+        lines[0].starts_with("error: could not create directory bucket 'nodir--use1-az4--x-s3': the endpoint has no directory buckets (S3 Express One Zone)")
+            && lines[0].contains("CreateSession")
+            && lines[0].contains("answered it NoSuchBucket")
+            && lines[0].ends_with("nothing was created"),
+        "{}",
+        text(&o)
+    );
+    assert!(!err.contains("dispatch failure"), "{err}");
+    // Neither bucket exists; the General Purpose one was never asked for.
+    assert_eq!(s.object_count("nodir"), None);
+    assert_eq!(s.object_count(dir), None);
+    assert_eq!(s.counters().requests("nodir", "CreateBucket"), 0);
+    assert!(
+        o.stdout.is_empty(),
+        "no [targets] block for a pair that is not there"
+    );
+}

@@ -104,6 +104,8 @@ pub struct Reply {
     pub etag: Option<String>,
     /// The response's Content-Length (HEAD: the object's size).
     pub size: Option<u64>,
+    /// `x-amz-object-size` of a PUT's answer (an append's new size).
+    pub object_size: Option<u64>,
     /// The response's HTTP status (0: none came).
     pub status: u16,
 }
@@ -447,6 +449,7 @@ impl DirectClient {
             Reply {
                 etag: got.etag,
                 size: got.size,
+                object_size: got.object_size,
                 status: got.status,
                 ..Reply::default()
             }
@@ -685,6 +688,8 @@ struct Got {
     etag: Option<String>,
     /// HEAD: the object's size (the response's Content-Length).
     size: Option<u64>,
+    /// `x-amz-object-size` (an append's answer: the object's new size).
+    object_size: Option<u64>,
     check: Option<BodyCheck>,
     /// A non-2xx response's body, for its `<Code>` (bounded).
     error_body: Option<Vec<u8>>,
@@ -703,6 +708,7 @@ impl Got {
             bytes: 0,
             etag: None,
             size: None,
+            object_size: None,
             check: None,
             error_body: None,
             error_cut: false,
@@ -747,12 +753,15 @@ impl http1::Sink for Got {
             .get("etag")
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::to_string);
-        if self.method == Method::HEAD {
-            self.size = h
-                .get("content-length")
+        let number = |name| {
+            h.get(name)
                 .and_then(|v| std::str::from_utf8(v).ok())
-                .and_then(|v| v.trim().parse().ok());
+                .and_then(|v| v.trim().parse().ok())
+        };
+        if self.method == Method::HEAD {
+            self.size = number("content-length");
         }
+        self.object_size = number("x-amz-object-size");
     }
 
     fn data(&mut self, d: &[u8]) -> bool {
