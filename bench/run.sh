@@ -13,7 +13,7 @@
 # endpoint for every S3 client; each client runs as its own process pinned to
 # core 1, so the CPU per request it is charged is its own, not the server's
 # (see bench/lib/suite.py). The script installs what is missing when run as
-# root: nginx, wrk, curl, Python's awscrt (optional), and fio rebuilt from
+# root: nginx, wrk, curl, Python's awscrt and s3dlio (optional), and fio rebuilt from
 # Debian's source with its http engine (Debian's binary package lacks it),
 # built under bench/.cache/ (gitignored). Not part of the test suite: CI does
 # not run it.
@@ -98,6 +98,11 @@ command -v wrk >/dev/null || apt_install wrk || true
 python3 -c 'import awscrt.s3' 2>/dev/null ||
     python3 -m pip install -q awscrt >/dev/null 2>&1 ||
     say "awscrt not installable: skipped"
+# s3dlio (MLPerf Storage's object library), pinned: suite.py's S3DLIO_VERSION.
+S3DLIO_VERSION=$(sed -n 's/^S3DLIO_VERSION = "\(.*\)"$/\1/p' bench/lib/suite.py)
+python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('s3dlio') != '$S3DLIO_VERSION')" 2>/dev/null ||
+    python3 -m pip install -q "s3dlio==$S3DLIO_VERSION" >/dev/null 2>&1 ||
+    say "s3dlio $S3DLIO_VERSION not installable: skipped"
 
 # fio with the http engine: the system's if it has one, else built from
 # Debian's source package.

@@ -31,6 +31,7 @@ pub fn synthetic_body(len: u64) -> ByteStream {
 
 /// `len` bytes of the synthetic pattern from offset 0, one zero-copy
 /// chunk (at most one pattern period) at a time.
+#[derive(Clone)]
 pub(crate) struct SyntheticBody {
     pos: u64,
     end: u64,

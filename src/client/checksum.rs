@@ -138,15 +138,19 @@ impl BodyCheck {
     /// decode, or a part-level one of a multipart object (`<base64>-<parts>`,
     /// `x-amz-checksum-type: COMPOSITE`), which the SDK skips too.
     pub fn from_headers(h: &http::HeaderMap) -> Option<BodyCheck> {
-        if h.get("x-amz-checksum-type")
-            .is_some_and(|t| t.as_bytes().eq_ignore_ascii_case(b"COMPOSITE"))
-        {
+        BodyCheck::from_lookup(|n| h.get(n).map(http::HeaderValue::as_bytes))
+    }
+
+    /// [`from_headers`](Self::from_headers) over any header lookup (the
+    /// direct path's parsed response head); `get` takes a lowercase name.
+    pub fn from_lookup<'a>(get: impl Fn(&str) -> Option<&'a [u8]>) -> Option<BodyCheck> {
+        if get("x-amz-checksum-type").is_some_and(|t| t.eq_ignore_ascii_case(b"COMPOSITE")) {
             return None;
         }
         let (name, value) = RESPONSE_CHECKSUMS
             .iter()
-            .find_map(|n| h.get(*n).map(|v| (*n, v)))?;
-        let value = value.to_str().ok()?;
+            .find_map(|n| get(n).map(|v| (*n, v)))?;
+        let value = std::str::from_utf8(value).ok()?;
         let expected = STANDARD.decode(value.trim()).ok()?;
         let hasher = match name {
             "x-amz-checksum-crc64nvme" => Hasher::crc(CrcAlgorithm::Crc64Nvme, 8),

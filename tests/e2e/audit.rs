@@ -245,6 +245,14 @@ async fn a_working_endpoint_gets_no_false_alarm() {
             }
         }
     }
+    // Every append's answer named the object's new size, the one the
+    // appends had made (read off the direct path's own HTTP/1.1 client).
+    let ap = audit(&r, "append", "express", AuditCheck::AppendSize);
+    assert_eq!(
+        (ap.claimed, ap.sizes_said, ap.sizes_wrong),
+        (60, 60, 0),
+        "{ap:?}"
+    );
     // 8 writers per key: one winner each, and every swap survived.
     let lock = audit(&r, "locks", "express", AuditCheck::CreateOnlyOneWinner);
     assert_eq!(lock.seen, lock.items, "{lock:?}");

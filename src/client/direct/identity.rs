@@ -72,7 +72,10 @@ impl Identity {
             }
             self.refreshing.set(true);
             let guard = Refreshing(self);
-            let r = self.fetch().await;
+            // Boxed: CreateSession's SDK future is several KiB, and inline
+            // it would be part of every direct request's future (and so of
+            // every engine worker task) though it runs once per session.
+            let r = Box::pin(self.fetch()).await;
             drop(guard);
             let c = Rc::new(r?);
             *self.current.borrow_mut() = Some(c.clone());

@@ -1,5 +1,5 @@
-//! The direct request path: GET, ranged GET, HEAD, PUT and DELETE sent by
-//! hyper over this thread's own HTTP/1.1 connections, signed with SigV4 by
+//! The direct request path: GET, ranged GET, HEAD, PUT and DELETE sent
+//! over this thread's own HTTP/1.1 connections ([`http1`]), signed with SigV4 by
 //! [`sign`], to the URL aws-sdk-s3's own endpoint resolver gives for the
 //! bucket. It exists because the SDK's per-request machinery (runtime
 //! plugins, interceptors, identity and endpoint resolution, a freshly
@@ -17,15 +17,13 @@
 //! Appends (`x-amz-write-offset-bytes`) and conditional PUTs (`If-Match`,
 //! `If-None-Match`) take this path too.
 
+mod http1;
 mod identity;
 pub mod sign;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -33,17 +31,13 @@ use tokio::time::Instant;
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_smithy_types::Document;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, RANGE, USER_AGENT};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
-use http_body::{Frame, SizeHint};
-use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::SendRequest;
+use http::{HeaderValue, Method, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::{Digest, Sha256};
 use tower_service::Service as _;
 
+use self::http1::{Body, Conn, Failed, ReadBuffer};
 use self::identity::Identity;
 use self::sign::{AmzClock, EMPTY_SHA256, Signer, ToSign, UNSIGNED_PAYLOAD};
 use super::WriteCondition;
@@ -144,7 +138,9 @@ pub struct DirectClient {
     identity: Identity,
     clock: AmzClock,
     /// Idle connections, most recently used last.
-    idle: RefCell<Vec<SendRequest<ReqBody>>>,
+    idle: RefCell<Vec<Conn>>,
+    /// The read buffer all of this client's connections share (see [`http1`]).
+    read_buf: ReadBuffer,
     pool_max: usize,
     op_timeout: Option<Duration>,
     /// SHA-256 (hex) of the synthetic body of recent lengths (bounded).
@@ -256,6 +252,7 @@ impl DirectClient {
             identity,
             clock: AmzClock::default(),
             idle: RefCell::new(Vec::new()),
+            read_buf: ReadBuffer::new(),
             pool_max: t.pool_size.max(1),
             op_timeout: t.settings.operation_timeout,
             body_hashes: RefCell::new(HashMap::new()),
@@ -265,7 +262,7 @@ impl DirectClient {
         })
     }
 
-    /// GET `key` (bytes `range.0..=range.1` if given), streaming the body and
+    /// GET `key` (bytes `range.0..=range.1` if given), reading the body and
     /// counting it; `first_byte` is when the first body byte arrived (the
     /// response head for an empty body).
     pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Reply {
@@ -280,89 +277,54 @@ impl DirectClient {
             &mode
         };
         self.timed("GetObject", key, span, 0, async {
-            let resp = match self
+            let mut got = Got::new(Method::GET);
+            got.want_check = !extra.is_empty();
+            let sent = self
                 .send(
                     Method::GET,
                     key,
                     range.as_deref(),
-                    ReqBody::Empty,
+                    Body::Empty,
                     None,
                     extra,
+                    &mut got,
                 )
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => return Reply::failed(e),
-            };
-            let (resp, conn) = resp;
-            if !resp.status().is_success() {
-                return Reply::failed(self.error_reply(resp, conn, false).await);
+                .await;
+            if let Some(e) = got.error(&sent) {
+                return Reply::failed(e);
             }
-            let headers_at = Instant::now();
-            let status = resp.status().as_u16();
             // A whole object only: a server that sent the object's
             // checksum with a byte range would fail every ranged GET.
-            let whole = !extra.is_empty() && resp.status() == StatusCode::OK;
-            let mut check = if whole {
-                BodyCheck::from_headers(resp.headers())
-            } else {
-                None
-            };
-            let mut body = resp.into_body();
+            let whole = got.want_check && got.status == 200;
             let mut out = Reply {
-                status,
+                status: got.status,
+                bytes: got.bytes,
+                first_byte: got.first_byte.or(got.headers_at),
                 ..Reply::default()
             };
-            loop {
-                match body.frame().await {
-                    Some(Ok(f)) => {
-                        if let Some(d) = f.data_ref() {
-                            if out.first_byte.is_none() && !d.is_empty() {
-                                out.first_byte = Some(Instant::now());
-                            }
-                            out.bytes += d.len() as u64;
-                            if let Some(c) = &mut check {
-                                c.update(d);
-                            }
-                        }
-                    }
-                    None => break,
-                    Some(Err(_)) => {
-                        out.error = Some(kind("body: connection"));
-                        break;
-                    }
-                }
+            if sent.is_err() {
+                out.error = Some(kind("body: connection"));
+                return out;
             }
-            if out.error.is_none() {
-                self.release(conn);
-                if whole {
-                    self.body_checks.count(check.is_some());
-                }
-                if check.is_some_and(|c| !c.matches()) {
-                    out.error = Some(kind(MISMATCH));
-                }
+            if whole {
+                self.body_checks.count(got.check.is_some());
             }
-            out.first_byte.get_or_insert(headers_at);
+            if got.check.is_some_and(|c| !c.matches()) {
+                out.error = Some(kind(MISMATCH));
+            }
             out
         })
         .await
     }
 
     pub async fn head(&self, key: &str) -> Reply {
-        self.simple("HeadObject", Method::HEAD, key, ReqBody::Empty, None, &[])
+        self.simple("HeadObject", Method::HEAD, key, Body::Empty, None, &[])
             .await
     }
 
     pub async fn delete(&self, key: &str) -> Reply {
-        self.simple(
-            "DeleteObject",
-            Method::DELETE,
-            key,
-            ReqBody::Empty,
-            None,
-            &[],
-        )
-        .await
+        self.simple("DeleteObject", Method::DELETE, key, Body::Empty, None, &[])
+            .await
     }
 
     /// PUT `len` bytes of the synthetic pattern.
@@ -440,10 +402,10 @@ impl DirectClient {
                     h
                 }
             };
-            (ReqBody::Bytes(Some(data)), hash)
+            (Body::Bytes(data), hash)
         } else {
             (
-                ReqBody::Synthetic(SyntheticBody::new(len)),
+                Body::Synthetic(SyntheticBody::new(len)),
                 HeaderValue::from_static(UNSIGNED_PAYLOAD),
             )
         };
@@ -468,53 +430,28 @@ impl DirectClient {
         op: &'static str,
         method: Method,
         key: &str,
-        body: ReqBody,
+        body: Body,
         payload_hash: Option<HeaderValue>,
         extra: &[(&'static str, HeaderValue)],
     ) -> Reply {
-        let head = method == Method::HEAD;
-        let up = body.exact_len().unwrap_or(0);
+        let up = body.len().unwrap_or(0);
         self.timed(op, key, None, up, async {
-            let (resp, conn) = match self
-                .send(method, key, None, body, payload_hash, extra)
-                .await
-            {
-                Ok(r) => r,
-                Err(e) => return Reply::failed(e),
-            };
-            if !resp.status().is_success() {
-                return Reply::failed(self.error_reply(resp, conn, head).await);
+            let mut got = Got::new(method.clone());
+            let sent = self
+                .send(method, key, None, body, payload_hash, extra, &mut got)
+                .await;
+            if let Some(e) = got.error(&sent) {
+                return Reply::failed(e);
             }
-            let status = resp.status().as_u16();
-            let h = resp.headers();
-            let etag = h
-                .get(http::header::ETAG)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let number = |name| {
-                h.get(name)
-                    .and_then(|v: &HeaderValue| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-            };
-            let size = if head {
-                number(CONTENT_LENGTH.as_str())
-            } else {
-                None
-            };
-            let object_size = number("x-amz-object-size");
-            // Drain what there is (usually nothing) so the connection is reusable.
-            match resp.into_body().collect().await {
-                Ok(_) => {
-                    self.release(conn);
-                    Reply {
-                        etag,
-                        size,
-                        object_size,
-                        status,
-                        ..Reply::default()
-                    }
-                }
-                Err(_) => Reply::failed(kind("body: connection")),
+            if sent.is_err() {
+                return Reply::failed(kind("body: connection"));
+            }
+            Reply {
+                etag: got.etag,
+                size: got.size,
+                object_size: got.object_size,
+                status: got.status,
+                ..Reply::default()
             }
         })
         .await
@@ -565,30 +502,36 @@ impl DirectClient {
         r
     }
 
-    /// Signs and sends one request on an idle or new connection; returns
-    /// the response and the connection to release once the body is read.
+    /// Signs and sends one request on an idle or new connection and reads
+    /// its response into `got`. Err before `got.status` is set: no
+    /// response came (the transport's error kind); after: its body broke.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
         method: Method,
         key: &str,
         range: Option<&str>,
-        body: ReqBody,
+        mut body: Body,
         payload_hash: Option<HeaderValue>,
         extra: &[(&'static str, HeaderValue)],
-    ) -> Result<(Response<Incoming>, SendRequest<ReqBody>), ErrorKind> {
+        got: &mut Got,
+    ) -> Result<(), ErrorKind> {
+        if extra.len() > MAX_EXTRA {
+            return Err(kind("request not built: too many headers"));
+        }
         let creds = self.identity.get().await?;
         let payload_hash = payload_hash.unwrap_or(HeaderValue::from_static(EMPTY_SHA256));
-        let mut req = {
+        let head = {
             let mut path = self.path.borrow_mut();
             path.clear();
             path.push_str(&self.base_path);
             path.push('/');
             sign::encode_key(key, &mut path);
             let amz_date = self.clock.now();
-            let extra_str: Vec<(&'static str, &str)> = extra
-                .iter()
-                .map(|(n, v)| (*n, v.to_str().unwrap_or("")))
-                .collect();
+            let mut extra_str: [(&'static str, &str); MAX_EXTRA] = [("", ""); MAX_EXTRA];
+            for (slot, (n, v)) in extra_str.iter_mut().zip(extra) {
+                *slot = (*n, v.to_str().unwrap_or(""));
+            }
             let auth = self.signer.authorization(
                 &ToSign {
                     method: method.as_str(),
@@ -597,111 +540,247 @@ impl DirectClient {
                     range,
                     payload_hash: payload_hash.to_str().unwrap_or(""),
                     amz_date: &amz_date,
-                    extra: &extra_str,
+                    extra: &extra_str[..extra.len().min(MAX_EXTRA)],
                 },
                 &creds,
             );
-            let mut b = Request::builder()
-                .method(method)
-                .uri(path.as_str())
-                .header(HOST, self.host.clone())
-                .header(USER_AGENT, USER_AGENT_VALUE.clone())
-                .header("x-amz-content-sha256", payload_hash)
-                .header("x-amz-date", &*amz_date);
+            let mut h = RequestHead::new(method.as_str(), &path);
+            h.header("host", self.host.as_bytes());
+            h.header("user-agent", USER_AGENT_VALUE.as_bytes());
+            h.header("x-amz-content-sha256", payload_hash.as_bytes());
+            h.header("x-amz-date", amz_date.as_bytes());
             if let Some(r) = range {
-                b = b.header(RANGE, r);
+                h.header("range", r.as_bytes());
             }
             for (n, v) in extra {
-                b = b.header(*n, v.clone());
+                h.header(n, v.as_bytes());
             }
             if let Some((name, value)) = &creds.token {
-                b = b.header(*name, value.as_str());
+                if !http1::valid_value(value.as_bytes()) {
+                    return Err(kind("request not built: session token is no header value"));
+                }
+                h.header(name, value.as_bytes());
             }
-            if let Some(n) = body.exact_len() {
-                b = b.header(CONTENT_LENGTH, n);
+            if let Some(n) = body.len() {
+                h.header("content-length", itoa(n, &mut [0u8; 20]));
             }
-            b.header(AUTHORIZATION, auth)
-                .body(body)
-                .map_err(|e| kind(&format!("request not built: {e}")))?
+            h.header("authorization", auth.as_bytes());
+            h.finish()
         };
-        let mut conn = self.take_idle().await;
+        let head_request = method == Method::HEAD;
+        let mut pooled = self.take_idle();
         // A pooled connection the server closed before our request left is
         // replaced once; the request never reached the server.
-        for fresh in [false, true] {
-            let mut sender = match conn.take() {
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
                 Some(c) => c,
                 None => self.connect().await?,
             };
-            match sender.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, sender)),
-                Err(mut e) => match e.take_message() {
-                    Some(r) if !fresh => req = r,
-                    _ => return Err(hyper_error(e.error())),
-                },
+            let this = if reused {
+                body.clone()
+            } else {
+                std::mem::replace(&mut body, Body::Empty)
+            };
+            match conn
+                .exchange(&head, this, head_request, &self.read_buf, got)
+                .await
+            {
+                Ok(reusable) => {
+                    if reusable {
+                        self.release(conn);
+                    }
+                    return Ok(());
+                }
+                Err(Failed::Write(_)) if reused => {}
+                Err(Failed::Write(e) | Failed::Head(e)) => return Err(io_error(&e)),
+                Err(Failed::Body(e)) => {
+                    tracing::debug!("direct path: response body: {e}");
+                    return Err(kind("body: connection"));
+                }
             }
         }
-        unreachable!("the second attempt returns")
     }
 
-    async fn take_idle(&self) -> Option<SendRequest<ReqBody>> {
-        loop {
-            let mut c = self.idle.borrow_mut().pop()?;
-            if c.is_closed() {
-                continue;
-            }
-            if c.ready().await.is_ok() {
+    /// The most recently used idle connection the server has not closed.
+    fn take_idle(&self) -> Option<Conn> {
+        let mut idle = self.idle.borrow_mut();
+        while let Some(mut c) = idle.pop() {
+            if c.usable() {
                 return Some(c);
             }
         }
+        None
     }
 
-    fn release(&self, conn: SendRequest<ReqBody>) {
+    fn release(&self, conn: Conn) {
         let mut idle = self.idle.borrow_mut();
-        if !conn.is_closed() && idle.len() < self.pool_max {
+        if idle.len() < self.pool_max {
             idle.push(conn);
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<ReqBody>, ErrorKind> {
+    async fn connect(&self) -> Result<Conn, ErrorKind> {
         let mut connector = self.connector.clone();
         let io = connector
             .call(self.origin.clone())
             .await
             .map_err(|e| connect_error(&*e))?;
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| hyper_error(&e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+        Ok(Conn::new(io))
+    }
+}
+
+/// Headers beyond the fixed ones a request can carry (a PUT's condition,
+/// append offset, checksum and its algorithm's name).
+const MAX_EXTRA: usize = 4;
+
+/// A request head as it goes on the wire.
+struct RequestHead(Vec<u8>);
+
+impl RequestHead {
+    fn new(method: &str, path: &str) -> RequestHead {
+        // An S3 request head with its signature is about 500 bytes.
+        let mut v = Vec::with_capacity(640);
+        v.extend_from_slice(method.as_bytes());
+        v.push(b' ');
+        v.extend_from_slice(path.as_bytes());
+        v.extend_from_slice(b" HTTP/1.1\r\n");
+        RequestHead(v)
     }
 
-    /// Classifies a non-2xx response the way aws-sdk-s3 does (`<status>
-    /// <Code>`), reading its body for the code.
-    async fn error_reply(
-        &self,
-        resp: Response<Incoming>,
-        conn: SendRequest<ReqBody>,
-        head: bool,
-    ) -> ErrorKind {
-        let status = resp.status();
-        let body = if head {
-            Some(Bytes::new())
-        } else {
-            match http_body_util::Limited::new(resp.into_body(), ERROR_BODY_MAX)
-                .collect()
-                .await
-            {
-                Ok(b) => Some(b.to_bytes()),
-                Err(_) => None,
-            }
-        };
-        if body.is_some() {
-            self.release(conn);
+    fn header(&mut self, name: &str, value: &[u8]) {
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.extend_from_slice(b": ");
+        self.0.extend_from_slice(value);
+        self.0.extend_from_slice(b"\r\n");
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(b"\r\n");
+        self.0
+    }
+}
+
+/// `n` in decimal, written into `buf`.
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
         }
-        error_kind(status, body.as_deref().unwrap_or(b"?"))
+    }
+}
+
+/// What the direct path keeps of one response while it is read (the
+/// [`Sink`] of [`http1`]): its head's few headers of interest, the body's
+/// count, timing and checksum, or an error response's body.
+struct Got {
+    method: Method,
+    /// A whole-object GET with checksums on: check the body.
+    want_check: bool,
+    status: u16,
+    headers_at: Option<Instant>,
+    first_byte: Option<Instant>,
+    bytes: u64,
+    etag: Option<String>,
+    /// HEAD: the object's size (the response's Content-Length).
+    size: Option<u64>,
+    /// `x-amz-object-size` (an append's answer: the object's new size).
+    object_size: Option<u64>,
+    check: Option<BodyCheck>,
+    /// A non-2xx response's body, for its `<Code>` (bounded).
+    error_body: Option<Vec<u8>>,
+    /// The error body was longer than [`ERROR_BODY_MAX`].
+    error_cut: bool,
+}
+
+impl Got {
+    fn new(method: Method) -> Got {
+        Got {
+            method,
+            want_check: false,
+            status: 0,
+            headers_at: None,
+            first_byte: None,
+            bytes: 0,
+            etag: None,
+            size: None,
+            object_size: None,
+            check: None,
+            error_body: None,
+            error_cut: false,
+        }
+    }
+
+    /// The request's failure before its body counts: no response (the
+    /// transport's kind) or a non-2xx one (`<status> <Code>`, as the SDK
+    /// classifies it).
+    fn error(&self, sent: &Result<(), ErrorKind>) -> Option<ErrorKind> {
+        if self.status == 0 {
+            return Some(sent.clone().err().unwrap_or_else(|| kind("connection")));
+        }
+        let status = StatusCode::from_u16(self.status).ok()?;
+        if status.is_success() {
+            return None;
+        }
+        let body: &[u8] = match &self.error_body {
+            _ if self.method == Method::HEAD => b"",
+            Some(b) if sent.is_ok() && !self.error_cut => b,
+            _ => b"?",
+        };
+        Some(error_kind(status, body))
+    }
+}
+
+impl http1::Sink for Got {
+    fn head(&mut self, h: &http1::Head<'_>) {
+        self.status = h.status;
+        self.headers_at = Some(Instant::now());
+        if !(200..300).contains(&h.status) {
+            self.error_body = Some(Vec::new());
+            return;
+        }
+        if self.method == Method::GET {
+            if self.want_check && h.status == 200 {
+                self.check = BodyCheck::from_lookup(|n| h.get(n));
+            }
+            return;
+        }
+        self.etag = h
+            .get("etag")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_string);
+        let number = |name| {
+            h.get(name)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.trim().parse().ok())
+        };
+        if self.method == Method::HEAD {
+            self.size = number("content-length");
+        }
+        self.object_size = number("x-amz-object-size");
+    }
+
+    fn data(&mut self, d: &[u8]) -> bool {
+        if let Some(e) = &mut self.error_body {
+            if e.len() + d.len() > ERROR_BODY_MAX {
+                self.error_cut = true;
+                return false;
+            }
+            e.extend_from_slice(d);
+            return true;
+        }
+        if self.first_byte.is_none() && !d.is_empty() {
+            self.first_byte = Some(Instant::now());
+        }
+        self.bytes += d.len() as u64;
+        if let Some(c) = &mut self.check {
+            c.update(d);
+        }
+        true
     }
 }
 
@@ -793,8 +872,10 @@ fn connect_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> ErrorKi
     }
 }
 
-fn hyper_error(e: &hyper::Error) -> ErrorKind {
-    if e.is_timeout() {
+/// A request that got no response: `timeout` or `connection`, as on the
+/// SDK path.
+fn io_error(e: &std::io::Error) -> ErrorKind {
+    if e.kind() == std::io::ErrorKind::TimedOut {
         kind("timeout")
     } else {
         kind("connection")
@@ -874,52 +955,6 @@ fn auth_scheme(
                 reg.unwrap_or_else(|| region.to_string()),
             )
         })
-}
-
-/// Request bodies: none, one in-memory chunk, or the synthetic pattern
-/// streamed without copying.
-pub(crate) enum ReqBody {
-    Empty,
-    Bytes(Option<Bytes>),
-    Synthetic(SyntheticBody),
-}
-
-impl ReqBody {
-    fn exact_len(&self) -> Option<u64> {
-        match self {
-            ReqBody::Empty => None,
-            ReqBody::Bytes(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            ReqBody::Synthetic(s) => Some(s.remaining()),
-        }
-    }
-}
-
-impl http_body::Body for ReqBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            ReqBody::Empty => Poll::Ready(None),
-            ReqBody::Bytes(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ReqBody::Synthetic(s) => Poll::Ready(s.next_chunk().map(|c| Ok(Frame::data(c)))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ReqBody::Empty => true,
-            ReqBody::Bytes(b) => b.is_none(),
-            ReqBody::Synthetic(s) => s.remaining() == 0,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.exact_len().unwrap_or(0))
-    }
 }
 
 #[cfg(test)]
