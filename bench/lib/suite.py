@@ -1100,12 +1100,14 @@ def main():
     finished = datetime.datetime.now(datetime.timezone.utc)
     info["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
     md = render(started, finished, info, versions, results, nofile)
-    # The op-log section comes from `ONLY=oplog` runs: keep the last one.
+    # The checksum, live-metrics and op-log sections come from their own
+    # `ONLY=...` runs: keep the last of each.
     prev = (BENCH / "RESULTS.md").read_text() if (BENCH / "RESULTS.md").exists() else ""
-    at = prev.find(OPLOG_HEADING)
-    if at >= 0:
-        end = prev.find("\n## ", at + len(OPLOG_HEADING))
-        md = splice_section(md, prev[at:end + 1] if end >= 0 else prev[at:], OPLOG_HEADING)
+    for heading in (CHECKSUM_HEADING, METRICS_HEADING, OPLOG_HEADING):
+        at = prev.find(heading)
+        if at >= 0 and heading not in md:
+            end = prev.find("\n## ", at + len(heading))
+            md = splice_section(md, prev[at:end + 1] if end >= 0 else prev[at:], heading)
     (BENCH / "RESULTS.md").write_text(md)
     (WORK / "results.json").write_text(json.dumps({"rows": ROWS, "checksum_rows": CHECKSUM_ROWS, "results": results, "machine": info,
                                                    "versions": versions}, indent=1, default=str))
