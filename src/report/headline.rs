@@ -187,7 +187,7 @@ pub fn context(r: &RunResult) -> Vec<String> {
 }
 
 /// An endpoint URL on AWS (`*.amazonaws.com`, China's `.amazonaws.com.cn`).
-fn is_aws(endpoint: &str) -> bool {
+pub(crate) fn is_aws(endpoint: &str) -> bool {
     let host = endpoint
         .split("://")
         .last()
@@ -225,7 +225,7 @@ fn short(metric: Metric) -> &'static str {
 
 /// An open-loop phase sets its own ops/s: comparing them compares the
 /// scenario's constants, not the targets.
-fn fixed_rate(p: &PhaseResult) -> bool {
+pub(crate) fn fixed_rate(p: &PhaseResult) -> bool {
     match &p.shape {
         LoadShape::Stages { stages, .. } => {
             !stages.is_empty() && stages.iter().all(|s| matches!(s, StageShape::Open { .. }))
@@ -410,6 +410,9 @@ pub fn headline(r: &RunResult) -> Vec<String> {
         };
         // By weight: the share of the phase's requests each op took on
         // General Purpose (the mix's weights, as run).
+        // What a deciding reader wants first: latency, throughput, cost
+        // (and AU) in one line.
+        lines.extend(crate::report::decision::line(r, p, td, tg));
         let total: u64 = tg.ops.values().map(|o| o.count).sum();
         let mut ops: Vec<(&String, u64)> = tg.ops.iter().map(|(k, o)| (k, o.count)).collect();
         ops.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));

@@ -114,6 +114,7 @@ pub fn render(r: &RunResult) -> String {
     if !head.is_empty() {
         line!(md);
     }
+    md.push_str(&crate::report::decision::aws_reference(r));
     if !r.injection.is_empty() {
         line!(
             md,

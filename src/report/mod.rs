@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod checks;
 pub mod cost;
 pub mod dataloader;
+pub mod decision;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod format;
