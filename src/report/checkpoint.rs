@@ -291,7 +291,9 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
             row.extend(cells.iter().map(|c| c.0.clone()));
             if let Some((d, g)) = pair {
                 let r = match (cells[d].1, cells[g].1) {
-                    (Some(a), Some(b)) if b > 0.0 && a > 0.0 => format!("{}x", sig(a / b, 3)),
+                    (Some(a), Some(b)) if a > 0.0 => {
+                        crate::report::format::fmt_times(a, b).unwrap_or_default()
+                    }
                     _ => String::new(),
                 };
                 row.push(r);
@@ -303,18 +305,7 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     md.push('\n');
 }
 
-fn kind_label(r: &RunResult, target: &str) -> String {
-    match r
-        .targets
-        .iter()
-        .find(|t| t.name == target)
-        .map(|t| t.kind.as_str())
-    {
-        Some("directory") => "Express".into(),
-        Some("general-purpose") => "General Purpose".into(),
-        _ => target.to_string(),
-    }
-}
+use crate::report::format::target_kind_label as kind_label;
 
 /// Headline sentences for checkpoint phases: "**ckpt / 256 MiB checkpoint,
 /// 8 ranks**: General Purpose writes it in 1.2 s and reads it in 0.9 s;

@@ -412,21 +412,7 @@ pub fn unit_costs(r: &RunResult, costs: &[TargetCost]) -> Vec<UnitCost> {
     out
 }
 
-/// Dollars for people: "$0.0123", "$1.23", "$1,234.50"-ish (4 significant
-/// digits below $1, cents above).
-pub fn fmt_usd(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
-    }
-    if v == 0.0 {
-        return "$0".into();
-    }
-    if v < 1.0 {
-        format!("${}", crate::report::format::sig(v, 3))
-    } else {
-        format!("${v:.2}")
-    }
-}
+pub use crate::report::format::fmt_usd;
 
 /// Sums usage by op over phases; used by tests and the plan printer.
 pub fn usage_by_op(r: &RunResult, target: &str) -> BTreeMap<String, u64> {
@@ -649,6 +635,7 @@ mod tests {
             stop_after_s: None,
             stop_after_ops: None,
             gp_stand_ins: vec![crate::report::model::GpStandIn::RenameCopyDelete],
+            mix: Vec::new(),
         };
         assert!(rename_is_copy_delete(&shape, "general-purpose"));
         assert!(!rename_is_copy_delete(&shape, "directory"));

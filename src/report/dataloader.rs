@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{LatencySummary, PhaseResult, RunResult, TargetPhaseResult};
-use crate::report::format::sig;
+use crate::report::format::{fmt_duration_us, fmt_secs, fmt_share, fmt_times, sig};
 use crate::report::summary::summarize;
 use crate::report::table::Table;
 use crate::stats::codec;
@@ -231,14 +231,10 @@ pub fn merge(parts: &[&DataloaderResult]) -> anyhow::Result<DataloaderResult> {
 }
 
 fn pct(x: f64) -> String {
-    format!("{}%", sig(x * 100.0, 3))
+    fmt_share(x, 3)
 }
 
 use crate::report::headline::pct as short_pct;
-
-fn secs(s: f64) -> String {
-    format!("{} s", sig(s, 3))
-}
 
 fn loaders(p: &PhaseResult) -> Vec<(&TargetPhaseResult, &DataloaderResult)> {
     p.targets
@@ -275,10 +271,11 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     if pair.is_some() {
         header.push("Express / General Purpose".into());
     }
+    // A ratio of what was measured; none of what was configured (a fixed
+    // accelerator count is the same on both sides by construction).
     let ratio = |f: &dyn Fn(&DataloaderResult) -> f64| -> Option<String> {
         let (d, g) = pair?;
-        let (a, b) = (f(ls[d].1), f(ls[g].1));
-        (b > 0.0).then(|| format!("{}x", sig(a / b, 3)))
+        fmt_times(f(ls[d].1), f(ls[g].1))
     };
     type Row<'a> = (
         &'a str,
@@ -295,7 +292,14 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
                     l.accelerators.to_string()
                 }
             }),
-            Some(Box::new(|l: &DataloaderResult| l.accelerators as f64)),
+            // Searched: how many passed, a measurement; fixed: configured.
+            Some(Box::new(|l: &DataloaderResult| {
+                if l.search.is_some() {
+                    l.accelerators as f64
+                } else {
+                    f64::NAN
+                }
+            })),
         ),
         (
             "AU",
@@ -323,22 +327,22 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
                 };
                 format!(
                     "{} of {} ({})",
-                    secs(l.measured.stall_s),
-                    secs(l.measured.wall_s),
-                    pct(share)
+                    fmt_secs(l.measured.stall_s),
+                    fmt_secs(l.measured.wall_s),
+                    fmt_share(share, 3)
                 )
             }),
             Some(Box::new(|l: &DataloaderResult| l.measured.stall_s)),
         ),
         (
-            "stall per batch p50 / p99 / max [ms]",
+            "stall per batch p50 / p99 / max",
             Box::new(|l: &DataloaderResult| {
                 let s = &l.measured.stall_us;
                 format!(
                     "{} / {} / {}",
-                    sig(s.p50 / 1000.0, 3),
-                    sig(s.p99 / 1000.0, 3),
-                    sig(s.max / 1000.0, 3)
+                    fmt_duration_us(s.p50),
+                    fmt_duration_us(s.p99),
+                    fmt_duration_us(s.max)
                 )
             }),
             Some(Box::new(|l: &DataloaderResult| l.measured.stall_us.p99)),
@@ -417,18 +421,7 @@ fn search_tables(md: &mut String, ls: &[(&TargetPhaseResult, &DataloaderResult)]
     }
 }
 
-fn kind_label(r: &RunResult, target: &str) -> String {
-    match r
-        .targets
-        .iter()
-        .find(|t| t.name == target)
-        .map(|t| t.kind.as_str())
-    {
-        Some("directory") => "Express".into(),
-        Some("general-purpose") => "General Purpose".into(),
-        _ => target.to_string(),
-    }
-}
+use crate::report::format::target_kind_label as kind_label;
 
 /// Headline sentences for loader phases: "General Purpose keeps 9 simulated
 /// accelerators at >= 90% AU; Express keeps 24" (search), or the AU and GPU
@@ -658,5 +651,84 @@ pub(crate) mod tests {
         assert_eq!(h.len(), 20);
         // 4 accelerators x 8 samples x 1 KiB per 10 ms.
         assert!((m.measured.needed_mib_per_sec - 4.0 * 8.0 * 1024.0 / 0.01 / MIB).abs() < 1e-9);
+    }
+
+    /// A fixed-count loader run where Express barely stalls: the rendered
+    /// report says it with a few significant digits and units (issue 29:
+    /// "0.00148 s of 23.4 s (0.00634%)", "0.000225x", stall "[ms] 0.00148",
+    /// "accelerators 4 / 4 / 1.00x", "$106.78" are gone).
+    #[test]
+    fn rendered_loader_report_numbers_mean_what_they_say() {
+        let mut r = loader_run();
+        let p = &mut r.phases[0];
+        if let crate::report::model::LoadShape::Dataloader { search, .. } = &mut p.shape {
+            *search = false;
+        }
+        p.load = p.shape.label();
+        let mut gp = result(4, 0.713, 20, None);
+        gp.measured.wall_s = 22.9;
+        gp.measured.compute_s = 22.9 - 6.58;
+        gp.measured.recompute(4, gp.per_accelerator_need());
+        let mut ex = result(4, 0.99, 0, None);
+        let mut h = latency_hist();
+        for ns in [1_480, 1_480, 2_860, 614_000] {
+            record(&mut h, ns);
+        }
+        ex.measured.stall_histogram = codec::encode(&h);
+        ex.measured.wall_s = 23.4;
+        ex.measured.compute_s = 23.4 - 0.00148;
+        ex.measured.recompute(4, ex.per_accelerator_need());
+        p.targets[0].loader = Some(gp);
+        p.targets[1].loader = Some(ex);
+        let md = crate::report::markdown::render(&r);
+        for gone in [
+            "0.00148 s",
+            "0.00634%",
+            "0.0063%",
+            "0.000225x",
+            "| 4 | 4 | 1.00x",
+            "by chance alone",
+        ] {
+            assert!(!md.contains(gone), "{gone:?} still in:\n{md}");
+        }
+        for said in [
+            "1.48 ms of 23.4 s (<0.01%)",
+            "6.58 s of 22.9 s (28.7%)",
+            "<0.01x",
+            "(<0.01% idle waiting for data)",
+        ] {
+            assert!(md.contains(said), "{said:?} not in:\n{md}");
+        }
+        let stall = md
+            .lines()
+            .find(|l| l.contains("stall per batch p50 / p99 / max"))
+            .unwrap();
+        assert!(stall.contains("1.48 µs / "), "{stall}");
+        let accelerators = md
+            .lines()
+            .find(|l| l.starts_with("| accelerators "))
+            .unwrap();
+        assert!(!accelerators.contains('x'), "{accelerators}");
+        // Money follows one rule wherever it appears: whole dollars from
+        // $100, at most cents from $1, at most 3 significant digits below.
+        for (i, _) in md.match_indices('$') {
+            let num: String = md[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+                .collect();
+            let num = num.trim_end_matches(['.', ',']);
+            let Ok(v) = num.replace(',', "").parse::<f64>() else {
+                continue;
+            };
+            let decimals = num.split_once('.').map_or(0, |(_, d)| d.len());
+            if v >= 100.0 {
+                assert_eq!(decimals, 0, "${num}");
+            } else if v >= 1.0 {
+                assert!(decimals == 0 || decimals == 2, "${num}");
+            } else {
+                let digits = num.trim_start_matches(['0', '.']).len();
+                assert!(digits <= 3, "${num}");
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! fewer idle GPU-hours per day ($Z a day at $P per GPU-hour)".
 
 use crate::report::cost::{PriceBook, Usage, fmt_usd, run_costs};
-use crate::report::format::sig;
+use crate::report::format::{fmt_amount, fmt_share};
 use crate::report::model::{DataloaderMeasured, DataloaderResult, PhaseResult, RunResult};
 use crate::report::table::Table;
 
@@ -151,13 +151,7 @@ pub fn phase_costs(
     Some(out)
 }
 
-fn kind_label(kind: &str, target: &str) -> String {
-    match kind {
-        "directory" => "Express".into(),
-        "general-purpose" => "General Purpose".into(),
-        _ => target.to_string(),
-    }
-}
+use crate::report::format::kind_label;
 
 /// How to get the cost line, for a report without a GPU-hour price.
 pub const HOW_TO: &str = "pass `--gpu-hour USD` to `s3bench run` or `s3bench report RESULT.json` (or set `gpu_hour` in the scenario's `[pricing]`) to put a price on the idle accelerator time next to the bucket's bill";
@@ -202,8 +196,8 @@ pub fn section(md: &mut String, r: &RunResult, p: &PhaseResult, book: &PriceBook
         t.push([
             c.target.clone(),
             c.accelerators.to_string(),
-            format!("{}%", sig(c.au * 100.0, 3)),
-            sig(c.idle_hours_per_day, 3),
+            fmt_share(c.au, 3),
+            fmt_amount(c.idle_hours_per_day, 0.01),
             usd(c.idle_usd_per_day),
             usd(c.storage_usd_month),
             usd(c.reads_usd_month),
@@ -252,7 +246,7 @@ pub fn headline(r: &RunResult, book: &PriceBook) -> Vec<String> {
             p.name,
             accelerators(ex.accelerators),
             kind_label(&ex.kind, &ex.target),
-            sig(hours, 3),
+            fmt_amount(hours, 0.01),
             fmt_usd(hours * g),
             fmt_usd(g),
         ));
@@ -267,6 +261,7 @@ pub fn headline(r: &RunResult, book: &PriceBook) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::report::cost::prices;
+    use crate::report::format::sig;
 
     /// The loader fixture with a fixed count (2 accelerators, AU 93% on
     /// General Purpose and 95% on Express, 10 s each) after the sample

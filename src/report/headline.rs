@@ -320,7 +320,7 @@ fn op_line(
     let (said, comparisons) = judged(p, td, tg, op);
     let mut s = format!(
         "**{prefix}{}** ({} of requests): {said}",
-        op_label(op, og),
+        crate::report::mix::op_label(p, op, og),
         pct(share)
     );
     // First byte: when it differs far more than the whole request, it is
@@ -427,8 +427,8 @@ pub fn headline(r: &RunResult) -> Vec<String> {
     if comparisons > 0 {
         lines.push(format!(
             "{comparisons} comparisons (p50, p99 and ops/s per op), each a 95% interval over rounds: \
-             when the targets do not differ, about {} of them may show a difference by chance alone \
-             (no correction for multiplicity).",
+             where the targets do not really differ, about 1 comparison in 20 shows a difference by chance \
+             ({} expected among these {comparisons}; no correction for multiplicity).",
             sig(comparisons as f64 * 0.05, 2)
         ));
     }
@@ -438,9 +438,10 @@ pub fn headline(r: &RunResult) -> Vec<String> {
     lines
 }
 
-/// A share as a percentage with two significant digits ("4.0%", "0.12%").
+/// A share as a percentage with two significant digits ("4.0%", "0.12%",
+/// "<0.01%").
 pub fn pct(share: f64) -> String {
-    format!("{}%", sig(share * 100.0, 2))
+    crate::report::format::fmt_share(share, 2)
 }
 
 #[cfg(test)]

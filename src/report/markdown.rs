@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::report::format::{fmt_ms, fmt_percent, fmt_rate, fmt_ratio, sig};
+use crate::report::format::{fmt_ms, fmt_percent, fmt_rate, fmt_ratio, fmt_secs, sig};
 use crate::report::headline::{
     HOST_CPU_WARN_PERCENT, conditional_count, group_count, is_conditional_kind, throttle_statuses,
 };
@@ -737,7 +737,10 @@ fn render_phase(
     } else {
         format!("{} rounds", p.rounds)
     };
-    line!(md, "Load: {}; {rounds}.", one_line(&p.load));
+    let mix = crate::report::mix::mix_label(&p.shape)
+        .map(|m| format!("; {m}"))
+        .unwrap_or_default();
+    line!(md, "Load: {}{mix}; {rounds}.", one_line(&p.load));
     if let Some(why) = &p.interrupted {
         line!(
             md,
@@ -749,7 +752,7 @@ fn render_phase(
         let measured: Vec<String> = p
             .targets
             .iter()
-            .map(|t| format!("{} {} s", t.target, sig(t.elapsed_s, 3)))
+            .map(|t| format!("{} {}", t.target, fmt_secs(t.elapsed_s)))
             .collect();
         line!(
             md,
@@ -910,7 +913,10 @@ fn ratio_label(d: &TargetPhaseResult, g: &TargetPhaseResult) -> String {
 type Pair<'a> = Option<(&'a TargetPhaseResult, &'a TargetPhaseResult)>;
 
 fn op_section(md: &mut String, p: &PhaseResult, op: &str, pair: Pair) {
-    line!(md, "### {op}");
+    match crate::report::mix::configured_size(p, op) {
+        Some(size) => line!(md, "### {op} ({size})"),
+        None => line!(md, "### {op}"),
+    }
     line!(md);
     let mut headers = vec!["target", "count", "ops/s", "MiB/s"];
     headers.extend(PCT_HEADERS);

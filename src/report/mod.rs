@@ -22,6 +22,7 @@ pub mod index;
 pub mod json;
 pub mod markdown;
 pub mod merge;
+pub mod mix;
 pub mod model;
 pub mod plots;
 pub mod prefixes;

@@ -348,6 +348,10 @@ pub enum LoadShape {
         /// stand-in (`gp_equivalent`), recorded under the op's name.
         #[serde(default)]
         gp_stand_ins: Vec<GpStandIn>,
+        /// The op mix as configured, in scenario order; empty in results
+        /// written before it was recorded.
+        #[serde(default)]
+        mix: Vec<MixOp>,
     },
     /// Simulated accelerators of a training job (`[phase.loader]`), each
     /// reading batches and computing on them.
@@ -424,6 +428,21 @@ pub enum LoadShape {
     /// Not known: a result converted from schema version 2 whose label this
     /// version does not read; `load` still describes it.
     Unknown,
+}
+
+/// One op of a phase's mix, as the scenario configured it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MixOp {
+    /// The op's key in `ops` (get, ranged_get, put, multipart_put, ...).
+    pub op: String,
+    /// Its weight; its share of the mix is weight / the weights' sum.
+    pub weight: u32,
+    /// The sizes it was configured with, for people: "64 KiB - 1 MiB" (a
+    /// GET of the data set), "4 MiB" (a ranged GET's range, a PUT),
+    /// "32 MiB in 8 MiB parts"; null for an op that moves no body (HEAD,
+    /// LIST, DELETE).
+    #[serde(default)]
+    pub size: Option<String>,
 }
 
 /// One stage of a [`LoadShape::Stages`] phase.

@@ -1285,6 +1285,7 @@ mod tests {
             stop_after_s: None,
             stop_after_ops: None,
             gp_stand_ins: Vec::new(),
+            mix: Vec::new(),
         };
         r.phases.push(PhaseResult {
             name: "ramp".into(),
@@ -1479,6 +1480,7 @@ mod tests {
             stop_after_s: Some(30.0),
             stop_after_ops: None,
             gp_stand_ins: Vec::new(),
+            mix: Vec::new(),
         };
         assert!(rate(&closed).is_none());
 

@@ -36,13 +36,22 @@ impl Ci {
     /// "0.93 - 0.99": two decimals, or as many more (up to five) as it
     /// takes for the printed bounds to differ and for a bound that is not 1
     /// not to print as 1.00, so the printed interval agrees with its verdict.
+    /// A bound under 0.1 or from 10 up keeps significant digits instead of
+    /// decimals ("0.061 - 12.7", not "0.06 - 12.68").
     pub fn text(&self) -> String {
         let mut decimals = 2;
         loop {
-            let (lo, hi) = (
-                format!("{:.*}", decimals, self.lo),
-                format!("{:.*}", decimals, self.hi),
-            );
+            let bound = |v: f64| {
+                let a = v.abs();
+                if a >= 10.0 {
+                    crate::report::format::sig(v, decimals as u32 + 1)
+                } else if a > 0.0 && a < 0.1 {
+                    crate::report::format::sig(v, decimals as u32)
+                } else {
+                    format!("{:.*}", decimals, v)
+                }
+            };
+            let (lo, hi) = (bound(self.lo), bound(self.hi));
             let one = format!("{:.*}", decimals, 1.0);
             let clear = lo != hi && (lo != one || self.lo == 1.0) && (hi != one || self.hi == 1.0);
             if clear || decimals >= 5 {
@@ -184,6 +193,10 @@ mod tests {
         // Never a point.
         assert_eq!(ci(1.2801, 1.2804), "1.2801 - 1.2804");
         assert_eq!(ci(0.95, 1.05), "0.95 - 1.05");
+        // Far from 1: significant digits, not decimals ("0.06 - 12.68").
+        assert_eq!(ci(0.0612, 12.68), "0.061 - 12.7");
+        assert_eq!(ci(0.0612, 0.0614), "0.0612 - 0.0614");
+        assert_eq!(ci(12.31, 12.34), "12.31 - 12.34");
     }
 
     #[test]

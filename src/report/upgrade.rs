@@ -156,6 +156,7 @@ fn stages_shape(label: &str) -> Option<LoadShape> {
         stop_after_s: None,
         stop_after_ops: None,
         gp_stand_ins,
+        mix: Vec::new(),
     })
 }
 

@@ -32,8 +32,9 @@ pub fn question(run: &RunPlan, threshold_usd: f64) -> Option<String> {
     let e = estimate(plan, &EstimateOptions::default());
     (e.total_cost_usd > threshold_usd).then(|| {
         format!(
-            "this run is estimated to cost about {} on AWS (above --confirm-above ${threshold_usd:.2}; `{}` shows the breakdown)",
+            "this run is estimated to cost about {} on AWS (above --confirm-above {}; `{}` shows the breakdown)",
             fmt_usd(e.total_cost_usd),
+            fmt_usd(threshold_usd),
             plan_command(run),
         )
     })

@@ -11,6 +11,7 @@ pub mod cleanup;
 pub mod confirm;
 mod dataloader;
 pub mod host;
+mod mix;
 pub mod phases;
 pub mod policy;
 pub mod preflight;

@@ -370,7 +370,7 @@ impl Runner<'_> {
                 }
             }
             let open = is_open_loop(phase);
-            let shape = load_shape(phase);
+            let shape = super::mix::with_mix(load_shape(phase), phase, &plan.dataset.size);
             result.phases.push(PhaseResult {
                 name: phase.name.clone(),
                 role: PhaseRole::Measured,
@@ -547,6 +547,8 @@ pub fn load_shape(phase: &Phase) -> LoadShape {
                 _ => None,
             })
             .collect(),
+        // Filled in by `super::mix::with_mix`, which knows the data set.
+        mix: Vec::new(),
     }
 }
 

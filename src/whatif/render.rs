@@ -29,12 +29,8 @@ fn pct(x: f64) -> String {
     format!("{}%", sig(x * 100.0, 3))
 }
 
-fn kind_label(t: &Prediction) -> &str {
-    match t.kind.as_str() {
-        "directory" => "Express",
-        "general-purpose" => "General Purpose",
-        other => other,
-    }
+fn kind_label(t: &Prediction) -> String {
+    crate::report::format::kind_label(&t.kind, &t.kind)
 }
 
 /// The Markdown answer: what was simulated, one row per target, a search's
@@ -97,7 +93,7 @@ pub fn markdown(w: &Whatif) -> String {
         };
         let mut row = vec![
             p.target.clone(),
-            kind_label(p).to_string(),
+            kind_label(p),
             accelerators,
             format!("{} ({})", pct(p.au), if p.passed { "pass" } else { "FAIL" }),
             pct(p.idle_share),

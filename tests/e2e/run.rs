@@ -270,8 +270,22 @@ async fn spine(path: &str) {
         assert!(get["latency_us"][k].is_number(), "missing latency_us.{k}");
         assert!(get["ttfb_us"][k].is_number(), "missing ttfb_us.{k}");
     }
+    // The mix as configured, with each op's sizes (issue 29): the data set's
+    // size range for a GET, not the mean size it happened to move.
+    assert_eq!(
+        json["phases"][1]["shape"]["mix"][0],
+        serde_json::json!({"op": "get", "weight": 6, "size": "4 KiB - 96 KiB"})
+    );
     let md = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
     assert!(md.contains("standard") && md.contains("express"));
+    for said in [
+        "Load: closed loop, 6 workers; mix 38% GET (4 KiB - 96 KiB), 19% RANGED GET (8 KiB), ",
+        "MULTIPART PUT (11 MiB in 5 MiB parts), ",
+        "### get (4 KiB - 96 KiB)",
+        "### multipart_put (11 MiB in 5 MiB parts)",
+    ] {
+        assert!(md.contains(said), "{said:?} not in:\n{md}");
+    }
 }
 
 fn single_target(latency: &str, extra_dataset: &str, phase: &str) -> String {
