@@ -436,7 +436,39 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     }
     md.push_str(&table.render());
     md.push('\n');
+    seconds_line(md, &ls);
     search_tables(md, &ls);
+}
+
+/// AU per whole second of each target that kept its seconds, lowest /
+/// median / highest (the timeline plot shows them over time).
+fn seconds_line(md: &mut String, ls: &[(&TargetPhaseResult, &DataloaderResult)]) {
+    let parts: Vec<String> = ls
+        .iter()
+        .filter_map(|(t, l)| {
+            let mut au: Vec<f64> = l
+                .per_second
+                .iter()
+                .filter(|s| s.span_s >= 1.0 - 1e-9)
+                .map(|s| s.au)
+                .collect();
+            au.sort_by(f64::total_cmp);
+            let (lo, hi) = (au.first()?, au.last()?);
+            Some(format!(
+                "{} {} / {} / {}",
+                t.target,
+                pct(*lo),
+                pct(au[au.len() / 2]),
+                pct(*hi)
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        md.push_str(&format!(
+            "AU per whole second (lowest / median / highest): {}.\n\n",
+            parts.join("; ")
+        ));
+    }
 }
 
 /// Each search's steps: accelerators tried per round, and how each did.
@@ -710,6 +742,26 @@ pub(crate) mod tests {
             "{full}"
         );
         assert!(full.contains("### Simulated accelerators"), "{full}");
+    }
+
+    /// The section sums up the seconds: lowest / median / highest AU of a
+    /// whole second per target (partial seconds left out); a search, which
+    /// keeps no seconds, gets no such line.
+    #[test]
+    fn section_gives_au_per_whole_second() {
+        let r = fixed_run();
+        let mut md = String::new();
+        section(&mut md, &r.phases[0], Some(("express", "standard")));
+        let want = format!(
+            "AU per whole second (lowest / median / highest): standard {0} / {0} / {0}; express {1} / {2} / {2}.",
+            pct(0.9),
+            pct(1.0 / 3.0),
+            pct(0.5)
+        );
+        assert!(md.contains(&want), "{md}");
+        let mut searched = String::new();
+        section(&mut searched, &loader_run().phases[0], None);
+        assert!(!searched.contains("AU per whole second"), "{searched}");
     }
 
     #[test]
