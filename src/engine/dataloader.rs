@@ -32,7 +32,7 @@ use crate::client::{ObjectClient, SessionProbe};
 use crate::s3::OpKind;
 use crate::scenario::{DataloaderSpec, Plan, SampleUnit, dataloader::records_in, splitmix64};
 use crate::stats::Sample;
-use crate::stats::dataloader::{AcceleratorTotals, DataloaderStats};
+use crate::stats::dataloader::{AcceleratorTotals, Busy, DataloaderStats};
 
 /// The data set as a sequence of samples, and their order per epoch.
 pub struct Order {
@@ -219,14 +219,22 @@ pub(super) async fn run<C: ObjectClient + 'static>(
     }
 }
 
-/// A measured batch's compute time, into the accelerator's totals and the
-/// live counters.
-fn computed(shared: &Shared, totals: &mut AcceleratorTotals, d: Duration) {
-    let ns = d.as_nanos() as u64;
+/// A measured batch's compute (`from..to`), into the accelerator's totals,
+/// the seconds of the phase and the live counters.
+fn computed(shared: &Shared, totals: &mut AcceleratorTotals, from: Instant, to: Instant) {
+    let ns = to.saturating_duration_since(from).as_nanos() as u64;
     totals.compute_ns += ns;
+    spread(shared, from, to, Busy::Compute);
     if let Some(l) = &shared.live {
         l.note_compute(ns);
     }
+}
+
+/// An interval of compute or stall of a measured step, spread over the
+/// seconds since the phase's start (AU per second).
+fn spread(shared: &Shared, from: Instant, to: Instant, what: Busy) {
+    let at = |t: Instant| t.saturating_duration_since(shared.measure_start).as_nanos() as u64;
+    with_stats(shared, |s| s.spread(at(from), at(to), what));
 }
 
 fn with_stats(shared: &Shared, f: impl FnOnce(&mut DataloaderStats)) {
@@ -303,12 +311,20 @@ async fn accelerator<C: ObjectClient + 'static>(
             // A batch that arrives at the deadline is taken.
             biased;
             _ = loaded => {}
+            // A wait cut short (only measured steps wait on the deadline)
+            // is stall up to the cut.
             _ = deadline => {
-                ready = end.unwrap_or(ready);
+                let cut = end.unwrap_or(ready);
+                spread(shared, ready, cut, Busy::Stall);
+                ready = cut;
                 break;
             }
             _ = ctx.cancel.cancelled() => {
-                ready = Instant::now();
+                let cut = Instant::now();
+                if k > 0 {
+                    spread(shared, ready, cut, Busy::Stall);
+                }
+                ready = cut;
                 break;
             }
         }
@@ -327,6 +343,7 @@ async fn accelerator<C: ObjectClient + 'static>(
             with_stats(shared, |s| {
                 s.record_batch(stall, u64::from(spec.batch_size), bytes)
             });
+            spread(shared, ready, got, Busy::Stall);
             if let Some(l) = &shared.live {
                 l.note_stall(stall);
             }
@@ -339,13 +356,13 @@ async fn accelerator<C: ObjectClient + 'static>(
             _ = tokio::time::sleep(spec.compute) => {
                 ready = Instant::now();
                 if k > 0 {
-                    computed(shared, &mut totals, ready.saturating_duration_since(computing));
+                    computed(shared, &mut totals, computing, ready);
                 }
             }
             _ = ctx.cancel.cancelled() => {
                 ready = Instant::now();
                 if k > 0 {
-                    computed(shared, &mut totals, ready.saturating_duration_since(computing));
+                    computed(shared, &mut totals, computing, ready);
                 }
                 break;
             }

@@ -161,6 +161,51 @@ fn compute_bound_au_is_full() {
     }
 }
 
+/// AU over time: 4 reads of 25 ms in flight per batch of 4 and 10 ms of
+/// compute, so from the second batch on batch j arrives at 25(j + 1) ms
+/// and every 25 ms holds 10 ms of compute and 15 ms of stall: AU per whole
+/// second is compute / latency = 40%. Second 0 starts with the warm-up
+/// step (to 35 ms); the phase stops at 2.51 s, after the batch taken at
+/// 2.5 s computes. Two accelerators on two threads: the seconds add up,
+/// and they sum to the totals.
+#[test]
+fn au_per_second_is_compute_over_latency_and_sums_to_the_totals() {
+    let p = plan(
+        1,
+        "objects = 64\nsize = \"4KiB\"",
+        "duration = \"2510ms\"\n[phase.loader]\naccelerators = 2\nbatch_size = 4\ncompute = \"10ms\"\nread_concurrency = 4\nprefetch = 2",
+    );
+    let ran = run(p, latency(25), 2, &[(JobKind::Phase(0), 0)]);
+    let l = loader(&ran.results[0]);
+    assert_eq!(l.accelerators, 2);
+    assert_eq!(l.batches, 2 * 99, "{}", l.batches);
+    // Second 0: 35..1000 ms measured (38 batches); second 1: 40 batches;
+    // second 2: 2000..2510 ms, 21 batches. Timers fire on whole
+    // milliseconds of the runtime's clock, so the steps run up to 1 ms
+    // after the job's start: a stall across a second's edge may move up to
+    // that much (per accelerator) into the next second.
+    let expected = [(380, 585), (400, 600), (210, 300)];
+    assert_eq!(l.per_second.len(), 3, "{:?}", l.per_second);
+    for (s, (got, (compute, stall))) in l.per_second.iter().zip(expected).enumerate() {
+        assert_eq!(got.compute_ns, 2 * compute * MS, "second {s}: {got:?}");
+        assert!(
+            got.stall_ns.abs_diff(2 * stall * MS) <= 2 * MS,
+            "second {s}: {got:?}"
+        );
+    }
+    assert!((2510 * MS..2511 * MS).contains(&l.end_ns), "{}", l.end_ns);
+    let s1 = l.per_second[1];
+    assert_eq!(
+        s1.compute_ns * 5,
+        (s1.compute_ns + s1.stall_ns) * 2,
+        "AU 40%"
+    );
+    let compute: u64 = l.per_second.iter().map(|s| s.compute_ns).sum();
+    let stall: u64 = l.per_second.iter().map(|s| s.stall_ns).sum();
+    assert_eq!((compute, stall), (l.compute_ns, l.stall_ns));
+    assert_eq!(compute + stall, l.wall_ns);
+}
+
 /// Records of a shard are ranged GETs at record boundaries; an epoch reads
 /// every record once, and `epochs` stops the phase.
 #[test]

@@ -37,6 +37,64 @@ pub struct DataloaderResult {
     /// Search mode: every step tried.
     #[serde(default)]
     pub search: Option<DataloaderSearch>,
+    /// AU over time: compute and stall per second of each round, summed
+    /// over accelerators (and shards), by (round, second). Fixed-count
+    /// phases only (each step of a search restarts the clock).
+    #[serde(default)]
+    pub per_second: Vec<LoaderSecondRow>,
+}
+
+/// Compute and stall of the simulated accelerators in one second of one
+/// round (seconds since the round's start; each accelerator's first step
+/// excluded, as from the totals).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LoaderSecondRow {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Whole second since the round's start.
+    pub second: u32,
+    /// How much of the second the round covered: 1, less for its last.
+    pub span_s: f64,
+    /// Compute, seconds summed over accelerators.
+    pub compute_s: f64,
+    /// Time accelerators waited for data, seconds summed over accelerators.
+    pub stall_s: f64,
+    /// AU of the second: compute_s / (compute_s + stall_s).
+    pub au: f64,
+}
+
+impl LoaderSecondRow {
+    /// Recomputes `au` from the sums.
+    pub fn recompute(&mut self) {
+        let busy = self.compute_s + self.stall_s;
+        self.au = if busy > 0.0 {
+            self.compute_s / busy
+        } else {
+            0.0
+        };
+    }
+}
+
+/// Adds `more` into `rows` second by second (same round and second: sums
+/// add, the longer span is kept, AU is recomputed); sorted by (round,
+/// second).
+pub fn add_seconds(rows: &mut Vec<LoaderSecondRow>, more: &[LoaderSecondRow]) {
+    let mut by: std::collections::BTreeMap<(u32, u32), LoaderSecondRow> =
+        rows.drain(..).map(|r| ((r.round, r.second), r)).collect();
+    for m in more {
+        let e = by
+            .entry((m.round, m.second))
+            .or_insert_with(|| LoaderSecondRow {
+                round: m.round,
+                second: m.second,
+                ..LoaderSecondRow::default()
+            });
+        e.span_s = e.span_s.max(m.span_s);
+        e.compute_s += m.compute_s;
+        e.stall_s += m.stall_s;
+        e.recompute();
+    }
+    rows.extend(by.into_values());
 }
 
 /// Sums over accelerators (and rounds, shards), from which AU and the
@@ -184,6 +242,7 @@ pub fn merge(parts: &[&DataloaderResult]) -> anyhow::Result<DataloaderResult> {
     for p in &parts[1..] {
         out.accelerators += p.accelerators;
         out.measured.add(&p.measured)?;
+        add_seconds(&mut out.per_second, &p.per_second);
         match (&mut out.search, &p.search) {
             (Some(a), Some(b)) => {
                 for (x, y) in a.found_by_round.iter_mut().zip(&b.found_by_round) {
@@ -381,7 +440,39 @@ pub fn section(md: &mut String, p: &PhaseResult, pair: Option<(&str, &str)>) {
     }
     md.push_str(&table.render());
     md.push('\n');
+    seconds_line(md, &ls);
     search_tables(md, &ls);
+}
+
+/// AU per whole second of each target that kept its seconds, lowest /
+/// median / highest (the timeline plot shows them over time).
+fn seconds_line(md: &mut String, ls: &[(&TargetPhaseResult, &DataloaderResult)]) {
+    let parts: Vec<String> = ls
+        .iter()
+        .filter_map(|(t, l)| {
+            let mut au: Vec<f64> = l
+                .per_second
+                .iter()
+                .filter(|s| s.span_s >= 1.0 - 1e-9)
+                .map(|s| s.au)
+                .collect();
+            au.sort_by(f64::total_cmp);
+            let (lo, hi) = (au.first()?, au.last()?);
+            Some(format!(
+                "{} {} / {} / {}",
+                t.target,
+                pct(*lo),
+                pct(au[au.len() / 2]),
+                pct(*hi)
+            ))
+        })
+        .collect();
+    if !parts.is_empty() {
+        md.push_str(&format!(
+            "AU per whole second (lowest / median / highest): {}.\n\n",
+            parts.join("; ")
+        ));
+    }
 }
 
 /// Each search's steps: accelerators tried per round, and how each did.
@@ -515,6 +606,7 @@ pub(crate) mod tests {
                 &vec![stall_ms * 1_000_000; 40],
             ),
             search,
+            per_second: Vec::new(),
         };
         l.measured.au_min = au - 0.01;
         l.measured.bytes = 40 * 400 * 114_660;
@@ -589,6 +681,40 @@ pub(crate) mod tests {
         r
     }
 
+    /// `loader_run` with a fixed count of 2 accelerators and two rounds of
+    /// seconds per target: three whole seconds, a partial fourth (0.4 s)
+    /// and a sliver (0.05 s); the first target at AU 90%, the second at 50%
+    /// with its stall doubled in round 2's second 1.
+    pub(crate) fn fixed_run() -> RunResult {
+        let mut r = loader_run();
+        for (i, t) in r.phases[0].targets.iter_mut().enumerate() {
+            let l = t.loader.as_mut().unwrap();
+            l.search = None;
+            l.accelerators = 2;
+            let (compute, stall) = if i == 0 { (1.8, 0.2) } else { (1.0, 1.0) };
+            for round in 1..=2 {
+                for (second, span) in [(0, 1.0), (1, 1.0), (2, 1.0), (3, 0.4), (4, 0.05)] {
+                    let doubled = i == 1 && round == 2 && second == 1;
+                    let mut row = LoaderSecondRow {
+                        round,
+                        second,
+                        span_s: span,
+                        compute_s: compute * span,
+                        stall_s: stall * span * if doubled { 2.0 } else { 1.0 },
+                        au: 0.0,
+                    };
+                    row.recompute();
+                    l.per_second.push(row);
+                }
+            }
+        }
+        if let crate::report::model::LoadShape::Dataloader { search, .. } = &mut r.phases[0].shape {
+            *search = false;
+        }
+        r.phases[0].load = r.phases[0].shape.label();
+        r
+    }
+
     #[test]
     fn loader_section_snapshot() {
         let r = loader_run();
@@ -609,6 +735,26 @@ pub(crate) mod tests {
             "{full}"
         );
         assert!(full.contains("### Simulated accelerators"), "{full}");
+    }
+
+    /// The section sums up the seconds: lowest / median / highest AU of a
+    /// whole second per target (partial seconds left out); a search, which
+    /// keeps no seconds, gets no such line.
+    #[test]
+    fn section_gives_au_per_whole_second() {
+        let r = fixed_run();
+        let mut md = String::new();
+        section(&mut md, &r.phases[0], Some(("express", "standard")));
+        let want = format!(
+            "AU per whole second (lowest / median / highest): standard {0} / {0} / {0}; express {1} / {2} / {2}.",
+            pct(0.9),
+            pct(1.0 / 3.0),
+            pct(0.5)
+        );
+        assert!(md.contains(&want), "{md}");
+        let mut searched = String::new();
+        section(&mut searched, &loader_run().phases[0], None);
+        assert!(!searched.contains("AU per whole second"), "{searched}");
     }
 
     #[test]
@@ -637,6 +783,7 @@ pub(crate) mod tests {
             au_target: 0.9,
             measured: measured(2, 9.0, 10.0, &[1_000_000; 10]),
             search: None,
+            per_second: Vec::new(),
         };
         let other = DataloaderResult {
             measured: measured(2, 5.0, 10.0, &[5_000_000; 10]),
@@ -730,5 +877,57 @@ pub(crate) mod tests {
                 assert!(digits <= 3, "${num}");
             }
         }
+    }
+
+    fn row(round: u32, second: u32, span_s: f64, compute_s: f64, stall_s: f64) -> LoaderSecondRow {
+        let mut r = LoaderSecondRow {
+            round,
+            second,
+            span_s,
+            compute_s,
+            stall_s,
+            au: 0.0,
+        };
+        r.recompute();
+        r
+    }
+
+    /// Two shards' seconds add row by row (round, second); a second only
+    /// one shard has is kept; AU is recomputed from the sums.
+    #[test]
+    fn merging_shards_adds_their_seconds() {
+        let a = DataloaderResult {
+            accelerators: 2,
+            batch_size: 8,
+            sample_bytes: 1024,
+            compute_ms: 10.0,
+            au_target: 0.9,
+            measured: measured(2, 9.0, 10.0, &[1_000_000; 10]),
+            per_second: vec![
+                row(1, 0, 1.0, 1.5, 0.5),
+                row(1, 1, 0.375, 0.25, 0.5),
+                row(2, 0, 1.0, 2.0, 0.0),
+            ],
+            ..DataloaderResult::default()
+        };
+        let b = DataloaderResult {
+            per_second: vec![row(1, 0, 1.0, 0.5, 1.5), row(1, 1, 0.5, 0.125, 0.25)],
+            ..a.clone()
+        };
+        let m = merge(&[&a, &b]).unwrap();
+        assert_eq!(
+            m.per_second,
+            [
+                row(1, 0, 1.0, 2.0, 2.0),
+                row(1, 1, 0.5, 0.375, 0.75),
+                row(2, 0, 1.0, 2.0, 0.0),
+            ]
+        );
+        assert!((m.per_second[0].au - 0.5).abs() < 1e-12);
+        assert!((m.per_second[1].au - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(m.per_second[2].au, 1.0);
+        // The seconds sum to the totals they were measured with.
+        let compute: f64 = m.per_second.iter().map(|r| r.compute_s).sum();
+        assert!((compute - 4.375).abs() < 1e-12, "{compute}");
     }
 }

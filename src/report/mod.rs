@@ -20,6 +20,7 @@ pub mod headline;
 pub mod hlog;
 pub mod index;
 pub mod json;
+pub mod loader_timeline;
 pub mod markdown;
 pub mod merge;
 pub mod mix;

@@ -1,6 +1,7 @@
 //! SVG plots next to report.md: the latency percentile spectrum per op, the
 //! per-second time series per phase, offered vs achieved rate for
-//! open-loop phases, and AU by accelerator count for loader searches. Drawn with `plotters`' SVG backend; text is laid out
+//! open-loop phases, AU by accelerator count for loader searches and AU and
+//! stall per second of other loader phases (`loader_timeline`). Drawn with `plotters`' SVG backend; text is laid out
 //! with a font embedded in the binary (DejaVu Sans, `assets/fonts/`), so
 //! nothing depends on the fonts of the machine that renders.
 //!
@@ -42,6 +43,9 @@ pub enum PlotKind {
     DataloaderSearch { phase: String },
     /// Throttled (503) requests per second by key prefix (`report::prefixes`).
     ThrottlingByPrefix { phase: String },
+    /// AU and stall per second of a fixed-count loader phase
+    /// (`report::loader_timeline`).
+    LoaderTimeline { phase: String },
 }
 
 impl PlotKind {
@@ -52,7 +56,8 @@ impl PlotKind {
             | PlotKind::TimeSeries { phase }
             | PlotKind::Rate { phase }
             | PlotKind::DataloaderSearch { phase }
-            | PlotKind::ThrottlingByPrefix { phase } => phase,
+            | PlotKind::ThrottlingByPrefix { phase }
+            | PlotKind::LoaderTimeline { phase } => phase,
         }
     }
 }
@@ -142,6 +147,15 @@ pub fn plan(r: &RunResult) -> Vec<PlotFile> {
                 },
             });
         }
+        if crate::report::loader_timeline::has_plot(p) {
+            out.push(PlotFile {
+                file: format!("loader-timeline-{}.svg", safe(&p.name)),
+                title: format!("{}: accelerator utilization and stall per second", p.name),
+                kind: PlotKind::LoaderTimeline {
+                    phase: p.name.clone(),
+                },
+            });
+        }
     }
     out
 }
@@ -175,6 +189,9 @@ pub fn render(r: &RunResult, f: &PlotFile) -> anyhow::Result<String> {
         PlotKind::ThrottlingByPrefix { phase: p } => {
             crate::report::prefixes::draw(phase(p)?, &f.title)
         }
+        PlotKind::LoaderTimeline { phase: p } => {
+            crate::report::loader_timeline::draw(r, phase(p)?, &f.title)
+        }
     }
 }
 
@@ -191,7 +208,7 @@ pub(crate) fn register_font() -> anyhow::Result<()> {
 
 /// Colours per target: Express blue, General Purpose vermillion, others
 /// green / purple; TTFB and second lines use the lighter partner.
-fn colours(r: &RunResult, target: &str) -> (RGBColor, RGBColor) {
+pub(crate) fn colours(r: &RunResult, target: &str) -> (RGBColor, RGBColor) {
     const BLUE: (RGBColor, RGBColor) = (RGBColor(0, 114, 178), RGBColor(86, 180, 233));
     const VERMILLION: (RGBColor, RGBColor) = (RGBColor(213, 94, 0), RGBColor(230, 159, 0));
     const OTHERS: [(RGBColor, RGBColor); 2] = [
@@ -419,7 +436,7 @@ pub(crate) fn round_offsets(t: &TargetPhaseResult) -> BTreeMap<u32, f64> {
 /// A second shorter than this (the end of a round) is too short to be a
 /// rate: left out of the per-second rates rather than scaled up from a few
 /// operations.
-const MIN_SPAN_S: f64 = 0.1;
+pub(crate) const MIN_SPAN_S: f64 = 0.1;
 
 /// The ops of a target whose failures other than throttling are all lost
 /// conditional races: their per-second non-throttled errors are races.
@@ -693,7 +710,7 @@ fn draw_timeseries(r: &RunResult, p: &PhaseResult, title: &str) -> anyhow::Resul
 
 /// Draws a series as one line per round (labelled once), solid or with
 /// `dash` (dash and gap lengths).
-fn draw_rounds<'a, DB, CT>(
+pub(crate) fn draw_rounds<'a, DB, CT>(
     chart: &mut ChartContext<'a, DB, CT>,
     s: &Series,
     round_starts: &[f64],
@@ -1449,6 +1466,74 @@ mod tests {
         std::fs::write(&path, &svg).unwrap();
         let png = png_dir().join("loader-search-train.png");
         rasterize(&path, &png);
+    }
+
+    /// A fixed-count loader phase gets AU and stall per second, per
+    /// target, rounds apart; a partial last second is a rate over its
+    /// length and a sliver is left out; the report links the SVG.
+    #[test]
+    fn plots_loader_timeline_shows_au_and_stall_per_second() {
+        let r = crate::report::dataloader::tests::fixed_run();
+        let planned = plan(&r);
+        let f = planned
+            .iter()
+            .find(|f| matches!(f.kind, PlotKind::LoaderTimeline { .. }))
+            .expect("a loader timeline");
+        assert_eq!(f.file, "loader-timeline-train.svg");
+        assert!(
+            !planned
+                .iter()
+                .any(|f| matches!(f.kind, PlotKind::DataloaderSearch { .. }))
+        );
+        let d = crate::report::loader_timeline::data(&r.phases[0]);
+        assert_eq!(d.mark, Some(90.0));
+        // Round 2 starts after round 1's five seconds.
+        assert_eq!(d.round_starts, vec![5.0]);
+        assert_eq!(d.au.len(), 2);
+        let round = |pts: &[(f64, f64)], r: usize| -> Vec<(f64, f64)> {
+            pts.iter()
+                .copied()
+                .filter(|p| (p.0 >= 5.0) == (r == 2))
+                .map(|(x, y)| ((x * 1000.0).round() / 1000.0, (y * 1000.0).round() / 1000.0))
+                .collect()
+        };
+        // Whole seconds at their middle, the 0.4 s second at 3.2; the
+        // 0.05 s sliver left out.
+        assert_eq!(
+            round(&d.au[0].points, 1),
+            [(0.5, 90.0), (1.5, 90.0), (2.5, 90.0), (3.2, 90.0)]
+        );
+        assert_eq!(
+            round(&d.au[1].points, 2),
+            [(5.5, 50.0), (6.5, 33.333), (7.5, 50.0), (8.2, 50.0)]
+        );
+        // Stall as a rate: 0.4 s x 1.0 waiting over 0.4 s is 1 waiting,
+        // not 0.4.
+        assert_eq!(
+            round(&d.waiting[1].points, 1),
+            [(0.5, 1.0), (1.5, 1.0), (2.5, 1.0), (3.2, 1.0)]
+        );
+        assert_eq!(round(&d.waiting[1].points, 2)[1], (6.5, 2.0));
+        // Rounds drawn apart: one line per round.
+        assert_eq!(segments(&d.au[0].points, &d.round_starts).len(), 2);
+        let svg = render(&r, f).unwrap();
+        check_svg(&svg, &f.file);
+        assert!(svg.contains("pass mark 90%"), "legend");
+        assert!(svg.contains("accelerators waiting for data per second"));
+        assert!(svg.contains("rounds back to back"));
+        let md = crate::report::markdown::render(&r);
+        assert!(md.contains("(loader-timeline-train.svg)"), "{md}");
+        // A search keeps no seconds: no timeline.
+        let searched = crate::report::dataloader::tests::loader_run();
+        assert!(
+            !plan(&searched)
+                .iter()
+                .any(|f| matches!(f.kind, PlotKind::LoaderTimeline { .. }))
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(&f.file);
+        std::fs::write(&path, &svg).unwrap();
+        rasterize(&path, &png_dir().join("loader-timeline-train.png"));
     }
 
     /// The offered rate comes from the phase's shape, never its label: a

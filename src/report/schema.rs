@@ -114,6 +114,10 @@ mod tests {
                     Some(crate::report::checkpoint::tests::fixture());
                 r
             }),
+            (
+                "loader seconds",
+                crate::report::dataloader::tests::fixed_run(),
+            ),
             ("replay with op log", replayed()),
         ] {
             let v = serde_json::to_value(&r).unwrap();

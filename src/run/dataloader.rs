@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::engine::dataloader::SearchStep;
 use crate::engine::{JobResult, OpRecorder};
+use crate::report::dataloader::LoaderSecondRow;
 use crate::report::model::{
     DataloaderMeasured, DataloaderResult, DataloaderSearch, DataloaderStep, LoadShape,
 };
@@ -30,6 +31,30 @@ pub fn measured(s: &DataloaderStats) -> DataloaderMeasured {
         stall_histogram: codec::encode(&s.stall),
         ..DataloaderMeasured::default()
     }
+}
+
+/// One round's compute and stall per second, as the contract's rows (a
+/// second no accelerator measured in, as during a long warm-up, is left
+/// out); the last second's span is where the last interval ended.
+pub fn seconds(round: u32, s: &DataloaderStats) -> Vec<LoaderSecondRow> {
+    s.per_second
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.compute_ns + x.stall_ns > 0)
+        .map(|(i, x)| {
+            let start = i as u64 * 1_000_000_000;
+            let mut row = LoaderSecondRow {
+                round,
+                second: i as u32,
+                span_s: (s.end_ns.saturating_sub(start) as f64 / 1e9).min(1.0),
+                compute_s: x.compute_ns as f64 / 1e9,
+                stall_s: x.stall_ns as f64 / 1e9,
+                au: 0.0,
+            };
+            row.recompute();
+            row
+        })
+        .collect()
 }
 
 /// Bytes per sample: the record size, or the data set's mean object size.
@@ -105,6 +130,7 @@ impl DataloaderAcc {
                     ..DataloaderSearch::default()
                 }),
             },
+            per_second: Vec::new(),
         };
         let per_accelerator_need = out.per_accelerator_need();
         DataloaderAcc {
@@ -113,10 +139,12 @@ impl DataloaderAcc {
         }
     }
 
-    /// A round of a fixed-count loader phase.
-    pub fn add_round(&mut self, r: &JobResult) -> anyhow::Result<()> {
+    /// Round `round` of a fixed-count loader phase: its sums, and its
+    /// seconds after the earlier rounds'.
+    pub fn add_round(&mut self, round: u32, r: &JobResult) -> anyhow::Result<()> {
         if let Some(s) = &r.loader {
             self.out.measured.add(&measured(s))?;
+            self.out.per_second.extend(seconds(round, s));
         }
         Ok(())
     }
@@ -185,5 +213,64 @@ pub fn steps_as_round(steps: &[SearchStep]) -> JobResult {
         loader: None,
         checkpoint: None,
         claims: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::dataloader::Busy;
+
+    /// Each round's seconds are kept apart, by round; the last second's
+    /// span is where the round ended; AU per second = compute / (compute +
+    /// stall).
+    #[test]
+    fn rounds_keep_their_seconds() {
+        const S: u64 = 1_000_000_000;
+        let round = |stall_from: u64| {
+            let mut s = DataloaderStats::default();
+            s.spread(S / 4, S, Busy::Compute);
+            s.spread(S, stall_from, Busy::Compute);
+            s.spread(stall_from, S + S / 2, Busy::Stall);
+            s.finish_accelerator(crate::stats::dataloader::AcceleratorTotals {
+                compute_ns: stall_from - S / 4,
+                wall_ns: S + S / 4,
+            });
+            JobResult {
+                recorder: OpRecorder::default(),
+                elapsed_s: 1.5,
+                loader: Some(s),
+                checkpoint: None,
+                claims: Default::default(),
+            }
+        };
+        let plan = crate::scenario::parse(
+            "[targets.t]\nkind = \"general-purpose\"\nbucket = \"bench0\"\nregion = \"us-east-1\"\n\n\
+             [dataset]\nobjects = 4\nsize = \"1KiB\"\n\n[[phase]]\nname = \"train\"\nduration = \"1s\"\n\
+             [phase.loader]\naccelerators = 1\nbatch_size = 1\ncompute = \"10ms\"\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let spec = plan.phases[0].loader.clone().unwrap();
+        let mut acc = DataloaderAcc::new(&plan, &spec);
+        acc.add_round(1, &round(S + S / 4)).unwrap();
+        acc.add_round(2, &round(S)).unwrap();
+        let out = acc.finish();
+        let rows: Vec<(u32, u32, f64, f64, f64, f64)> = out
+            .per_second
+            .iter()
+            .map(|r| (r.round, r.second, r.span_s, r.compute_s, r.stall_s, r.au))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, 0, 1.0, 0.75, 0.0, 1.0),
+                (1, 1, 0.5, 0.25, 0.25, 0.5),
+                (2, 0, 1.0, 0.75, 0.0, 1.0),
+                (2, 1, 0.5, 0.0, 0.5, 0.0),
+            ]
+        );
+        assert!((out.measured.compute_s - 1.75).abs() < 1e-12);
+        assert!((out.measured.stall_s - 0.75).abs() < 1e-12);
     }
 }

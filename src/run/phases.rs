@@ -336,7 +336,7 @@ impl Runner<'_> {
                                 .run_watched(self.job(JobKind::Phase(pi), ti, round))
                                 .await?;
                             if let Some(acc) = acc {
-                                acc.add_round(&r)?;
+                                acc.add_round(round, &r)?;
                             }
                             r
                         }

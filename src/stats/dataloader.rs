@@ -2,7 +2,8 @@
 //! they waited for their next batch (stall, per batch in an HdrHistogram)
 //! and how much they read. Sums and one histogram, so merging threads,
 //! rounds or shards is exact and accelerator utilization (AU = compute /
-//! wall) is recomputed from the sums.
+//! wall) is recomputed from the sums. Compute and stall are also kept per
+//! second of the phase (`per_second`), so AU over time adds up the same way.
 
 use hdrhistogram::Histogram;
 
@@ -28,7 +29,31 @@ pub struct DataloaderStats {
     pub stall: Histogram<u64>,
     /// Lowest AU of a single accelerator (1.0 when none was measured).
     pub au_min: f64,
+    /// Compute and stall per whole second since the phase's start (index =
+    /// second), summed over accelerators; each accelerator's first step is
+    /// excluded, as from the sums.
+    pub per_second: Vec<LoaderSecond>,
+    /// End of the last interval spread over `per_second`, ns since the
+    /// phase's start: the last second is partial up to here.
+    pub end_ns: u64,
 }
+
+/// Accelerator time in one second of a loader phase, summed over
+/// accelerators, ns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoaderSecond {
+    pub compute_ns: u64,
+    pub stall_ns: u64,
+}
+
+/// What an accelerator was doing over an interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Compute,
+    Stall,
+}
+
+const SECOND_NS: u64 = 1_000_000_000;
 
 impl Default for DataloaderStats {
     fn default() -> Self {
@@ -42,6 +67,8 @@ impl Default for DataloaderStats {
             stall_ns: 0,
             stall: latency_hist(),
             au_min: 1.0,
+            per_second: Vec::new(),
+            end_ns: 0,
         }
     }
 }
@@ -73,6 +100,30 @@ impl DataloaderStats {
         }
     }
 
+    /// An interval `[from_ns, to_ns)` (ns since the phase's start) of
+    /// compute or stall, split over the whole seconds it covers.
+    pub fn spread(&mut self, from_ns: u64, to_ns: u64, what: Busy) {
+        if to_ns <= from_ns {
+            return;
+        }
+        self.end_ns = self.end_ns.max(to_ns);
+        let last = ((to_ns - 1) / SECOND_NS) as usize;
+        if self.per_second.len() <= last {
+            self.per_second.resize(last + 1, LoaderSecond::default());
+        }
+        let mut at = from_ns;
+        while at < to_ns {
+            let second = at / SECOND_NS;
+            let upto = to_ns.min((second + 1) * SECOND_NS);
+            let slot = &mut self.per_second[second as usize];
+            match what {
+                Busy::Compute => slot.compute_ns += upto - at,
+                Busy::Stall => slot.stall_ns += upto - at,
+            }
+            at = upto;
+        }
+    }
+
     /// Accelerator utilization: compute time over wall time, all
     /// accelerators together (0 when nothing was measured).
     pub fn au(&self) -> f64 {
@@ -99,6 +150,15 @@ impl DataloaderStats {
             }
         }
         self.au_min = self.au_min.min(o.au_min);
+        if self.per_second.len() < o.per_second.len() {
+            self.per_second
+                .resize(o.per_second.len(), LoaderSecond::default());
+        }
+        for (a, b) in self.per_second.iter_mut().zip(&o.per_second) {
+            a.compute_ns += b.compute_ns;
+            a.stall_ns += b.stall_ns;
+        }
+        self.end_ns = self.end_ns.max(o.end_ns);
     }
 }
 
@@ -129,5 +189,41 @@ mod tests {
         assert!((a.au_min - 0.5).abs() < 1e-12);
         assert_eq!(a.stall.len(), 2);
         assert_eq!(a.stall_ns, 60);
+    }
+
+    #[test]
+    fn intervals_spread_over_seconds_and_merge_by_index() {
+        const S: u64 = SECOND_NS;
+        let mut a = DataloaderStats::default();
+        a.spread(S / 2, 2 * S + S / 4, Busy::Compute);
+        a.spread(2 * S + S / 4, 2 * S + S / 2, Busy::Stall);
+        a.spread(7, 7, Busy::Stall);
+        assert_eq!(
+            a.per_second,
+            [
+                LoaderSecond {
+                    compute_ns: S / 2,
+                    stall_ns: 0
+                },
+                LoaderSecond {
+                    compute_ns: S,
+                    stall_ns: 0
+                },
+                LoaderSecond {
+                    compute_ns: S / 4,
+                    stall_ns: S / 4
+                },
+            ]
+        );
+        assert_eq!(a.end_ns, 2 * S + S / 2);
+        let mut b = DataloaderStats::default();
+        b.spread(0, S, Busy::Stall);
+        b.spread(3 * S, 3 * S + 5, Busy::Compute);
+        a.merge(&b);
+        assert_eq!(a.per_second.len(), 4);
+        assert_eq!(a.per_second[0].stall_ns, S);
+        assert_eq!(a.per_second[0].compute_ns, S / 2);
+        assert_eq!(a.per_second[3].compute_ns, 5);
+        assert_eq!(a.end_ns, 3 * S + 5);
     }
 }

@@ -109,8 +109,27 @@ prefetch = 2
         );
     }
 
+    // AU over time: round 1's seconds add up to the totals; each whole
+    // second is read-bound on General Purpose, compute-bound on Express
+    // (wide margins: a second holds only about 10 batches).
+    for (l, lo, hi) in [(&gp, 0.35, 0.65), (&ex, 0.9, 1.0)] {
+        let rows = &l.per_second;
+        assert!(
+            rows.len() >= 3 && rows.iter().all(|s| s.round == 1),
+            "{rows:?}"
+        );
+        let compute: f64 = rows.iter().map(|s| s.compute_s).sum();
+        let stall: f64 = rows.iter().map(|s| s.stall_s).sum();
+        assert!((compute - l.measured.compute_s).abs() < 1e-6, "{rows:?}");
+        assert!((stall - l.measured.stall_s).abs() < 1e-6, "{rows:?}");
+        for s in rows.iter().filter(|s| s.span_s == 1.0 && s.second >= 1) {
+            assert!((lo..=hi).contains(&s.au), "{s:?}");
+        }
+    }
+
     // The report says it: a loader section, and a headline per target.
     let md = s3bench::report::markdown::render(&r);
+    assert!(md.contains("(loader-timeline-train.svg)"), "{md}");
     assert!(md.contains("### Simulated accelerators"), "{md}");
     assert!(md.contains("General Purpose 5"), "{md}");
     assert!(md.contains("GPU idle time"), "{md}");
