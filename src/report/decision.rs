@@ -10,7 +10,7 @@
 
 use crate::report::cost::{BillingTier, billing, fmt_usd, prices, run_costs, unit_costs};
 use crate::report::format::{fmt_ms, fmt_rate, sig};
-use crate::report::headline::{change, failure_share, fixed_rate, is_aws, op_label, pct};
+use crate::report::headline::{change, failure_share, fixed_rate, is_aws, pct};
 use crate::report::model::{PhaseResult, RunResult, TargetPhaseResult};
 use crate::report::ratio::{Metric, comparison_pair, ratio, ratio_ci};
 use crate::report::verdict::Judgement;
@@ -38,6 +38,7 @@ fn dominant<'a>(td: &TargetPhaseResult, tg: &'a TargetPhaseResult) -> Option<&'a
 /// measurable difference in GET ops/s", "GET p99 too few rounds to judge
 /// (...; use rounds = 5)".
 fn worded(
+    p: &PhaseResult,
     td: &TargetPhaseResult,
     tg: &TargetPhaseResult,
     op: &str,
@@ -49,7 +50,7 @@ fn worded(
         Metric::P99 => ("p99", ratio(od.latency_us.p99, og.latency_us.p99)?),
         Metric::OpsPerSec => ("ops/s", ratio(od.ops_per_sec, og.ops_per_sec)?),
     };
-    let label = op_label(op, og);
+    let label = crate::report::mix::op_label(p, op, og);
     let c = ratio_ci(td, tg, op, metric)?;
     Some(match c.judgement {
         Judgement::Lower | Judgement::Higher => format!("{label} {name} {}", change(r)),
@@ -124,7 +125,7 @@ pub fn line(
             metrics.push(Metric::OpsPerSec);
         }
         for m in metrics {
-            parts.extend(worded(td, tg, op, m));
+            parts.extend(worded(p, td, tg, op, m));
         }
         if fixed_rate(p) {
             parts.push("ops/s set by the schedule".into());
@@ -196,7 +197,7 @@ pub fn aws_reference(r: &RunResult) -> String {
                 .map(|(op, o, t)| {
                     format!(
                         "{} p50 {} ms, p99 {} ms",
-                        op_label(op, o),
+                        crate::report::mix::op_label(p, op, o),
                         fmt_ms(t.p50),
                         fmt_ms(t.p99)
                     )
@@ -322,6 +323,25 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    /// The line names the main op by its configured sizes, as the op
+    /// bullets do, not by the mean size it moved ("GET 500.71 KiB").
+    #[test]
+    fn decision_line_names_configured_sizes() {
+        let mut r = fixtures::sample_result();
+        let p = &mut r.phases[1];
+        let crate::report::model::LoadShape::Stages { mix, .. } = &mut p.shape else {
+            panic!("sample's measured phase has stages");
+        };
+        *mix = vec![crate::report::model::MixOp {
+            op: "get".into(),
+            weight: 1,
+            size: Some("4 KiB - 1 MiB".into()),
+        }];
+        let l = decisions(&r).into_iter().next().unwrap();
+        assert!(l.contains("GET 4 KiB - 1 MiB p50"), "{l}");
+        assert!(!l.contains("GET 64 KiB"), "{l}");
     }
 
     #[test]
